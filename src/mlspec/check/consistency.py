@@ -1,0 +1,82 @@
+"""Settings that must agree with each other: gates with the task, rollouts with serving,
+derived names with Kubernetes limits, features with the platform services they need."""
+
+from __future__ import annotations
+
+from mlspec import names
+from mlspec.check.context import CheckContext
+from mlspec.diagnostics import did_you_mean
+from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+
+def check_model_settings(ctx: CheckContext) -> None:
+    for name, model in ctx.spec.models.items():
+        path = ("models", name)
+        known = REGRESSION_METRICS if model.task == "regression" else CLASSIFICATION_METRICS
+        for metric in model.evaluation.gates:
+            if metric not in known:
+                other = CLASSIFICATION_METRICS if model.task == "regression" else REGRESSION_METRICS
+                hint = (f"`{metric}` is a metric for {'classification' if model.task == 'regression' else 'regression'}"
+                        f" models; this model's task is {model.task}") if metric in other else did_you_mean(metric, known)
+                ctx.error("E401", f"unknown gate metric `{metric}`", path + ("evaluation", "gates", metric),
+                          on_key=True, help=hint)
+        if model.evaluation.fairness and model.task == "regression":
+            ctx.error("E403", "fairness gates apply to classification models", path + ("evaluation", "fairness"),
+                      on_key=True)
+        if model.rollout and not model.serving:
+            ctx.error("E404", "a rollout needs a `serving` section", path + ("rollout",), on_key=True,
+                      help="add `serving: {format: mlflow}` to this model")
+        if model.serving and model.serving.format == "custom" and not model.serving.runtime:
+            ctx.error("E405", "serving format `custom` needs a `runtime` (a ServingRuntime name)",
+                      path + ("serving", "format"), help="add `runtime: my-serving-runtime`")
+        slo = ctx.spec.slos.get(model.rollout.slo) if model.rollout else None
+        if slo is not None and slo.errorRate is None and slo.latencyP95Ms is None:
+            ctx.error("E406", f"SLO `{model.rollout.slo}` sets neither `errorRate` nor `latencyP95Ms`",
+                      ("slos", model.rollout.slo), on_key=True, help="a canary needs something to be judged on")
+
+
+def check_derived_names(ctx: CheckContext) -> None:
+    """Different spec names must not derive the same generated name, and derived
+    Kubernetes names must fit their limits."""
+    system = ctx.spec.metadata.name
+    seen: dict[str, str] = {}
+    for name in ctx.spec.models:
+        derived = names.py_name(name)
+        if derived in seen:
+            ctx.error("E208", f"models `{seen[derived]}` and `{name}` derive the same name `{derived}`",
+                      ("models", name), on_key=True, help="rename one of them")
+        seen[derived] = name
+        service = names.inference_service_name(system, name)
+        if ctx.spec.models[name].serving and len(service) > names.MAX_INFERENCE_SERVICE_NAME:
+            ctx.error("E209", f"InferenceService name `{service}` is {len(service)} characters; KServe allows"
+                              f" {names.MAX_INFERENCE_SERVICE_NAME} (Knative appends `-predictor-00001`)",
+                      ("models", name), on_key=True, help="shorten the model or system name")
+    for kind, section in (("entity", "entities"), ("feature view", "featureViews")):
+        lowered: dict[str, str] = {}
+        for name in getattr(ctx.spec, section):
+            if name.lower() in lowered:
+                ctx.error("E208", f"{kind} names `{lowered[name.lower()]}` and `{name}` differ only in case",
+                          (section, name), on_key=True, help="file systems and Feast's registry may confuse them")
+            lowered[name.lower()] = name
+
+
+def check_platform_requirements(ctx: CheckContext) -> None:
+    spec, platform = ctx.spec, ctx.spec.platform
+    for name, model in spec.models.items():
+        if model.rollout and platform.prometheus is None:
+            ctx.error("E501", "a rollout gated on an SLO needs `platform.prometheus`", ("models", name, "rollout"),
+                      on_key=True, help="add `platform: {prometheus: {url: http://prometheus.monitoring.svc:9090}}`")
+        if model.registry and platform.mlflow is None:
+            ctx.error("E501", "registering a model needs `platform.mlflow`", ("models", name, "registry"),
+                      on_key=True, help="add `platform: {mlflow: {trackingUri: http://mlflow:5000}}`")
+    for name, dataset in spec.datasets.items():
+        if dataset.storage and dataset.storage.startswith("s3://") and platform.objectStore is None:
+            ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
+                      ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
+    if spec.deploy and spec.deploy.argocd:
+        if platform.deployments is None:
+            ctx.error("E501", "Argo CD deployment needs `platform.deployments` (the repository it watches)",
+                      ("deploy", "argocd"), on_key=True)
+        if not spec.environments:
+            ctx.error("E502", "Argo CD deployment needs at least one entry under `environments`",
+                      ("deploy", "argocd"), on_key=True, help="add `environments: {prod: {namespace: models}}`")

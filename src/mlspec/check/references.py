@@ -1,0 +1,140 @@
+"""References between sections resolve: datasets, entities, feature views, features,
+label columns, SLOs and the columns expectations name."""
+
+from __future__ import annotations
+
+from mlspec.check.context import CheckContext
+from mlspec.diagnostics import did_you_mean
+
+# Great Expectations 1.x expectations mlspec can express (without the `expect_` prefix),
+# with whether each needs a column.
+KNOWN_EXPECTATIONS = {
+    "table_row_count_to_be_between": False,
+    "table_row_count_to_equal": False,
+    "table_column_count_to_equal": False,
+    "table_column_count_to_be_between": False,
+    "table_columns_to_match_set": False,
+    "column_to_exist": True,
+    "column_values_to_not_be_null": True,
+    "column_values_to_be_null": True,
+    "column_values_to_be_unique": True,
+    "column_values_to_be_between": True,
+    "column_values_to_be_in_set": True,
+    "column_values_to_not_be_in_set": True,
+    "column_values_to_match_regex": True,
+    "column_values_to_not_match_regex": True,
+    "column_value_lengths_to_be_between": True,
+    "column_mean_to_be_between": True,
+    "column_median_to_be_between": True,
+    "column_min_to_be_between": True,
+    "column_max_to_be_between": True,
+    "column_stdev_to_be_between": True,
+    "column_sum_to_be_between": True,
+    "column_unique_value_count_to_be_between": True,
+    "column_proportion_of_unique_values_to_be_between": True,
+    "column_distinct_values_to_be_in_set": True,
+}
+
+
+def check_dataset_expectations(ctx: CheckContext) -> None:
+    for name, dataset in ctx.spec.datasets.items():
+        for index, expectation in enumerate(dataset.expectations):
+            path = ("datasets", name, "expectations", index)
+            kind = expectation.expect.removeprefix("expect_")
+            if kind not in KNOWN_EXPECTATIONS:
+                ctx.error("E205", f"unknown expectation `{expectation.expect}`", path + ("expect",),
+                          label="not a Great Expectations expectation mlspec knows",
+                          help=did_you_mean(kind, KNOWN_EXPECTATIONS))
+                continue
+            needs_column = KNOWN_EXPECTATIONS[kind]
+            if needs_column and not expectation.column:
+                ctx.error("E102", f"`{kind}` needs a `column`", path, on_key=True)
+            elif not needs_column and expectation.column:
+                ctx.error("E110", f"`{kind}` is a table expectation and takes no `column`", path + ("column",))
+            if expectation.column and dataset.columns and expectation.column not in dataset.columns:
+                ctx.unknown("E204", "column", expectation.column, f"datasets.{name}.columns", dataset.columns,
+                            path + ("column",))
+
+
+def check_feature_views(ctx: CheckContext) -> None:
+    spec = ctx.spec
+    for name, view in spec.featureViews.items():
+        path = ("featureViews", name)
+        for index, entity in enumerate(view.entities):
+            if entity not in spec.entities:
+                ctx.unknown("E202", "entity", entity, "entities", spec.entities, path + ("entities", index))
+        dataset = spec.datasets.get(view.source)
+        if dataset is None:
+            ctx.unknown("E201", "dataset", view.source, "datasets", spec.datasets, path + ("source",))
+            continue
+        columns = dataset.columns
+        if not columns:
+            continue  # an untyped dataset cannot be checked column by column
+        where = f"datasets.{view.source}.columns"
+        timestamp = columns.get(view.timestampField)
+        if timestamp is None:
+            ctx.unknown("E204", "column", view.timestampField, where, columns, path + ("timestampField",))
+        elif timestamp.type != "timestamp":
+            ctx.error("E206", f"`{view.timestampField}` is a {timestamp.type} column, not a timestamp",
+                      path + ("timestampField",), help="name the dataset's event-time column")
+        for entity_name in view.entities:
+            for key in getattr(spec.entities.get(entity_name), "joinKeys", []):
+                if key not in columns:
+                    ctx.error("E204", f"join key `{key}` of entity `{entity_name}` is not a column of"
+                                      f" dataset `{view.source}`", path + ("source",),
+                              help=f"add `{key}` under `{where}`")
+        for feature, dtype in view.features.items():
+            column = columns.get(feature)
+            if column is None:
+                ctx.unknown("E204", "column", feature, where, columns, path + ("features", feature))
+            elif column.type != dtype:
+                ctx.error("E206", f"feature `{feature}` is declared {dtype} but the column is {column.type}",
+                          path + ("features", feature), help=f"write `{feature}: {column.type}`")
+
+
+def check_model_references(ctx: CheckContext) -> None:
+    spec = ctx.spec
+    for name, model in spec.models.items():
+        path = ("models", name)
+        for index, reference in enumerate(model.features):
+            _check_feature_reference(ctx, reference, path + ("features", index))
+        label_dataset = _check_column_reference(ctx, model.label, path + ("label",), "label")
+        fairness = model.evaluation.fairness
+        if fairness and label_dataset is not None and label_dataset.columns:
+            dataset_name = model.label.split(".", 1)[0]
+            for index, column in enumerate(fairness.sensitive):
+                if column not in label_dataset.columns:
+                    ctx.unknown("E204", "sensitive column", column, f"datasets.{dataset_name}.columns",
+                                label_dataset.columns, path + ("evaluation", "fairness", "sensitive", index))
+        if model.rollout and model.rollout.slo not in spec.slos:
+            ctx.unknown("E207", "SLO", model.rollout.slo, "slos", spec.slos, path + ("rollout", "slo"))
+        drift = model.monitoring.drift if model.monitoring else None
+        if drift and drift.predictions and drift.predictions not in spec.datasets:
+            ctx.unknown("E201", "dataset", drift.predictions, "datasets", spec.datasets,
+                        path + ("monitoring", "drift", "predictions"))
+
+
+def _check_feature_reference(ctx: CheckContext, reference: str, path: tuple) -> None:
+    view_name, dot, feature = reference.partition(".")
+    if not dot or not feature:
+        ctx.error("E203", f"feature reference `{reference}` must be `view.feature` or `view.*`", path)
+        return
+    view = ctx.spec.featureViews.get(view_name)
+    if view is None:
+        ctx.unknown("E203", "feature view", view_name, "featureViews", ctx.spec.featureViews, path)
+    elif feature != "*" and feature not in view.features:
+        ctx.unknown("E204", "feature", feature, f"featureViews.{view_name}.features", view.features, path)
+
+
+def _check_column_reference(ctx: CheckContext, reference: str, path: tuple, what: str):
+    dataset_name, dot, column = reference.partition(".")
+    if not dot or not column:
+        ctx.error("E204", f"{what} `{reference}` must be `dataset.column`", path)
+        return None
+    dataset = ctx.spec.datasets.get(dataset_name)
+    if dataset is None:
+        ctx.unknown("E201", "dataset", dataset_name, "datasets", ctx.spec.datasets, path)
+        return None
+    if dataset.columns and column not in dataset.columns:
+        ctx.unknown("E204", f"{what} column", column, f"datasets.{dataset_name}.columns", dataset.columns, path)
+    return dataset

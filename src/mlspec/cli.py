@@ -1,0 +1,136 @@
+"""The `mlspec` command line.
+
+Start-up matters (it runs on every pull request and in pre-commit), so this module imports
+only click; each command imports what it needs when it runs. Exit codes: 0 ok, 1 spec
+errors or stale output, 2 usage errors, 3 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_SPEC_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def _use_colour() -> bool:
+    return sys.stderr.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+format_option = click.option(
+    "--format", "fmt", type=click.Choice(["human", "json", "github"]), default="human", show_default=True,
+    help="How diagnostics are printed: for people, for tools, or as GitHub workflow annotations.")
+
+
+class _Cli(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug in mlspec, not in the user's spec
+            if os.environ.get("MLSPEC_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                       "This is a bug in mlspec. Re-run with MLSPEC_DEBUG=1 for the traceback and report it.",
+                       err=True)
+            sys.exit(EXIT_INTERNAL)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mlspec", message="mlspec %(version)s")
+def cli() -> None:
+    """Compile one YAML spec per ML system into the configs of an MLOps platform."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@format_option
+def validate(paths: tuple[str, ...], fmt: str) -> None:
+    """Check spec files (or folders of them) and report every problem with its position."""
+    from mlspec.frontend import expand_spec_paths, load_and_check
+
+    files, missing = expand_spec_paths(list(paths) or ["specs"])
+    if missing:
+        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
+    if not files:
+        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths or ("specs",)))
+    results = [load_and_check(path) for path in files]
+    failed = _report(results, fmt)
+    if fmt == "human" and not failed:
+        click.echo(f"{len(results)} spec{'s' if len(results) != 1 else ''} valid", err=True)
+    sys.exit(EXIT_SPEC_ERRORS if failed else EXIT_OK)
+
+
+def _report(results, fmt: str) -> bool:
+    """Print the diagnostics of every result; True when any has errors."""
+    from mlspec.diagnostics import DiagnosticSink
+    from mlspec.render import render
+
+    sink = DiagnosticSink()
+    sources = {}
+    for result in results:
+        sink.extend(result.diagnostics)
+        if result.source is not None:
+            sources[result.source.path] = result.source.text
+    diagnostics = sink.sorted()
+    text = render(diagnostics, fmt, sources, colour=_use_colour() and fmt == "human")
+    if text:
+        # Machine formats go to stdout (to be piped); the human one to stderr like a compiler.
+        click.echo(text, nl=False, err=(fmt == "human"))
+    elif fmt == "json":
+        click.echo(render(diagnostics, fmt, sources), nl=False)
+    return sink.has_errors
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Fail (exit 1) with a diff when the committed schema is stale.")
+@click.option("--out", default=None, help="Where to write the schema [default: schema/mlspec.schema.json].")
+def schema(check: bool, out: str | None) -> None:
+    """Write the JSON Schema of the spec language (for editors and CI)."""
+    from mlspec.schema_gen import SCHEMA_PATH, schema_text
+    from mlspec.fsutil import unified_diff, write_text_atomic
+
+    path = Path(out or SCHEMA_PATH)
+    text = schema_text()
+    if check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            click.echo(unified_diff(current, text, str(path)), nl=False)
+            click.echo(f"{path} is stale; run `mlspec schema{' --out ' + out if out else ''}` and commit it",
+                       err=True)
+            sys.exit(EXIT_SPEC_ERRORS)
+        click.echo(f"{path} is up to date", err=True)
+        return
+    write_text_atomic(path, text)
+    click.echo(f"wrote {path}", err=True)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--out", default=None, help="File to write [default: NAME.yaml, or specs/NAME.yaml when ./specs exists].")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(name: str, out: str | None, force: bool) -> None:
+    """Write a commented starter spec for a new ML system."""
+    from mlspec.starter import starter_spec
+    from mlspec.fsutil import write_text_atomic
+    from mlspec.spec.types import DNS1123_LABEL_RE
+
+    if len(name) > 40 or not DNS1123_LABEL_RE.match(name):
+        raise click.BadParameter("use at most 40 lower-case letters, digits and `-` (it names Kubernetes"
+                                 " resources)", param_hint="NAME")
+    path = Path(out) if out else (Path("specs") / f"{name}.yaml" if Path("specs").is_dir() else Path(f"{name}.yaml"))
+    if path.exists() and not force:
+        raise click.UsageError(f"{path} already exists (use --force to overwrite)")
+    write_text_atomic(path, starter_spec(name, path))
+    click.echo(f"wrote {path}; check it with `mlspec validate {path}`", err=True)
+
+
+def main() -> None:
+    cli(prog_name="mlspec")

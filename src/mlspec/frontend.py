@@ -1,0 +1,57 @@
+"""The front end as one call: load -> validate -> check, stopping after a stage with errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlspec.diagnostics import Diagnostic, Severity
+from mlspec.source.loader import LoadedSource, load_spec_file
+from mlspec.spec.models import MLSystemSpec
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class FrontendResult:
+    path: str
+    source: LoadedSource | None = None
+    spec: MLSystemSpec | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.spec is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
+
+
+def load_and_check(path: str | Path) -> FrontendResult:
+    from mlspec.check import check_spec
+    from mlspec.spec.validate import validate_spec
+
+    result = FrontendResult(str(path))
+    source, diagnostics = load_spec_file(path)
+    result.source, result.diagnostics = source, list(diagnostics)
+    if source is None:
+        return result
+    spec, diagnostics = validate_spec(source)
+    result.diagnostics += diagnostics
+    if spec is None:
+        return result
+    result.diagnostics += check_spec(spec, source)
+    result.spec = spec if not any(d.severity is Severity.ERROR for d in result.diagnostics) else None
+    return result
+
+
+def expand_spec_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Files as given, folders searched (sorted) for *.yaml / *.yml; returns (files, missing)."""
+    files: list[Path] = []
+    missing: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix in SPEC_SUFFIXES and p.is_file())
+        elif path.is_file():
+            files.append(path)
+        else:
+            missing.append(raw)
+    return files, missing

@@ -1,0 +1,28 @@
+"""Names derived from spec names, computed once here so checks, the IR and every target agree.
+
+Spec names may use `-` or `_`; Kubernetes wants `-` and Python wants `_`. Deriving both
+here, and checking for collisions in one place, keeps targets from inventing their own.
+"""
+
+from __future__ import annotations
+
+# Knative names a predictor's revisions `<isvc>-predictor-00001`, and a revision name is
+# a DNS-1123 label (63 characters), so an InferenceService name may use 47 of them.
+MAX_INFERENCE_SERVICE_NAME = 63 - len("-predictor-00001")
+
+
+def k8s_name(*parts: str) -> str:
+    return "-".join(p.replace("_", "-") for p in parts if p)
+
+
+def py_name(*parts: str) -> str:
+    return "_".join(p.replace("-", "_") for p in parts if p)
+
+
+def dag_id(system: str, kind: str, name: str) -> str:
+    """`customer-churn`, `ingest`, `customers` -> `customer_churn__ingest_customers`."""
+    return f"{py_name(system)}__{kind}_{py_name(name)}"
+
+
+def inference_service_name(system: str, model: str) -> str:
+    return k8s_name(system, model)

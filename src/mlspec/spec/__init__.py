@@ -1,0 +1,1 @@
+"""The spec language: pydantic models mirroring the YAML, and their validation."""

@@ -1,0 +1,517 @@
+"""The spec language as pydantic models.
+
+These mirror the YAML exactly (camelCase keys, references kept as strings); resolving
+references and applying environment overlays is the IR's job, not theirs. Every field
+carries a description and an example because `mlspec schema` publishes them to editors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from mlspec.spec.types import (
+    DnsLabel,
+    Duration,
+    Identifier,
+    ObjectUri,
+    Quantity,
+    ResourceName,
+    Schedule,
+    Url,
+)
+
+API_VERSION = "mlspec/v1alpha1"
+KIND = "MLSystem"
+
+COLUMN_TYPES = ("int8", "int16", "int32", "int64", "float32", "float64", "bool", "string", "timestamp", "bytes")
+ColumnType = Literal["int8", "int16", "int32", "int64", "float32", "float64", "bool", "string", "timestamp", "bytes"]
+
+# Metrics a gate may name, per task; "lower is better" ones are listed separately so the
+# pipeline knows which way a gate points.
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "balanced_accuracy")
+REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+GATE_RE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(\.\d+)?)\s*$")
+
+
+def F(description: str, *, examples: list | None = None, **kwargs) -> Any:
+    """A field with the description (and example) an editor shows on hover."""
+    return Field(description=description, examples=examples, **kwargs)
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        # Python attribute names are the YAML keys (camelCase) so errors and the schema
+        # speak the user's language; the one keyword clash (`in`) carries an alias.
+        populate_by_name=False,
+        validate_default=False,
+    )
+
+
+# --- metadata -----------------------------------------------------------------------------
+
+
+class Metadata(SpecModel):
+    name: Annotated[DnsLabel, Field(max_length=40)] = F(
+        "Name of the ML system; a DNS-1123 label of at most 40 characters, because it prefixes"
+        " generated Kubernetes resources, DAG ids and file names.", examples=["customer-churn"])
+    owner: str | None = F("Team or person responsible (an email address or team name).",
+                          examples=["growth-ml@example.com"], default=None)
+    description: str | None = F("What the system does, in a sentence.", default=None,
+                                examples=["Predict which customers churn in the next 30 days."])
+    labels: dict[str, str] = F("Kubernetes-style labels copied onto generated resources.",
+                               default_factory=dict, examples=[{"team": "growth"}])
+
+
+# --- platform -----------------------------------------------------------------------------
+
+
+class ObjectStore(SpecModel):
+    endpoint: Url = F("S3-compatible endpoint (MinIO, S3).",
+                      examples=["http://minio.minio.svc.cluster.local:9000"])
+    credentialsSecret: DnsLabel = F(
+        "Name of the Kubernetes Secret (and Airflow connection id) holding the access keys."
+        " Credentials are never written in the spec.", examples=["minio-credentials"])
+    region: str | None = F("Region name, for S3 proper.", default=None, examples=["us-east-1"])
+
+
+class Mlflow(SpecModel):
+    trackingUri: Url = F("MLflow tracking server URI.", examples=["http://mlflow.mlflow.svc.cluster.local:5000"])
+
+
+class Lineage(SpecModel):
+    url: Url = F("Marquez (OpenLineage) API URL.", examples=["http://marquez-api.marquez.svc.cluster.local:5000"])
+    namespace: str = F("OpenLineage namespace for this system's jobs and datasets.", examples=["customer-churn"])
+
+
+class Prometheus(SpecModel):
+    url: Url = F("Prometheus URL used by canary analysis.", examples=["http://prometheus.monitoring.svc:9090"])
+
+
+class Kubeflow(SpecModel):
+    host: Url = F("Kubeflow Pipelines API host the training DAGs submit to.",
+                  examples=["http://ml-pipeline.kubeflow.svc.cluster.local:8888"])
+
+
+class Deployments(SpecModel):
+    repoURL: str = F("Git URL of the deployments repository Argo CD watches.", alias="repoURL",
+                     examples=["https://github.com/myorg/ml-deployments"])
+    revision: str = F("Branch or tag Argo CD tracks.", default="main", examples=["main"])
+    path: str = F("Folder of the deployments repository under which each system gets its own folder.",
+                  default="deployments", examples=["deployments"])
+
+    @field_validator("path")
+    @classmethod
+    def _relative_path(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise PydanticCustomError("relative_path", "`{value}` must be a relative path inside the repository",
+                                      {"value": value})
+        return value.strip("/")
+
+
+class Platform(SpecModel):
+    objectStore: ObjectStore | None = F("Object store for datasets and artifacts.", default=None)
+    mlflow: Mlflow | None = F("MLflow tracking and registry.", default=None)
+    lineage: Lineage | None = F("OpenLineage / Marquez.", default=None)
+    prometheus: Prometheus | None = F("Prometheus, for SLO-gated rollouts.", default=None)
+    kubeflow: Kubeflow | None = F("Kubeflow Pipelines API.", default=None)
+    deployments: Deployments | None = F("The GitOps deployments repository.", default=None)
+
+
+# --- datasets -----------------------------------------------------------------------------
+
+
+class SqlSource(SpecModel):
+    sql: str = F("Query that extracts the dataset.", examples=["SELECT * FROM customers"])
+    connection: Identifier = F("Airflow connection id of the database (a reference, never credentials).",
+                               examples=["warehouse"])
+
+
+class FileSource(SpecModel):
+    uri: str = F("File or object URI to read (s3://, gs://, file:// or an absolute path).",
+                 examples=["s3://landing/activity/*.parquet"])
+    format: Literal["parquet", "csv", "json"] = F("File format.", default="parquet", examples=["parquet"])
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if not re.match(r"^(s3|gs|file)://\S+$", value) and not value.startswith("/"):
+            raise PydanticCustomError("object_uri", "`{value}` is not a file or object URI", {"value": value})
+        return value
+
+
+def _source_kind(value: Any) -> str:
+    # Choose the branch from the keys written, so errors speak of one shape, not both.
+    if isinstance(value, dict):
+        return "sql-source" if ("sql" in value or "connection" in value) else "file-source"
+    return "sql-source" if isinstance(value, SqlSource) else "file-source"
+
+
+DatasetSource = Annotated[Union[Annotated[SqlSource, Tag("sql-source")], Annotated[FileSource, Tag("file-source")]],
+                          Discriminator(_source_kind)]
+
+
+class Column(SpecModel):
+    type: ColumnType = F("Column type; mapped once to Feast, Great Expectations, pandas and OpenLineage.",
+                         examples=["int64"])
+    nullable: bool = F("Whether nulls are allowed.", default=True)
+    unique: bool = F("Whether values must be unique.", default=False)
+    min: float | None = F("Smallest allowed value.", default=None, examples=[18])
+    max: float | None = F("Largest allowed value.", default=None, examples=[120])
+    in_: list[str | int | float | bool] | None = F("Allowed values.", alias="in", default=None,
+                                                    examples=[[0, 1]])
+    description: str | None = F("What the column means.", default=None)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "Column":
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise PydanticCustomError("bounds", "`min` ({min}) is greater than `max` ({max})",
+                                      {"min": self.min, "max": self.max})
+        if (self.min is not None or self.max is not None) and self.type in ("string", "bool", "bytes"):
+            raise PydanticCustomError("bounds", "`min`/`max` apply to numeric and timestamp columns, not {type}",
+                                      {"type": self.type})
+        return self
+
+
+class Expectation(SpecModel):
+    expect: str = F("Great Expectations expectation name without the `expect_` prefix.",
+                    examples=["table_row_count_to_be_between"])
+    column: str | None = F("Column the expectation applies to (column expectations only).", default=None)
+    min: float | None = F("Lower bound (`min_value`).", default=None)
+    max: float | None = F("Upper bound (`max_value`).", default=None)
+    values: list[str | int | float | bool] | None = F("Value set (`value_set`).", default=None)
+    regex: str | None = F("Regular expression (`regex`).", default=None)
+    mostly: float | None = F("Fraction of rows that must pass (0-1).", default=None, ge=0, le=1)
+
+
+class DvcVersioning(SpecModel):
+    remote: str = F("DVC remote URL (s3:// for MinIO/S3).", examples=["s3://dvc-storage"])
+
+    @field_validator("remote")
+    @classmethod
+    def _remote(cls, value: str) -> str:
+        from mlspec.spec.types import _object_uri
+
+        return _object_uri(value)
+
+
+class Versioning(SpecModel):
+    dvc: DvcVersioning = F("Version the dataset with DVC.")
+
+
+class Dataset(SpecModel):
+    source: DatasetSource | None = F(
+        "Where the data comes from: `{sql, connection}` for a database, `{uri, format}` for files.",
+        default=None)
+    storage: ObjectUri | None = F("Where the validated Parquet copy is stored.", default=None,
+                                  examples=["s3://raw-data/customers.parquet"])
+    schedule: Schedule | None = F("How often the ingestion DAG runs (cron or preset).", default=None)
+    versioning: Versioning | None = F("How the dataset is versioned.", default=None)
+    columns: dict[Identifier, Column] = F("Typed columns: the basis of suites, Feast fields and lineage.",
+                                          default_factory=dict)
+    expectations: list[Expectation] = F("Extra Great Expectations rules beyond what columns imply.",
+                                        default_factory=list)
+    description: str | None = F("What the dataset holds.", default=None)
+
+
+# --- features -----------------------------------------------------------------------------
+
+
+class Entity(SpecModel):
+    joinKeys: list[Identifier] = F("Columns that identify the entity.", min_length=1, examples=[["customer_id"]])
+    description: str | None = F("What the entity is.", default=None)
+
+
+class FeatureView(SpecModel):
+    entities: list[str] = F("Entities (by name) the features are keyed by.", min_length=1, examples=[["customer"]])
+    source: str = F("Dataset (by name) the features are read from.", examples=["customer_activity"])
+    timestampField: Identifier = F("Event-time column of the source dataset.", examples=["event_timestamp"])
+    ttl: Duration = F("How long a feature value stays valid.", examples=["1d"])
+    online: bool = F("Materialize into the online store.", default=True)
+    features: dict[Identifier, ColumnType] = F("Feature names and types (each a column of the source).",
+                                               min_length=1, examples=[{"total_purchases": "float32"}])
+    description: str | None = F("What the features describe.", default=None)
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+class SecretKeyRef(SpecModel):
+    name: DnsLabel = F("Kubernetes Secret name.", examples=["mlflow-credentials"])
+    key: str = F("Key inside the Secret.", examples=["token"])
+
+
+class SecretEnv(SpecModel):
+    secretKeyRef: SecretKeyRef = F("Take the value from a Kubernetes Secret.")
+
+
+def _env_kind(value: Any) -> str:
+    return "secret-ref" if isinstance(value, (dict, SecretEnv)) else "plain-value"
+
+
+EnvValue = Annotated[Union[Annotated[str, Tag("plain-value")], Annotated[SecretEnv, Tag("secret-ref")]],
+                     Discriminator(_env_kind)]
+
+
+class Resources(SpecModel):
+    cpu: Quantity | None = F("CPU request (and limit), a Kubernetes quantity.", default=None, examples=["500m"])
+    memory: Quantity | None = F("Memory request (and limit), a Kubernetes quantity.", default=None,
+                                examples=["1Gi"])
+    gpu: int | None = F("Number of GPUs.", default=None, ge=0, examples=[1])
+
+
+class Training(SpecModel):
+    estimator: str = F("Dotted path of a scikit-learn compatible estimator class.",
+                       examples=["sklearn.ensemble.RandomForestClassifier"])
+    params: dict[Identifier, str | int | float | bool | None] = F(
+        "Keyword arguments for the estimator.", default_factory=dict, examples=[{"n_estimators": 100}])
+    image: str = F("Container image the training steps run in.", default="python:3.11-slim",
+                   examples=["ghcr.io/myorg/churn-train:1.4.0"])
+    packages: list[str] = F("Extra pip packages installed in each step.", default_factory=list,
+                            examples=[["scikit-learn==1.6.1"]])
+    resources: Resources | None = F("Resources of the training step.", default=None)
+    retries: int = F("How often a failed step is retried.", default=0, ge=0, le=10)
+    schedule: Schedule | None = F("Retrain on a schedule as well as when triggered.", default=None)
+    env: dict[Identifier, EnvValue] = F(
+        "Environment variables of the training steps; secrets by `secretKeyRef` only.",
+        default_factory=dict, examples=[{"LOG_LEVEL": "info"}])
+
+    @field_validator("estimator")
+    @classmethod
+    def _dotted(cls, value: str) -> str:
+        parts = value.split(".")
+        if len(parts) < 2 or not all(re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", p) for p in parts):
+            raise PydanticCustomError(
+                "estimator", "`{value}` is not a dotted class path like `sklearn.ensemble.RandomForestClassifier`",
+                {"value": value})
+        return value
+
+
+class Split(SpecModel):
+    test: float = F("Fraction of rows held out for evaluation.", default=0.2, gt=0, lt=1)
+    seed: int = F("Random seed of the split.", default=42)
+
+
+class Fairness(SpecModel):
+    sensitive: list[Identifier] = F("Sensitive attribute columns (of the label's dataset).", min_length=1,
+                                    examples=[["age_group"]])
+    metric: Literal["selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"] = F(
+        "Metric compared across groups (with fairlearn's MetricFrame).", default="selection_rate")
+    maxDisparity: float = F("Largest allowed difference of the metric between groups.", ge=0, le=1,
+                            examples=[0.1])
+
+
+class Evaluation(SpecModel):
+    split: Split = F("How the data is split.", default_factory=Split)
+    gates: dict[str, str] = F(
+        "Metric thresholds the model must pass to be registered, e.g. `accuracy: \">= 0.85\"`.",
+        default_factory=dict, examples=[{"accuracy": ">= 0.85", "roc_auc": ">= 0.80"}])
+    fairness: Fairness | None = F("Fairness gate.", default=None)
+
+    @field_validator("gates")
+    @classmethod
+    def _gates(cls, gates: dict[str, str]) -> dict[str, str]:
+        for metric, condition in gates.items():
+            if not GATE_RE.match(str(condition)):
+                raise PydanticCustomError(
+                    "gate", "gate `{metric}: {condition}` must be a comparison like `>= 0.85`",
+                    {"metric": metric, "condition": condition})
+        return gates
+
+
+class Registry(SpecModel):
+    name: str = F("Registered model name in MLflow.", examples=["ChurnModel"])
+    alias: str = F("Alias set on a version that passed the gates (MLflow aliases, not stages).",
+                   default="champion", examples=["champion"])
+
+    @field_validator("name", "alias")
+    @classmethod
+    def _plain(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", value):
+            raise PydanticCustomError("registry_name", "`{value}` must be letters, digits, `_`, `.` or `-`",
+                                      {"value": value})
+        return value
+
+
+SERVING_FORMATS = ("mlflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "triton", "custom")
+
+
+class Serving(SpecModel):
+    format: Literal["mlflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "triton", "custom"] = F(
+        "Model format KServe serves.", default="mlflow")
+    runtime: str | None = F("KServe ServingRuntime name, when the format has no built-in runtime.",
+                            default=None, examples=["kserve-mlserver"])
+    storageUri: str | None = F(
+        "Folder holding the model (for MLflow: the folder with `MLmodel`). Set by `mlspec promote`.",
+        default=None, examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
+    modelVersion: str | None = F("Registered model version being served. Set by `mlspec promote`.",
+                                 default=None, examples=["7"])
+    replicas: ReplicaBounds = F("Replica bounds.", default_factory=lambda: ReplicaBounds())
+    resources: Resources | None = F("Resources of the predictor.", default=None)
+    serviceAccount: DnsLabel | None = F("Service account with access to the model storage.", default=None)
+
+    @field_validator("storageUri")
+    @classmethod
+    def _storage(cls, value: str | None) -> str | None:
+        if value is not None and re.match(r"^(models|runs):/", value):
+            raise PydanticCustomError(
+                "storage_uri", "KServe cannot read `{value}`: use the storage folder URI of the model version"
+                " (s3://.../artifacts/model)", {"value": value})
+        return value
+
+
+class ReplicaBounds(SpecModel):
+    min: int = F("Minimum replicas (0 allows scale to zero).", default=1, ge=0, le=1000)
+    max: int = F("Maximum replicas.", default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ReplicaBounds":
+        if self.min > self.max:
+            raise PydanticCustomError("bounds", "replicas `min` ({min}) is greater than `max` ({max})",
+                                      {"min": self.min, "max": self.max})
+        return self
+
+
+Serving.model_rebuild()
+
+
+class Rollout(SpecModel):
+    backend: Literal["kserve-analysis", "iter8"] = F(
+        "Canary backend: `kserve-analysis` (KServe canary plus Argo Rollouts analysis, maintained) or `iter8`"
+        " (Iter8 v2alpha2 experiment, legacy).", default="kserve-analysis")
+    canaryTrafficPercent: int = F("Share of traffic the new version receives during the canary.",
+                                  ge=0, le=100, examples=[10])
+    slo: str = F("SLO (by name, under `slos`) the canary must meet.", examples=["churn-api"])
+
+
+class Drift(SpecModel):
+    schedule: Schedule = F("How often drift is checked.", default="@hourly")
+    window: Duration = F("How much recent prediction log is compared with the training data.",
+                         default="24h")
+    maxDriftShare: float = F("Share of drifted columns above which the model is retrained.", gt=0, le=1,
+                             examples=[0.3])
+    onDrift: Literal["retrain", "alert"] = F("What happens on drift.", default="retrain")
+    predictions: str | None = F(
+        "Dataset (by name) holding the prediction log; defaults to the predictions the inference service logs"
+        " under the object store.", default=None)
+
+
+class Monitoring(SpecModel):
+    drift: Drift | None = F("Data drift monitoring with Evidently.", default=None)
+
+
+class EthicalConsideration(SpecModel):
+    name: str = F("The risk.", examples=["Age bias"])
+    mitigation: str = F("How it is mitigated.", examples=["Balanced training data across age groups."])
+
+
+class Card(SpecModel):
+    overview: str | None = F("What the model does.", default=None)
+    useCases: list[str] = F("Intended uses.", default_factory=list)
+    users: list[str] = F("Intended users.", default_factory=list)
+    limitations: list[str] = F("Known limitations.", default_factory=list)
+    tradeoffs: list[str] = F("Trade-offs made.", default_factory=list)
+    ethicalConsiderations: list[EthicalConsideration] = F("Ethical risks and their mitigations.",
+                                                          default_factory=list)
+    references: list[str] = F("Links to further reading.", default_factory=list)
+    license: str | None = F("License of the model.", default=None, examples=["Apache-2.0"])
+
+
+class Model(SpecModel):
+    task: Literal["binary_classification", "multiclass_classification", "regression"] = F(
+        "Kind of prediction.", examples=["binary_classification"])
+    features: list[str] = F("Features as `view.feature` (or `view.*` for all of a view).", min_length=1,
+                            examples=[["customer_features.total_purchases"]])
+    label: str = F("Label as `dataset.column`.", examples=["customers.churn"])
+    training: Training = F("How the model is trained.")
+    evaluation: Evaluation = F("Evaluation and gates.", default_factory=Evaluation)
+    registry: Registry | None = F("Where the model is registered.", default=None)
+    serving: Serving | None = F("How the model is served with KServe.", default=None)
+    rollout: Rollout | None = F("Canary rollout gated on an SLO.", default=None)
+    monitoring: Monitoring | None = F("Production monitoring.", default=None)
+    card: Card | None = F("Model card contents.", default=None)
+    description: str | None = F("What the model predicts.", default=None)
+
+
+# --- SLOs, environments, deploy ---------------------------------------------------------------
+
+
+class Limit(SpecModel):
+    max: float = F("Upper limit.", ge=0)
+
+
+class SloQueries(SpecModel):
+    errorRate: str | None = F("PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in.",
+                              default=None)
+    latencyP95Ms: str | None = F("PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in.",
+                                 default=None)
+
+
+class Slo(SpecModel):
+    errorRate: Limit | None = F("Maximum share of 5xx responses (0-1).", default=None, examples=[{"max": 0.01}])
+    latencyP95Ms: Limit | None = F("Maximum p95 latency in milliseconds.", default=None, examples=[{"max": 100}])
+    minRequests: int = F("Requests needed before the SLO is judged.", default=100, ge=0)
+    interval: Duration = F("How often the SLO is measured.", default="10s")
+    iterations: int = F("How many measurements the canary must pass.", default=10, ge=1, le=1000)
+    queries: SloQueries | None = F("Override the default Prometheus queries.", default=None)
+
+    @field_validator("errorRate")
+    @classmethod
+    def _rate(cls, value: Limit | None) -> Limit | None:
+        if value is not None and value.max > 1:
+            raise PydanticCustomError("error_rate", "an error rate is a fraction between 0 and 1, found {max}",
+                                      {"max": value.max})
+        return value
+
+
+class Environment(SpecModel):
+    namespace: DnsLabel = F("Kubernetes namespace the models are deployed to.", examples=["models"])
+    cluster: Url | None = F("API server URL of the destination cluster (Argo CD `destination.server`).",
+                            default=None, examples=["https://kubernetes.default.svc"])
+    clusterName: str | None = F("Argo CD cluster name (instead of `cluster`).", default=None)
+    overrides: dict[str, Any] = F(
+        "Values deep-merged over the base spec in this environment; keys are dotted paths.",
+        default_factory=dict, examples=[{"models.churn.serving.replicas.max": 1}])
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> "Environment":
+        if self.cluster and self.clusterName:
+            raise PydanticCustomError("destination", "set `cluster` or `clusterName`, not both", {})
+        return self
+
+
+class Automated(SpecModel):
+    prune: bool = F("Delete resources that are no longer in git.", default=True)
+    selfHeal: bool = F("Revert changes made outside git.", default=True)
+
+
+class ArgoCd(SpecModel):
+    project: str = F("Argo CD project.", default="default")
+    namespace: DnsLabel = F("Namespace Argo CD runs in (where Applications live).", default="argocd")
+    automated: Automated | None = F("Automatic sync; omit for manual sync.", default=None)
+
+
+class Deploy(SpecModel):
+    argocd: ArgoCd | None = F("Argo CD Applications, one per environment.", default=None)
+
+
+class MLSystemSpec(SpecModel):
+    """One ML system: its data, features, models, SLOs and deployment."""
+
+    model_config = ConfigDict(title="mlspec MLSystem", json_schema_extra={"$id": "https://mlspec.dev/schema/mlspec.schema.json"})
+
+    apiVersion: Literal["mlspec/v1alpha1"] = F("Spec language version.", examples=[API_VERSION])
+    kind: Literal["MLSystem"] = F("Kind of spec.", examples=[KIND])
+    metadata: Metadata = F("Name and ownership.")
+    platform: Platform = F("Where shared services live.", default_factory=Platform)
+    datasets: dict[Identifier, Dataset] = F("Datasets by name.", default_factory=dict)
+    entities: dict[Identifier, Entity] = F("Feature entities by name.", default_factory=dict)
+    featureViews: dict[Identifier, FeatureView] = F("Feature views by name.", default_factory=dict)
+    models: dict[ResourceName, Model] = F("Models by name.", default_factory=dict)
+    slos: dict[DnsLabel, Slo] = F("Service level objectives by name.", default_factory=dict)
+    environments: dict[DnsLabel, Environment] = F("Deployment environments by name.", default_factory=dict)
+    deploy: Deploy | None = F("How deployments are synced.", default=None)

@@ -1,0 +1,186 @@
+"""Constrained scalar types of the spec language.
+
+Each is an `Annotated` string with a pattern (so the JSON Schema lets an editor flag it)
+and a validator that explains the rule in words (so `mlspec validate` does too).
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+from pydantic_core import PydanticCustomError
+
+# --- names -----------------------------------------------------------------------------
+
+DNS1123_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Model and system names become both Kubernetes names (with `-`) and Python identifiers
+# (with `_`), so they are lower case and may use either separator.
+RESOURCE_NAME_RE = re.compile(r"^[a-z]([a-z0-9_-]*[a-z0-9])?$")
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not DNS1123_LABEL_RE.match(value):
+        raise PydanticCustomError(
+            "dns_label",
+            "`{value}` is not a valid Kubernetes name: use at most 63 lower-case letters, digits"
+            " and `-`, starting and ending with a letter or digit",
+            {"value": value},
+        )
+    return value
+
+
+def _identifier(value: str) -> str:
+    if not IDENTIFIER_RE.match(value) or keyword.iskeyword(value) or len(value) > 80:
+        raise PydanticCustomError(
+            "identifier",
+            "`{value}` cannot be used as a name here: use letters, digits and `_`, not starting"
+            " with a digit and not a Python keyword (at most 80 characters)",
+            {"value": value},
+        )
+    return value
+
+
+def _resource_name(value: str) -> str:
+    if len(value) > 40 or not RESOURCE_NAME_RE.match(value) or "--" in value or "__" in value:
+        raise PydanticCustomError(
+            "resource_name",
+            "`{value}` is not a valid name: use at most 40 lower-case letters, digits, `-` or `_`,"
+            " starting with a letter and ending with a letter or digit",
+            {"value": value},
+        )
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label),
+                     Field(pattern=DNS1123_LABEL_RE.pattern, max_length=63)]
+Identifier = Annotated[str, AfterValidator(_identifier), Field(pattern=IDENTIFIER_RE.pattern)]
+ResourceName = Annotated[str, AfterValidator(_resource_name),
+                         Field(pattern=RESOURCE_NAME_RE.pattern, max_length=40)]
+
+# --- durations ----------------------------------------------------------------------------
+
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_RE = re.compile(r"^(\d+(ms|s|m|h|d|w))+$")
+_DURATION_PART_RE = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+
+
+def duration_seconds(value: str) -> float:
+    return sum(int(n) * _DURATION_UNITS[unit] for n, unit in _DURATION_PART_RE.findall(value))
+
+
+def _duration(value: str) -> str:
+    if not DURATION_RE.match(value) or duration_seconds(value) <= 0:
+        raise PydanticCustomError(
+            "duration",
+            "`{value}` is not a duration: write a positive number with a unit (ms, s, m, h, d, w),"
+            " e.g. `10s`, `24h`, `1d` or `1h30m`",
+            {"value": value},
+        )
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration),
+                     Field(pattern=DURATION_RE.pattern, examples=["10s", "24h", "1d"])]
+
+# --- schedules ----------------------------------------------------------------------------
+
+SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
+                    "@yearly", "@annually")
+_CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+                ("month", 1, 12, {m: i + 1 for i, m in enumerate(
+                    "jan feb mar apr may jun jul aug sep oct nov dec".split())}),
+                ("day of week", 0, 7, {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())}))
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why a five-field cron expression is invalid, or None when it is valid."""
+    fields = expression.split()
+    if len(fields) != 5:
+        return f"a cron expression has 5 fields (minute hour day month weekday), found {len(fields)}"
+    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS):
+        for part in text.split(","):
+            base, _, step = part.partition("/")
+            if step and (not step.isdigit() or int(step) == 0):
+                return f"invalid step `{step}` in the {name} field"
+            if base == "*":
+                continue
+            bounds = base.split("-")
+            if len(bounds) > 2 or not all(bounds):
+                return f"invalid {name} field `{text}`"
+            for bound in bounds:
+                number = names.get(bound.lower()) if not bound.isdigit() else int(bound)
+                if number is None or not low <= number <= high:
+                    return f"`{bound}` is out of range for the {name} field ({low}-{high})"
+            if len(bounds) == 2:
+                first = names.get(bounds[0].lower(), None) if not bounds[0].isdigit() else int(bounds[0])
+                last = names.get(bounds[1].lower(), None) if not bounds[1].isdigit() else int(bounds[1])
+                if first > last:
+                    return f"range `{base}` runs backwards in the {name} field"
+    return None
+
+
+def _schedule(value: str) -> str:
+    if value.startswith("@"):
+        if value not in SCHEDULE_PRESETS:
+            raise PydanticCustomError(
+                "schedule", "unknown schedule preset `{value}`: use one of {presets} or a cron expression",
+                {"value": value, "presets": ", ".join(SCHEDULE_PRESETS)})
+        return value
+    problem = cron_problem(value)
+    if problem:
+        raise PydanticCustomError("schedule", "`{value}` is not a valid schedule: {problem}",
+                                  {"value": value, "problem": problem})
+    return value
+
+
+Schedule = Annotated[str, AfterValidator(_schedule),
+                     Field(examples=["@daily", "0 3 * * 1-5"])]
+
+# --- Kubernetes quantities ----------------------------------------------------------------
+
+QUANTITY_RE = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+
+
+def _quantity(value: str | int | float) -> str:
+    # Kubernetes wants strings; a bare YAML number (cpu: 2) is accepted and written as "2".
+    text = str(value) if not isinstance(value, bool) else ""
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if not QUANTITY_RE.match(text):
+        raise PydanticCustomError(
+            "quantity", "`{value}` is not a Kubernetes quantity: write e.g. `500m`, `2`, `1Gi`",
+            {"value": str(value)})
+    return text
+
+
+Quantity = Annotated[str | int | float, AfterValidator(_quantity),
+                     Field(examples=["500m", "2", "4Gi"])]
+
+# --- URLs ---------------------------------------------------------------------------------
+
+URL_RE = re.compile(r"^(https?|s3|gs|file)://[^\s/@]+(/[^\s]*)?$")
+
+
+def _url(value: str) -> str:
+    # Credentials in a URL (user:pass@host) are reported by the literal-secrets check.
+    if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", value):
+        raise PydanticCustomError("url", "`{value}` is not a URL (e.g. `http://host:port`)", {"value": value})
+    return value
+
+
+Url = Annotated[str, AfterValidator(_url), Field(examples=["http://mlflow.mlflow.svc.cluster.local:5000"])]
+
+
+def _object_uri(value: str) -> str:
+    if not re.match(r"^(s3|gs|file)://[^\s]+$", value) and not value.startswith("/"):
+        raise PydanticCustomError(
+            "object_uri", "`{value}` is not an object-store URI: write `s3://bucket/key`",
+            {"value": value})
+    return value
+
+
+ObjectUri = Annotated[str, AfterValidator(_object_uri), Field(examples=["s3://raw-data/customers.parquet"])]

@@ -1,0 +1,216 @@
+"""validate: plain data -> `MLSystemSpec`, with pydantic's errors turned into diagnostics
+that point at the user's file (dagster's approach: map each error's `loc` onto the
+position tree, falling back to the nearest written ancestor)."""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from mlspec.diagnostics import Diagnostic, did_you_mean, format_path
+from mlspec.source.loader import LoadedSource
+from mlspec.spec.models import API_VERSION, KIND, MLSystemSpec
+from mlspec.spec.secrets import find_literal_secrets
+
+# pydantic error type -> (code, short description used in the message)
+_TYPE_NAMES = {
+    "string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+    "int_from_float": "a whole number", "float_type": "a number", "float_parsing": "a number",
+    "bool_type": "true or false", "bool_parsing": "true or false", "dict_type": "a mapping",
+    "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list",
+}
+_CUSTOM_CODES = {
+    "dns_label": "E107", "identifier": "E107", "resource_name": "E107", "duration": "E107",
+    "schedule": "E107", "quantity": "E107", "url": "E107", "object_uri": "E107", "estimator": "E107",
+    "relative_path": "E107", "registry_name": "E107", "storage_uri": "E107",
+    "secret_in_url": "E301",
+    "bounds": "E108", "gate": "E402", "error_rate": "E108", "destination": "E110",
+}
+_RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def validate_spec(source: LoadedSource) -> tuple[MLSystemSpec | None, list[Diagnostic]]:
+    data = source.data
+    header = _check_header(source)
+    if header:
+        # A file that is not an mlspec spec would only produce noise past this point.
+        return None, header
+    diagnostics = find_literal_secrets(source)
+    try:
+        spec = MLSystemSpec.model_validate(data)
+    except ValidationError as exc:
+        diagnostics += _convert_errors(source, exc.errors(include_url=False))
+        return None, diagnostics
+    return (None if diagnostics else spec), diagnostics
+
+
+def _check_header(source: LoadedSource) -> list[Diagnostic]:
+    data, found = source.data, []
+    for key, expected, code in (("apiVersion", API_VERSION, "E105"), ("kind", KIND, "E106")):
+        if key not in data:
+            found.append(Diagnostic(code, f"missing `{key}`", source.path, source.positions.value_span(()),
+                                    (key,), help=f"add `{key}: {expected}` at the top of the file"))
+        elif data[key] != expected:
+            found.append(Diagnostic(code, f"unsupported {key} `{data[key]}`", source.path,
+                                    source.positions.value_span((key,)), (key,),
+                                    label=f"expected `{expected}`", help=f"write `{key}: {expected}`"))
+    return found
+
+
+def _convert_errors(source: LoadedSource, errors: list[dict]) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    union_groups: dict[tuple, list[dict]] = {}
+    for error in errors:
+        path, consumed_all = _data_path(source.data, error["loc"], error["type"])
+        # Errors of a plain union (str | int | ...) come once per member: merge them.
+        if error["type"] in _TYPE_NAMES and not consumed_all and error["loc"][-1] in ("str", "int", "float", "bool"):
+            union_groups.setdefault(path, []).append(error)
+            continue
+        out.append(_convert_one(source, error, path))
+    for path, group in union_groups.items():
+        names = list(dict.fromkeys(_TYPE_NAMES[e["type"]] for e in group))
+        expected = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+        out.append(_at(source, "E103", f"expected {expected}, found {_describe(group[0]['input'])}", path))
+    return out
+
+
+def _convert_one(source: LoadedSource, error: dict, path: tuple) -> Diagnostic:
+    kind, loc, ctx = error["type"], error["loc"], error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = path[-1] if path else loc[-1]
+        allowed = _allowed_keys(loc[:-1])
+        where = format_path(path[:-1]) or "the top level"
+        return _at(source, "E101", f"unknown key `{key}` in `{where}`", path, on_key=True,
+                   help=did_you_mean(str(key), allowed))
+    if kind == "missing":
+        field = loc[-1]
+        parent = path
+        where = format_path(parent) or "the top level"
+        return _at(source, "E102", f"missing required key `{field}` in `{where}`", parent, on_key=True,
+                   label=f"`{field}` is required here")
+    if loc and loc[-1] == "[key]":
+        return _at(source, _CUSTOM_CODES.get(kind, "E107"), _message(error), path, on_key=True)
+    if kind in _TYPE_NAMES:
+        return _at(source, "E103", f"expected {_TYPE_NAMES[kind]}, found {_describe(error['input'])}", path)
+    if kind in ("literal_error", "enum"):
+        options = [o.strip().strip("'\"") for o in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
+        value = error["input"]
+        return _at(source, "E104", f"invalid value `{value}`", path, label="not an allowed value",
+                   help=did_you_mean(str(value), [o for o in options if o]))
+    if kind in _RANGE_TYPES:
+        return _at(source, "E108", f"value {error['input']} is out of range: {_message(error).lower()}", path)
+    if kind in ("too_short", "too_long"):
+        return _at(source, "E109", _message(error), path)
+    return _at(source, _CUSTOM_CODES.get(kind, "E100"), _message(error), path)
+
+
+def _message(error: dict) -> str:
+    message = str(error["msg"])
+    # pydantic prefixes custom messages with "Value error, "; ours are complete sentences.
+    return message.removeprefix("Value error, ")
+
+
+def _at(source: LoadedSource, code: str, message: str, path: tuple, on_key: bool = False,
+        label: str = "", help: str = "") -> Diagnostic:
+    _, span = source.positions.nearest(path, prefer_key=on_key)
+    return Diagnostic(code, message, source.path, span, tuple(path), label=label, help=help)
+
+
+def _data_path(data: Any, loc: tuple, kind: str) -> tuple[tuple, bool]:
+    """The part of an error location that names real keys/indexes of the document.
+
+    pydantic inserts union tags (`sql-source`, `str`) and `[key]` into locations; those
+    are skipped. For `missing`, the last element names the absent key, so it is dropped.
+    Returns the path and whether every element was consumed."""
+    path: list = []
+    current = data
+    elements = loc[:-1] if kind == "missing" else loc
+    consumed_all = True
+    for element in elements:
+        if isinstance(current, dict) and element in current:
+            path.append(element)
+            current = current[element]
+        elif isinstance(current, list) and isinstance(element, int) and 0 <= element < len(current):
+            path.append(element)
+            current = current[element]
+        elif kind == "extra_forbidden" and element == loc[-1] and isinstance(current, dict):
+            path.append(element)
+        else:
+            consumed_all = False
+    return tuple(path), consumed_all
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, (int, float)):
+        return f"number `{value}`"
+    if isinstance(value, str):
+        return f"string `{value}`" if len(value) < 40 else "a string"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+# --- "did you mean" for unknown keys: walk the model types along the error location -------
+
+
+def _allowed_keys(loc: tuple) -> list[str]:
+    annotation: Any = MLSystemSpec
+    for element in loc:
+        annotation = _step(annotation, element)
+        if annotation is None:
+            return []
+    model = _as_model(annotation)
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _unwrap(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _as_model(annotation: Any) -> type[BaseModel] | None:
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [m for m in map(_as_model, typing.get_args(annotation)) if m is not None]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
+def _step(annotation: Any, element: Any) -> Any:
+    raw = annotation
+    annotation = _unwrap(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        for member in members:  # a tagged member named by this element
+            tags = [getattr(meta, "tag", None) for meta in getattr(member, "__metadata__", ())]
+            if element in tags:
+                return member
+        if len(members) == 1:
+            return _step(members[0], element)
+        # Discriminated union (tag in the next element) — stay on the union.
+        return raw if any(getattr(m, "__metadata__", None) for m in members) else None
+    if origin is dict:
+        return typing.get_args(annotation)[1]
+    if origin is list:
+        return typing.get_args(annotation)[0]
+    model = _as_model(annotation)
+    if model is not None:
+        for name, field in model.model_fields.items():
+            if element in (name, field.alias):
+                return field.annotation
+    return None

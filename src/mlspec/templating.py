@@ -1,0 +1,45 @@
+"""The jinja2 environment every template is rendered with.
+
+Templates are dumb (layout only; Python precomputes names and order), undefined
+variables are errors, and a user template folder, when given, is searched first.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+
+def template_dir() -> Path:
+    """Templates ship inside the wheel as `mlspec/templates`; in a source checkout they
+    live at the repository's top level."""
+    packaged = Path(__file__).parent / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+@lru_cache(maxsize=4)
+def environment(user_dir: str | None = None):
+    import jinja2
+
+    loaders = []
+    user_dir = user_dir or os.environ.get("MLSPEC_TEMPLATES")
+    if user_dir:
+        loaders.append(jinja2.FileSystemLoader(user_dir))
+    loaders.append(jinja2.FileSystemLoader(str(template_dir())))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["pyrepr"] = repr
+    return env
+
+
+def render_template(template: str, **context) -> str:
+    return environment().get_template(template).render(**context)
