@@ -134,3 +134,62 @@ def init(name: str, out: str | None, force: bool) -> None:
 
 def main() -> None:
     cli(prog_name="mlspec")
+
+
+# --- compile ------------------------------------------------------------------------------
+
+
+@cli.command("compile")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--out", "out", default="generated", show_default=True, type=click.Path(),
+              help="Output folder; each system gets its own subfolder.")
+@click.option("--env", "envs", multiple=True, help="Only this environment's manifests (repeatable).")
+@click.option("--target", "targets", multiple=True, help="Only this target (repeatable); see `mlspec targets`.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a diff when the output on disk is stale.")
+@click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print what a compile would change.")
+@format_option
+def compile_command(paths, out, envs, targets, check, show_diff, fmt) -> None:
+    """Compile specs into the files each tool of the platform reads."""
+    from mlspec.compile_command import run_compile
+
+    code = run_compile(list(paths) or ["specs"], Path(out), list(envs), list(targets), check, show_diff, fmt,
+                       colour=_use_colour(), report=_report)
+    sys.exit(code)
+
+
+@cli.command()
+def targets() -> None:
+    """List the targets compile can generate, built-in and installed."""
+    from mlspec.targets.registry import available_targets, load_target
+
+    for name in available_targets():
+        cls = load_target(name)
+        click.echo(f"{name:12} {cls.description}")
+
+
+@cli.command()
+@click.argument("key_path")
+@click.argument("spec", required=False, type=click.Path())
+@click.option("--env", "env", default=None, help="Show the value in this environment (overlays applied).")
+def explain(key_path: str, spec: str | None, env: str | None) -> None:
+    """Print the effective value at KEY.PATH and where it came from.
+
+    SPEC defaults to the only spec under ./specs.
+    """
+    from mlspec.explain import explain_value
+
+    if spec is None:
+        from mlspec.frontend import expand_spec_paths
+
+        found, _ = expand_spec_paths(["specs"]) if Path("specs").is_dir() else ([], [])
+        if len(found) != 1:
+            raise click.UsageError("name the spec file: `mlspec explain KEY.PATH SPEC`")
+        spec = str(found[0])
+    if not Path(spec).is_file():
+        raise click.UsageError(f"no such file: {spec}")
+    code, text, diagnostics = explain_value(Path(spec), key_path, env)
+    if diagnostics:
+        _report(diagnostics, "human")
+    if text:
+        click.echo(text, nl=False)
+    sys.exit(code)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import enum
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -51,14 +53,22 @@ class Diagnostic:
         return format_path(self.path)
 
 
+_PLAIN_KEY_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
 def format_path(path: Sequence) -> str:
-    """`('models', 'churn', 'features', 0)` -> `models.churn.features[0]`."""
+    """`('models', 'churn', 'features', 0)` -> `models.churn.features[0]`.
+
+    A key that is not plain (holds a dot, a space, a quote, or is empty) is written
+    `["churn.api"]`, so the path stays unambiguous and on one line."""
     text = ""
     for part in path:
         if isinstance(part, int):
             text += f"[{part}]"
-        else:
+        elif _PLAIN_KEY_RE.match(str(part)):
             text += ("." if text else "") + str(part)
+        else:
+            text += f"[{json.dumps(str(part), ensure_ascii=False)}]"
     return text
 
 
@@ -93,6 +103,6 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     if close:
         quoted = [f"`{c}`" for c in close]
         return "did you mean " + (", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]) + "?"
-    if len(options) <= 8:
+    if len(options) <= 12:
         return "expected one of: " + ", ".join(f"`{c}`" for c in options)
     return ""

@@ -33,14 +33,19 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
     blocks = []
     lines_cache: dict[str, list[str]] = {}
     for d in diagnostics:
-        out = [paint(f"{d.severity.value}[{d.code}]", d.severity.value) + paint(f": {d.message}", "bold")]
+        out = [paint(f"{d.severity.value}[{d.code}]", d.severity.value)
+               + paint(f": {_one_line(d.message)}", "bold")]
         span = d.span
         location = f"{d.file}:{span.line}:{span.col}" if span else d.file
-        if span is None:
+        lines = lines_cache.setdefault(d.file, sources.get(d.file, "").splitlines())
+        if span is None or not 0 < span.line <= len(lines):
+            # No position, or no text to show (the file could not be read as a spec):
+            # the location alone, rather than a caret under an empty line.
             out.append(f"  --> {location}")
+            if span is not None and d.label:
+                out.append(f"  = note: {_one_line(d.label)}")
         else:
-            lines = lines_cache.setdefault(d.file, sources.get(d.file, "").splitlines())
-            text = lines[span.line - 1] if 0 < span.line <= len(lines) else ""
+            text = lines[span.line - 1]
             text = text.replace("\t", " ")
             gutter = " " * len(str(span.line))
             width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
@@ -49,11 +54,11 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
             out.append(f"{gutter} {paint('|', 'blue')}")
             out.append(f"{paint(str(span.line), 'blue')} {paint('|', 'blue')} {text}".rstrip())
             caret = " " * (span.col - 1) + paint("^" * width, d.severity.value)
-            out.append(f"{gutter} {paint('|', 'blue')} {caret}" + (f" {d.label}" if d.label else ""))
+            out.append(f"{gutter} {paint('|', 'blue')} {caret}" + (f" {_one_line(d.label)}" if d.label else ""))
         if d.path:
-            out.append(f"  = at: {d.path_text}")
+            out.append(f"  = at: {_one_line(d.path_text)}")
         if d.help:
-            out.append(f"  = help: {d.help}")
+            out.append(f"  = help: {_one_line(d.help)}")
         blocks.append("\n".join(out))
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     warnings = len(diagnostics) - errors
@@ -63,6 +68,12 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
             summary += f", {warnings} warning{'s' if warnings != 1 else ''}"
         blocks.append(summary)
     return "\n\n".join(blocks) + ("\n" if blocks else "")
+
+
+def _one_line(text: str) -> str:
+    """Keep each part of a human diagnostic on its line: user values quoted into messages
+    may hold newlines or other control characters (a name like "churn\\nimport os")."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 
 def diagnostic_to_dict(d: Diagnostic) -> dict:

@@ -75,7 +75,7 @@ def check_feature_views(ctx: CheckContext) -> None:
         if timestamp is None:
             ctx.unknown("E204", "column", view.timestampField, where, columns, path + ("timestampField",))
         elif timestamp.type != "timestamp":
-            ctx.error("E206", f"`{view.timestampField}` is a {timestamp.type} column, not a timestamp",
+            ctx.error("E206", f"`{view.timestampField}` is a column of type {timestamp.type}, not timestamp",
                       path + ("timestampField",), help="name the dataset's event-time column")
         for entity_name in view.entities:
             for key in getattr(spec.entities.get(entity_name), "joinKeys", []):

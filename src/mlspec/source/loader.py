@@ -20,8 +20,10 @@ from mlspec.source.positions import PositionTree
 
 # A spec of a thousand models is about 2 MB; anything far past that is a mistake.
 MAX_FILE_BYTES = 16 * 1024 * 1024
-# Values built from the document, counting every expansion of an alias.
-MAX_EXPANDED_NODES = 2_000_000
+# Values built from the document, counting every expansion of an alias. Checked on the
+# composed node graph before building (sizes memoised per node), so a "billion laughs"
+# document is refused in milliseconds instead of after building millions of values.
+MAX_EXPANDED_NODES = 1_000_000
 MAX_DEPTH = 64
 
 _STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
@@ -145,7 +147,18 @@ def _yaml_error_diagnostic(exc, text: str, display: str) -> Diagnostic:
     message = problem if problem else "invalid YAML"
     if context:
         message = f"{message} ({context})"
-    return _diag("E001", f"YAML syntax error: {_one_line(message)}", display, span)
+    label = help = ""
+    if "end of stream" in problem and exc.context_mark is not None:
+        # The parser noticed at the end of the file; the user needs the place that was never
+        # closed (a quote, bracket or brace), which is the context mark.
+        start = exc.context_mark
+        span = Span(start.line + 1, start.column + 1, start.line + 1, start.column + 2)
+        label = "opened here and never closed"
+    elif "mapping values are not allowed" in problem:
+        help = "quote a value that contains `: `, or check the indentation of this line"
+    elif "block end" in problem or "block mapping" in context:
+        help = "check the indentation: keys of one mapping must start in the same column"
+    return _diag("E001", f"YAML syntax error: {_one_line(message)}", display, span, label=label, help=help)
 
 
 class _Builder:
@@ -157,7 +170,21 @@ class _Builder:
         self.budget = MAX_EXPANDED_NODES
 
     def build(self, node) -> Any:
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise _LoadError(_diag("E009", f"the document expands to more than {MAX_EXPANDED_NODES:,} values"
+                                           " (an alias/anchor bomb?)",
+                                   self.display, self._bomb_span(node), label="expands too far",
+                                   help="use fewer nested aliases"))
         return self._build(node, (), 0)
+
+    def _bomb_span(self, root) -> Span:
+        """Point at the top-level key whose value expands the most (the root if not a mapping)."""
+        from ruamel.yaml.nodes import MappingNode
+
+        if isinstance(root, MappingNode) and root.value:
+            key, _ = max(root.value, key=lambda item: _expanded_size(item[1], {}))
+            return self._span(key)
+        return self._span(root)
 
     def _span(self, node) -> Span:
         start, end = node.start_mark, node.end_mark
@@ -191,7 +218,8 @@ class _Builder:
             name = tag[len(_STANDARD_TAG_PREFIX):]
             if name in _SCALAR_TAGS | {"map", "seq", "merge", "omap"}:
                 return
-        raise _LoadError(_diag("E010", f"unsupported YAML tag `{tag}`", self.display, self._span(node),
+        shown = "!!" + tag[len(_STANDARD_TAG_PREFIX):] if tag.startswith(_STANDARD_TAG_PREFIX) else tag
+        raise _LoadError(_diag("E010", f"unsupported YAML tag `{shown}`", self.display, self._span(node),
                                help="specs use plain YAML values; remove the tag"))
 
     def _scalar(self, node) -> Any:
@@ -233,6 +261,33 @@ class _Builder:
                     self.positions.keys.setdefault(path + (key,), self._span(key_node))
                     result[key] = self._build(value_node, path + (key,), depth + 1)
         return result
+
+
+def _expanded_size(node, memo: dict[int, int], depth: int = 0) -> int:
+    """How many values `node` builds into, counting each alias expansion (memoised by node
+    identity, so shared subtrees cost one visit). Stops counting past the limits; nesting
+    past MAX_DEPTH is reported by the builder."""
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    if depth > MAX_DEPTH:
+        return 1
+    memo[id(node)] = 1  # a node reached again while counting itself: a recursive alias
+    if isinstance(node, SequenceNode):
+        children = node.value
+    elif isinstance(node, MappingNode):
+        children = [value for _, value in node.value]
+    else:
+        children = []
+    total = 1
+    for child in children:
+        total += _expanded_size(child, memo, depth + 1)
+        if total > MAX_EXPANDED_NODES:
+            break
+    memo[id(node)] = total
+    return total
 
 
 def _parse_core_scalar(kind: str, text: str) -> Any:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 from mlspec.spec.types import (
@@ -37,6 +38,17 @@ REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
 GATE_RE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(\.\d+)?)\s*$")
 
 
+def _gate_condition(value: str) -> str:
+    if not GATE_RE.match(value):
+        raise PydanticCustomError("gate", "`{value}` is not a gate: write a comparison like `>= 0.85`",
+                                  {"value": value})
+    return value
+
+
+# Validated per value (not on the whole mapping) so an error points at the one bad gate.
+GateCondition = Annotated[str, AfterValidator(_gate_condition), Field(pattern=GATE_RE.pattern)]
+
+
 def F(description: str, *, examples: list | None = None, **kwargs) -> Any:
     """A field with the description (and example) an editor shows on hover."""
     return Field(description=description, examples=examples, **kwargs)
@@ -49,6 +61,9 @@ class SpecModel(BaseModel):
         # speak the user's language; the one keyword clash (`in`) carries an alias.
         populate_by_name=False,
         validate_default=False,
+        # `.nan` and `.inf` are valid YAML floats but meaningless as bounds, thresholds or
+        # resources, and would be written into generated configs as `nan`.
+        allow_inf_nan=False,
     )
 
 
@@ -170,7 +185,7 @@ class Column(SpecModel):
     def _bounds(self) -> "Column":
         if self.min is not None and self.max is not None and self.min > self.max:
             raise PydanticCustomError("bounds", "`min` ({min}) is greater than `max` ({max})",
-                                      {"min": self.min, "max": self.max})
+                                      {"min": f"{self.min:g}", "max": f"{self.max:g}"})
         if (self.min is not None or self.max is not None) and self.type in ("string", "bool", "bytes"):
             raise PydanticCustomError("bounds", "`min`/`max` apply to numeric and timestamp columns, not {type}",
                                       {"type": self.type})
@@ -307,20 +322,10 @@ class Fairness(SpecModel):
 
 class Evaluation(SpecModel):
     split: Split = F("How the data is split.", default_factory=Split)
-    gates: dict[str, str] = F(
+    gates: dict[str, GateCondition] = F(
         "Metric thresholds the model must pass to be registered, e.g. `accuracy: \">= 0.85\"`.",
         default_factory=dict, examples=[{"accuracy": ">= 0.85", "roc_auc": ">= 0.80"}])
     fairness: Fairness | None = F("Fairness gate.", default=None)
-
-    @field_validator("gates")
-    @classmethod
-    def _gates(cls, gates: dict[str, str]) -> dict[str, str]:
-        for metric, condition in gates.items():
-            if not GATE_RE.match(str(condition)):
-                raise PydanticCustomError(
-                    "gate", "gate `{metric}: {condition}` must be a comparison like `>= 0.85`",
-                    {"metric": metric, "condition": condition})
-        return gates
 
 
 class Registry(SpecModel):
@@ -386,6 +391,10 @@ class Rollout(SpecModel):
     canaryTrafficPercent: int = F("Share of traffic the new version receives during the canary.",
                                   ge=0, le=100, examples=[10])
     slo: str = F("SLO (by name, under `slos`) the canary must meet.", examples=["churn-api"])
+    phase: Literal["canary", "promoted", "rolledBack"] = F(
+        "Where the rollout of `serving.modelVersion` stands: `canary` splits traffic and runs the SLO analysis,"
+        " `promoted` sends all traffic to it, `rolledBack` sends all traffic to the previous version."
+        " Set by `mlspec promote` and `mlspec rollback`.", default="canary")
 
 
 class Drift(SpecModel):
@@ -464,7 +473,7 @@ class Slo(SpecModel):
     def _rate(cls, value: Limit | None) -> Limit | None:
         if value is not None and value.max > 1:
             raise PydanticCustomError("error_rate", "an error rate is a fraction between 0 and 1, found {max}",
-                                      {"max": value.max})
+                                      {"max": f"{value.max:g}"})
         return value
 
 

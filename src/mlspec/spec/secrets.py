@@ -14,10 +14,11 @@ from typing import Any
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 
-# Key names that hold secret values: password, passwd, secret, token, api_key, apiKey,
-# access_key, secret_access_key, private_key, credentials...
+# Key names that hold secret values: password, passwd, secret, secretKey, token, api_key,
+# apiKey, access_key, secret_access_key, private_key, credentials...
 _SECRET_KEY_RE = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)s?$", re.IGNORECASE)
+    r"(pass(word|wd)?|secret([_-]?key)?|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)s?$",
+    re.IGNORECASE)
 _REFERENCE_KEYS = {"credentialsSecret", "secretKeyRef"}
 # Mappings whose keys are user-chosen names (a feature called `max_tokens`), not settings.
 _NAME_KEYED_PARENTS = {"features", "columns", "gates", "labels"}

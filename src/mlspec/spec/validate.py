@@ -42,7 +42,11 @@ def validate_spec(source: LoadedSource) -> tuple[MLSystemSpec | None, list[Diagn
     try:
         spec = MLSystemSpec.model_validate(data)
     except ValidationError as exc:
-        diagnostics += _convert_errors(source, exc.errors(include_url=False))
+        # A literal secret under a key the schema does not know is reported once, as a
+        # secret: "unknown key `password`" would invite the user to find a key that takes it.
+        secret_paths = {d.path for d in diagnostics}
+        diagnostics += [d for d in _convert_errors(source, exc.errors(include_url=False))
+                        if not (d.code == "E101" and d.path in secret_paths)]
         return None, diagnostics
     return (None if diagnostics else spec), diagnostics
 
@@ -82,14 +86,12 @@ def _convert_one(source: LoadedSource, error: dict, path: tuple) -> Diagnostic:
     if kind == "extra_forbidden":
         key = path[-1] if path else loc[-1]
         allowed = _allowed_keys(loc[:-1])
-        where = format_path(path[:-1]) or "the top level"
-        return _at(source, "E101", f"unknown key `{key}` in `{where}`", path, on_key=True,
+        return _at(source, "E101", f"unknown key `{key}` {_where(path[:-1])}", path, on_key=True,
                    help=did_you_mean(str(key), allowed))
     if kind == "missing":
         field = loc[-1]
         parent = path
-        where = format_path(parent) or "the top level"
-        return _at(source, "E102", f"missing required key `{field}` in `{where}`", parent, on_key=True,
+        return _at(source, "E102", f"missing required key `{field}` {_where(parent)}", parent, on_key=True,
                    label=f"`{field}` is required here")
     if loc and loc[-1] == "[key]":
         return _at(source, _CUSTOM_CODES.get(kind, "E107"), _message(error), path, on_key=True)
@@ -101,10 +103,36 @@ def _convert_one(source: LoadedSource, error: dict, path: tuple) -> Diagnostic:
         return _at(source, "E104", f"invalid value `{value}`", path, label="not an allowed value",
                    help=did_you_mean(str(value), [o for o in options if o]))
     if kind in _RANGE_TYPES:
-        return _at(source, "E108", f"value {error['input']} is out of range: {_message(error).lower()}", path)
+        field = f"`{path[-1]}`" if path and isinstance(path[-1], str) else "the value"
+        rule = ", ".join(f"{_RANGE_WORDS[k]} {_number(v)}" for k, v in ctx.items() if k in _RANGE_WORDS)
+        return _at(source, "E108", f"{field} must be {rule or 'in range'}, found {_number(error['input'])}", path)
+    if kind == "finite_number":
+        return _at(source, "E108", f"expected a finite number, found `{error['input']}`", path)
     if kind in ("too_short", "too_long"):
-        return _at(source, "E109", _message(error), path)
+        return _at(source, "E109", _length_message(kind, error["input"], ctx), path)
     return _at(source, _CUSTOM_CODES.get(kind, "E100"), _message(error), path)
+
+
+_RANGE_WORDS = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
+
+
+def _number(value: Any) -> str:
+    """`100.0` -> `100`: show numbers the way the user wrote them."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _length_message(kind: str, value: Any, ctx: dict) -> str:
+    if isinstance(value, str):
+        return (f"`{value}` is {len(value)} characters long; at most {ctx.get('max_length')} are allowed"
+                if kind == "too_long" else f"`{value}` is too short: at least {ctx.get('min_length')} characters")
+    what = "entries" if isinstance(value, dict) else "items"
+    if kind == "too_short":
+        return f"expected at least {ctx.get('min_length')} {what}, found {len(value) or 'none'}"
+    return f"expected at most {ctx.get('max_length')} {what}, found {len(value)}"
+
+
+def _where(path: tuple) -> str:
+    return f"in `{format_path(path)}`" if path else "at the top level"
 
 
 def _message(error: dict) -> str:

@@ -1,0 +1,46 @@
+# The two entry points of the README, plus the chores around them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONSTRAINTS := constraints/test.txt
+
+.PHONY: run test update-goldens schema constraints bench clean
+
+## run: install mlspec and compile specs/ into generated/ (the main job)
+run: $(VENV)/.runtime-installed
+	$(BIN)/mlspec compile specs --out generated
+
+## test: install the pinned test environment and run the whole suite
+test: $(VENV)/.test-installed
+	$(BIN)/python -m pytest
+
+## update-goldens: rewrite expected test outputs after a reviewed change
+update-goldens: $(VENV)/.test-installed
+	MLSPEC_UPDATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/test_invalid_corpus.py tests/test_golden.py
+
+## schema: regenerate schema/mlspec.schema.json from the spec models
+schema: $(VENV)/.runtime-installed
+	$(BIN)/mlspec schema
+
+## constraints: re-pin the test environment (after changing the test extra)
+constraints: $(VENV)/.test-installed
+	(echo "# Pinned test/verify environment (Python 3.11). Regenerate: make constraints"; \
+	 $(BIN)/pip freeze --exclude-editable | grep -v '^mlspec') > $(CONSTRAINTS)
+
+## bench: print the benchmark figures
+bench: $(VENV)/.test-installed
+	$(BIN)/python bench/run_all.py
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.runtime-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]'
+	touch $@ $(VENV)/.runtime-installed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

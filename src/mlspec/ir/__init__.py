@@ -1,0 +1,1 @@
+"""The resolved, frozen intermediate representation that targets generate from."""

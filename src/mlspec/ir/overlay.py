@@ -1,0 +1,137 @@
+"""Environment overlays: deep-merge an environment's `overrides` over the base spec.
+
+Works on the plain document (before pydantic), so the merged result is validated by the
+same models as the base, and remembers where every overridden value came from so that
+`mlspec explain` and diagnostics can point at the overlay's line rather than the base's.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlspec.diagnostics import Diagnostic, Span, did_you_mean
+from mlspec.source.loader import LoadedSource
+from mlspec.source.positions import PositionTree
+
+# What may differ between environments. Data, features and training are generated once
+# for all environments, so overriding them per environment would be silently ignored.
+OVERRIDABLE = (
+    ("models", "*", "serving"),
+    ("models", "*", "rollout"),
+    ("slos",),
+    ("platform",),
+    ("deploy",),
+)
+
+
+@dataclass
+class Overlaid:
+    """The document of one environment: merged data, positions and provenance."""
+
+    environment: str
+    data: dict
+    positions: PositionTree
+    # path -> span of the override that set it (only overridden paths appear)
+    overridden: dict[tuple, Span] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def origin(self, path: tuple) -> tuple[str, Span | None]:
+        """Where the effective value at `path` came from: ("override", span), ("spec", span) or
+        ("default", None)."""
+        for cut in range(len(path), 0, -1):
+            if path[:cut] in self.overridden:
+                return "override", self.overridden[path[:cut]]
+        span = self.positions.value_span(path)
+        return ("spec", span) if span is not None else ("default", None)
+
+
+def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
+    data = copy.deepcopy(source.data)
+    positions = PositionTree(dict(source.positions.values), dict(source.positions.keys))
+    result = Overlaid(environment, data, positions)
+    overrides = (source.data.get("environments") or {}).get(environment, {}).get("overrides") or {}
+    if not isinstance(overrides, dict):
+        return result  # a type error already reported by validation
+    for key, value in overrides.items():
+        key_path = ("environments", environment, "overrides", key)
+        target = tuple(_split(key))
+        if not _overridable(target):
+            result.diagnostics.append(_diag(
+                source, "E603", f"`{key}` cannot differ per environment", key_path, on_key=True,
+                help="environments override serving, rollout, slos, platform and deploy settings;"
+                     " data, features and training are shared by all environments"))
+            continue
+        parent = _walk_to_parent(source, data, target, key_path, result)
+        if parent is None:
+            continue
+        last = target[-1]
+        if isinstance(value, dict) and isinstance(parent.get(last), dict):
+            _deep_merge(parent[last], value)
+        else:
+            parent[last] = copy.deepcopy(value)
+        _record(result, source, target, key_path, value)
+    return result
+
+
+def _split(key: str) -> list[str]:
+    return [part for part in str(key).split(".")]
+
+
+def _overridable(target: tuple) -> bool:
+    for pattern in OVERRIDABLE:
+        if len(target) >= len(pattern) and all(p in ("*", t) for p, t in zip(pattern, target)):
+            return len(target) > len(pattern) or pattern in (("slos",), ("platform",), ("deploy",))
+    return False
+
+
+def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: tuple, result: Overlaid):
+    current: Any = data
+    for depth, part in enumerate(target[:-1]):
+        if not isinstance(current, dict) or part not in current:
+            existing = list(current) if isinstance(current, dict) else []
+            where = ".".join(target[:depth]) or "the top level"
+            result.diagnostics.append(_diag(
+                source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does not define",
+                key_path, on_key=True, label=f"no `{part}` in `{where}`", help=did_you_mean(part, existing)))
+            return None
+        current = current[part]
+    if not isinstance(current, dict):
+        result.diagnostics.append(_diag(
+            source, "E602", f"override `{'.'.join(target)}` goes inside a value that is not a mapping",
+            key_path, on_key=True))
+        return None
+    return current
+
+
+def _deep_merge(base: dict, overlay: dict) -> None:
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+
+
+def _record(result: Overlaid, source: LoadedSource, target: tuple, key_path: tuple, value: Any) -> None:
+    """Point the merged document's positions for `target` (and below) at the overlay."""
+    prefix_len = len(target)
+    for path in [p for p in result.positions.values if p[:prefix_len] == target]:
+        if not isinstance(value, dict):
+            del result.positions.values[path]
+    for overlay_path, span in source.positions.values.items():
+        if overlay_path[:len(key_path)] == key_path:
+            merged_path = target + overlay_path[len(key_path):]
+            result.positions.values[merged_path] = span
+            result.overridden[merged_path] = span
+    for overlay_path, span in source.positions.keys.items():
+        if overlay_path[:len(key_path)] == key_path and len(overlay_path) > len(key_path):
+            result.positions.keys[target + overlay_path[len(key_path):]] = span
+    key_span = source.positions.key_span(key_path)
+    if key_span is not None:
+        result.positions.keys.setdefault(target, key_span)
+
+
+def _diag(source: LoadedSource, code: str, message: str, path: tuple, on_key: bool = False, **extra) -> Diagnostic:
+    _, span = source.positions.nearest(path, prefer_key=on_key)
+    return Diagnostic(code, message, source.path, span, path, **extra)

@@ -1,0 +1,167 @@
+"""resolve: validated spec -> IR, with environment overlays applied and validated.
+
+Named passes, in order: overlay each environment onto the document, validate and check
+the merged document (errors point at the overlay's line), then build the frozen IR of the
+base and of each environment.
+"""
+
+from __future__ import annotations
+
+from mlspec import names
+from mlspec.diagnostics import Diagnostic
+from mlspec.ir.model import (
+    IRColumn,
+    IRDataset,
+    IREntity,
+    IREnvironment,
+    IRFeature,
+    IRFeatureView,
+    IRGate,
+    IRModel,
+    IRProject,
+    IRSlo,
+    IRSystem,
+)
+from mlspec.ir.overlay import Overlaid, apply_overlay
+from mlspec.source.loader import LoadedSource
+from mlspec.spec.models import GATE_RE, MLSystemSpec
+from mlspec.spec.types import duration_seconds
+
+DEFAULT_ERROR_RATE_QUERY = (
+    'sum(rate(revision_app_request_count{response_code_class="5xx", {{selector}}}[{{window}}]))'
+    " / sum(rate(revision_app_request_count{{{selector}}}[{{window}}]))"
+)
+DEFAULT_LATENCY_QUERY = (
+    "histogram_quantile(0.95, sum(rate(revision_app_request_latencies_bucket{{{selector}}}[{{window}}])) by (le))"
+)
+
+
+def resolve_project(source: LoadedSource, spec: MLSystemSpec, spec_path: str) -> tuple[IRProject | None, list[Diagnostic]]:
+    """`spec_path` is the spec's path as recorded in generated files (machine-independent)."""
+    diagnostics: list[Diagnostic] = []
+    base = build_system(spec, source.sha256, spec_path, environment=None)
+    environments: list[IREnvironment] = []
+    for env_name, env in spec.environments.items():
+        overlaid, env_spec, env_diagnostics = overlay_environment(source, env_name)
+        diagnostics += env_diagnostics
+        if env_spec is None:
+            continue
+        system = build_system(env_spec, source.sha256, spec_path, environment=env_name)
+        environments.append(IREnvironment(env_name, env.namespace, env.cluster, env.clusterName, system))
+    if not spec.environments and any(m.serving for m in spec.models.values()):
+        # Serving without environments still deploys somewhere: one namespace named after the system.
+        environments.append(IREnvironment("default", spec.metadata.name, None, None, base, implicit=True))
+    if diagnostics:
+        return None, diagnostics
+    return IRProject(base, tuple(environments)), []
+
+
+def overlay_environment(source: LoadedSource, env_name: str) -> tuple[Overlaid, MLSystemSpec | None, list[Diagnostic]]:
+    """Merge one environment's overrides and validate/check the result like a spec of its own."""
+    from mlspec.check import check_spec
+    from mlspec.spec.validate import validate_spec
+
+    overlaid = apply_overlay(source, env_name)
+    if overlaid.diagnostics:
+        return overlaid, None, overlaid.diagnostics
+    merged = LoadedSource(source.path, source.text, source.sha256, overlaid.data, overlaid.positions)
+    env_spec, diagnostics = validate_spec(merged)
+    if env_spec is not None:
+        diagnostics += check_spec(env_spec, merged)
+    label = f"in environment `{env_name}`"
+    diagnostics = [d.__class__(d.code, f"{d.message} ({label})", d.file, d.span, d.path, d.severity, d.label,
+                               d.help) for d in diagnostics]
+    return overlaid, (env_spec if not diagnostics else None), diagnostics
+
+
+def build_system(spec: MLSystemSpec, sha256: str, spec_path: str, environment: str | None) -> IRSystem:
+    system = spec.metadata.name
+    datasets = tuple(_dataset(system, name, d) for name, d in spec.datasets.items())
+    by_name = {d.name: d for d in datasets}
+    entities = tuple(_entity(spec, name) for name in spec.entities)
+    entity_by_name = {e.name: e for e in entities}
+    views = tuple(
+        IRFeatureView(
+            name=name, entities=tuple(entity_by_name[e] for e in view.entities), source=by_name[view.source],
+            timestamp_field=view.timestampField, ttl=view.ttl, ttl_seconds=int(duration_seconds(view.ttl)),
+            online=view.online,
+            features=tuple(IRFeature(name, feature, dtype) for feature, dtype in view.features.items()),
+            description=view.description)
+        for name, view in spec.featureViews.items())
+    view_by_name = {v.name: v for v in views}
+    slos = tuple(_slo(name, slo) for name, slo in spec.slos.items())
+    slo_by_name = {s.name: s for s in slos}
+    models = tuple(_model(system, name, model, by_name, view_by_name, slo_by_name)
+                   for name, model in spec.models.items())
+    return IRSystem(
+        name=system, py_name=names.py_name(system), environment=environment, spec_path=spec_path,
+        spec_sha256=sha256, metadata=spec.metadata, platform=spec.platform, datasets=datasets,
+        entities=entities, feature_views=views, models=models, slos=slos, deploy=spec.deploy)
+
+
+def _dataset(system: str, name: str, dataset) -> IRDataset:
+    columns = tuple(
+        IRColumn(col_name, c.type, c.nullable, c.unique, c.min, c.max,
+                 tuple(c.in_) if c.in_ is not None else None, c.description)
+        for col_name, c in dataset.columns.items())
+    return IRDataset(
+        name=name, py_name=names.py_name(name), description=dataset.description, source=dataset.source,
+        storage=dataset.storage, schedule=dataset.schedule,
+        dvc_remote=dataset.versioning.dvc.remote if dataset.versioning else None,
+        columns=columns, expectations=tuple(dataset.expectations),
+        ingest_dag_id=names.dag_id(system, "ingest", name))
+
+
+def _entity(spec: MLSystemSpec, name: str) -> IREntity:
+    entity = spec.entities[name]
+    key = entity.joinKeys[0]
+    value_type = "int64"
+    # The join key's type is the column's type in a dataset some feature view of this entity reads.
+    for view in spec.featureViews.values():
+        if name in view.entities:
+            column = spec.datasets[view.source].columns.get(key)
+            if column is not None:
+                value_type = column.type
+                break
+    return IREntity(name, tuple(entity.joinKeys), value_type, entity.description)
+
+
+def _slo(name: str, slo) -> IRSlo:
+    queries = slo.queries
+    return IRSlo(
+        name=name, error_rate_max=slo.errorRate.max if slo.errorRate else None,
+        latency_p95_ms_max=slo.latencyP95Ms.max if slo.latencyP95Ms else None,
+        min_requests=slo.minRequests, interval=slo.interval, interval_seconds=max(1, int(duration_seconds(slo.interval))),
+        iterations=slo.iterations,
+        error_rate_query=(queries.errorRate if queries and queries.errorRate else DEFAULT_ERROR_RATE_QUERY)
+        if slo.errorRate else None,
+        latency_query=(queries.latencyP95Ms if queries and queries.latencyP95Ms else DEFAULT_LATENCY_QUERY)
+        if slo.latencyP95Ms else None)
+
+
+def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
+    features: list[IRFeature] = []
+    for reference in model.features:
+        view_name, _, feature = reference.partition(".")
+        view = views[view_name]
+        chosen = view.features if feature == "*" else [f for f in view.features if f.name == feature]
+        features += [f for f in chosen if f not in features]
+    label_dataset, _, label_column = model.label.partition(".")
+    gates = []
+    for metric, condition in model.evaluation.gates.items():
+        match = GATE_RE.match(condition)
+        gates.append(IRGate(metric, match.group(1), float(match.group(2))))
+    drift = model.monitoring.drift if model.monitoring else None
+    return IRModel(
+        name=name, k8s_name=names.k8s_name(name), py_name=names.py_name(name), task=model.task,
+        description=model.description, features=tuple(features),
+        feature_views=tuple(dict.fromkeys(f.view for f in features)),
+        label_dataset=datasets[label_dataset], label_column=label_column, training=model.training,
+        split=model.evaluation.split, gates=tuple(gates), fairness=model.evaluation.fairness,
+        registry_name=model.registry.name if model.registry else names.py_name(system, name),
+        registry_alias=model.registry.alias if model.registry else "champion",
+        serving=model.serving, rollout=model.rollout,
+        slo=slos[model.rollout.slo] if model.rollout else None, drift=drift, card=model.card,
+        inference_service=names.inference_service_name(system, name),
+        train_dag_id=names.dag_id(system, "train", name),
+        drift_dag_id=names.dag_id(system, "drift", name) if drift else None)

@@ -1,0 +1,1 @@
+"""Targets: one module per tool, each a `Target` subclass registered in `registry`."""

@@ -1,0 +1,68 @@
+"""What the Kubernetes targets share: file names per environment, labels and metadata.
+
+The kustomization lists every object of an environment, so the file names of each object
+are decided here, once, rather than in each target.
+"""
+
+from __future__ import annotations
+
+from mlspec.ir.model import IREnvironment, IRModel, IRSystem
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}
+
+
+def k8s_dir(env: IREnvironment) -> str:
+    return f"k8s/{env.name}"
+
+
+def inference_service_file(model: IRModel) -> str:
+    return f"inferenceservice-{model.k8s_name}.yaml"
+
+
+def rollout_files(model: IRModel) -> list[str]:
+    """Files the rollout target writes for a model in one environment (empty without a canary)."""
+    if model.rollout is None or model.serving is None or model.serving.storageUri is None:
+        return []
+    if model.rollout.backend == "iter8":
+        return [f"iter8-metrics-{model.k8s_name}.yaml"] + (
+            [f"iter8-experiment-{model.k8s_name}.yaml"] if model.rollout.phase == "canary" else [])
+    files = [f"analysistemplate-{model.k8s_name}.yaml"]
+    if model.rollout.phase == "canary":
+        files.append(f"analysisrun-{model.k8s_name}.yaml")
+    return files
+
+
+def deployed_models(system: IRSystem) -> list[IRModel]:
+    """Models with something to serve: a serving section and a model location."""
+    return [m for m in system.models if m.serving is not None and m.serving.storageUri is not None]
+
+
+def labels(system: IRSystem, env: IREnvironment, model: IRModel | None = None) -> dict[str, str]:
+    found = dict(sorted(system.metadata.labels.items()))
+    found.update({
+        "app.kubernetes.io/part-of": system.name,
+        **MANAGED_BY,
+        "mlspec.dev/environment": env.name,
+    })
+    if model is not None:
+        found["app.kubernetes.io/name"] = model.inference_service
+        found["mlspec.dev/model"] = model.k8s_name
+    return dict(sorted(found.items()))
+
+
+def metadata(name: str, namespace: str, system: IRSystem, env: IREnvironment, model: IRModel | None = None,
+             annotations: dict[str, str] | None = None) -> dict:
+    meta = {"name": name, "namespace": namespace, "labels": labels(system, env, model)}
+    if annotations:
+        meta["annotations"] = dict(sorted(annotations.items()))
+    return meta
+
+
+def canary_selector(env: IREnvironment, model: IRModel) -> str:
+    """PromQL label selector for the predictor's revisions in Knative (serverless) mode."""
+    return (f'namespace_name="{env.namespace}", configuration_name="{model.inference_service}-predictor",'
+            ' revision_name=~"{{args.revision}}"')
+
+
+def render_query(template: str, selector: str, window: str) -> str:
+    return template.replace("{{selector}}", selector).replace("{{window}}", window)

@@ -1,0 +1,83 @@
+"""KServe InferenceServices, one per served model and environment.
+
+Written the way KServe and Argo CD want them: the `model:` form with `modelFormat`, MLflow
+models on protocol v2 from a storage folder, quantities as strings, replica bounds, the
+Knative (Serverless) deployment mode wherever a canary is used, and the values KServe
+would default written out so Argo CD sees no drift.
+"""
+
+from __future__ import annotations
+
+from mlspec.emit import dump_yaml
+from mlspec.ir.model import IREnvironment, IRModel, IRProject
+from mlspec.targets import k8s
+from mlspec.targets.base import Artifact, Target
+
+# KServe's own defaults for a predictor container without resources (its configmap's
+# `resource` defaults); written out so the live object equals the committed one.
+DEFAULT_CPU = "1"
+DEFAULT_MEMORY = "2Gi"
+# The protocol each format's default runtime speaks; MLflow models are served by MLServer
+# over the v2 (Open Inference) protocol only.
+PROTOCOL = {"mlflow": "v2", "triton": "v2", "onnx": "v2", "sklearn": "v1", "xgboost": "v1",
+            "lightgbm": "v1", "pytorch": "v1", "tensorflow": "v1", "custom": "v2"}
+
+
+class KServeTarget(Target):
+    name = "kserve"
+    description = "KServe InferenceService per served model and environment"
+
+    def generate(self, project: IRProject) -> list[Artifact]:
+        artifacts = []
+        for env in project.environments:
+            for model in env.system.models:
+                if model.serving is None:
+                    continue
+                if model.serving.storageUri is None:
+                    if env is project.environments[0]:
+                        self.warn(f"model `{model.name}` has no `serving.storageUri` yet, so no InferenceService"
+                                  " is generated; `mlspec promote` sets it", project.base.spec_path,
+                                  ("models", model.name, "serving"))
+                    continue
+                artifacts.append(self.artifact(
+                    f"{k8s.k8s_dir(env)}/{k8s.inference_service_file(model)}",
+                    dump_yaml(inference_service(env, model)), deployable=True, environment=env.name))
+        return artifacts
+
+
+def inference_service(env: IREnvironment, model: IRModel) -> dict:
+    serving, rollout = model.serving, model.rollout
+    annotations = {"mlspec.dev/registered-model": model.registry_name}
+    if serving.modelVersion:
+        annotations["mlspec.dev/model-version"] = serving.modelVersion
+    if rollout is not None:
+        # canaryTrafficPercent only acts in Knative mode; RawDeployment ignores it silently.
+        annotations["serving.kserve.io/deploymentMode"] = "Serverless"
+    cpu = serving.resources.cpu if serving.resources and serving.resources.cpu else DEFAULT_CPU
+    memory = serving.resources.memory if serving.resources and serving.resources.memory else DEFAULT_MEMORY
+    quantities = {"cpu": str(cpu), "memory": str(memory)}
+    limits = dict(quantities)
+    if serving.resources and serving.resources.gpu:
+        limits["nvidia.com/gpu"] = str(serving.resources.gpu)
+    model_block = {
+        "modelFormat": {"name": serving.format if serving.format != "custom" else model.py_name},
+        "protocolVersion": PROTOCOL[serving.format],
+        "storageUri": serving.storageUri,
+        "resources": {"limits": limits, "requests": quantities},
+    }
+    if serving.runtime:
+        model_block["runtime"] = serving.runtime
+    predictor = {"minReplicas": serving.replicas.min, "maxReplicas": serving.replicas.max}
+    if rollout is not None and rollout.phase == "canary":
+        predictor["canaryTrafficPercent"] = rollout.canaryTrafficPercent
+    elif rollout is not None and rollout.phase == "rolledBack":
+        predictor["canaryTrafficPercent"] = 0  # all traffic back on the previous revision
+    if serving.serviceAccount:
+        predictor["serviceAccountName"] = serving.serviceAccount
+    predictor["model"] = model_block
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": k8s.metadata(model.inference_service, env.namespace, env.system, env, model, annotations),
+        "spec": {"predictor": predictor},
+    }

@@ -1,0 +1,63 @@
+"""The one registry of targets: the built-ins plus the `mlspec.targets` entry-point group.
+
+A third-party package adds a target with, in its pyproject.toml:
+
+    [project.entry-points."mlspec.targets"]
+    my-target = "my_package.module:MyTarget"
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from mlspec.targets.base import Target
+
+ENTRY_POINT_GROUP = "mlspec.targets"
+
+# name -> "module:Class"; imported only when the target runs, so the CLI starts fast.
+BUILTIN_TARGETS: dict[str, str] = {
+    "kserve": "mlspec.targets.kserve:KServeTarget",
+    "rollout": "mlspec.targets.rollout:RolloutTarget",
+    "argocd": "mlspec.targets.argocd:ArgoCdTarget",
+}
+
+_registered: dict[str, type[Target]] = {}
+
+
+def register(target: type[Target]) -> type[Target]:
+    """Register a target class (usable as a decorator); tests and plugins use this."""
+    if not target.name:
+        raise ValueError(f"{target.__name__} has no name")
+    _registered[target.name] = target
+    available_targets.cache_clear()
+    return target
+
+
+def unregister(name: str) -> None:
+    _registered.pop(name, None)
+    available_targets.cache_clear()
+
+
+@lru_cache(maxsize=1)
+def available_targets() -> dict[str, str | type[Target]]:
+    """Every known target, by name, in a stable order: built-ins, entry points, registered."""
+    from importlib.metadata import entry_points
+
+    found: dict[str, str | type[Target]] = dict(BUILTIN_TARGETS)
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        found.setdefault(entry.name, entry.value)
+    for name, cls in _registered.items():
+        found[name] = cls
+    return found
+
+
+def load_target(name: str) -> type[Target]:
+    spec = available_targets()[name]
+    if isinstance(spec, type):
+        return spec
+    module, _, attribute = spec.partition(":")
+    cls = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(cls, type) and issubclass(cls, Target)):
+        raise TypeError(f"target `{name}` ({spec}) is not a subclass of mlspec.targets.base.Target")
+    return cls

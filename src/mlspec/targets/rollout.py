@@ -1,0 +1,204 @@
+"""Canary analysis gated on the model's SLO, with two backends chosen per model.
+
+- `kserve-analysis` (maintained): KServe's canary split plus an Argo Rollouts
+  `AnalysisTemplate` (Prometheus queries for error rate and p95 latency against the SLO,
+  and the minimum request count) and an `AnalysisRun` for the version being rolled out.
+- `iter8` (legacy): the last released Iter8 API, `iter8.tools/v2alpha2` `Experiment` and
+  `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024.
+
+Queries select the predictor's Knative revisions; the run's `revision` argument narrows
+them to the canary revision (a regex; `.+` measures all revisions of the predictor).
+"""
+
+from __future__ import annotations
+
+from mlspec.emit import dump_yaml, dump_yaml_all
+from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
+from mlspec.targets import k8s
+from mlspec.targets.base import Artifact, Target
+
+ALL_REVISIONS = ".+"
+
+
+class RolloutTarget(Target):
+    name = "rollout"
+    description = "SLO-gated canary analysis: Argo Rollouts AnalysisTemplate/AnalysisRun, or Iter8 (legacy)"
+
+    def generate(self, project: IRProject) -> list[Artifact]:
+        artifacts = []
+        for env in project.environments:
+            for model in k8s.deployed_models(env.system):
+                files = k8s.rollout_files(model)
+                if not files:
+                    continue
+                documents = (iter8_documents if model.rollout.backend == "iter8" else analysis_documents)(env, model)
+                for file, content in zip(files, documents):
+                    artifacts.append(self.artifact(f"{k8s.k8s_dir(env)}/{file}", content, deployable=True,
+                                                   environment=env.name))
+        return artifacts
+
+
+# --- Argo Rollouts analysis -----------------------------------------------------------------
+
+
+def analysis_documents(env: IREnvironment, model: IRModel) -> list[str]:
+    documents = [dump_yaml(analysis_template(env, model))]
+    if model.rollout.phase == "canary":
+        documents.append(dump_yaml(analysis_run(env, model)))
+    return documents
+
+
+def _template_name(model: IRModel) -> str:
+    return f"{model.inference_service}-slo"
+
+
+def analysis_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
+    slo: IRSlo = model.slo
+    address = env.system.platform.prometheus.url
+    selector = k8s.canary_selector(env, model)
+    window = slo.interval
+    whole_run = f"{slo.interval_seconds * slo.iterations}s"
+    metrics = []
+
+    def metric(name: str, query: str, condition: str, **extra) -> dict:
+        entry = {"name": name, "interval": slo.interval, "count": slo.iterations, "failureLimit": 0,
+                 "successCondition": condition, **extra,
+                 "provider": {"prometheus": {"address": address, "query": query}}}
+        return entry
+
+    if slo.error_rate_max is not None:
+        metrics.append(metric(
+            "error-rate", k8s.render_query(slo.error_rate_query, selector, window),
+            # No requests in a window gives NaN: that is not an error, the request-count metric guards volume.
+            f"len(result) == 0 || isNaN(result[0]) || result[0] <= {_number(slo.error_rate_max)}"))
+    if slo.latency_p95_ms_max is not None:
+        metrics.append(metric(
+            "latency-p95", k8s.render_query(slo.latency_query, selector, window),
+            f"len(result) == 0 || isNaN(result[0]) || result[0] <= {_number(slo.latency_p95_ms_max)}"))
+    metrics.append({
+        "name": "request-count",
+        # Judged once, after the canary has run all its iterations: too little traffic fails the analysis
+        # rather than passing a canary that was never exercised.
+        "initialDelay": whole_run,
+        "count": 1,
+        "failureLimit": 0,
+        "successCondition": f"len(result) > 0 && result[0] >= {slo.min_requests}",
+        "provider": {"prometheus": {"address": address, "query":
+                                    f"sum(increase(revision_app_request_count{{{selector}}}[{whole_run}]))"}},
+    })
+    return metrics
+
+
+def analysis_template(env: IREnvironment, model: IRModel) -> dict:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": k8s.metadata(_template_name(model), env.namespace, env.system, env, model,
+                                 {"mlspec.dev/slo": model.slo.name}),
+        "spec": {
+            "args": [{"name": "revision", "value": ALL_REVISIONS}],
+            "metrics": analysis_metrics(env, model),
+        },
+    }
+
+
+def analysis_run(env: IREnvironment, model: IRModel) -> dict:
+    version = model.serving.modelVersion or "latest"
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisRun",
+        "metadata": k8s.metadata(f"{model.inference_service}-v{version}".lower()[:63].rstrip("-."), env.namespace,
+                                 env.system, env, model,
+                                 {"mlspec.dev/model-version": version, "mlspec.dev/slo": model.slo.name}),
+        "spec": {
+            "args": [{"name": "revision", "value": ALL_REVISIONS}],
+            "metrics": analysis_metrics(env, model),
+        },
+    }
+
+
+# --- Iter8 v2alpha2 (legacy) --------------------------------------------------------------
+
+
+def iter8_documents(env: IREnvironment, model: IRModel) -> list[str]:
+    documents = [dump_yaml_all(iter8_metrics(env, model))]
+    if model.rollout.phase == "canary":
+        documents.append(dump_yaml(iter8_experiment(env, model)))
+    return documents
+
+
+def _iter8_metric_name(model: IRModel, metric: str) -> str:
+    return f"{model.inference_service}-{metric}"
+
+
+def iter8_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
+    slo = model.slo
+    url = env.system.platform.prometheus.url.rstrip("/") + "/api/v1/query"
+    selector = k8s.canary_selector(env, model).replace(' revision_name=~"{{args.revision}}"', "").rstrip(",")
+    window = "${elapsedTime}s"  # Iter8 fills in the experiment's elapsed time
+    entries = [("request-count", "Counter", f"sum(increase(revision_app_request_count{{{selector}}}[{window}]))",
+                "Requests served by the predictor during the experiment")]
+    if slo.error_rate_max is not None:
+        entries.append(("error-rate", "Gauge", k8s.render_query(slo.error_rate_query, selector, window),
+                        "Share of 5xx responses"))
+    if slo.latency_p95_ms_max is not None:
+        entries.append(("latency-p95", "Gauge", k8s.render_query(slo.latency_query, selector, window),
+                        "95th percentile latency in milliseconds"))
+    metrics = []
+    for metric, kind, query, description in entries:
+        spec = {"description": description, "type": kind, "provider": "prometheus",
+                "urlTemplate": url, "params": [{"name": "query", "value": query}],
+                "jqExpression": ".data.result[0].value[1] | tonumber"}
+        if kind == "Gauge":
+            spec["sampleSize"] = f"{env.namespace}/{_iter8_metric_name(model, 'request-count')}"
+        metrics.append({"apiVersion": "iter8.tools/v2alpha2", "kind": "Metric",
+                        "metadata": k8s.metadata(_iter8_metric_name(model, metric), env.namespace, env.system, env,
+                                                 model),
+                        "spec": spec})
+    return metrics
+
+
+def iter8_experiment(env: IREnvironment, model: IRModel) -> dict:
+    slo, ns = model.slo, env.namespace
+    objectives = []
+    if slo.error_rate_max is not None:
+        objectives.append({"metric": f"{ns}/{_iter8_metric_name(model, 'error-rate')}",
+                           "upperLimit": _number(slo.error_rate_max)})
+    if slo.latency_p95_ms_max is not None:
+        objectives.append({"metric": f"{ns}/{_iter8_metric_name(model, 'latency-p95')}",
+                           "upperLimit": _number(slo.latency_p95_ms_max)})
+    objectives.append({"metric": f"{ns}/{_iter8_metric_name(model, 'request-count')}",
+                       "lowerLimit": str(slo.min_requests)})
+    version = model.serving.modelVersion or "latest"
+    weight_ref = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                  "name": model.inference_service, "namespace": ns,
+                  "fieldPath": ".spec.predictor.canaryTrafficPercent"}
+    return {
+        "apiVersion": "iter8.tools/v2alpha2",
+        "kind": "Experiment",
+        "metadata": k8s.metadata(f"{model.inference_service}-canary", ns, env.system, env, model,
+                                 {"mlspec.dev/model-version": version}),
+        "spec": {
+            "target": f"{ns}/{model.inference_service}",
+            "strategy": {
+                "testingPattern": "Canary",
+                "deploymentPattern": "Progressive",
+                "weights": {"maxCandidateWeight": 100,
+                            "maxCandidateWeightIncrement": model.rollout.canaryTrafficPercent or 100},
+            },
+            "criteria": {
+                "requestCount": f"{ns}/{_iter8_metric_name(model, 'request-count')}",
+                "objectives": objectives,
+            },
+            "duration": {"intervalSeconds": slo.interval_seconds, "iterationsPerLoop": slo.iterations},
+            "versionInfo": {
+                "baseline": {"name": "stable"},
+                "candidates": [{"name": f"v{version}", "weightObjRef": weight_ref}],
+            },
+        },
+    }
+
+
+def _number(value: float) -> str:
+    """Iter8 and Argo Rollouts conditions take numbers as text; `0.01`, not `0.010000`."""
+    return f"{value:g}" if value != int(value) else str(int(value))

@@ -1,0 +1,151 @@
+"""write: put a system's generated tree on disk atomically, or compare it with the disk.
+
+The new tree is written complete into a temporary folder beside the old one and swapped in
+with one atomic rename (Linux `renameat2(RENAME_EXCHANGE)`, else two renames with recovery
+on the next run), so an interrupted compile leaves the previous tree as it was. Files the
+spec no longer produces disappear with the swap. A lock serializes concurrent compiles
+into the same output folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlspec.fsutil import unified_diff
+
+LOCK_NAME = ".mlspec.lock"
+_TMP_PREFIX = ".mlspec-new-"
+_OLD_PREFIX = ".mlspec-old-"
+
+
+@dataclass(frozen=True)
+class TreeChange:
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+@contextlib.contextmanager
+def output_lock(out_root: Path):
+    """An exclusive lock on the output folder for the duration of a compile."""
+    out_root.mkdir(parents=True, exist_ok=True)
+    with open(out_root / LOCK_NAME, "a+") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def read_tree(folder: Path) -> dict[str, str]:
+    if not folder.is_dir():
+        return {}
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            try:
+                files[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                files[path.relative_to(folder).as_posix()] = path.read_bytes().decode("utf-8", "replace")
+    return files
+
+
+def compare_tree(current: dict[str, str], new: dict[str, str]) -> TreeChange:
+    return TreeChange(
+        added=tuple(sorted(set(new) - set(current))),
+        changed=tuple(sorted(p for p in set(new) & set(current) if new[p] != current[p])),
+        removed=tuple(sorted(set(current) - set(new))))
+
+
+def tree_diff(current: dict[str, str], new: dict[str, str], prefix: str) -> str:
+    change = compare_tree(current, new)
+    parts = []
+    for path in sorted(change.added + change.changed + change.removed):
+        parts.append(unified_diff(current.get(path, ""), new.get(path, ""), f"{prefix}/{path}"))
+    return "".join(parts)
+
+
+def recover(out_root: Path) -> None:
+    """Finish or undo a swap that a killed compile left half done (fallback path only),
+    and remove temporary folders of killed compiles."""
+    if not out_root.is_dir():
+        return
+    for entry in sorted(out_root.iterdir()):
+        if entry.name.startswith(_OLD_PREFIX):
+            system = entry.name[len(_OLD_PREFIX):].rsplit(".", 1)[0]
+            target = out_root / system
+            if not target.exists():
+                os.rename(entry, target)  # the new tree never arrived: put the old one back
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(_TMP_PREFIX):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def write_tree(out_root: Path, system: str, files: dict[str, str]) -> TreeChange:
+    """Replace `out_root/system` with exactly `files`. Call under `output_lock`."""
+    target = out_root / system
+    current = read_tree(target)
+    change = compare_tree(current, files)
+    if change.empty:
+        return change
+    staging = out_root / f"{_TMP_PREFIX}{system}.{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    for relative, content in sorted(files.items()):
+        path = staging / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+    _fsync_dir(staging)
+    if target.exists():
+        if not _exchange(staging, target):
+            old = out_root / f"{_OLD_PREFIX}{system}.{os.getpid()}"
+            os.rename(target, old)
+            os.rename(staging, target)
+            staging = old
+        shutil.rmtree(staging, ignore_errors=True)
+    else:
+        os.rename(staging, target)
+    _fsync_dir(out_root)
+    return change
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if result == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
