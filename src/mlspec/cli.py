@@ -191,5 +191,5 @@ def explain(key_path: str, spec: str | None, env: str | None) -> None:
     if diagnostics:
         _report(diagnostics, "human")
     if text:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, err=(code != 0))
     sys.exit(code)

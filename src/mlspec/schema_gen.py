@@ -21,7 +21,9 @@ def generate_schema() -> dict:
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
     defs = schema.get("$defs", {})
     for definition in [schema, *defs.values()]:
-        for prop in definition.get("properties", {}).values():
+        for name, prop in definition.get("properties", {}).items():
+            # pydantic leaves the title off properties that are references to a model.
+            prop.setdefault("title", _humanize(name))
             if "examples" not in prop:
                 example = _example(prop, defs, depth=0)
                 if example is not None:
@@ -31,6 +33,14 @@ def generate_schema() -> dict:
 
 def schema_text() -> str:
     return json.dumps(generate_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _humanize(name: str) -> str:
+    """`canaryTrafficPercent` -> `Canary Traffic Percent`, pydantic's own title style."""
+    import re
+
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", name.replace("_", " ")).split()
+    return " ".join(w[:1].upper() + w[1:] for w in words)
 
 
 def _example(schema: dict, defs: dict, depth: int) -> Any:

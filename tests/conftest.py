@@ -1,0 +1,33 @@
+"""Fixtures shared by the whole suite: repository paths, the CLI, and CRD validators."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SPECS = REPO / "specs"
+
+
+def run_mlspec(*args: str, cwd: Path | None = None, env: dict | None = None,
+               check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess (as users and CI do)."""
+    merged = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    result = subprocess.run([sys.executable, "-m", "mlspec", *args], cwd=cwd or REPO, env=merged,
+                            capture_output=True, text=True, timeout=600)
+    if check and result.returncode != 0:
+        raise AssertionError(f"mlspec {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not (SHARED / "crds").is_dir():
+        pytest.fail(f"the CRD schemas are expected in {SHARED / 'crds'} (../shared beside the repository)")
+    return SHARED

@@ -1,0 +1,40 @@
+"""The CLI stays light: validating specs must not import the heavy libraries that only
+some targets need (kfp, airflow, feast...). Measured, not timed: we look at sys.modules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+HEAVY = ("kfp", "airflow", "feast", "great_expectations", "evidently", "mlflow", "pandas", "dvc", "sklearn")
+
+PROBE = """
+import json, sys
+from mlspec.cli import cli
+try:
+    cli.main(args=sys.argv[1:], prog_name="mlspec", standalone_mode=True)
+except SystemExit as exit:
+    code = exit.code
+heavy = sorted({m.split('.')[0] for m in sys.modules} & set(json.loads(HEAVY)))
+print(json.dumps({"code": code, "heavy": heavy}))
+"""
+
+
+def _probe(*args: str) -> dict:
+    code = PROBE.replace("json.loads(HEAVY)", repr(list(HEAVY)))
+    result = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True,
+                            timeout=120)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_validate_imports_no_heavy_library():
+    outcome = _probe("validate", "specs")
+    assert outcome == {"code": 0, "heavy": []}
+
+
+def test_schema_check_and_targets_import_no_heavy_library():
+    assert _probe("schema", "--check")["heavy"] == []
+    assert _probe("targets")["heavy"] == []

@@ -1,0 +1,172 @@
+"""`mlspec compile`: the tree it writes, and the promises around it (same bytes every time,
+--check and --diff write nothing, stale files pruned, interrupted writes leave the old tree)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, SPECS, run_mlspec
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".mlspec.lock"}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A throwaway repository layout with the example specs."""
+    shutil.copytree(SPECS, tmp_path / "specs")
+    return tmp_path
+
+
+def test_committed_generated_tree_is_fresh():
+    result = run_mlspec("compile", "specs", "--check")
+    assert result.returncode == 0, f"generated/ is stale; run `mlspec compile specs`\n{result.stdout[-3000:]}"
+
+
+def test_same_spec_gives_same_bytes_under_any_hash_seed_and_working_directory(project, tmp_path):
+    run_mlspec("compile", "specs", "--out", "generated", cwd=project, env={"PYTHONHASHSEED": "0"}, check=True)
+    first = _tree(project / "generated")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run_mlspec("compile", str(project / "specs"), "--out", str(project / "generated2"), cwd=elsewhere,
+               env={"PYTHONHASHSEED": "12345"}, check=True)
+    second = _tree(project / "generated2")
+    assert first.keys() == second.keys()
+    assert [k for k in first if first[k] != second[k]] == []
+    # and equal to the committed tree: nothing depends on the machine or folder
+    assert first == _tree(REPO / "generated")
+
+
+def test_every_file_has_a_header_and_the_manifest_indexes_it(project):
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    for system_dir in sorted((project / "generated").iterdir()):
+        if not system_dir.is_dir():
+            continue
+        manifest = json.loads((system_dir / "manifest.json").read_text())
+        spec_sha = hashlib.sha256((project / manifest["spec"]["path"]).read_bytes()).hexdigest()
+        assert manifest["spec"]["sha256"] == spec_sha
+        listed = {a["path"]: a["sha256"] for a in manifest["artifacts"]}
+        on_disk = {p.relative_to(system_dir).as_posix() for p in system_dir.rglob("*") if p.is_file()}
+        assert set(listed) == on_disk - {"manifest.json"}
+        for relative, digest in listed.items():
+            content = (system_dir / relative).read_bytes()
+            assert hashlib.sha256(content).hexdigest() == digest, relative
+            text = content.decode("utf-8")
+            assert spec_sha in text and "generated" in text.lower(), f"{relative} lacks the header"
+            assert "\r\n" not in text
+
+
+def test_check_reports_stale_output_with_a_diff_and_the_fix_command_and_writes_nothing(project):
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    service = project / "generated/customer-churn/k8s/prod/inferenceservice-churn.yaml"
+    service.write_text(service.read_text().replace("maxReplicas: 5", "maxReplicas: 7"))
+    stray = project / "generated/customer-churn/k8s/prod/leftover.yaml"
+    stray.write_text("kind: Leftover\n")
+    before = _tree(project / "generated")
+
+    result = run_mlspec("compile", "specs", "--check", cwd=project)
+
+    assert result.returncode == 1
+    assert "-    maxReplicas: 7" in result.stdout and "+    maxReplicas: 5" in result.stdout
+    assert "leftover.yaml" in result.stdout
+    assert "run `mlspec compile specs`" in result.stderr
+    assert _tree(project / "generated") == before
+
+
+def test_diff_shows_changes_without_writing(project):
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    spec = project / "specs/customer-churn.yaml"
+    spec.write_text(spec.read_text().replace("replicas: {min: 1, max: 5}", "replicas: {min: 2, max: 5}"))
+    before = _tree(project / "generated")
+    result = run_mlspec("compile", "specs", "--diff", cwd=project)
+    assert result.returncode == 0
+    assert "+    minReplicas: 2" in result.stdout
+    assert _tree(project / "generated") == before
+
+
+def test_files_the_spec_no_longer_produces_are_pruned(project):
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    assert (project / "generated/payments-risk/k8s/staging").is_dir()
+    spec = project / "specs/payments-risk.yaml"
+    text = spec.read_text()
+    start = text.index("  staging:")
+    end = text.index("  prod:\n    namespace: risk")
+    spec.write_text(text[:start] + text[end:])
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    assert not (project / "generated/payments-risk/k8s/staging").exists()
+    assert not (project / "generated/payments-risk/argocd/staging").exists()
+    # and a system whose spec file was deleted disappears with it
+    (project / "specs/minimal.yaml").unlink()
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    assert not (project / "generated/web-events").exists()
+
+
+def test_invalid_spec_writes_nothing(project):
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    before = _tree(project / "generated")
+    spec = project / "specs/customer-churn.yaml"
+    spec.write_text(spec.read_text().replace("slo: churn-api", "slo: churn-apx"))
+    result = run_mlspec("compile", "specs", cwd=project)
+    assert result.returncode == 1
+    assert "unknown SLO `churn-apx`" in result.stderr and "nothing was written" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _tree(project / "generated") == before
+
+
+def test_target_and_env_selection_leave_other_output_alone(project):
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    full = _tree(project / "generated")
+    spec = project / "specs/customer-churn.yaml"
+    spec.write_text(spec.read_text().replace("replicas: {min: 1, max: 5}", "replicas: {min: 1, max: 6}"))
+    run_mlspec("compile", "specs/customer-churn.yaml", "--target", "kserve", "--env", "prod", cwd=project, check=True)
+    after = _tree(project / "generated")
+    changed = sorted(k for k in after if after[k] != full.get(k))
+    # the prod InferenceService changed (and the manifest indexing it); nothing else was touched or lost
+    assert changed == ["customer-churn/k8s/prod/inferenceservice-churn.yaml", "customer-churn/manifest.json"]
+    assert set(after) == set(full)
+
+
+def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
+    """Fail the writer part-way (as a full disk or a kill would) and check nothing changed."""
+    from mlspec import writer
+    from mlspec.compiler import compile_spec
+
+    out = project / "generated"
+    result = compile_spec(project / "specs/customer-churn.yaml", out)
+    with writer.output_lock(out):
+        writer.write_tree(out, result.system, result.files)
+    before = _tree(out)
+    changed = dict(result.files)
+    changed["k8s/prod/inferenceservice-churn.yaml"] += "# changed\n"
+    calls = {"n": 0}
+    real_fsync = os.fsync
+
+    def failing_fsync(fd):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise OSError(28, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(writer.os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        with writer.output_lock(out):
+            writer.write_tree(out, result.system, changed)
+    monkeypatch.setattr(writer.os, "fsync", real_fsync)
+    writer.recover(out)
+    assert _tree(out) == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".mlspec-")]
+
+
+def test_unknown_target_and_environment_are_usage_or_spec_errors(project):
+    result = run_mlspec("compile", "specs", "--target", "nope", cwd=project)
+    assert result.returncode == 2 and "unknown target nope" in result.stderr
+    result = run_mlspec("compile", "specs/customer-churn.yaml", "--env", "qa", cwd=project)
+    assert result.returncode == 1 and "environment `qa` is not defined" in result.stderr
