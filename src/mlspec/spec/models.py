@@ -128,12 +128,26 @@ class Deployments(SpecModel):
         return value.strip("/")
 
 
+class FeastStore(SpecModel):
+    provider: Literal["local", "gcp", "aws"] = F("Feast provider.", default="local", examples=["local"])
+    registry: str = F("Feast registry path or URI (relative paths are relative to the feature repo).",
+                      default="data/registry.db", examples=["s3://feast-registry/registry.db"])
+    onlineStore: dict[str, Any] = F(
+        "Feast `online_store` block, written as given (secrets only by reference, e.g. `${REDIS_PASSWORD}`).",
+        default_factory=lambda: {"type": "sqlite", "path": "data/online_store.db"},
+        examples=[{"type": "redis", "connection_string": "redis.feast.svc:6379"}])
+    offlineStore: dict[str, Any] = F("Feast `offline_store` block, written as given.",
+                                     default_factory=lambda: {"type": "file"}, examples=[{"type": "file"}])
+
+
 class Platform(SpecModel):
     objectStore: ObjectStore | None = F("Object store for datasets and artifacts.", default=None)
     mlflow: Mlflow | None = F("MLflow tracking and registry.", default=None)
     lineage: Lineage | None = F("OpenLineage / Marquez.", default=None)
     prometheus: Prometheus | None = F("Prometheus, for SLO-gated rollouts.", default=None)
     kubeflow: Kubeflow | None = F("Kubeflow Pipelines API.", default=None)
+    feast: FeastStore = F("Feast feature store configuration (`feature_store.yaml`); override it per"
+                          " environment.", default_factory=FeastStore)
     deployments: Deployments | None = F("The GitOps deployments repository.", default=None)
 
 

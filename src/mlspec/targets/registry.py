@@ -20,6 +20,7 @@ BUILTIN_TARGETS: dict[str, str] = {
     "kserve": "mlspec.targets.kserve:KServeTarget",
     "rollout": "mlspec.targets.rollout:RolloutTarget",
     "argocd": "mlspec.targets.argocd:ArgoCdTarget",
+    "feast": "mlspec.targets.feast:FeastTarget",
 }
 
 _registered: dict[str, type[Target]] = {}
