@@ -32,11 +32,20 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
     _reject_duplicate_systems(results)
     if report([_as_frontend(r) for r in results], fmt):
         click.echo("nothing was written", err=True)
-        return 1
-    with output_lock(out_root):
-        if not (check or show_diff):
-            recover(out_root)
-        return _apply(results, out_root, paths, envs, targets, check, show_diff)
+        # E9xx: the installation or the machine failed us, not the spec (exit 3, fail closed).
+        broken = any(d.code.startswith("E9") for r in results for d in r.diagnostics)
+        return 3 if broken else 1
+    try:
+        with output_lock(out_root):
+            if not (check or show_diff):
+                recover(out_root)
+            return _apply(results, out_root, paths, envs, targets, check, show_diff)
+    except OSError as exc:
+        # Fails closed: the previous tree is intact (writes go to a staging copy first).
+        where = exc.filename or out_root
+        click.echo(f"error[E901]: cannot write the output: {exc.strerror or exc} ({where})\n"
+                   f"  = help: the previous contents of {out_root} are unchanged", err=True)
+        return 3
 
 
 def _compile_all(files: list[Path], out_root: Path, targets: list[str], envs: list[str]) -> list[CompileResult]:

@@ -78,7 +78,15 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
     artifacts: list[Artifact] = []
     for name in selected:
         target = load_target(name)()
-        produced = target.generate(project)
+        try:
+            produced = target.generate(project)
+        except Exception as exc:  # noqa: BLE001 - only a missing template is the user's to fix
+            if type(exc).__name__ not in ("TemplateNotFound", "TemplatesNotFound"):
+                raise
+            result.diagnostics.append(Diagnostic(
+                "E902", f"target `{name}`: template `{exc}` not found", str(spec_file),
+                help="check MLSPEC_TEMPLATES (a user template folder) or reinstall mlspec"))
+            continue
         result.diagnostics += target.diagnostics
         artifacts += [a for a in produced if env_filter is None or a.environment in (None, *env_filter)]
     if any(d.severity is Severity.ERROR for d in result.diagnostics):

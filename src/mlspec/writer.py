@@ -103,14 +103,19 @@ def write_tree(out_root: Path, system: str, files: dict[str, str]) -> TreeChange
         return change
     staging = out_root / f"{_TMP_PREFIX}{system}.{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    for relative, content in sorted(files.items()):
-        path = staging / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-    _fsync_dir(staging)
+    try:
+        for relative, content in sorted(files.items()):
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        _fsync_dir(staging)
+    except BaseException:
+        # A full disk or a permission problem: drop the half-written copy, keep the old tree.
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if target.exists():
         if not _exchange(staging, target):
             old = out_root / f"{_OLD_PREFIX}{system}.{os.getpid()}"
