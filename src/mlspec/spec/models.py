@@ -61,6 +61,9 @@ class SpecModel(BaseModel):
         # speak the user's language; the one keyword clash (`in`) carries an alias.
         populate_by_name=False,
         validate_default=False,
+        # Build validators on first use: only the root model's is needed to validate a spec,
+        # and building every nested model's own validator at import doubles start-up time.
+        defer_build=True,
         # `.nan` and `.inf` are valid YAML floats but meaningless as bounds, thresholds or
         # resources, and would be written into generated configs as `nan`.
         allow_inf_nan=False,
