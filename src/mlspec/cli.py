@@ -193,3 +193,22 @@ def explain(key_path: str, spec: str | None, env: str | None) -> None:
     if text:
         click.echo(text, nl=False, err=(code != 0))
     sys.exit(code)
+
+
+# --- GitOps: publish, promote, rollback, diff, graph, impact, webhook, lineage ---------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--repo", required=True, help="Deployments repository: a local clone (the default target, no"
+              " server needed), a bare repository or a git URL (cloned, committed and pushed).")
+@click.option("--branch", default=None, help="Branch to commit to [default: the clone's current branch, or the"
+              " remote's default branch].")
+@click.option("--push", is_flag=True, help="Push the commit of a local clone to its remote (rebasing and retrying"
+              " when the remote moved on; never forced).")
+@format_option
+def publish(paths, repo, branch, push, fmt) -> None:
+    """Commit the deployable manifests of specs into the GitOps deployments repository."""
+    from mlspec.publish import run_publish
+
+    sys.exit(run_publish(list(paths) or ["specs"], repo, branch, push, fmt, report=_report))
