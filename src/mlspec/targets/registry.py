@@ -20,6 +20,11 @@ BUILTIN_TARGETS: dict[str, str] = {
     "kserve": "mlspec.targets.kserve:KServeTarget",
     "rollout": "mlspec.targets.rollout:RolloutTarget",
     "argocd": "mlspec.targets.argocd:ArgoCdTarget",
+    "airflow": "mlspec.targets.airflow:AirflowTarget",
+    "great_expectations": "mlspec.targets.great_expectations:GreatExpectationsTarget",
+    "dvc": "mlspec.targets.dvc:DvcTarget",
+    "drift": "mlspec.targets.drift:DriftTarget",
+    "lineage": "mlspec.targets.lineage:LineageTarget",
     "feast": "mlspec.targets.feast:FeastTarget",
 }
 

@@ -1,0 +1,198 @@
+"""Airflow 3.3 DAGs: per dataset an ingestion DAG (extract -> validate with Great
+Expectations -> version with DVC -> upload), per model a training DAG that submits its
+Kubeflow pipeline, and per drift-monitored model a drift DAG whose Evidently check
+branches to `TriggerDagRunOperator` (the training DAG) or a no-action task.
+
+Airflow facts built in: `airflow.sdk.DAG`, operators from providers.standard, `schedule=`
+(not `schedule_interval`), a fixed `pendulum` start date with `catchup=False`, lineage
+as `openlineage.client.event_v2.Dataset` inlets/outlets on every task (deterministic, no
+extractor needed). DAG files import only Airflow, pendulum and OpenLineage at the top;
+pandas, Great Expectations, Evidently, boto3 and kfp are imported when a task runs, by
+the shared helper module beside the DAGs (listed in `.airflowignore`).
+
+No spec string is pasted into Python: every value is written with `pprint`/`repr`, and
+Python identifiers in the DAG files are fixed, never derived from spec names.
+"""
+
+from __future__ import annotations
+
+import pprint
+
+from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSystem
+from mlspec.targets import airflow_common as common
+from mlspec.targets.base import Artifact, Target
+from mlspec.templating import render_template
+
+START_DATE = (2024, 1, 1)
+
+
+def pyliteral(value, indent: int = 0) -> str:
+    """A Python literal of plain data (str, numbers, bool, None, lists, tuples, dicts);
+    `pprint` keeps key order (sort_dicts=False) and never emits anything but literals."""
+    text = pprint.pformat(value, width=100, sort_dicts=False)
+    return text.replace("\n", "\n" + " " * indent)
+
+
+class AirflowTarget(Target):
+    name = "airflow"
+    description = "Airflow 3 DAGs: ingestion (GX + DVC), training (Kubeflow), drift (Evidently), with lineage"
+
+    def generate(self, project: IRProject) -> list[Artifact]:
+        system = project.base
+        dags: list[tuple[str, str]] = []
+        for dataset in common.ingested_datasets(system):
+            dags.append((dataset.ingest_dag_id, render_template("airflow/ingest_dag.py.j2", **ingest_context(system, dataset))))
+        for model in system.models:
+            if system.platform.kubeflow is None:
+                self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
+                          f" Airflow Variable `{common.variable_key(system, model.name, 'kfp_host')}`",
+                          system.spec_path, ("platform",))
+            dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **train_context(system, model))))
+            if model.drift_dag_id:
+                dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
+        if not dags:
+            return []
+        artifacts = [self.artifact(f"{common.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
+        artifacts.append(self.artifact(f"{common.DAGS_DIR}/{common.HELPER_MODULE}",
+                                       render_template("airflow/mlspec_runtime.py.j2")))
+        artifacts.append(self.artifact(f"{common.DAGS_DIR}/.airflowignore",
+                                       render_template("airflow/airflowignore.j2", helper=common.HELPER_MODULE)))
+        return artifacts
+
+
+# --- what each DAG file is rendered from ---------------------------------------------------
+
+
+def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: str | None,
+              kind: str, retries: int = 0) -> dict:
+    owner = system.metadata.owner or "mlspec"
+    return {
+        "dag_id": dag_id,
+        "schedule": schedule,
+        "description": description,
+        "tags": ["mlspec", system.name, kind],
+        "default_args": {"owner": owner, "retries": retries},
+        "start_date": START_DATE,
+    }
+
+
+def _system_settings(system: IRSystem) -> dict:
+    store = system.platform.objectStore
+    return {
+        # The generated folder of this system (holds great_expectations/, dvc/, monitoring/, kfp/);
+        # by default found from the DAG file's own path.
+        "root": [common.variable_key(system, "root"), None],
+        "s3_endpoint": [common.variable_key(system, "s3_endpoint"), store.endpoint if store else None],
+        "staging_dir": [common.variable_key(system, "staging_dir"), None],
+    }
+
+
+def _credentials(system: IRSystem) -> dict:
+    store = system.platform.objectStore
+    return {"conn_id": store.credentialsSecret if store else None, "region": store.region if store else None}
+
+
+def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
+    source = dataset.source
+    is_sql = hasattr(source, "sql")
+    settings = _system_settings(system)
+    if not is_sql:
+        settings["source_uri"] = [common.variable_key(system, dataset.name, "source_uri"), source.uri]
+    if dataset.storage:
+        settings["storage"] = [common.variable_key(system, dataset.name, "storage"), dataset.storage]
+    if dataset.dvc_remote:
+        settings["dvc_repo"] = [common.variable_key(system, "dvc_repo"), None]
+    config = {
+        "system": system.name,
+        "dataset": dataset.name,
+        "dag_id": dataset.ingest_dag_id,
+        "source": {"kind": "sql", "connection": source.connection} if is_sql
+        else {"kind": "file", "format": source.format},
+        "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in dataset.columns],
+        "suite": f"great_expectations/{dataset.name}.json",
+        "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": dataset.dvc_remote,
+                "path": common.dvc_data_path(dataset), "config": "dvc/config"} if dataset.dvc_remote else None,
+        "credentials": _credentials(system),
+        "settings": settings,
+    }
+    source_ds = common.source_lineage(system, dataset)
+    staging = common.staging_lineage(system, dataset)
+    tasks = [("extract", [source_ds], [staging]), ("validate", [staging], [])]
+    if dataset.dvc_remote:
+        tasks.append(("version", [staging], [(dataset.dvc_remote.rstrip("/"), common.dvc_data_path(dataset))]))
+    if dataset.storage:
+        tasks.append(("upload", [staging], [common.split_uri(dataset.storage)]))
+    return {
+        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest"),
+        "config": pyliteral(config),
+        "sql": source.sql if is_sql else None,
+        "tasks": [{"task_id": t, "inlets": pyliteral(i, 8), "outlets": pyliteral(o, 8)} for t, i, o in tasks],
+        "chain": " >> ".join(f"{t}_task" for t, _, _ in tasks),
+    }
+
+
+def _model_lineage(system: IRSystem, model: IRModel) -> tuple[str, str]:
+    tracking = system.platform.mlflow.trackingUri if system.platform.mlflow else "mlflow"
+    return tracking, f"registered-models/{model.registry_name}"
+
+
+def train_context(system: IRSystem, model: IRModel) -> dict:
+    kubeflow = system.platform.kubeflow
+    settings = _system_settings(system)
+    del settings["s3_endpoint"], settings["staging_dir"]
+    settings["kfp_host"] = [common.variable_key(system, model.name, "kfp_host"), kubeflow.host if kubeflow else None]
+    settings["pipeline_package"] = [common.variable_key(system, model.name, "pipeline_package"), None]
+    config = {
+        "system": system.name,
+        "model": model.name,
+        "dag_id": model.train_dag_id,
+        "pipeline_package": f"kfp/{model.py_name}_training.yaml",
+        "experiment": system.name,
+        "timeout_seconds": 6 * 3600,
+        "settings": settings,
+    }
+    inputs = [common.split_uri(d.storage) for d in [*common.feature_sources(model, system), model.label_dataset]
+              if d.storage]
+    inputs = list(dict.fromkeys(inputs))
+    return {
+        "dag": _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
+                         retries=model.training.retries),
+        "config": pyliteral(config),
+        "inlets": pyliteral(inputs, 8),
+        "outlets": pyliteral([_model_lineage(system, model)], 8),
+    }
+
+
+def drift_context(system: IRSystem, model: IRModel) -> dict:
+    drift = model.drift
+    settings = _system_settings(system)
+    settings["reference"] = [common.variable_key(system, model.name, "reference"), common.drift_reference(model, system)]
+    settings["predictions"] = [common.variable_key(system, model.name, "predictions"),
+                               common.drift_predictions(model, system)]
+    from mlspec.spec.types import duration_seconds
+
+    config = {
+        "system": system.name,
+        "model": model.name,
+        "dag_id": model.drift_dag_id,
+        "train_dag_id": model.train_dag_id,
+        "check": f"monitoring/{model.py_name}_drift.py",
+        "window_seconds": int(duration_seconds(drift.window)),
+        "timestamp_column": common.prediction_timestamp_column(model, system),
+        "on_drift": drift.onDrift,
+        "branches": {"drift": "trigger_retraining" if drift.onDrift == "retrain" else "alert_drift",
+                     "no_drift": "no_action"},
+        "credentials": _credentials(system),
+        "settings": settings,
+    }
+    inputs = [common.split_uri(settings["reference"][1]), common.split_uri(settings["predictions"][1])]
+    result = (common.lineage_namespace(system), f"drift/{model.name}")
+    return {
+        "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift"),
+        "config": pyliteral(config),
+        "train_dag_id": model.train_dag_id,
+        "on_drift": drift.onDrift,
+        "check_inlets": pyliteral(inputs, 8),
+        "result": pyliteral([result], 8),
+        "trainer": pyliteral([_model_lineage(system, model)], 8),
+    }

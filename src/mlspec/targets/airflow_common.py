@@ -1,0 +1,125 @@
+"""Facts the data-side targets share (Airflow DAGs, Great Expectations, DVC, Evidently,
+OpenLineage): where each dataset lives, how it is named in lineage, how its column types
+map to pandas and Great Expectations, which settings a deployment may override.
+
+Computed once here so the DAGs, the suites, `dvc.yaml` and the lineage config agree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mlspec import names
+from mlspec.ir.model import IRDataset, IRModel, IRSystem
+
+HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowignore
+DAGS_DIR = "airflow/dags"
+# Where the drift DAG reads the prediction log when the spec names no `predictions`
+# dataset: under the object store, one folder per system and model.
+DEFAULT_MONITORING_BUCKET = "mlspec-monitoring"
+DEFAULT_TIMESTAMP_COLUMN = "timestamp"
+
+# Column type -> the dtype the ingestion DAG casts to (numpy dtypes: Great Expectations'
+# type checks do not recognise pandas extension dtypes such as `Int32`), and the type
+# names the suite accepts. A nullable integer column that holds nulls is float64 in
+# pandas, so nullable integer columns accept float64 as well.
+GX_TYPES: dict[str, list[str]] = {
+    "int8": ["int8"], "int16": ["int16"], "int32": ["int32"], "int64": ["int64"],
+    "float32": ["float32"], "float64": ["float64"],
+    "bool": ["bool"], "string": ["str"], "bytes": ["bytes"],
+    "timestamp": ["datetime64[ns]", "datetime64[us]"],
+}
+
+
+def gx_type_list(column_type: str, nullable: bool) -> list[str]:
+    types = list(GX_TYPES[column_type])
+    if nullable and column_type.startswith("int"):
+        types.append("float64")
+    return types
+
+
+def variable_key(system: IRSystem, *parts: str) -> str:
+    """Airflow Variable name of a setting; `AIRFLOW_VAR_<KEY upper-cased>` sets it from the environment."""
+    return "__".join(["mlspec", system.py_name, *(names.py_name(p) for p in parts)])
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """OpenLineage dataset naming: `s3://bucket/key` -> (`s3://bucket`, `key`); a path -> (`file`, path)."""
+    match = re.match(r"^([a-z0-9]+)://([^/]*)/?(.*)$", uri)
+    if match and match.group(1) != "file":
+        return f"{match.group(1)}://{match.group(2)}", match.group(3) or "/"
+    path = uri[len("file://"):] if uri.startswith("file://") else uri
+    return "file", path
+
+
+def lineage_namespace(system: IRSystem) -> str:
+    return system.platform.lineage.namespace if system.platform.lineage else system.name
+
+
+def source_lineage(system: IRSystem, dataset: IRDataset) -> tuple[str, str]:
+    """The dataset's source as an OpenLineage dataset. A SQL source is named by its Airflow
+    connection (the host is only known at run time) and the dataset's name."""
+    source = dataset.source
+    if hasattr(source, "sql"):
+        return f"airflow-connection://{source.connection}", dataset.name
+    return split_uri(source.uri)
+
+
+def staging_lineage(system: IRSystem, dataset: IRDataset) -> tuple[str, str]:
+    return lineage_namespace(system), f"staging/{dataset.name}.parquet"
+
+
+def dvc_remote_name(url: str) -> str:
+    """`s3://dvc-storage` -> `dvc-storage`; `s3://bucket/some/path` -> `bucket-some-path`."""
+    without_scheme = re.sub(r"^[a-z0-9]+://", "", url)
+    return re.sub(r"[^A-Za-z0-9]+", "-", without_scheme).strip("-").lower() or "storage"
+
+
+def dvc_data_path(dataset: IRDataset) -> str:
+    return f"data/{dataset.name}.parquet"
+
+
+def ingested_datasets(system: IRSystem) -> list[IRDataset]:
+    return [d for d in system.datasets if d.source is not None]
+
+
+def feature_sources(model: IRModel, system: IRSystem) -> list[IRDataset]:
+    """The datasets a model's features are read from, in feature order."""
+    views = {v.name: v for v in system.feature_views}
+    found: list[IRDataset] = []
+    for feature in model.features:
+        source = views[feature.view].source
+        if source not in found:
+            found.append(source)
+    return found
+
+
+def drift_reference(model: IRModel, system: IRSystem) -> str:
+    """Where the drift DAG reads the training (reference) data: the features' source dataset
+    when they come from one, else a snapshot the training pipeline leaves under the object store."""
+    sources = feature_sources(model, system)
+    if len(sources) == 1 and sources[0].storage:
+        return sources[0].storage
+    return f"s3://{DEFAULT_MONITORING_BUCKET}/{system.name}/{model.name}/reference.parquet"
+
+
+def prediction_dataset(model: IRModel, system: IRSystem) -> IRDataset | None:
+    if model.drift and model.drift.predictions:
+        return system.dataset(model.drift.predictions)
+    return None
+
+
+def drift_predictions(model: IRModel, system: IRSystem) -> str:
+    dataset = prediction_dataset(model, system)
+    if dataset is not None and dataset.storage:
+        return dataset.storage
+    return f"s3://{DEFAULT_MONITORING_BUCKET}/{system.name}/{model.name}/predictions/"
+
+
+def prediction_timestamp_column(model: IRModel, system: IRSystem) -> str:
+    dataset = prediction_dataset(model, system)
+    if dataset is not None:
+        for column in dataset.columns:
+            if column.type == "timestamp":
+                return column.name
+    return DEFAULT_TIMESTAMP_COLUMN

@@ -1,0 +1,36 @@
+"""Evidently 0.7 drift checks: `monitoring/<model>_drift.py` per model with drift monitoring,
+the check the drift DAG runs on the reference (training) data and the recent prediction log.
+
+Current API only: `evidently.Report`, `evidently.presets.DataDriftPreset`, `Report.run(current,
+reference)` (current first) and the `DriftedColumnsCount` metric's share; the module imports
+Evidently inside the function, so loading it is cheap.
+"""
+
+from __future__ import annotations
+
+from mlspec.ir.model import IRProject
+from mlspec.targets.airflow import pyliteral
+from mlspec.targets.base import Artifact, Target
+from mlspec.templating import render_template
+
+NUMERICAL = ("int8", "int16", "int32", "int64", "float32", "float64")
+
+
+class DriftTarget(Target):
+    name = "drift"
+    description = "Evidently drift check per drift-monitored model"
+
+    def generate(self, project: IRProject) -> list[Artifact]:
+        system = project.base
+        artifacts = []
+        for model in system.models:
+            if model.drift is None:
+                continue
+            numerical = [f.name for f in model.features if f.type in NUMERICAL]
+            categorical = [f.name for f in model.features if f.type in ("string", "bool")]
+            skipped = [f.name for f in model.features if f.name not in numerical + categorical]
+            text = render_template("monitoring/drift.py.j2", model=model, system=system,
+                                   numerical=pyliteral(numerical, 4), categorical=pyliteral(categorical, 4),
+                                   skipped=pyliteral(skipped, 4), threshold=model.drift.maxDriftShare)
+            artifacts.append(self.artifact(f"monitoring/{model.py_name}_drift.py", text))
+        return artifacts

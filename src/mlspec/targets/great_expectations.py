@@ -1,0 +1,96 @@
+"""Great Expectations 1.x expectation suites, one JSON file per dataset with typed columns
+or extra expectations.
+
+Derived from the typed columns in column order (exists, type, not-null, unique, between,
+in-set), then the spec's extra expectations in the order written. GX 1.x format: `name`,
+`expectations` of `{type, kwargs, meta}` (not `expectation_suite_name`/`expectation_type`);
+the generated-file header is carried in the suite's `meta`. Each expectation's `meta.mlspec`
+names the spec key it comes from, so a failure report leads back to the spec.
+"""
+
+from __future__ import annotations
+
+from mlspec.compiler import header_lines
+from mlspec.emit import dump_json
+from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
+from mlspec.targets.airflow_common import gx_type_list
+from mlspec.targets.base import Artifact, Target
+
+# Spec field -> GX kwarg of the extra expectations.
+KWARGS = (("column", "column"), ("min", "min_value"), ("max", "max_value"), ("values", "value_set"),
+          ("regex", "regex"), ("mostly", "mostly"))
+
+
+class GreatExpectationsTarget(Target):
+    name = "great_expectations"
+    description = "Great Expectations 1.x expectation suite per dataset"
+
+    def generate(self, project: IRProject) -> list[Artifact]:
+        system = project.base
+        artifacts = []
+        for dataset in system.datasets:
+            if not dataset.columns and not dataset.expectations:
+                continue
+            artifacts.append(self.artifact(f"great_expectations/{dataset.name}.json",
+                                           dump_json(self.suite(system, dataset)), header="embedded"))
+        return artifacts
+
+    def suite(self, system: IRSystem, dataset: IRDataset) -> dict:
+        expectations = []
+        for column in dataset.columns:
+            expectations += self.column_expectations(system, dataset, column)
+        for index, extra in enumerate(dataset.expectations):
+            kwargs = {}
+            for field, kwarg in KWARGS:
+                value = getattr(extra, field)
+                if value is not None:
+                    kwargs[kwarg] = _number(value) if field in ("min", "max") else value
+            expectations.append(_expectation(extra.expect.removeprefix("expect_"), kwargs,
+                                             f"datasets.{dataset.name}.expectations[{index}]"))
+        meta = {"mlspec": {"note": " ".join(header_lines(system.spec_path, system.spec_sha256)),
+                           "system": system.name, "dataset": dataset.name}}
+        if dataset.description:
+            meta["mlspec"]["description"] = dataset.description
+        return {"name": suite_name(system, dataset), "expectations": expectations, "meta": meta}
+
+    def column_expectations(self, system: IRSystem, dataset: IRDataset, column: IRColumn) -> list[dict]:
+        where = f"datasets.{dataset.name}.columns.{column.name}"
+        found = [
+            _expectation("column_to_exist", {"column": column.name}, where),
+            _expectation("column_values_to_be_in_type_list",
+                         {"column": column.name, "type_list": gx_type_list(column.type, column.nullable)},
+                         where + ".type"),
+        ]
+        if not column.nullable:
+            found.append(_expectation("column_values_to_not_be_null", {"column": column.name}, where + ".nullable"))
+        if column.unique:
+            found.append(_expectation("column_values_to_be_unique", {"column": column.name}, where + ".unique"))
+        if column.min is not None or column.max is not None:
+            if column.type == "timestamp":
+                self.warn(f"`{where}`: min/max on a timestamp column are not turned into an expectation"
+                          " (write an explicit `column_values_to_be_between` with dates)",
+                          system.spec_path, tuple(where.split(".")))
+            else:
+                bounds = {"column": column.name}
+                if column.min is not None:
+                    bounds["min_value"] = _number(column.min)
+                if column.max is not None:
+                    bounds["max_value"] = _number(column.max)
+                found.append(_expectation("column_values_to_be_between", bounds, where + ".min/max"))
+        if column.allowed is not None:
+            found.append(_expectation("column_values_to_be_in_set",
+                                      {"column": column.name, "value_set": list(column.allowed)}, where + ".in"))
+        return found
+
+
+def suite_name(system: IRSystem, dataset: IRDataset) -> str:
+    return f"{system.name}.{dataset.name}"
+
+
+def _expectation(kind: str, kwargs: dict, where: str) -> dict:
+    return {"type": f"expect_{kind}", "kwargs": kwargs, "meta": {"mlspec": where}}
+
+
+def _number(value: float) -> int | float:
+    """18.0 -> 18, so the suite reads like the spec."""
+    return int(value) if float(value).is_integer() else value
