@@ -26,6 +26,8 @@ BUILTIN_TARGETS: dict[str, str] = {
     "drift": "mlspec.targets.drift:DriftTarget",
     "lineage": "mlspec.targets.lineage:LineageTarget",
     "feast": "mlspec.targets.feast:FeastTarget",
+    "kfp": "mlspec.targets.kfp:KfpTarget",
+    "model_card": "mlspec.targets.model_card:ModelCardTarget",
 }
 
 _registered: dict[str, type[Target]] = {}

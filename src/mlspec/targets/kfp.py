@@ -1,0 +1,198 @@
+"""Kubeflow Pipelines: per model, a readable pipeline source and the IR YAML that kfp's own
+compiler produces from it.
+
+The source uses the current KFP 2.17 forms (`@dsl.component(base_image=...,
+packages_to_install=...)`, `@dsl.pipeline`, `Input`/`Output` artifacts, `kfp.kubernetes`
+for secret references). Values that differ between a cluster and a local run (Feast repo,
+label data, MLflow tracking URI, registry name and alias, gates) are pipeline parameters
+whose defaults come from the spec, so the IR names no machine and no absolute path.
+
+The IR is compiled by `compile_pipeline_source(source)`, a pure function of the source text
+(memoized on its sha256): kfp is imported only there, and only when some source was not
+compiled before in this process. The IR file starts with a `# pipeline source sha256: ...`
+line, so a later run can tell whether a committed IR is still the one of its source
+without importing kfp (see `ir_is_current`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import pprint
+import sys
+import tempfile
+from pathlib import Path
+
+from mlspec.ir.model import IRModel, IRProject, IRSystem
+from mlspec.targets import feast as feast_target
+from mlspec.targets.base import Artifact, Target
+from mlspec.targets.model_card import card_document
+from mlspec.templating import render_template
+
+SOURCE_HASH_PREFIX = "# pipeline source sha256: "
+# Where the training image finds the Feast repo (the generated feast/ folder), unless the run
+# passes another `feast_repo`.
+DEFAULT_FEAST_REPO = "feast"
+# Keys of the object-store credentials Secret (the same keys KServe's S3 secrets use).
+OBJECT_STORE_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+_compiled: dict[str, str] = {}
+
+
+def source_sha256(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def pipeline_function_name(model: IRModel) -> str:
+    return f"{model.py_name}_training_pipeline"
+
+
+def pipeline_source_path(model: IRModel) -> str:
+    return f"kfp/{model.py_name}_training.py"
+
+
+def pipeline_ir_path(model: IRModel) -> str:
+    return f"kfp/{model.py_name}_training.yaml"
+
+
+def compile_pipeline_source(source: str, function_name: str) -> str:
+    """kfp's IR YAML for the pipeline `function_name` defined in `source` (a module's text).
+
+    Deterministic: the module is loaded from a temporary file under a name derived from the
+    source hash; lightweight components embed only their function's text, never the path."""
+    key = f"{source_sha256(source)}:{function_name}"
+    if key not in _compiled:
+        _compiled[key] = _compile(source, function_name)
+    return _compiled[key]
+
+
+def _compile(source: str, function_name: str) -> str:
+    from kfp import compiler
+
+    module_name = f"_mlspec_pipeline_{source_sha256(source)[:16]}"
+    with tempfile.TemporaryDirectory(prefix="mlspec-kfp-") as tmp:
+        path = Path(tmp) / "pipeline.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # inspect.getsource needs to find the module
+        try:
+            spec.loader.exec_module(module)
+            package = Path(tmp) / "pipeline.yaml"
+            compiler.Compiler().compile(pipeline_func=getattr(module, function_name), package_path=str(package))
+            return package.read_text(encoding="utf-8")
+        finally:
+            sys.modules.pop(module_name, None)
+
+
+def ir_is_current(ir_text: str, source: str) -> bool:
+    """Whether a previously generated IR file was compiled from exactly this source."""
+    first = ir_text.split("\n", 3)
+    wanted = SOURCE_HASH_PREFIX + source_sha256(source)
+    return any(line == wanted for line in first[:3])
+
+
+class KfpTarget(Target):
+    name = "kfp"
+    description = "Kubeflow training pipeline per model (source and compiled IR)"
+
+    def generate(self, project: IRProject) -> list[Artifact]:
+        system = project.base
+        artifacts = []
+        for model in system.models:
+            source = self.pipeline_source(system, model)
+            if source is None:
+                continue
+            ir = compile_pipeline_source(source, pipeline_function_name(model))
+            artifacts += [
+                self.artifact(pipeline_source_path(model), source),
+                self.artifact(pipeline_ir_path(model), f"{SOURCE_HASH_PREFIX}{source_sha256(source)}\n{ir}"),
+            ]
+        return artifacts
+
+    def pipeline_source(self, system: IRSystem, model: IRModel) -> str | None:
+        where = ("models", model.name)
+        views = {v.name: v for v in system.feature_views}
+        join_keys = list(dict.fromkeys(k for v in model.feature_views for e in views[v].entities for k in e.join_keys))
+        dataset = model.label_dataset
+        timestamp_column = self._timestamp_column(system, model)
+        missing = [k for k in join_keys if dataset.columns and dataset.column(k) is None]
+        if missing:
+            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` lacks the join key(s)"
+                             f" {', '.join(missing)} its features are looked up by", system.spec_path, where)
+            return None
+        if timestamp_column is None:
+            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no timestamp column for"
+                             " Feast's point-in-time join", system.spec_path, where + ("label",))
+            return None
+        if dataset.storage is None:
+            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no `storage` to read"
+                             " the labels from", system.spec_path, where + ("label",))
+            return None
+        names = [f.name for f in model.features]
+        if len(set(names)) != len(names):
+            self.unsupported(f"model `{model.name}` uses two features of the same name from different views",
+                             system.spec_path, where + ("features",))
+            return None
+        fairness = model.fairness
+        if fairness and model.task == "multiclass_classification" and fairness.metric != "accuracy":
+            self.unsupported(f"model `{model.name}`: fairness metric `{fairness.metric}` needs a binary model;"
+                             " use `accuracy` for multiclass models", system.spec_path,
+                             where + ("evaluation", "fairness", "metric"))
+            return None
+        sensitive = list(fairness.sensitive) if fairness else []
+        label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive]))
+        training = model.training
+        env_plain = [(k, v) for k, v in sorted(training.env.items()) if isinstance(v, str)]
+        secrets: dict[str, dict[str, str]] = {}
+        for name, value in sorted(training.env.items()):
+            if not isinstance(value, str):
+                secrets.setdefault(value.secretKeyRef.name, {})[value.secretKeyRef.key] = name
+        store = system.platform.objectStore
+        if store is not None:
+            env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
+            secrets.setdefault(store.credentialsSecret, {}).update({k: k for k in OBJECT_STORE_SECRET_KEYS})
+        tracking_uri = system.platform.mlflow.trackingUri if system.platform.mlflow else ""
+        if not tracking_uri:
+            self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
+                      " default store unless the run passes `mlflow_tracking_uri`", system.spec_path, where)
+        return render_template(
+            "kfp/pipeline.py.j2",
+            system=system, model=model, training=training, fairness=fairness,
+            packages=list(training.packages),
+            params_json=json.dumps(training.params, sort_keys=True),
+            card_literal=pprint.pformat(card_document(system, model), width=100, sort_dicts=True),
+            env_plain=env_plain,
+            env_secrets=[{"name": n, "key_to_env": dict(sorted(k.items()))} for n, k in sorted(secrets.items())],
+            retries=training.retries, resources=_resource_calls(training.resources),
+            pipeline_name=f"{system.name}-{model.k8s_name}-training",
+            pipeline_description=f"Train, evaluate and register model {model.name} of {system.name}",
+            pipeline_function=pipeline_function_name(model),
+            feast_repo=DEFAULT_FEAST_REPO, label_data_uri=dataset.storage, tracking_uri=tracking_uri,
+            experiment=f"{system.name}/{model.name}",
+            gates=[f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates],
+            feature_service=feast_target.feature_service_name(model), timestamp_column=timestamp_column,
+            label_columns=label_columns, features=names)
+
+    @staticmethod
+    def _timestamp_column(system: IRSystem, model: IRModel) -> str | None:
+        """The label dataset's event-time column: one named like a feature view's timestamp
+        field if there is one, else its first timestamp column."""
+        columns = [c.name for c in model.label_dataset.columns if c.type == "timestamp"]
+        view_fields = {v.timestamp_field for v in system.feature_views if v.name in model.feature_views}
+        preferred = [c for c in columns if c in view_fields]
+        return (preferred or columns or [None])[0]
+
+
+def _resource_calls(resources) -> list[str]:
+    if resources is None:
+        return []
+    calls = []
+    if resources.cpu:
+        calls += [f"set_cpu_request({str(resources.cpu)!r})", f"set_cpu_limit({str(resources.cpu)!r})"]
+    if resources.memory:
+        calls += [f"set_memory_request({str(resources.memory)!r})", f"set_memory_limit({str(resources.memory)!r})"]
+    if resources.gpu:
+        calls += ["set_accelerator_type('nvidia.com/gpu')", f"set_accelerator_limit({int(resources.gpu)})"]
+    return calls
