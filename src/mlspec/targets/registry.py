@@ -28,6 +28,7 @@ BUILTIN_TARGETS: dict[str, str] = {
     "feast": "mlspec.targets.feast:FeastTarget",
     "kfp": "mlspec.targets.kfp:KfpTarget",
     "model_card": "mlspec.targets.model_card:ModelCardTarget",
+    "what_if": "mlspec.targets.what_if:WhatIfTarget",
 }
 
 _registered: dict[str, type[Target]] = {}
