@@ -212,3 +212,59 @@ def publish(paths, repo, branch, push, fmt) -> None:
     from mlspec.publish import run_publish
 
     sys.exit(run_publish(list(paths) or ["specs"], repo, branch, push, fmt, report=_report))
+
+
+_publish_options = [
+    click.option("--out", default="generated", show_default=True, type=click.Path(),
+                 help="Where the spec is recompiled after the change."),
+    click.option("--repo", default=None, help="Also publish to this deployments repository (see `mlspec publish`)."),
+    click.option("--branch", default=None, help="Branch of --repo to commit to."),
+    click.option("--push", is_flag=True, help="Push the commit of a local clone named by --repo."),
+]
+
+
+def _with_publish_options(command):
+    for option in reversed(_publish_options):
+        command = option(command)
+    return command
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--env", "env", required=True, help="Environment to promote in.")
+@click.option("--version", "version", default=None, help="Registered model version to promote.")
+@click.option("--alias", "alias", default=None, help="Promote the version this MLflow alias points at.")
+@click.option("--spec", default=None, type=click.Path(), help="Spec file [default: the one under ./specs that"
+              " defines MODEL].")
+@click.option("--storage-uri", default=None, help="The version's storage folder, instead of asking MLflow"
+              " (needs --version).")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the"
+              " spec's platform.mlflow.trackingUri].")
+@_with_publish_options
+def promote(model, env, version, alias, spec, storage_uri, tracking_uri, out, repo, branch, push) -> None:
+    """Serve a model version in an environment: start its canary, or complete the canary
+    when that version is already in it. Edits the spec (a one-value diff), recompiles, and
+    publishes with --repo."""
+    from mlspec.promote import run_promotion
+
+    if (version is None) == (alias is None):
+        raise click.UsageError("give exactly one of --version or --alias")
+    if storage_uri is not None and version is None:
+        raise click.UsageError("--storage-uri needs --version (an alias can only be resolved by MLflow)")
+    sys.exit(run_promotion("promote", model, env, spec, version, alias, storage_uri, tracking_uri, out, repo,
+                           branch, push, report=_report))
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--env", "env", required=True, help="Environment to roll back in.")
+@click.option("--spec", default=None, type=click.Path(), help="Spec file [default: the one under ./specs that"
+              " defines MODEL].")
+@_with_publish_options
+def rollback(model, env, spec, out, repo, branch, push) -> None:
+    """Send all traffic back to the previous version (ends the canary). Edits the spec,
+    recompiles, and publishes with --repo."""
+    from mlspec.promote import run_promotion
+
+    sys.exit(run_promotion("rollback", model, env, spec, None, None, None, None, out, repo, branch, push,
+                           report=_report))

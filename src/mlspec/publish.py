@@ -286,7 +286,8 @@ def _push_with_retry(git: Git, plans, remote: str, branch: str, outcome: Publish
 # --- the command ------------------------------------------------------------------------------
 
 
-def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt: str, report) -> int:
+def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt: str, report,
+                out_root: Path = Path("generated")) -> int:
     import click
 
     from mlspec.frontend import expand_spec_paths
@@ -298,7 +299,7 @@ def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt
         raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
     if not is_local_repo(repo) and "://" not in repo and not _looks_like_scp_url(repo):
         raise click.UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
-    plans, results = compile_plans(files, Path("generated"))
+    plans, results = compile_plans(files, out_root)
     from mlspec.compile_command import _as_frontend
 
     if report([_as_frontend(r) for r in results], fmt) or plans is None:
