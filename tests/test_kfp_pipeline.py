@@ -113,6 +113,23 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
          "support_tickets_count": "int32"})
     assert list(model.predict(sample)) == [1]  # many tickets, long inactive: churns
 
+    # The What-If notebook finds the model by alias and the held-out rows its run logged
+    # (every cell but the last, which opens the widget).
+    import nbformat
+
+    result = compile_spec(SPECS / "customer-churn.yaml", REPO / "generated", targets=["what_if"])
+    notebook = nbformat.reads(result.files["analysis/churn_what_if.ipynb"], as_version=4)
+    code = [c.source for c in notebook.cells if c.cell_type == "code"]
+    assert "WitWidget" in code[-1]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
+    namespace: dict = {}
+    for source in code[:-1]:
+        exec(compile(source, "churn_what_if.ipynb", "exec"), namespace)
+    assert str(namespace["version"].version) == "1"
+    assert len(namespace["test"]) == 400  # the 20% test split of 2000 rows
+    assert set(namespace["columns"]) <= set(namespace["test"].columns)
+    assert list(namespace["model"].predict_proba(namespace["test"][namespace["FEATURES"]].head(2)).shape) == [2, 2]
+
 
 def test_failed_gate_stops_at_evaluation_and_registers_nothing(churn_setup, tmp_path, monkeypatch, capsys):
     from mlflow.tracking import MlflowClient
