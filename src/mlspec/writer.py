@@ -54,7 +54,8 @@ def read_tree(folder: Path) -> dict[str, str]:
         return {}
     files = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
+        # Python writes bytecode caches beside DAG and pipeline files it imports; they are not ours.
+        if path.is_file() and "__pycache__" not in path.relative_to(folder).parts:
             try:
                 files[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
             except UnicodeDecodeError:
