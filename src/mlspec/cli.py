@@ -268,3 +268,43 @@ def rollback(model, env, spec, out, repo, branch, push) -> None:
 
     sys.exit(run_promotion("rollback", model, env, spec, None, None, None, None, out, repo, branch, push,
                            report=_report))
+
+
+@cli.command("diff")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--out", default="generated", show_default=True, type=click.Path(),
+              help="Compare with this generated tree (unless --repo is given).")
+@click.option("--repo", default=None, help="Compare the deployable manifests with this deployments repository.")
+@click.option("--branch", default=None, help="Branch of --repo [default: its current or default branch].")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True, help="markdown is ready to post as a pull-request comment.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when there are changes.")
+def diff_command(paths, out, repo, branch, fmt, exit_code) -> None:
+    """Show what compiling the specs would change: per target, files and Kubernetes objects
+    added, changed and removed, then the unified diffs."""
+    from mlspec.review import run_diff
+
+    sys.exit(run_diff(list(paths) or ["specs"], Path(out), repo, branch, fmt, exit_code, report=_report))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid",
+              show_default=True, help="Mermaid renders in GitHub pull requests and Markdown files.")
+def graph(paths, fmt) -> None:
+    """Draw the lineage: datasets -> feature views -> models -> deployments, and the DAGs."""
+    from mlspec.graph_view import run_graph
+
+    sys.exit(run_graph(list(paths) or ["specs"], fmt, report=_report))
+
+
+@cli.command()
+@click.argument("node")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def impact(node, paths, fmt) -> None:
+    """List everything downstream of NODE: dataset:NAME, feature:VIEW[.FEATURE], model:NAME
+    (e.g. "if this table changes, which models are affected?")."""
+    from mlspec.graph_view import run_impact
+
+    sys.exit(run_impact(node, list(paths) or ["specs"], fmt, report=_report))
