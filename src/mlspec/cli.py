@@ -308,3 +308,31 @@ def impact(node, paths, fmt) -> None:
     from mlspec.graph_view import run_impact
 
     sys.exit(run_impact(node, list(paths) or ["specs"], fmt, report=_report))
+
+
+@cli.group()
+def webhook() -> None:
+    """Receive MLflow model-registry webhooks."""
+
+
+@webhook.command("serve")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--env", "env", required=True, help="Environment an alias event promotes in.")
+@click.option("--repo", required=True, help="Deployments repository to publish to (see `mlspec publish`).")
+@click.option("--branch", default=None, help="Branch of --repo.")
+@click.option("--push", is_flag=True, help="Push the commit of a local clone named by --repo.")
+@click.option("--out", default="generated", show_default=True, type=click.Path(), help="Where specs are recompiled.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--tracking-uri", default=None, help="MLflow tracking URI [default: MLFLOW_TRACKING_URI, else the"
+              " spec's].")
+@click.option("--alias", "aliases", multiple=True, help="Aliases that promote [default: each model's"
+              " registry.alias].")
+@click.option("--secret-env", default="MLSPEC_WEBHOOK_SECRET", show_default=True,
+              help="Environment variable holding the webhook's HMAC secret.")
+def webhook_serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, secret_env) -> None:
+    """Promote and publish when MLflow sets a model's alias (signed webhooks only)."""
+    from mlspec.webhook import run_serve
+
+    sys.exit(run_serve(list(paths) or ["specs"], env, repo, branch, push, out, host, port, tracking_uri,
+                       tuple(aliases), secret_env))
