@@ -110,3 +110,30 @@ def test_compiling_twice_reuses_the_ir_without_kfp(monkeypatch):
     first = kfp_target.compile_pipeline_source(source, "churn_training_pipeline")
     monkeypatch.setattr(kfp_target, "_compile", lambda *a: pytest.fail("recompiled an unchanged source"))
     assert kfp_target.compile_pipeline_source(source, "churn_training_pipeline") == first
+
+
+def test_an_unchanged_pipeline_is_not_recompiled_and_kfp_is_not_imported(tmp_path):
+    """The IR already in the output folder is reused when its source hash matches, so a
+    compile that changes no pipeline never imports kfp (issue 7's start-up target)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    shutil.copytree(REPO / "specs", tmp_path / "specs")
+    subprocess.run([sys.executable, "-m", "mlspec", "compile", "specs/customer-churn.yaml"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    probe = ("import sys\nfrom mlspec.cli import cli\n"
+             "try:\n    cli.main(args=['compile', 'specs/customer-churn.yaml'], prog_name='mlspec')\n"
+             "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+             "print(sorted(m for m in sys.modules if m == 'kfp' or m.startswith('kfp.')))")
+    unchanged = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert unchanged.stdout.strip() == "[]"
+    # Change the pipeline (a gate) and kfp compiles it again.
+    spec = tmp_path / "specs/customer-churn.yaml"
+    spec.write_text(spec.read_text().replace('accuracy: ">= 0.85"', 'accuracy: ">= 0.86"'))
+    changed = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert "'kfp'" in changed.stdout
+    ir = (tmp_path / "generated/customer-churn/kfp/churn_training.yaml").read_text()
+    assert "0.86" in ir

@@ -77,7 +77,7 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
     result.scope = (frozenset(targets) if targets else None, env_filter)
     artifacts: list[Artifact] = []
     for name in selected:
-        target = load_target(name)()
+        target = load_target(name)(previous_dir=out_root / project.base.name)
         try:
             produced = target.generate(project)
         except Exception as exc:  # noqa: BLE001 - only a missing template is the user's to fix

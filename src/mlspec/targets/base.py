@@ -9,6 +9,7 @@ emit something wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from mlspec.diagnostics import Diagnostic, Severity
@@ -33,8 +34,19 @@ class Target:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
 
-    def __init__(self) -> None:
+    def __init__(self, previous_dir: Path | None = None) -> None:
         self.diagnostics: list[Diagnostic] = []
+        # The system's output folder as it is before this compile, for targets that can reuse
+        # expensive results (the kfp IR); targets read it, never write it.
+        self.previous_dir = previous_dir
+
+    def previous_file(self, path: str) -> str | None:
+        if self.previous_dir is None:
+            return None
+        try:
+            return (self.previous_dir / path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
 
     def generate(self, project: IRProject) -> list[Artifact]:
         raise NotImplementedError

@@ -67,8 +67,36 @@ def compile_pipeline_source(source: str, function_name: str) -> str:
     return _compiled[key]
 
 
+class _CheapStack:
+    """Stands in for `inspect` inside kfp's pipeline_task while we compile.
+
+    kfp calls `inspect.stack()` on every `.set_env_variable()`/`.set_cpu_limit()` only to
+    name the caller in an error message; a full stack walk reads source files and scans
+    sys.modules per frame, which made one pipeline take ~0.5 s. This returns the same
+    (frame, filename, lineno, function, ...) tuples without touching source files. The
+    compiled IR is unchanged (tests compare it with a pristine kfp compile)."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    @staticmethod
+    def stack(context: int = 1):
+        frame, frames = sys._getframe(1), []
+        while frame is not None:
+            code = frame.f_code
+            frames.append((frame, code.co_filename, frame.f_lineno, code.co_name, None, None))
+            frame = frame.f_back
+        return frames
+
+
 def _compile(source: str, function_name: str) -> str:
+    import inspect
+
     from kfp import compiler
+    from kfp.dsl import pipeline_task
 
     module_name = f"_mlspec_pipeline_{source_sha256(source)[:16]}"
     with tempfile.TemporaryDirectory(prefix="mlspec-kfp-") as tmp:
@@ -77,13 +105,21 @@ def _compile(source: str, function_name: str) -> str:
         spec = importlib.util.spec_from_file_location(module_name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # inspect.getsource needs to find the module
+        pipeline_task.inspect = _CheapStack(inspect)
         try:
             spec.loader.exec_module(module)
             package = Path(tmp) / "pipeline.yaml"
             compiler.Compiler().compile(pipeline_func=getattr(module, function_name), package_path=str(package))
             return package.read_text(encoding="utf-8")
         finally:
+            pipeline_task.inspect = inspect
             sys.modules.pop(module_name, None)
+
+
+def installed_kfp_version() -> str:
+    from importlib.metadata import version
+
+    return version("kfp")
 
 
 def ir_is_current(ir_text: str, source: str) -> bool:
@@ -104,12 +140,22 @@ class KfpTarget(Target):
             source = self.pipeline_source(system, model)
             if source is None:
                 continue
-            ir = compile_pipeline_source(source, pipeline_function_name(model))
+            ir = self._previous_ir(pipeline_ir_path(model), source) or compile_pipeline_source(
+                source, pipeline_function_name(model))
             artifacts += [
                 self.artifact(pipeline_source_path(model), source),
                 self.artifact(pipeline_ir_path(model), f"{SOURCE_HASH_PREFIX}{source_sha256(source)}\n{ir}"),
             ]
         return artifacts
+
+    def _previous_ir(self, path: str, source: str) -> str | None:
+        """The IR already on disk when it was compiled from this very source by this kfp
+        version: then kfp is not even imported (most compiles change no pipeline)."""
+        previous = self.previous_file(path)
+        if previous is None or not ir_is_current(previous, source):
+            return None
+        ir = previous.split(SOURCE_HASH_PREFIX + source_sha256(source) + "\n", 1)[1]
+        return ir if f"sdkVersion: kfp-{installed_kfp_version()}\n" in ir else None
 
     def pipeline_source(self, system: IRSystem, model: IRModel) -> str | None:
         where = ("models", model.name)
