@@ -336,3 +336,20 @@ def webhook_serve(paths, env, repo, branch, push, out, host, port, tracking_uri,
 
     sys.exit(run_serve(list(paths) or ["specs"], env, repo, branch, push, out, host, port, tracking_uri,
                        tuple(aliases), secret_env))
+
+
+@cli.group()
+def lineage() -> None:
+    """OpenLineage / Marquez."""
+
+
+@lineage.command("emit")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--url", default=None, help="OpenLineage endpoint base URL [default: the spec's platform.lineage.url].")
+@click.option("--endpoint", default="api/v1/lineage", show_default=True, help="Path of the lineage API.")
+@click.option("--file", "file", default=None, help="Append the events to this file (one JSON per line; - prints).")
+def lineage_emit(paths, url, endpoint, file) -> None:
+    """Send the static lineage graph as OpenLineage run events (to Marquez, or a file)."""
+    from mlspec.lineage_emit import run_emit
+
+    sys.exit(run_emit(list(paths) or ["specs"], url, endpoint, file, report=_report))
