@@ -247,13 +247,22 @@ def validate_frame(suite, frame):
                                   "evaluated": len(result.results), "failed": failed}, default=str))
 
 
+def _plain(value):
+    """18.0 -> 18 (GX hands bounds and values back as floats), recursively in lists."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def failure_report(outcome):
     lines = [f"Great Expectations suite {outcome['suite']!r} failed {len(outcome['failed'])} of"
              f" {outcome['evaluated']} expectations on {outcome['rows']} rows:"]
     for failure in outcome["failed"]:
-        arguments = ", ".join(f"{k}={v!r}" for k, v in failure["kwargs"].items())
+        arguments = ", ".join(f"{k}={_plain(v)!r}" for k, v in failure["kwargs"].items())
         if failure["unexpected_count"]:
-            detail = f"{failure['unexpected_count']} unexpected value(s), e.g. {failure['partial_unexpected_list']}"
+            detail = f"{failure['unexpected_count']} unexpected value(s), e.g. {_plain(failure['partial_unexpected_list'])}"
         elif failure["exception"]:
             detail = f"error: {failure['exception']}"
         else:
