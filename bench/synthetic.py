@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def synthetic_spec(name: str, models: int) -> str:
-    datasets = max(1, (models + 1) // 2)
+def synthetic_spec(name: str, models: int, datasets: int | None = None) -> str:
+    datasets = datasets or max(1, (models + 1) // 2)
     lines = [
         "apiVersion: mlspec/v1alpha1",
         "kind: MLSystem",
@@ -41,7 +41,7 @@ def synthetic_spec(name: str, models: int) -> str:
     for d in range(datasets):
         lines += [f"  view_{d}: {{entities: [entity], source: data_{d}, timestampField: event_timestamp, ttl: 1d,"
                   " features: {f1: float32, f2: float32, f3: int32}}"]
-    lines += ["models:"]
+    lines += ["models:" if models else "models: {}"]
     for m in range(models):
         d = m // 2
         lines += [
@@ -69,8 +69,8 @@ def synthetic_spec(name: str, models: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_synthetic(folder: Path, name: str, models: int) -> Path:
+def write_synthetic(folder: Path, name: str, models: int, datasets: int | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.yaml"
-    path.write_text(synthetic_spec(name, models))
+    path.write_text(synthetic_spec(name, models, datasets))
     return path
