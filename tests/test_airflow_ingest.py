@@ -117,7 +117,7 @@ def test_ingestion_lands_validated_versioned_parquet_in_the_object_store(servers
                                           [(d["namespace"], d["name"]) for d in event["outputs"]])
     staging = ("customer-churn", "staging/customers.parquet")
     assert seen == {
-        f"{DAG_ID}.extract": ([("airflow-connection://warehouse", "customers")], [staging]),
+        f"{DAG_ID}.extract": ([("airflow-connection", "warehouse/customers")], [staging]),
         f"{DAG_ID}.validate": ([staging], []),
         f"{DAG_ID}.version": ([staging], [("s3://dvc-storage", "data/customers.parquet")]),
         f"{DAG_ID}.upload": ([staging], [("s3://raw-data", "customers.parquet")]),

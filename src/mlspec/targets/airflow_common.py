@@ -52,6 +52,17 @@ def split_uri(uri: str) -> tuple[str, str]:
     return "file", path
 
 
+def lineage_url(namespace: str, name: str) -> str:
+    """The URL of an OpenLineage dataset as a DAG file declares it (an Airflow lineage `File`).
+
+    Airflow's OpenLineage provider splits the URL back into namespace and name:
+    `s3://bucket` + `key` round-trips exactly; a bare namespace `ns` + `a/b` becomes
+    `ns://a/b` and comes back as (`ns`, `a/b`)."""
+    if "://" in namespace:
+        return f"{namespace.rstrip('/')}/{name.lstrip('/')}"
+    return f"{namespace}://{name.lstrip('/')}"
+
+
 def lineage_namespace(system: IRSystem) -> str:
     return system.platform.lineage.namespace if system.platform.lineage else system.name
 
@@ -61,7 +72,7 @@ def source_lineage(system: IRSystem, dataset: IRDataset) -> tuple[str, str]:
     connection (the host is only known at run time) and the dataset's name."""
     source = dataset.source
     if hasattr(source, "sql"):
-        return f"airflow-connection://{source.connection}", dataset.name
+        return "airflow-connection", f"{source.connection}/{dataset.name}"
     return split_uri(source.uri)
 
 
