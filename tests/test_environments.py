@@ -51,7 +51,7 @@ def test_overlays_change_only_their_environment():
     (("models.churn.serving.replicas: {min: 1, max: 1}", "models.churn.serving.replicas: {min: 1, mx: 1}"),
      "E101", "unknown key `mx`"),
     (("models.churn.serving.replicas: {min: 1, max: 1}", "models.churn.serving.replicas: {min: 3, max: 1}"),
-     "E108", "replicas `min` (3) is greater than `max` (1)"),
+     "E111", "replicas `min` (3) is greater than `max` (1)"),
     (("models.churn.serving.replicas: {min: 1, max: 1}", "datasets.customers.schedule: '@hourly'"),
      "E603", "cannot differ per environment"),
     (("namespace: models-dev", "namespace: Models_Dev"), "E107", "not a valid Kubernetes name"),

@@ -32,6 +32,7 @@ def load_and_check(path: str | Path) -> FrontendResult:
     source, diagnostics = load_spec_file(path)
     result.source, result.diagnostics = source, list(diagnostics)
     if source is None:
+        result.source = _text_for_rendering(path)
         return result
     spec, diagnostics = validate_spec(source)
     result.diagnostics += diagnostics
@@ -40,6 +41,21 @@ def load_and_check(path: str | Path) -> FrontendResult:
     result.diagnostics += check_spec(spec, source)
     result.spec = spec if not any(d.severity is Severity.ERROR for d in result.diagnostics) else None
     return result
+
+
+def _text_for_rendering(path: str | Path) -> LoadedSource | None:
+    """The file's text, so diagnostics of a file that did not load can still show the
+    offending line; it carries no data, and only renderers read it."""
+    from mlspec.source.loader import MAX_FILE_BYTES
+    from mlspec.source.positions import PositionTree
+
+    try:
+        if Path(path).stat().st_size > MAX_FILE_BYTES:
+            return None
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return LoadedSource(str(path), text, "", None, PositionTree())
 
 
 def expand_spec_paths(paths: list[str]) -> tuple[list[Path], list[str]]:

@@ -28,6 +28,7 @@ MAX_DEPTH = 64
 
 _STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {"str", "int", "float", "bool", "null", "timestamp"}
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,12 @@ def _yaml_error_diagnostic(exc, text: str, display: str) -> Diagnostic:
         start = exc.context_mark
         span = Span(start.line + 1, start.column + 1, start.line + 1, start.column + 2)
         label = "opened here and never closed"
+    elif context.startswith("while parsing a flow") and exc.context_mark is not None \
+            and exc.problem_mark is not None and exc.context_mark.line != exc.problem_mark.line:
+        # An unclosed `[` or `{` is noticed lines later; say where it was opened.
+        opened = exc.context_mark
+        bracket = "{" if "mapping" in context else "["
+        label = f"the `{bracket}` on line {opened.line + 1} is not closed before this"
     elif "mapping values are not allowed" in problem:
         help = "quote a value that contains `: `, or check the indentation of this line"
     elif "block end" in problem or "block mapping" in context:
@@ -170,7 +177,13 @@ class _Builder:
         self.budget = MAX_EXPANDED_NODES
 
     def build(self, node) -> Any:
-        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+        try:
+            size = _expanded_size(node, {})
+        except _RecursiveAlias as exc:
+            raise _LoadError(_diag("E009", "an alias refers to a value that contains it", self.display,
+                                   self._span(exc.node), label="this value contains an alias to itself",
+                                   help="YAML aliases must not be recursive")) from None
+        if size > MAX_EXPANDED_NODES:
             raise _LoadError(_diag("E009", f"the document expands to more than {MAX_EXPANDED_NODES:,} values"
                                            " (an alias/anchor bomb?)",
                                    self.display, self._bomb_span(node), label="expands too far",
@@ -225,10 +238,22 @@ class _Builder:
     def _scalar(self, node) -> Any:
         kind = node.tag[len(_STANDARD_TAG_PREFIX):]
         if kind in ("str", "timestamp"):
-            return node.value  # dates stay the strings the user wrote
+            return self._text(node)  # dates stay the strings the user wrote
         if kind == "null":
             return None
         return _parse_core_scalar(kind, node.value)
+
+    def _text(self, node) -> str:
+        """A string scalar's text. `"\\ud800"` is a valid YAML escape but half a surrogate pair,
+        not a character: it cannot be encoded as UTF-8, so it is refused here rather than
+        crashing whatever later validates or writes it."""
+        text = str(node.value)
+        bad = _SURROGATE_RE.search(text)
+        if bad:
+            raise _LoadError(_diag("E005", f"`\\u{ord(bad.group()):04x}` is half of a UTF-16 surrogate pair,"
+                                           " not a character", self.display, self._span(node),
+                                   help="write the character itself, or escape it whole as `\\UXXXXXXXX`"))
+        return text
 
     def _mapping(self, node, path: tuple, depth: int) -> dict:
         from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -244,7 +269,8 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 raise _LoadError(_diag("E011", "mapping keys must be plain strings", self.display,
                                        self._span(key_node)))
-            key = str(key_node.value)
+            self._check_tag(key_node)
+            key = self._text(key_node)
             key_span = self._span(key_node)
             if key in seen:
                 raise _LoadError(_diag("E003", f"duplicate key `{key}`", self.display, key_span,
@@ -256,25 +282,34 @@ class _Builder:
         # `<<: *base` merge keys: explicit keys win, earlier merged mappings win over later.
         for source in merged:
             for key_node, value_node in source.value:
-                key = str(key_node.value)
+                self._check_tag(key_node)
+                key = self._text(key_node)
                 if key not in result:
                     self.positions.keys.setdefault(path + (key,), self._span(key_node))
                     result[key] = self._build(value_node, path + (key,), depth + 1)
         return result
 
 
-def _expanded_size(node, memo: dict[int, int], depth: int = 0) -> int:
+class _RecursiveAlias(Exception):
+    def __init__(self, node):
+        super().__init__("recursive alias")
+        self.node = node
+
+
+def _expanded_size(node, memo: dict[int, int | None], depth: int = 0) -> int:
     """How many values `node` builds into, counting each alias expansion (memoised by node
     identity, so shared subtrees cost one visit). Stops counting past the limits; nesting
     past MAX_DEPTH is reported by the builder."""
     from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    known = memo.get(id(node))
-    if known is not None:
+    if id(node) in memo:
+        known = memo[id(node)]
+        if known is None:  # reached again while counting itself: `a: &a [*a]`
+            raise _RecursiveAlias(node)
         return known
     if depth > MAX_DEPTH:
         return 1
-    memo[id(node)] = 1  # a node reached again while counting itself: a recursive alias
+    memo[id(node)] = None
     if isinstance(node, SequenceNode):
         children = node.value
     elif isinstance(node, MappingNode):

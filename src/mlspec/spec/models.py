@@ -470,6 +470,11 @@ class Limit(SpecModel):
     max: float = F("Upper limit.", ge=0)
 
 
+class RateLimit(SpecModel):
+    # Its own model (not a validator on Limit) so the JSON Schema carries the bound too.
+    max: float = F("Upper limit, a fraction between 0 and 1 (0.01 is 1%).", ge=0, le=1, examples=[0.01])
+
+
 class SloQueries(SpecModel):
     errorRate: str | None = F("PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in.",
                               default=None)
@@ -478,20 +483,13 @@ class SloQueries(SpecModel):
 
 
 class Slo(SpecModel):
-    errorRate: Limit | None = F("Maximum share of 5xx responses (0-1).", default=None, examples=[{"max": 0.01}])
+    errorRate: RateLimit | None = F("Maximum share of 5xx responses (0-1).", default=None,
+                                    examples=[{"max": 0.01}])
     latencyP95Ms: Limit | None = F("Maximum p95 latency in milliseconds.", default=None, examples=[{"max": 100}])
     minRequests: int = F("Requests needed before the SLO is judged.", default=100, ge=0)
     interval: Duration = F("How often the SLO is measured.", default="10s")
     iterations: int = F("How many measurements the canary must pass.", default=10, ge=1, le=1000)
     queries: SloQueries | None = F("Override the default Prometheus queries.", default=None)
-
-    @field_validator("errorRate")
-    @classmethod
-    def _rate(cls, value: Limit | None) -> Limit | None:
-        if value is not None and value.max > 1:
-            raise PydanticCustomError("error_rate", "an error rate is a fraction between 0 and 1, found {max}",
-                                      {"max": f"{value.max:g}"})
-        return value
 
 
 class Environment(SpecModel):

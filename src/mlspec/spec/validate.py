@@ -4,16 +4,20 @@ position tree, falling back to the nearest written ancestor)."""
 
 from __future__ import annotations
 
+import keyword
+import re
 import types
 import typing
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from mlspec.diagnostics import Diagnostic, did_you_mean, format_path
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import API_VERSION, KIND, MLSystemSpec
 from mlspec.spec.secrets import find_literal_secrets
+from mlspec.spec.types import _dns_label, _identifier, _resource_name
 
 # pydantic error type -> (code, short description used in the message)
 _TYPE_NAMES = {
@@ -27,8 +31,11 @@ _CUSTOM_CODES = {
     "schedule": "E107", "quantity": "E107", "url": "E107", "object_uri": "E107", "estimator": "E107",
     "relative_path": "E107", "registry_name": "E107", "storage_uri": "E107",
     "secret_in_url": "E301",
-    "bounds": "E108", "gate": "E402", "error_rate": "E108", "destination": "E110",
+    # E108 is a value outside its own range (a JSON Schema can say so); E111 is bounds that
+    # contradict each other or the column type (min > max), which only the validator sees.
+    "bounds": "E111", "gate": "E402", "destination": "E110",
 }
+_VALIDATORS = {"dns_label": _dns_label, "identifier": _identifier, "resource_name": _resource_name}
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -94,7 +101,8 @@ def _convert_one(source: LoadedSource, error: dict, path: tuple) -> Diagnostic:
         return _at(source, "E102", f"missing required key `{field}` {_where(parent)}", parent, on_key=True,
                    label=f"`{field}` is required here")
     if loc and loc[-1] == "[key]":
-        return _at(source, _CUSTOM_CODES.get(kind, "E107"), _message(error), path, on_key=True)
+        return _at(source, _CUSTOM_CODES.get(kind, "E107"), _message(error), path, on_key=True,
+                   help=_name_suggestion(kind, error["input"]))
     if kind in _TYPE_NAMES:
         return _at(source, "E103", f"expected {_TYPE_NAMES[kind]}, found {_describe(error['input'])}", path)
     if kind in ("literal_error", "enum"):
@@ -110,7 +118,29 @@ def _convert_one(source: LoadedSource, error: dict, path: tuple) -> Diagnostic:
         return _at(source, "E108", f"expected a finite number, found `{error['input']}`", path)
     if kind in ("too_short", "too_long"):
         return _at(source, "E109", _length_message(kind, error["input"], ctx), path)
-    return _at(source, _CUSTOM_CODES.get(kind, "E100"), _message(error), path)
+    return _at(source, _CUSTOM_CODES.get(kind, "E100"), _message(error), path,
+               help=_name_suggestion(kind, error["input"]))
+
+
+def _name_suggestion(kind: str, value: Any) -> str:
+    """`Churn_Prediction` -> "try `churn-prediction`", for the name rules people trip over."""
+    if not isinstance(value, str) or kind not in ("dns_label", "identifier", "resource_name"):
+        return ""
+    if re.search(r"[^\w.\- ]", value):
+        return ""  # quotes, newlines, punctuation: not a near-miss worth correcting
+    if kind == "identifier":
+        suggestion = re.sub(r"\W+", "_", value).strip("_")
+        suggestion = f"_{suggestion}" if suggestion[:1].isdigit() else suggestion
+        suggestion = f"{suggestion}_" if keyword.iskeyword(suggestion) else suggestion
+    else:
+        separator = "[^a-z0-9]+" if kind == "dns_label" else "[^a-z0-9_-]+"
+        suggestion = re.sub(separator, "-", value.lower())
+        suggestion = re.sub(r"([-_])[-_]+", r"\1", suggestion).strip("-_")
+    try:
+        valid = suggestion and suggestion != value and _VALIDATORS[kind](suggestion)
+    except PydanticCustomError:  # the suggestion breaks the rule too (e.g. no letters left)
+        return ""
+    return f"try `{suggestion}`" if valid else ""
 
 
 _RANGE_WORDS = {"gt": "greater than", "ge": "at least", "lt": "less than", "le": "at most"}
@@ -125,10 +155,11 @@ def _length_message(kind: str, value: Any, ctx: dict) -> str:
     if isinstance(value, str):
         return (f"`{value}` is {len(value)} characters long; at most {ctx.get('max_length')} are allowed"
                 if kind == "too_long" else f"`{value}` is too short: at least {ctx.get('min_length')} characters")
-    what = "entries" if isinstance(value, dict) else "items"
-    if kind == "too_short":
-        return f"expected at least {ctx.get('min_length')} {what}, found {len(value) or 'none'}"
-    return f"expected at most {ctx.get('max_length')} {what}, found {len(value)}"
+    limit = ctx.get("min_length" if kind == "too_short" else "max_length")
+    singular, plural = ("entry", "entries") if isinstance(value, dict) else ("item", "items")
+    what = singular if limit == 1 else plural
+    found = len(value) if hasattr(value, "__len__") else "?"
+    return f"expected {'at least' if kind == 'too_short' else 'at most'} {limit} {what}, found {found or 'none'}"
 
 
 def _where(path: tuple) -> str:
