@@ -122,6 +122,31 @@ def installed_kfp_version() -> str:
     return version("kfp")
 
 
+# Below this many pipelines to compile, a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 8
+
+
+def compile_many(jobs: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Compile several (source, function) pairs; on every core when there are many and we are
+    not already a worker of `mlspec compile`'s own pool (one spec with hundreds of models)."""
+    import multiprocessing
+    import os
+
+    jobs = list(dict.fromkeys(jobs))
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if len(jobs) < PARALLEL_THRESHOLD or workers < 2 or multiprocessing.parent_process() is not None:
+        return {job: compile_pipeline_source(*job) for job in jobs}
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        results = pool.map(_compile_job, jobs, chunksize=max(1, len(jobs) // (workers * 4)))
+        return dict(zip(jobs, results))
+
+
+def _compile_job(job: tuple[str, str]) -> str:
+    return compile_pipeline_source(*job)
+
+
 def ir_is_current(ir_text: str, source: str) -> bool:
     """Whether a previously generated IR file was compiled from exactly this source."""
     first = ir_text.split("\n", 3)
@@ -135,13 +160,16 @@ class KfpTarget(Target):
 
     def generate(self, project: IRProject) -> list[Artifact]:
         system = project.base
-        artifacts = []
+        pipelines = []
         for model in system.models:
             source = self.pipeline_source(system, model)
-            if source is None:
-                continue
-            ir = self._previous_ir(pipeline_ir_path(model), source) or compile_pipeline_source(
-                source, pipeline_function_name(model))
+            if source is not None:
+                pipelines.append((model, source, self._previous_ir(pipeline_ir_path(model), source)))
+        compiled = compile_many([(source, pipeline_function_name(model))
+                                 for model, source, previous in pipelines if previous is None])
+        artifacts = []
+        for model, source, previous in pipelines:
+            ir = previous or compiled[(source, pipeline_function_name(model))]
             artifacts += [
                 self.artifact(pipeline_source_path(model), source),
                 self.artifact(pipeline_ir_path(model), f"{SOURCE_HASH_PREFIX}{source_sha256(source)}\n{ir}"),
