@@ -18,6 +18,8 @@ from mlspec.spec.types import (
     DnsLabel,
     Duration,
     Identifier,
+    LabelKey,
+    LabelValue,
     ObjectUri,
     Quantity,
     ResourceName,
@@ -81,7 +83,7 @@ class Metadata(SpecModel):
                           examples=["growth-ml@example.com"], default=None)
     description: str | None = F("What the system does, in a sentence.", default=None,
                                 examples=["Predict which customers churn in the next 30 days."])
-    labels: dict[str, str] = F("Kubernetes-style labels copied onto generated resources.",
+    labels: dict[LabelKey, LabelValue] = F("Kubernetes labels copied onto generated resources.",
                                default_factory=dict, examples=[{"team": "growth"}])
 
 

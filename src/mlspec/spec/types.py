@@ -61,6 +61,33 @@ Identifier = Annotated[str, AfterValidator(_identifier), Field(pattern=IDENTIFIE
 ResourceName = Annotated[str, AfterValidator(_resource_name),
                          Field(pattern=RESOURCE_NAME_RE.pattern, max_length=40)]
 
+# --- Kubernetes labels ---------------------------------------------------------------------
+
+LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                          r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if not LABEL_KEY_RE.match(value) or len(name) > 63 or len(prefix) > 253:
+        raise PydanticCustomError(
+            "label_key", "`{value}` is not a Kubernetes label key: an optional DNS prefix and `/`, then at most"
+            " 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit", {"value": value})
+    return value
+
+
+def _label_value(value: str) -> str:
+    if len(value) > 63 or not LABEL_VALUE_RE.match(value):
+        raise PydanticCustomError(
+            "label_value", "`{value}` is not a Kubernetes label value: at most 63 letters, digits, `-`, `_` or"
+            " `.`, starting and ending with a letter or digit", {"value": value})
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(_label_key), Field(pattern=LABEL_KEY_RE.pattern)]
+LabelValue = Annotated[str, AfterValidator(_label_value), Field(pattern=LABEL_VALUE_RE.pattern, max_length=63)]
+
 # --- durations ----------------------------------------------------------------------------
 
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

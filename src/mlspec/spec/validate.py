@@ -27,7 +27,7 @@ _TYPE_NAMES = {
     "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list",
 }
 _CUSTOM_CODES = {
-    "dns_label": "E107", "identifier": "E107", "resource_name": "E107", "duration": "E107",
+    "dns_label": "E107", "label_key": "E107", "label_value": "E107", "identifier": "E107", "resource_name": "E107", "duration": "E107",
     "schedule": "E107", "quantity": "E107", "url": "E107", "object_uri": "E107", "estimator": "E107",
     "relative_path": "E107", "registry_name": "E107", "storage_uri": "E107",
     "secret_in_url": "E301",
