@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tempfile
+
 import pytest
+
+# Keep mlspec's result cache (see mlspec/cache.py) inside this test session, so tests neither
+# read a developer's cache nor leave entries behind in it.
+os.environ["MLSPEC_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlspec-test-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

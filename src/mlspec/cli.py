@@ -54,18 +54,42 @@ def cli() -> None:
 @format_option
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check spec files (or folders of them) and report every problem with its position."""
-    from mlspec.frontend import expand_spec_paths, load_and_check
+    from mlspec.frontend import expand_spec_paths
 
     files, missing = expand_spec_paths(list(paths) or ["specs"])
     if missing:
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     if not files:
         raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths or ("specs",)))
-    results = [load_and_check(path) for path in files]
+    results = [_validate_file(path) for path in files]
     failed = _report(results, fmt)
     if fmt == "human" and not failed:
         click.echo(f"{len(results)} spec{'s' if len(results) != 1 else ''} valid", err=True)
     sys.exit(EXIT_SPEC_ERRORS if failed else EXIT_OK)
+
+
+def _validate_file(path: Path):
+    """The front end's verdict on one file, from the cache when mlspec and the file are
+    unchanged since it was last computed (then pydantic is not even imported)."""
+    from mlspec import cache
+    from mlspec.frontend import FrontendResult, load_and_check
+    from mlspec.source.loader import LoadedSource
+    from mlspec.source.positions import PositionTree
+
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return load_and_check(path)  # reports the error
+    key = cache.validation_key(str(path), raw) if cache.enabled() else ""
+    hit = cache.get("validate", key) if key else None
+    if hit is not None:
+        text = raw.decode("utf-8", errors="replace")
+        diagnostics = [cache.diagnostic_from_json(d) for d in hit["diagnostics"]]
+        return FrontendResult(str(path), LoadedSource(str(path), text, "", None, PositionTree()), None, diagnostics)
+    result = load_and_check(path)
+    if key:
+        cache.put("validate", key, {"diagnostics": [cache.diagnostic_to_json(d) for d in result.diagnostics]})
+    return result
 
 
 def _report(results, fmt: str) -> bool:

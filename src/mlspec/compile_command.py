@@ -28,7 +28,11 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
         raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
     if not files:
         raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
-    results = _compile_all(files, out_root, targets, envs)
+    partial = bool(targets or envs)
+    unchanged = {} if partial else {f: _unchanged_system(f, out_root) for f in files}
+    to_compile = [f for f in files if not unchanged.get(f)]
+    compiled = iter(_compile_all(to_compile, out_root, targets, envs))
+    results = [unchanged.get(f) or next(compiled) for f in files]
     _reject_duplicate_systems(results)
     if report([_as_frontend(r) for r in results], fmt):
         click.echo("nothing was written", err=True)
@@ -39,13 +43,67 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
         with output_lock(out_root):
             if not (check or show_diff):
                 recover(out_root)
-            return _apply(results, out_root, paths, envs, targets, check, show_diff)
+            code = _apply(results, out_root, paths, envs, targets, check, show_diff)
+        if code == 0 and not show_diff and not check:
+            _remember(results, out_root)
+        return code
     except OSError as exc:
         # Fails closed: the previous tree is intact (writes go to a staging copy first).
         where = exc.filename or out_root
         click.echo(f"error[E901]: cannot write the output: {exc.strerror or exc} ({where})\n"
                    f"  = help: the previous contents of {out_root} are unchanged", err=True)
         return 3
+
+
+def _compile_key(spec_file: Path, out_root: Path) -> str:
+    from mlspec import cache
+    from mlspec.compiler import recorded_spec_path
+
+    # The kfp version is part of the key because the pipeline IR embeds it.
+    from importlib.metadata import version
+
+    return cache.make_key("compile", spec_file.read_bytes(), recorded_spec_path(spec_file, out_root),
+                          version("kfp"))
+
+
+def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
+    """When this very spec, compiled by this very mlspec, is known to produce the manifest
+    on disk, and every file on disk still has the hash that manifest records, there is
+    nothing to compile: return the tree as it is (pydantic, jinja2 and kfp stay unloaded)."""
+    import hashlib
+
+    from mlspec import cache
+
+    if not cache.enabled():
+        return None
+    try:
+        hit = cache.get("compile", _compile_key(spec_file, out_root))
+    except OSError:
+        return None
+    if hit is None:
+        return None
+    current = read_tree(out_root / hit["system"])
+    manifest_text = current.get(MANIFEST, "")
+    if hashlib.sha256(manifest_text.encode("utf-8")).hexdigest() != hit["manifest_sha256"]:
+        return None
+    artifacts = json.loads(manifest_text)["artifacts"]
+    if set(current) != {a["path"] for a in artifacts} | {MANIFEST}:
+        return None
+    if any(hashlib.sha256(current[a["path"]].encode("utf-8")).hexdigest() != a["sha256"] for a in artifacts):
+        return None
+    return CompileResult(str(spec_file), system=hit["system"], files=current)
+
+
+def _remember(results: list[CompileResult], out_root: Path) -> None:
+    import hashlib
+
+    from mlspec import cache
+
+    for result in results:
+        if result.ok and MANIFEST in result.files and result.scope == (None, None):
+            manifest_sha = hashlib.sha256(result.files[MANIFEST].encode("utf-8")).hexdigest()
+            cache.put("compile", _compile_key(Path(result.spec_file), out_root),
+                      {"system": result.system, "manifest_sha256": manifest_sha})
 
 
 def _compile_all(files: list[Path], out_root: Path, targets: list[str], envs: list[str]) -> list[CompileResult]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlspec.diagnostics import Diagnostic, Severity
 from mlspec.source.loader import LoadedSource, load_spec_file
-from mlspec.spec.models import MLSystemSpec
+
+if TYPE_CHECKING:
+    from mlspec.spec.models import MLSystemSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 

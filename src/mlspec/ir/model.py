@@ -9,9 +9,10 @@ not every target.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlspec.spec import models as spec
+if TYPE_CHECKING:  # annotations only: keep the spec models off the import path of cached runs
+    from mlspec.spec import models as spec
 
 
 @dataclass(frozen=True)

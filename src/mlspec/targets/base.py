@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from mlspec.diagnostics import Diagnostic, Severity
-from mlspec.ir.model import IRProject
+
+if TYPE_CHECKING:
+    from mlspec.ir.model import IRProject
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,71 @@
+"""The result cache: an unchanged spec is neither re-validated nor re-compiled (pydantic,
+jinja2 and kfp stay unloaded), yet hand edits to generated files are always noticed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO, SPECS, run_mlspec
+
+HEAVY = ("pydantic", "jinja2", "ruamel", "kfp", "airflow")
+PROBE = """
+import json, sys
+from mlspec.cli import cli
+try:
+    cli.main(args=sys.argv[1:], prog_name="mlspec")
+except SystemExit as exit:
+    code = exit.code
+print("PROBE" + json.dumps({"code": code, "heavy": sorted({m.split('.')[0] for m in sys.modules} & set(%r))}))
+""" % (HEAVY,)
+
+
+def _probe(cwd: Path, *args: str, env: dict | None = None) -> dict:
+    import os
+
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, capture_output=True, text=True,
+                            env={**os.environ, **(env or {})}, timeout=600)
+    line = [l for l in result.stdout.splitlines() if l.startswith("PROBE")][-1]
+    return {**json.loads(line[5:]), "stderr": result.stderr}
+
+
+def test_revalidating_an_unchanged_spec_skips_pydantic_and_says_the_same(tmp_path):
+    case = REPO / "tests/cases/invalid/ref-unknown-slo/spec.yaml"
+    shutil.copy(case, tmp_path / "spec.yaml")
+    first = _probe(tmp_path, "validate", "spec.yaml")
+    second = _probe(tmp_path, "validate", "spec.yaml")
+    assert first["code"] == second["code"] == 1
+    assert "pydantic" in first["heavy"] and second["heavy"] == []
+    assert second["stderr"] == first["stderr"] and "unknown SLO" in second["stderr"]
+    # Any change to the file is a miss.
+    (tmp_path / "spec.yaml").write_text(case.read_text().replace("churn-apis", "churn-api"))
+    third = _probe(tmp_path, "validate", "spec.yaml")
+    assert third["code"] == 0 and "pydantic" in third["heavy"]
+
+
+def test_recompiling_an_unchanged_spec_loads_nothing_heavy_but_repairs_hand_edits(tmp_path):
+    shutil.copytree(SPECS, tmp_path / "specs")
+    run_mlspec("compile", "specs", cwd=tmp_path, check=True)
+    again = _probe(tmp_path, "compile", "specs")
+    assert again["code"] == 0 and again["heavy"] == []
+    assert again["stderr"].count("up to date") == 3
+
+    service = tmp_path / "generated/customer-churn/k8s/prod/inferenceservice-churn.yaml"
+    pristine = service.read_text()
+    service.write_text(pristine.replace("maxReplicas: 5", "maxReplicas: 50"))
+    check = run_mlspec("compile", "specs", "--check", cwd=tmp_path)
+    assert check.returncode == 1 and "+    maxReplicas: 5" in check.stdout
+    stray = tmp_path / "generated/customer-churn/notes.txt"
+    stray.write_text("mine\n")
+    run_mlspec("compile", "specs", cwd=tmp_path, check=True)
+    assert service.read_text() == pristine and not stray.exists()
+
+
+def test_the_cache_can_be_turned_off(tmp_path):
+    shutil.copytree(SPECS, tmp_path / "specs")
+    run_mlspec("validate", "specs", cwd=tmp_path, check=True)
+    off = _probe(tmp_path, "validate", "specs", env={"MLSPEC_NO_CACHE": "1"})
+    assert off["code"] == 0 and "pydantic" in off["heavy"]
