@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import shutil
@@ -59,11 +60,16 @@ def _compile_key(spec_file: Path, out_root: Path) -> str:
     from mlspec import cache
     from mlspec.compiler import recorded_spec_path
 
-    # The kfp version is part of the key because the pipeline IR embeds it.
+    return cache.make_key("compile", spec_file.read_bytes(), recorded_spec_path(spec_file, out_root),
+                          _kfp_version())
+
+
+@functools.lru_cache(maxsize=1)
+def _kfp_version() -> str:
+    """Part of the compile key, because the pipeline IR embeds it."""
     from importlib.metadata import version
 
-    return cache.make_key("compile", spec_file.read_bytes(), recorded_spec_path(spec_file, out_root),
-                          version("kfp"))
+    return version("kfp")
 
 
 def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
@@ -91,7 +97,7 @@ def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
         return None
     if any(hashlib.sha256(current[a["path"]].encode("utf-8")).hexdigest() != a["sha256"] for a in artifacts):
         return None
-    return CompileResult(str(spec_file), system=hit["system"], files=current)
+    return CompileResult(str(spec_file), system=hit["system"], files=current, unchanged_on_disk=True)
 
 
 def _remember(results: list[CompileResult], out_root: Path) -> None:
@@ -151,6 +157,9 @@ def _apply(results, out_root: Path, paths, envs, targets, check: bool, show_diff
     diffs: list[str] = []
     plans = []
     for result in results:
+        if result.unchanged_on_disk:
+            plans.append((result.system, None, None))
+            continue
         current = read_tree(out_root / result.system)
         files = merge_with_previous(result, current)
         change = compare_tree(current, files)
@@ -175,6 +184,9 @@ def _apply(results, out_root: Path, paths, envs, targets, check: bool, show_diff
                        err=True)
         return 0
     for system, files, change in plans:
+        if files is None:
+            click.echo(f"{system}: up to date", err=True)
+            continue
         write_tree(out_root, system, files)
         if not change.empty:
             click.echo(f"{system}: {len(change.added)} added, {len(change.changed)} changed, "

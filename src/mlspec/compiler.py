@@ -28,6 +28,9 @@ class CompileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     source_text: str = ""
     scope: tuple[frozenset[str] | None, frozenset[str] | None] = (None, None)  # (targets, environments)
+    # True when the result cache vouched that `files` is exactly what is on disk and what this
+    # spec compiles to: nothing to compare or write.
+    unchanged_on_disk: bool = False
 
     @property
     def ok(self) -> bool:

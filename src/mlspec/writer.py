@@ -53,14 +53,15 @@ def read_tree(folder: Path) -> dict[str, str]:
     if not folder.is_dir():
         return {}
     files = {}
-    for path in sorted(folder.rglob("*")):
+    for root, dirs, names in os.walk(folder):
         # Python writes bytecode caches beside DAG and pipeline files it imports; they are not ours.
-        if path.is_file() and "__pycache__" not in path.relative_to(folder).parts:
-            try:
-                files[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
-            except UnicodeDecodeError:
-                files[path.relative_to(folder).as_posix()] = path.read_bytes().decode("utf-8", "replace")
-    return files
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        relative_root = os.path.relpath(root, folder)
+        for name in names:
+            relative = name if relative_root == "." else f"{relative_root}/{name}".replace(os.sep, "/")
+            with open(os.path.join(root, name), "rb") as handle:
+                files[relative] = handle.read().decode("utf-8", "replace")
+    return dict(sorted(files.items()))
 
 
 def compare_tree(current: dict[str, str], new: dict[str, str]) -> TreeChange:
