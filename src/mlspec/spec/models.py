@@ -400,7 +400,6 @@ class ReplicaBounds(SpecModel):
         return self
 
 
-Serving.model_rebuild()
 
 
 class Rollout(SpecModel):
