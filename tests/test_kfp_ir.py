@@ -130,8 +130,13 @@ def test_an_unchanged_pipeline_is_not_recompiled_and_kfp_is_not_imported(tmp_pat
              "print(sorted(m for m in sys.modules if m == 'kfp' or m.startswith('kfp.')))")
     unchanged = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert unchanged.stdout.strip() == "[]"
-    # Change the pipeline (a gate) and kfp compiles it again.
+    # A spec edit outside training (serving replicas) leaves the pipeline source as it was.
     spec = tmp_path / "specs/customer-churn.yaml"
+    spec.write_text(spec.read_text().replace("replicas: {min: 1, max: 5}", "replicas: {min: 1, max: 6}"))
+    serving_only = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                                  check=True, env={**__import__("os").environ, "MLSPEC_NO_CACHE": "1"})
+    assert serving_only.stdout.strip() == "[]"
+    # Change the pipeline (a gate) and kfp compiles it again.
     spec.write_text(spec.read_text().replace('accuracy: ">= 0.85"', 'accuracy: ">= 0.86"'))
     changed = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert "'kfp'" in changed.stdout

@@ -236,7 +236,7 @@ class KfpTarget(Target):
             system=system, model=model, training=training, fairness=fairness,
             packages=list(training.packages),
             params_json=json.dumps(training.params, sort_keys=True),
-            card_literal=pprint.pformat(card_document(system, model), width=100, sort_dicts=True),
+            card_literal=pprint.pformat(card_document(system, model, for_pipeline=True), width=100, sort_dicts=True),
             env_plain=env_plain,
             env_secrets=[{"name": n, "key_to_env": dict(sorted(k.items()))} for n, k in sorted(secrets.items())],
             retries=training.retries, resources=_resource_calls(training.resources),

@@ -36,11 +36,16 @@ def card_path(model: IRModel, extension: str) -> str:
     return f"docs/{model.name}.model-card.{extension}"
 
 
-def card_document(system: IRSystem, model: IRModel) -> dict:
+def card_document(system: IRSystem, model: IRModel, for_pipeline: bool = False) -> dict:
     """The model card as the spec describes it (no measured metrics), valid against the
-    Model Card Toolkit v0.0.2 schema."""
+    Model Card Toolkit v0.0.2 schema.
+
+    `for_pipeline`: the copy embedded in the training pipeline, which fills in the version it
+    registers. It leaves out the served version and the generated-by note (which names the
+    spec's sha256), so that editing unrelated parts of the spec does not change the pipeline
+    source, and kfp does not have to recompile it."""
     card = model.card
-    note = " ".join(header_lines(system.spec_path, system.spec_sha256))
+    note = "" if for_pipeline else " ".join(header_lines(system.spec_path, system.spec_sha256))
     details: dict = {
         "name": model.registry_name,
         "overview": (card.overview if card and card.overview else None) or model.description
@@ -49,7 +54,7 @@ def card_document(system: IRSystem, model: IRModel) -> dict:
     }
     if system.metadata.owner:
         details["owners"] = [{"name": system.metadata.owner, "contact": system.metadata.owner}]
-    if model.serving and model.serving.modelVersion:
+    if model.serving and model.serving.modelVersion and not for_pipeline:
         details["version"] = {"name": model.serving.modelVersion}
     if card and card.license:
         details["licenses"] = [{"identifier": card.license}]
