@@ -147,19 +147,19 @@ def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
     changed = dict(result.files)
     changed["k8s/prod/inferenceservice-churn.yaml"] += "# changed\n"
     calls = {"n": 0}
-    real_fsync = os.fsync
 
-    def failing_fsync(fd):
+    def failing_open(path, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 5:
-            raise OSError(28, "No space left on device")
-        return real_fsync(fd)
+            raise OSError(28, "No space left on device", str(path))
+        return open(path, *args, **kwargs)
 
-    monkeypatch.setattr(writer.os, "fsync", failing_fsync)
+    # the writer's own `open` (a module global shadows the builtin)
+    monkeypatch.setattr(writer, "open", failing_open, raising=False)
     with pytest.raises(OSError):
         with writer.output_lock(out):
             writer.write_tree(out, result.system, changed)
-    monkeypatch.setattr(writer.os, "fsync", real_fsync)
+    monkeypatch.delattr(writer, "open")
     writer.recover(out)
     assert _tree(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".mlspec-")]
