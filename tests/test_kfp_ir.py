@@ -142,3 +142,19 @@ def test_an_unchanged_pipeline_is_not_recompiled_and_kfp_is_not_imported(tmp_pat
     assert "'kfp'" in changed.stdout
     ir = (tmp_path / "generated/customer-churn/kfp/churn_training.yaml").read_text()
     assert "0.86" in ir
+
+
+def test_the_pipeline_writes_the_drift_reference_the_drift_dag_reads():
+    """fraud-score's features come from two datasets, so its drift check compares with a
+    training snapshot: the pipeline's default `reference_uri` is where the drift DAG looks."""
+    from conftest import REPO
+
+    ir = yaml.safe_load_all((REPO / "generated/payments-risk/kfp/fraud_score_training.yaml").read_text())
+    pipeline = next(iter(ir))
+    default = pipeline["root"]["inputDefinitions"]["parameters"]["reference_uri"]["defaultValue"]
+    dag = (REPO / "generated/payments-risk/airflow/dags/payments_risk__drift_fraud_score.py").read_text()
+    assert default == "s3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet"
+    assert repr(default) in dag
+    churn = next(iter(yaml.safe_load_all((REPO / "generated/customer-churn/kfp/churn_training.yaml").read_text())))
+    # churn's features come from one dataset, which is its drift reference: no snapshot
+    assert churn["root"]["inputDefinitions"]["parameters"]["reference_uri"]["defaultValue"] == ""

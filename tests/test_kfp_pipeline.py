@@ -72,7 +72,8 @@ def _run(setup, tmp_path, monkeypatch, **overrides):
 def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_path, monkeypatch):
     from mlflow.tracking import MlflowClient
 
-    tracking_uri = _run(churn_setup, tmp_path, monkeypatch)
+    reference = tmp_path / "monitoring" / "reference.parquet"
+    tracking_uri = _run(churn_setup, tmp_path, monkeypatch, reference_uri=str(reference))
     client = MlflowClient(tracking_uri=tracking_uri)
     version = client.get_model_version_by_alias("ChurnModel", "champion")
     assert str(version.version) == "1"
@@ -97,6 +98,14 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
     slices = sorted(m["slice"] for m in performance if "slice" in m)
     assert slices == ["age_group=18-29", "age_group=30-44", "age_group=45-64", "age_group=65+"]
     assert card["model_details"]["version"]["name"] == "1"
+
+    # The drift check's reference: the features this version was trained on.
+    import pandas as pd
+
+    snapshot = pd.read_parquet(reference)
+    assert list(snapshot.columns) == ["total_purchases", "avg_order_value", "days_since_last_purchase",
+                                      "support_tickets_count"]
+    assert len(snapshot) > 100 and not snapshot.isna().any().any()
 
     # The registered model loads by alias and predicts from the four features.
     import mlflow
@@ -134,8 +143,11 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
 def test_failed_gate_stops_at_evaluation_and_registers_nothing(churn_setup, tmp_path, monkeypatch, capsys):
     from mlflow.tracking import MlflowClient
 
+    reference = tmp_path / "reference.parquet"
     with pytest.raises(RuntimeError, match="evaluate-model"):
-        _run(churn_setup, tmp_path, monkeypatch, gates=["accuracy >= 0.999", "roc_auc >= 0.8"])
+        _run(churn_setup, tmp_path, monkeypatch, gates=["accuracy >= 0.999", "roc_auc >= 0.8"],
+             reference_uri=str(reference))
+    assert not reference.exists(), "a rejected model must not become the drift reference"
     output = capsys.readouterr().out
     assert "evaluation gate failed, the model is not registered: accuracy = 0." in output
     assert "required >= 0.999" in output

@@ -24,5 +24,14 @@ def dag_id(system: str, kind: str, name: str) -> str:
     return f"{py_name(system)}__{kind}_{py_name(name)}"
 
 
+# Bucket for what monitoring needs and no dataset holds: prediction logs and the training-data
+# snapshot a drift check compares against (the training pipeline writes it).
+MONITORING_BUCKET = "mlspec-monitoring"
+
+
+def monitoring_uri(system: str, model: str, leaf: str) -> str:
+    return f"s3://{MONITORING_BUCKET}/{system}/{model}/{leaf}"
+
+
 def inference_service_name(system: str, model: str) -> str:
     return k8s_name(system, model)

@@ -205,6 +205,8 @@ def check_fairness(
 def register_model(
     model: Input[Model],
     test_data: Input[Dataset],
+    training_data: Input[Dataset],
+    reference_uri: str,
     features: list,
     estimator: str,
     params_json: str,
@@ -253,6 +255,12 @@ def register_model(
             mlflow.log_artifact(copy, artifact_path="test_data")
     version = str(info.registered_model_version)
     print(f"registered {registered_model_name} version {version} (run {run.info.run_id})")
+    if reference_uri:
+        # The drift check compares production features with what this version was trained on.
+        if "://" not in reference_uri:
+            os.makedirs(os.path.dirname(os.path.abspath(reference_uri)), exist_ok=True)
+        pd.read_parquet(training_data.path)[features].to_parquet(reference_uri, index=False)
+        print(f"wrote the drift reference snapshot to {reference_uri}")
     return namedtuple("Registered", ["run_id", "version"])(run.info.run_id, version)
 
 
@@ -367,6 +375,7 @@ def churn_training_pipeline(
     registered_model_name: str = 'ChurnModel',
     model_alias: str = 'champion',
     gates: list = ['accuracy >= 0.85', 'roc_auc >= 0.8'],
+    reference_uri: str = '',
     max_disparity: float = 0.1,
 ):
     data = _configure(load_training_data(
@@ -407,6 +416,8 @@ def churn_training_pipeline(
     registered = _configure(register_model(
         model=trained.outputs["model"],
         test_data=trained.outputs["test_data"],
+        training_data=data.outputs["training_data"],
+        reference_uri=reference_uri,
         features=['total_purchases', 'avg_order_value', 'days_since_last_purchase', 'support_tickets_count'],
         estimator='sklearn.ensemble.RandomForestClassifier',
         params_json='{"max_depth": 8, "n_estimators": 100, "random_state": 42}',

@@ -156,6 +156,8 @@ def evaluate_model(
 def register_model(
     model: Input[Model],
     test_data: Input[Dataset],
+    training_data: Input[Dataset],
+    reference_uri: str,
     features: list,
     estimator: str,
     params_json: str,
@@ -204,6 +206,12 @@ def register_model(
             mlflow.log_artifact(copy, artifact_path="test_data")
     version = str(info.registered_model_version)
     print(f"registered {registered_model_name} version {version} (run {run.info.run_id})")
+    if reference_uri:
+        # The drift check compares production features with what this version was trained on.
+        if "://" not in reference_uri:
+            os.makedirs(os.path.dirname(os.path.abspath(reference_uri)), exist_ok=True)
+        pd.read_parquet(training_data.path)[features].to_parquet(reference_uri, index=False)
+        print(f"wrote the drift reference snapshot to {reference_uri}")
     return namedtuple("Registered", ["run_id", "version"])(run.info.run_id, version)
 
 
@@ -297,6 +305,7 @@ def chargeback_loss_training_pipeline(
     registered_model_name: str = 'ChargebackLoss',
     model_alias: str = 'champion',
     gates: list = ['r2 >= 0.5', 'mae <= 40'],
+    reference_uri: str = '',
 ):
     data = _configure(load_training_data(
         feast_repo=feast_repo,
@@ -327,6 +336,8 @@ def chargeback_loss_training_pipeline(
     registered = _configure(register_model(
         model=trained.outputs["model"],
         test_data=trained.outputs["test_data"],
+        training_data=data.outputs["training_data"],
+        reference_uri=reference_uri,
         features=['fraud_rate_30d', 'chargeback_rate_30d', 'txn_amount_24h'],
         estimator='sklearn.ensemble.RandomForestRegressor',
         params_json='{"n_estimators": 150, "random_state": 7}',

@@ -205,6 +205,8 @@ def check_fairness(
 def register_model(
     model: Input[Model],
     test_data: Input[Dataset],
+    training_data: Input[Dataset],
+    reference_uri: str,
     features: list,
     estimator: str,
     params_json: str,
@@ -253,6 +255,12 @@ def register_model(
             mlflow.log_artifact(copy, artifact_path="test_data")
     version = str(info.registered_model_version)
     print(f"registered {registered_model_name} version {version} (run {run.info.run_id})")
+    if reference_uri:
+        # The drift check compares production features with what this version was trained on.
+        if "://" not in reference_uri:
+            os.makedirs(os.path.dirname(os.path.abspath(reference_uri)), exist_ok=True)
+        pd.read_parquet(training_data.path)[features].to_parquet(reference_uri, index=False)
+        print(f"wrote the drift reference snapshot to {reference_uri}")
     return namedtuple("Registered", ["run_id", "version"])(run.info.run_id, version)
 
 
@@ -359,6 +367,7 @@ def fraud_score_training_pipeline(
     registered_model_name: str = 'FraudScore',
     model_alias: str = 'champion',
     gates: list = ['roc_auc >= 0.9', 'recall >= 0.6'],
+    reference_uri: str = 's3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet',
     max_disparity: float = 0.05,
 ):
     data = _configure(load_training_data(
@@ -399,6 +408,8 @@ def fraud_score_training_pipeline(
     registered = _configure(register_model(
         model=trained.outputs["model"],
         test_data=trained.outputs["test_data"],
+        training_data=data.outputs["training_data"],
+        reference_uri=reference_uri,
         features=['txn_count_24h', 'txn_amount_24h', 'distinct_merchants_7d', 'fraud_rate_30d'],
         estimator='sklearn.ensemble.GradientBoostingClassifier',
         params_json='{"learning_rate": 0.05, "n_estimators": 200, "random_state": 7}',

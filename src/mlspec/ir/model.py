@@ -122,6 +122,10 @@ class IRModel:
     inference_service: str
     train_dag_id: str
     drift_dag_id: str | None
+    # What the drift check compares production data with: the features' source dataset when
+    # they all come from one, else a snapshot of the training data the pipeline writes.
+    drift_reference: str | None = None
+    drift_reference_is_snapshot: bool = False
 
 
 @dataclass(frozen=True)

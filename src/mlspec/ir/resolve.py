@@ -152,6 +152,13 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         match = GATE_RE.match(condition)
         gates.append(IRGate(metric, match.group(1), float(match.group(2))))
     drift = model.monitoring.drift if model.monitoring else None
+    sources = list({views[f.view].source.name: views[f.view].source for f in features}.values())
+    reference, snapshot = None, False
+    if drift is not None:
+        if len(sources) == 1 and sources[0].storage:
+            reference = sources[0].storage
+        else:
+            reference, snapshot = names.monitoring_uri(system, name, "reference.parquet"), True
     return IRModel(
         name=name, k8s_name=names.k8s_name(name), py_name=names.py_name(name), task=model.task,
         description=model.description, features=tuple(features),
@@ -164,4 +171,5 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         slo=slos[model.rollout.slo] if model.rollout else None, drift=drift, card=model.card,
         inference_service=names.inference_service_name(system, name),
         train_dag_id=names.dag_id(system, "train", name),
-        drift_dag_id=names.dag_id(system, "drift", name) if drift else None)
+        drift_dag_id=names.dag_id(system, "drift", name) if drift else None,
+        drift_reference=reference, drift_reference_is_snapshot=snapshot)

@@ -16,7 +16,6 @@ HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowi
 DAGS_DIR = "airflow/dags"
 # Where the drift DAG reads the prediction log when the spec names no `predictions`
 # dataset: under the object store, one folder per system and model.
-DEFAULT_MONITORING_BUCKET = "mlspec-monitoring"
 DEFAULT_TIMESTAMP_COLUMN = "timestamp"
 
 # Column type -> the dtype the ingestion DAG casts to (numpy dtypes: Great Expectations'
@@ -106,12 +105,9 @@ def feature_sources(model: IRModel, system: IRSystem) -> list[IRDataset]:
 
 
 def drift_reference(model: IRModel, system: IRSystem) -> str:
-    """Where the drift DAG reads the training (reference) data: the features' source dataset
-    when they come from one, else a snapshot the training pipeline leaves under the object store."""
-    sources = feature_sources(model, system)
-    if len(sources) == 1 and sources[0].storage:
-        return sources[0].storage
-    return f"s3://{DEFAULT_MONITORING_BUCKET}/{system.name}/{model.name}/reference.parquet"
+    """Where the drift DAG reads the training (reference) data (resolved in the IR, shared
+    with the training pipeline that writes the snapshot)."""
+    return model.drift_reference or names.monitoring_uri(system.name, model.name, "reference.parquet")
 
 
 def prediction_dataset(model: IRModel, system: IRSystem) -> IRDataset | None:
@@ -124,7 +120,7 @@ def drift_predictions(model: IRModel, system: IRSystem) -> str:
     dataset = prediction_dataset(model, system)
     if dataset is not None and dataset.storage:
         return dataset.storage
-    return f"s3://{DEFAULT_MONITORING_BUCKET}/{system.name}/{model.name}/predictions/"
+    return names.monitoring_uri(system.name, model.name, "predictions/")
 
 
 def prediction_timestamp_column(model: IRModel, system: IRSystem) -> str:

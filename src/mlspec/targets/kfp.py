@@ -247,7 +247,9 @@ class KfpTarget(Target):
             experiment=f"{system.name}/{model.name}",
             gates=[f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates],
             feature_service=feast_target.feature_service_name(model), timestamp_column=timestamp_column,
-            label_columns=label_columns, features=names)
+            label_columns=label_columns, features=names,
+            # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
+            reference_uri=model.drift_reference if model.drift_reference_is_snapshot else "")
 
     @staticmethod
     def _timestamp_column(system: IRSystem, model: IRModel) -> str | None:
