@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, SPECS, run_mlspec
+from conftest import REPO, run_mlspec
 
 BROKEN = """\
 apiVersion: mlspec/v1alpha1

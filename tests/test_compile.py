@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, SPECS, run_mlspec
+from support.trees import snapshot
 
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".mlspec.lock"}
 
 
 @pytest.fixture
@@ -33,16 +29,16 @@ def test_committed_generated_tree_is_fresh():
 
 def test_same_spec_gives_same_bytes_under_any_hash_seed_and_working_directory(project, tmp_path):
     run_mlspec("compile", "specs", "--out", "generated", cwd=project, env={"PYTHONHASHSEED": "0"}, check=True)
-    first = _tree(project / "generated")
+    first = snapshot(project / "generated")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     run_mlspec("compile", str(project / "specs"), "--out", str(project / "generated2"), cwd=elsewhere,
                env={"PYTHONHASHSEED": "12345"}, check=True)
-    second = _tree(project / "generated2")
+    second = snapshot(project / "generated2")
     assert first.keys() == second.keys()
     assert [k for k in first if first[k] != second[k]] == []
     # and equal to the committed tree: nothing depends on the machine or folder
-    assert first == _tree(REPO / "generated")
+    assert first == snapshot(REPO / "generated")
 
 
 def test_every_file_has_a_header_and_the_manifest_indexes_it(project):
@@ -70,7 +66,7 @@ def test_check_reports_stale_output_with_a_diff_and_the_fix_command_and_writes_n
     service.write_text(service.read_text().replace("maxReplicas: 5", "maxReplicas: 7"))
     stray = project / "generated/customer-churn/k8s/prod/leftover.yaml"
     stray.write_text("kind: Leftover\n")
-    before = _tree(project / "generated")
+    before = snapshot(project / "generated")
 
     result = run_mlspec("compile", "specs", "--check", cwd=project)
 
@@ -78,18 +74,18 @@ def test_check_reports_stale_output_with_a_diff_and_the_fix_command_and_writes_n
     assert "-    maxReplicas: 7" in result.stdout and "+    maxReplicas: 5" in result.stdout
     assert "leftover.yaml" in result.stdout
     assert "run `mlspec compile specs`" in result.stderr
-    assert _tree(project / "generated") == before
+    assert snapshot(project / "generated") == before
 
 
 def test_diff_shows_changes_without_writing(project):
     run_mlspec("compile", "specs", cwd=project, check=True)
     spec = project / "specs/customer-churn.yaml"
     spec.write_text(spec.read_text().replace("replicas: {min: 1, max: 5}", "replicas: {min: 2, max: 5}"))
-    before = _tree(project / "generated")
+    before = snapshot(project / "generated")
     result = run_mlspec("compile", "specs", "--diff", cwd=project)
     assert result.returncode == 0
     assert "+    minReplicas: 2" in result.stdout
-    assert _tree(project / "generated") == before
+    assert snapshot(project / "generated") == before
 
 
 def test_files_the_spec_no_longer_produces_are_pruned(project):
@@ -111,23 +107,23 @@ def test_files_the_spec_no_longer_produces_are_pruned(project):
 
 def test_invalid_spec_writes_nothing(project):
     run_mlspec("compile", "specs", cwd=project, check=True)
-    before = _tree(project / "generated")
+    before = snapshot(project / "generated")
     spec = project / "specs/customer-churn.yaml"
     spec.write_text(spec.read_text().replace("slo: churn-api", "slo: churn-apx"))
     result = run_mlspec("compile", "specs", cwd=project)
     assert result.returncode == 1
     assert "unknown SLO `churn-apx`" in result.stderr and "nothing was written" in result.stderr
     assert "Traceback" not in result.stderr
-    assert _tree(project / "generated") == before
+    assert snapshot(project / "generated") == before
 
 
 def test_target_and_env_selection_leave_other_output_alone(project):
     run_mlspec("compile", "specs", cwd=project, check=True)
-    full = _tree(project / "generated")
+    full = snapshot(project / "generated")
     spec = project / "specs/customer-churn.yaml"
     spec.write_text(spec.read_text().replace("replicas: {min: 1, max: 5}", "replicas: {min: 1, max: 6}"))
     run_mlspec("compile", "specs/customer-churn.yaml", "--target", "kserve", "--env", "prod", cwd=project, check=True)
-    after = _tree(project / "generated")
+    after = snapshot(project / "generated")
     changed = sorted(k for k in after if after[k] != full.get(k))
     # the prod InferenceService changed (and the manifest indexing it); nothing else was touched or lost
     assert changed == ["customer-churn/k8s/prod/inferenceservice-churn.yaml", "customer-churn/manifest.json"]
@@ -143,7 +139,7 @@ def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
     result = compile_spec(project / "specs/customer-churn.yaml", out)
     with writer.output_lock(out):
         writer.write_tree(out, result.system, result.files)
-    before = _tree(out)
+    before = snapshot(out)
     changed = dict(result.files)
     changed["k8s/prod/inferenceservice-churn.yaml"] += "# changed\n"
     calls = {"n": 0}
@@ -161,7 +157,7 @@ def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
             writer.write_tree(out, result.system, changed)
     monkeypatch.delattr(writer, "open")
     writer.recover(out)
-    assert _tree(out) == before
+    assert snapshot(out) == before
     assert not [p for p in out.iterdir() if p.name.startswith(".mlspec-")]
 
 

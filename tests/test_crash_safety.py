@@ -16,16 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SPECS, run_mlspec
+from conftest import SPECS, run_mlspec
+from support.trees import snapshot
 
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".mlspec.lock"}
 
 
 def _system_trees(out: Path) -> dict[str, bytes]:
-    return {k: v for k, v in _tree(out).items() if not k.startswith(".mlspec-")}
+    return {k: v for k, v in snapshot(out).items() if not k.startswith(".mlspec-")}
 
 
 @pytest.fixture
@@ -40,7 +37,7 @@ def _edit(spec: Path, old: str, new: str) -> None:
     spec.write_text(text.replace(old, new))
 
 
-def test_sigkill_at_any_moment_leaves_the_old_or_the_new_tree(project):
+def test_sigkill_at_any_moment_leaves_the_old_or_the_newsnapshot(project):
     run_mlspec("compile", "specs", cwd=project, check=True)
     old = _system_trees(project / "generated")
     _edit(project / "specs/payments-risk.yaml", "replicas: {min: 2, max: 20}", "replicas: {min: 3, max: 20}")
@@ -101,12 +98,12 @@ def test_a_full_disk_fails_closed_with_exit_3(project):
         pytest.skip("this machine does not allow mounting a tmpfs")
     try:
         run_mlspec("compile", "specs/minimal.yaml", "--out", "small", cwd=project, check=True)
-        before = _tree(out)
+        before = snapshot(out)
         result = run_mlspec("compile", "specs", "--out", "small", cwd=project)
         assert result.returncode == 3, result.stderr
         assert "cannot write the output" in result.stderr and "No space left" in result.stderr
         assert "Traceback" not in result.stderr
-        assert _tree(out) == before
+        assert snapshot(out) == before
     finally:
         subprocess.run(["umount", str(out)], check=False)
 
@@ -118,14 +115,14 @@ def test_an_unwritable_output_folder_fails_closed_with_exit_3(project):
         pytest.skip("this machine does not allow mounting a tmpfs")
     try:
         run_mlspec("compile", "specs/minimal.yaml", "--out", "readonly", cwd=project, check=True)
-        before = _tree(out)
+        before = snapshot(out)
         subprocess.run(["mount", "-o", "remount,ro", str(out)], check=True)
         _edit(project / "specs/minimal.yaml", '"@daily"', '"@hourly"')
         result = run_mlspec("compile", "specs/minimal.yaml", "--out", "readonly", cwd=project)
         assert result.returncode == 3, result.stdout + result.stderr
         assert "cannot write the output" in result.stderr and "Read-only file system" in result.stderr
         assert "Traceback" not in result.stderr
-        assert _tree(out) == before
+        assert snapshot(out) == before
     finally:
         subprocess.run(["umount", str(out)], check=False)
 
@@ -153,9 +150,9 @@ def test_a_missing_template_fails_closed_with_exit_3(project):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-target\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[mlspec.targets]\nbroken = broken_target:Broken\n")
     run_mlspec("compile", "specs/minimal.yaml", cwd=project, check=True)
-    before = _tree(project / "generated")
+    before = snapshot(project / "generated")
     result = run_mlspec("compile", "specs/minimal.yaml", "--target", "broken", cwd=project,
                         env={"PYTHONPATH": str(site)})
     assert result.returncode == 3, result.stderr
     assert "error[E902]" in result.stderr and "nowhere/missing.txt.j2" in result.stderr
-    assert _tree(project / "generated") == before
+    assert snapshot(project / "generated") == before

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SPECS, run_mlspec
+from support.trees import snapshot
 from support.git_repos import git_env, make_remote
 
 
@@ -20,9 +21,6 @@ def project(tmp_path: Path) -> Path:
     run_mlspec("compile", "specs/customer-churn.yaml", cwd=root, check=True)
     return root
 
-
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _bump_replicas(project: Path) -> None:
@@ -38,7 +36,7 @@ def test_no_change_says_so_and_exit_code_stays_zero(project):
 
 def test_text_diff_against_disk_summarises_per_target_and_writes_nothing(project):
     _bump_replicas(project)
-    before = _tree(project / "generated")
+    before = snapshot(project / "generated")
 
     result = run_mlspec("diff", "specs/customer-churn.yaml", "--exit-code", cwd=project)
 
@@ -53,7 +51,7 @@ def test_text_diff_against_disk_summarises_per_target_and_writes_nothing(project
     assert "  changed  InferenceService models/customer-churn-churn  (k8s/prod/inferenceservice-churn.yaml)" in lines
     assert "-    maxReplicas: 5" in lines and "+    maxReplicas: 7" in lines
     assert "--- a/k8s/prod/inferenceservice-churn.yaml" in lines
-    assert _tree(project / "generated") == before
+    assert snapshot(project / "generated") == before
 
 
 def test_markdown_against_the_deployments_repo_is_ready_for_a_pull_request(project, tmp_path):

@@ -4,7 +4,6 @@ where it came from; broken overlays get diagnostics, not crashes."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml

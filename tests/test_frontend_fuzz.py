@@ -4,7 +4,6 @@ with a spec or with diagnostics, never with an uncaught exception."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import yaml
 from hypothesis import HealthCheck, given, settings

@@ -59,13 +59,9 @@ def cli() -> None:
 @format_option
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check spec files (or folders of them) and report every problem with its position."""
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
 
-    files, missing = expand_spec_paths(list(paths) or ["specs"])
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
-    if not files:
-        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths or ("specs",)))
+    files = spec_files(list(paths) or ["specs"])
     results = [_validate_file(path) for path in files]
     failed = _report(results, fmt)
     if fmt == "human" and not failed:
@@ -79,7 +75,6 @@ def _validate_file(path: Path):
     from mlspec import cache
     from mlspec.frontend import FrontendResult, load_and_check
     from mlspec.source.loader import LoadedSource
-    from mlspec.source.positions import PositionTree
 
     try:
         raw = path.read_bytes()
@@ -90,7 +85,7 @@ def _validate_file(path: Path):
     if hit is not None:
         text = raw.decode("utf-8", errors="replace")
         diagnostics = [cache.diagnostic_from_json(d) for d in hit["diagnostics"]]
-        return FrontendResult(str(path), LoadedSource(str(path), text, "", None, PositionTree()), None, diagnostics)
+        return FrontendResult(str(path), LoadedSource.for_rendering(str(path), text), None, diagnostics)
     result = load_and_check(path)
     if key:
         cache.put("validate", key, {"diagnostics": [cache.diagnostic_to_json(d) for d in result.diagnostics]})

@@ -6,14 +6,13 @@ import functools
 import json
 import shlex
 import shutil
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import click
 
 from mlspec.compiler import MANIFEST, CompileResult, compile_spec, merge_with_previous
-from mlspec.frontend import FrontendResult, expand_spec_paths
+from mlspec.frontend import FrontendResult, spec_files
 from mlspec.writer import compare_tree, output_lock, read_tree, recover, tree_diff, write_tree
 
 
@@ -24,11 +23,7 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
     unknown = [t for t in targets if t not in available_targets()]
     if unknown:
         raise click.UsageError(f"unknown target {', '.join(unknown)}; known: {', '.join(available_targets())}")
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
-    if not files:
-        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
+    files = spec_files(paths)
     partial = bool(targets or envs)
     unchanged = {} if partial else {f: _unchanged_system(f, out_root) for f in files}
     to_compile = [f for f in files if not unchanged.get(f)]
@@ -146,9 +141,8 @@ def _reject_duplicate_systems(results: list[CompileResult]) -> None:
 
 def _as_frontend(result: CompileResult) -> FrontendResult:
     from mlspec.source.loader import LoadedSource
-    from mlspec.source.positions import PositionTree
 
-    source = LoadedSource(result.spec_file, result.source_text, "", None, PositionTree())
+    source = LoadedSource.for_rendering(result.spec_file, result.source_text)
     return FrontendResult(result.spec_file, source, None, result.diagnostics)
 
 
@@ -157,8 +151,7 @@ def _apply(results, out_root: Path, paths, envs, targets, check: bool, show_diff
     diffs: list[str] = []
     plans = []
     for result in results:
-        if result.unchanged_on_disk:
-            plans.append((result.system, None, None))
+        if result.unchanged_on_disk:  # the cache vouched for it: nothing to compare or write
             continue
         current = read_tree(out_root / result.system)
         files = merge_with_previous(result, current)
@@ -166,7 +159,7 @@ def _apply(results, out_root: Path, paths, envs, targets, check: bool, show_diff
         if not change.empty:
             stale.append(result.system)
             diffs.append(tree_diff(current, files, f"{out_root.as_posix()}/{result.system}"))
-        plans.append((result.system, files, change))
+        plans.append((result.system, current, files, change))
     orphans = _orphaned_systems(out_root, results, paths) if not (targets or envs) else []
     for orphan in orphans:
         stale.append(orphan)
@@ -183,16 +176,15 @@ def _apply(results, out_root: Path, paths, envs, targets, check: bool, show_diff
             click.echo(f"{out_root} is up to date ({len(results)} system{'s' if len(results) != 1 else ''})",
                        err=True)
         return 0
-    for system, files, change in plans:
-        if files is None:
-            click.echo(f"{system}: up to date", err=True)
+    changes = {system: (current, files, change) for system, current, files, change in plans}
+    for result in results:
+        if result.system not in changes or changes[result.system][2].empty:
+            click.echo(f"{result.system}: up to date", err=True)
             continue
-        write_tree(out_root, system, files)
-        if not change.empty:
-            click.echo(f"{system}: {len(change.added)} added, {len(change.changed)} changed, "
-                       f"{len(change.removed)} removed", err=True)
-        else:
-            click.echo(f"{system}: up to date", err=True)
+        current, files, change = changes[result.system]
+        write_tree(out_root, result.system, files, current)
+        click.echo(f"{result.system}: {len(change.added)} added, {len(change.changed)} changed, "
+                   f"{len(change.removed)} removed", err=True)
     for orphan in orphans:
         shutil.rmtree(out_root / orphan)
         click.echo(f"{orphan}: removed (its spec is gone)", err=True)

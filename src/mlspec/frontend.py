@@ -50,7 +50,6 @@ def _text_for_rendering(path: str | Path) -> LoadedSource | None:
     """The file's text, so diagnostics of a file that did not load can still show the
     offending line; it carries no data, and only renderers read it."""
     from mlspec.source.loader import MAX_FILE_BYTES
-    from mlspec.source.positions import PositionTree
 
     try:
         if Path(path).stat().st_size > MAX_FILE_BYTES:
@@ -58,7 +57,19 @@ def _text_for_rendering(path: str | Path) -> LoadedSource | None:
         text = Path(path).read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return None
-    return LoadedSource(str(path), text, "", None, PositionTree())
+    return LoadedSource.for_rendering(str(path), text)
+
+
+def spec_files(paths: list[str]) -> list[Path]:
+    """The spec files every command works on, or a usage error (exit 2) naming what is wrong."""
+    import click
+
+    files, missing = expand_spec_paths(paths)
+    if missing:
+        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
+    if not files:
+        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
+    return files
 
 
 def expand_spec_paths(paths: list[str]) -> tuple[list[Path], list[str]]:

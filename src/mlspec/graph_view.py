@@ -202,11 +202,9 @@ def render_impact_text(results: list[dict]) -> str:
 def run_graph(paths: list[str], fmt: str, report) -> int:
     import click
 
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
 
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
+    files = spec_files(paths)
     graphs, fronts = load_graphs(files)
     if report(fronts, "human"):
         return 1
@@ -217,11 +215,9 @@ def run_graph(paths: list[str], fmt: str, report) -> int:
 def run_impact(ref: str, paths: list[str], fmt: str, report) -> int:
     import click
 
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
 
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
+    files = spec_files(paths)
     graphs, fronts = load_graphs(files)
     if report(fronts, "human"):
         return 1

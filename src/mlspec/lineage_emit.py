@@ -114,12 +114,10 @@ def event_json(event) -> str:
 def run_emit(paths: list[str], url: str | None, endpoint: str, file: str | None, report) -> int:
     import click
 
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
     from mlspec.graph_view import load_graphs
 
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
+    files = spec_files(paths)
     if url and file:
         raise click.UsageError("give --url or --file, not both")
     graphs, fronts = load_graphs(files)

@@ -336,8 +336,6 @@ def run_promotion(kind: str, model: str, env: str, spec: str | None, version: st
 
 def finish(spec_file: Path, out: str, repo: str | None, branch: str | None, push: bool, report) -> int:
     """Recompile the spec into `out`, then publish when a repository was named."""
-    import click
-
     from mlspec.compile_command import run_compile
 
     code = run_compile([str(spec_file)], Path(out), [], [], False, False, "human", colour=False, report=report)

@@ -290,13 +290,9 @@ def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt
                 out_root: Path = Path("generated")) -> int:
     import click
 
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
 
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
-    if not files:
-        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
+    files = spec_files(paths)
     if not is_local_repo(repo) and "://" not in repo and not _looks_like_scp_url(repo):
         raise click.UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
     plans, results = compile_plans(files, out_root)

@@ -310,15 +310,11 @@ def run_diff(paths: list[str], out_root: Path, repo: str | None, branch: str | N
     import click
 
     from mlspec.compile_command import _as_frontend
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
     from mlspec.gitrepo import GitError
     from mlspec.publish import compile_plans
 
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
-    if not files:
-        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
+    files = spec_files(paths)
     if repo is not None:
         plans, results = compile_plans(files, out_root)
     else:

@@ -41,5 +41,15 @@ def environment(user_dir: str | None = None):
     return env
 
 
+def pyliteral(value, indent: int = 0, sort_dicts: bool = False) -> str:
+    """A Python literal of plain data (str, numbers, bool, None, lists, tuples, dicts) for
+    generated code: `pprint` never emits anything but literals, so no spec string can break
+    out of it. Continuation lines are indented by `indent`; dict order is kept unless sorted."""
+    import pprint
+
+    text = pprint.pformat(value, width=100, sort_dicts=sort_dicts)
+    return text.replace("\n", "\n" + " " * indent)
+
+
 def render_template(template: str, **context) -> str:
     return environment().get_template(template).render(**context)

@@ -194,17 +194,13 @@ def run_serve(paths: list[str], env: str, repo: str, branch: str | None, push: b
 
     import click
 
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.frontend import spec_files
 
     secret = os.environ.get(secret_env, "")
     if not secret:
         raise click.UsageError(f"set the webhook secret in ${secret_env} (the one given to MLflow's"
                                " create_webhook); unsigned webhooks are never accepted")
-    files, missing = expand_spec_paths(paths)
-    if missing:
-        raise click.UsageError(f"no such file or folder: {', '.join(missing)}")
-    if not files:
-        raise click.UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
+    files = spec_files(paths)
     server = make_server(host, port, Verifier(secret), Receiver(files, env, repo, branch, push, out, tracking_uri,
                                                                  aliases))
     _log(f"listening on http://{server.server_address[0]}:{server.server_address[1]}/ for MLflow webhooks"

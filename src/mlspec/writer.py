@@ -96,10 +96,12 @@ def recover(out_root: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def write_tree(out_root: Path, system: str, files: dict[str, str]) -> TreeChange:
-    """Replace `out_root/system` with exactly `files`. Call under `output_lock`."""
+def write_tree(out_root: Path, system: str, files: dict[str, str],
+               current: dict[str, str] | None = None) -> TreeChange:
+    """Replace `out_root/system` with exactly `files`. Call under `output_lock`; `current` is
+    the tree as read under that lock, when the caller already has it."""
     target = out_root / system
-    current = read_tree(target)
+    current = read_tree(target) if current is None else current
     change = compare_tree(current, files)
     if change.empty:
         return change

@@ -106,6 +106,7 @@ class IRModel:
     description: str | None
     features: tuple[IRFeature, ...]
     feature_views: tuple[str, ...]
+    feature_sources: tuple[IRDataset, ...]  # datasets the features are read from, in feature order
     label_dataset: IRDataset
     label_column: str
     training: spec.Training

@@ -152,7 +152,7 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         match = GATE_RE.match(condition)
         gates.append(IRGate(metric, match.group(1), float(match.group(2))))
     drift = model.monitoring.drift if model.monitoring else None
-    sources = list({views[f.view].source.name: views[f.view].source for f in features}.values())
+    sources = tuple({views[f.view].source.name: views[f.view].source for f in features}.values())
     reference, snapshot = None, False
     if drift is not None:
         if len(sources) == 1 and sources[0].storage:
@@ -162,7 +162,7 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
     return IRModel(
         name=name, k8s_name=names.k8s_name(name), py_name=names.py_name(name), task=model.task,
         description=model.description, features=tuple(features),
-        feature_views=tuple(dict.fromkeys(f.view for f in features)),
+        feature_views=tuple(dict.fromkeys(f.view for f in features)), feature_sources=sources,
         label_dataset=datasets[label_dataset], label_column=label_column, training=model.training,
         split=model.evaluation.split, gates=tuple(gates), fairness=model.evaluation.fairness,
         registry_name=model.registry.name if model.registry else names.py_name(system, name),

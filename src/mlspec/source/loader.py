@@ -41,6 +41,11 @@ class LoadedSource:
     data: Any
     positions: PositionTree
 
+    @classmethod
+    def for_rendering(cls, path: str, text: str) -> "LoadedSource":
+        """Only the text, so diagnostics can show their source line (no data, no positions)."""
+        return cls(path, text, "", None, PositionTree())
+
     def line(self, number: int) -> str:
         lines = self.text.splitlines()
         return lines[number - 1] if 0 < number <= len(lines) else ""

@@ -17,12 +17,11 @@ Python identifiers in the DAG files are fixed, never derived from spec names.
 
 from __future__ import annotations
 
-import pprint
 
 from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSystem
 from mlspec.targets import airflow_common as common
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import render_template
+from mlspec.templating import pyliteral, render_template
 
 START_DATE = (2024, 1, 1)
 
@@ -30,13 +29,6 @@ START_DATE = (2024, 1, 1)
 def lineage_literal(datasets, indent: int = 8) -> str:
     """Inlets/outlets as a literal list of dataset URLs (see `airflow_common.lineage_url`)."""
     return pyliteral([common.lineage_url(namespace, name) for namespace, name in datasets], indent)
-
-
-def pyliteral(value, indent: int = 0) -> str:
-    """A Python literal of plain data (str, numbers, bool, None, lists, tuples, dicts);
-    `pprint` keeps key order (sort_dicts=False) and never emits anything but literals."""
-    text = pprint.pformat(value, width=100, sort_dicts=False)
-    return text.replace("\n", "\n" + " " * indent)
 
 
 class AirflowTarget(Target):
@@ -157,7 +149,7 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
         "timeout_seconds": 6 * 3600,
         "settings": settings,
     }
-    inputs = [common.split_uri(d.storage) for d in [*common.feature_sources(model, system), model.label_dataset]
+    inputs = [common.split_uri(d.storage) for d in [*model.feature_sources, model.label_dataset]
               if d.storage]
     inputs = list(dict.fromkeys(inputs))
     return {
@@ -172,7 +164,7 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
 def drift_context(system: IRSystem, model: IRModel) -> dict:
     drift = model.drift
     settings = _system_settings(system)
-    settings["reference"] = [common.variable_key(system, model.name, "reference"), common.drift_reference(model, system)]
+    settings["reference"] = [common.variable_key(system, model.name, "reference"), model.drift_reference]
     settings["predictions"] = [common.variable_key(system, model.name, "predictions"),
                                common.drift_predictions(model, system)]
     from mlspec.spec.types import duration_seconds

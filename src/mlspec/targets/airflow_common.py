@@ -18,25 +18,6 @@ DAGS_DIR = "airflow/dags"
 # dataset: under the object store, one folder per system and model.
 DEFAULT_TIMESTAMP_COLUMN = "timestamp"
 
-# Column type -> the dtype the ingestion DAG casts to (numpy dtypes: Great Expectations'
-# type checks do not recognise pandas extension dtypes such as `Int32`), and the type
-# names the suite accepts. A nullable integer column that holds nulls is float64 in
-# pandas, so nullable integer columns accept float64 as well.
-GX_TYPES: dict[str, list[str]] = {
-    "int8": ["int8"], "int16": ["int16"], "int32": ["int32"], "int64": ["int64"],
-    "float32": ["float32"], "float64": ["float64"],
-    "bool": ["bool"], "string": ["str"], "bytes": ["bytes"],
-    "timestamp": ["datetime64[ns]", "datetime64[us]"],
-}
-
-
-def gx_type_list(column_type: str, nullable: bool) -> list[str]:
-    types = list(GX_TYPES[column_type])
-    if nullable and column_type.startswith("int"):
-        types.append("float64")
-    return types
-
-
 def variable_key(system: IRSystem, *parts: str) -> str:
     """Airflow Variable name of a setting; `AIRFLOW_VAR_<KEY upper-cased>` sets it from the environment."""
     return "__".join(["mlspec", system.py_name, *(names.py_name(p) for p in parts)])
@@ -91,23 +72,6 @@ def dvc_data_path(dataset: IRDataset) -> str:
 
 def ingested_datasets(system: IRSystem) -> list[IRDataset]:
     return [d for d in system.datasets if d.source is not None]
-
-
-def feature_sources(model: IRModel, system: IRSystem) -> list[IRDataset]:
-    """The datasets a model's features are read from, in feature order."""
-    views = {v.name: v for v in system.feature_views}
-    found: list[IRDataset] = []
-    for feature in model.features:
-        source = views[feature.view].source
-        if source not in found:
-            found.append(source)
-    return found
-
-
-def drift_reference(model: IRModel, system: IRSystem) -> str:
-    """Where the drift DAG reads the training (reference) data (resolved in the IR, shared
-    with the training pipeline that writes the snapshot)."""
-    return model.drift_reference or names.monitoring_uri(system.name, model.name, "reference.parquet")
 
 
 def prediction_dataset(model: IRModel, system: IRSystem) -> IRDataset | None:

@@ -8,12 +8,11 @@ Evidently inside the function, so loading it is cheap.
 
 from __future__ import annotations
 
+from mlspec.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRProject
-from mlspec.targets.airflow import pyliteral
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import render_template
+from mlspec.templating import pyliteral, render_template
 
-NUMERICAL = ("int8", "int16", "int32", "int64", "float32", "float64")
 
 
 class DriftTarget(Target):
@@ -26,7 +25,7 @@ class DriftTarget(Target):
         for model in system.models:
             if model.drift is None:
                 continue
-            numerical = [f.name for f in model.features if f.type in NUMERICAL]
+            numerical = [f.name for f in model.features if COLUMN_TYPES[f.type].numerical]
             categorical = [f.name for f in model.features if f.type in ("string", "bool")]
             skipped = [f.name for f in model.features if f.name not in numerical + categorical]
             text = render_template("monitoring/drift.py.j2", model=model, system=system,

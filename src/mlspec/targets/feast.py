@@ -12,19 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlspec.coltypes import COLUMN_TYPES
 from mlspec.emit import dump_yaml
 from mlspec.ir.model import IRDataset, IRFeatureView, IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
 from mlspec.templating import render_template
 
-# Column type -> Feast type (feast.types). Feast has no 8/16-bit integers.
-FEAST_DTYPE = {"int8": "Int32", "int16": "Int32", "int32": "Int32", "int64": "Int64", "float32": "Float32",
-               "float64": "Float64", "bool": "Bool", "string": "String", "bytes": "Bytes",
-               "timestamp": "UnixTimestamp"}
-# Column type of a join key -> feast.ValueType member.
-VALUE_TYPE = {"int8": "INT32", "int16": "INT32", "int32": "INT32", "int64": "INT64", "string": "STRING",
-              "bytes": "BYTES", "float32": "FLOAT", "float64": "DOUBLE", "bool": "BOOL",
-              "timestamp": "UNIX_TIMESTAMP"}
 # Environment variable that points every file source at a local folder (`<dir>/<dataset>.parquet`),
 # for development and tests; unset, the sources read the spec's storage URIs.
 DATA_DIR_ENV = "MLSPEC_FEAST_DATA_DIR"
@@ -108,9 +101,9 @@ class FeastTarget(Target):
         return render_template(
             "feast/features.py.j2",
             system=system, data_dir_env=DATA_DIR_ENV,
-            dtypes=sorted({FEAST_DTYPE[f.type] for v in system.feature_views for f in v.features}),
+            dtypes=sorted({COLUMN_TYPES[f.type].feast_dtype for v in system.feature_views for f in v.features}),
             entities=[{"var": f"entity_{e.name}", "name": e.name, "join_keys": list(e.join_keys),
-                       "value_type": VALUE_TYPE.get(e.value_type, "INT64"), "description": e.description or ""}
+                       "value_type": COLUMN_TYPES[e.value_type].feast_value_type, "description": e.description or ""}
                       for e in system.entities],
             sources=[{"var": s.var, "name": s.name, "dataset": s.dataset.name, "uri": s.uri,
                       "timestamp_field": s.timestamp_field,
@@ -131,7 +124,7 @@ def _view_context(view: IRFeatureView, source: _Source) -> dict:
         "var": f"view_{view.name}", "name": view.name, "entities": [f"entity_{e.name}" for e in view.entities],
         "ttl_seconds": view.ttl_seconds, "ttl": view.ttl, "online": view.online, "source_var": source.var,
         "description": view.description or "",
-        "fields": [{"name": f.name, "dtype": FEAST_DTYPE[f.type]} for f in view.features],
+        "fields": [{"name": f.name, "dtype": COLUMN_TYPES[f.type].feast_dtype} for f in view.features],
     }
 
 

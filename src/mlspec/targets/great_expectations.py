@@ -13,7 +13,7 @@ from __future__ import annotations
 from mlspec.compiler import header_lines
 from mlspec.emit import dump_json
 from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
-from mlspec.targets.airflow_common import gx_type_list
+from mlspec.coltypes import pandas_dtypes
 from mlspec.targets.base import Artifact, Target
 
 # Spec field -> GX kwarg of the extra expectations.
@@ -58,7 +58,7 @@ class GreatExpectationsTarget(Target):
         found = [
             _expectation("column_to_exist", {"column": column.name}, where),
             _expectation("column_values_to_be_in_type_list",
-                         {"column": column.name, "type_list": gx_type_list(column.type, column.nullable)},
+                         {"column": column.name, "type_list": pandas_dtypes(column.type, column.nullable)},
                          where + ".type"),
         ]
         if not column.nullable:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import pprint
 import sys
 import tempfile
 from pathlib import Path
@@ -28,7 +27,7 @@ from mlspec.ir.model import IRModel, IRProject, IRSystem
 from mlspec.targets import feast as feast_target
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.model_card import card_document
-from mlspec.templating import render_template
+from mlspec.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "
 # Where the training image finds the Feast repo (the generated feast/ folder), unless the run
@@ -236,7 +235,7 @@ class KfpTarget(Target):
             system=system, model=model, training=training, fairness=fairness,
             packages=list(training.packages),
             params_json=json.dumps(training.params, sort_keys=True),
-            card_literal=pprint.pformat(card_document(system, model, for_pipeline=True), width=100, sort_dicts=True),
+            card_literal=pyliteral(card_document(system, model, for_pipeline=True), sort_dicts=True),
             env_plain=env_plain,
             env_secrets=[{"name": n, "key_to_env": dict(sorted(k.items()))} for n, k in sorted(secrets.items())],
             retries=training.retries, resources=_resource_calls(training.resources),
