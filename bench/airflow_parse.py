@@ -1,5 +1,6 @@
 """Airflow parse cost per DAG file, measured the way Airflow 3's DAG processor parses: a
-parent process with airflow already imported forks a child per DAG file, and the child
+parent process with airflow already imported (and, as Airflow's parsing_pre_import_modules
+does, the airflow.* modules each DAG file names) forks a child per DAG file, and the child
 fills a DagBag from that one file.
 
 Compared per file: the ingestion DAGs mlspec generates; dag-factory 1.1.0 loading YAML that
@@ -81,11 +82,17 @@ def _write_peers(shapes: list[tuple[str, list[str]]], hand: Path, factory: Path,
 
 
 CHILD = textwrap.dedent('''
-    import json, os, sys, time
+    import importlib, json, os, sys, time
     from airflow.dag_processing.dagbag import DagBag  # imported once, in the parent
+    from airflow.utils.file import iter_airflow_imports
 
     results = {}
     for path in sys.argv[1:]:
+        # As DagFileProcessorProcess.start does ([dag_processor] parsing_pre_import_modules,
+        # on by default): the parent imports the airflow.* modules a file names before it
+        # forks the child that parses the file, so no child pays for them again.
+        for module in iter_airflow_imports(path):
+            importlib.import_module(module)
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:
