@@ -29,10 +29,17 @@ def run_once(command: list[str], cwd: Path | None = None, env: dict | None = Non
     return elapsed, usage.ru_maxrss, process.returncode
 
 
-def median_time(command: list[str], runs: int = 7, warmup: int = 1, **kwargs) -> float:
-    for _ in range(warmup):
-        run_once(command, **kwargs)
-    return statistics.median(run_once(command, **kwargs)[0] for _ in range(runs))
+def median_time(command: list[str], runs: int = 7, warmup: int = 1, before=None, **kwargs) -> float:
+    """Median wall time of `runs` runs after `warmup` runs; `before(i)`, if given, runs
+    (untimed) before each run, e.g. to edit the input the way a pull request would."""
+    times = []
+    for index in range(warmup + runs):
+        if before is not None:
+            before(index)
+        elapsed = run_once(command, **kwargs)[0]
+        if index >= warmup:
+            times.append(elapsed)
+    return statistics.median(times)
 
 
 def fit_exponent(sizes: list[int], times: list[float]) -> float:

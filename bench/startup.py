@@ -1,13 +1,20 @@
 """Start-up and compile time of the CLI as a ratio to the import floor of its dependencies.
 
 Targets (issue 7): validate <= 1.5x the floor; compile <= 2.0x with an unchanged pipeline.
-"cold" runs with MLSPEC_NO_CACHE=1: every stage runs (kfp is still skipped when the IR on
-disk matches its pipeline source). "warm" lets the result cache answer for an unchanged
-spec, as on a re-run in pre-commit or in CI with a cache. Run: .venv/bin/python bench/startup.py
+
+Three situations:
+- "edited spec": each run follows an edit of the drift threshold, as in a pull request that
+  tunes it. The result cache cannot answer (the spec's bytes are new); what is keyed on
+  mlspec's own code stays valid: compiled templates, and the pipeline IR on disk (kfp is not
+  imported, because the pipeline's source did not change). This is the issue's case.
+- "unchanged spec": the result cache answers (a re-run in pre-commit, or CI with a cache).
+- "no cache": MLSPEC_NO_CACHE=1, nothing kept between runs but the IR on disk.
+Run: .venv/bin/python bench/startup.py
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -18,24 +25,40 @@ from common import IMPORT_FLOOR, MLSPEC, REPO, median_time, table
 SPEC = "specs/customer-churn.yaml"
 
 
+def _drift_editor(spec: Path):
+    """Rewrites maxDriftShare to a new value before each run: the spec's bytes change, the
+    training pipeline does not."""
+    original = spec.read_text()
+    if not re.search(r"maxDriftShare: [0-9.]+", original):
+        raise SystemExit(f"{spec}: no maxDriftShare to edit")
+
+    def edit(index: int) -> None:
+        spec.write_text(re.sub(r"maxDriftShare: [0-9.]+", f"maxDriftShare: 0.{300 + index}", original, count=1))
+    return edit
+
+
 def main() -> None:
-    cold = {"MLSPEC_NO_CACHE": "1"}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copytree(REPO / "specs", work / "specs")
-        warm = {"MLSPEC_CACHE_DIR": str(work / "cache")}
+        caches = {"MLSPEC_CACHE_DIR": str(work / "cache")}
+        no_cache = {"MLSPEC_NO_CACHE": "1"}
         # An unchanged pipeline: the output already exists, as in CI on most pull requests.
-        subprocess.run(MLSPEC + ["compile", SPEC], cwd=work, check=True, capture_output=True)
+        subprocess.run(MLSPEC + ["compile", SPEC], cwd=work, check=True, capture_output=True, env=None)
+        edit = _drift_editor(work / SPEC)
         floor = median_time(IMPORT_FLOOR, cwd=work)
         figures = [
-            ("mlspec validate (cold)", ["validate", SPEC], cold, "<= 1.5x"),
-            ("mlspec validate (warm cache)", ["validate", SPEC], warm, "<= 1.5x"),
-            ("mlspec compile, unchanged pipeline (cold)", ["compile", SPEC], cold, "<= 2.0x"),
-            ("mlspec compile, unchanged spec (warm cache)", ["compile", SPEC], warm, "<= 2.0x"),
-            ("mlspec compile --check (cold)", ["compile", SPEC, "--check"], cold, ""),
+            ("mlspec validate, edited spec", ["validate", SPEC], caches, edit, "<= 1.5x"),
+            ("mlspec validate, unchanged spec (result cache)", ["validate", SPEC], caches, None, "<= 1.5x"),
+            ("mlspec validate, no cache", ["validate", SPEC], no_cache, None, ""),
+            ("mlspec compile, edited spec, unchanged pipeline", ["compile", SPEC], caches, edit, "<= 2.0x"),
+            ("mlspec compile, unchanged spec (result cache)", ["compile", SPEC], caches, None, "<= 2.0x"),
+            ("mlspec compile, no cache", ["compile", SPEC], no_cache, edit, ""),
+            ("mlspec compile --check, unchanged tree, no cache", ["compile", SPEC, "--check"], no_cache, None, ""),
         ]
-        measured = [(name, median_time(MLSPEC + args, cwd=work, env=env), target)
-                    for name, args, env, target in figures]
+        measured = []
+        for name, args, env, before, target in figures:
+            measured.append((name, median_time(MLSPEC + args, cwd=work, env=env, before=before), target))
     rows = [["import floor (pydantic, jinja2, ruamel.yaml, click)", f"{floor * 1000:.0f} ms", "1.00x", ""]]
     rows += [[name, f"{seconds * 1000:.0f} ms", f"{seconds / floor:.2f}x", target] for name, seconds, target in measured]
     print(f"start-up and compile on {SPEC} (median of 7 runs)")

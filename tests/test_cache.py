@@ -69,3 +69,54 @@ def test_the_cache_can_be_turned_off(tmp_path):
     run_mlspec("validate", "specs", cwd=tmp_path, check=True)
     off = _probe(tmp_path, "validate", "specs", env={"MLSPEC_NO_CACHE": "1"})
     assert off["code"] == 0 and "pydantic" in off["heavy"]
+
+
+def _tree_bytes(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time(tmp_path):
+    """jinja2 keeps compiled templates in the cache folder; a corrupted or unwritable one must
+    never change the output or fail the compile."""
+    shutil.copytree(SPECS, tmp_path / "specs")
+    cache = tmp_path / "cache"
+    env = {"MLSPEC_CACHE_DIR": str(cache)}
+    run_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
+    expected = _tree_bytes(tmp_path / "generated")
+    assert expected == {k: v for k, v in _tree_bytes(REPO / "generated").items() if k in expected}
+    compiled = sorted((cache / "jinja2").glob("*.cache"))
+    assert compiled, "no compiled template was kept"
+
+    for index, path in enumerate(compiled):  # cut short, garbage, empty
+        data = path.read_bytes()
+        path.write_bytes([data[: len(data) // 2], b"\x00garbage", b""][index % 3])
+    shutil.rmtree(tmp_path / "generated")
+    shutil.rmtree(cache / "compile")  # so the result cache cannot answer
+    run_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
+    assert _tree_bytes(tmp_path / "generated") == expected
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be\n")
+    shutil.rmtree(tmp_path / "generated")
+    result = run_mlspec("compile", "specs", cwd=tmp_path, env={"MLSPEC_CACHE_DIR": str(blocked)})
+    assert result.returncode == 0, result.stderr
+    assert _tree_bytes(tmp_path / "generated") == expected
+
+
+def test_an_edited_template_is_compiled_again_not_served_from_the_cache(tmp_path, monkeypatch):
+    from mlspec import templating
+
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLSPEC_NO_CACHE", raising=False)
+    user = tmp_path / "templates"
+    user.mkdir()
+    template = user / "note.txt.j2"
+    try:
+        template.write_text("first {{ value }}\n")
+        assert templating.environment(str(user)).get_template("note.txt.j2").render(value=1) == "first 1\n"
+        templating.environment.cache_clear()  # a new process: only the on-disk cache remains
+        template.write_text("second {{ value }}\n")
+        assert templating.environment(str(user)).get_template("note.txt.j2").render(value=2) == "second 2\n"
+    finally:
+        templating.environment.cache_clear()
+    assert list((tmp_path / "cache/jinja2").glob("*.cache"))

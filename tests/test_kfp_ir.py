@@ -158,3 +158,12 @@ def test_the_pipeline_writes_the_drift_reference_the_drift_dag_reads():
     churn = next(iter(yaml.safe_load_all((REPO / "generated/customer-churn/kfp/churn_training.yaml").read_text())))
     # churn's features come from one dataset, which is its drift reference: no snapshot
     assert churn["root"]["inputDefinitions"]["parameters"]["reference_uri"]["defaultValue"] == ""
+
+
+def test_the_kfp_version_in_compile_keys_is_the_installed_one():
+    """Read from kfp/version.py without importing kfp; it must agree with the package metadata."""
+    from importlib.metadata import version
+
+    from mlspec.targets.kfp_version import installed_kfp_version
+
+    assert installed_kfp_version() == version("kfp")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import shlex
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import click
@@ -55,16 +53,11 @@ def _compile_key(spec_file: Path, out_root: Path) -> str:
     from mlspec import cache
     from mlspec.compiler import recorded_spec_path
 
+    from mlspec.targets.kfp_version import installed_kfp_version
+
+    # kfp's version is part of the key because the pipeline IR embeds it.
     return cache.make_key("compile", spec_file.read_bytes(), recorded_spec_path(spec_file, out_root),
-                          _kfp_version())
-
-
-@functools.lru_cache(maxsize=1)
-def _kfp_version() -> str:
-    """Part of the compile key, because the pipeline IR embeds it."""
-    from importlib.metadata import version
-
-    return version("kfp")
+                          installed_kfp_version())
 
 
 def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
@@ -111,6 +104,7 @@ def _compile_all(files: list[Path], out_root: Path, targets: list[str], envs: li
     # Specs are independent: compile them on every core when there are several.
     if len(files) > 2:
         import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor  # ~10 ms: only when there are several
 
         with ProcessPoolExecutor(max_workers=min(len(files), multiprocessing.cpu_count() or 1),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
@@ -158,12 +152,14 @@ def _apply(results, out_root: Path, paths, envs, targets, check: bool, show_diff
         change = compare_tree(current, files)
         if not change.empty:
             stale.append(result.system)
-            diffs.append(tree_diff(current, files, f"{out_root.as_posix()}/{result.system}"))
+            if check or show_diff:  # a plain compile prints no diff: don't pay for one
+                diffs.append(tree_diff(current, files, f"{out_root.as_posix()}/{result.system}"))
         plans.append((result.system, current, files, change))
     orphans = _orphaned_systems(out_root, results, paths) if not (targets or envs) else []
     for orphan in orphans:
         stale.append(orphan)
-        diffs.append(tree_diff(read_tree(out_root / orphan), {}, f"{out_root.as_posix()}/{orphan}"))
+        if check or show_diff:
+            diffs.append(tree_diff(read_tree(out_root / orphan), {}, f"{out_root.as_posix()}/{orphan}"))
     command = _fix_command(paths, out_root, envs, targets)
     if check or show_diff:
         if diffs:

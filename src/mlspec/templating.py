@@ -31,6 +31,7 @@ def environment(user_dir: str | None = None):
     loaders.append(jinja2.FileSystemLoader(str(template_dir())))
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
+        bytecode_cache=_bytecode_cache(),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -39,6 +40,38 @@ def environment(user_dir: str | None = None):
     )
     env.filters["pyrepr"] = repr
     return env
+
+
+def _bytecode_cache():
+    """Compiling the templates is a fifth of a cold compile; jinja2 keeps the compiled code
+    in the cache folder, keyed on each template's name and checked against a hash of its
+    source (so an edited or user template is recompiled, never served stale)."""
+    import jinja2
+
+    from mlspec import cache
+
+    if os.environ.get(cache.DISABLE_ENV):
+        return None
+    folder = cache.cache_root() / "jinja2"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # a cache that cannot be written is only slower
+
+    class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+        def load_bytecode(self, bucket) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError):  # unreadable or cut short: compile again
+                bucket.reset()
+
+        def dump_bytecode(self, bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:  # full disk, read-only cache: only slower
+                pass
+
+    return QuietBytecodeCache(str(folder))
 
 
 def pyliteral(value, indent: int = 0, sort_dicts: bool = False) -> str:

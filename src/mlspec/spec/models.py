@@ -3,9 +3,11 @@
 These mirror the YAML exactly (camelCase keys, references kept as strings); resolving
 references and applying environment overlays is the IR's job, not theirs. Every field
 carries a description and an example because `mlspec schema` publishes them to editors.
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: pydantic would have to compile and evaluate
+each of the ~160 annotation strings at import (a tenth of `mlspec validate`'s own time), so
+classes are defined before the classes that use them.
+"""
 
 import re
 from typing import Annotated, Any, Literal, Union
@@ -361,6 +363,18 @@ class Registry(SpecModel):
         return value
 
 
+class ReplicaBounds(SpecModel):
+    min: int = F("Minimum replicas (0 allows scale to zero).", default=1, ge=0, le=1000)
+    max: int = F("Maximum replicas.", default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ReplicaBounds":
+        if self.min > self.max:
+            raise PydanticCustomError("bounds", "replicas `min` ({min}) is greater than `max` ({max})",
+                                      {"min": self.min, "max": self.max})
+        return self
+
+
 SERVING_FORMATS = ("mlflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "triton", "custom")
 
 
@@ -386,20 +400,6 @@ class Serving(SpecModel):
                 "storage_uri", "KServe cannot read `{value}`: use the storage folder URI of the model version"
                 " (s3://.../artifacts/model)", {"value": value})
         return value
-
-
-class ReplicaBounds(SpecModel):
-    min: int = F("Minimum replicas (0 allows scale to zero).", default=1, ge=0, le=1000)
-    max: int = F("Maximum replicas.", default=1, ge=1, le=1000)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "ReplicaBounds":
-        if self.min > self.max:
-            raise PydanticCustomError("bounds", "replicas `min` ({min}) is greater than `max` ({max})",
-                                      {"min": self.min, "max": self.max})
-        return self
-
-
 
 
 class Rollout(SpecModel):

@@ -26,6 +26,7 @@ from pathlib import Path
 from mlspec.ir.model import IRModel, IRProject, IRSystem
 from mlspec.targets import feast as feast_target
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.model_card import card_document
 from mlspec.templating import pyliteral, render_template
 
@@ -113,12 +114,6 @@ def _compile(source: str, function_name: str) -> str:
         finally:
             pipeline_task.inspect = inspect
             sys.modules.pop(module_name, None)
-
-
-def installed_kfp_version() -> str:
-    from importlib.metadata import version
-
-    return version("kfp")
 
 
 # Below this many pipelines to compile, a process pool costs more than it saves.
