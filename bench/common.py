@@ -20,8 +20,13 @@ IMPORT_FLOOR = [PYTHON, "-c", "import pydantic, jinja2, ruamel.yaml, click"]
 
 def run_once(command: list[str], cwd: Path | None = None, env: dict | None = None) -> tuple[float, int, int]:
     """(wall seconds, peak RSS in KiB, exit code) of one run."""
+    merged = {**os.environ, **(env or {})}
+    # Installed packages run from bytecode (pip compiles it at install), the import floor's
+    # libraries included; without this, a shell that sets PYTHONDONTWRITEBYTECODE would time
+    # mlspec compiling its own sources on every run.
+    merged.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd or REPO, env={**os.environ, **(env or {})},
+    process = subprocess.Popen(command, cwd=cwd or REPO, env=merged,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - start
