@@ -94,6 +94,28 @@ def test_deep_nesting_past_the_parser_is_refused():
     assert diagnostic.code == "E009"
 
 
+def test_an_escape_past_the_last_unicode_character_is_a_diagnostic_not_a_crash():
+    # ruamel.yaml raises OverflowError on it; libyaml refuses it too.
+    (diagnostic,) = front_end((HEADER + 'x: "\\UFFFFFFFF"\n').encode())
+    assert diagnostic.code == "E001" and diagnostic.file == "spec.yaml"
+
+
+def test_a_folded_description_loads_as_folded_text():
+    """ruamel.yaml's round-trip scanner marks folds with BEL characters; none may reach a
+    value (and from there a generated file), whichever composer reads the spec."""
+    text = HEADER.replace("metadata: {name: churn}\n", "metadata:\n  name: churn\n  description: >\n"
+                          "    One row per\n    customer.\n\n    Refreshed daily.\n")
+    for extra in ("", "# a tab sends this text to ruamel.yaml:\t\n"):
+        source, diagnostics = load_spec_text(text + extra, "spec.yaml")
+        assert diagnostics == []
+        assert source.data["metadata"]["description"] == "One row per customer.\nRefreshed daily.\n"
+
+
+def test_binary_integers_are_integers():
+    source, _ = load_spec_text(HEADER + "x: [0b101, -0b11, 0x1F, 0o17]\n", "spec.yaml")
+    assert source.data["x"] == [5, -3, 31, 15]
+
+
 # --- random documents: never a crash ------------------------------------------------------------
 
 SPEC_KEYS = ["apiVersion", "kind", "metadata", "name", "datasets", "columns", "type", "models", "features",

@@ -1,14 +1,27 @@
 """Load a spec file safely and remember where everything came from.
 
-We compose the YAML into nodes with ruamel.yaml and build plain Python values ourselves,
-rather than letting a constructor do it, because that is the one place where we can:
-record a span for every key and value, reject duplicate keys and foreign tags, keep dates
-as the strings the user wrote, and bound alias expansion (a "billion laughs" document is
-a few hundred bytes that would otherwise expand into gigabytes).
+We compose the YAML into nodes and build plain Python values ourselves, rather than
+letting a constructor do it, because that is the one place where we can: record a span for
+every key and value, reject duplicate keys and foreign tags, keep dates as the strings the
+user wrote, and bound alias expansion (a "billion laughs" document is a few hundred bytes
+that would otherwise expand into gigabytes).
+
+Two composers, one meaning. ruamel.yaml (pure Python, YAML 1.2) defines what a spec means
+and words every diagnostic about malformed YAML, but importing it and composing a typical
+spec costs tens of milliseconds of every `mlspec validate`. So a spec is first composed by
+libyaml, through PyYAML's C parser and a resolver copied from ruamel's YAML 1.2 rules, and
+that result is kept only when the document builds without a diagnostic and holds nothing
+the two libraries are known to see differently; then its values and spans are the ones
+ruamel.yaml would give. Anything else (a YAML error, a diagnostic of ours, a tab, an empty
+scalar, and the few other constructs listed at _LIBYAML_DIFFERS_IN_TEXT) is
+composed again by ruamel.yaml, so every diagnostic still comes from that one path, word for
+word, and ruamel.yaml is only imported then. tests/test_loader_equivalence.py holds the two
+composers to all this.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -85,12 +98,49 @@ def load_spec_bytes(raw: bytes, display: str) -> tuple[LoadedSource | None, list
     return load_spec_text(text, display, sha256=hashlib.sha256(raw).hexdigest())
 
 
-def load_spec_text(text: str, display: str, sha256: str | None = None) -> tuple[LoadedSource | None, list[Diagnostic]]:
+def load_spec_text(text: str, display: str, sha256: str | None = None,
+                   composer: str = "auto") -> tuple[LoadedSource | None, list[Diagnostic]]:
+    """Load `text`. `composer` is for tests that compare the two composers (see the module
+    docstring): "ruamel" skips the libyaml fast path, and "libyaml" raises
+    _FastPathDeclined where the default would fall back to ruamel.yaml."""
+    if composer not in ("auto", "libyaml", "ruamel"):
+        raise ValueError(f"unknown composer {composer!r}")
     if sha256 is None:
-        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # surrogatepass: a lone surrogate gets its diagnostic (E005) from the builder.
+        sha256 = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     text = text.removeprefix("\ufeff")
+    if composer != "ruamel":
+        source = _load_with_libyaml(text, display, sha256)
+        if source is not None:
+            return source, []
+        if composer == "libyaml":
+            raise _FastPathDeclined()
+    return _load_with_ruamel(text, display, sha256)
+
+
+class _FastPathDeclined(Exception):
+    """Internal (tests only): the libyaml composer left this document to ruamel.yaml."""
+
+
+def _load_with_libyaml(text: str, display: str, sha256: str) -> LoadedSource | None:
+    """The loaded spec if libyaml composes it and it builds cleanly, else None. Any problem
+    is left to _load_with_ruamel, so that diagnostics have one source and never change."""
+    root = _compose_with_libyaml(text)
+    if root is None:
+        return None
+    builder = _Builder(display)
     try:
-        root = _compose_single_document(text, display)
+        data = builder.build(root)
+    except _LoadError:
+        return None
+    if not isinstance(data, dict):  # E008, worded by the ruamel path
+        return None
+    return LoadedSource(display, text, sha256, data, builder.positions)
+
+
+def _load_with_ruamel(text: str, display: str, sha256: str) -> tuple[LoadedSource | None, list[Diagnostic]]:
+    try:
+        root = _compose_with_ruamel(text, display)
         builder = _Builder(display)
         data = builder.build(root)
     except _LoadError as exc:
@@ -104,7 +154,179 @@ def load_spec_text(text: str, display: str, sha256: str | None = None) -> tuple[
     return source, []
 
 
-def _compose_single_document(text: str, display: str):
+# Texts that libyaml reads differently from ruamel.yaml (found by comparing the two, see
+# tests/test_loader_equivalence.py) go straight to ruamel.yaml. First, single characters:
+# - a directive (`%YAML 1.1` switches ruamel to YAML 1.1 scalars; libyaml ignores it);
+# - NEL, LS and PS, which libyaml takes for line breaks and ruamel.yaml refuses;
+# - a byte order mark inside the text, after which libyaml's columns are one too far;
+# - a tab anywhere: libyaml takes tabs as separating white space in places where
+#   ruamel.yaml reports "tab character in indentation" (E002), e.g. `key:<TAB>value`.
+_LIBYAML_DIFFERS_IN_TEXT = ("\n%", "\r%", "\t", "\x85", "\u2028", "\u2029", "\ufeff")
+# Then syntax, matched more loosely than the rules below (also inside quotes and comments):
+# a spec that matches is only slower, never different. No nested repeats, so that the
+# search stays linear on any text.
+# - In flow context libyaml takes every `:` that starts a token for a value indicator,
+#   ruamel.yaml (YAML 1.2) only one followed by a space: `["key":value]` is a mapping to
+#   libyaml and an error to ruamel.yaml.
+# - libyaml ends an anchor or alias name at the first character outside [0-9A-Za-z_-];
+#   ruamel.yaml reads on through `:`, `?`, `%`, `@` and backquote (`*base:` is an alias).
+# - For a tag written before an anchor (`!!str &a x`) ruamel.yaml starts the node at the
+#   anchor, libyaml at the tag.
+_LIBYAML_DIFFERS_IN_SYNTAX = r"""
+    :[,?\[\]{}]                     # a plain scalar ends at `:` before a flow indicator
+  | (?:["'\]}]|\*[0-9A-Za-z_-]+)[ \t\r\n]*:[^ \t\r\n]  # a value right after the `:` of a
+                                    # quoted key, a flow collection or an alias
+  | [&*][0-9A-Za-z_-]+[?:%@`]       # an anchor or alias name that ruamel.yaml reads on past
+  | !(?:![0-9A-Za-z%]*|<[^>\s!]*>)?[ \t\r\n]+[&\#]  # a tag, then an anchor (or a comment,
+                                    # which may come between); other tags are refused anyway (E010)
+"""
+
+
+def _libyaml_reads_differently(text: str) -> bool:
+    # Substring tests first: they are nearly free, the pattern costs about a tenth of a parse.
+    return (text.startswith("%") or any(s in text for s in _LIBYAML_DIFFERS_IN_TEXT)
+            or _syntax_pattern().search(text) is not None)
+
+
+@functools.lru_cache(maxsize=None)
+def _syntax_pattern() -> re.Pattern:
+    # Compiled on first use: the module is imported on every run, even when a cached result
+    # means no spec is loaded.
+    return re.compile(_LIBYAML_DIFFERS_IN_SYNTAX, re.VERBOSE)
+
+
+def _compose_with_libyaml(text: str):
+    """The root node of a one-document stream as libyaml composes it, or None when the
+    text must go to ruamel.yaml: for any error, an empty or multi-document stream (the
+    ruamel path words those diagnostics), or something the two libraries see differently."""
+    if _libyaml_reads_differently(text):
+        return None
+    try:
+        loader = _libyaml_loader_class()(text)
+    except Exception:  # no libyaml in this PyYAML build, or text it cannot take (a lone surrogate)
+        return None
+    try:
+        if not loader.check_node():
+            return None
+        root = loader.get_node()
+        if loader.check_node():
+            return None
+    except Exception:  # any YAMLError, or libyaml's own limits (it nests at most 1000 deep)
+        return None
+    finally:
+        loader.dispose()
+    return root if _match_ruamel(root, text) else None
+
+
+def _match_ruamel(root, text: str) -> bool:
+    """Bring libyaml's nodes in line with ruamel.yaml's for the same text, in place (the
+    end of the stream, see _ruamel_end_mark). False if a node holds something ruamel.yaml
+    composes differently and we do not imitate: an empty value (`key:` with nothing after
+    it), which libyaml marks right after the indicator and ruamel.yaml at the next token,
+    which varies with context.
+    Walked with an explicit stack and a visited set, as aliases share nodes."""
+    end = _ruamel_end_mark(text)
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if end is not None and node.end_mark.index == end.index:
+            node.end_mark = end
+        if node.id == "scalar":
+            if not node.style and node.value == "":
+                return False
+        elif node.id == "sequence":
+            stack.extend(node.value)
+        else:
+            for key, value in node.value:
+                stack += (key, value)
+    return True
+
+
+def _ruamel_end_mark(text: str):
+    """Where ruamel.yaml ends the stream (and the block collections still open there), if
+    libyaml puts it elsewhere: when the text does not end with a line break, libyaml
+    adds one first, so its end is at column 0 of a line past the last; ruamel.yaml's is
+    at the end of the last line. None when the two agree."""
+    if not text or text.endswith(("\n", "\r")):
+        return None
+    from yaml.error import Mark
+
+    line = text.count("\n") + text.count("\r") - text.count("\r\n")  # as ruamel.yaml counts lines
+    column = len(text) - max(text.rfind("\n"), text.rfind("\r")) - 1
+    return Mark("<unicode string>", len(text), line, column, None, None)
+
+
+# ruamel.yaml's YAML 1.2 implicit resolvers (ruamel/yaml/resolver.py, `implicit_resolvers`,
+# the entries for version (1, 2)), copied in order with their flags and first characters,
+# so that libyaml's plain scalars are tagged exactly as ruamel's are: `yes`, `on` and `no`
+# are strings, `0o17` is an int, `1e3` a float, `2024-01-01` a timestamp.
+_YAML12_IMPLICIT_RESOLVERS = [
+    ("tag:yaml.org,2002:bool",
+     r"""^(?:true|True|TRUE|false|False|FALSE)$""", re.X,
+     list("tTfF")),
+    ("tag:yaml.org,2002:float",
+     r"""^(?:
+         [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""", re.X,
+     list("-+0123456789.")),
+    ("tag:yaml.org,2002:int",
+     r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""", re.X,
+     list("-+0123456789")),
+    ("tag:yaml.org,2002:merge",
+     r"^(?:<<)$", 0,
+     ["<"]),
+    ("tag:yaml.org,2002:null",
+     r"""^(?: ~
+        |null|Null|NULL
+        | )$""", re.X,
+     ["~", "n", "N", ""]),
+    ("tag:yaml.org,2002:timestamp",
+     r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+        (?:[Tt]|[ \t]+)[0-9][0-9]?
+        :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+        (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""", re.X,
+     list("0123456789")),
+    ("tag:yaml.org,2002:value",
+     r"^(?:=)$", 0,
+     ["="]),
+    ("tag:yaml.org,2002:yaml",
+     r"^(?:!|&|\*)$", 0,
+     list("!&*")),
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _libyaml_loader_class():
+    """PyYAML's C parser and composer with the YAML 1.2 resolver above. Built on first use:
+    importing PyYAML is only worth it when a spec is loaded."""
+    import yaml
+    from yaml._yaml import CParser  # ImportError when PyYAML was built without libyaml
+
+    class Yaml12Resolver(yaml.resolver.BaseResolver):
+        pass
+
+    for tag, pattern, flags, first in _YAML12_IMPLICIT_RESOLVERS:
+        Yaml12Resolver.add_implicit_resolver(tag, re.compile(pattern, flags), first)
+
+    class Yaml12CLoader(CParser, Yaml12Resolver):
+        def __init__(self, stream):
+            CParser.__init__(self, stream)
+            Yaml12Resolver.__init__(self)
+
+    return Yaml12CLoader
+
+
+def _compose_with_ruamel(text: str, display: str):
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -135,6 +357,11 @@ def _compose_single_document(text: str, display: str):
         raise _LoadError(_diag("E001", f"YAML error: {message}", display, span)) from None
     except RecursionError:
         raise _LoadError(_diag("E009", "the document nests too deeply", display)) from None
+    except (ValueError, OverflowError, NotImplementedError) as exc:
+        # ruamel.yaml's own failures on text it cannot read, e.g. the escape "\UFFFFFFFF"
+        # (past the last Unicode character): still a diagnostic, never a traceback.
+        raise _LoadError(_diag("E001", f"YAML error: the YAML reader cannot read this document ({_one_line(str(exc))})",
+                               display, help="look for an unusual escape sequence or comment placement")) from None
 
 
 def _yaml_error_diagnostic(exc, text: str, display: str) -> Diagnostic:
@@ -174,7 +401,10 @@ def _yaml_error_diagnostic(exc, text: str, display: str) -> Diagnostic:
 
 
 class _Builder:
-    """Turns composed nodes into plain values, recording spans and enforcing limits."""
+    """Turns composed nodes into plain values, recording spans and enforcing limits.
+
+    Nodes come from either composer (ruamel.yaml's or PyYAML's node classes), so they are
+    told apart by their `id` ("scalar", "sequence", "mapping"), which both define."""
 
     def __init__(self, display: str):
         self.display = display
@@ -197,9 +427,7 @@ class _Builder:
 
     def _bomb_span(self, root) -> Span:
         """Point at the top-level key whose value expands the most (the root if not a mapping)."""
-        from ruamel.yaml.nodes import MappingNode
-
-        if isinstance(root, MappingNode) and root.value:
+        if root.id == "mapping" and root.value:
             key, _ = max(root.value, key=lambda item: _expanded_size(item[1], {}))
             return self._span(key)
         return self._span(root)
@@ -209,8 +437,6 @@ class _Builder:
         return Span(start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
     def _build(self, node, path: tuple, depth: int) -> Any:
-        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
         self.budget -= 1
         if self.budget < 0:
             raise _LoadError(_diag("E009", "the document expands to too many values (alias/anchor bomb?)",
@@ -222,11 +448,11 @@ class _Builder:
         # first span only, so a path is never re-pointed at a shared node later.
         self.positions.values.setdefault(path, self._span(node))
         self._check_tag(node)
-        if isinstance(node, ScalarNode):
+        if node.id == "scalar":
             return self._scalar(node)
-        if isinstance(node, SequenceNode):
+        if node.id == "sequence":
             return [self._build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        if isinstance(node, MappingNode):
+        if node.id == "mapping":
             return self._mapping(node, path, depth)
         raise AssertionError(f"unexpected node {type(node).__name__}")  # pragma: no cover
 
@@ -253,6 +479,11 @@ class _Builder:
         not a character: it cannot be encoded as UTF-8, so it is refused here rather than
         crashing whatever later validates or writes it."""
         text = str(node.value)
+        if node.style == ">":
+            # ruamel.yaml's round-trip scanner marks each fold of a folded scalar with a BEL
+            # (its constructor strips them, we build values ourselves); a BEL cannot be
+            # written in a block scalar, so every one here is such a mark.
+            text = text.replace("\a", "")
         bad = _SURROGATE_RE.search(text)
         if bad:
             raise _LoadError(_diag("E005", f"`\\u{ord(bad.group()):04x}` is half of a UTF-16 surrogate pair,"
@@ -261,17 +492,15 @@ class _Builder:
         return text
 
     def _mapping(self, node, path: tuple, depth: int) -> dict:
-        from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
-
         result: dict[str, Any] = {}
         seen: dict[str, Span] = {}
         merged: list = []
         for key_node, value_node in node.value:
             if key_node.tag == _STANDARD_TAG_PREFIX + "merge":
-                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                merged.extend(s for s in sources if isinstance(s, MappingNode))
+                sources = value_node.value if value_node.id == "sequence" else [value_node]
+                merged.extend(s for s in sources if s.id == "mapping")
                 continue
-            if not isinstance(key_node, ScalarNode):
+            if key_node.id != "scalar":
                 raise _LoadError(_diag("E011", "mapping keys must be plain strings", self.display,
                                        self._span(key_node)))
             self._check_tag(key_node)
@@ -305,8 +534,6 @@ def _expanded_size(node, memo: dict[int, int | None], depth: int = 0) -> int:
     """How many values `node` builds into, counting each alias expansion (memoised by node
     identity, so shared subtrees cost one visit). Stops counting past the limits; nesting
     past MAX_DEPTH is reported by the builder."""
-    from ruamel.yaml.nodes import MappingNode, SequenceNode
-
     if id(node) in memo:
         known = memo[id(node)]
         if known is None:  # reached again while counting itself: `a: &a [*a]`
@@ -315,9 +542,9 @@ def _expanded_size(node, memo: dict[int, int | None], depth: int = 0) -> int:
     if depth > MAX_DEPTH:
         return 1
     memo[id(node)] = None
-    if isinstance(node, SequenceNode):
+    if node.id == "sequence":
         children = node.value
-    elif isinstance(node, MappingNode):
+    elif node.id == "mapping":
         children = [value for _, value in node.value]
     else:
         children = []
@@ -338,6 +565,8 @@ def _parse_core_scalar(kind: str, text: str) -> Any:
             return plain.lower() == "true"
         if kind == "int":
             lowered = plain.lower()
+            if lowered.startswith(("0b", "+0b", "-0b")):
+                return int(plain, 2)
             if lowered.startswith(("0x", "+0x", "-0x")):
                 return int(plain, 16)
             if lowered.startswith(("0o", "+0o", "-0o")):
