@@ -7,7 +7,6 @@ instead of raising; exceptions are reserved for bugs. Rendering lives in
 
 from __future__ import annotations
 
-import difflib
 import enum
 import json
 import re
@@ -99,6 +98,8 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     options = sorted({str(c) for c in candidates})
     if not options:
         return ""
+    import difflib  # only when there is a mistake to suggest a fix for
+
     close = difflib.get_close_matches(str(name), options, n=3, cutoff=0.6)
     if close:
         quoted = [f"`{c}`" for c in close]

@@ -10,9 +10,8 @@ into the same output folder.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import errno
+import functools
 import fcntl
 import os
 import shutil
@@ -133,35 +132,49 @@ def write_tree(out_root: Path, system: str, files: dict[str, str],
     return change
 
 
+@functools.lru_cache(maxsize=1)
+def _libc():
+    """The C library's symbols, as linked into this process. (ctypes.util.find_library would
+    run ldconfig and import subprocess: ~10 ms of every compile.)"""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
+
+
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths with renameat2(RENAME_EXCHANGE); False where unsupported."""
-    libc_name = ctypes.util.find_library("c")
-    if not libc_name:
-        return False
-    libc = ctypes.CDLL(libc_name, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
+    renameat2 = getattr(_libc(), "renameat2", None)
     if renameat2 is None:
         return False
     at_fdcwd, rename_exchange = -100, 2
     result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
     if result == 0:
         return True
-    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+    error = _errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
         return False
-    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+    raise OSError(error, os.strerror(error), str(b))
 
 
 def _sync_tree(folder: Path) -> None:
     """Flush every file under `folder` to disk: Linux `syncfs` on its file system, else an
     fsync per file and folder. Errors (EIO, ENOSPC found late) are raised."""
-    libc_name = ctypes.util.find_library("c")
-    syncfs = getattr(ctypes.CDLL(libc_name, use_errno=True), "syncfs", None) if libc_name else None
+    syncfs = getattr(_libc(), "syncfs", None)
     if syncfs is not None:
         fd = os.open(folder, os.O_RDONLY)
         try:
             if syncfs(fd) == 0:
                 return
-            error = ctypes.get_errno()
+            error = _errno()
             if error not in (errno.ENOSYS, errno.EINVAL):
                 raise OSError(error, os.strerror(error), str(folder))
         finally:
