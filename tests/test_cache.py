@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from conftest import REPO, SPECS, run_mlspec
+from support.trees import snapshot
 
 HEAVY = ("pydantic", "jinja2", "ruamel", "kfp", "airflow")
 PROBE = """
@@ -71,10 +72,6 @@ def test_the_cache_can_be_turned_off(tmp_path):
     assert off["code"] == 0 and "pydantic" in off["heavy"]
 
 
-def _tree_bytes(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
 def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time(tmp_path):
     """jinja2 keeps compiled templates in the cache folder; a corrupted or unwritable one must
     never change the output or fail the compile."""
@@ -82,8 +79,8 @@ def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time
     cache = tmp_path / "cache"
     env = {"MLSPEC_CACHE_DIR": str(cache)}
     run_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
-    expected = _tree_bytes(tmp_path / "generated")
-    assert expected == {k: v for k, v in _tree_bytes(REPO / "generated").items() if k in expected}
+    expected = snapshot(tmp_path / "generated")
+    assert expected == {k: v for k, v in snapshot(REPO / "generated").items() if k in expected}
     compiled = sorted((cache / "jinja2").glob("*.cache"))
     assert compiled, "no compiled template was kept"
 
@@ -93,14 +90,14 @@ def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time
     shutil.rmtree(tmp_path / "generated")
     shutil.rmtree(cache / "compile")  # so the result cache cannot answer
     run_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
-    assert _tree_bytes(tmp_path / "generated") == expected
+    assert snapshot(tmp_path / "generated") == expected
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be\n")
     shutil.rmtree(tmp_path / "generated")
     result = run_mlspec("compile", "specs", cwd=tmp_path, env={"MLSPEC_CACHE_DIR": str(blocked)})
     assert result.returncode == 0, result.stderr
-    assert _tree_bytes(tmp_path / "generated") == expected
+    assert snapshot(tmp_path / "generated") == expected
 
 
 def test_an_edited_template_is_compiled_again_not_served_from_the_cache(tmp_path, monkeypatch):

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SPECS
+from support.mangle import mangled_spec
 from mlspec.check import check_spec
 from mlspec.cli import EXIT_SPEC_ERRORS, cli
 from mlspec.render import render
@@ -170,25 +171,8 @@ def test_example_specs_with_a_value_replaced_give_diagnostics_not_crashes(data: 
 @given(st.data())
 def test_mangled_example_specs_give_diagnostics_not_crashes(data: st.DataObject):
     # Damage a valid spec line by line: delete, duplicate, re-indent or splice in text.
-    text = (SPECS / data.draw(st.sampled_from(["customer-churn.yaml", "payments-risk.yaml"]))).read_text()
-    lines = text.splitlines(keepends=True)
-    for _ in range(data.draw(st.integers(1, 4))):
-        i = data.draw(st.integers(0, len(lines) - 1))
-        action = data.draw(st.sampled_from(["delete", "duplicate", "indent", "dedent", "splice"]))
-        if action == "delete":
-            del lines[i]
-        elif action == "duplicate":
-            lines.insert(i, lines[i])
-        elif action == "indent":
-            lines[i] = data.draw(st.sampled_from([" ", "\t", "  - "])) + lines[i]
-        elif action == "dedent":
-            lines[i] = lines[i].lstrip(" ")
-        else:
-            at = data.draw(st.integers(0, len(lines[i])))
-            lines[i] = lines[i][:at] + data.draw(st.text(max_size=6)) + lines[i][at:]
-        if not lines:
-            break
-    front_end("".join(lines).encode("utf-8", "surrogatepass"))
+    text = mangled_spec(data, SPECS, max_edits=4, indents=[" ", "\t", "  - "], splice=st.text(max_size=6))
+    front_end(text.encode("utf-8", "surrogatepass"))
 
 
 # --- the real CLI under a memory cap ------------------------------------------------------------

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import REPO, SPECS
+from support.mangle import mangled_spec
 from mlspec.source import loader
 from mlspec.source.loader import load_spec_text
 
@@ -300,21 +301,5 @@ def test_arbitrary_text_loads_the_same(text: str):
 @given(st.data())
 def test_mangled_example_specs_load_the_same(data: st.DataObject):
     # Near-valid real specs: lines deleted, duplicated, re-indented or spliced with YAML text.
-    text = (SPECS / data.draw(st.sampled_from(["customer-churn.yaml", "payments-risk.yaml"]))).read_text()
-    lines = text.splitlines(keepends=True)
-    for _ in range(data.draw(st.integers(1, 3))):
-        i = data.draw(st.integers(0, len(lines) - 1))
-        action = data.draw(st.sampled_from(["delete", "duplicate", "indent", "dedent", "splice"]))
-        if action == "delete":
-            del lines[i]
-        elif action == "duplicate":
-            lines.insert(i, lines[i])
-        elif action == "indent":
-            lines[i] = data.draw(st.sampled_from([" ", "  ", "- "])) + lines[i]
-        elif action == "dedent":
-            lines[i] = lines[i].lstrip(" ")
-        else:
-            at = data.draw(st.integers(0, len(lines[i])))
-            piece = "".join(data.draw(st.lists(st.sampled_from(YAML_PIECES), max_size=4)))
-            lines[i] = lines[i][:at] + piece + lines[i][at:]
-    check_equivalent("".join(lines))
+    pieces = st.lists(st.sampled_from(YAML_PIECES), max_size=4).map("".join)
+    check_equivalent(mangled_spec(data, SPECS, max_edits=3, indents=[" ", "  ", "- "], splice=pieces))
