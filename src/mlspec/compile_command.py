@@ -52,7 +52,6 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
 def _compile_key(spec_file: Path, out_root: Path) -> str:
     from mlspec import cache
     from mlspec.compiler import recorded_spec_path
-
     from mlspec.targets.kfp_version import installed_kfp_version
 
     # kfp's version is part of the key because the pipeline IR embeds it.
