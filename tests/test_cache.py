@@ -117,3 +117,35 @@ def test_an_edited_template_is_compiled_again_not_served_from_the_cache(tmp_path
     finally:
         templating.environment.cache_clear()
     assert list((tmp_path / "cache/jinja2").glob("*.cache"))
+
+
+def test_a_spec_saved_while_it_compiles_is_compiled_again_next_time(tmp_path, monkeypatch):
+    """The result cache must record what the compiled bytes produce: if the user saves the
+    spec while mlspec is compiling it, the next compile must see the new bytes as new."""
+    from click.testing import CliRunner
+
+    from mlspec import compile_command
+    from mlspec.cli import cli
+
+    shutil.copytree(SPECS, tmp_path / "specs")
+    spec = tmp_path / "specs/minimal.yaml"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("MLSPEC_NO_CACHE", raising=False)
+    original = spec.read_text()
+    assert '"@daily"' in original
+    compile_spec = compile_command.compile_spec
+
+    def compile_then_save(*args, **kwargs):
+        result = compile_spec(*args, **kwargs)
+        spec.write_text(original.replace('"@daily"', '"@hourly"'))  # the user saves mid-compile
+        return result
+
+    monkeypatch.setattr(compile_command, "compile_spec", compile_then_save)
+    assert CliRunner().invoke(cli, ["compile", "specs/minimal.yaml"]).exit_code == 0
+    monkeypatch.setattr(compile_command, "compile_spec", compile_spec)
+
+    again = CliRunner().invoke(cli, ["compile", "specs/minimal.yaml"])
+    assert again.exit_code == 0, again.output
+    dags = (tmp_path / "generated").rglob("*__ingest_*.py")
+    assert all("schedule='@hourly'" in p.read_text() for p in dags)

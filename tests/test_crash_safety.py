@@ -4,6 +4,7 @@ two compiles into one folder take turns."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import random
@@ -84,19 +85,24 @@ def test_concurrent_compiles_are_serialized_by_the_lock(project):
     assert (out / "web-events/manifest.json").is_file()
 
 
-def _mount_tmpfs(path: Path, size: str) -> bool:
+@contextlib.contextmanager
+def _tmpfs(path: Path, size: str):
+    """A tmpfs of `size` mounted at `path` for the block (the test is skipped where mounting
+    is not allowed), unmounted afterwards whatever happens."""
     path.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                             capture_output=True)
-    return result.returncode == 0
+    if result.returncode != 0:
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", str(path)], check=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
 def test_a_full_disk_fails_closed_with_exit_3(project):
-    out = project / "small"
-    if not _mount_tmpfs(out, "48k"):
-        pytest.skip("this machine does not allow mounting a tmpfs")
-    try:
+    with _tmpfs(project / "small", "48k") as out:
         run_mlspec("compile", "specs/minimal.yaml", "--out", "small", cwd=project, check=True)
         before = snapshot(out)
         result = run_mlspec("compile", "specs", "--out", "small", cwd=project)
@@ -104,16 +110,11 @@ def test_a_full_disk_fails_closed_with_exit_3(project):
         assert "cannot write the output" in result.stderr and "No space left" in result.stderr
         assert "Traceback" not in result.stderr
         assert snapshot(out) == before
-    finally:
-        subprocess.run(["umount", str(out)], check=False)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only folder needs root (CI runs as root)")
 def test_an_unwritable_output_folder_fails_closed_with_exit_3(project):
-    out = project / "readonly"
-    if not _mount_tmpfs(out, "4m"):
-        pytest.skip("this machine does not allow mounting a tmpfs")
-    try:
+    with _tmpfs(project / "readonly", "4m") as out:
         run_mlspec("compile", "specs/minimal.yaml", "--out", "readonly", cwd=project, check=True)
         before = snapshot(out)
         subprocess.run(["mount", "-o", "remount,ro", str(out)], check=True)
@@ -123,8 +124,6 @@ def test_an_unwritable_output_folder_fails_closed_with_exit_3(project):
         assert "cannot write the output" in result.stderr and "Read-only file system" in result.stderr
         assert "Traceback" not in result.stderr
         assert snapshot(out) == before
-    finally:
-        subprocess.run(["umount", str(out)], check=False)
 
 
 PLUGIN = '''

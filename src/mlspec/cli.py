@@ -74,19 +74,18 @@ def _validate_file(path: Path):
     unchanged since it was last computed (then pydantic is not even imported)."""
     from mlspec import cache
     from mlspec.frontend import FrontendResult, load_and_check
-    from mlspec.source.loader import LoadedSource
+    from mlspec.source.loader import LoadedSource, read_spec_file
 
-    try:
-        raw = path.read_bytes()
-    except OSError:
-        return load_and_check(path)  # reports the error
+    raw, _ = read_spec_file(path)  # a file over the size limit is not read
+    if raw is None:
+        return load_and_check(path)  # reports why
     key = cache.validation_key(str(path), raw) if cache.enabled() else ""
     hit = cache.get("validate", key) if key else None
     if hit is not None:
         text = raw.decode("utf-8", errors="replace")
         diagnostics = [cache.diagnostic_from_json(d) for d in hit["diagnostics"]]
         return FrontendResult(str(path), LoadedSource.for_rendering(str(path), text), None, diagnostics)
-    result = load_and_check(path)
+    result = load_and_check(path, raw)
     if key:
         cache.put("validate", key, {"diagnostics": [cache.diagnostic_to_json(d) for d in result.diagnostics]})
     return result

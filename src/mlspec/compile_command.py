@@ -11,6 +11,7 @@ import click
 
 from mlspec.compiler import MANIFEST, CompileResult, compile_spec, merge_with_previous
 from mlspec.frontend import FrontendResult, spec_files
+from mlspec.source.loader import read_spec_file
 from mlspec.writer import compare_tree, output_lock, read_tree, recover, tree_diff, write_tree
 
 
@@ -23,12 +24,16 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
         raise click.UsageError(f"unknown target {', '.join(unknown)}; known: {', '.join(available_targets())}")
     files = spec_files(paths)
     partial = bool(targets or envs)
-    unchanged = {} if partial else {f: _unchanged_system(f, out_root) for f in files}
+    # Each spec is read once: the result cache's key and the compile are about the same bytes,
+    # even if the file is edited while we run.
+    raws = {f: read_spec_file(f)[0] for f in files}
+    keys = {} if partial else {f: _compile_key(f, raws[f], out_root) for f in files}
+    unchanged = {f: _unchanged_system(f, keys[f], out_root) for f in keys}
     to_compile = [f for f in files if not unchanged.get(f)]
-    compiled = iter(_compile_all(to_compile, out_root, targets, envs))
+    compiled = iter(compile_all(to_compile, out_root, targets, envs, raws))
     results = [unchanged.get(f) or next(compiled) for f in files]
-    _reject_duplicate_systems(results)
-    if report([_as_frontend(r) for r in results], fmt):
+    reject_duplicate_systems(results)
+    if report([as_frontend_result(r) for r in results], fmt):
         click.echo("nothing was written", err=True)
         # E9xx: the installation or the machine failed us, not the spec (exit 3, fail closed).
         broken = any(d.code.startswith("E9") for r in results for d in r.diagnostics)
@@ -39,7 +44,7 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
                 recover(out_root)
             code = _apply(results, out_root, paths, envs, targets, check, show_diff)
         if code == 0 and not show_diff and not check:
-            _remember(results, out_root)
+            _remember(zip(files, results), keys)
         return code
     except OSError as exc:
         # Fails closed: the previous tree is intact (writes go to a staging copy first).
@@ -49,17 +54,20 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
         return 3
 
 
-def _compile_key(spec_file: Path, out_root: Path) -> str:
+def _compile_key(spec_file: Path, raw: bytes | None, out_root: Path) -> str | None:
+    """The result cache's key for compiling these bytes of `spec_file` into `out_root`; None
+    when the cache is off or the file could not be read (compile_spec reports why)."""
     from mlspec import cache
     from mlspec.compiler import recorded_spec_path
     from mlspec.targets.kfp_version import installed_kfp_version
 
+    if raw is None or not cache.enabled():
+        return None
     # kfp's version is part of the key because the pipeline IR embeds it.
-    return cache.make_key("compile", spec_file.read_bytes(), recorded_spec_path(spec_file, out_root),
-                          installed_kfp_version())
+    return cache.make_key("compile", raw, recorded_spec_path(spec_file, out_root), installed_kfp_version())
 
 
-def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
+def _unchanged_system(spec_file: Path, key: str | None, out_root: Path) -> CompileResult | None:
     """When this very spec, compiled by this very mlspec, is known to produce the manifest
     on disk, and every file on disk still has the hash that manifest records, there is
     nothing to compile: return the tree as it is (pydantic, jinja2 and kfp stay unloaded)."""
@@ -67,12 +75,7 @@ def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
 
     from mlspec import cache
 
-    if not cache.enabled():
-        return None
-    try:
-        hit = cache.get("compile", _compile_key(spec_file, out_root))
-    except OSError:
-        return None
+    hit = cache.get("compile", key) if key else None
     if hit is None:
         return None
     current = read_tree(out_root / hit["system"])
@@ -87,36 +90,41 @@ def _unchanged_system(spec_file: Path, out_root: Path) -> CompileResult | None:
     return CompileResult(str(spec_file), system=hit["system"], files=current, unchanged_on_disk=True)
 
 
-def _remember(results: list[CompileResult], out_root: Path) -> None:
+def _remember(compiled, keys: dict[Path, str | None]) -> None:
+    """Record, for each (spec file, result) compiled whole, the manifest its bytes produce."""
     import hashlib
 
     from mlspec import cache
 
-    for result in results:
-        if result.ok and MANIFEST in result.files and result.scope == (None, None):
+    for spec_file, result in compiled:
+        key = keys.get(spec_file)
+        if key and result.ok and MANIFEST in result.files and result.scope == (None, None):
             manifest_sha = hashlib.sha256(result.files[MANIFEST].encode("utf-8")).hexdigest()
-            cache.put("compile", _compile_key(Path(result.spec_file), out_root),
-                      {"system": result.system, "manifest_sha256": manifest_sha})
+            cache.put("compile", key, {"system": result.system, "manifest_sha256": manifest_sha})
 
 
-def _compile_all(files: list[Path], out_root: Path, targets: list[str], envs: list[str]) -> list[CompileResult]:
-    # Specs are independent: compile them on every core when there are several.
-    if len(files) > 2:
+def compile_all(files: list[Path], out_root: Path, targets: list[str], envs: list[str],
+                raws: dict[Path, bytes | None] | None = None) -> list[CompileResult]:
+    """Compile each spec file (from its bytes in `raws` when the caller has read them);
+    specs are independent, so on every core when there are several."""
+    raws = raws or {}
+    jobs = [(spec_file, raws.get(spec_file), out_root, targets, envs) for spec_file in files]
+    if len(jobs) > 2:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor  # ~10 ms: only when there are several
 
-        with ProcessPoolExecutor(max_workers=min(len(files), multiprocessing.cpu_count() or 1),
+        with ProcessPoolExecutor(max_workers=min(len(jobs), multiprocessing.cpu_count() or 1),
                                  mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_compile_one, [(f, out_root, targets, envs) for f in files]))
-    return [compile_spec(f, out_root, targets or None, envs or None) for f in files]
+            return list(pool.map(_compile_one, jobs))
+    return [_compile_one(job) for job in jobs]
 
 
-def _compile_one(args) -> CompileResult:
-    spec_file, out_root, targets, envs = args
-    return compile_spec(spec_file, out_root, targets or None, envs or None)
+def _compile_one(job) -> CompileResult:
+    spec_file, raw, out_root, targets, envs = job
+    return compile_spec(spec_file, out_root, targets or None, envs or None, raw=raw)
 
 
-def _reject_duplicate_systems(results: list[CompileResult]) -> None:
+def reject_duplicate_systems(results: list[CompileResult]) -> None:
     from mlspec.diagnostics import Diagnostic
 
     owners: dict[str, str] = {}
@@ -132,7 +140,7 @@ def _reject_duplicate_systems(results: list[CompileResult]) -> None:
             owners[result.system] = result.spec_file
 
 
-def _as_frontend(result: CompileResult) -> FrontendResult:
+def as_frontend_result(result: CompileResult) -> FrontendResult:
     from mlspec.source.loader import LoadedSource
 
     source = LoadedSource.for_rendering(result.spec_file, result.source_text)

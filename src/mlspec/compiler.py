@@ -51,13 +51,14 @@ def header_lines(spec_path: str, sha256: str) -> list[str]:
 
 
 def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = None,
-                 environments: list[str] | None = None) -> CompileResult:
+                 environments: list[str] | None = None, raw: bytes | None = None) -> CompileResult:
+    """`raw`: the spec file's bytes when the caller has read them already (see load_and_check)."""
     from mlspec.frontend import load_and_check
     from mlspec.ir.resolve import resolve_project
     from mlspec.targets.registry import available_targets, load_target
 
     result = CompileResult(str(spec_file))
-    front = load_and_check(spec_file)
+    front = load_and_check(spec_file, raw)
     result.diagnostics += front.diagnostics
     result.source_text = front.source.text if front.source else ""
     if not front.ok:

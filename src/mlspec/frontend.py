@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.diagnostics import Diagnostic, Severity
-from mlspec.source.loader import LoadedSource, load_spec_file
+from mlspec.source.loader import LoadedSource, load_spec_bytes, load_spec_file
 
 if TYPE_CHECKING:
     from mlspec.spec.models import MLSystemSpec
@@ -27,15 +27,17 @@ class FrontendResult:
         return self.spec is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
 
 
-def load_and_check(path: str | Path) -> FrontendResult:
+def load_and_check(path: str | Path, raw: bytes | None = None) -> FrontendResult:
+    """`raw`: the file's bytes when the caller has read them already (to key a cache on
+    them), so the file is read once and the verdict is about those very bytes."""
     from mlspec.check import check_spec
     from mlspec.spec.validate import validate_spec
 
     result = FrontendResult(str(path))
-    source, diagnostics = load_spec_file(path)
+    source, diagnostics = load_spec_file(path) if raw is None else load_spec_bytes(raw, str(path))
     result.source, result.diagnostics = source, list(diagnostics)
     if source is None:
-        result.source = _text_for_rendering(path)
+        result.source = _text_for_rendering(path, raw)
         return result
     spec, diagnostics = validate_spec(source)
     result.diagnostics += diagnostics
@@ -46,18 +48,16 @@ def load_and_check(path: str | Path) -> FrontendResult:
     return result
 
 
-def _text_for_rendering(path: str | Path) -> LoadedSource | None:
+def _text_for_rendering(path: str | Path, raw: bytes | None) -> LoadedSource | None:
     """The file's text, so diagnostics of a file that did not load can still show the
     offending line; it carries no data, and only renderers read it."""
-    from mlspec.source.loader import MAX_FILE_BYTES
+    from mlspec.source.loader import MAX_FILE_BYTES, read_spec_file
 
-    try:
-        if Path(path).stat().st_size > MAX_FILE_BYTES:
-            return None
-        text = Path(path).read_bytes().decode("utf-8", errors="replace")
-    except OSError:
+    if raw is None:
+        raw, _ = read_spec_file(path)
+    if raw is None or len(raw) > MAX_FILE_BYTES:
         return None
-    return LoadedSource.for_rendering(str(path), text)
+    return LoadedSource.for_rendering(str(path), raw.decode("utf-8", errors="replace"))
 
 
 def spec_files(paths: list[str]) -> list[Path]:

@@ -95,10 +95,10 @@ def _default_root(project) -> str:
 
 def compile_plans(files: list[Path], out_root: Path):
     """Compile each spec; returns (plans, compile results) — plans only when all compiled."""
-    from mlspec.compile_command import _compile_all, _reject_duplicate_systems
+    from mlspec.compile_command import compile_all, reject_duplicate_systems
 
-    results = _compile_all(files, out_root, [], [])
-    _reject_duplicate_systems(results)
+    results = compile_all(files, out_root, [], [])
+    reject_duplicate_systems(results)
     if not all(r.ok for r in results):
         return None, results
     return [plan_system(Path(r.spec_file), r) for r in results], results
@@ -296,9 +296,9 @@ def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt
     if not is_local_repo(repo) and "://" not in repo and not _looks_like_scp_url(repo):
         raise click.UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
     plans, results = compile_plans(files, out_root)
-    from mlspec.compile_command import _as_frontend
+    from mlspec.compile_command import as_frontend_result
 
-    if report([_as_frontend(r) for r in results], fmt) or plans is None:
+    if report([as_frontend_result(r) for r in results], fmt) or plans is None:
         click.echo("nothing was published", err=True)
         return 1
     for plan in plans:

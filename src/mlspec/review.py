@@ -309,7 +309,7 @@ def run_diff(paths: list[str], out_root: Path, repo: str | None, branch: str | N
              exit_code: bool, report) -> int:
     import click
 
-    from mlspec.compile_command import _as_frontend
+    from mlspec.compile_command import as_frontend_result
     from mlspec.frontend import spec_files
     from mlspec.gitrepo import GitError
     from mlspec.publish import compile_plans
@@ -318,12 +318,12 @@ def run_diff(paths: list[str], out_root: Path, repo: str | None, branch: str | N
     if repo is not None:
         plans, results = compile_plans(files, out_root)
     else:
-        from mlspec.compile_command import _compile_all, _reject_duplicate_systems
+        from mlspec.compile_command import compile_all, reject_duplicate_systems
 
-        results = _compile_all(files, out_root, [], [])
-        _reject_duplicate_systems(results)
+        results = compile_all(files, out_root, [], [])
+        reject_duplicate_systems(results)
         plans = results if all(r.ok for r in results) else None
-    if report([_as_frontend(r) for r in results], "human") or plans is None:
+    if report([as_frontend_result(r) for r in results], "human") or plans is None:
         return 1
     try:
         diffs = diff_against_repo(plans, repo, branch) if repo is not None else diff_against_disk(results, out_root)

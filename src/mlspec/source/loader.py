@@ -72,17 +72,24 @@ class _LoadError(Exception):
         self.diagnostic = diagnostic
 
 
-def load_spec_file(path: str | Path) -> tuple[LoadedSource | None, list[Diagnostic]]:
+def read_spec_file(path: str | Path) -> tuple[bytes | None, list[Diagnostic]]:
+    """The file's bytes, or why not; its size is checked before a byte is read."""
     display = str(path)
     try:
         size = Path(path).stat().st_size
         if size > MAX_FILE_BYTES:
             return None, [_diag("E004", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}", display,
                                 help="split the system into several spec files")]
-        raw = Path(path).read_bytes()
+        return Path(path).read_bytes(), []
     except OSError as exc:
         return None, [_diag("E000", f"cannot read file: {exc.strerror or exc}", display)]
-    return load_spec_bytes(raw, display)
+
+
+def load_spec_file(path: str | Path) -> tuple[LoadedSource | None, list[Diagnostic]]:
+    raw, diagnostics = read_spec_file(path)
+    if raw is None:
+        return None, diagnostics
+    return load_spec_bytes(raw, str(path))
 
 
 def load_spec_bytes(raw: bytes, display: str) -> tuple[LoadedSource | None, list[Diagnostic]]:
