@@ -101,7 +101,7 @@ def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time
 
 
 def test_an_edited_template_is_compiled_again_not_served_from_the_cache(tmp_path, monkeypatch):
-    from mlspec import templating
+    from mlspec.targets import templating
 
     monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("MLSPEC_NO_CACHE", raising=False)
@@ -124,7 +124,7 @@ def test_a_spec_saved_while_it_compiles_is_compiled_again_next_time(tmp_path, mo
     spec while mlspec is compiling it, the next compile must see the new bytes as new."""
     from click.testing import CliRunner
 
-    from mlspec import compile_command
+    from mlspec.build import apply as compile_command
     from mlspec.cli import cli
 
     shutil.copytree(SPECS, tmp_path / "specs")

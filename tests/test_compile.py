@@ -132,8 +132,8 @@ def test_target_and_env_selection_leave_other_output_alone(project):
 
 def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
     """Fail the writer part-way (as a full disk or a kill would) and check nothing changed."""
-    from mlspec import writer
-    from mlspec.compiler import compile_spec
+    from mlspec.build import writer
+    from mlspec.build.compile import compile_spec
 
     out = project / "generated"
     result = compile_spec(project / "specs/customer-churn.yaml", out)

@@ -128,7 +128,7 @@ def test_an_unwritable_output_folder_fails_closed_with_exit_3(project):
 
 PLUGIN = '''
 from mlspec.targets.base import Target
-from mlspec.templating import render_template
+from mlspec.targets.templating import render_template
 
 
 class Broken(Target):
@@ -161,7 +161,7 @@ def test_a_missing_template_fails_closed_with_exit_3(project):
 def test_the_new_tree_replaces_the_old_in_one_atomic_exchange(tmp_path):
     """On Linux the swap is renameat2(RENAME_EXCHANGE), so no moment exists at which the
     system folder is missing; the rename fallback (and its recovery) is for other systems."""
-    from mlspec import writer
+    from mlspec.build import writer
 
     old, new = tmp_path / "system", tmp_path / "staging"
     old.mkdir()

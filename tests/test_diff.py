@@ -97,7 +97,7 @@ def test_json_lists_files_and_objects(project):
 
 
 def test_markdown_fences_survive_files_that_contain_backticks():
-    from mlspec.review import FileChange, SystemDiff, render_markdown
+    from mlspec.review.diff import FileChange, SystemDiff, render_markdown
 
     diff = SystemDiff("s", "specs/s.yaml", "generated/s",
                       files=[FileChange("docs/card.md", "changed", "model_card", "```\nold\n```\n", "```\nnew\n```\n")])

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlspec.compiler import compile_spec
+from mlspec.build.compile import compile_spec
 from tests.conftest import REPO, SPECS
 from tests.support.churn_data import AS_OF, churn_frames, feast_repo_copy
 

@@ -50,7 +50,7 @@ def test_mermaid_declares_every_node_once_and_draws_every_edge():
 
 
 def test_mermaid_and_dot_escape_labels():
-    from mlspec.graph_view import SystemGraph, render_dot, render_mermaid
+    from mlspec.review.graph import SystemGraph, render_dot, render_mermaid
 
     graph = {"nodes": [{"id": "dataset:a", "kind": "dataset", "name": 'say "hi" <b>'},
                        {"id": "model:m", "kind": "model", "name": "m"}],

@@ -20,8 +20,11 @@ from hypothesis import strategies as st
 from conftest import SPECS
 from support.mangle import mangled_spec
 from mlspec.check import check_spec
-from mlspec.cli import EXIT_SPEC_ERRORS, cli
-from mlspec.render import render
+from mlspec.cli import cli
+from mlspec.errors import ExitCode
+
+EXIT_SPEC_ERRORS = ExitCode.SPEC_ERRORS
+from mlspec.diagnostics.render import render
 from mlspec.source.loader import MAX_FILE_BYTES, load_spec_bytes, load_spec_text
 from mlspec.spec.validate import validate_spec
 

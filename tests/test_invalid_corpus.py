@@ -17,7 +17,10 @@ from click.testing import CliRunner
 
 from conftest import run_mlspec
 from goldens import assert_golden, updating
-from mlspec.cli import EXIT_SPEC_ERRORS, cli
+from mlspec.cli import cli
+from mlspec.errors import ExitCode
+
+EXIT_SPEC_ERRORS = ExitCode.SPEC_ERRORS
 
 CASES_DIR = Path(__file__).parent / "cases" / "invalid"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "spec.yaml").is_file())

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlspec.compiler import compile_spec
+from mlspec.build.compile import compile_spec
 from tests.conftest import REPO, SHARED, SPECS
 from tests.support.churn_data import churn_frames, feast_repo_copy
 

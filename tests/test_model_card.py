@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import jsonschema
 import pytest
 
-from mlspec.compiler import compile_spec
+from mlspec.build.compile import compile_spec
 from tests.conftest import REPO, SHARED, SPECS
 
 GENERATED = REPO / "generated"

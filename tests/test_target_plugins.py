@@ -11,7 +11,7 @@ from pathlib import Path
 from conftest import SPECS, run_mlspec
 
 PLUGIN = '''
-from mlspec.emit import dump_yaml
+from mlspec.targets.emit import dump_yaml
 from mlspec.targets.base import Target
 
 
@@ -60,7 +60,7 @@ def test_without_the_plugin_the_target_is_unknown(tmp_path):
 
 
 def test_register_adds_a_target_in_process(tmp_path):
-    from mlspec.compiler import compile_spec
+    from mlspec.build.compile import compile_spec
     from mlspec.targets.base import Target
     from mlspec.targets.registry import available_targets, register, unregister
 

@@ -10,7 +10,7 @@ DATA_TARGETS = ["airflow", "great_expectations", "dvc", "drift", "lineage"]
 
 def compile_data_targets(spec: Path, out_root: Path) -> Path:
     """Compile `spec` with the data-side targets into out_root/<system>/; returns that folder."""
-    from mlspec.compiler import compile_spec
+    from mlspec.build.compile import compile_spec
 
     result = compile_spec(spec, out_root, targets=DATA_TARGETS)
     if not result.ok:
@@ -24,7 +24,7 @@ def compile_data_targets(spec: Path, out_root: Path) -> Path:
 
 
 def project_of(spec: Path):
-    from mlspec.frontend import load_and_check
+    from mlspec.build.session import load_and_check
     from mlspec.ir.resolve import resolve_project
 
     front = load_and_check(spec)

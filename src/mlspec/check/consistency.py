@@ -3,7 +3,7 @@ derived names with Kubernetes limits, features with the platform services they n
 
 from __future__ import annotations
 
-from mlspec import names
+from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
 from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS

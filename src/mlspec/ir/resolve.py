@@ -7,7 +7,7 @@ base and of each environment.
 
 from __future__ import annotations
 
-from mlspec import names
+from mlspec.ir import names
 from mlspec.diagnostics import Diagnostic
 from mlspec.ir.model import (
     IRColumn,

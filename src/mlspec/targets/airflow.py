@@ -21,7 +21,7 @@ from __future__ import annotations
 from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSystem
 from mlspec.targets import airflow_common as common
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import pyliteral, render_template
+from mlspec.targets.templating import pyliteral, render_template
 
 START_DATE = (2024, 1, 1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mlspec import names
+from mlspec.ir import names
 from mlspec.ir.model import IRDataset, IRModel, IRSystem
 
 HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowignore

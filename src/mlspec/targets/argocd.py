@@ -8,7 +8,7 @@ resources finalizer deleting an Application would leave its InferenceServices ru
 
 from __future__ import annotations
 
-from mlspec.emit import dump_yaml
+from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IREnvironment, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target

@@ -8,10 +8,10 @@ Evidently inside the function, so loading it is cheap.
 
 from __future__ import annotations
 
-from mlspec.coltypes import COLUMN_TYPES
+from mlspec.ir.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRProject
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import pyliteral, render_template
+from mlspec.targets.templating import pyliteral, render_template
 
 
 

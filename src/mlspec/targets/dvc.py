@@ -11,7 +11,7 @@ the AWS_* environment, never in the committed config.
 
 from __future__ import annotations
 
-from mlspec.emit import dump_yaml
+from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IRProject
 from mlspec.targets import airflow_common as common
 from mlspec.targets.base import Artifact, Target

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlspec.coltypes import COLUMN_TYPES
-from mlspec.emit import dump_yaml
+from mlspec.ir.coltypes import COLUMN_TYPES
+from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IRDataset, IRFeatureView, IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import render_template
+from mlspec.targets.templating import render_template
 
 # Environment variable that points every file source at a local folder (`<dir>/<dataset>.parquet`),
 # for development and tests; unset, the sources read the spec's storage URIs.

@@ -10,10 +10,10 @@ names the spec key it comes from, so a failure report leads back to the spec.
 
 from __future__ import annotations
 
-from mlspec.compiler import header_lines
-from mlspec.emit import dump_json
+from mlspec.build.compile import header_lines
+from mlspec.targets.emit import dump_json
 from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
-from mlspec.coltypes import pandas_dtypes
+from mlspec.ir.coltypes import pandas_dtypes
 from mlspec.targets.base import Artifact, Target
 
 # Spec field -> GX kwarg of the extra expectations.

@@ -28,7 +28,7 @@ from mlspec.targets import feast as feast_target
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.model_card import card_document
-from mlspec.templating import pyliteral, render_template
+from mlspec.targets.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "
 # Where the training image finds the Feast repo (the generated feast/ folder), unless the run

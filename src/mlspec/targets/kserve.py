@@ -8,7 +8,7 @@ would default written out so Argo CD sees no drift.
 
 from __future__ import annotations
 
-from mlspec.emit import dump_yaml
+from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target

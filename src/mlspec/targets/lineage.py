@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from mlspec.emit import dump_yaml
+from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IRProject
 from mlspec.targets.base import Artifact, Target
 

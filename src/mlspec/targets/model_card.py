@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import re
 
-from mlspec.compiler import header_lines
-from mlspec.emit import dump_json
+from mlspec.build.compile import header_lines
+from mlspec.targets.emit import dump_json
 from mlspec.ir.model import IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import render_template
+from mlspec.targets.templating import render_template
 
 SCHEMA_VERSION = "0.0.2"
 OUTPUT_FORMAT = {

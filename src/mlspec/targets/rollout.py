@@ -12,7 +12,7 @@ them to the canary revision (a regex; `.+` measures all revisions of the predict
 
 from __future__ import annotations
 
-from mlspec.emit import dump_yaml, dump_yaml_all
+from mlspec.targets.emit import dump_yaml, dump_yaml_all
 from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target

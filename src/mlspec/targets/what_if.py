@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 
-from mlspec.compiler import header_lines
+from mlspec.build.compile import header_lines
 from mlspec.ir.model import IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
-from mlspec.templating import render_template
+from mlspec.targets.templating import render_template
 
 CELL_MARKER = "# %%"
 

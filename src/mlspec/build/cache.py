@@ -20,30 +20,20 @@ from functools import lru_cache
 from pathlib import Path
 
 from mlspec.diagnostics import Diagnostic, Severity, Span
+from mlspec.locations import PACKAGE_DIR, USER_TEMPLATES_ENV, cache_disabled, cache_root, template_dir
 
-CACHE_DIR_ENV = "MLSPEC_CACHE_DIR"
-DISABLE_ENV = "MLSPEC_NO_CACHE"
 
 
 def enabled() -> bool:
-    return not os.environ.get(DISABLE_ENV) and not os.environ.get("MLSPEC_TEMPLATES")
-
-
-def cache_root() -> Path:
-    if os.environ.get(CACHE_DIR_ENV):
-        return Path(os.environ[CACHE_DIR_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "mlspec"
+    return not cache_disabled() and not os.environ.get(USER_TEMPLATES_ENV)
 
 
 @lru_cache(maxsize=1)
 def code_fingerprint() -> str:
     """sha256 of mlspec's own source and templates (and the Python version): any change to
     the compiler invalidates every entry."""
-    from mlspec.templating import template_dir
-
     digest = hashlib.sha256(sys.version.encode())
-    package = Path(__file__).resolve().parent
+    package = PACKAGE_DIR
     roots = [package] + ([template_dir()] if package not in template_dir().resolve().parents else [])
     for root in roots:
         for path in sorted(root.rglob("*")):

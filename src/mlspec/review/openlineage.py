@@ -114,8 +114,8 @@ def event_json(event) -> str:
 def run_emit(paths: list[str], url: str | None, endpoint: str, file: str | None, report) -> int:
     import click
 
-    from mlspec.frontend import spec_files
-    from mlspec.graph_view import load_graphs
+    from mlspec.build.session import spec_files
+    from mlspec.review.graph import load_graphs
 
     files = spec_files(paths)
     if url and file:

@@ -9,7 +9,7 @@ from mlspec.diagnostics import Diagnostic
 
 
 def explain_value(spec_file: Path, key_path: str, env: str | None) -> tuple[int, str, list]:
-    from mlspec.frontend import FrontendResult, load_and_check
+    from mlspec.build.session import FrontendResult, load_and_check
     from mlspec.ir.overlay import Overlaid
     from mlspec.ir.resolve import overlay_environment
 

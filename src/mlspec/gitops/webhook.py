@@ -113,8 +113,8 @@ class Receiver:
             spec_file, model, wanted_alias = target
             if alias not in (self.aliases or (wanted_alias,)):
                 return 202, f"ignored: alias `{alias}` of `{name}` does not promote (watching {wanted_alias})"
-            from mlspec.cli import _report
-            from mlspec.promote import run_promotion
+            from mlspec.cli.app import _report
+            from mlspec.gitops.promote import run_promotion
 
             _log(f"{name}@{alias} -> version {version}: promoting {model} in {self.env} ({spec_file})")
             code = run_promotion("promote", model, self.env, str(spec_file), version, None, None,
@@ -194,7 +194,7 @@ def run_serve(paths: list[str], env: str, repo: str, branch: str | None, push: b
 
     import click
 
-    from mlspec.frontend import spec_files
+    from mlspec.build.session import spec_files
 
     secret = os.environ.get(secret_env, "")
     if not secret:

@@ -59,7 +59,7 @@ def cli() -> None:
 @format_option
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check spec files (or folders of them) and report every problem with its position."""
-    from mlspec.frontend import spec_files
+    from mlspec.build.session import spec_files
 
     files = spec_files(list(paths) or ["specs"])
     results = [_validate_file(path) for path in files]
@@ -72,8 +72,8 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
 def _validate_file(path: Path):
     """The front end's verdict on one file, from the cache when mlspec and the file are
     unchanged since it was last computed (then pydantic is not even imported)."""
-    from mlspec import cache
-    from mlspec.frontend import FrontendResult, load_and_check
+    from mlspec.build import cache
+    from mlspec.build.session import FrontendResult, load_and_check
     from mlspec.source.loader import LoadedSource, read_spec_file
 
     raw, _ = read_spec_file(path)  # a file over the size limit is not read
@@ -94,7 +94,7 @@ def _validate_file(path: Path):
 def _report(results, fmt: str) -> bool:
     """Print the diagnostics of every result; True when any has errors."""
     from mlspec.diagnostics import DiagnosticSink
-    from mlspec.render import render
+    from mlspec.diagnostics.render import render
 
     sink = DiagnosticSink()
     sources = {}
@@ -117,7 +117,7 @@ def _report(results, fmt: str) -> bool:
 @click.option("--out", default=None, help="Where to write the schema [default: schema/mlspec.schema.json].")
 def schema(check: bool, out: str | None) -> None:
     """Write the JSON Schema of the spec language (for editors and CI)."""
-    from mlspec.schema_gen import SCHEMA_PATH, schema_text
+    from mlspec.spec.schema import SCHEMA_PATH, schema_text
     from mlspec.fsutil import unified_diff, write_text_atomic
 
     path = Path(out or SCHEMA_PATH)
@@ -141,7 +141,7 @@ def schema(check: bool, out: str | None) -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(name: str, out: str | None, force: bool) -> None:
     """Write a commented starter spec for a new ML system."""
-    from mlspec.starter import starter_spec
+    from mlspec.cli.starter import starter_spec
     from mlspec.fsutil import write_text_atomic
     from mlspec.spec.types import DNS1123_LABEL_RE
 
@@ -173,7 +173,7 @@ def main() -> None:
 @format_option
 def compile_command(paths, out, envs, targets, check, show_diff, fmt) -> None:
     """Compile specs into the files each tool of the platform reads."""
-    from mlspec.compile_command import run_compile
+    from mlspec.build.apply import run_compile
 
     code = run_compile(list(paths) or ["specs"], Path(out), list(envs), list(targets), check, show_diff, fmt,
                        colour=_use_colour(), report=_report)
@@ -199,10 +199,10 @@ def explain(key_path: str, spec: str | None, env: str | None) -> None:
 
     SPEC defaults to the only spec under ./specs.
     """
-    from mlspec.explain import explain_value
+    from mlspec.review.explain import explain_value
 
     if spec is None:
-        from mlspec.frontend import expand_spec_paths
+        from mlspec.build.session import expand_spec_paths
 
         found, _ = expand_spec_paths(["specs"]) if Path("specs").is_dir() else ([], [])
         if len(found) != 1:
@@ -232,7 +232,7 @@ def explain(key_path: str, spec: str | None, env: str | None) -> None:
 @format_option
 def publish(paths, repo, branch, push, fmt) -> None:
     """Commit the deployable manifests of specs into the GitOps deployments repository."""
-    from mlspec.publish import run_publish
+    from mlspec.gitops.publish import run_publish
 
     sys.exit(run_publish(list(paths) or ["specs"], repo, branch, push, fmt, report=_report))
 
@@ -268,7 +268,7 @@ def promote(model, env, version, alias, spec, storage_uri, tracking_uri, out, re
     """Serve a model version in an environment: start its canary, or complete the canary
     when that version is already in it. Edits the spec (a one-value diff), recompiles, and
     publishes with --repo."""
-    from mlspec.promote import run_promotion
+    from mlspec.gitops.promote import run_promotion
 
     if (version is None) == (alias is None):
         raise click.UsageError("give exactly one of --version or --alias")
@@ -287,7 +287,7 @@ def promote(model, env, version, alias, spec, storage_uri, tracking_uri, out, re
 def rollback(model, env, spec, out, repo, branch, push) -> None:
     """Send all traffic back to the previous version (ends the canary). Edits the spec,
     recompiles, and publishes with --repo."""
-    from mlspec.promote import run_promotion
+    from mlspec.gitops.promote import run_promotion
 
     sys.exit(run_promotion("rollback", model, env, spec, None, None, None, None, out, repo, branch, push,
                            report=_report))
@@ -305,7 +305,7 @@ def rollback(model, env, spec, out, repo, branch, push) -> None:
 def diff_command(paths, out, repo, branch, fmt, exit_code) -> None:
     """Show what compiling the specs would change: per target, files and Kubernetes objects
     added, changed and removed, then the unified diffs."""
-    from mlspec.review import run_diff
+    from mlspec.review.diff import run_diff
 
     sys.exit(run_diff(list(paths) or ["specs"], Path(out), repo, branch, fmt, exit_code, report=_report))
 
@@ -316,7 +316,7 @@ def diff_command(paths, out, repo, branch, fmt, exit_code) -> None:
               show_default=True, help="Mermaid renders in GitHub pull requests and Markdown files.")
 def graph(paths, fmt) -> None:
     """Draw the lineage: datasets -> feature views -> models -> deployments, and the DAGs."""
-    from mlspec.graph_view import run_graph
+    from mlspec.review.graph import run_graph
 
     sys.exit(run_graph(list(paths) or ["specs"], fmt, report=_report))
 
@@ -328,7 +328,7 @@ def graph(paths, fmt) -> None:
 def impact(node, paths, fmt) -> None:
     """List everything downstream of NODE: dataset:NAME, feature:VIEW[.FEATURE], model:NAME
     (e.g. "if this table changes, which models are affected?")."""
-    from mlspec.graph_view import run_impact
+    from mlspec.review.graph import run_impact
 
     sys.exit(run_impact(node, list(paths) or ["specs"], fmt, report=_report))
 
@@ -355,7 +355,7 @@ def webhook() -> None:
               help="Environment variable holding the webhook's HMAC secret.")
 def webhook_serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, secret_env) -> None:
     """Promote and publish when MLflow sets a model's alias (signed webhooks only)."""
-    from mlspec.webhook import run_serve
+    from mlspec.gitops.webhook import run_serve
 
     sys.exit(run_serve(list(paths) or ["specs"], env, repo, branch, push, out, host, port, tracking_uri,
                        tuple(aliases), secret_env))
@@ -373,6 +373,6 @@ def lineage() -> None:
 @click.option("--file", "file", default=None, help="Append the events to this file (one JSON per line; - prints).")
 def lineage_emit(paths, url, endpoint, file) -> None:
     """Send the static lineage graph as OpenLineage run events (to Marquez, or a file)."""
-    from mlspec.lineage_emit import run_emit
+    from mlspec.review.openlineage import run_emit
 
     sys.exit(run_emit(list(paths) or ["specs"], url, endpoint, file, report=_report))

@@ -139,8 +139,8 @@ def _manifest_targets(files: dict[str, str]) -> dict[str, str]:
 
 
 def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
-    from mlspec.compiler import merge_with_previous
-    from mlspec.writer import LOCK_NAME, read_tree
+    from mlspec.build.compile import merge_with_previous
+    from mlspec.build.writer import LOCK_NAME, read_tree
 
     diffs = []
     for result in results:
@@ -155,7 +155,7 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
-    from mlspec.gitrepo import Git, GitError, is_local_repo
+    from mlspec.gitops.git import Git, GitError, is_local_repo
 
     scratch = None
     try:
@@ -187,7 +187,7 @@ def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
 
 
 def _shallow_clone(source: str, branch: str | None) -> Path:
-    from mlspec.gitrepo import Git
+    from mlspec.gitops.git import Git
 
     scratch = Path(tempfile.mkdtemp(prefix="mlspec-diff-"))
     git = Git(scratch)
@@ -309,16 +309,16 @@ def run_diff(paths: list[str], out_root: Path, repo: str | None, branch: str | N
              exit_code: bool, report) -> int:
     import click
 
-    from mlspec.compile_command import as_frontend_result
-    from mlspec.frontend import spec_files
-    from mlspec.gitrepo import GitError
-    from mlspec.publish import compile_plans
+    from mlspec.build.apply import as_frontend_result
+    from mlspec.build.session import spec_files
+    from mlspec.gitops.git import GitError
+    from mlspec.gitops.publish import compile_plans
 
     files = spec_files(paths)
     if repo is not None:
         plans, results = compile_plans(files, out_root)
     else:
-        from mlspec.compile_command import compile_all, reject_duplicate_systems
+        from mlspec.build.apply import compile_all, reject_duplicate_systems
 
         results = compile_all(files, out_root, [], [])
         reject_duplicate_systems(results)

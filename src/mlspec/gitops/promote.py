@@ -24,7 +24,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.yaml_edit import EditError, mapping_items, set_value
+from mlspec.gitops.yaml_edit import EditError, mapping_items, set_value
 
 
 class PromoteError(Exception):
@@ -52,7 +52,7 @@ class Promotion:
 def _load(spec_file: Path, text: str | None = None):
     """Front end + resolve; returns (project, front) or raises PromoteError with the diagnostics."""
     from mlspec.diagnostics import Severity
-    from mlspec.frontend import FrontendResult
+    from mlspec.build.session import FrontendResult
     from mlspec.ir.resolve import resolve_project
     from mlspec.source.loader import load_spec_file, load_spec_text
 
@@ -102,7 +102,7 @@ def _model(env, name: str, spec_file: Path):
 
 def find_spec_for_model(model: str, folder: Path = Path("specs")) -> Path:
     """The one spec under `folder` that defines `model`."""
-    from mlspec.frontend import expand_spec_paths
+    from mlspec.build.session import expand_spec_paths
     from mlspec.source.loader import load_spec_file
 
     files, _ = expand_spec_paths([str(folder)]) if folder.is_dir() else ([], [])
@@ -253,7 +253,7 @@ def _edit(spec_file: Path, front, project, model_name: str, env_name: str, chang
 def _set_override(text: str, env_name: str, target: tuple[str, ...], value) -> str:
     """Set `target` in the environment's overrides: inside the last override that covers it,
     else as a new dotted key."""
-    from mlspec.yaml_edit import _compose, _get
+    from mlspec.gitops.yaml_edit import _compose, _get
 
     root = _compose(text)
     env_node = _get(_get(root, "environments"), env_name)
@@ -336,11 +336,11 @@ def run_promotion(kind: str, model: str, env: str, spec: str | None, version: st
 
 def finish(spec_file: Path, out: str, repo: str | None, branch: str | None, push: bool, report) -> int:
     """Recompile the spec into `out`, then publish when a repository was named."""
-    from mlspec.compile_command import run_compile
+    from mlspec.build.apply import run_compile
 
     code = run_compile([str(spec_file)], Path(out), [], [], False, False, "human", colour=False, report=report)
     if code != 0 or repo is None:
         return code
-    from mlspec.publish import run_publish
+    from mlspec.gitops.publish import run_publish
 
     return run_publish([str(spec_file)], repo, branch, push, "human", report, out_root=Path(out))

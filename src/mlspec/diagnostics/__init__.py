@@ -2,7 +2,7 @@
 
 Every stage reports problems in the spec as `Diagnostic`s into a `DiagnosticSink`
 instead of raising; exceptions are reserved for bugs. Rendering lives in
-`mlspec.render`, so a diagnostic carries no formatting of its own.
+`mlspec.diagnostics.render`, so a diagnostic carries no formatting of its own.
 """
 
 from __future__ import annotations

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
-from mlspec.compiler import MANIFEST, CompileResult, compile_spec, merge_with_previous
-from mlspec.frontend import FrontendResult, spec_files
+from mlspec.build.compile import MANIFEST, CompileResult, compile_spec, merge_with_previous
+from mlspec.build.session import FrontendResult, spec_files
 from mlspec.source.loader import read_spec_file
-from mlspec.writer import compare_tree, output_lock, read_tree, recover, tree_diff, write_tree
+from mlspec.build.writer import compare_tree, output_lock, read_tree, recover, tree_diff, write_tree
 
 
 def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list[str], check: bool,
@@ -57,8 +57,8 @@ def run_compile(paths: list[str], out_root: Path, envs: list[str], targets: list
 def _compile_key(spec_file: Path, raw: bytes | None, out_root: Path) -> str | None:
     """The result cache's key for compiling these bytes of `spec_file` into `out_root`; None
     when the cache is off or the file could not be read (compile_spec reports why)."""
-    from mlspec import cache
-    from mlspec.compiler import recorded_spec_path
+    from mlspec.build import cache
+    from mlspec.build.compile import recorded_spec_path
     from mlspec.targets.kfp_version import installed_kfp_version
 
     if raw is None or not cache.enabled():
@@ -73,7 +73,7 @@ def _unchanged_system(spec_file: Path, key: str | None, out_root: Path) -> Compi
     nothing to compile: return the tree as it is (pydantic, jinja2 and kfp stay unloaded)."""
     import hashlib
 
-    from mlspec import cache
+    from mlspec.build import cache
 
     hit = cache.get("compile", key) if key else None
     if hit is None:
@@ -94,7 +94,7 @@ def _remember(compiled, keys: dict[Path, str | None]) -> None:
     """Record, for each (spec file, result) compiled whole, the manifest its bytes produce."""
     import hashlib
 
-    from mlspec import cache
+    from mlspec.build import cache
 
     for spec_file, result in compiled:
         key = keys.get(spec_file)

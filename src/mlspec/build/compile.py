@@ -53,7 +53,7 @@ def header_lines(spec_path: str, sha256: str) -> list[str]:
 def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = None,
                  environments: list[str] | None = None, raw: bytes | None = None) -> CompileResult:
     """`raw`: the spec file's bytes when the caller has read them already (see load_and_check)."""
-    from mlspec.frontend import load_and_check
+    from mlspec.build.session import load_and_check
     from mlspec.ir.resolve import resolve_project
     from mlspec.targets.registry import available_targets, load_target
 
@@ -100,7 +100,7 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
     result.artifacts = sorted(artifacts, key=lambda a: a.path)
     header = header_lines(spec_path, front.source.sha256)
     result.files = {a.path: with_header(a, header) for a in result.artifacts}
-    from mlspec.graph import build_graph
+    from mlspec.ir.graph import build_graph
 
     result.files[MANIFEST] = manifest_text(result, spec_path, front.source.sha256, build_graph(project))
     return result

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.gitrepo import Git, GitError, is_local_repo, push_rejected
+from mlspec.gitops.git import Git, GitError, is_local_repo, push_rejected
 
 MAX_PUSH_ATTEMPTS = 8
 DEFAULT_BRANCH = "main"
@@ -59,7 +59,7 @@ def plan_system(spec_file: Path, result) -> SystemPlan:
     """Map a successful CompileResult's deployable artifacts to deployment-repo paths."""
     import json
 
-    from mlspec.frontend import load_and_check
+    from mlspec.build.session import load_and_check
     from mlspec.ir.resolve import resolve_project
     from mlspec.targets.argocd import deployment_path
     from mlspec.targets.k8s import k8s_dir
@@ -95,7 +95,7 @@ def _default_root(project) -> str:
 
 def compile_plans(files: list[Path], out_root: Path):
     """Compile each spec; returns (plans, compile results) — plans only when all compiled."""
-    from mlspec.compile_command import compile_all, reject_duplicate_systems
+    from mlspec.build.apply import compile_all, reject_duplicate_systems
 
     results = compile_all(files, out_root, [], [])
     reject_duplicate_systems(results)
@@ -290,13 +290,13 @@ def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt
                 out_root: Path = Path("generated")) -> int:
     import click
 
-    from mlspec.frontend import spec_files
+    from mlspec.build.session import spec_files
 
     files = spec_files(paths)
     if not is_local_repo(repo) and "://" not in repo and not _looks_like_scp_url(repo):
         raise click.UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
     plans, results = compile_plans(files, out_root)
-    from mlspec.compile_command import as_frontend_result
+    from mlspec.build.apply import as_frontend_result
 
     if report([as_frontend_result(r) for r in results], fmt) or plans is None:
         click.echo("nothing was published", err=True)

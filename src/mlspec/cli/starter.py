@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlspec.schema_gen import SCHEMA_ID, SCHEMA_PATH
-from mlspec.templating import render_template
+from mlspec.spec.schema import SCHEMA_ID, SCHEMA_PATH
+from mlspec.targets.templating import render_template
 
 
 def schema_reference(spec_path: Path) -> str:

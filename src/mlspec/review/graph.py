@@ -30,8 +30,8 @@ class SystemGraph:
 
 def load_graphs(files: list[Path]):
     """(graphs, frontend results) for every spec; graphs only for those that resolve."""
-    from mlspec.frontend import load_and_check
-    from mlspec.graph import build_graph
+    from mlspec.build.session import load_and_check
+    from mlspec.ir.graph import build_graph
     from mlspec.ir.resolve import resolve_project
 
     graphs, fronts = [], []
@@ -202,7 +202,7 @@ def render_impact_text(results: list[dict]) -> str:
 def run_graph(paths: list[str], fmt: str, report) -> int:
     import click
 
-    from mlspec.frontend import spec_files
+    from mlspec.build.session import spec_files
 
     files = spec_files(paths)
     graphs, fronts = load_graphs(files)
@@ -215,7 +215,7 @@ def run_graph(paths: list[str], fmt: str, report) -> int:
 def run_impact(ref: str, paths: list[str], fmt: str, report) -> int:
     import click
 
-    from mlspec.frontend import spec_files
+    from mlspec.build.session import spec_files
 
     files = spec_files(paths)
     graphs, fronts = load_graphs(files)

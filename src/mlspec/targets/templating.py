@@ -8,16 +8,8 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from pathlib import Path
 
-
-def template_dir() -> Path:
-    """Templates ship inside the wheel as `mlspec/templates`; in a source checkout they
-    live at the repository's top level."""
-    packaged = Path(__file__).parent / "templates"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "templates"
+from mlspec.locations import USER_TEMPLATES_ENV, cache_disabled, cache_root, template_dir
 
 
 @lru_cache(maxsize=4)
@@ -25,7 +17,7 @@ def environment(user_dir: str | None = None):
     import jinja2
 
     loaders = []
-    user_dir = user_dir or os.environ.get("MLSPEC_TEMPLATES")
+    user_dir = user_dir or os.environ.get(USER_TEMPLATES_ENV)
     if user_dir:
         loaders.append(jinja2.FileSystemLoader(user_dir))
     loaders.append(jinja2.FileSystemLoader(str(template_dir())))
@@ -48,11 +40,9 @@ def _bytecode_cache():
     source (so an edited or user template is recompiled, never served stale)."""
     import jinja2
 
-    from mlspec import cache
-
-    if os.environ.get(cache.DISABLE_ENV):
+    if cache_disabled():
         return None
-    folder = cache.cache_root() / "jinja2"
+    folder = cache_root() / "jinja2"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
