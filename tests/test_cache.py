@@ -124,7 +124,7 @@ def test_a_spec_saved_while_it_compiles_is_compiled_again_next_time(tmp_path, mo
     spec while mlspec is compiling it, the next compile must see the new bytes as new."""
     from click.testing import CliRunner
 
-    from mlspec.build import apply as compile_command
+    from mlspec.build import compile as compile_module
     from mlspec.cli import cli
 
     shutil.copytree(SPECS, tmp_path / "specs")
@@ -134,16 +134,16 @@ def test_a_spec_saved_while_it_compiles_is_compiled_again_next_time(tmp_path, mo
     monkeypatch.delenv("MLSPEC_NO_CACHE", raising=False)
     original = spec.read_text()
     assert '"@daily"' in original
-    compile_spec = compile_command.compile_spec
+    compile_spec = compile_module.compile_spec
 
     def compile_then_save(*args, **kwargs):
         result = compile_spec(*args, **kwargs)
         spec.write_text(original.replace('"@daily"', '"@hourly"'))  # the user saves mid-compile
         return result
 
-    monkeypatch.setattr(compile_command, "compile_spec", compile_then_save)
+    monkeypatch.setattr(compile_module, "compile_spec", compile_then_save)
     assert CliRunner().invoke(cli, ["compile", "specs/minimal.yaml"]).exit_code == 0
-    monkeypatch.setattr(compile_command, "compile_spec", compile_spec)
+    monkeypatch.setattr(compile_module, "compile_spec", compile_spec)
 
     again = CliRunner().invoke(cli, ["compile", "specs/minimal.yaml"])
     assert again.exit_code == 0, again.output

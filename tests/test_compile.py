@@ -161,8 +161,8 @@ def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
     assert not [p for p in out.iterdir() if p.name.startswith(".mlspec-")]
 
 
-def test_unknown_target_and_environment_are_usage_or_spec_errors(project):
+def test_unknown_target_and_environment_are_usage_errors(project):
     result = run_mlspec("compile", "specs", "--target", "nope", cwd=project)
     assert result.returncode == 2 and "unknown target nope" in result.stderr
     result = run_mlspec("compile", "specs/customer-churn.yaml", "--env", "qa", cwd=project)
-    assert result.returncode == 1 and "environment `qa` is not defined" in result.stderr
+    assert result.returncode == 2 and "environment `qa` is not defined" in result.stderr

@@ -10,32 +10,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import SPECS
-from mlspec.check import check_spec
+from pathlib import Path
+
+from mlspec.build.session import load_text
 from mlspec.diagnostics import Diagnostic
-from mlspec.ir.resolve import resolve_project
-from mlspec.source.loader import load_spec_text
-from mlspec.spec.validate import validate_spec
 
 EXAMPLES = {p.name: yaml.safe_load(p.read_text()) for p in sorted(SPECS.glob("*.yaml"))}
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def run_front_end(text: str) -> list[Diagnostic]:
-    """The whole front end plus resolve, as `mlspec compile` runs it."""
-    source, diagnostics = load_spec_text(text, "fuzz.yaml")
-    if source is None:
-        assert diagnostics, "a rejected document must say why"
-        return diagnostics
-    spec, diagnostics = validate_spec(source)
-    if spec is None:
-        assert diagnostics
-        return diagnostics
-    diagnostics = check_spec(spec, source)
-    if not diagnostics:
-        _, diagnostics = resolve_project(source, spec, "fuzz.yaml")
-    for d in diagnostics:
+    """The whole front end, environments and resolve included, as every command runs it."""
+    unit = load_text(Path("fuzz.yaml"), text)
+    if unit.project is None:
+        assert unit.has_errors, "a rejected document must say why"
+    for d in unit.diagnostics:
         assert d.code and d.message and d.file == "fuzz.yaml"
-    return diagnostics
+    return unit.diagnostics
 
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=False),

@@ -19,30 +19,24 @@ from hypothesis import strategies as st
 
 from conftest import SPECS
 from support.mangle import mangled_spec
-from mlspec.check import check_spec
+from mlspec.build.session import load_unit
 from mlspec.cli import cli
+from mlspec.diagnostics.render import render
 from mlspec.errors import ExitCode
+from mlspec.source.loader import MAX_FILE_BYTES, load_spec_text
 
 EXIT_SPEC_ERRORS = ExitCode.SPEC_ERRORS
-from mlspec.diagnostics.render import render
-from mlspec.source.loader import MAX_FILE_BYTES, load_spec_bytes, load_spec_text
-from mlspec.spec.validate import validate_spec
 
 HEADER = "apiVersion: mlspec/v1alpha1\nkind: MLSystem\nmetadata: {name: churn}\n"
 
 
 def front_end(raw: bytes, display: str = "spec.yaml") -> list:
-    """Load, validate and check as `mlspec validate` does, and render every format."""
-    source, diagnostics = load_spec_bytes(raw, display)
-    if source is not None:
-        spec, more = validate_spec(source)
-        diagnostics = diagnostics + more
-        if spec is not None:
-            diagnostics += check_spec(spec, source)
-    sources = {display: source.text} if source is not None else {}
+    """The front end as `mlspec validate` runs it, and every rendering of its diagnostics."""
+    unit = load_unit(Path(display), raw=raw)
+    sources = {display: unit.source.text} if unit.source is not None else {}
     for fmt in ("human", "json", "github"):
-        render(diagnostics, fmt, sources)
-    return diagnostics
+        render(unit.diagnostics, fmt, sources)
+    return unit.diagnostics
 
 
 def test_file_over_the_size_limit_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

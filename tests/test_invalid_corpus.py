@@ -79,3 +79,17 @@ def test_subprocess_matches_golden(name: str):
     assert result.returncode == EXIT_SPEC_ERRORS, result.stderr
     assert result.stdout == ""
     assert result.stderr == (case_dir / "expected.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_compile_refuses_with_exactly_what_validate_reports(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path: Path):
+    """One front end: what `validate` (and so the pre-commit hook) reports about a spec is
+    exactly what `compile` reports before generating anything, environments included."""
+    monkeypatch.chdir(CASES_DIR / name)
+    runner = CliRunner(env={"NO_COLOR": "1"})
+    validate = runner.invoke(cli, ["validate", "--format", "json", "spec.yaml"])
+    compiled = runner.invoke(cli, ["compile", "--format", "json", "--out", str(tmp_path / "out"), "spec.yaml"])
+    assert validate.exit_code == compiled.exit_code == EXIT_SPEC_ERRORS, compiled.output
+    assert compiled.stdout == validate.stdout
+    assert not (tmp_path / "out").exists(), "nothing is written when a spec has errors"

@@ -26,6 +26,17 @@ class MlspecError(Exception):
     exit_code: ExitCode = ExitCode.USAGE
 
 
+class SpecError(MlspecError):
+    """The spec stands in the way of the operation (it has errors, or cannot take an edit).
+    `diagnostics` holds the front end's findings, when there are any, for the CLI to print."""
+
+    exit_code = ExitCode.SPEC_ERRORS
+
+    def __init__(self, message: str, units: list | None = None):
+        super().__init__(message)
+        self.units = units or []
+
+
 class UsageError(MlspecError):
     """The command line (or a path it names) is wrong."""
 

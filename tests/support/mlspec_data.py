@@ -24,11 +24,8 @@ def compile_data_targets(spec: Path, out_root: Path) -> Path:
 
 
 def project_of(spec: Path):
-    from mlspec.build.session import load_and_check
-    from mlspec.ir.resolve import resolve_project
+    from mlspec.build.session import load_unit
 
-    front = load_and_check(spec)
-    assert front.ok, [d.message for d in front.diagnostics]
-    project, diagnostics = resolve_project(front.source, front.spec, spec.name)
-    assert project is not None, [d.message for d in diagnostics]
-    return project
+    unit = load_unit(spec)
+    assert unit.ok, [d.message for d in unit.diagnostics]
+    return unit.project

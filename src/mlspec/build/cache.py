@@ -3,11 +3,15 @@ spec's bytes, so that re-running `mlspec validate` or `mlspec compile` on an unc
 (every pre-commit run, most CI runs) does not pay for pydantic, jinja2 and the targets again.
 
 Keys cover everything a result depends on: every file of the installed mlspec package and
-its templates, the Python version, the spec's bytes and path, and the command's options.
-A user template folder (MLSPEC_TEMPLATES) turns the cache off, and MLSPEC_NO_CACHE=1 does
-too. Entries are written atomically; a broken or unreadable entry is a miss, never an error.
-The compile cache only says which manifest a spec produces: the files on disk are still
-hashed against that manifest before anything is skipped.
+its templates, the Python version, the spec's bytes and path, and (for compile) the kfp
+version the pipeline IR embeds. A user template folder (MLSPEC_TEMPLATES) turns the cache
+off, and MLSPEC_NO_CACHE=1 does too. Entries are written atomically; a broken or
+unreadable entry is a miss, never an error.
+
+Two kinds of entries, used by one layer (`build.run`): the diagnostics `validate` found in
+a spec, and which manifest a compile of a spec produced. The second only lets a compile
+skip work: the files on disk are still hashed against that manifest before anything is
+skipped, so a hand edit is found and undone.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from mlspec.build.writer import read_tree
 from mlspec.diagnostics import Diagnostic, Severity, Span
 from mlspec.locations import PACKAGE_DIR, USER_TEMPLATES_ENV, cache_disabled, cache_root, template_dir
 
+MANIFEST = "manifest.json"
 
 
 def enabled() -> bool:
@@ -33,8 +39,7 @@ def code_fingerprint() -> str:
     """sha256 of mlspec's own source and templates (and the Python version): any change to
     the compiler invalidates every entry."""
     digest = hashlib.sha256(sys.version.encode())
-    package = PACKAGE_DIR
-    roots = [package] + ([template_dir()] if package not in template_dir().resolve().parents else [])
+    roots = [PACKAGE_DIR] + ([template_dir()] if PACKAGE_DIR not in template_dir().resolve().parents else [])
     for root in roots:
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
@@ -74,17 +79,70 @@ def put(kind: str, key: str, value: dict) -> None:
 # --- validate: the diagnostics of a spec file --------------------------------------------------
 
 
-def diagnostic_to_json(d: Diagnostic) -> dict:
+def lookup_validation(display: str, raw: bytes) -> list[Diagnostic] | None:
+    hit = get("validate", make_key("validate", display, raw)) if enabled() else None
+    if hit is None:
+        return None
+    try:
+        return [_diagnostic_from_json(d) for d in hit["diagnostics"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def record_validation(display: str, raw: bytes, diagnostics: list[Diagnostic]) -> None:
+    if enabled():
+        put("validate", make_key("validate", display, raw),
+            {"diagnostics": [_diagnostic_to_json(d) for d in diagnostics]})
+
+
+def _diagnostic_to_json(d: Diagnostic) -> dict:
     span = [d.span.line, d.span.col, d.span.end_line, d.span.end_col] if d.span else None
     return {"code": d.code, "message": d.message, "file": d.file, "span": span,
             "path": [p if isinstance(p, int) else str(p) for p in d.path], "severity": d.severity.value,
             "label": d.label, "help": d.help}
 
 
-def diagnostic_from_json(data: dict) -> Diagnostic:
+def _diagnostic_from_json(data: dict) -> Diagnostic:
     return Diagnostic(data["code"], data["message"], data["file"], Span(*data["span"]) if data["span"] else None,
                       tuple(data["path"]), Severity(data["severity"]), data["label"], data["help"])
 
 
-def validation_key(display: str, raw: bytes) -> str:
-    return make_key("validate", display, raw)
+# --- compile: which manifest a spec produces ---------------------------------------------------
+
+
+def compile_key(raw: bytes, recorded_path: str) -> str | None:
+    """The key of compiling these bytes, recorded under this path; None when the cache is off."""
+    if not enabled():
+        return None
+    from mlspec.targets.kfp_version import installed_kfp_version
+
+    # kfp's version is part of the key because the pipeline IR embeds it.
+    return make_key("compile", raw, recorded_path, installed_kfp_version())
+
+
+def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str]] | None:
+    """(system, files on disk) when this very spec, compiled by this very mlspec, is known to
+    produce the manifest on disk, and every file on disk still has the hash that manifest
+    records: then there is nothing to compile (pydantic, jinja2 and kfp stay unloaded)."""
+    hit = get("compile", key) if key else None
+    if hit is None:
+        return None
+    current = read_tree(out_root / hit["system"])
+    manifest_text = current.get(MANIFEST, "")
+    if _sha256(manifest_text) != hit["manifest_sha256"]:
+        return None
+    artifacts = json.loads(manifest_text)["artifacts"]
+    if set(current) != {a["path"] for a in artifacts} | {MANIFEST}:
+        return None
+    if any(_sha256(current[a["path"]]) != a["sha256"] for a in artifacts):
+        return None
+    return hit["system"], current
+
+
+def record_compile(key: str | None, system: str, manifest_text: str) -> None:
+    if key:
+        put("compile", key, {"system": system, "manifest_sha256": _sha256(manifest_text)})
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

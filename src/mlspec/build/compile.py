@@ -1,18 +1,18 @@
 """compile: spec file -> {path: content} for one system, headers and manifest included.
 
-Ties the stages together: front end (load, validate, check), resolve, generate with each
-selected target, then mark every file as generated and index it in manifest.json.
-Nothing here touches the output folder; `writer` does.
+Ties the stages together: the front end (`session`: load, validate, check, resolve), then
+generation with each selected target, then every file marked as generated and indexed in
+manifest.json. Nothing here touches the output folder; `apply` and `writer` do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlspec.build.session import SpecUnit, load_unit
 from mlspec.diagnostics import Diagnostic, Severity
 from mlspec.targets.base import Artifact
 
@@ -31,18 +31,11 @@ class CompileResult:
     # True when the result cache vouched that `files` is exactly what is on disk and what this
     # spec compiles to: nothing to compare or write.
     unchanged_on_disk: bool = False
+    project: object = None  # the IR compiled (None for a result the cache vouched for)
 
     @property
     def ok(self) -> bool:
         return self.system is not None and not any(d.severity is Severity.ERROR for d in self.diagnostics)
-
-
-def recorded_spec_path(spec_file: Path, out_root: Path) -> str:
-    """The spec's path as written into generated files: relative to the folder that holds
-    the output folder (normally the repository root), so it is the same on every machine
-    and from every working directory."""
-    base = out_root.resolve().parent
-    return Path(os.path.relpath(spec_file.resolve(), base)).as_posix()
 
 
 def header_lines(spec_path: str, sha256: str) -> list[str]:
@@ -52,30 +45,23 @@ def header_lines(spec_path: str, sha256: str) -> list[str]:
 
 def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = None,
                  environments: list[str] | None = None, raw: bytes | None = None) -> CompileResult:
-    """`raw`: the spec file's bytes when the caller has read them already (see load_and_check)."""
-    from mlspec.build.session import load_and_check
-    from mlspec.ir.resolve import resolve_project
+    """Front end and generation for one spec file. `raw`: its bytes when the caller has read
+    them already (see session.load_unit)."""
+    return compile_unit(load_unit(spec_file, out_root, raw), out_root, targets, environments)
+
+
+def compile_unit(unit: SpecUnit, out_root: Path, targets: list[str] | None = None,
+                 environments: list[str] | None = None) -> CompileResult:
     from mlspec.targets.registry import available_targets, load_target
 
-    result = CompileResult(str(spec_file))
-    front = load_and_check(spec_file, raw)
-    result.diagnostics += front.diagnostics
-    result.source_text = front.source.text if front.source else ""
-    if not front.ok:
+    result = CompileResult(unit.display)
+    result.diagnostics += unit.diagnostics
+    result.source_text = unit.source.text if unit.source else ""
+    if unit.spec is not None:
+        result.diagnostics += unit.unknown_environments(environments or [])
+    if not unit.ok or any(d.severity is Severity.ERROR for d in result.diagnostics):
         return result
-    spec_path = recorded_spec_path(spec_file, out_root)
-    project, diagnostics = resolve_project(front.source, front.spec, spec_path)
-    result.diagnostics += diagnostics
-    if project is None:
-        return result
-    known_envs = {env.name for env in project.environments}
-    for env in environments or []:
-        if env not in known_envs:
-            result.diagnostics.append(Diagnostic(
-                "E604", f"environment `{env}` is not defined in this spec", str(spec_file),
-                help="defined: " + (", ".join(sorted(known_envs)) or "none")))
-    if any(d.severity is Severity.ERROR for d in result.diagnostics):
-        return result
+    project = unit.project
     selected = targets or list(available_targets())
     env_filter = frozenset(environments) if environments else None
     result.scope = (frozenset(targets) if targets else None, env_filter)
@@ -88,22 +74,32 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
             if type(exc).__name__ not in ("TemplateNotFound", "TemplatesNotFound"):
                 raise
             result.diagnostics.append(Diagnostic(
-                "E902", f"target `{name}`: template `{exc}` not found", str(spec_file),
+                "E902", f"target `{name}`: template `{exc}` not found", unit.display,
                 help="check MLSPEC_TEMPLATES (a user template folder) or reinstall mlspec"))
             continue
-        result.diagnostics += target.diagnostics
+        result.diagnostics += [_placed(d, unit) for d in target.diagnostics]
         artifacts += [a for a in produced if env_filter is None or a.environment in (None, *env_filter)]
     if any(d.severity is Severity.ERROR for d in result.diagnostics):
         return result
     _reject_path_clashes(artifacts)
     result.system = project.base.name
+    result.project = project
     result.artifacts = sorted(artifacts, key=lambda a: a.path)
-    header = header_lines(spec_path, front.source.sha256)
+    header = header_lines(unit.recorded_path, unit.sha256)
     result.files = {a.path: with_header(a, header) for a in result.artifacts}
     from mlspec.ir.graph import build_graph
 
-    result.files[MANIFEST] = manifest_text(result, spec_path, front.source.sha256, build_graph(project))
+    result.files[MANIFEST] = manifest_text(result, unit.recorded_path, unit.sha256, build_graph(project))
     return result
+
+
+def _placed(diagnostic: Diagnostic, unit: SpecUnit) -> Diagnostic:
+    """A target's diagnostic at the source position of its key path (targets know key
+    paths, not lines), in the spec file being compiled."""
+    if diagnostic.span is not None or unit.source is None:
+        return diagnostic if diagnostic.file else diagnostic.at(diagnostic.span, unit.display)
+    _, span = unit.source.positions.nearest(diagnostic.path)
+    return diagnostic.at(span, unit.display)
 
 
 def _reject_path_clashes(artifacts: list[Artifact]) -> None:
@@ -161,3 +157,42 @@ def merge_with_previous(result: CompileResult, previous: dict[str, str]) -> dict
     manifest["artifacts"] = sorted(manifest["artifacts"] + kept, key=lambda e: e["path"])
     files[MANIFEST] = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     return files
+
+
+def compile_all(files: list[Path], out_root: Path, targets: list[str], envs: list[str],
+                raws: dict[Path, bytes | None] | None = None) -> list[CompileResult]:
+    """Compile each spec file (from its bytes in `raws` when the caller has read them);
+    specs are independent, so on every core when there are several. Two files defining one
+    system are an error (E210) on the second."""
+    raws = raws or {}
+    jobs = [(spec_file, raws.get(spec_file), out_root, targets, envs) for spec_file in files]
+    if len(jobs) > 2:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor  # ~10 ms: only when there are several
+
+        with ProcessPoolExecutor(max_workers=min(len(jobs), multiprocessing.cpu_count() or 1),
+                                 mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(_compile_one, jobs))
+    else:
+        results = [_compile_one(job) for job in jobs]
+    reject_duplicate_systems(results)
+    return results
+
+
+def _compile_one(job) -> CompileResult:
+    spec_file, raw, out_root, targets, envs = job
+    return compile_spec(spec_file, out_root, targets or None, envs or None, raw=raw)
+
+
+def reject_duplicate_systems(results: list[CompileResult]) -> None:
+    owners: dict[str, str] = {}
+    for result in results:
+        if result.system is None:
+            continue
+        if result.system in owners:
+            result.diagnostics.append(Diagnostic(
+                "E210", f"system `{result.system}` is also defined in {owners[result.system]}", result.spec_file,
+                help="each spec needs its own metadata.name"))
+            result.system = None
+        else:
+            owners[result.system] = result.spec_file

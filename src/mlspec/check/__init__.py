@@ -28,8 +28,9 @@ PASSES = (
 )
 
 
-def check_spec(spec: MLSystemSpec, source: LoadedSource) -> list[Diagnostic]:
-    context = CheckContext(spec, source)
+def check_spec(spec: MLSystemSpec, source: LoadedSource, dropped: frozenset[tuple] = frozenset()) -> list[Diagnostic]:
+    """Every pass over `spec`; `dropped` names entries validation left out (see CheckContext)."""
+    context = CheckContext(spec, source, dropped)
     for check in PASSES:
         check(context)
     return context.diagnostics

@@ -62,21 +62,26 @@ def check_derived_names(ctx: CheckContext) -> None:
 
 def check_platform_requirements(ctx: CheckContext) -> None:
     spec, platform = ctx.spec, ctx.spec.platform
+
+    def missing(service: str) -> bool:
+        # A block left out because it has an error of its own is not missing.
+        return getattr(platform, service) is None and not {("platform",), ("platform", service)} & ctx.dropped
+
     for name, model in spec.models.items():
-        if model.rollout and platform.prometheus is None:
+        if model.rollout and missing("prometheus"):
             ctx.error("E501", "a rollout gated on an SLO needs `platform.prometheus`", ("models", name, "rollout"),
                       on_key=True, help="add `platform: {prometheus: {url: http://prometheus.monitoring.svc:9090}}`")
-        if model.registry and platform.mlflow is None:
+        if model.registry and missing("mlflow"):
             ctx.error("E501", "registering a model needs `platform.mlflow`", ("models", name, "registry"),
                       on_key=True, help="add `platform: {mlflow: {trackingUri: http://mlflow:5000}}`")
     for name, dataset in spec.datasets.items():
-        if dataset.storage and dataset.storage.startswith("s3://") and platform.objectStore is None:
+        if dataset.storage and dataset.storage.startswith("s3://") and missing("objectStore"):
             ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
                       ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
     if spec.deploy and spec.deploy.argocd:
-        if platform.deployments is None:
+        if missing("deployments"):
             ctx.error("E501", "Argo CD deployment needs `platform.deployments` (the repository it watches)",
                       ("deploy", "argocd"), on_key=True)
-        if not spec.environments:
+        if not spec.environments and not any(path[0] == "environments" for path in ctx.dropped):
             ctx.error("E502", "Argo CD deployment needs at least one entry under `environments`",
                       ("deploy", "argocd"), on_key=True, help="add `environments: {prod: {namespace: models}}`")

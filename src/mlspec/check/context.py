@@ -13,6 +13,9 @@ from mlspec.spec.models import MLSystemSpec
 class CheckContext:
     spec: MLSystemSpec
     source: LoadedSource
+    # Entries left out of `spec` because validation already reported an error in them
+    # (`("datasets", "customers")`): a reference to one is not "unknown", only broken.
+    dropped: frozenset[tuple] = frozenset()
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def error(self, code: str, message: str, path: tuple, *, label: str = "", help: str = "",
@@ -21,7 +24,17 @@ class CheckContext:
         self.diagnostics.append(Diagnostic(code, message, self.source.path, span, tuple(path),
                                            severity=severity, label=label, help=help))
 
+    def _hidden_by_dropped(self, section: str, name: str, candidates) -> bool:
+        """Whether an unknown reference may only look unknown because validation left out
+        what it refers to: the entry itself, its whole section, or (after a misspelled or
+        malformed top-level key) any section that ended up empty."""
+        if (section, name) in self.dropped or (section,) in self.dropped:
+            return True
+        return not candidates and any(len(path) == 1 for path in self.dropped)
+
     def unknown(self, code: str, what: str, name: str, section: str, candidates, path: tuple) -> None:
         """The standard "unknown reference" error, with the closest names as help."""
+        if self._hidden_by_dropped(section, name, candidates):
+            return
         self.error(code, f"unknown {what} `{name}`", path, label=f"not defined under `{section}`",
                    help=did_you_mean(name, candidates))

@@ -7,16 +7,13 @@ instead of raising; exceptions are reserved for bugs. Rendering lives in
 
 from __future__ import annotations
 
-import enum
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-
-class Severity(str, enum.Enum):
-    ERROR = "error"
-    WARNING = "warning"
+from mlspec.diagnostics import codes
+from mlspec.diagnostics.codes import Severity
 
 
 @dataclass(frozen=True, order=True)
@@ -39,9 +36,24 @@ class Diagnostic:
     file: str
     span: Span | None = None
     path: KeyPath = ()
-    severity: Severity = Severity.ERROR
+    severity: Severity | None = None  # the code's own severity unless given
     label: str = ""  # a short note printed under the caret
     help: str = ""  # how to fix it, e.g. "did you mean `customers`?"
+
+    def __post_init__(self) -> None:
+        if self.severity is None:
+            object.__setattr__(self, "severity", codes.get(self.code).severity)
+
+    @property
+    def internal(self) -> bool:
+        """The installation or the machine failed, not the spec (exit 3)."""
+        return codes.is_internal(self.code)
+
+    def at(self, span: Span | None, file: str | None = None) -> "Diagnostic":
+        """This diagnostic placed at `span` (a stage that found it by key path alone)."""
+        from dataclasses import replace
+
+        return replace(self, span=span, file=self.file if file is None else file)
 
     def sort_key(self) -> tuple:
         span = self.span or Span(0, 0, 0, 0)

@@ -13,13 +13,15 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlspec.errors import ExternalError
+
 FALLBACK_NAME = "mlspec"
 FALLBACK_EMAIL = "mlspec@localhost"
 GIT_TIMEOUT = 300
 
 
-class GitError(Exception):
-    """A git command failed; `message` is fit to show to the user."""
+class GitError(ExternalError):
+    """A git command failed; the message is fit to show to the user."""
 
 
 @dataclass

@@ -23,12 +23,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
+from mlspec.build.session import SpecUnit, load_text, load_unit
+from mlspec.errors import ExternalError, SpecError, UsageError
 from mlspec.gitops.yaml_edit import EditError, mapping_items, set_value
-
-
-class PromoteError(Exception):
-    """A problem the user must fix; exit code 2."""
 
 
 @dataclass
@@ -49,35 +48,12 @@ class Promotion:
 # --- reading the spec ------------------------------------------------------------------------
 
 
-def _load(spec_file: Path, text: str | None = None):
-    """Front end + resolve; returns (project, front) or raises PromoteError with the diagnostics."""
-    from mlspec.diagnostics import Severity
-    from mlspec.build.session import FrontendResult
-    from mlspec.ir.resolve import resolve_project
-    from mlspec.source.loader import load_spec_file, load_spec_text
-
-    if text is None:
-        source, diagnostics = load_spec_file(spec_file)
-    else:
-        import hashlib
-
-        source, diagnostics = load_spec_text(text, str(spec_file), sha256=hashlib.sha256(text.encode()).hexdigest())
-    front = FrontendResult(str(spec_file), source, None, list(diagnostics))
-    if source is not None:
-        from mlspec.check import check_spec
-        from mlspec.spec.validate import validate_spec
-
-        spec, more = validate_spec(source)
-        front.diagnostics += more
-        if spec is not None:
-            front.diagnostics += check_spec(spec, source)
-            if not any(d.severity is Severity.ERROR for d in front.diagnostics):
-                front.spec = spec
-    if not front.ok:
-        return None, front
-    project, more = resolve_project(front.source, front.spec, str(spec_file))
-    front.diagnostics += more
-    return project, front
+def load_checked(spec_file: Path, out_root: Path = Path("generated")) -> SpecUnit:
+    """The spec through the front end; a SpecError carrying its diagnostics when it has errors."""
+    unit = load_unit(spec_file, out_root)
+    if not unit.ok:
+        raise SpecError(f"{spec_file} has errors; the spec was not changed", [unit])
+    return unit
 
 
 def _environment(project, env_name: str, spec_file: Path):
@@ -87,8 +63,8 @@ def _environment(project, env_name: str, spec_file: Path):
         if env.name == env_name:
             return env
     names = [e.name for e in project.environments]
-    raise PromoteError(f"{spec_file} has no environment `{env_name}`; " + (did_you_mean(env_name, names) or
-                       "it defines none (and serves no model)"))
+    raise UsageError(f"{spec_file} has no environment `{env_name}`; " + (did_you_mean(env_name, names) or
+                     "it defines none (and serves no model)"))
 
 
 def _model(env, name: str, spec_file: Path):
@@ -97,12 +73,12 @@ def _model(env, name: str, spec_file: Path):
     for model in env.system.models:
         if model.name == name:
             return model
-    raise PromoteError(f"{spec_file} has no model `{name}`; " + did_you_mean(name, [m.name for m in env.system.models]))
+    raise UsageError(f"{spec_file} has no model `{name}`; " + did_you_mean(name, [m.name for m in env.system.models]))
 
 
 def find_spec_for_model(model: str, folder: Path = Path("specs")) -> Path:
     """The one spec under `folder` that defines `model`."""
-    from mlspec.build.session import expand_spec_paths
+    from mlspec.source.files import expand_spec_paths
     from mlspec.source.loader import load_spec_file
 
     files, _ = expand_spec_paths([str(folder)]) if folder.is_dir() else ([], [])
@@ -115,8 +91,8 @@ def find_spec_for_model(model: str, folder: Path = Path("specs")) -> Path:
     if len(found) == 1:
         return found[0]
     if not found:
-        raise PromoteError(f"no spec under {folder}/ defines model `{model}`; name it with --spec")
-    raise PromoteError(f"several specs define model `{model}` ({', '.join(map(str, found))}); choose one with --spec")
+        raise UsageError(f"no spec under {folder}/ defines model `{model}`; name it with --spec")
+    raise UsageError(f"several specs define model `{model}` ({', '.join(map(str, found))}); choose one with --spec")
 
 
 # --- MLflow -------------------------------------------------------------------------------------
@@ -125,25 +101,13 @@ def find_spec_for_model(model: str, folder: Path = Path("specs")) -> Path:
 def resolve_model_version(tracking_uri: str, registry_name: str, version: str | None, alias: str | None
                           ) -> tuple[str, str]:
     """(version, storage folder) of a registered model version, asking MLflow."""
-    # A CLI should fail in seconds, not after MLflow's default minutes of retries.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from mlspec.gitops import mlflow_registry
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    try:
-        if alias is not None:
-            version = str(client.get_model_version_by_alias(registry_name, alias).version)
-        uri = client.get_model_version_download_uri(registry_name, version)
-    except MlflowException as exc:
-        what = f"alias `{alias}`" if alias is not None else f"version {version}"
-        raise PromoteError(f"MLflow at {tracking_uri}: cannot resolve {what} of `{registry_name}`: "
-                           f"{exc.message.splitlines()[0] if exc.message else exc}") from None
-    except OSError as exc:
-        raise PromoteError(f"MLflow at {tracking_uri} is not reachable: {exc}") from None
+    if alias is not None:
+        version = mlflow_registry.version_by_alias(tracking_uri, registry_name, alias)
+    uri = mlflow_registry.download_uri(tracking_uri, registry_name, str(version))
     if uri.startswith(("mlflow-artifacts:", "models:", "runs:")):
-        raise PromoteError(
+        raise ExternalError(
             f"MLflow gives `{uri}` as the storage of {registry_name} version {version}, which KServe cannot read;"
             " run the MLflow server with an object-store artifact root (e.g. `--default-artifact-root"
             " s3://mlflow-artifacts --no-serve-artifacts`), or pass --storage-uri")
@@ -157,21 +121,21 @@ def tracking_uri_for(env, explicit: str | None) -> str:
         return os.environ["MLFLOW_TRACKING_URI"]
     mlflow = env.system.platform.mlflow
     if mlflow is None:
-        raise PromoteError("no MLflow tracking URI: set platform.mlflow.trackingUri, MLFLOW_TRACKING_URI or"
-                           " --tracking-uri (or pass --storage-uri with --version)")
+        raise UsageError("no MLflow tracking URI: set platform.mlflow.trackingUri, MLFLOW_TRACKING_URI or"
+                         " --tracking-uri (or pass --storage-uri with --version)")
     return mlflow.trackingUri
 
 
 # --- planning the edit ---------------------------------------------------------------------------
 
 
-def plan_promote(spec_file: Path, model_name: str, env_name: str, version: str | None, alias: str | None,
+def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | None, alias: str | None,
                  storage_uri: str | None, tracking_uri: str | None) -> Promotion:
-    project, front = _require(spec_file)
-    env = _environment(project, env_name, spec_file)
+    spec_file = unit.path
+    env = _environment(unit.project, env_name, spec_file)
     model = _model(env, model_name, spec_file)
     if model.serving is None:
-        raise PromoteError(f"model `{model_name}` has no `serving` section: there is nothing to promote")
+        raise UsageError(f"model `{model_name}` has no `serving` section: there is nothing to promote")
     if storage_uri is None:
         version, storage_uri = resolve_model_version(tracking_uri_for(env, tracking_uri), model.registry_name,
                                                      version, alias)
@@ -200,42 +164,26 @@ def plan_promote(spec_file: Path, model_name: str, env_name: str, version: str |
                        f" ({rollout.canaryTrafficPercent}% of traffic)")
         else:
             summary = f"{model_name} version {version} now serves in {env_name}"
-    return _edit(spec_file, front, project, model_name, env_name, changes, summary)
+    return _edit(unit, model_name, env_name, changes, summary)
 
 
-def plan_rollback(spec_file: Path, model_name: str, env_name: str) -> Promotion:
-    project, front = _require(spec_file)
-    env = _environment(project, env_name, spec_file)
-    model = _model(env, model_name, spec_file)
+def plan_rollback(unit: SpecUnit, model_name: str, env_name: str) -> Promotion:
+    env = _environment(unit.project, env_name, unit.path)
+    model = _model(env, model_name, unit.path)
     if model.serving is None or model.rollout is None:
-        raise PromoteError(f"model `{model_name}` has no `rollout` section: without a canary KServe keeps no"
-                           " previous revision to send traffic back to; promote the previous version instead")
+        raise UsageError(f"model `{model_name}` has no `rollout` section: without a canary KServe keeps no"
+                         " previous revision to send traffic back to; promote the previous version instead")
     if model.rollout.phase == "rolledBack":
-        return _edit(spec_file, front, project, model_name, env_name, {},
-                     f"{model_name} is already rolled back in {env_name}")
-    return _edit(spec_file, front, project, model_name, env_name, {("rollout", "phase"): "rolledBack"},
+        return _edit(unit, model_name, env_name, {}, f"{model_name} is already rolled back in {env_name}")
+    return _edit(unit, model_name, env_name, {("rollout", "phase"): "rolledBack"},
                  f"{model_name} version {model.serving.modelVersion or '?'} rolled back in {env_name}:"
                  " all traffic on the previous revision")
 
 
-def _require(spec_file: Path):
-    project, front = _load(spec_file)
-    if project is None:
-        raise SpecInvalid(front)
-    return project, front
-
-
-class SpecInvalid(Exception):
-    def __init__(self, front):
-        super().__init__(front.path)
-        self.front = front
-
-
-def _edit(spec_file: Path, front, project, model_name: str, env_name: str, changes: dict, summary: str
-          ) -> Promotion:
-    text = front.source.text
+def _edit(unit: SpecUnit, model_name: str, env_name: str, changes: dict, summary: str) -> Promotion:
+    text = unit.source.text
     new_text = text
-    per_env = bool(front.spec.environments)
+    per_env = bool(unit.spec.environments)
     for subpath, value in changes.items():
         try:
             if per_env:
@@ -243,10 +191,10 @@ def _edit(spec_file: Path, front, project, model_name: str, env_name: str, chang
             else:
                 new_text = set_value(new_text, ("models", model_name, *subpath), value)
         except EditError as exc:
-            raise PromoteError(f"cannot edit {spec_file}: {exc}") from None
-    promotion = Promotion(spec_file, model_name, env_name, text, new_text, summary, dict(changes))
+            raise SpecError(f"cannot edit {unit.path}: {exc}") from None
+    promotion = Promotion(unit.path, model_name, env_name, text, new_text, summary, dict(changes))
     if promotion.changed:
-        _verify(promotion, project)
+        _verify(promotion, unit)
     return promotion
 
 
@@ -270,20 +218,19 @@ def _set_override(text: str, env_name: str, target: tuple[str, ...], value) -> s
     return set_value(text, (*base, key, *target[len(parts):]), value)
 
 
-def _verify(promotion: Promotion, before) -> None:
+def _verify(promotion: Promotion, before: SpecUnit) -> None:
     """The edited spec must be valid, give the wanted values in the environment and leave
     every other environment's serving and rollout exactly as they were."""
-    after, front = _load(promotion.spec_file, promotion.new_text)
-    if after is None:
-        raise SpecInvalid(front)
+    after = load_text(promotion.spec_file, promotion.new_text)
+    if not after.ok:
+        raise SpecError(f"the edit would make {promotion.spec_file} invalid; the spec was not changed", [after])
 
     def state(project, env_name):
         env = next(e for e in project.environments if e.name == env_name)
-        model = next(m for m in env.system.models if m.name == promotion.model)
-        return model
+        return next(m for m in env.system.models if m.name == promotion.model)
 
-    for env in before.environments:
-        old, new = state(before, env.name), state(after, env.name)
+    for env in before.project.environments:
+        old, new = state(before.project, env.name), state(after.project, env.name)
         if env.name != promotion.env:
             if (old.serving, old.rollout) != (new.serving, new.rollout):
                 raise RuntimeError(f"editing {promotion.env} changed {env.name} as well")
@@ -298,49 +245,34 @@ def write_spec(promotion: Promotion) -> None:
 
     current = Path(promotion.spec_file).read_text(encoding="utf-8")
     if current != promotion.old_text:
-        raise PromoteError(f"{promotion.spec_file} changed while it was being edited; run the command again")
+        raise ExternalError(f"{promotion.spec_file} changed while it was being edited; run the command again")
     write_text_atomic(promotion.spec_file, promotion.new_text)
 
 
-# --- the commands ---------------------------------------------------------------------------
+# --- carrying it out ------------------------------------------------------------------------
 
 
-def run_promotion(kind: str, model: str, env: str, spec: str | None, version: str | None, alias: str | None,
-                  storage_uri: str | None, tracking_uri: str | None, out: str, repo: str | None,
-                  branch: str | None, push: bool, report) -> int:
-    import click
+@dataclass
+class PromotionOutcome:
+    promotion: Promotion
+    run: object = None  # build.run.CompileRun of the recompile
+    published: object = None  # gitops.publish.PublishOutcome, when a repository was named
 
-    from mlspec.fsutil import unified_diff
 
-    try:
-        spec_file = Path(spec) if spec else find_spec_for_model(model)
-        if not spec_file.is_file():
-            raise click.UsageError(f"no such file: {spec_file}")
-        if kind == "promote":
-            promotion = plan_promote(spec_file, model, env, version, alias, storage_uri, tracking_uri)
-        else:
-            promotion = plan_rollback(spec_file, model, env)
-    except SpecInvalid as exc:
-        report([exc.front], "human")
-        click.echo(f"{kind}: the spec was not changed", err=True)
-        return 1
-    except PromoteError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
+def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: str | None, push: bool,
+              log: Callable[[str], None] = lambda _m: None) -> PromotionOutcome:
+    """Write the edited spec, recompile it into `out_root` and publish it to `repo` when one
+    is named. Raises SpecError (with the compile's diagnostics) when the spec does not compile."""
+    from mlspec.build.run import compile_and_apply
+
     if promotion.changed:
         write_spec(promotion)
-        click.echo(unified_diff(promotion.old_text, promotion.new_text, str(spec_file)), nl=False)
-    click.echo(promotion.summary + ("" if promotion.changed else " (spec unchanged)"), err=True)
-    return finish(spec_file, out, repo, branch, push, report)
+    outcome = PromotionOutcome(promotion)
+    outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
+    if not outcome.run.ok:
+        raise SpecError(f"{promotion.spec_file} does not compile; nothing was published", outcome.run.results)
+    if repo is not None:
+        from mlspec.gitops.publish import plans_from_results, publish
 
-
-def finish(spec_file: Path, out: str, repo: str | None, branch: str | None, push: bool, report) -> int:
-    """Recompile the spec into `out`, then publish when a repository was named."""
-    from mlspec.build.apply import run_compile
-
-    code = run_compile([str(spec_file)], Path(out), [], [], False, False, "human", colour=False, report=report)
-    if code != 0 or repo is None:
-        return code
-    from mlspec.gitops.publish import run_publish
-
-    return run_publish([str(spec_file)], repo, branch, push, "human", report, out_root=Path(out))
+        outcome.published = publish(plans_from_results(outcome.run.results), repo, branch, push, log=log)
+    return outcome

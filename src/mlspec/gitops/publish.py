@@ -14,6 +14,7 @@ the push retried a bounded number of times; concurrent publishers therefore all 
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import tempfile
@@ -21,14 +22,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlspec.errors import ExternalError, UsageError
 from mlspec.gitops.git import Git, GitError, is_local_repo, push_rejected
 
 MAX_PUSH_ATTEMPTS = 8
 DEFAULT_BRANCH = "main"
 
 
-class PublishError(Exception):
-    """A problem the user must fix (dirty repository, no remote, conflict...); exit code 2."""
+class PublishError(ExternalError):
+    """The deployments repository is not in a state to publish to (uncommitted changes, no
+    remote, a conflict): the user must fix it."""
 
 
 @dataclass
@@ -55,18 +58,13 @@ class PublishOutcome:
 # --- planning -------------------------------------------------------------------------------
 
 
-def plan_system(spec_file: Path, result) -> SystemPlan:
+def plan_system(result) -> SystemPlan:
     """Map a successful CompileResult's deployable artifacts to deployment-repo paths."""
-    import json
-
-    from mlspec.build.session import load_and_check
-    from mlspec.ir.resolve import resolve_project
     from mlspec.targets.argocd import deployment_path
     from mlspec.targets.k8s import k8s_dir
 
+    project = result.project
     manifest = json.loads(result.files["manifest.json"])
-    front = load_and_check(spec_file)
-    project, _ = resolve_project(front.source, front.spec, manifest["spec"]["path"])
     by_env = {env.name: env for env in project.environments}
     plan = SystemPlan(result.system, manifest["spec"]["path"], manifest["spec"]["sha256"])
     roots = set()
@@ -93,15 +91,19 @@ def _default_root(project) -> str:
     return "/".join(p for p in (root, project.base.name) if p)
 
 
-def compile_plans(files: list[Path], out_root: Path):
-    """Compile each spec; returns (plans, compile results) — plans only when all compiled."""
-    from mlspec.build.apply import compile_all, reject_duplicate_systems
+def plans_from_results(results) -> list[SystemPlan]:
+    return [plan_system(r) for r in results]
 
-    results = compile_all(files, out_root, [], [])
-    reject_duplicate_systems(results)
+
+def compile_plans(files: list[Path], out_root: Path):
+    """Compile each spec (without the result cache: publishing needs the IR); returns
+    (plans, results), plans None unless every spec compiled."""
+    from mlspec.build.run import compile_files
+
+    results = compile_files(files, out_root, use_cache=False).results
     if not all(r.ok for r in results):
         return None, results
-    return [plan_system(Path(r.spec_file), r) for r in results], results
+    return plans_from_results(results), results
 
 
 # --- writing into a checkout ------------------------------------------------------------------
@@ -283,40 +285,13 @@ def _push_with_retry(git: Git, plans, remote: str, branch: str, outcome: Publish
     raise PublishError(f"could not push to {remote}/{branch} after {MAX_PUSH_ATTEMPTS} attempts: it keeps moving")
 
 
-# --- the command ------------------------------------------------------------------------------
+# --- checking the target ------------------------------------------------------------------------
 
 
-def run_publish(paths: list[str], repo: str, branch: str | None, push: bool, fmt: str, report,
-                out_root: Path = Path("generated")) -> int:
-    import click
-
-    from mlspec.build.session import spec_files
-
-    files = spec_files(paths)
+def check_repo_argument(repo: str) -> None:
+    """A UsageError unless `repo` is a local folder or looks like a git URL."""
     if not is_local_repo(repo) and "://" not in repo and not _looks_like_scp_url(repo):
-        raise click.UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
-    plans, results = compile_plans(files, out_root)
-    from mlspec.build.apply import as_frontend_result
-
-    if report([as_frontend_result(r) for r in results], fmt) or plans is None:
-        click.echo("nothing was published", err=True)
-        return 1
-    for plan in plans:
-        click.echo(f"{plan.system}: {len(plan.files)} deployable file{'s' if len(plan.files) != 1 else ''}"
-                   f" -> {', '.join(plan.roots)}", err=True)
-    try:
-        outcome = publish(plans, repo, branch, push, log=lambda m: click.echo(m, err=True))
-    except (PublishError, GitError) as exc:
-        click.echo(f"error: {exc}\nnothing was published", err=True)
-        return 2
-    if outcome.commit is None:
-        click.echo(f"{repo} ({outcome.branch}) is up to date: nothing to publish", err=True)
-        return 0
-    where = "pushed" if outcome.pushed else "committed (not pushed)"
-    click.echo(f"{where} {outcome.commit[:12]} to {outcome.branch}: {len(outcome.changes)} file"
-               f"{'s' if len(outcome.changes) != 1 else ''} changed", err=True)
-    click.echo(outcome.commit)
-    return 0
+        raise UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
 
 
 def _looks_like_scp_url(repo: str) -> bool:

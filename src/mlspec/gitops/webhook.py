@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from mlspec.errors import MlspecError
+
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
 DELIVERY_ID_HEADER = "X-MLflow-Delivery-Id"
@@ -113,15 +115,29 @@ class Receiver:
             spec_file, model, wanted_alias = target
             if alias not in (self.aliases or (wanted_alias,)):
                 return 202, f"ignored: alias `{alias}` of `{name}` does not promote (watching {wanted_alias})"
-            from mlspec.cli.app import _report
-            from mlspec.gitops.promote import run_promotion
+            log(f"{name}@{alias} -> version {version}: promoting {model} in {self.env} ({spec_file})")
+            try:
+                outcome = self._promote(spec_file, model, version)
+            except MlspecError as exc:
+                log(f"promotion of {name} version {version} failed: {exc}")
+                for unit in getattr(exc, "units", []):
+                    for d in unit.diagnostics:
+                        log(f"  {d.file}:{d.span.line if d.span else '?'}: {d.code} {d.message}")
+                return 422, f"promotion of {name} version {version} failed: {exc}"
+        return 200, outcome
 
-            _log(f"{name}@{alias} -> version {version}: promoting {model} in {self.env} ({spec_file})")
-            code = run_promotion("promote", model, self.env, str(spec_file), version, None, None,
-                                 self.tracking_uri, self.out, self.repo, self.branch, self.push, _report)
-        if code != 0:
-            return 422, f"promotion of {name} version {version} failed (exit {code}); see the receiver's log"
-        return 200, f"promoted {model} version {version} in {self.env}"
+    def _promote(self, spec_file: Path, model: str, version: str) -> str:
+        from mlspec.gitops.promote import carry_out, load_checked, plan_promote
+
+        out_root = Path(self.out)
+        promotion = plan_promote(load_checked(spec_file, out_root), model, self.env, version, None, None,
+                                 self.tracking_uri)
+        log(promotion.summary + ("" if promotion.changed else " (spec unchanged)"))
+        outcome = carry_out(promotion, out_root, self.repo, self.branch, self.push, log=log)
+        published = outcome.published
+        if published is not None and published.commit:
+            log(f"published {published.commit[:12]} to {published.branch}")
+        return f"promoted {model} version {version} in {self.env}"
 
     def _find(self, registered: str):
         from mlspec.source.loader import load_spec_file
@@ -136,7 +152,7 @@ class Receiver:
         return None
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
@@ -145,7 +161,7 @@ def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver) ->
         server_version = "mlspec-webhook"
 
         def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
-            _log(f"{self.address_string()} {format % args}")
+            log(f"{self.address_string()} {format % args}")
 
         def _reply(self, status: int, message: str) -> None:
             body = json.dumps({"status": status, "message": message}).encode()
@@ -171,7 +187,7 @@ def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver) ->
             body = self.rfile.read(length)
             status, reason = verifier.check(self.headers, body)
             if status:
-                _log(f"rejected ({status}): {reason}")
+                log(f"rejected ({status}): {reason}")
                 return self._reply(status, reason)
             try:
                 event = json.loads(body)
@@ -180,35 +196,9 @@ def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver) ->
             try:
                 status, reason = receiver.handle(event)
             except Exception as exc:  # a bug: say so, do not let MLflow retry into a half-done state
-                _log(f"internal error: {type(exc).__name__}: {exc}")
+                log(f"internal error: {type(exc).__name__}: {exc}")
                 status, reason = 422, "internal error in mlspec; see the receiver's log"
-            _log(f"{status}: {reason}")
+            log(f"{status}: {reason}")
             self._reply(status, reason)
 
     return ThreadingHTTPServer((host, port), Handler)
-
-
-def run_serve(paths: list[str], env: str, repo: str, branch: str | None, push: bool, out: str, host: str,
-              port: int, tracking_uri: str | None, aliases: tuple[str, ...], secret_env: str) -> int:
-    import os
-
-    import click
-
-    from mlspec.build.session import spec_files
-
-    secret = os.environ.get(secret_env, "")
-    if not secret:
-        raise click.UsageError(f"set the webhook secret in ${secret_env} (the one given to MLflow's"
-                               " create_webhook); unsigned webhooks are never accepted")
-    files = spec_files(paths)
-    server = make_server(host, port, Verifier(secret), Receiver(files, env, repo, branch, push, out, tracking_uri,
-                                                                 aliases))
-    _log(f"listening on http://{server.server_address[0]}:{server.server_address[1]}/ for MLflow webhooks"
-         f" (promoting in {env}, publishing to {repo})")
-    try:
-        server.serve_forever(poll_interval=0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    return 0

@@ -54,12 +54,10 @@ def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
     overrides = (source.data.get("environments") or {}).get(environment, {}).get("overrides") or {}
     if not isinstance(overrides, dict):
         return result  # a type error already reported by validation
-    for key, value in overrides.items():
-        key_path = ("environments", environment, "overrides", key)
-        target = tuple(_split(key))
+    for target, key_path, value in _override_entries(overrides, ("environments", environment, "overrides")):
         if not _overridable(target):
             result.diagnostics.append(_diag(
-                source, "E603", f"`{key}` cannot differ per environment", key_path, on_key=True,
+                source, "E603", f"`{'.'.join(target)}` cannot differ per environment", key_path, on_key=True,
                 help="environments override serving, rollout, slos, platform and deploy settings;"
                      " data, features and training are shared by all environments"))
             continue
@@ -75,15 +73,29 @@ def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
     return result
 
 
-def _split(key: str) -> list[str]:
-    return [part for part in str(key).split(".")]
+def _override_entries(overrides: dict, key_path: tuple, prefix: tuple = ()):
+    """(target path, key path of the override, value) for each override. Keys are dotted
+    paths; a mapping that stops above what may be overridden (`models: {churn: {serving:
+    ...}}`) is walked into, so nested and dotted overrides mean the same."""
+    for key, value in overrides.items():
+        target = prefix + tuple(str(key).split("."))
+        here = key_path + (key,)
+        if isinstance(value, dict) and value and not _overridable(target) and _leads_to_overridable(target):
+            yield from _override_entries(value, here, target)
+        else:
+            yield target, here, value
 
 
 def _overridable(target: tuple) -> bool:
-    for pattern in OVERRIDABLE:
-        if len(target) >= len(pattern) and all(p in ("*", t) for p, t in zip(pattern, target)):
-            return len(target) > len(pattern) or pattern in (("slos",), ("platform",), ("deploy",))
-    return False
+    return any(len(target) >= len(pattern) and _matches(pattern, target) for pattern in OVERRIDABLE)
+
+
+def _leads_to_overridable(target: tuple) -> bool:
+    return any(len(target) < len(pattern) and _matches(pattern, target) for pattern in OVERRIDABLE)
+
+
+def _matches(pattern: tuple, target: tuple) -> bool:
+    return all(p in ("*", t) for p, t in zip(pattern, target))
 
 
 def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: tuple, result: Overlaid):

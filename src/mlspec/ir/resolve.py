@@ -1,14 +1,13 @@
-"""resolve: validated spec -> IR, with environment overlays applied and validated.
+"""resolve: checked spec (and each environment's checked, overlaid spec) -> the frozen IR.
 
-Named passes, in order: overlay each environment onto the document, validate and check
-the merged document (errors point at the overlay's line), then build the frozen IR of the
-base and of each environment.
+References become objects, defaults are applied and names are derived once, here. The
+front end (`mlspec.build.session`) has already validated and checked every spec it hands
+over, so nothing here reports a diagnostic.
 """
 
 from __future__ import annotations
 
 from mlspec.ir import names
-from mlspec.diagnostics import Diagnostic
 from mlspec.ir.model import (
     IRColumn,
     IRDataset,
@@ -22,8 +21,6 @@ from mlspec.ir.model import (
     IRSlo,
     IRSystem,
 )
-from mlspec.ir.overlay import Overlaid, apply_overlay
-from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import GATE_RE, MLSystemSpec
 from mlspec.spec.types import duration_seconds
 
@@ -36,42 +33,20 @@ DEFAULT_LATENCY_QUERY = (
 )
 
 
-def resolve_project(source: LoadedSource, spec: MLSystemSpec, spec_path: str) -> tuple[IRProject | None, list[Diagnostic]]:
-    """`spec_path` is the spec's path as recorded in generated files (machine-independent)."""
-    diagnostics: list[Diagnostic] = []
-    base = build_system(spec, source.sha256, spec_path, environment=None)
+def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpec], sha256: str,
+                    spec_path: str) -> IRProject:
+    """The IR of a checked spec: the base system and one system per environment, each built
+    from that environment's overlaid spec (`environment_specs`, in the spec's order).
+    `spec_path` is the spec's path as recorded in generated files (machine-independent)."""
+    base = build_system(spec, sha256, spec_path, environment=None)
     environments: list[IREnvironment] = []
     for env_name, env in spec.environments.items():
-        overlaid, env_spec, env_diagnostics = overlay_environment(source, env_name)
-        diagnostics += env_diagnostics
-        if env_spec is None:
-            continue
-        system = build_system(env_spec, source.sha256, spec_path, environment=env_name)
+        system = build_system(environment_specs[env_name], sha256, spec_path, environment=env_name)
         environments.append(IREnvironment(env_name, env.namespace, env.cluster, env.clusterName, system))
     if not spec.environments and any(m.serving for m in spec.models.values()):
         # Serving without environments still deploys somewhere: one namespace named after the system.
         environments.append(IREnvironment("default", spec.metadata.name, None, None, base, implicit=True))
-    if diagnostics:
-        return None, diagnostics
-    return IRProject(base, tuple(environments)), []
-
-
-def overlay_environment(source: LoadedSource, env_name: str) -> tuple[Overlaid, MLSystemSpec | None, list[Diagnostic]]:
-    """Merge one environment's overrides and validate/check the result like a spec of its own."""
-    from mlspec.check import check_spec
-    from mlspec.spec.validate import validate_spec
-
-    overlaid = apply_overlay(source, env_name)
-    if overlaid.diagnostics:
-        return overlaid, None, overlaid.diagnostics
-    merged = LoadedSource(source.path, source.text, source.sha256, overlaid.data, overlaid.positions)
-    env_spec, diagnostics = validate_spec(merged)
-    if env_spec is not None:
-        diagnostics += check_spec(env_spec, merged)
-    label = f"in environment `{env_name}`"
-    diagnostics = [d.__class__(d.code, f"{d.message} ({label})", d.file, d.span, d.path, d.severity, d.label,
-                               d.help) for d in diagnostics]
-    return overlaid, (env_spec if not diagnostics else None), diagnostics
+    return IRProject(base, tuple(environments))
 
 
 def build_system(spec: MLSystemSpec, sha256: str, spec_path: str, environment: str | None) -> IRSystem:

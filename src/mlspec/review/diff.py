@@ -155,7 +155,7 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
-    from mlspec.gitops.git import Git, GitError, is_local_repo
+    from mlspec.gitops.git import Git, is_local_repo
 
     scratch = None
     try:
@@ -179,8 +179,6 @@ def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
             system = SystemDiff(plan.system, plan.spec_path, f"{repo}: {', '.join(plan.roots)}")
             diffs.append(compare(current, plan.files, plan.targets, {}, system))
         return diffs
-    except GitError:
-        raise
     finally:
         if scratch is not None:
             shutil.rmtree(scratch.parent, ignore_errors=True)
@@ -302,34 +300,17 @@ def render_json(diffs: list[SystemDiff]) -> str:
     }, indent=2, sort_keys=True) + "\n"
 
 
-# --- the command ---------------------------------------------------------------------------------
+# --- the comparison a command asks for -------------------------------------------------------------
 
 
-def run_diff(paths: list[str], out_root: Path, repo: str | None, branch: str | None, fmt: str,
-             exit_code: bool, report) -> int:
-    import click
-
-    from mlspec.build.apply import as_frontend_result
-    from mlspec.build.session import spec_files
-    from mlspec.gitops.git import GitError
+def diff_specs(files: list[Path], out_root: Path, repo: str | None, branch: str | None):
+    """(compile results, system diffs): what compiling `files` would change in `out_root`,
+    or in the deployments repository `repo`. Diffs are None when a spec has errors."""
+    from mlspec.build.run import compile_files
     from mlspec.gitops.publish import compile_plans
 
-    files = spec_files(paths)
     if repo is not None:
         plans, results = compile_plans(files, out_root)
-    else:
-        from mlspec.build.apply import compile_all, reject_duplicate_systems
-
-        results = compile_all(files, out_root, [], [])
-        reject_duplicate_systems(results)
-        plans = results if all(r.ok for r in results) else None
-    if report([as_frontend_result(r) for r in results], "human") or plans is None:
-        return 1
-    try:
-        diffs = diff_against_repo(plans, repo, branch) if repo is not None else diff_against_disk(results, out_root)
-    except GitError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return 2
-    render = {"text": render_text, "markdown": render_markdown, "json": render_json}[fmt]
-    click.echo(render(diffs), nl=False)
-    return 1 if exit_code and any(d.files for d in diffs) else 0
+        return results, (diff_against_repo(plans, repo, branch) if plans is not None else None)
+    results = compile_files(files, out_root, use_cache=False).results
+    return results, (diff_against_disk(results, out_root) if all(r.ok for r in results) else None)

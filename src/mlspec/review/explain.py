@@ -3,30 +3,37 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from dataclasses import dataclass
 
-from mlspec.diagnostics import Diagnostic
+from mlspec.build.session import SpecUnit
+from mlspec.errors import UsageError
 
 
-def explain_value(spec_file: Path, key_path: str, env: str | None) -> tuple[int, str, list]:
-    from mlspec.build.session import FrontendResult, load_and_check
+@dataclass(frozen=True)
+class Explanation:
+    key_path: str
+    value: object
+    environment: str | None
+    origin: str  # "spec", "override" or "default"
+    where: str  # file:line:col, or a phrase for defaults
+
+    def render(self) -> str:
+        rendered = json.dumps(self.value, sort_keys=True, ensure_ascii=False)
+        scope = f" in environment `{self.environment}`" if self.environment else ""
+        return f"{self.key_path} = {rendered}{scope}\n  from {self.where}\n"
+
+
+def explain(unit: SpecUnit, key_path: str, env: str | None) -> Explanation:
+    """The value at `key_path` of a checked spec (`unit.ok`), in `env` when given; a
+    UsageError when the path names nothing."""
     from mlspec.ir.overlay import Overlaid
-    from mlspec.ir.resolve import overlay_environment
 
-    front = load_and_check(spec_file)
-    if not front.ok:
-        return 1, "", [front]
-    source, spec = front.source, front.spec
+    source = unit.source
     if env is not None:
-        if env not in spec.environments:
-            diag = Diagnostic("E604", f"environment `{env}` is not defined in this spec", source.path,
-                              help="defined: " + (", ".join(spec.environments) or "none"))
-            return 1, "", [FrontendResult(source.path, source, None, [diag])]
-        overlaid, spec, diagnostics = overlay_environment(source, env)
-        if spec is None:
-            return 1, "", [FrontendResult(source.path, source, None, diagnostics)]
+        overlaid = unit.overlays[env]
+        spec = _environment_spec(unit, env)
     else:
-        overlaid = Overlaid("", source.data, source.positions)
+        overlaid, spec = Overlaid("", source.data, source.positions), unit.spec
     path = tuple(part for part in key_path.split(".") if part)
     value = spec.model_dump(mode="json", by_alias=True, exclude_none=False)
     for depth, part in enumerate(path):
@@ -37,13 +44,20 @@ def explain_value(spec_file: Path, key_path: str, env: str | None) -> tuple[int,
             value = value[part]
         else:
             options = ", ".join(sorted(map(str, value))) if isinstance(value, dict) else "none (not a mapping)"
-            return 2, f"no `{part}` under `{'.'.join(map(str, path[:depth])) or 'the top level'}`; keys: {options}\n", []
+            raise UsageError(f"no `{part}` under `{'.'.join(map(str, path[:depth])) or 'the top level'}`;"
+                             f" keys: {options}")
     kind, span = overlaid.origin(path)
     where = {
         "override": f"{source.path}:{span.line}:{span.col} (environment `{env}` override)" if span else "",
         "spec": f"{source.path}:{span.line}:{span.col}" if span else "",
         "default": "default (not written in the spec)",
     }[kind]
-    rendered = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    scope = f" in environment `{env}`" if env else ""
-    return 0, f"{key_path} = {rendered}{scope}\n  from {where}\n", []
+    return Explanation(key_path, value, env, kind, where)
+
+
+def _environment_spec(unit: SpecUnit, env: str):
+    from mlspec.spec.models import MLSystemSpec
+
+    # The overlaid document validated when the unit was checked; validating it again here
+    # gives the spec model with every default filled in.
+    return MLSystemSpec.model_validate(unit.overlays[env].data)

@@ -2,10 +2,13 @@
 
 Marquez learns the lineage of a system before any DAG has run: each job of the graph (the
 ingestion DAGs, feature materialisation, the training DAGs, the deployments and the drift
-DAGs) becomes one COMPLETE RunEvent (openlineage-python's `event_v2` API) with its input
-and output datasets, datasets carrying their column schema. Events go to the spec's
-Marquez URL (`platform.lineage.url`, POST `/api/v1/lineage`) through the client's HTTP
-transport, or to a file (one JSON event per line) through its file transport.
+DAGs) becomes one COMPLETE RunEvent of the OpenLineage 2-0-2 spec with its input and
+output datasets, datasets carrying their column schema (SchemaDatasetFacet 1-2-0). Events
+go to the spec's Marquez URL (`platform.lineage.url`, POST `/api/v1/lineage`) or to a file
+(one JSON event per line). The events are plain JSON written here, to the spec's JSON
+Schema, rather than through openlineage-python: mlspec's runtime install stays light, and a
+POST needs nothing but the standard library. No ambient credentials (no ~/.netrc) are sent
+to a URL that a spec, and so a pull request, chose.
 
 Dataset names follow OpenLineage's naming: object-store datasets are `s3://bucket` +
 path, as the Airflow integration reports them; feature views, registered models and
@@ -14,11 +17,22 @@ deployments live in the system's lineage namespace.
 
 from __future__ import annotations
 
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from mlspec.errors import ExternalError
+
 PRODUCER = "https://mlspec.dev/lineage-emit"
+RUN_EVENT_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
+SCHEMA_FACET = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+TIMEOUT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -58,11 +72,7 @@ def graph_jobs(graph: dict) -> list[JobSpec]:
     return sorted(jobs, key=lambda j: j.name)
 
 
-def build_events(project, graph: dict, event_time: str | None = None) -> list:
-    from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
-    from openlineage.client.facet_v2 import schema_dataset
-    from openlineage.client.uuid import generate_new_uuid
-
+def build_events(project, graph: dict, event_time: str | None = None) -> list[dict]:
     base = project.base
     namespace = base.platform.lineage.namespace if base.platform.lineage else base.name
     when = event_time or datetime.now(timezone.utc).isoformat()
@@ -71,85 +81,73 @@ def build_events(project, graph: dict, event_time: str | None = None) -> list:
     models = {m.name: m for m in base.models}
     nodes = {n["id"]: n for n in graph["nodes"]}
 
-    def identify(node_id: str) -> tuple[str, str, dict]:
+    def schema(fields: list[dict]) -> dict:
+        return {"schema": {"_producer": PRODUCER, "_schemaURL": SCHEMA_FACET, "fields": fields}}
+
+    def identify(node_id: str) -> dict:
         node = nodes[node_id]
         kind, name = node["kind"], node_id.split(":", 1)[1]
-        facets = {}
         if kind == "dataset" and name in datasets:
             dataset = datasets[name]
-            facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=c.name, type=c.type, description=c.description)
-                for c in dataset.columns])
+            facets = schema([{"name": c.name, "type": c.type, **({"description": c.description}
+                                                                  if c.description else {})}
+                             for c in dataset.columns])
             if dataset.storage and "://" in dataset.storage:
                 scheme, rest = dataset.storage.split("://", 1)
                 bucket, _, path = rest.partition("/")
-                return f"{scheme}://{bucket}", path or "/", facets
-            return namespace, name, facets
+                return {"namespace": f"{scheme}://{bucket}", "name": path or "/", "facets": facets}
+            return {"namespace": namespace, "name": name, "facets": facets}
         if kind == "featureView" and name in views:
-            facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=[
-                schema_dataset.SchemaDatasetFacetFields(name=f.name, type=f.type) for f in views[name].features])
-            return namespace, f"feast.{name}", facets
+            return {"namespace": namespace, "name": f"feast.{name}",
+                    "facets": schema([{"name": f.name, "type": f.type} for f in views[name].features])}
         if kind == "model" and name in models:
-            return namespace, f"mlflow.{models[name].registry_name}", facets
+            return {"namespace": namespace, "name": f"mlflow.{models[name].registry_name}", "facets": {}}
         if kind == "deployment":
-            return namespace, f"kserve.{name.replace('/', '.')}", facets
-        return namespace, f"{kind}.{name}", facets
+            return {"namespace": namespace, "name": f"kserve.{name.replace('/', '.')}", "facets": {}}
+        return {"namespace": namespace, "name": f"{kind}.{name}", "facets": {}}
 
-    events = []
-    for job in graph_jobs(graph):
-        inputs = [InputDataset(namespace=ns, name=n, facets=f) for ns, n, f in map(identify, job.inputs)]
-        outputs = [OutputDataset(namespace=ns, name=n, facets=f) for ns, n, f in map(identify, job.outputs)]
-        events.append(RunEvent(eventType=RunState.COMPLETE, eventTime=when, run=Run(runId=str(generate_new_uuid())),
-                               job=Job(namespace=namespace, name=job.name), producer=PRODUCER,
-                               inputs=inputs, outputs=outputs))
-    return events
-
-
-def event_json(event) -> str:
-    from openlineage.client.serde import Serde
-
-    return Serde.to_json(event)
+    return [{
+        "eventType": "COMPLETE",
+        "eventTime": when,
+        "run": {"runId": _uuid7(), "facets": {}},
+        "job": {"namespace": namespace, "name": job.name, "facets": {}},
+        "inputs": [identify(i) for i in job.inputs],
+        "outputs": [identify(o) for o in job.outputs],
+        "producer": PRODUCER,
+        "schemaURL": RUN_EVENT_SCHEMA,
+    } for job in graph_jobs(graph)]
 
 
-def run_emit(paths: list[str], url: str | None, endpoint: str, file: str | None, report) -> int:
-    import click
+def _uuid7() -> str:
+    """A time-ordered UUID (version 7), as OpenLineage recommends for run ids."""
+    value = (int(time.time() * 1000) << 80) | (0x7 << 76) | (int.from_bytes(os.urandom(10), "big") & ((1 << 76) - 1))
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
 
-    from mlspec.build.session import spec_files
-    from mlspec.review.graph import load_graphs
 
-    files = spec_files(paths)
-    if url and file:
-        raise click.UsageError("give --url or --file, not both")
-    graphs, fronts = load_graphs(files)
-    if report(fronts, "human"):
-        return 1
-    from openlineage.client import OpenLineageClient
-    from openlineage.client.transport.file import FileConfig, FileTransport
-    from openlineage.client.transport.http import HttpConfig, HttpTransport
+def event_json(event: dict) -> str:
+    return json.dumps(event, sort_keys=True, ensure_ascii=False)
 
-    for g in graphs:
-        events = build_events(g.project, g.graph)
-        if file:
-            if file == "-":
-                for event in events:
-                    click.echo(event_json(event))
-                continue
-            transport = FileTransport(FileConfig(log_file_path=str(Path(file)), append=True))
-            where = file
-        else:
-            target = url or (g.project.base.platform.lineage.url if g.project.base.platform.lineage else None)
-            if not target:
-                raise click.UsageError(f"{g.spec_file} has no platform.lineage.url: give --url or --file")
-            transport = HttpTransport(HttpConfig(url=target, endpoint=endpoint, timeout=10.0,
-                                                 retry={"total": 2, "backoff_factor": 0.2}))
-            where = f"{target.rstrip('/')}/{endpoint.lstrip('/')}"
-        client = OpenLineageClient(transport=transport)
+
+def append_events(events: list[dict], path: Path) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        for event in events:
+            handle.write(event_json(event) + "\n")
+
+
+def post_events(events: list[dict], url: str, endpoint: str) -> str:
+    """POST each event to `url`/`endpoint`; returns where they went. ExternalError on failure."""
+    where = f"{url.rstrip('/')}/{endpoint.lstrip('/')}"
+    if not where.startswith(("http://", "https://")):
+        raise ExternalError(f"lineage URL {where} is not http:// or https://")
+    for event in events:
+        request = urllib.request.Request(where, data=event_json(event).encode("utf-8"), method="POST",
+                                         headers={"Content-Type": "application/json"})
         try:
-            for event in events:
-                client.emit(event)
-        except Exception as exc:  # the transport's own errors (connection refused, HTTP 4xx/5xx)
-            click.echo(f"error: sending lineage of {g.system} to {where} failed: {type(exc).__name__}: {exc}",
-                       err=True)
-            return 2
-        click.echo(f"{g.system}: {len(events)} OpenLineage run events -> {where}", err=True)
-    return 0
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 - http(s) only
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise ExternalError(f"{where} answered HTTP {exc.code} {exc.reason}") from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise ExternalError(f"{where} is not reachable: {getattr(exc, 'reason', exc)}") from None
+    return where

@@ -8,12 +8,13 @@ import keyword
 import re
 import types
 import typing
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from mlspec.diagnostics import Diagnostic, did_you_mean, format_path
+from mlspec.diagnostics import Diagnostic, Severity, did_you_mean, format_path
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import API_VERSION, KIND, MLSystemSpec
 from mlspec.spec.secrets import find_literal_secrets
@@ -39,23 +40,87 @@ _VALIDATORS = {"dns_label": _dns_label, "identifier": _identifier, "resource_nam
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
+# Sections whose entries are independent, named things: an entry with an error can be left
+# out and the rest of the spec still checked (see validate_partial).
+NAMED_SECTIONS = ("datasets", "entities", "featureViews", "models", "slos", "environments")
+# Top-level keys without which nothing can be checked.
+_REQUIRED = ("apiVersion", "kind", "metadata")
+
+
+@dataclass
+class Validated:
+    """What validation made of a document.
+
+    `spec` is the whole spec when it is valid; otherwise, when the errors are confined to
+    entries that can be left out (a dataset, a model, an optional platform block...), the
+    spec without them, so that later phases can still check the rest. `complete` says which;
+    `dropped` names what was left out, as key paths (`("datasets", "customers")`)."""
+
+    spec: MLSystemSpec | None
+    diagnostics: list[Diagnostic]
+    complete: bool = False
+    dropped: frozenset[tuple] = frozenset()
+
+
 def validate_spec(source: LoadedSource) -> tuple[MLSystemSpec | None, list[Diagnostic]]:
+    """The spec when `source` is a valid spec, else None; and every diagnostic found."""
+    result = validate_partial(source)
+    errors = any(d.severity is Severity.ERROR for d in result.diagnostics)
+    return (result.spec if result.complete and not errors else None), result.diagnostics
+
+
+def validate_partial(source: LoadedSource) -> Validated:
     data = source.data
     header = _check_header(source)
     if header:
         # A file that is not an mlspec spec would only produce noise past this point.
-        return None, header
+        return Validated(None, header)
     diagnostics = find_literal_secrets(source)
     try:
-        spec = MLSystemSpec.model_validate(data)
+        return Validated(MLSystemSpec.model_validate(data), diagnostics, complete=True)
     except ValidationError as exc:
         # A literal secret under a key the schema does not know is reported once, as a
         # secret: "unknown key `password`" would invite the user to find a key that takes it.
         secret_paths = {d.path for d in diagnostics}
-        diagnostics += [d for d in _convert_errors(source, exc.errors(include_url=False))
+        errors = exc.errors(include_url=False)
+        diagnostics += [d for d in _convert_errors(source, errors)
                         if not (d.code == "E101" and d.path in secret_paths)]
-        return None, diagnostics
-    return (None if diagnostics else spec), diagnostics
+    dropped = _broken_entries(data, errors)
+    if dropped is None:
+        return Validated(None, diagnostics)
+    try:
+        partial = MLSystemSpec.model_validate(_without(data, dropped))
+    except ValidationError:
+        return Validated(None, diagnostics)  # the errors reach further than their entries
+    return Validated(partial, diagnostics, complete=False, dropped=frozenset(dropped))
+
+
+def _broken_entries(data: dict, errors: list[dict]) -> set[tuple] | None:
+    """The smallest independent parts of the document that hold every error: an entry of a
+    named section, an optional platform or deploy block, or an unknown top-level key. None
+    when an error is in something nothing can be checked without (metadata, the header)."""
+    broken: set[tuple] = set()
+    for error in errors:
+        path, _ = _data_path(data, error["loc"], error["type"])
+        if not path or path[0] in _REQUIRED:
+            return None
+        if path[0] in NAMED_SECTIONS and len(path) >= 2:
+            broken.add(path[:2])
+        elif path[0] in ("platform", "deploy") and len(path) >= 2:
+            broken.add(path[:2])
+        else:
+            broken.add(path[:1])
+    return broken
+
+
+def _without(data: dict, dropped: set[tuple]) -> dict:
+    result = dict(data)
+    for path in dropped:
+        if len(path) == 1:
+            result.pop(path[0], None)
+        elif isinstance(result.get(path[0]), dict):
+            result[path[0]] = {k: v for k, v in result[path[0]].items() if k != path[1]}
+    return result
 
 
 def _check_header(source: LoadedSource) -> list[Diagnostic]:

@@ -1,0 +1,53 @@
+"""`mlspec webhook serve`: MLflow model-registry webhooks -> promote and publish."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from mlspec.cli import options
+from mlspec.errors import UsageError
+
+
+@click.group("webhook")
+def command() -> None:
+    """Receive MLflow model-registry webhooks."""
+
+
+@command.command("serve")
+@options.spec_paths
+@options.environment(required=True, help="Environment an alias event promotes in.")
+@options.repo(required=True, help="Deployments repository to publish to (see `mlspec publish`).")
+@options.branch("Branch of --repo.")
+@options.push()
+@options.out("Where specs are recompiled.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@options.tracking_uri
+@click.option("--alias", "aliases", multiple=True, help="Aliases that promote [default: each model's"
+              " registry.alias].")
+@click.option("--secret-env", default="MLSPEC_WEBHOOK_SECRET", show_default=True,
+              help="Environment variable holding the webhook's HMAC secret.")
+def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, secret_env) -> None:
+    """Promote and publish when MLflow sets a model's alias (signed webhooks only)."""
+    from mlspec.gitops.publish import check_repo_argument
+    from mlspec.gitops.webhook import Receiver, Verifier, log, make_server
+    from mlspec.source.files import spec_files
+
+    secret = os.environ.get(secret_env, "")
+    if not secret:
+        raise UsageError(f"set the webhook secret in ${secret_env} (the one given to MLflow's create_webhook);"
+                         " unsigned webhooks are never accepted")
+    files = spec_files(list(paths) or ["specs"])
+    check_repo_argument(repo)
+    receiver = Receiver(files, env, repo, branch, push, out, tracking_uri, tuple(aliases))
+    server = make_server(host, port, Verifier(secret), receiver)
+    log(f"listening on http://{server.server_address[0]}:{server.server_address[1]}/ for MLflow webhooks"
+        f" (promoting in {env}, publishing to {repo})")
+    try:
+        server.serve_forever(poll_interval=0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,191 @@
+"""Every diagnostic code mlspec reports, defined once: severity, stage and a short doc.
+
+`mlspec codes` lists them and `mlspec codes E201` prints one (as `ruff rule` does). A code
+is a family of related problems (E204 is any unknown or misplaced column), so one code may
+have several messages; the doc says what they have in common and how to fix them.
+tests/test_codes.py keeps this table and the code honest: each code used in the source is
+defined here once, each code defined here is used, and each has a doc.
+
+Stages, in the order a spec goes through them: load (reading and parsing the YAML),
+validate (the spec's shape and value types), check (references and rules across
+sections), overlay (environments), generate (what a target can express), build (across
+spec files), usage (the command line names something the spec lacks: exit 2), internal
+(the installation or the machine failed, not the spec: exit 3).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Severity(str, enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Code:
+    id: str
+    severity: Severity
+    stage: str
+    summary: str
+    doc: str
+
+
+STAGES = ("load", "validate", "check", "overlay", "generate", "build", "usage", "internal")
+
+_E, _W = Severity.ERROR, Severity.WARNING
+
+_TABLE = (
+    # --- load: bytes -> YAML -> plain data -------------------------------------------------
+    Code("E000", _E, "load", "the file cannot be read",
+         "The spec file could not be opened or read (missing, a folder, no permission, or not a regular file)."),
+    Code("E001", _E, "load", "YAML syntax error",
+         "The file is not valid YAML. The caret points where the parser stopped; for an unclosed quote, bracket or\n"
+         "brace it points where it was opened. Quote values that contain `: ` or start with a YAML indicator."),
+    Code("E002", _E, "load", "tab character in indentation",
+         "YAML indents with spaces only. Replace the tab characters with spaces."),
+    Code("E003", _E, "load", "duplicate key",
+         "A key appears twice in one mapping. YAML loaders silently keep one of them; mlspec refuses the file so\n"
+         "that the value you see is the value that counts."),
+    Code("E004", _E, "load", "file too large",
+         "Spec files are limited to 16 MiB (a spec of a thousand models is about 2 MB). Split the system."),
+    Code("E005", _E, "load", "not UTF-8 text",
+         "The file is not valid UTF-8, or a string holds half of a UTF-16 surrogate pair. Save the file as UTF-8\n"
+         "and write characters themselves (or escape them whole as `\\UXXXXXXXX`)."),
+    Code("E006", _E, "load", "more than one YAML document",
+         "A spec file holds one MLSystem. Remove the `---` separator and move the second document to its own file."),
+    Code("E007", _E, "load", "empty file",
+         "The file holds no YAML document. `mlspec init NAME` writes a starter spec."),
+    Code("E008", _E, "load", "the top level is not a mapping",
+         "A spec is a mapping that starts with `apiVersion: mlspec/v1alpha1` and `kind: MLSystem`."),
+    Code("E009", _E, "load", "the document expands or nests too far",
+         "Aliases expand to more than a million values, refer to themselves, or the document nests deeper than 64\n"
+         "levels. Such documents are refused before anything is built (a \"billion laughs\" defence)."),
+    Code("E010", _E, "load", "unsupported YAML tag",
+         "Specs use plain YAML values. Tags such as `!!python/object` or custom `!tags` are refused."),
+    Code("E011", _E, "load", "a mapping key that is not a string",
+         "Mapping keys must be plain strings, not lists or mappings."),
+    # --- validate: the shape of the spec ----------------------------------------------------
+    Code("E100", _E, "validate", "invalid value",
+         "A value does not fit its field for a reason not covered by a more specific code."),
+    Code("E101", _E, "validate", "unknown key",
+         "The key is not part of the spec language at this place. The help names the closest known key; the JSON\n"
+         "Schema (`schema/mlspec.schema.json`) lists them all, and editors complete them."),
+    Code("E102", _E, "validate", "missing required key",
+         "A required key is missing, e.g. `metadata.name`, a model's `task`, or an expectation's `column`."),
+    Code("E103", _E, "validate", "wrong type",
+         "The value has the wrong type: a string where a number is expected, a list where a mapping is expected..."),
+    Code("E104", _E, "validate", "value not allowed",
+         "The field takes one of a fixed set of values; the help names the closest one."),
+    Code("E105", _E, "validate", "missing or unsupported apiVersion",
+         "Write `apiVersion: mlspec/v1alpha1` at the top of the file."),
+    Code("E106", _E, "validate", "missing or unsupported kind",
+         "Write `kind: MLSystem` at the top of the file."),
+    Code("E107", _E, "validate", "malformed name, URL, duration, schedule or quantity",
+         "The value breaks the rule of its type: Kubernetes names (DNS-1123 labels, at most 63 characters; system\n"
+         "and model names at most 40), identifiers, durations (`10s`, `24h`), cron schedules and presets, Kubernetes\n"
+         "quantities (`500m`, `1Gi`), URLs and object URIs. The message states the rule; the help may offer a fix."),
+    Code("E108", _E, "validate", "value out of range",
+         "A number is outside the range its field allows (e.g. `canaryTrafficPercent` over 100, a share over 1), or\n"
+         "is not finite."),
+    Code("E109", _E, "validate", "too short or too long",
+         "A list or mapping has too few entries (a feature view needs at least one feature), or a string is too long."),
+    Code("E110", _E, "validate", "keys that exclude each other",
+         "Two keys were set where only one may be: `cluster` and `clusterName` of an environment, or a `column` on a\n"
+         "table expectation."),
+    Code("E111", _E, "validate", "contradicting bounds",
+         "`min` is greater than `max`, or bounds are set on a column type they cannot apply to (string, bool, bytes),\n"
+         "or bounds and value sets do not have the column's type."),
+    # --- check: references and rules across sections ------------------------------------------
+    Code("E201", _E, "check", "unknown dataset",
+         "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),
+    Code("E202", _E, "check", "unknown entity",
+         "A feature view names an entity that is not defined under `entities`."),
+    Code("E203", _E, "check", "unknown feature view or malformed feature reference",
+         "Model features are written `view.feature` or `view.*`, and the view must be defined under `featureViews`."),
+    Code("E204", _E, "check", "unknown column or feature",
+         "A column (label, timestamp field, join key, sensitive attribute, expectation column) or feature is not\n"
+         "defined in the dataset or feature view it is looked up in."),
+    Code("E205", _E, "check", "unknown expectation",
+         "The expectation is not one of the Great Expectations 1.x expectations mlspec can express."),
+    Code("E206", _E, "check", "type mismatch between a feature and its column",
+         "A feature's declared type differs from its source column's type, or a timestamp field is not a timestamp."),
+    Code("E207", _E, "check", "unknown SLO",
+         "A rollout names an SLO that is not defined under `slos`."),
+    Code("E208", _E, "check", "names that collide",
+         "Two names derive the same generated name (`a-b` and `a_b` both become `a_b` in Python), or differ only in\n"
+         "case where file systems and registries may confuse them."),
+    Code("E209", _E, "check", "derived Kubernetes name too long",
+         "An InferenceService name (`<system>-<model>`) must leave room for Knative's `-predictor-00001` suffix."),
+    Code("E210", _E, "build", "the same system in two spec files",
+         "Each spec file compiles into `generated/<metadata.name>/`, so two files may not share a `metadata.name`."),
+    Code("E301", _E, "check", "a secret written inline",
+         "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
+         "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"
+         "or key written as a value, or credentials inside a URL or connection string, are refused."),
+    Code("E401", _E, "check", "unknown gate metric",
+         "A gate names a metric the pipeline does not compute for this model's task."),
+    Code("E402", _E, "validate", "malformed gate condition",
+         "A gate is a comparison such as `\">= 0.85\"` or `\"<= 0.2\"`."),
+    Code("E403", _E, "check", "fairness gate on a regression model",
+         "Fairness gates compare classification metrics across groups; regression models cannot have one."),
+    Code("E404", _E, "check", "a rollout without serving",
+         "A canary rollout needs the model to be served: add a `serving` section."),
+    Code("E405", _E, "check", "custom serving format without a runtime",
+         "`format: custom` has no built-in KServe runtime: name a ServingRuntime with `runtime`."),
+    Code("E406", _E, "check", "an SLO that measures nothing",
+         "An SLO that gates a canary must set `errorRate`, `latencyP95Ms`, or both."),
+    Code("E501", _E, "check", "a platform service is missing",
+         "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
+         "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
+         "`platform.deployments`."),
+    Code("E502", _E, "check", "Argo CD without environments",
+         "Argo CD Applications are generated per environment: define at least one under `environments`."),
+    # --- overlay: environments ------------------------------------------------------------------
+    Code("E601", _E, "overlay", "an override of something the spec does not define",
+         "An override's path names a key that is not in the base spec (often a misspelled model or section)."),
+    Code("E602", _E, "overlay", "an override inside a value that is not a mapping",
+         "An override path goes through a value that is a string, number or list."),
+    Code("E603", _E, "overlay", "a setting that cannot differ per environment",
+         "Environments override serving, rollout, SLO, platform and deploy settings. Data, features and training\n"
+         "are generated once for all environments, so overriding them per environment would be silently ignored."),
+    Code("E604", _E, "usage", "unknown environment",
+         "The environment named on the command line (`--env`) is not defined under `environments`."),
+    # --- generate: what a target can express ------------------------------------------------------
+    Code("E701", _E, "generate", "a target cannot express part of the spec",
+         "A target refuses to write something it cannot express correctly, rather than writing it wrong. The message\n"
+         "names the target and the reason; the position points at the spec key concerned."),
+    Code("W701", _W, "generate", "a target generated something with a caveat",
+         "A target wrote its files but something needs attention (e.g. no `storageUri` yet, so no InferenceService)."),
+    # --- internal: not the spec's fault ----------------------------------------------------------
+    Code("E901", _E, "internal", "the output cannot be written",
+         "Writing the generated tree failed (full disk, read-only folder, permissions). The previous tree is unchanged."),
+    Code("E902", _E, "internal", "a template is missing",
+         "A target's template was not found: check MLSPEC_TEMPLATES (a user template folder) or reinstall mlspec."),
+)
+
+CODES: dict[str, Code] = {code.id: code for code in _TABLE}
+
+
+def get(code_id: str) -> Code:
+    """The registered code; a KeyError is a bug (every reported code is defined above)."""
+    return CODES[code_id]
+
+
+def exit_code(code_ids) -> int:
+    """The exit code for a set of error codes: 3 when the installation or the machine failed
+    (internal), 2 when only the command line was wrong (usage), else 1."""
+    stages = {CODES[c].stage for c in code_ids}
+    if "internal" in stages:
+        return 3
+    if stages == {"usage"}:
+        return 2
+    return 1 if stages else 0
+
+
+def is_internal(code_id: str) -> bool:
+    """The installation or the machine failed us, not the spec (exit 3)."""
+    code = CODES.get(code_id)
+    return code is not None and code.stage == "internal"

@@ -1,0 +1,95 @@
+"""`mlspec impact`: everything downstream of a node of the lineage graph ("if this table
+changes, which models are affected?")."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from mlspec.errors import UsageError
+from mlspec.review.graph import KIND_ORDER, KIND_TITLES, SystemGraph
+
+REF_KINDS = {"dataset": "dataset", "feature": "featureView", "featureview": "featureView",
+             "featureView": "featureView", "model": "model", "dag": "dag", "deployment": "deployment"}
+
+
+class UnknownNode(UsageError):
+    """The node named on the command line is not in any spec's graph."""
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    match = re.match(r"^([A-Za-z]+):(.+)$", ref)
+    if not match or match.group(1) not in REF_KINDS and match.group(1).lower() not in REF_KINDS:
+        raise UnknownNode(f"`{ref}` is not a node: write dataset:NAME, feature:VIEW[.FEATURE], model:NAME,"
+                          " dag:ID or deployment:ENV/MODEL")
+    kind = REF_KINDS.get(match.group(1)) or REF_KINDS[match.group(1).lower()]
+    return kind, match.group(2)
+
+
+def downstream(graph: dict, starts: list[str]) -> list[dict]:
+    """Every node reachable from `starts` (not the starts themselves), breadth first; the
+    graph may have cycles (drift DAG -> training DAG -> model -> drift DAG)."""
+    children: dict[str, list[str]] = {}
+    for edge in graph["edges"]:
+        children.setdefault(edge["from"], []).append(edge["to"])
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    seen = set(starts)
+    order = []
+    queue = deque(starts)
+    while queue:
+        current = queue.popleft()
+        for child in sorted(children.get(current, [])):
+            if child not in seen:
+                seen.add(child)
+                order.append(nodes[child])
+                queue.append(child)
+    return order
+
+
+def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
+    """Per system where the node exists: {"system", "node", "affected": {kind: [names]}}."""
+    from mlspec.diagnostics import did_you_mean
+
+    kind, name = parse_ref(ref)
+    found = []
+    candidates = []
+    for g in graphs:
+        ids = {n["id"] for n in g.graph["nodes"]}
+        candidates += [n["id"] for n in g.graph["nodes"] if n["kind"] == kind]
+        if kind == "featureView" and "." in name:
+            view, feature = name.split(".", 1)
+            if f"featureView:{view}" not in ids:
+                continue
+            known = {f.name for v in g.project.base.feature_views if v.name == view for f in v.features}
+            if feature not in known:
+                raise UnknownNode(f"feature view `{view}` has no feature `{feature}`; "
+                                  + did_you_mean(feature, known))
+            # Only the models that read this feature, not every model of the view.
+            starts = [f"model:{m.name}" for m in g.project.base.models
+                      if any(f.view == view and f.name == feature for f in m.features)]
+            affected = [n for n in g.graph["nodes"] if n["id"] in starts] + downstream(g.graph, starts)
+        else:
+            node_id = f"{kind}:{name}"
+            if node_id not in ids:
+                continue
+            affected = downstream(g.graph, [node_id])
+        grouped = {KIND_TITLES[k]: sorted({n["name"] for n in affected if n["kind"] == k}) for k in KIND_ORDER}
+        found.append({"system": g.system, "spec": g.spec_file, "node": ref,
+                      "affected": {k: v for k, v in grouped.items() if v}})
+    if not found:
+        names = sorted({c.split(":", 1)[1] for c in candidates})
+        raise UnknownNode(f"no {KIND_TITLES.get(kind, kind)[:-1] if kind != 'dag' else 'DAG'} `{name}` in the"
+                          f" specs; " + (did_you_mean(name.split('.')[0], names) or "there are none"))
+    return found
+
+
+def render_impact_text(results: list[dict]) -> str:
+    out = []
+    for r in results:
+        total = sum(len(v) for v in r["affected"].values())
+        out.append(f"{r['node']} in {r['system']} ({r['spec']}): {total} downstream\n")
+        if not total:
+            out.append("  nothing downstream\n")
+        for title, names in r["affected"].items():
+            out.append(f"  {title}:\n" + "".join(f"    {name}\n" for name in names))
+    return "".join(out)
