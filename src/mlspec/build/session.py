@@ -115,7 +115,13 @@ def _check_and_resolve(unit: SpecUnit) -> None:
         return
     unit.diagnostics += check_spec(validated.spec, source, validated.dropped)
     environment_specs = {}
-    for name in validated.spec.environments:
+    for name, env in validated.spec.environments.items():
+        if not env.overrides:  # the base spec as it is: already validated and checked
+            from mlspec.ir.overlay import apply_overlay
+
+            unit.overlays[name] = apply_overlay(source, name)
+            environment_specs[name] = validated.spec
+            continue
         env_spec = _overlay_environment(unit, name)
         if env_spec is not None:
             environment_specs[name] = env_spec

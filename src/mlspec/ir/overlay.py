@@ -48,12 +48,13 @@ class Overlaid:
 
 
 def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
+    overrides = (source.data.get("environments") or {}).get(environment, {}).get("overrides") or {}
+    if not overrides or not isinstance(overrides, dict):
+        # Nothing to merge (or a type error validation reports): the base document as it is.
+        return Overlaid(environment, source.data, source.positions)
     data = copy.deepcopy(source.data)
     positions = PositionTree(dict(source.positions.values), dict(source.positions.keys))
     result = Overlaid(environment, data, positions)
-    overrides = (source.data.get("environments") or {}).get(environment, {}).get("overrides") or {}
-    if not isinstance(overrides, dict):
-        return result  # a type error already reported by validation
     for target, key_path, value in _override_entries(overrides, ("environments", environment, "overrides")):
         if not _overridable(target):
             result.diagnostics.append(_diag(
