@@ -125,3 +125,13 @@ def test_colour_only_on_a_terminal_and_never_with_no_color():
     no_color = subprocess.run(["script", "-qec", command, "/dev/null"], cwd=REPO,
                               env={**env, "TERM": "xterm", "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120)
     assert "error[E207]" in no_color.stdout and "\x1b[" not in no_color.stdout
+
+
+def test_init_outside_a_project_writes_the_schema_its_modeline_names(tmp_path):
+    result = run_mlspec("init", "fraud-detection", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    first = (tmp_path / "fraud-detection.yaml").read_text().splitlines()[0]
+    assert first == "# yaml-language-server: $schema=schema/mlspec.schema.json"
+    written = json.loads((tmp_path / "schema/mlspec.schema.json").read_text())
+    assert written["title"] == "mlspec MLSystem"
+    assert "wrote schema/mlspec.schema.json" in result.stderr

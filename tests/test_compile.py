@@ -166,3 +166,13 @@ def test_unknown_target_and_environment_are_usage_errors(project):
     assert result.returncode == 2 and "unknown target nope" in result.stderr
     result = run_mlspec("compile", "specs/customer-churn.yaml", "--env", "qa", cwd=project)
     assert result.returncode == 2 and "environment `qa` is not defined" in result.stderr
+
+
+def test_the_lock_file_stays_out_of_commits(project):
+    import subprocess
+
+    subprocess.run(["git", "init", "--quiet", str(project)], check=True)
+    assert run_mlspec("compile", "specs/minimal.yaml", cwd=project).returncode == 0
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project,
+                            capture_output=True, text=True, check=True).stdout
+    assert "generated/.mlspec.lock" not in status and "generated/.gitignore" in status

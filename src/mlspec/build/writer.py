@@ -38,14 +38,31 @@ class TreeChange:
 
 @contextlib.contextmanager
 def output_lock(out_root: Path):
-    """An exclusive lock on the output folder for the duration of a compile."""
+    """An exclusive lock on the output folder for the duration of a compile. The lock file
+    stays (removing it would race with the next compile), so the folder's .gitignore keeps
+    it out of commits."""
     out_root.mkdir(parents=True, exist_ok=True)
+    _ignore_lock_file(out_root)
     with open(out_root / LOCK_NAME, "a+") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _ignore_lock_file(out_root: Path) -> None:
+    gitignore = out_root / ".gitignore"
+    try:
+        current = gitignore.read_text(encoding="utf-8") if gitignore.exists() else None
+        if current is None:
+            gitignore.write_text(f"# mlspec's lock against concurrent compiles; not part of the output.\n{LOCK_NAME}\n",
+                                 encoding="utf-8")
+        elif LOCK_NAME not in current.splitlines():
+            gitignore.write_text(current + ("" if current.endswith("\n") or not current else "\n") + f"{LOCK_NAME}\n",
+                                 encoding="utf-8")
+    except OSError:
+        pass  # a read-only output folder fails where it matters, on the write itself
 
 
 def read_tree(folder: Path) -> dict[str, str]:

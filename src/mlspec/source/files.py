@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from mlspec.errors import UsageError
 
 SPEC_SUFFIXES = (".yaml", ".yml")
+# Copies editors and merge tools leave beside a file: `spec~.yaml`, `spec.orig.yaml`,
+# `spec_BACKUP_1234.yaml` (git mergetool).
+_BACKUP_RE = re.compile(r"(~|\.orig|\.bak|\.backup|_(BACKUP|BASE|LOCAL|REMOTE)_\d+)\.ya?ml$")
+# A folder may hold other YAML (Kubernetes manifests, CI config): a file is taken for a spec
+# when its text names the spec language, as every spec does in its first lines (a broken
+# one too: it takes more than a typo to lose both).
+_SPEC_MARKERS = (b"mlspec/", b"MLSystem")
+_SNIFF_BYTES = 64 * 1024
 
 
 def spec_files(paths: list[str]) -> list[Path]:
@@ -21,8 +30,9 @@ def spec_files(paths: list[str]) -> list[Path]:
 
 
 def expand_spec_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
-    """Files as given; folders searched (sorted) for *.yaml / *.yml, leaving out hidden
-    files and folders (`.git`, `.venv`, an editor's `.spec.yaml` lock): returns (files, missing)."""
+    """Files as given; folders searched (sorted) for *.yaml / *.yml specs, leaving out
+    hidden files and folders (`.git`, `.venv`), backups, links, and YAML that is not a spec
+    (see _SPEC_MARKERS): returns (files, missing)."""
     files: list[Path] = []
     missing: list[str] = []
     for raw in paths:
@@ -38,11 +48,21 @@ def expand_spec_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
 
 def _specs_under(folder: Path) -> list[Path]:
     found = []
-    for root, dirs, names in os.walk(folder):
+    for root, dirs, names in os.walk(folder):  # does not follow links to folders
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in names:
-            if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
-                path = Path(root) / name
-                if path.is_file():
-                    found.append(path)
+            if not name.endswith(SPEC_SUFFIXES) or name.startswith(".") or _BACKUP_RE.search(name):
+                continue
+            path = Path(root) / name
+            if not path.is_symlink() and path.is_file() and _names_the_spec_language(path):
+                found.append(path)
     return sorted(found)
+
+
+def _names_the_spec_language(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError:
+        return True  # unreadable: let the front end say why (E000)
+    return any(marker in head for marker in _SPEC_MARKERS)

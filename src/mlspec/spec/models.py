@@ -9,6 +9,7 @@ each of the ~160 annotation strings at import (a tenth of `mlspec validate`'s ow
 classes are defined before the classes that use them.
 """
 
+import datetime
 import re
 from typing import Annotated, Any, Literal, Union
 
@@ -26,6 +27,7 @@ from mlspec.spec.types import (
     Quantity,
     ResourceName,
     Schedule,
+    SystemName,
     Url,
 )
 
@@ -78,7 +80,7 @@ class SpecModel(BaseModel):
 
 
 class Metadata(SpecModel):
-    name: Annotated[DnsLabel, Field(max_length=40)] = F(
+    name: SystemName = F(
         "Name of the ML system; a DNS-1123 label of at most 40 characters, because it prefixes"
         " generated Kubernetes resources, DAG ids and file names.", examples=["customer-churn"])
     owner: str | None = F("Team or person responsible (an email address or team name).",
@@ -191,26 +193,101 @@ DatasetSource = Annotated[Union[Annotated[SqlSource, Tag("sql-source")], Annotat
                           Discriminator(_source_kind)]
 
 
+NUMERIC_COLUMN_TYPES = ("int8", "int16", "int32", "int64", "float32", "float64")
+
+
+def _timestamp(value: Any) -> datetime.datetime | None:
+    """An ISO 8601 date or date-time written as a string (YAML dates stay strings), else None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.timezone.utc)
+
+
+def _fits_column(column_type: str, value: Any) -> bool:
+    """Whether `value` is a value of a column of `column_type` (for bounds and value sets)."""
+    if column_type.startswith("int"):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if column_type.startswith("float"):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if column_type == "bool":
+        return isinstance(value, bool)
+    if column_type == "timestamp":
+        return _timestamp(value) is not None
+    return isinstance(value, str)  # string, bytes
+
+
+_WHAT_FITS = {"bool": "true or false", "timestamp": "an ISO 8601 date or time such as `2024-01-31` or"
+              " `2024-01-31T12:00:00Z`", "string": "a string", "bytes": "a string"}
+
+
+def _what_fits(column_type: str) -> str:
+    if column_type.startswith("int"):
+        return "a whole number"
+    if column_type.startswith("float"):
+        return "a number"
+    return _WHAT_FITS[column_type]
+
+
 class Column(SpecModel):
     type: ColumnType = F("Column type; mapped once to Feast, Great Expectations, pandas and OpenLineage.",
                          examples=["int64"])
     nullable: bool = F("Whether nulls are allowed.", default=True)
     unique: bool = F("Whether values must be unique.", default=False)
-    min: float | None = F("Smallest allowed value.", default=None, examples=[18])
-    max: float | None = F("Largest allowed value.", default=None, examples=[120])
-    in_: list[str | int | float | bool] | None = F("Allowed values.", alias="in", default=None,
-                                                    examples=[[0, 1]])
+    min: float | str | None = F("Smallest allowed value: a number, or an ISO 8601 date or time for a timestamp"
+                                " column.", default=None, examples=[18])
+    max: float | str | None = F("Largest allowed value: a number, or an ISO 8601 date or time for a timestamp"
+                                " column.", default=None, examples=[120])
+    in_: list[str | int | float | bool] | None = F("Allowed values, each of the column's type.", alias="in",
+                                                    default=None, examples=[[0, 1]])
     description: str | None = F("What the column means.", default=None)
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _bound_of_the_columns_type(cls, value: Any, info) -> Any:
+        column_type = info.data.get("type")
+        if value is None or column_type is None or column_type in ("string", "bool", "bytes"):
+            return value  # no type to compare with, or refused as a whole by _bounds
+        if not _fits_column(column_type, value) and not (column_type.startswith("int")
+                                                          and isinstance(value, float) and value.is_integer()):
+            raise PydanticCustomError("bounds", "`{field}` of this {type} column must be {fits}, found `{value}`",
+                                      {"field": info.field_name, "type": column_type,
+                                       "fits": _what_fits(column_type), "value": _shown(value)})
+        return value
+
+    @field_validator("in_", mode="after")
+    @classmethod
+    def _values_of_the_columns_type(cls, values: list | None, info) -> list | None:
+        column_type = info.data.get("type")
+        if values is None or column_type is None:
+            return values
+        for index, value in enumerate(values):
+            if not _fits_column(column_type, value):
+                raise PydanticCustomError(
+                    "bounds", "value {index} of `in` must be {fits}, as the column is {type}; found `{value}`",
+                    {"index": index + 1, "type": column_type, "fits": _what_fits(column_type), "value": _shown(value)})
+        return values
 
     @model_validator(mode="after")
     def _bounds(self) -> "Column":
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise PydanticCustomError("bounds", "`min` ({min}) is greater than `max` ({max})",
-                                      {"min": f"{self.min:g}", "max": f"{self.max:g}"})
         if (self.min is not None or self.max is not None) and self.type in ("string", "bool", "bytes"):
             raise PydanticCustomError("bounds", "`min`/`max` apply to numeric and timestamp columns, not {type}",
                                       {"type": self.type})
+        low, high = (self.min, self.max) if self.type != "timestamp" else (_timestamp(self.min), _timestamp(self.max))
+        if low is not None and high is not None and low > high:
+            raise PydanticCustomError("bounds", "`min` ({min}) is greater than `max` ({max})",
+                                      {"min": _shown(self.min), "max": _shown(self.max)})
         return self
+
+
+def _shown(value: Any) -> str:
+    """A value the way YAML writes it: `true`, `0.5`, `2024-01-01`."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class Expectation(SpecModel):

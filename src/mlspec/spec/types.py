@@ -33,6 +33,26 @@ def _dns_label(value: str) -> str:
     return value
 
 
+# A system's name prefixes generated Kubernetes names (`<system>-<model>-predictor-00001`),
+# DAG ids and file names, so it is a shorter DNS label.
+MAX_SYSTEM_NAME = 40
+
+
+def _system_name(value: str) -> str:
+    if DNS1123_LABEL_RE.match(value) and len(value) > MAX_SYSTEM_NAME:
+        raise PydanticCustomError(
+            "system_name", "`{value}` is {length} characters long; a system name has at most 40 (it prefixes"
+            " Kubernetes names, which Knative lengthens)", {"value": value, "length": len(value)})
+    if len(value) > MAX_SYSTEM_NAME or not DNS1123_LABEL_RE.match(value):
+        raise PydanticCustomError(
+            "system_name",
+            "`{value}` is not a valid system name: use at most 40 lower-case letters, digits and `-`,"
+            " starting and ending with a letter or digit (it prefixes Kubernetes names)",
+            {"value": value},
+        )
+    return value
+
+
 def _identifier(value: str) -> str:
     if not IDENTIFIER_RE.match(value) or keyword.iskeyword(value) or len(value) > 80:
         raise PydanticCustomError(
@@ -57,6 +77,8 @@ def _resource_name(value: str) -> str:
 
 DnsLabel = Annotated[str, AfterValidator(_dns_label),
                      Field(pattern=DNS1123_LABEL_RE.pattern, max_length=63)]
+SystemName = Annotated[str, AfterValidator(_system_name),
+                       Field(pattern=DNS1123_LABEL_RE.pattern, max_length=MAX_SYSTEM_NAME)]
 Identifier = Annotated[str, AfterValidator(_identifier), Field(pattern=IDENTIFIER_RE.pattern)]
 ResourceName = Annotated[str, AfterValidator(_resource_name),
                          Field(pattern=RESOURCE_NAME_RE.pattern, max_length=40)]

@@ -18,7 +18,7 @@ from mlspec.diagnostics import Diagnostic, Severity, did_you_mean, format_path
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import API_VERSION, KIND, MLSystemSpec
 from mlspec.spec.secrets import find_literal_secrets
-from mlspec.spec.types import _dns_label, _identifier, _resource_name
+from mlspec.spec.types import _dns_label, _identifier, _resource_name, _system_name
 
 # pydantic error type -> (code, short description used in the message)
 _TYPE_NAMES = {
@@ -28,7 +28,7 @@ _TYPE_NAMES = {
     "model_type": "a mapping", "model_attributes_type": "a mapping", "list_type": "a list",
 }
 _CUSTOM_CODES = {
-    "dns_label": "E107", "label_key": "E107", "label_value": "E107", "identifier": "E107", "resource_name": "E107", "duration": "E107",
+    "dns_label": "E107", "system_name": "E107", "label_key": "E107", "label_value": "E107", "identifier": "E107", "resource_name": "E107", "duration": "E107",
     "schedule": "E107", "quantity": "E107", "url": "E107", "object_uri": "E107", "estimator": "E107",
     "relative_path": "E107", "registry_name": "E107", "storage_uri": "E107",
     "secret_in_url": "E301",
@@ -36,7 +36,8 @@ _CUSTOM_CODES = {
     # contradict each other or the column type (min > max), which only the validator sees.
     "bounds": "E111", "gate": "E402", "destination": "E110",
 }
-_VALIDATORS = {"dns_label": _dns_label, "identifier": _identifier, "resource_name": _resource_name}
+_VALIDATORS = {"dns_label": _dns_label, "system_name": _system_name, "identifier": _identifier,
+               "resource_name": _resource_name}
 _RANGE_TYPES = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
 
 
@@ -146,7 +147,12 @@ def _convert_errors(source: LoadedSource, errors: list[dict]) -> list[Diagnostic
             union_groups.setdefault(path, []).append(error)
             continue
         out.append(_convert_one(source, error, path))
+    reported = {d.path for d in out}
     for path, group in union_groups.items():
+        if path in reported:
+            # Another member of the union got further (a number, but not finite): its error
+            # says more than "expected a number or a string".
+            continue
         names = list(dict.fromkeys(_TYPE_NAMES[e["type"]] for e in group))
         expected = ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
         out.append(_at(source, "E103", f"expected {expected}, found {_describe(group[0]['input'])}", path))
@@ -189,7 +195,7 @@ def _convert_one(source: LoadedSource, error: dict, path: tuple) -> Diagnostic:
 
 def _name_suggestion(kind: str, value: Any) -> str:
     """`Churn_Prediction` -> "try `churn-prediction`", for the name rules people trip over."""
-    if not isinstance(value, str) or kind not in ("dns_label", "identifier", "resource_name"):
+    if not isinstance(value, str) or kind not in _VALIDATORS:
         return ""
     if re.search(r"[^\w.\- ]", value):
         return ""  # quotes, newlines, punctuation: not a near-miss worth correcting
@@ -198,7 +204,7 @@ def _name_suggestion(kind: str, value: Any) -> str:
         suggestion = f"_{suggestion}" if suggestion[:1].isdigit() else suggestion
         suggestion = f"{suggestion}_" if keyword.iskeyword(suggestion) else suggestion
     else:
-        separator = "[^a-z0-9]+" if kind == "dns_label" else "[^a-z0-9_-]+"
+        separator = "[^a-z0-9]+" if kind in ("dns_label", "system_name") else "[^a-z0-9_-]+"
         suggestion = re.sub(separator, "-", value.lower())
         suggestion = re.sub(r"([-_])[-_]+", r"\1", suggestion).strip("-_")
     try:

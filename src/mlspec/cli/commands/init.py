@@ -26,25 +26,32 @@ def command(name: str, out: str | None, force: bool) -> None:
     path = Path(out) if out else (Path("specs") / f"{name}.yaml" if Path("specs").is_dir() else Path(f"{name}.yaml"))
     if path.exists() and not force:
         raise UsageError(f"{path} already exists (use --force to overwrite)")
-    write_text_atomic(path, starter_spec(name, path))
+    schema, schema_written = schema_for(path)
+    write_text_atomic(path, starter_spec(name, path, schema))
+    if schema_written:
+        say(f"wrote {schema_written} (the JSON Schema editors check the spec against; refresh it with"
+            " `mlspec schema` after upgrading mlspec)")
     say(f"wrote {path}; check it with `mlspec validate {path}`")
 
 
-def starter_spec(name: str, spec_path: Path) -> str:
+def starter_spec(name: str, spec_path: Path, schema: Path) -> str:
     from mlspec.targets.templating import render_template
 
-    return render_template("init/spec.yaml.j2", name=name, schema=schema_reference(spec_path),
-                           dataset=name.replace("-", "_"))
+    reference = Path(os.path.relpath(schema.resolve(), spec_path.resolve().parent)).as_posix()
+    return render_template("init/spec.yaml.j2", name=name, schema=reference, dataset=name.replace("-", "_"))
 
 
-def schema_reference(spec_path: Path) -> str:
-    """The modeline target: the repository's schema file relative to the spec when there
-    is one above it, else the published URL."""
-    from mlspec.spec.schema import SCHEMA_ID, SCHEMA_PATH
+def schema_for(spec_path: Path) -> tuple[Path, Path | None]:
+    """The schema file the spec's modeline points at: the project's own when there is one in
+    a folder above the spec, else `schema/mlspec.schema.json` here, written now (a modeline
+    must point at a file that exists). Returns (schema, the path written or None)."""
+    from mlspec.fsutil import write_text_atomic
+    from mlspec.spec.schema import SCHEMA_PATH, schema_text
 
     folder = spec_path.resolve().parent
     for candidate in (folder, *folder.parents):
-        schema = candidate / SCHEMA_PATH
-        if schema.is_file():
-            return Path(os.path.relpath(schema, folder)).as_posix()
-    return SCHEMA_ID
+        if (candidate / SCHEMA_PATH).is_file():
+            return candidate / SCHEMA_PATH, None
+    schema = Path(SCHEMA_PATH)
+    write_text_atomic(schema, schema_text())
+    return schema, schema
