@@ -135,3 +135,15 @@ def test_init_outside_a_project_writes_the_schema_its_modeline_names(tmp_path):
     written = json.loads((tmp_path / "schema/mlspec.schema.json").read_text())
     assert written["title"] == "mlspec MLSystem"
     assert "wrote schema/mlspec.schema.json" in result.stderr
+
+
+def test_a_spec_path_with_a_newline_is_refused_before_anything_is_written(tmp_path):
+    """A folder name with a newline would put lines of its own into every generated header."""
+    folder = tmp_path / "specs" / "team\napiVersion: v1"
+    folder.mkdir(parents=True)
+    shutil.copy(REPO / "specs/minimal.yaml", folder / "minimal.yaml")
+    result = run_mlspec("compile", "specs", "--format", "json", cwd=tmp_path)
+    assert result.returncode == 1
+    (diagnostic,) = json.loads(result.stdout)["diagnostics"]
+    assert diagnostic["code"] == "E013" and diagnostic["file"] == "specs/team\napiVersion: v1/minimal.yaml"
+    assert not (tmp_path / "generated").exists()

@@ -67,6 +67,9 @@ _TABLE = (
          "Specs use plain YAML values. Tags such as `!!python/object` or custom `!tags` are refused."),
     Code("E011", _E, "load", "a mapping key that is not a string",
          "Mapping keys must be plain strings, not lists or mappings."),
+    Code("E013", _E, "load", "a spec file name with control characters",
+         "A spec's path is written into every generated file's header and into commit messages, so a name with\n"
+         "a newline or another control character could add lines to them. Rename the file (or its folder)."),
     # --- validate: the shape of the spec ----------------------------------------------------
     Code("E100", _E, "validate", "invalid value",
          "A value does not fit its field for a reason not covered by a more specific code."),

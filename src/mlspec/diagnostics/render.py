@@ -36,7 +36,7 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
         out = [paint(f"{d.severity.value}[{d.code}]", d.severity.value)
                + paint(f": {_one_line(d.message)}", "bold")]
         span = d.span
-        location = f"{d.file}:{span.line}:{span.col}" if span else d.file
+        location = f"{_one_line(d.file)}:{span.line}:{span.col}" if span else _one_line(d.file)
         lines = lines_cache.setdefault(d.file, sources.get(d.file, "").splitlines())
         if span is None or not 0 < span.line <= len(lines):
             # No position, or no text to show (the file could not be read as a spec):

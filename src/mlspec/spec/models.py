@@ -20,11 +20,17 @@ from pydantic_core import PydanticCustomError
 from mlspec.spec.types import (
     DnsLabel,
     Duration,
+    GitRevision,
+    GitUrl,
     Identifier,
     LabelKey,
     LabelValue,
+    ModelVersion,
     ObjectUri,
+    PackageRequirement,
     Quantity,
+    RegionName,
+    RepoPath,
     ResourceName,
     Schedule,
     SystemName,
@@ -45,7 +51,7 @@ GATE_RE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(\.\d+)?)\s*$")
 
 
 def _gate_condition(value: str) -> str:
-    if not GATE_RE.match(value):
+    if not GATE_RE.fullmatch(value):
         raise PydanticCustomError("gate", "`{value}` is not a gate: write a comparison like `>= 0.85`",
                                   {"value": value})
     return value
@@ -100,7 +106,7 @@ class ObjectStore(SpecModel):
     credentialsSecret: DnsLabel = F(
         "Name of the Kubernetes Secret (and Airflow connection id) holding the access keys."
         " Credentials are never written in the spec.", examples=["minio-credentials"])
-    region: str | None = F("Region name, for S3 proper.", default=None, examples=["us-east-1"])
+    region: RegionName | None = F("Region name, for S3 proper.", default=None, examples=["us-east-1"])
 
 
 class Mlflow(SpecModel):
@@ -122,19 +128,11 @@ class Kubeflow(SpecModel):
 
 
 class Deployments(SpecModel):
-    repoURL: str = F("Git URL of the deployments repository Argo CD watches.", alias="repoURL",
-                     examples=["https://github.com/myorg/ml-deployments"])
-    revision: str = F("Branch or tag Argo CD tracks.", default="main", examples=["main"])
-    path: str = F("Folder of the deployments repository under which each system gets its own folder.",
-                  default="deployments", examples=["deployments"])
-
-    @field_validator("path")
-    @classmethod
-    def _relative_path(cls, value: str) -> str:
-        if value.startswith("/") or ".." in value.split("/"):
-            raise PydanticCustomError("relative_path", "`{value}` must be a relative path inside the repository",
-                                      {"value": value})
-        return value.strip("/")
+    repoURL: GitUrl = F("Git URL of the deployments repository Argo CD watches.", alias="repoURL",
+                        examples=["https://github.com/myorg/ml-deployments"])
+    revision: GitRevision = F("Branch or tag Argo CD tracks.", default="main", examples=["main"])
+    path: RepoPath = F("Folder of the deployments repository under which each system gets its own folder: plain"
+                       " folder names separated by `/`.", default="deployments", examples=["deployments"])
 
 
 class FeastStore(SpecModel):
@@ -177,7 +175,7 @@ class FileSource(SpecModel):
     @field_validator("uri")
     @classmethod
     def _uri(cls, value: str) -> str:
-        if not re.match(r"^(s3|gs|file)://\S+$", value) and not value.startswith("/"):
+        if not re.fullmatch(r"(s3|gs|file)://\S+|/\S*", value):
             raise PydanticCustomError("object_uri", "`{value}` is not a file or object URI", {"value": value})
         return value
 
@@ -384,8 +382,9 @@ class Training(SpecModel):
         "Keyword arguments for the estimator.", default_factory=dict, examples=[{"n_estimators": 100}])
     image: str = F("Container image the training steps run in.", default="python:3.11-slim",
                    examples=["ghcr.io/myorg/churn-train:1.4.0"])
-    packages: list[str] = F("Extra pip packages installed in each step.", default_factory=list,
-                            examples=[["scikit-learn==1.6.1"]])
+    packages: list[PackageRequirement] = F(
+        "Extra pip packages installed in each step: PEP 508 names with extras and version specifiers"
+        " (no URLs, markers or pip options).", default_factory=list, examples=[["scikit-learn==1.6.1"]])
     resources: Resources | None = F("Resources of the training step.", default=None)
     retries: int = F("How often a failed step is retried.", default=0, ge=0, le=10)
     schedule: Schedule | None = F("Retrain on a schedule as well as when triggered.", default=None)
@@ -397,7 +396,7 @@ class Training(SpecModel):
     @classmethod
     def _dotted(cls, value: str) -> str:
         parts = value.split(".")
-        if len(parts) < 2 or not all(re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", p) for p in parts):
+        if len(parts) < 2 or not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) for p in parts):
             raise PydanticCustomError(
                 "estimator", "`{value}` is not a dotted class path like `sklearn.ensemble.RandomForestClassifier`",
                 {"value": value})
@@ -434,7 +433,7 @@ class Registry(SpecModel):
     @field_validator("name", "alias")
     @classmethod
     def _plain(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", value):
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", value):
             raise PydanticCustomError("registry_name", "`{value}` must be letters, digits, `_`, `.` or `-`",
                                       {"value": value})
         return value
@@ -463,8 +462,8 @@ class Serving(SpecModel):
     storageUri: str | None = F(
         "Folder holding the model (for MLflow: the folder with `MLmodel`). Set by `mlspec promote`.",
         default=None, examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
-    modelVersion: str | None = F("Registered model version being served. Set by `mlspec promote`.",
-                                 default=None, examples=["7"])
+    modelVersion: ModelVersion | None = F("Registered model version being served. Set by `mlspec promote`.",
+                                          default=None, examples=["7"])
     replicas: ReplicaBounds = F("Replica bounds.", default_factory=lambda: ReplicaBounds())
     resources: Resources | None = F("Resources of the predictor.", default=None)
     serviceAccount: DnsLabel | None = F("Service account with access to the model storage.", default=None)

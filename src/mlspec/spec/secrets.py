@@ -36,7 +36,9 @@ _REFERENCE_KEYS = {"credentialsSecret", "secretKeyRef"}
 _NAME_KEYED_PARENTS = {"features", "columns", "gates", "labels"}
 _PLACEHOLDER_RE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
 # scheme://userinfo@host anywhere in a string; userinfo may be empty before the colon.
-_URL_USERINFO_RE = re.compile(r"[a-z][a-z0-9+.-]*://([^\s@]*)@", re.IGNORECASE)
+# The look-behind starts a match only where a scheme can start and the user part is bounded,
+# which keeps the search linear on hostile text (a 16 MB description, thousands of `x://`).
+_URL_USERINFO_RE = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,32}://([^\s@]{0,512})@", re.IGNORECASE)
 # What follows the first `:` of that part when it is a port and a path, not a password
 # (`http://host:8080/path@v2`).
 _PORT_AND_PATH_RE = re.compile(r"^\d+(/|$)")
@@ -80,13 +82,13 @@ def _walk(source: LoadedSource, value: Any, path: tuple, found: list[Diagnostic]
 
 def _secret_in_text(text: str) -> tuple[str, str, str] | None:
     """(message, label, help) when `text` holds credentials."""
-    for match in _URL_USERINFO_RE.finditer(text):
+    for match in (_URL_USERINFO_RE.finditer(text) if "://" in text and "@" in text else ()):
         userinfo = match.group(1)
         user, colon, password = userinfo.partition(":")
         if (colon and not _PORT_AND_PATH_RE.match(password)) or (not colon and _TOKEN_USER_RE.search(user)):
             return ("credentials are written into a URL", "user:password@ in URL",
                     "remove them and reference a secret instead")
-    inline = _INLINE_SECRET_RE.search(text)
+    inline = _INLINE_SECRET_RE.search(text) if "=" in text else None
     if inline:
         return (f"a secret is written into a connection string (`{inline.group(1)}=`)", "literal secret",
                 f"write `{inline.group(1)}=${{ENV_VAR}}` and set the variable where the tool runs, or reference"

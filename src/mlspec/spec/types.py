@@ -23,7 +23,7 @@ RESOURCE_NAME_RE = re.compile(r"^[a-z]([a-z0-9_-]*[a-z0-9])?$")
 
 
 def _dns_label(value: str) -> str:
-    if len(value) > 63 or not DNS1123_LABEL_RE.match(value):
+    if len(value) > 63 or not DNS1123_LABEL_RE.fullmatch(value):
         raise PydanticCustomError(
             "dns_label",
             "`{value}` is not a valid Kubernetes name: use at most 63 lower-case letters, digits"
@@ -39,11 +39,11 @@ MAX_SYSTEM_NAME = 40
 
 
 def _system_name(value: str) -> str:
-    if DNS1123_LABEL_RE.match(value) and len(value) > MAX_SYSTEM_NAME:
+    if DNS1123_LABEL_RE.fullmatch(value) and len(value) > MAX_SYSTEM_NAME:
         raise PydanticCustomError(
             "system_name", "`{value}` is {length} characters long; a system name has at most 40 (it prefixes"
             " Kubernetes names, which Knative lengthens)", {"value": value, "length": len(value)})
-    if len(value) > MAX_SYSTEM_NAME or not DNS1123_LABEL_RE.match(value):
+    if len(value) > MAX_SYSTEM_NAME or not DNS1123_LABEL_RE.fullmatch(value):
         raise PydanticCustomError(
             "system_name",
             "`{value}` is not a valid system name: use at most 40 lower-case letters, digits and `-`,"
@@ -54,7 +54,7 @@ def _system_name(value: str) -> str:
 
 
 def _identifier(value: str) -> str:
-    if not IDENTIFIER_RE.match(value) or keyword.iskeyword(value) or len(value) > 80:
+    if not IDENTIFIER_RE.fullmatch(value) or keyword.iskeyword(value) or len(value) > 80:
         raise PydanticCustomError(
             "identifier",
             "`{value}` cannot be used as a name here: use letters, digits and `_`, not starting"
@@ -65,7 +65,7 @@ def _identifier(value: str) -> str:
 
 
 def _resource_name(value: str) -> str:
-    if len(value) > 40 or not RESOURCE_NAME_RE.match(value) or "--" in value or "__" in value:
+    if len(value) > 40 or not RESOURCE_NAME_RE.fullmatch(value) or "--" in value or "__" in value:
         raise PydanticCustomError(
             "resource_name",
             "`{value}` is not a valid name: use at most 40 lower-case letters, digits, `-` or `_`,"
@@ -92,7 +92,7 @@ LABEL_VALUE_RE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 def _label_key(value: str) -> str:
     prefix, _, name = value.rpartition("/")
-    if not LABEL_KEY_RE.match(value) or len(name) > 63 or len(prefix) > 253:
+    if not LABEL_KEY_RE.fullmatch(value) or len(name) > 63 or len(prefix) > 253:
         raise PydanticCustomError(
             "label_key", "`{value}` is not a Kubernetes label key: an optional DNS prefix and `/`, then at most"
             " 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit", {"value": value})
@@ -100,7 +100,7 @@ def _label_key(value: str) -> str:
 
 
 def _label_value(value: str) -> str:
-    if len(value) > 63 or not LABEL_VALUE_RE.match(value):
+    if len(value) > 63 or not LABEL_VALUE_RE.fullmatch(value):
         raise PydanticCustomError(
             "label_value", "`{value}` is not a Kubernetes label value: at most 63 letters, digits, `-`, `_` or"
             " `.`, starting and ending with a letter or digit", {"value": value})
@@ -122,7 +122,7 @@ def duration_seconds(value: str) -> float:
 
 
 def _duration(value: str) -> str:
-    if not DURATION_RE.match(value) or duration_seconds(value) <= 0:
+    if not DURATION_RE.fullmatch(value) or duration_seconds(value) <= 0:
         raise PydanticCustomError(
             "duration",
             "`{value}` is not a duration: write a positive number with a unit (ms, s, m, h, d, w),"
@@ -199,7 +199,7 @@ def _quantity(value: str | int | float) -> str:
     text = str(value) if not isinstance(value, bool) else ""
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
-    if not QUANTITY_RE.match(text):
+    if not QUANTITY_RE.fullmatch(text):
         raise PydanticCustomError(
             "quantity", "`{value}` is not a Kubernetes quantity: write e.g. `500m`, `2`, `1Gi`",
             {"value": str(value)})
@@ -209,14 +209,16 @@ def _quantity(value: str | int | float) -> str:
 Quantity = Annotated[str | int | float, AfterValidator(_quantity),
                      Field(examples=["500m", "2", "4Gi"])]
 
-# --- URLs ---------------------------------------------------------------------------------
+# --- URLs ---
+# Python's `$` also matches before a trailing newline, so every rule here is checked with
+# fullmatch: "http://host\nimport os" is not a URL.------------------------------------------------------------------------------
 
 URL_RE = re.compile(r"^(https?|s3|gs|file)://[^\s/@]+(/[^\s]*)?$")
 
 
 def _url(value: str) -> str:
     # Credentials in a URL (user:pass@host) are reported by the literal-secrets check.
-    if not re.match(r"^[a-z][a-z0-9+.-]*://\S+$", value):
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*://\S+", value):
         raise PydanticCustomError("url", "`{value}` is not a URL (e.g. `http://host:port`)", {"value": value})
     return value
 
@@ -225,7 +227,7 @@ Url = Annotated[str, AfterValidator(_url), Field(examples=["http://mlflow.mlflow
 
 
 def _object_uri(value: str) -> str:
-    if not re.match(r"^(s3|gs|file)://[^\s]+$", value) and not value.startswith("/"):
+    if not re.fullmatch(r"(s3|gs|file)://\S+|/\S*", value):
         raise PydanticCustomError(
             "object_uri", "`{value}` is not an object-store URI: write `s3://bucket/key`",
             {"value": value})
@@ -233,3 +235,44 @@ def _object_uri(value: str) -> str:
 
 
 ObjectUri = Annotated[str, AfterValidator(_object_uri), Field(examples=["s3://raw-data/customers.parquet"])]
+
+
+# --- values that reach a shell, a config file or git --------------------------------------------
+# Each is refused unless it is plainly what it says, because it lands in syntax of its own:
+# pip's command line inside each KFP step, dvc's INI config, git argv and pathspecs, and
+# Kubernetes names.
+
+def _matching(pattern: str, kind: str, message: str, also=lambda value: True):
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value) or not also(value):
+            raise PydanticCustomError(kind, message, {"value": value})
+        return value
+    return Annotated[str, AfterValidator(check), Field(pattern=pattern)]
+
+
+_VERSION_SPEC = r"(===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
+PackageRequirement = _matching(
+    r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?"
+    rf"(\s*{_VERSION_SPEC}(\s*,\s*{_VERSION_SPEC})*)?$", "package",
+    "`{value}` is not a package requirement: write `name`, `name==1.2` or `name[extra]>=1,<2` (PEP 508"
+    " without URLs, markers or pip options)")
+ModelVersion = _matching(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", "model_version",
+    "`{value}` is not a model version: at most 63 letters, digits, `.`, `_` or `-` (it becomes part of"
+    " Kubernetes names)")
+RegionName = _matching(
+    r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$", "region", "`{value}` is not a region name like `us-east-1`")
+GitUrl = _matching(
+    r"^((https?|ssh|git|file)://[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$", "url",
+    "`{value}` is not a git repository URL (https://, ssh://, git://, file:// or user@host:path)")
+GitRevision = _matching(
+    r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$", "git_revision", "`{value}` is not a branch or tag name",
+    also=lambda value: ".." not in value and not value.endswith((".lock", "/", ".")))
+# Publish owns `<path>/<system>/` in someone else's repository: plain folder names only, never
+# `.git`, `..`, an option (`-x`) or a git pathspec (`:!x`).
+RepoPath = _matching(
+    r"^/?[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*/?$", "relative_path",
+    "`{value}` must be a relative path of plain folder names (letters, digits, `_`, `-`, `.`; not starting"
+    " with `.` or `-`)")
