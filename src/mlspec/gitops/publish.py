@@ -61,8 +61,7 @@ def plan_system(spec_file: Path, result) -> SystemPlan:
 
     from mlspec.build.session import load_and_check
     from mlspec.ir.resolve import resolve_project
-    from mlspec.targets.argocd import deployment_path
-    from mlspec.targets.k8s import k8s_dir
+    from mlspec.targets.naming import deployment_path, k8s_dir
 
     manifest = json.loads(result.files["manifest.json"])
     front = load_and_check(spec_file)

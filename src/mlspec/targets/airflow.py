@@ -17,9 +17,9 @@ Python identifiers in the DAG files are fixed, never derived from spec names.
 
 from __future__ import annotations
 
-
 from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSystem
 from mlspec.targets import airflow_common as common
+from mlspec.targets import naming
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.templating import pyliteral, render_template
 
@@ -50,11 +50,11 @@ class AirflowTarget(Target):
                 dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
         if not dags:
             return []
-        artifacts = [self.artifact(f"{common.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
-        artifacts.append(self.artifact(f"{common.DAGS_DIR}/{common.HELPER_MODULE}",
+        artifacts = [self.artifact(f"{naming.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
+        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/{naming.HELPER_MODULE}",
                                        render_template("airflow/mlspec_runtime.py.j2")))
-        artifacts.append(self.artifact(f"{common.DAGS_DIR}/.airflowignore",
-                                       render_template("airflow/airflowignore.j2", helper=common.HELPER_MODULE)))
+        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/.airflowignore",
+                                       render_template("airflow/airflowignore.j2", helper=naming.HELPER_MODULE)))
         return artifacts
 
 
@@ -107,7 +107,7 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "source": {"kind": "sql", "connection": source.connection} if is_sql
         else {"kind": "file", "format": source.format},
         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in dataset.columns],
-        "suite": f"great_expectations/{dataset.name}.json",
+        "suite": naming.suite_path(dataset),
         "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": dataset.dvc_remote,
                 "path": common.dvc_data_path(dataset), "config": "dvc/config"} if dataset.dvc_remote else None,
         "credentials": _credentials(system),
@@ -144,7 +144,7 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
         "system": system.name,
         "model": model.name,
         "dag_id": model.train_dag_id,
-        "pipeline_package": f"kfp/{model.py_name}_training.yaml",
+        "pipeline_package": naming.pipeline_ir_path(model),
         "experiment": system.name,
         "timeout_seconds": 6 * 3600,
         "settings": settings,
@@ -174,7 +174,7 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
         "model": model.name,
         "dag_id": model.drift_dag_id,
         "train_dag_id": model.train_dag_id,
-        "check": f"monitoring/{model.py_name}_drift.py",
+        "check": naming.drift_check_path(model),
         "window_seconds": int(duration_seconds(drift.window)),
         "timestamp_column": common.prediction_timestamp_column(model, system),
         "on_drift": drift.onDrift,

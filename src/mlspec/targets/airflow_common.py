@@ -12,11 +12,10 @@ import re
 from mlspec.ir import names
 from mlspec.ir.model import IRDataset, IRModel, IRSystem
 
-HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowignore
-DAGS_DIR = "airflow/dags"
-# Where the drift DAG reads the prediction log when the spec names no `predictions`
-# dataset: under the object store, one folder per system and model.
+# The prediction log's event-time column when no `predictions` dataset with a timestamp
+# column says otherwise (the default log is written under the object store, see ir.names).
 DEFAULT_TIMESTAMP_COLUMN = "timestamp"
+
 
 def variable_key(system: IRSystem, *parts: str) -> str:
     """Airflow Variable name of a setting; `AIRFLOW_VAR_<KEY upper-cased>` sets it from the environment."""

@@ -8,10 +8,11 @@ resources finalizer deleting an Application would leave its InferenceServices ru
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IREnvironment, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import KUSTOMIZATION_FILE, deployment_path, k8s_dir
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # Fields KServe's controller and webhooks fill in on the live InferenceService; without
@@ -21,13 +22,6 @@ KSERVE_MUTATED_FIELDS = [
     '.metadata.annotations["serving.kserve.io/outputStorageUri"]',
     ".spec.predictor.model.storage",
 ]
-
-
-def deployment_path(project: IRProject, env: IREnvironment) -> str:
-    """The environment's folder in the deployments repository (what `mlspec publish` writes)."""
-    deployments = env.system.platform.deployments
-    root = deployments.path if deployments else "deployments"
-    return "/".join(p for p in (root, project.base.name, env.name) if p)
 
 
 class ArgoCdTarget(Target):
@@ -44,7 +38,7 @@ class ArgoCdTarget(Target):
             if not resources:
                 continue
             artifacts.append(self.artifact(
-                f"{k8s.k8s_dir(env)}/kustomization.yaml", dump_yaml(kustomization(env, sorted(resources))),
+                f"{k8s_dir(env)}/{KUSTOMIZATION_FILE}", dump_yaml(kustomization(env, sorted(resources))),
                 deployable=True, environment=env.name))
             argocd = env.system.deploy.argocd if env.system.deploy else None
             if argocd is None or env.system.platform.deployments is None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlspec.ir.coltypes import COLUMN_TYPES
-from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IRDataset, IRFeatureView, IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import feature_service_name
 from mlspec.targets.templating import render_template
 
 # Environment variable that points every file source at a local folder (`<dir>/<dataset>.parquet`),
@@ -26,10 +27,6 @@ DATA_DIR_ENV = "MLSPEC_FEAST_DATA_DIR"
 def feast_project(system: IRSystem) -> str:
     """Feast project names are letters, digits and underscores."""
     return system.py_name
-
-
-def feature_service_name(model: IRModel) -> str:
-    return model.py_name
 
 
 def feature_refs(model: IRModel) -> list[str]:

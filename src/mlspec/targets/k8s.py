@@ -1,7 +1,8 @@
 """What the Kubernetes targets share: file names per environment, labels and metadata.
 
 The kustomization lists every object of an environment, so the file names of each object
-are decided here, once, rather than in each target.
+are decided here, once, rather than in each target. (The environment's folder is
+`naming.k8s_dir`, which `mlspec publish` needs too.)
 """
 
 from __future__ import annotations
@@ -9,10 +10,6 @@ from __future__ import annotations
 from mlspec.ir.model import IREnvironment, IRModel, IRSystem
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}
-
-
-def k8s_dir(env: IREnvironment) -> str:
-    return f"k8s/{env.name}"
 
 
 def inference_service_file(model: IRModel) -> str:

@@ -24,10 +24,10 @@ import tempfile
 from pathlib import Path
 
 from mlspec.ir.model import IRModel, IRProject, IRSystem
-from mlspec.targets import feast as feast_target
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
-from mlspec.targets.model_card import card_document
+from mlspec.targets.model_card_document import card_document
+from mlspec.targets.naming import feature_service_name, pipeline_ir_path, pipeline_source_path
 from mlspec.targets.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "
@@ -46,14 +46,6 @@ def source_sha256(source: str) -> str:
 
 def pipeline_function_name(model: IRModel) -> str:
     return f"{model.py_name}_training_pipeline"
-
-
-def pipeline_source_path(model: IRModel) -> str:
-    return f"kfp/{model.py_name}_training.py"
-
-
-def pipeline_ir_path(model: IRModel) -> str:
-    return f"kfp/{model.py_name}_training.yaml"
 
 
 def compile_pipeline_source(source: str, function_name: str) -> str:
@@ -240,7 +232,7 @@ class KfpTarget(Target):
             feast_repo=DEFAULT_FEAST_REPO, label_data_uri=dataset.storage, tracking_uri=tracking_uri,
             experiment=f"{system.name}/{model.name}",
             gates=[f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates],
-            feature_service=feast_target.feature_service_name(model), timestamp_column=timestamp_column,
+            feature_service=feature_service_name(model), timestamp_column=timestamp_column,
             label_columns=label_columns, features=names,
             # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
             reference_uri=model.drift_reference if model.drift_reference_is_snapshot else "")

@@ -8,10 +8,11 @@ would default written out so Argo CD sees no drift.
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import k8s_dir
 
 # KServe's own defaults for a predictor container without resources (its configmap's
 # `resource` defaults); written out so the live object equals the committed one.
@@ -40,7 +41,7 @@ class KServeTarget(Target):
                                   ("models", model.name, "serving"))
                     continue
                 artifacts.append(self.artifact(
-                    f"{k8s.k8s_dir(env)}/{k8s.inference_service_file(model)}",
+                    f"{k8s_dir(env)}/{k8s.inference_service_file(model)}",
                     dump_yaml(inference_service(env, model)), deployable=True, environment=env.name))
         return artifacts
 

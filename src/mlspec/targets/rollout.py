@@ -12,10 +12,11 @@ them to the canary revision (a regex; `.+` measures all revisions of the predict
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml, dump_yaml_all
 from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml, dump_yaml_all
+from mlspec.targets.naming import k8s_dir
 
 ALL_REVISIONS = ".+"
 
@@ -33,7 +34,7 @@ class RolloutTarget(Target):
                     continue
                 documents = (iter8_documents if model.rollout.backend == "iter8" else analysis_documents)(env, model)
                 for file, content in zip(files, documents):
-                    artifacts.append(self.artifact(f"{k8s.k8s_dir(env)}/{file}", content, deployable=True,
+                    artifacts.append(self.artifact(f"{k8s_dir(env)}/{file}", content, deployable=True,
                                                    environment=env.name))
         return artifacts
 
