@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from mlspec.ir import names
-from mlspec.ir.model import IRDataset, IRModel, IRSystem
+from mlspec.ir.model import IRDataset, IRModel, IRSqlSource, IRSystem
 
 # The prediction log's event-time column when no `predictions` dataset with a timestamp
 # column says otherwise (the default log is written under the object store, see ir.names).
@@ -50,7 +50,7 @@ def source_lineage(system: IRSystem, dataset: IRDataset) -> tuple[str, str]:
     """The dataset's source as an OpenLineage dataset. A SQL source is named by its Airflow
     connection (the host is only known at run time) and the dataset's name."""
     source = dataset.source
-    if hasattr(source, "sql"):
+    if isinstance(source, IRSqlSource):
         return "airflow-connection", f"{source.connection}/{dataset.name}"
     return split_uri(source.uri)
 

@@ -63,7 +63,7 @@ def application(project: IRProject, env: IREnvironment) -> dict:
     deployments = system.platform.deployments
     sync_policy: dict = {}
     if argocd.automated is not None:
-        sync_policy["automated"] = {"prune": argocd.automated.prune, "selfHeal": argocd.automated.selfHeal}
+        sync_policy["automated"] = {"prune": argocd.automated.prune, "selfHeal": argocd.automated.self_heal}
     sync_policy["syncOptions"] = ["CreateNamespace=true", "RespectIgnoreDifferences=true"]
     return {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -76,7 +76,7 @@ def application(project: IRProject, env: IREnvironment) -> dict:
         },
         "spec": {
             "project": argocd.project,
-            "source": {"repoURL": deployments.repoURL, "targetRevision": deployments.revision,
+            "source": {"repoURL": deployments.repo_url, "targetRevision": deployments.revision,
                        "path": deployment_path(project, env)},
             "destination": env.destination,
             "syncPolicy": sync_policy,

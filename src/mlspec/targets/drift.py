@@ -30,6 +30,6 @@ class DriftTarget(Target):
             skipped = [f.name for f in model.features if f.name not in numerical + categorical]
             text = render_template("monitoring/drift.py.j2", model=model, system=system,
                                    numerical=pyliteral(numerical, 4), categorical=pyliteral(categorical, 4),
-                                   skipped=pyliteral(skipped, 4), threshold=model.drift.maxDriftShare)
+                                   skipped=pyliteral(skipped, 4), threshold=model.drift.max_drift_share)
             artifacts.append(self.artifact(drift_check_path(model), text))
         return artifacts

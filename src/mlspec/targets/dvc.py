@@ -30,7 +30,7 @@ class DvcTarget(Target):
         versioned = [d for d in system.datasets if d.dvc_remote]
         if not versioned:
             return []
-        store = system.platform.objectStore
+        store = system.platform.object_store
         remotes: dict[str, str] = {}
         for dataset in versioned:
             remotes.setdefault(common.dvc_remote_name(dataset.dvc_remote), dataset.dvc_remote)

@@ -44,7 +44,7 @@ class GreatExpectationsTarget(Target):
             for field, kwarg in KWARGS:
                 value = getattr(extra, field)
                 if value is not None:
-                    kwargs[kwarg] = _number(value) if field in ("min", "max") else value
+                    kwargs[kwarg] = _number(value) if field in ("min", "max") else _plain(value)
             expectations.append(_expectation(extra.expect.removeprefix("expect_"), kwargs,
                                              f"datasets.{dataset.name}.expectations[{index}]"))
         meta = {"mlspec": {"note": header_note(system.spec_path, system.spec_sha256),
@@ -89,6 +89,11 @@ def suite_name(system: IRSystem, dataset: IRDataset) -> str:
 
 def _expectation(kind: str, kwargs: dict, where: str) -> dict:
     return {"type": f"expect_{kind}", "kwargs": kwargs, "meta": {"mlspec": where}}
+
+
+def _plain(value):
+    """The IR keeps value sets as tuples; the suite writes them as lists."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _number(value: float) -> int | float:

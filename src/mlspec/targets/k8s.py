@@ -18,7 +18,7 @@ def inference_service_file(model: IRModel) -> str:
 
 def rollout_files(model: IRModel) -> list[str]:
     """Files the rollout target writes for a model in one environment (empty without a canary)."""
-    if model.rollout is None or model.serving is None or model.serving.storageUri is None:
+    if model.rollout is None or model.serving is None or model.serving.storage_uri is None:
         return []
     if model.rollout.backend == "iter8":
         return [f"iter8-metrics-{model.k8s_name}.yaml"] + (
@@ -31,7 +31,7 @@ def rollout_files(model: IRModel) -> list[str]:
 
 def deployed_models(system: IRSystem) -> list[IRModel]:
     """Models with something to serve: a serving section and a model location."""
-    return [m for m in system.models if m.serving is not None and m.serving.storageUri is not None]
+    return [m for m in system.models if m.serving is not None and m.serving.storage_uri is not None]
 
 
 def labels(system: IRSystem, env: IREnvironment, model: IRModel | None = None) -> dict[str, str]:

@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlspec.ir.model import IRModel, IRProject, IRSystem
+from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.model_card_document import card_document
@@ -204,22 +204,21 @@ class KfpTarget(Target):
         sensitive = list(fairness.sensitive) if fairness else []
         label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive]))
         training = model.training
-        env_plain = [(k, v) for k, v in sorted(training.env.items()) if isinstance(v, str)]
+        env_plain = sorted(training.env.items())
         secrets: dict[str, dict[str, str]] = {}
-        for name, value in sorted(training.env.items()):
-            if not isinstance(value, str):
-                secrets.setdefault(value.secretKeyRef.name, {})[value.secretKeyRef.key] = name
-        store = system.platform.objectStore
+        for name, ref in sorted(training.secret_env.items()):
+            secrets.setdefault(ref.name, {})[ref.key] = name
+        store = system.platform.object_store
         if store is not None:
             env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
-            secrets.setdefault(store.credentialsSecret, {}).update({k: k for k in OBJECT_STORE_SECRET_KEYS})
-        tracking_uri = system.platform.mlflow.trackingUri if system.platform.mlflow else ""
+            secrets.setdefault(store.credentials_secret, {}).update({k: k for k in OBJECT_STORE_SECRET_KEYS})
+        tracking_uri = system.platform.mlflow.tracking_uri if system.platform.mlflow else ""
         if not tracking_uri:
             self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
                       " default store unless the run passes `mlflow_tracking_uri`", system.spec_path, where)
         return render_template(
             "kfp/pipeline.py.j2",
-            system=system, model=model, training=training, fairness=fairness,
+            system=system, model=model, training=training, fairness=fairness, sensitive=sensitive,
             packages=list(training.packages),
             params_json=json.dumps(training.params, sort_keys=True),
             card_literal=pyliteral(card_document(system, model, for_pipeline=True), sort_dicts=True),
@@ -247,7 +246,7 @@ class KfpTarget(Target):
         return (preferred or columns or [None])[0]
 
 
-def _resource_calls(resources) -> list[str]:
+def _resource_calls(resources: IRResources | None) -> list[str]:
     if resources is None:
         return []
     calls = []

@@ -34,7 +34,7 @@ class KServeTarget(Target):
             for model in env.system.models:
                 if model.serving is None:
                     continue
-                if model.serving.storageUri is None:
+                if model.serving.storage_uri is None:
                     if env is project.environments[0]:
                         self.warn(f"model `{model.name}` has no `serving.storageUri` yet, so no InferenceService"
                                   " is generated; `mlspec promote` sets it", project.base.spec_path,
@@ -49,8 +49,8 @@ class KServeTarget(Target):
 def inference_service(env: IREnvironment, model: IRModel) -> dict:
     serving, rollout = model.serving, model.rollout
     annotations = {"mlspec.dev/registered-model": model.registry_name}
-    if serving.modelVersion:
-        annotations["mlspec.dev/model-version"] = serving.modelVersion
+    if serving.model_version:
+        annotations["mlspec.dev/model-version"] = serving.model_version
     if rollout is not None:
         # canaryTrafficPercent only acts in Knative mode; RawDeployment ignores it silently.
         annotations["serving.kserve.io/deploymentMode"] = "Serverless"
@@ -63,18 +63,18 @@ def inference_service(env: IREnvironment, model: IRModel) -> dict:
     model_block = {
         "modelFormat": {"name": serving.format if serving.format != "custom" else model.py_name},
         "protocolVersion": PROTOCOL[serving.format],
-        "storageUri": serving.storageUri,
+        "storageUri": serving.storage_uri,
         "resources": {"limits": limits, "requests": quantities},
     }
     if serving.runtime:
         model_block["runtime"] = serving.runtime
     predictor = {"minReplicas": serving.replicas.min, "maxReplicas": serving.replicas.max}
     if rollout is not None and rollout.phase == "canary":
-        predictor["canaryTrafficPercent"] = rollout.canaryTrafficPercent
+        predictor["canaryTrafficPercent"] = rollout.canary_traffic_percent
     elif rollout is not None and rollout.phase == "rolledBack":
         predictor["canaryTrafficPercent"] = 0  # all traffic back on the previous revision
-    if serving.serviceAccount:
-        predictor["serviceAccountName"] = serving.serviceAccount
+    if serving.service_account:
+        predictor["serviceAccountName"] = serving.service_account
     predictor["model"] = model_block
     return {
         "apiVersion": "serving.kserve.io/v1beta1",

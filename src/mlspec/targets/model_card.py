@@ -26,7 +26,7 @@ def gate_rows(model: IRModel) -> list[dict]:
     if model.fairness:
         rows.append({"metric": f"{model.fairness.metric} difference between groups of "
                                + ", ".join(model.fairness.sensitive),
-                     "requirement": f"<= {model.fairness.maxDisparity:g}"})
+                     "requirement": f"<= {model.fairness.max_disparity:g}"})
     return rows
 
 

@@ -44,8 +44,8 @@ def card_document(system: IRSystem, model: IRModel, for_pipeline: bool = False) 
     }
     if system.metadata.owner:
         details["owners"] = [{"name": system.metadata.owner, "contact": system.metadata.owner}]
-    if model.serving and model.serving.modelVersion and not for_pipeline:
-        details["version"] = {"name": model.serving.modelVersion}
+    if model.serving and model.serving.model_version and not for_pipeline:
+        details["version"] = {"name": model.serving.model_version}
     if card and card.license:
         details["licenses"] = [{"identifier": card.license}]
     if card and card.references:
@@ -68,13 +68,13 @@ def card_document(system: IRSystem, model: IRModel, for_pipeline: bool = False) 
 
     considerations: dict = {}
     if card:
-        for key, values in (("users", card.users), ("use_cases", card.useCases), ("limitations", card.limitations),
+        for key, values in (("users", card.users), ("use_cases", card.use_cases), ("limitations", card.limitations),
                             ("tradeoffs", card.tradeoffs)):
             if values:
                 considerations[key] = [{"description": v} for v in values]
-        if card.ethicalConsiderations:
+        if card.ethical_considerations:
             considerations["ethical_considerations"] = [
-                {"name": e.name, "mitigation_strategy": e.mitigation} for e in card.ethicalConsiderations]
+                {"name": e.name, "mitigation_strategy": e.mitigation} for e in card.ethical_considerations]
     document = {
         "schema_version": SCHEMA_VERSION,
         "model_details": details,

@@ -104,7 +104,7 @@ def analysis_template(env: IREnvironment, model: IRModel) -> dict:
 
 
 def analysis_run(env: IREnvironment, model: IRModel) -> dict:
-    version = model.serving.modelVersion or "latest"
+    version = model.serving.model_version or "latest"
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisRun",
@@ -170,7 +170,7 @@ def iter8_experiment(env: IREnvironment, model: IRModel) -> dict:
                            "upperLimit": _number(slo.latency_p95_ms_max)})
     objectives.append({"metric": f"{ns}/{_iter8_metric_name(model, 'request-count')}",
                        "lowerLimit": str(slo.min_requests)})
-    version = model.serving.modelVersion or "latest"
+    version = model.serving.model_version or "latest"
     weight_ref = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
                   "name": model.inference_service, "namespace": ns,
                   "fieldPath": ".spec.predictor.canaryTrafficPercent"}
@@ -185,7 +185,7 @@ def iter8_experiment(env: IREnvironment, model: IRModel) -> dict:
                 "testingPattern": "Canary",
                 "deploymentPattern": "Progressive",
                 "weights": {"maxCandidateWeight": 100,
-                            "maxCandidateWeightIncrement": model.rollout.canaryTrafficPercent or 100},
+                            "maxCandidateWeightIncrement": model.rollout.canary_traffic_percent or 100},
             },
             "criteria": {
                 "requestCount": f"{ns}/{_iter8_metric_name(model, 'request-count')}",

@@ -85,7 +85,7 @@ class WhatIfTarget(Target):
                       " shows class indices instead of names", system.spec_path, ("models", model.name, "label"))
         source = render_template(
             "what_if/notebook.py.j2", system=system, model=model, note=note,
-            tracking_uri=system.platform.mlflow.trackingUri if system.platform.mlflow else "",
+            tracking_uri=system.platform.mlflow.tracking_uri if system.platform.mlflow else "",
             features=[f.name for f in model.features],
             sensitive=list(model.fairness.sensitive) if model.fairness else [],
             label_vocab=vocab, classification=model.task != "regression")
