@@ -27,6 +27,7 @@ KSERVE_MUTATED_FIELDS = [
 class ArgoCdTarget(Target):
     name = "argocd"
     description = "Argo CD Application and kustomization per environment"
+    kinds = ("Application", "Kustomization")
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []

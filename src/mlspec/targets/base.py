@@ -47,6 +47,9 @@ class Artifact:
 class Target:
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    # The Kubernetes kinds this target writes: `mlspec diff` attributes an object found in a
+    # deployments repository (which has no manifest) to the target that declares its kind.
+    kinds: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, previous_dir: Path | None = None) -> None:
         self.diagnostics: list[Diagnostic] = []

@@ -27,6 +27,7 @@ PROTOCOL = {"mlflow": "v2", "triton": "v2", "onnx": "v2", "sklearn": "v1", "xgbo
 class KServeTarget(Target):
     name = "kserve"
     description = "KServe InferenceService per served model and environment"
+    kinds = ("InferenceService",)
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []

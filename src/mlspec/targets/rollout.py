@@ -24,6 +24,7 @@ ALL_REVISIONS = ".+"
 class RolloutTarget(Target):
     name = "rollout"
     description = "SLO-gated canary analysis: Argo Rollouts AnalysisTemplate/AnalysisRun, or Iter8 (legacy)"
+    kinds = ("AnalysisTemplate", "AnalysisRun", "Experiment", "Metric")
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
