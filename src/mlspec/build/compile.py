@@ -50,6 +50,7 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
     """`raw`: the spec file's bytes when the caller has read them already (see load_and_check)."""
     from mlspec.build.session import load_and_check
     from mlspec.ir.resolve import resolve_project
+    from mlspec.targets.kustomize import package_environments
     from mlspec.targets.registry import available_targets, load_target
 
     result = CompileResult(str(spec_file))
@@ -88,6 +89,8 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
             continue
         result.diagnostics += target.diagnostics
         artifacts += [a for a in produced if env_filter is None or a.environment in (None, *env_filter)]
+    # A pass over what the targets wrote: each environment's kustomization lists its objects.
+    artifacts += package_environments(project, artifacts, selected, env_filter)
     if any(d.severity is Severity.ERROR for d in result.diagnostics):
         return result
     _reject_path_clashes(artifacts)

@@ -1,5 +1,6 @@
-"""GitOps packaging: a `kustomization.yaml` per environment and an Argo CD `Application`
-pointing at that environment's folder in the deployments repository.
+"""Argo CD: an `Application` per environment, pointing at that environment's folder in the
+deployments repository. The folder's `kustomization.yaml` is written by the pass in
+`kustomize`, attributed to this target, once every target has written its objects.
 
 Argo CD facts built in: `prune`/`selfHeal` live under `syncPolicy.automated`, sync options
 are exact strings, the destination has exactly one of `server` or `name`, and without the
@@ -12,7 +13,7 @@ from mlspec.ir.model import IREnvironment, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import KUSTOMIZATION_FILE, deployment_path, k8s_dir
+from mlspec.targets.naming import deployment_path
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # Fields KServe's controller and webhooks fill in on the live InferenceService; without
@@ -32,30 +33,14 @@ class ArgoCdTarget(Target):
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
         for env in project.environments:
-            resources = []
-            for model in k8s.deployed_models(env.system):
-                resources.append(k8s.inference_service_file(model))
-                resources += k8s.rollout_files(model)
-            if not resources:
-                continue
-            artifacts.append(self.artifact(
-                f"{k8s_dir(env)}/{KUSTOMIZATION_FILE}", dump_yaml(kustomization(env, sorted(resources))),
-                deployable=True, environment=env.name))
+            if not k8s.deployed_models(env.system):
+                continue  # nothing deployed: no folder to sync
             argocd = env.system.deploy.argocd if env.system.deploy else None
             if argocd is None or env.system.platform.deployments is None:
                 continue
             artifacts.append(self.artifact(
                 f"argocd/{env.name}/application.yaml", dump_yaml(application(project, env)), environment=env.name))
         return artifacts
-
-
-def kustomization(env: IREnvironment, resources: list[str]) -> dict:
-    return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": env.namespace,
-        "resources": resources,
-    }
 
 
 def application(project: IRProject, env: IREnvironment) -> dict:

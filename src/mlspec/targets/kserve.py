@@ -42,9 +42,13 @@ class KServeTarget(Target):
                                   ("models", model.name, "serving"))
                     continue
                 artifacts.append(self.artifact(
-                    f"{k8s_dir(env)}/{k8s.inference_service_file(model)}",
+                    f"{k8s_dir(env)}/{inference_service_file(model)}",
                     dump_yaml(inference_service(env, model)), deployable=True, environment=env.name))
         return artifacts
+
+
+def inference_service_file(model: IRModel) -> str:
+    return f"inferenceservice-{model.k8s_name}.yaml"
 
 
 def inference_service(env: IREnvironment, model: IRModel) -> dict:

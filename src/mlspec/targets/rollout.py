@@ -30,7 +30,7 @@ class RolloutTarget(Target):
         artifacts = []
         for env in project.environments:
             for model in k8s.deployed_models(env.system):
-                files = k8s.rollout_files(model)
+                files = rollout_files(model)
                 if not files:
                     continue
                 documents = (iter8_documents if model.rollout.backend == "iter8" else analysis_documents)(env, model)
@@ -38,6 +38,20 @@ class RolloutTarget(Target):
                     artifacts.append(self.artifact(f"{k8s_dir(env)}/{file}", content, deployable=True,
                                                    environment=env.name))
         return artifacts
+
+
+def rollout_files(model: IRModel) -> list[str]:
+    """Files written for a deployed model in one environment (none without a canary); the
+    analysis run (or experiment) only while the canary is on."""
+    if model.rollout is None:
+        return []
+    if model.rollout.backend == "iter8":
+        return [f"iter8-metrics-{model.k8s_name}.yaml"] + (
+            [f"iter8-experiment-{model.k8s_name}.yaml"] if model.rollout.phase == "canary" else [])
+    files = [f"analysistemplate-{model.k8s_name}.yaml"]
+    if model.rollout.phase == "canary":
+        files.append(f"analysisrun-{model.k8s_name}.yaml")
+    return files
 
 
 # --- Argo Rollouts analysis -----------------------------------------------------------------
