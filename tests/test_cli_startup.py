@@ -38,3 +38,14 @@ def test_validate_imports_no_heavy_library():
 def test_schema_check_and_targets_import_no_heavy_library():
     assert _probe("schema", "--check")["heavy"] == []
     assert _probe("targets")["heavy"] == []
+
+
+def test_the_plugin_api_module_is_cheap_to_import():
+    """A plugin imports everything from `mlspec.targets`; doing so loads neither the template
+    engine nor the spec models (nor any heavy library), so plugins cost the CLI nothing."""
+    code = ("import sys\nfrom mlspec.targets import *\nimport mlspec.targets as api\n"
+            "assert all(getattr(api, name) is not None for name in api.__all__)\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'jinja2', 'pydantic', *%r}))" % (HEAVY,))
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -130,6 +130,17 @@ def test_target_and_env_selection_leave_other_output_alone(project):
     assert set(after) == set(full)
 
 
+def test_compiling_the_argocd_target_alone_keeps_each_kustomization_whole(project):
+    """The kustomization lists what every target deploys, also what the targets left out of a
+    --target selection deploy (their files stay on disk as they are)."""
+    run_mlspec("compile", "specs", cwd=project, check=True)
+    full = snapshot(project / "generated")
+    run_mlspec("compile", "specs/customer-churn.yaml", "--target", "argocd", "--env", "prod", cwd=project,
+               check=True)
+    assert snapshot(project / "generated") == full
+    assert b"inferenceservice-churn.yaml" in full["customer-churn/k8s/prod/kustomization.yaml"]
+
+
 def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
     """Fail the writer part-way (as a full disk or a kill would) and check nothing changed."""
     from mlspec.build import writer

@@ -4,6 +4,7 @@ a third-party package can add a target without touching mlspec."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -11,8 +12,7 @@ from pathlib import Path
 from conftest import SPECS, run_mlspec
 
 PLUGIN = '''
-from mlspec.targets.emit import dump_yaml
-from mlspec.targets.base import Target
+from mlspec.targets import Target, dump_yaml
 
 
 class ModelInventory(Target):
@@ -40,7 +40,8 @@ def test_an_installed_third_party_target_is_listed_and_compiles(tmp_path):
     site.mkdir()
     _install_plugin(site)
     shutil.copytree(SPECS, tmp_path / "specs")
-    env = {"PYTHONPATH": str(site)}
+    # The plugin's folder first; what the suite runs under (a source checkout) stays importable.
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)}
 
     listed = run_mlspec("targets", cwd=tmp_path, env=env, check=True).stdout
     assert "inventory" in listed and "third-party example" in listed
@@ -61,8 +62,7 @@ def test_without_the_plugin_the_target_is_unknown(tmp_path):
 
 def test_register_adds_a_target_in_process(tmp_path):
     from mlspec.build.compile import compile_spec
-    from mlspec.targets.base import Target
-    from mlspec.targets.registry import available_targets, register, unregister
+    from mlspec.targets import Target, available_targets, register, unregister
 
     class Echo(Target):
         name = "echo-test"
@@ -79,3 +79,39 @@ def test_register_adds_a_target_in_process(tmp_path):
     finally:
         unregister("echo-test")
     assert "echo-test" not in available_targets()
+
+
+def test_a_plugins_kubernetes_objects_are_deployed_with_the_others(tmp_path):
+    """A deployable file a plugin writes under k8s/<env>/ is listed in that environment's
+    kustomization, and the kind it declares is attributed to it."""
+    import yaml
+
+    from mlspec.build.compile import compile_spec
+    from mlspec.targets import Target, dump_yaml, register, unregister
+    from mlspec.targets.registry import targets_by_kind
+
+    class Quota(Target):
+        name = "quota-test"
+        description = "test"
+        kinds = ("ResourceQuota",)
+
+        def generate(self, project):
+            return [self.artifact(f"k8s/{env.name}/resourcequota.yaml",
+                                  dump_yaml({"apiVersion": "v1", "kind": "ResourceQuota",
+                                             "metadata": {"name": "models", "namespace": env.namespace}}),
+                                  deployable=True, environment=env.name)
+                    for env in project.environments]
+
+    register(Quota)
+    try:
+        assert targets_by_kind()["ResourceQuota"] == "quota-test"
+        result = compile_spec(SPECS / "customer-churn.yaml", tmp_path / "generated",
+                              targets=["kserve", "rollout", "argocd", "quota-test"])
+        assert result.ok, [d.message for d in result.diagnostics]
+        for env in ("dev", "prod"):
+            resources = yaml.safe_load(result.files[f"k8s/{env}/kustomization.yaml"])["resources"]
+            assert resources == ["analysisrun-churn.yaml", "analysistemplate-churn.yaml",
+                                 "inferenceservice-churn.yaml", "resourcequota.yaml"]
+    finally:
+        unregister("quota-test")
+    assert "ResourceQuota" not in targets_by_kind()

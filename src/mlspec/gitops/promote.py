@@ -123,7 +123,7 @@ def tracking_uri_for(env, explicit: str | None) -> str:
     if mlflow is None:
         raise UsageError("no MLflow tracking URI: set platform.mlflow.trackingUri, MLFLOW_TRACKING_URI or"
                          " --tracking-uri (or pass --storage-uri with --version)")
-    return mlflow.trackingUri
+    return mlflow.tracking_uri
 
 
 # --- planning the edit ---------------------------------------------------------------------------
@@ -141,7 +141,7 @@ def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | 
                                                      version, alias)
     serving, rollout = model.serving, model.rollout
     changes: dict[tuple[str, ...], object] = {}
-    if serving.modelVersion == version and serving.storageUri == storage_uri:
+    if serving.model_version == version and serving.storage_uri == storage_uri:
         if rollout is None:
             summary = f"{model_name} version {version} already serves in {env_name}"
         elif rollout.phase == "canary":
@@ -153,15 +153,15 @@ def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | 
             changes[("rollout", "phase")] = "canary"
             summary = f"{model_name} version {version}: canary restarted in {env_name} after a rollback"
     else:
-        if serving.storageUri != storage_uri:
+        if serving.storage_uri != storage_uri:
             changes[("serving", "storageUri")] = storage_uri
-        if serving.modelVersion != version:
+        if serving.model_version != version:
             changes[("serving", "modelVersion")] = str(version)
         if rollout is not None:
             if rollout.phase != "canary":
                 changes[("rollout", "phase")] = "canary"
             summary = (f"{model_name} version {version}: canary started in {env_name}"
-                       f" ({rollout.canaryTrafficPercent}% of traffic)")
+                       f" ({rollout.canary_traffic_percent}% of traffic)")
         else:
             summary = f"{model_name} version {version} now serves in {env_name}"
     return _edit(unit, model_name, env_name, changes, summary)
@@ -176,7 +176,7 @@ def plan_rollback(unit: SpecUnit, model_name: str, env_name: str) -> Promotion:
     if model.rollout.phase == "rolledBack":
         return _edit(unit, model_name, env_name, {}, f"{model_name} is already rolled back in {env_name}")
     return _edit(unit, model_name, env_name, {("rollout", "phase"): "rolledBack"},
-                 f"{model_name} version {model.serving.modelVersion or '?'} rolled back in {env_name}:"
+                 f"{model_name} version {model.serving.model_version or '?'} rolled back in {env_name}:"
                  " all traffic on the previous revision")
 
 
@@ -218,6 +218,11 @@ def _set_override(text: str, env_name: str, target: tuple[str, ...], value) -> s
     return set_value(text, (*base, key, *target[len(parts):]), value)
 
 
+# The spec keys an edit sets (under the model's `serving` and `rollout`) -> the IR fields that
+# hold their values once the edited spec is resolved.
+IR_FIELDS = {"storageUri": "storage_uri", "modelVersion": "model_version", "phase": "phase"}
+
+
 def _verify(promotion: Promotion, before: SpecUnit) -> None:
     """The edited spec must be valid, give the wanted values in the environment and leave
     every other environment's serving and rollout exactly as they were."""
@@ -236,7 +241,7 @@ def _verify(promotion: Promotion, before: SpecUnit) -> None:
                 raise RuntimeError(f"editing {promotion.env} changed {env.name} as well")
             continue
         for (section, key), value in promotion.changes.items():
-            if getattr(getattr(new, section), key) != value:
+            if getattr(getattr(new, section), IR_FIELDS[key]) != value:
                 raise RuntimeError(f"the edit did not set {section}.{key} to {value!r}")
 
 

@@ -60,8 +60,7 @@ class PublishOutcome:
 
 def plan_system(result) -> SystemPlan:
     """Map a successful CompileResult's deployable artifacts to deployment-repo paths."""
-    from mlspec.targets.argocd import deployment_path
-    from mlspec.targets.k8s import k8s_dir
+    from mlspec.targets.naming import deployment_path, k8s_dir
 
     project = result.project
     manifest = json.loads(result.files["manifest.json"])

@@ -3,16 +3,219 @@
 Spec models mirror the YAML and keep references as strings; here a model's features are
 the feature objects, its label is a dataset and a column, its SLO is the SLO. Targets and
 templates read only these classes, so a change in the spec language touches the resolver,
-not every target.
+not every target. Nothing here imports the spec models: fields are snake_case, values are
+copied as the spec's validators left them (quantities as strings, dicts in spec order).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Union
 
-if TYPE_CHECKING:  # annotations only: keep the spec models off the import path of cached runs
-    from mlspec.spec import models as spec
+# --- sections copied from the spec ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IRMetadata:
+    name: str
+    owner: str | None
+    description: str | None
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class IRObjectStore:
+    endpoint: str
+    credentials_secret: str  # Kubernetes Secret name, and Airflow connection id, of the access keys
+    region: str | None
+
+
+@dataclass(frozen=True)
+class IRMlflow:
+    tracking_uri: str
+
+
+@dataclass(frozen=True)
+class IRLineage:
+    url: str
+    namespace: str
+
+
+@dataclass(frozen=True)
+class IRPrometheus:
+    url: str
+
+
+@dataclass(frozen=True)
+class IRKubeflow:
+    host: str
+
+
+@dataclass(frozen=True)
+class IRFeastStore:
+    provider: str
+    registry: str
+    online_store: dict[str, Any]  # Feast's own blocks, written as given
+    offline_store: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class IRDeployments:
+    repo_url: str
+    revision: str
+    path: str
+
+
+@dataclass(frozen=True)
+class IRPlatform:
+    object_store: IRObjectStore | None
+    mlflow: IRMlflow | None
+    lineage: IRLineage | None
+    prometheus: IRPrometheus | None
+    kubeflow: IRKubeflow | None
+    feast: IRFeastStore
+    deployments: IRDeployments | None
+
+
+@dataclass(frozen=True)
+class IRSqlSource:
+    kind: ClassVar[str] = "sql"
+    sql: str
+    connection: str  # Airflow connection id
+
+
+@dataclass(frozen=True)
+class IRFileSource:
+    kind: ClassVar[str] = "file"
+    uri: str
+    format: str  # parquet, csv or json
+
+
+IRSource = Union[IRSqlSource, IRFileSource]
+
+
+@dataclass(frozen=True)
+class IRExpectation:
+    expect: str
+    column: str | None
+    min: float | None
+    max: float | None
+    values: tuple | None
+    regex: str | None
+    mostly: float | None
+
+
+@dataclass(frozen=True)
+class IRResources:
+    cpu: str | None  # Kubernetes quantities, as text
+    memory: str | None
+    gpu: int | None
+
+
+@dataclass(frozen=True)
+class IRSecretRef:
+    name: str  # Kubernetes Secret
+    key: str
+
+
+@dataclass(frozen=True)
+class IRTraining:
+    estimator: str
+    params: dict[str, Any]  # in spec order
+    image: str
+    packages: tuple[str, ...]
+    resources: IRResources | None
+    retries: int
+    schedule: str | None
+    env: dict[str, str]  # plain values
+    secret_env: dict[str, IRSecretRef]  # values taken from Kubernetes Secrets
+
+
+@dataclass(frozen=True)
+class IRSplit:
+    test: float
+    seed: int
+
+
+@dataclass(frozen=True)
+class IRFairness:
+    sensitive: tuple[str, ...]
+    metric: str
+    max_disparity: float
+
+
+@dataclass(frozen=True)
+class IRReplicas:
+    min: int
+    max: int
+
+
+@dataclass(frozen=True)
+class IRServing:
+    format: str
+    runtime: str | None
+    storage_uri: str | None
+    model_version: str | None
+    replicas: IRReplicas
+    resources: IRResources | None
+    service_account: str | None
+
+
+@dataclass(frozen=True)
+class IRRollout:
+    backend: str  # kserve-analysis or iter8
+    canary_traffic_percent: int
+    slo_name: str  # the SLO itself is IRModel.slo
+    phase: str  # canary, promoted or rolledBack
+
+
+@dataclass(frozen=True)
+class IRDrift:
+    schedule: str
+    window: str
+    window_seconds: int
+    max_drift_share: float
+    on_drift: str  # retrain or alert
+    predictions: str | None  # dataset holding the prediction log, when not the default
+
+
+@dataclass(frozen=True)
+class IREthicalConsideration:
+    name: str
+    mitigation: str
+
+
+@dataclass(frozen=True)
+class IRCard:
+    overview: str | None
+    use_cases: tuple[str, ...]
+    users: tuple[str, ...]
+    limitations: tuple[str, ...]
+    tradeoffs: tuple[str, ...]
+    ethical_considerations: tuple[IREthicalConsideration, ...]
+    references: tuple[str, ...]
+    license: str | None
+
+
+@dataclass(frozen=True)
+class IRAutomatedSync:
+    prune: bool
+    self_heal: bool
+
+
+@dataclass(frozen=True)
+class IRArgoCd:
+    project: str
+    namespace: str
+    automated: IRAutomatedSync | None
+
+
+@dataclass(frozen=True)
+class IRDeploy:
+    argocd: IRArgoCd | None
+
+
+# --- resolved objects ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -32,12 +235,12 @@ class IRDataset:
     name: str
     py_name: str
     description: str | None
-    source: spec.SqlSource | spec.FileSource | None
+    source: IRSource | None
     storage: str | None
     schedule: str | None
     dvc_remote: str | None
     columns: tuple[IRColumn, ...]
-    expectations: tuple[spec.Expectation, ...]
+    expectations: tuple[IRExpectation, ...]
     ingest_dag_id: str
 
     def column(self, name: str) -> IRColumn | None:
@@ -109,17 +312,17 @@ class IRModel:
     feature_sources: tuple[IRDataset, ...]  # datasets the features are read from, in feature order
     label_dataset: IRDataset
     label_column: str
-    training: spec.Training
-    split: spec.Split
+    training: IRTraining
+    split: IRSplit
     gates: tuple[IRGate, ...]
-    fairness: spec.Fairness | None
+    fairness: IRFairness | None
     registry_name: str
     registry_alias: str
-    serving: spec.Serving | None
-    rollout: spec.Rollout | None
+    serving: IRServing | None
+    rollout: IRRollout | None
     slo: IRSlo | None
-    drift: spec.Drift | None
-    card: spec.Card | None
+    drift: IRDrift | None
+    card: IRCard | None
     inference_service: str
     train_dag_id: str
     drift_dag_id: str | None
@@ -138,14 +341,14 @@ class IRSystem:
     environment: str | None
     spec_path: str
     spec_sha256: str
-    metadata: spec.Metadata
-    platform: spec.Platform
+    metadata: IRMetadata
+    platform: IRPlatform
     datasets: tuple[IRDataset, ...]
     entities: tuple[IREntity, ...]
     feature_views: tuple[IRFeatureView, ...]
     models: tuple[IRModel, ...]
     slos: tuple[IRSlo, ...]
-    deploy: spec.Deploy | None
+    deploy: IRDeploy | None
 
     def dataset(self, name: str) -> IRDataset:
         return next(d for d in self.datasets if d.name == name)

@@ -1,13 +1,14 @@
 """resolve: checked spec (and each environment's checked, overlaid spec) -> the frozen IR.
 
-References become objects, defaults are applied and names are derived once, here. The
-front end (`mlspec.build.session`) has already validated and checked every spec it hands
-over, so nothing here reports a diagnostic.
+References become objects, defaults are applied and names are derived once, here; the
+sections that are only copied into their IR types (platform, training, serving...) come
+from `convert`. The front end (`mlspec.build.session`) has already validated and checked
+every spec it hands over, so nothing here reports a diagnostic.
 """
 
 from __future__ import annotations
 
-from mlspec.ir import names
+from mlspec.ir import convert, names
 from mlspec.ir.model import (
     IRColumn,
     IRDataset,
@@ -70,8 +71,9 @@ def build_system(spec: MLSystemSpec, sha256: str, spec_path: str, environment: s
                    for name, model in spec.models.items())
     return IRSystem(
         name=system, py_name=names.py_name(system), environment=environment, spec_path=spec_path,
-        spec_sha256=sha256, metadata=spec.metadata, platform=spec.platform, datasets=datasets,
-        entities=entities, feature_views=views, models=models, slos=slos, deploy=spec.deploy)
+        spec_sha256=sha256, metadata=convert.metadata(spec.metadata), platform=convert.platform(spec.platform),
+        datasets=datasets, entities=entities, feature_views=views, models=models, slos=slos,
+        deploy=convert.deploy(spec.deploy))
 
 
 def _dataset(system: str, name: str, dataset) -> IRDataset:
@@ -80,10 +82,11 @@ def _dataset(system: str, name: str, dataset) -> IRDataset:
                  tuple(c.in_) if c.in_ is not None else None, c.description)
         for col_name, c in dataset.columns.items())
     return IRDataset(
-        name=name, py_name=names.py_name(name), description=dataset.description, source=dataset.source,
+        name=name, py_name=names.py_name(name), description=dataset.description,
+        source=convert.source(dataset.source),
         storage=dataset.storage, schedule=dataset.schedule,
         dvc_remote=dataset.versioning.dvc.remote if dataset.versioning else None,
-        columns=columns, expectations=tuple(dataset.expectations),
+        columns=columns, expectations=tuple(convert.expectation(e) for e in dataset.expectations),
         ingest_dag_id=names.dag_id(system, "ingest", name))
 
 
@@ -138,12 +141,14 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         name=name, k8s_name=names.k8s_name(name), py_name=names.py_name(name), task=model.task,
         description=model.description, features=tuple(features),
         feature_views=tuple(dict.fromkeys(f.view for f in features)), feature_sources=sources,
-        label_dataset=datasets[label_dataset], label_column=label_column, training=model.training,
-        split=model.evaluation.split, gates=tuple(gates), fairness=model.evaluation.fairness,
+        label_dataset=datasets[label_dataset], label_column=label_column,
+        training=convert.training(model.training), split=convert.split(model.evaluation.split), gates=tuple(gates),
+        fairness=convert.fairness(model.evaluation.fairness),
         registry_name=model.registry.name if model.registry else names.py_name(system, name),
         registry_alias=model.registry.alias if model.registry else "champion",
-        serving=model.serving, rollout=model.rollout,
-        slo=slos[model.rollout.slo] if model.rollout else None, drift=drift, card=model.card,
+        serving=convert.serving(model.serving), rollout=convert.rollout(model.rollout),
+        slo=slos[model.rollout.slo] if model.rollout else None, drift=convert.drift(drift),
+        card=convert.card(model.card),
         inference_service=names.inference_service_name(system, name),
         train_dag_id=names.dag_id(system, "train", name),
         drift_dag_id=names.dag_id(system, "drift", name) if drift else None,

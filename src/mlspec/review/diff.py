@@ -98,17 +98,14 @@ def _without_spec_hash(text: str) -> str:
     return _SPEC_HASH.sub("sha256 <spec>", text)
 
 
-# For files that only exist on the old side of a deployments-repo comparison, which carries
-# no manifest: the target that writes each kind of object.
-_KIND_TARGETS = {"InferenceService": "kserve", "Kustomization": "argocd", "Application": "argocd",
-                 "AnalysisTemplate": "rollout", "AnalysisRun": "rollout", "Experiment": "rollout", "Metric": "rollout"}
-
-
 def _guess_target(path: str, text: str = "") -> str:
-    for key in _objects(text):
-        if key.split(" ", 1)[0] in _KIND_TARGETS:
-            return _KIND_TARGETS[key.split(" ", 1)[0]]
-    return "other"
+    """For files that only exist on the old side of a deployments-repo comparison, which
+    carries no manifest: the target that declares the kind of an object in the file."""
+    from mlspec.targets.registry import targets_by_kind
+
+    kinds = [key.split(" ", 1)[0] for key in _objects(text)]
+    by_kind = targets_by_kind() if kinds else {}
+    return next((by_kind[kind] for kind in kinds if kind in by_kind), "other")
 
 
 def _objects(text: str) -> dict[str, object]:

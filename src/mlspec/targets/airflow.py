@@ -17,9 +17,9 @@ Python identifiers in the DAG files are fixed, never derived from spec names.
 
 from __future__ import annotations
 
-
-from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSystem
+from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSqlSource, IRSystem
 from mlspec.targets import airflow_common as common
+from mlspec.targets import naming
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.templating import pyliteral, render_template
 
@@ -50,11 +50,11 @@ class AirflowTarget(Target):
                 dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
         if not dags:
             return []
-        artifacts = [self.artifact(f"{common.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
-        artifacts.append(self.artifact(f"{common.DAGS_DIR}/{common.HELPER_MODULE}",
+        artifacts = [self.artifact(f"{naming.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
+        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/{naming.HELPER_MODULE}",
                                        render_template("airflow/mlspec_runtime.py.j2")))
-        artifacts.append(self.artifact(f"{common.DAGS_DIR}/.airflowignore",
-                                       render_template("airflow/airflowignore.j2", helper=common.HELPER_MODULE)))
+        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/.airflowignore",
+                                       render_template("airflow/airflowignore.j2", helper=naming.HELPER_MODULE)))
         return artifacts
 
 
@@ -75,7 +75,7 @@ def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: 
 
 
 def _system_settings(system: IRSystem) -> dict:
-    store = system.platform.objectStore
+    store = system.platform.object_store
     return {
         # The generated folder of this system (holds great_expectations/, dvc/, monitoring/, kfp/);
         # by default found from the DAG file's own path.
@@ -86,13 +86,13 @@ def _system_settings(system: IRSystem) -> dict:
 
 
 def _credentials(system: IRSystem) -> dict:
-    store = system.platform.objectStore
-    return {"conn_id": store.credentialsSecret if store else None, "region": store.region if store else None}
+    store = system.platform.object_store
+    return {"conn_id": store.credentials_secret if store else None, "region": store.region if store else None}
 
 
 def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
     source = dataset.source
-    is_sql = hasattr(source, "sql")
+    is_sql = isinstance(source, IRSqlSource)
     settings = _system_settings(system)
     if not is_sql:
         settings["source_uri"] = [common.variable_key(system, dataset.name, "source_uri"), source.uri]
@@ -107,7 +107,7 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "source": {"kind": "sql", "connection": source.connection} if is_sql
         else {"kind": "file", "format": source.format},
         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in dataset.columns],
-        "suite": f"great_expectations/{dataset.name}.json",
+        "suite": naming.suite_path(dataset),
         "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": dataset.dvc_remote,
                 "path": common.dvc_data_path(dataset), "config": "dvc/config"} if dataset.dvc_remote else None,
         "credentials": _credentials(system),
@@ -130,7 +130,7 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
 
 
 def _model_lineage(system: IRSystem, model: IRModel) -> tuple[str, str]:
-    tracking = system.platform.mlflow.trackingUri if system.platform.mlflow else "mlflow"
+    tracking = system.platform.mlflow.tracking_uri if system.platform.mlflow else "mlflow"
     return tracking, f"registered-models/{model.registry_name}"
 
 
@@ -144,7 +144,7 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
         "system": system.name,
         "model": model.name,
         "dag_id": model.train_dag_id,
-        "pipeline_package": f"kfp/{model.py_name}_training.yaml",
+        "pipeline_package": naming.pipeline_ir_path(model),
         "experiment": system.name,
         "timeout_seconds": 6 * 3600,
         "settings": settings,
@@ -167,18 +167,16 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
     settings["reference"] = [common.variable_key(system, model.name, "reference"), model.drift_reference]
     settings["predictions"] = [common.variable_key(system, model.name, "predictions"),
                                common.drift_predictions(model, system)]
-    from mlspec.spec.types import duration_seconds
-
     config = {
         "system": system.name,
         "model": model.name,
         "dag_id": model.drift_dag_id,
         "train_dag_id": model.train_dag_id,
-        "check": f"monitoring/{model.py_name}_drift.py",
-        "window_seconds": int(duration_seconds(drift.window)),
+        "check": naming.drift_check_path(model),
+        "window_seconds": drift.window_seconds,
         "timestamp_column": common.prediction_timestamp_column(model, system),
-        "on_drift": drift.onDrift,
-        "branches": {"drift": "trigger_retraining" if drift.onDrift == "retrain" else "alert_drift",
+        "on_drift": drift.on_drift,
+        "branches": {"drift": "trigger_retraining" if drift.on_drift == "retrain" else "alert_drift",
                      "no_drift": "no_action"},
         "credentials": _credentials(system),
         "settings": settings,
@@ -189,7 +187,7 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
         "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift"),
         "config": pyliteral(config),
         "train_dag_id": model.train_dag_id,
-        "on_drift": drift.onDrift,
+        "on_drift": drift.on_drift,
         "check_inlets": lineage_literal(inputs),
         "result": lineage_literal([result]),
         "trainer": lineage_literal([_model_lineage(system, model)]),

@@ -10,13 +10,12 @@ from __future__ import annotations
 import re
 
 from mlspec.ir import names
-from mlspec.ir.model import IRDataset, IRModel, IRSystem
+from mlspec.ir.model import IRDataset, IRModel, IRSqlSource, IRSystem
 
-HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowignore
-DAGS_DIR = "airflow/dags"
-# Where the drift DAG reads the prediction log when the spec names no `predictions`
-# dataset: under the object store, one folder per system and model.
+# The prediction log's event-time column when no `predictions` dataset with a timestamp
+# column says otherwise (the default log is written under the object store, see ir.names).
 DEFAULT_TIMESTAMP_COLUMN = "timestamp"
+
 
 def variable_key(system: IRSystem, *parts: str) -> str:
     """Airflow Variable name of a setting; `AIRFLOW_VAR_<KEY upper-cased>` sets it from the environment."""
@@ -51,7 +50,7 @@ def source_lineage(system: IRSystem, dataset: IRDataset) -> tuple[str, str]:
     """The dataset's source as an OpenLineage dataset. A SQL source is named by its Airflow
     connection (the host is only known at run time) and the dataset's name."""
     source = dataset.source
-    if hasattr(source, "sql"):
+    if isinstance(source, IRSqlSource):
         return "airflow-connection", f"{source.connection}/{dataset.name}"
     return split_uri(source.uri)
 

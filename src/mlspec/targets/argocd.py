@@ -1,5 +1,6 @@
-"""GitOps packaging: a `kustomization.yaml` per environment and an Argo CD `Application`
-pointing at that environment's folder in the deployments repository.
+"""Argo CD: an `Application` per environment, pointing at that environment's folder in the
+deployments repository. The folder's `kustomization.yaml` is written by the pass in
+`kustomize`, attributed to this target, once every target has written its objects.
 
 Argo CD facts built in: `prune`/`selfHeal` live under `syncPolicy.automated`, sync options
 are exact strings, the destination has exactly one of `server` or `name`, and without the
@@ -8,10 +9,11 @@ resources finalizer deleting an Application would leave its InferenceServices ru
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IREnvironment, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import deployment_path
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # Fields KServe's controller and webhooks fill in on the live InferenceService; without
@@ -23,29 +25,16 @@ KSERVE_MUTATED_FIELDS = [
 ]
 
 
-def deployment_path(project: IRProject, env: IREnvironment) -> str:
-    """The environment's folder in the deployments repository (what `mlspec publish` writes)."""
-    deployments = env.system.platform.deployments
-    root = deployments.path if deployments else "deployments"
-    return "/".join(p for p in (root, project.base.name, env.name) if p)
-
-
 class ArgoCdTarget(Target):
     name = "argocd"
     description = "Argo CD Application and kustomization per environment"
+    kinds = ("Application", "Kustomization")
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
         for env in project.environments:
-            resources = []
-            for model in k8s.deployed_models(env.system):
-                resources.append(k8s.inference_service_file(model))
-                resources += k8s.rollout_files(model)
-            if not resources:
-                continue
-            artifacts.append(self.artifact(
-                f"{k8s.k8s_dir(env)}/kustomization.yaml", dump_yaml(kustomization(env, sorted(resources))),
-                deployable=True, environment=env.name))
+            if not k8s.deployed_models(env.system):
+                continue  # nothing deployed: no folder to sync
             argocd = env.system.deploy.argocd if env.system.deploy else None
             if argocd is None or env.system.platform.deployments is None:
                 continue
@@ -54,22 +43,13 @@ class ArgoCdTarget(Target):
         return artifacts
 
 
-def kustomization(env: IREnvironment, resources: list[str]) -> dict:
-    return {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "namespace": env.namespace,
-        "resources": resources,
-    }
-
-
 def application(project: IRProject, env: IREnvironment) -> dict:
     system = env.system
     argocd = system.deploy.argocd
     deployments = system.platform.deployments
     sync_policy: dict = {}
     if argocd.automated is not None:
-        sync_policy["automated"] = {"prune": argocd.automated.prune, "selfHeal": argocd.automated.selfHeal}
+        sync_policy["automated"] = {"prune": argocd.automated.prune, "selfHeal": argocd.automated.self_heal}
     sync_policy["syncOptions"] = ["CreateNamespace=true", "RespectIgnoreDifferences=true"]
     return {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -82,7 +62,7 @@ def application(project: IRProject, env: IREnvironment) -> dict:
         },
         "spec": {
             "project": argocd.project,
-            "source": {"repoURL": deployments.repoURL, "targetRevision": deployments.revision,
+            "source": {"repoURL": deployments.repo_url, "targetRevision": deployments.revision,
                        "path": deployment_path(project, env)},
             "destination": env.destination,
             "syncPolicy": sync_policy,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from mlspec.ir.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRProject
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.naming import drift_check_path
 from mlspec.targets.templating import pyliteral, render_template
-
 
 
 class DriftTarget(Target):
@@ -30,6 +30,6 @@ class DriftTarget(Target):
             skipped = [f.name for f in model.features if f.name not in numerical + categorical]
             text = render_template("monitoring/drift.py.j2", model=model, system=system,
                                    numerical=pyliteral(numerical, 4), categorical=pyliteral(categorical, 4),
-                                   skipped=pyliteral(skipped, 4), threshold=model.drift.maxDriftShare)
-            artifacts.append(self.artifact(f"monitoring/{model.py_name}_drift.py", text))
+                                   skipped=pyliteral(skipped, 4), threshold=model.drift.max_drift_share)
+            artifacts.append(self.artifact(drift_check_path(model), text))
         return artifacts

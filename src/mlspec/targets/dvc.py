@@ -11,13 +11,14 @@ the AWS_* environment, never in the committed config.
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IRProject
 from mlspec.targets import airflow_common as common
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import DAGS_DIR, HELPER_MODULE, suite_path
 
 # Paths from the DVC folder (generated/<system>/dvc) to its neighbours.
-HELPER = f"../{common.DAGS_DIR}/{common.HELPER_MODULE}"
+HELPER = f"../{DAGS_DIR}/{HELPER_MODULE}"
 
 
 class DvcTarget(Target):
@@ -29,7 +30,7 @@ class DvcTarget(Target):
         versioned = [d for d in system.datasets if d.dvc_remote]
         if not versioned:
             return []
-        store = system.platform.objectStore
+        store = system.platform.object_store
         remotes: dict[str, str] = {}
         for dataset in versioned:
             remotes.setdefault(common.dvc_remote_name(dataset.dvc_remote), dataset.dvc_remote)
@@ -48,7 +49,7 @@ class DvcTarget(Target):
             if not dataset.columns and not dataset.expectations:
                 continue  # no suite to validate against
             data = common.dvc_data_path(dataset)
-            suite = f"../great_expectations/{dataset.name}.json"
+            suite = f"../{suite_path(dataset)}"
             report = f"reports/{dataset.name}.validation.json"
             stages[f"validate_{dataset.name}"] = {
                 "cmd": f"python {HELPER} validate --suite {suite} --data {data} --report {report}",

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlspec.ir.coltypes import COLUMN_TYPES
-from mlspec.targets.emit import dump_yaml
-from mlspec.ir.model import IRDataset, IRFeatureView, IRModel, IRProject, IRSystem
+from mlspec.ir.model import IRDataset, IRFeatureView, IRFileSource, IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import feature_service_name
 from mlspec.targets.templating import render_template
 
 # Environment variable that points every file source at a local folder (`<dir>/<dataset>.parquet`),
@@ -26,10 +27,6 @@ DATA_DIR_ENV = "MLSPEC_FEAST_DATA_DIR"
 def feast_project(system: IRSystem) -> str:
     """Feast project names are letters, digits and underscores."""
     return system.py_name
-
-
-def feature_service_name(model: IRModel) -> str:
-    return model.py_name
 
 
 def feature_refs(model: IRModel) -> list[str]:
@@ -84,7 +81,7 @@ class FeastTarget(Target):
             sources[key] = _Source(f"source_{name}", name, view.source, uri, view.timestamp_field)
         if len(sources) != len(used_names):
             return None
-        endpoint = system.platform.objectStore.endpoint if system.platform.objectStore else None
+        endpoint = system.platform.object_store.endpoint if system.platform.object_store else None
         views = [_view_context(v, sources[(v.source.name, v.timestamp_field)]) for v in system.feature_views]
         services = []
         for model in system.models:
@@ -114,7 +111,7 @@ class FeastTarget(Target):
 
 def _file_uri(dataset: IRDataset) -> str | None:
     source = dataset.source
-    if source is not None and hasattr(source, "uri") and source.format == "parquet" and source.uri.endswith(".parquet"):
+    if isinstance(source, IRFileSource) and source.format == "parquet" and source.uri.endswith(".parquet"):
         return source.uri
     return None
 
@@ -134,7 +131,7 @@ def feature_store_config(system: IRSystem) -> dict:
         "project": feast_project(system),
         "provider": feast.provider,
         "registry": feast.registry,
-        "online_store": dict(feast.onlineStore),
-        "offline_store": dict(feast.offlineStore),
+        "online_store": dict(feast.online_store),
+        "offline_store": dict(feast.offline_store),
         "entity_key_serialization_version": 3,
     }

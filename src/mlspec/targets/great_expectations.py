@@ -10,11 +10,11 @@ names the spec key it comes from, so a failure report leads back to the spec.
 
 from __future__ import annotations
 
-from mlspec.build.compile import header_lines
-from mlspec.targets.emit import dump_json
-from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
 from mlspec.ir.coltypes import pandas_dtypes
-from mlspec.targets.base import Artifact, Target
+from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
+from mlspec.targets.base import Artifact, Target, header_note
+from mlspec.targets.emit import dump_json
+from mlspec.targets.naming import suite_path
 
 # Spec field -> GX kwarg of the extra expectations.
 KWARGS = (("column", "column"), ("min", "min_value"), ("max", "max_value"), ("values", "value_set"),
@@ -31,7 +31,7 @@ class GreatExpectationsTarget(Target):
         for dataset in system.datasets:
             if not dataset.columns and not dataset.expectations:
                 continue
-            artifacts.append(self.artifact(f"great_expectations/{dataset.name}.json",
+            artifacts.append(self.artifact(suite_path(dataset),
                                            dump_json(self.suite(system, dataset)), header="embedded"))
         return artifacts
 
@@ -44,10 +44,10 @@ class GreatExpectationsTarget(Target):
             for field, kwarg in KWARGS:
                 value = getattr(extra, field)
                 if value is not None:
-                    kwargs[kwarg] = _number(value) if field in ("min", "max") else value
+                    kwargs[kwarg] = _number(value) if field in ("min", "max") else _plain(value)
             expectations.append(_expectation(extra.expect.removeprefix("expect_"), kwargs,
                                              f"datasets.{dataset.name}.expectations[{index}]"))
-        meta = {"mlspec": {"note": " ".join(header_lines(system.spec_path, system.spec_sha256)),
+        meta = {"mlspec": {"note": header_note(system.spec_path, system.spec_sha256),
                            "system": system.name, "dataset": dataset.name}}
         if dataset.description:
             meta["mlspec"]["description"] = dataset.description
@@ -89,6 +89,11 @@ def suite_name(system: IRSystem, dataset: IRDataset) -> str:
 
 def _expectation(kind: str, kwargs: dict, where: str) -> dict:
     return {"type": f"expect_{kind}", "kwargs": kwargs, "meta": {"mlspec": where}}
+
+
+def _plain(value):
+    """The IR keeps value sets as tuples; the suite writes them as lists."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _number(value: float) -> int | float:

@@ -1,7 +1,8 @@
-"""What the Kubernetes targets share: file names per environment, labels and metadata.
+"""What the Kubernetes targets share: which models are deployed, labels and metadata, and
+the PromQL selector of a model's revisions.
 
-The kustomization lists every object of an environment, so the file names of each object
-are decided here, once, rather than in each target.
+(Each environment's folder is `naming.k8s_dir`; the kustomization lists whatever deployable
+files the targets write there, so a target names its own files.)
 """
 
 from __future__ import annotations
@@ -11,30 +12,9 @@ from mlspec.ir.model import IREnvironment, IRModel, IRSystem
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}
 
 
-def k8s_dir(env: IREnvironment) -> str:
-    return f"k8s/{env.name}"
-
-
-def inference_service_file(model: IRModel) -> str:
-    return f"inferenceservice-{model.k8s_name}.yaml"
-
-
-def rollout_files(model: IRModel) -> list[str]:
-    """Files the rollout target writes for a model in one environment (empty without a canary)."""
-    if model.rollout is None or model.serving is None or model.serving.storageUri is None:
-        return []
-    if model.rollout.backend == "iter8":
-        return [f"iter8-metrics-{model.k8s_name}.yaml"] + (
-            [f"iter8-experiment-{model.k8s_name}.yaml"] if model.rollout.phase == "canary" else [])
-    files = [f"analysistemplate-{model.k8s_name}.yaml"]
-    if model.rollout.phase == "canary":
-        files.append(f"analysisrun-{model.k8s_name}.yaml")
-    return files
-
-
 def deployed_models(system: IRSystem) -> list[IRModel]:
     """Models with something to serve: a serving section and a model location."""
-    return [m for m in system.models if m.serving is not None and m.serving.storageUri is not None]
+    return [m for m in system.models if m.serving is not None and m.serving.storage_uri is not None]
 
 
 def labels(system: IRSystem, env: IREnvironment, model: IRModel | None = None) -> dict[str, str]:

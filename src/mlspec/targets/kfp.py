@@ -23,11 +23,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlspec.ir.model import IRModel, IRProject, IRSystem
-from mlspec.targets import feast as feast_target
+from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
-from mlspec.targets.model_card import card_document
+from mlspec.targets.model_card_document import card_document
+from mlspec.targets.naming import feature_service_name, pipeline_ir_path, pipeline_source_path
 from mlspec.targets.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "
@@ -46,14 +46,6 @@ def source_sha256(source: str) -> str:
 
 def pipeline_function_name(model: IRModel) -> str:
     return f"{model.py_name}_training_pipeline"
-
-
-def pipeline_source_path(model: IRModel) -> str:
-    return f"kfp/{model.py_name}_training.py"
-
-
-def pipeline_ir_path(model: IRModel) -> str:
-    return f"kfp/{model.py_name}_training.yaml"
 
 
 def compile_pipeline_source(source: str, function_name: str) -> str:
@@ -212,22 +204,21 @@ class KfpTarget(Target):
         sensitive = list(fairness.sensitive) if fairness else []
         label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive]))
         training = model.training
-        env_plain = [(k, v) for k, v in sorted(training.env.items()) if isinstance(v, str)]
+        env_plain = sorted(training.env.items())
         secrets: dict[str, dict[str, str]] = {}
-        for name, value in sorted(training.env.items()):
-            if not isinstance(value, str):
-                secrets.setdefault(value.secretKeyRef.name, {})[value.secretKeyRef.key] = name
-        store = system.platform.objectStore
+        for name, ref in sorted(training.secret_env.items()):
+            secrets.setdefault(ref.name, {})[ref.key] = name
+        store = system.platform.object_store
         if store is not None:
             env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
-            secrets.setdefault(store.credentialsSecret, {}).update({k: k for k in OBJECT_STORE_SECRET_KEYS})
-        tracking_uri = system.platform.mlflow.trackingUri if system.platform.mlflow else ""
+            secrets.setdefault(store.credentials_secret, {}).update({k: k for k in OBJECT_STORE_SECRET_KEYS})
+        tracking_uri = system.platform.mlflow.tracking_uri if system.platform.mlflow else ""
         if not tracking_uri:
             self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
                       " default store unless the run passes `mlflow_tracking_uri`", system.spec_path, where)
         return render_template(
             "kfp/pipeline.py.j2",
-            system=system, model=model, training=training, fairness=fairness,
+            system=system, model=model, training=training, fairness=fairness, sensitive=sensitive,
             packages=list(training.packages),
             params_json=json.dumps(training.params, sort_keys=True),
             card_literal=pyliteral(card_document(system, model, for_pipeline=True), sort_dicts=True),
@@ -240,7 +231,7 @@ class KfpTarget(Target):
             feast_repo=DEFAULT_FEAST_REPO, label_data_uri=dataset.storage, tracking_uri=tracking_uri,
             experiment=f"{system.name}/{model.name}",
             gates=[f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates],
-            feature_service=feast_target.feature_service_name(model), timestamp_column=timestamp_column,
+            feature_service=feature_service_name(model), timestamp_column=timestamp_column,
             label_columns=label_columns, features=names,
             # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
             reference_uri=model.drift_reference if model.drift_reference_is_snapshot else "")
@@ -255,7 +246,7 @@ class KfpTarget(Target):
         return (preferred or columns or [None])[0]
 
 
-def _resource_calls(resources) -> list[str]:
+def _resource_calls(resources: IRResources | None) -> list[str]:
     if resources is None:
         return []
     calls = []

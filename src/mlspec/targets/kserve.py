@@ -8,10 +8,11 @@ would default written out so Argo CD sees no drift.
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml
 from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.naming import k8s_dir
 
 # KServe's own defaults for a predictor container without resources (its configmap's
 # `resource` defaults); written out so the live object equals the committed one.
@@ -26,6 +27,7 @@ PROTOCOL = {"mlflow": "v2", "triton": "v2", "onnx": "v2", "sklearn": "v1", "xgbo
 class KServeTarget(Target):
     name = "kserve"
     description = "KServe InferenceService per served model and environment"
+    kinds = ("InferenceService",)
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
@@ -33,23 +35,27 @@ class KServeTarget(Target):
             for model in env.system.models:
                 if model.serving is None:
                     continue
-                if model.serving.storageUri is None:
+                if model.serving.storage_uri is None:
                     if env is project.environments[0]:
                         self.warn(f"model `{model.name}` has no `serving.storageUri` yet, so no InferenceService"
                                   " is generated; `mlspec promote` sets it", project.base.spec_path,
                                   ("models", model.name, "serving"))
                     continue
                 artifacts.append(self.artifact(
-                    f"{k8s.k8s_dir(env)}/{k8s.inference_service_file(model)}",
+                    f"{k8s_dir(env)}/{inference_service_file(model)}",
                     dump_yaml(inference_service(env, model)), deployable=True, environment=env.name))
         return artifacts
+
+
+def inference_service_file(model: IRModel) -> str:
+    return f"inferenceservice-{model.k8s_name}.yaml"
 
 
 def inference_service(env: IREnvironment, model: IRModel) -> dict:
     serving, rollout = model.serving, model.rollout
     annotations = {"mlspec.dev/registered-model": model.registry_name}
-    if serving.modelVersion:
-        annotations["mlspec.dev/model-version"] = serving.modelVersion
+    if serving.model_version:
+        annotations["mlspec.dev/model-version"] = serving.model_version
     if rollout is not None:
         # canaryTrafficPercent only acts in Knative mode; RawDeployment ignores it silently.
         annotations["serving.kserve.io/deploymentMode"] = "Serverless"
@@ -62,18 +68,18 @@ def inference_service(env: IREnvironment, model: IRModel) -> dict:
     model_block = {
         "modelFormat": {"name": serving.format if serving.format != "custom" else model.py_name},
         "protocolVersion": PROTOCOL[serving.format],
-        "storageUri": serving.storageUri,
+        "storageUri": serving.storage_uri,
         "resources": {"limits": limits, "requests": quantities},
     }
     if serving.runtime:
         model_block["runtime"] = serving.runtime
     predictor = {"minReplicas": serving.replicas.min, "maxReplicas": serving.replicas.max}
     if rollout is not None and rollout.phase == "canary":
-        predictor["canaryTrafficPercent"] = rollout.canaryTrafficPercent
+        predictor["canaryTrafficPercent"] = rollout.canary_traffic_percent
     elif rollout is not None and rollout.phase == "rolledBack":
         predictor["canaryTrafficPercent"] = 0  # all traffic back on the previous revision
-    if serving.serviceAccount:
-        predictor["serviceAccountName"] = serving.serviceAccount
+    if serving.service_account:
+        predictor["serviceAccountName"] = serving.service_account
     predictor["model"] = model_block
     return {
         "apiVersion": "serving.kserve.io/v1beta1",

@@ -102,3 +102,13 @@ def load_target(name: str) -> type[Target]:
     if not (isinstance(cls, type) and issubclass(cls, Target)):
         raise TypeError(f"target `{name}` ({spec}) is not a subclass of mlspec.targets.base.Target")
     return cls
+
+
+def targets_by_kind() -> dict[str, str]:
+    """Kubernetes kind -> the name of the target that writes it (from each target's `kinds`;
+    when two declare a kind, the first in `available_targets()` order)."""
+    found: dict[str, str] = {}
+    for name in available_targets():
+        for kind in load_target(name).kinds:
+            found.setdefault(kind, name)
+    return found

@@ -12,10 +12,11 @@ them to the canary revision (a regex; `.+` measures all revisions of the predict
 
 from __future__ import annotations
 
-from mlspec.targets.emit import dump_yaml, dump_yaml_all
 from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
+from mlspec.targets.emit import dump_yaml, dump_yaml_all
+from mlspec.targets.naming import k8s_dir
 
 ALL_REVISIONS = ".+"
 
@@ -23,19 +24,34 @@ ALL_REVISIONS = ".+"
 class RolloutTarget(Target):
     name = "rollout"
     description = "SLO-gated canary analysis: Argo Rollouts AnalysisTemplate/AnalysisRun, or Iter8 (legacy)"
+    kinds = ("AnalysisTemplate", "AnalysisRun", "Experiment", "Metric")
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
         for env in project.environments:
             for model in k8s.deployed_models(env.system):
-                files = k8s.rollout_files(model)
+                files = rollout_files(model)
                 if not files:
                     continue
                 documents = (iter8_documents if model.rollout.backend == "iter8" else analysis_documents)(env, model)
                 for file, content in zip(files, documents):
-                    artifacts.append(self.artifact(f"{k8s.k8s_dir(env)}/{file}", content, deployable=True,
+                    artifacts.append(self.artifact(f"{k8s_dir(env)}/{file}", content, deployable=True,
                                                    environment=env.name))
         return artifacts
+
+
+def rollout_files(model: IRModel) -> list[str]:
+    """Files written for a deployed model in one environment (none without a canary); the
+    analysis run (or experiment) only while the canary is on."""
+    if model.rollout is None:
+        return []
+    if model.rollout.backend == "iter8":
+        return [f"iter8-metrics-{model.k8s_name}.yaml"] + (
+            [f"iter8-experiment-{model.k8s_name}.yaml"] if model.rollout.phase == "canary" else [])
+    files = [f"analysistemplate-{model.k8s_name}.yaml"]
+    if model.rollout.phase == "canary":
+        files.append(f"analysisrun-{model.k8s_name}.yaml")
+    return files
 
 
 # --- Argo Rollouts analysis -----------------------------------------------------------------
@@ -103,7 +119,7 @@ def analysis_template(env: IREnvironment, model: IRModel) -> dict:
 
 
 def analysis_run(env: IREnvironment, model: IRModel) -> dict:
-    version = model.serving.modelVersion or "latest"
+    version = model.serving.model_version or "latest"
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisRun",
@@ -169,7 +185,7 @@ def iter8_experiment(env: IREnvironment, model: IRModel) -> dict:
                            "upperLimit": _number(slo.latency_p95_ms_max)})
     objectives.append({"metric": f"{ns}/{_iter8_metric_name(model, 'request-count')}",
                        "lowerLimit": str(slo.min_requests)})
-    version = model.serving.modelVersion or "latest"
+    version = model.serving.model_version or "latest"
     weight_ref = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
                   "name": model.inference_service, "namespace": ns,
                   "fieldPath": ".spec.predictor.canaryTrafficPercent"}
@@ -184,7 +200,7 @@ def iter8_experiment(env: IREnvironment, model: IRModel) -> dict:
                 "testingPattern": "Canary",
                 "deploymentPattern": "Progressive",
                 "weights": {"maxCandidateWeight": 100,
-                            "maxCandidateWeightIncrement": model.rollout.canaryTrafficPercent or 100},
+                            "maxCandidateWeightIncrement": model.rollout.canary_traffic_percent or 100},
             },
             "criteria": {
                 "requestCount": f"{ns}/{_iter8_metric_name(model, 'request-count')}",

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 
-from mlspec.build.compile import header_lines
 from mlspec.ir.model import IRModel, IRProject, IRSystem
-from mlspec.targets.base import Artifact, Target
+from mlspec.targets.base import Artifact, Target, header_note
 from mlspec.targets.templating import render_template
 
 CELL_MARKER = "# %%"
@@ -79,14 +78,14 @@ class WhatIfTarget(Target):
         return artifacts
 
     def notebook_text(self, system: IRSystem, model: IRModel) -> str:
-        note = " ".join(header_lines(system.spec_path, system.spec_sha256))
+        note = header_note(system.spec_path, system.spec_sha256)
         vocab = label_vocabulary(model)
         if model.task == "multiclass_classification" and not vocab:
             self.warn(f"model `{model.name}`: the label column has no `in:` values, so the What-If notebook"
                       " shows class indices instead of names", system.spec_path, ("models", model.name, "label"))
         source = render_template(
             "what_if/notebook.py.j2", system=system, model=model, note=note,
-            tracking_uri=system.platform.mlflow.trackingUri if system.platform.mlflow else "",
+            tracking_uri=system.platform.mlflow.tracking_uri if system.platform.mlflow else "",
             features=[f.name for f in model.features],
             sensitive=list(model.fairness.sensitive) if model.fairness else [],
             label_vocab=vocab, classification=model.task != "regression")
