@@ -49,6 +49,13 @@ def no_airflow(monkeypatch):
     monkeypatch.setitem(sys.modules, "airflow.sdk", None)
 
 
+@pytest.fixture(autouse=True)
+def gx_analytics_off(monkeypatch):
+    """validate_frame turns Great Expectations' analytics off with os.environ.setdefault; set it
+    here so that the variable is put back after each test."""
+    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "false")
+
+
 class AirflowNotFoundException(Exception):
     """Named like Airflow's: the runtime tells "no such connection" from other errors by the name."""
 

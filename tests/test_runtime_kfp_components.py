@@ -8,6 +8,7 @@ the slow pipeline test runs it, with the whole pipeline under kfp's local runner
 from __future__ import annotations
 
 import json
+import os
 
 import joblib
 import numpy as np
@@ -251,15 +252,19 @@ def test_set_alias_points_the_alias_at_the_version(mlflow_client, tmp_path, caps
 
 @pytest.fixture
 def mlflow_globals(monkeypatch):
-    """register_model sets MLflow's process-wide tracking URI (and its environment variable) and
-    active experiment, as a pipeline step may; put them back for the rest of the session."""
+    """register_model sets MLflow's process-wide tracking URI and active experiment, and the
+    MLFLOW_* environment variables that carry them to subprocesses, as a pipeline step may;
+    put them all back for the rest of the session."""
     import mlflow
     from mlflow.tracking import fluent
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    saved = {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")}
     monkeypatch.setattr(fluent, "_active_experiment_id", None)
     yield
     mlflow.set_tracking_uri(None)
+    for key in [key for key in os.environ if key.startswith("MLFLOW_")]:
+        del os.environ[key]
+    os.environ.update(saved)
 
 
 @pytest.mark.slow
