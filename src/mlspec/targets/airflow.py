@@ -18,6 +18,7 @@ Python identifiers in the DAG files are fixed, never derived from spec names.
 from __future__ import annotations
 
 from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSqlSource, IRSystem
+from mlspec.runtime import emitted_source
 from mlspec.targets import airflow_common as common
 from mlspec.targets import naming
 from mlspec.targets.base import Artifact, Target
@@ -51,8 +52,8 @@ class AirflowTarget(Target):
         if not dags:
             return []
         artifacts = [self.artifact(f"{naming.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
-        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/{naming.HELPER_MODULE}",
-                                       render_template("airflow/mlspec_runtime.py.j2")))
+        # The task bodies: mlspec.runtime.airflow_tasks, copied as it is written.
+        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/{naming.HELPER_MODULE}", emitted_source("airflow_tasks")))
         artifacts.append(self.artifact(f"{naming.DAGS_DIR}/.airflowignore",
                                        render_template("airflow/airflowignore.j2", helper=naming.HELPER_MODULE)))
         return artifacts

@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
+from mlspec.runtime import ALWAYS, emitted_source
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.model_card_document import card_document
@@ -220,6 +221,7 @@ class KfpTarget(Target):
             "kfp/pipeline.py.j2",
             system=system, model=model, training=training, fairness=fairness, sensitive=sensitive,
             packages=list(training.packages),
+            components=pipeline_components(bool(fairness)),
             params_json=json.dumps(training.params, sort_keys=True),
             card_literal=pyliteral(card_document(system, model, for_pipeline=True), sort_dicts=True),
             env_plain=env_plain,
@@ -244,6 +246,13 @@ class KfpTarget(Target):
         view_fields = {v.timestamp_field for v in system.feature_views if v.name in model.feature_views}
         preferred = [c for c in columns if c in view_fields]
         return (preferred or columns or [None])[0]
+
+
+def pipeline_components(fairness: bool) -> str:
+    """The component functions of a training pipeline: mlspec.runtime.kfp_components as it is
+    written, with the fairness gate only when the model has one."""
+    sections = (ALWAYS, "fairness") if fairness else (ALWAYS,)
+    return emitted_source("kfp_components", sections).strip("\n")
 
 
 def _resource_calls(resources: IRResources | None) -> list[str]:

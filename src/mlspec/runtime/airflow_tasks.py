@@ -1,4 +1,9 @@
-{% raw %}"""Runtime helper of the DAGs mlspec generates: the task bodies.
+# This module is copied, from the marker line on, into every generated Airflow dags folder as
+# `mlspec_runtime.py` (see mlspec.runtime): the DAG files load it by path when a task runs, and
+# the generated dvc.yaml runs it as a script. So it must stand alone: standard library imports
+# at the top, heavy ones inside the functions that need them, nothing from mlspec.
+# mlspec-emit: always
+"""Runtime helper of the DAGs mlspec generates: the task bodies.
 
 The DAG files load this module by path when a task runs, so parsing a DAG imports none of
 pandas, Great Expectations, Evidently, DVC, boto3 or kfp. It is listed in `.airflowignore`.
@@ -424,4 +429,3 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
-{% endraw %}

@@ -1,3 +1,26 @@
+"""The Kubeflow Pipelines lightweight components of the training pipeline mlspec generates.
+
+KFP embeds each component's source text in the compiled pipeline, so these functions must
+stand in the generated `kfp/<model>_training.py` itself: mlspec copies the sections below the
+`# mlspec-emit:` markers into it verbatim (see mlspec.runtime), `fairness` only for a model with
+a fairness gate. Each function imports what it needs inside its body, because it runs alone
+in the training image.
+
+What comes before the first marker is not emitted: it gives this module the names the
+generated pipeline file defines above the components (its imports, and the spec's image and
+packages), so that the components can be imported, linted and called as plain functions
+(`evaluate_model.python_func(...)`) by the tests.
+"""
+
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Artifact, Dataset, Input, Metrics, Model, Output
+
+# In the generated file: the spec's `training.image` and `training.packages`.
+BASE_IMAGE = "python:3.11"
+PACKAGES = []
+# mlspec-emit: always
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
@@ -125,7 +148,7 @@ def evaluate_model(
     if failed:
         raise RuntimeError("evaluation gate failed, the model is not registered: " + "; ".join(failed))
     return json.dumps(values, sort_keys=True)
-{% if fairness %}
+# mlspec-emit: fairness
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
@@ -175,7 +198,7 @@ def check_fairness(
     if failed:
         raise RuntimeError("fairness gate failed, the model is not registered: " + "; ".join(failed))
     return json.dumps(result, sort_keys=True)
-{% endif %}
+# mlspec-emit: always
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
