@@ -42,15 +42,15 @@ def test_text_diff_against_disk_summarises_per_target_and_writes_nothing(project
 
     assert result.returncode == 1  # --exit-code: there are changes
     lines = result.stdout.splitlines()
-    kserve = next(line for line in lines if line.strip().startswith("kserve "))
-    # both files change (their header names the new spec hash) but only prod's object does:
-    # dev overrides the replicas
-    assert "files   0 added   1 changed   0 removed" in kserve
-    assert any(line.endswith("changed only in the header that names the spec's sha256.") for line in lines)
-    assert "objects   0 added   1 changed   0 removed" in kserve
+    # Only prod's InferenceService changes (dev overrides the replicas): one file, one object,
+    # and the index; no other file names the spec's hash, so none shows up.
+    assert lines[0].startswith("customer-churn: files 1 changed; Kubernetes objects 1 changed")
+    (row,) = [line for line in lines if " / " in line]
+    assert row.split() == ["prod", "/", "kserve", "files", "1", "changed;", "objects", "1", "changed"]
+    assert "  manifest.json: the index records the new hashes" in lines
     assert "  changed  InferenceService models/customer-churn-churn  (k8s/prod/inferenceservice-churn.yaml)" in lines
     assert "-    maxReplicas: 5" in lines and "+    maxReplicas: 7" in lines
-    assert "--- a/k8s/prod/inferenceservice-churn.yaml" in lines
+    assert [line for line in lines if line.startswith("--- a/")] == ["--- a/k8s/prod/inferenceservice-churn.yaml"]
     assert snapshot(project / "generated") == before
 
 
@@ -68,13 +68,13 @@ def test_markdown_against_the_deployments_repo_is_ready_for_a_pull_request(proje
     text = result.stdout
     assert "\x1b" not in text
     assert text.startswith("## mlspec diff\n")
-    # every file's header names the new spec hash, but only prod's InferenceService changes:
-    # the others are summed up in one line instead of listed
-    assert "| `kserve` | 0 | 1 | 0 | 0 | 1 | 0 |" in text
-    assert "5 more files changed only in the header that names the spec's sha256." in text
-    # prod's AnalysisRun goes away with the rollback
-    assert "| `rollout` | 0 | 0 | 1 | 0 | 0 | 1 |" in text
-    assert "- removed `AnalysisRun models/customer-churn-churn-v2`" in text
+    # prod's InferenceService changes and its AnalysisRun goes away with the rollback; nothing
+    # of dev changes, and the comment stays short enough to read
+    assert "| prod | `kserve` | 1 changed | changed `InferenceService models/customer-churn-churn` |" in text
+    assert "| prod | `rollout` | 1 removed | removed `AnalysisRun models/customer-churn-churn-v2` |" in text
+    assert "| prod | `argocd` | 1 changed | none |" in text  # the kustomization lists one object less
+    assert "| dev |" not in text
+    assert text.count("<details>") == 3 and len(text.splitlines()) < 120
     section = text[text.index("<details><summary><code>deployments/customer-churn/prod/inferenceservice-churn.yaml"):]
     section = section[:section.index("</details>")]
     assert "```diff\n" in section and "+    canaryTrafficPercent: 0" in section
@@ -91,9 +91,11 @@ def test_json_lists_files_and_objects(project):
     assert data["changed"] is True
     system = data["systems"][0]
     assert system["system"] == "customer-churn"
-    assert {"id": "InferenceService models/customer-churn-churn", "status": "changed",
+    assert {"id": "InferenceService models/customer-churn-churn", "status": "changed", "environment": "prod",
             "path": "k8s/prod/inferenceservice-churn.yaml", "target": "kserve"} in system["objects"]
-    assert system["summary"]["kserve"]["objects"] == {"added": 0, "changed": 1, "removed": 0}
+    (row,) = system["summary"]
+    assert (row["environment"], row["target"]) == ("prod", "kserve")
+    assert row["objects"] == {"added": 0, "changed": 1, "removed": 0} and system["indexChanged"] is True
 
 
 def test_markdown_fences_survive_files_that_contain_backticks():
@@ -119,3 +121,27 @@ def test_an_object_without_a_manifest_entry_goes_to_the_target_that_declares_its
     assert _guess_target("x.yaml", run) == "rollout"
     assert _guess_target("x.yaml", "kind: ConfigMap\nmetadata: {name: c}\n") == "other"
     assert _guess_target("x.txt", "") == "other"
+
+
+def test_names_from_committed_files_cannot_shape_the_comment():
+    """A pull request controls the committed manifest and manifests: a target name that opens
+    an HTML comment or ends the table, or a path with markup, stays inert text."""
+    from mlspec.review.diff import FileChange, ObjectChange, SystemDiff, render_markdown
+
+    hostile = "x` <!-- \n| All checks passed |"
+    diff = SystemDiff("s", "specs/s.yaml", "generated/s",
+                      files=[FileChange("k8s/<b>x</b>.yaml", "changed", hostile, "a\n", "b\n", "prod")],
+                      objects=[ObjectChange(f"Kind ns/{hostile}", "changed", "k8s/<b>x</b>.yaml", hostile, "prod")])
+
+    text = render_markdown([diff])
+    import re
+
+    text = re.sub(r"```diff\n.*?```", "", text, flags=re.S)  # fenced code shows markup as text
+
+    # the comment opener only ever stands inside a code span, where Markdown shows it as text
+    for line in text.splitlines():
+        outside_code = line.split("`")[0::2]
+        assert not any("<!--" in part for part in outside_code), line
+    assert "<b>" not in text and "&lt;b&gt;x&lt;/b&gt;" in text
+    assert all(line.count("|") - line.count("\\|") in (0, 5) for line in text.splitlines()
+               if line.startswith("| prod"))

@@ -37,7 +37,7 @@ def _service(project: Path, env: str, model: str = "churn", system: str = "custo
 
 
 def _body(path: Path) -> str:
-    """A generated file without its header (whose spec hash changes with any spec edit)."""
+    """A generated file without its comment lines (the header)."""
     return "".join(line for line in path.read_text().splitlines(keepends=True) if not line.startswith("# "))
 
 

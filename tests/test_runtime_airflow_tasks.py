@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
+from support.headers import strip_hash_header
 from mlspec.runtime import airflow_tasks as tasks
 from mlspec.runtime import emitted_source
 
@@ -143,7 +144,7 @@ def test_emitted_helper_imports_only_the_standard_library_at_the_top():
 
 def test_the_generated_helper_is_this_module():
     generated = (REPO / "generated/customer-churn/airflow/dags/mlspec_runtime.py").read_text(encoding="utf-8")
-    assert generated.split("\n", 2)[2] == emitted_source("airflow_tasks")  # after the two header lines
+    assert strip_hash_header(generated) == emitted_source("airflow_tasks")
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from mlspec.textsafe import visible
+
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename, so readers never see half a file."""
@@ -32,6 +34,9 @@ def _umask() -> int:
 
 
 def unified_diff(old: str, new: str, name: str) -> str:
+    """A unified diff for people to read: files may come from a pull request, so control
+    characters (terminal escape sequences) are shown as escapes, never sent as they are."""
     lines = difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                  fromfile=f"a/{name}", tofile=f"b/{name}")
-    return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines)
+    return "".join(visible(line) if line.endswith("\n") else visible(line) + "\n\\ No newline at end of file\n"
+                   for line in lines)

@@ -85,7 +85,7 @@ def compile_unit(unit: SpecUnit, out_root: Path, targets: list[str] | None = Non
     result.system = project.base.name
     result.project = project
     result.artifacts = sorted(artifacts, key=lambda a: a.path)
-    header = header_lines(unit.recorded_path, unit.sha256)
+    header = header_lines(unit.recorded_path)
     result.files = {a.path: with_header(a, header) for a in result.artifacts}
     from mlspec.ir.graph import build_graph
 
@@ -123,7 +123,7 @@ def with_header(artifact: Artifact, header: list[str]) -> str:
 def manifest_text(result: CompileResult, spec_path: str, sha256: str, graph: dict) -> str:
     manifest = {
         "generatedBy": "mlspec",
-        "note": " ".join(header_lines(spec_path, sha256)),
+        "note": " ".join(header_lines(spec_path)),
         "system": result.system,
         "spec": {"path": spec_path, "sha256": sha256},
         "artifacts": [

@@ -139,7 +139,7 @@ def _check_and_resolve(unit: SpecUnit) -> None:
     from mlspec.ir.resolve import resolve_project
 
     unit.spec = validated.spec
-    unit.project = resolve_project(validated.spec, environment_specs, source.sha256, unit.recorded_path)
+    unit.project = resolve_project(validated.spec, environment_specs, unit.recorded_path)
 
 
 def _overlay_environment(unit: SpecUnit, env_name: str) -> MLSystemSpec | None:

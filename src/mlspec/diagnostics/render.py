@@ -7,9 +7,11 @@ can be shown in a terminal, parsed by tools, or annotated on a pull request.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable, Mapping
 
 from mlspec.diagnostics import Diagnostic, Severity
+from mlspec.textsafe import one_line, visible
 
 FORMATS = ("human", "json", "github")
 
@@ -46,7 +48,9 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
                 out.append(f"  = note: {_one_line(d.label)}")
         else:
             text = lines[span.line - 1]
-            text = text.replace("\t", " ")
+            # One column per character, and nothing a terminal would act on: a control
+            # character in the line shows as U+FFFD, so the caret still lines up.
+            text = re.sub(r"[\x00-\x1f\x7f-\x9f]", "\ufffd", text.replace("\t", " "))
             gutter = " " * len(str(span.line))
             width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
             width = max(1, min(width, max(1, len(text) - span.col + 1)))
@@ -73,7 +77,7 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
 def _one_line(text: str) -> str:
     """Keep each part of a human diagnostic on its line: user values quoted into messages
     may hold newlines or other control characters (a name like "churn\\nimport os")."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return one_line(text)
 
 
 def diagnostic_to_dict(d: Diagnostic) -> dict:
@@ -101,7 +105,9 @@ def render_json(diagnostics: list[Diagnostic]) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Workflow commands end at a newline; other control characters (terminal escapes) are
+    # shown as escapes in the log rather than sent.
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:

@@ -43,6 +43,7 @@ class SystemPlan:
     spec_sha256: str
     files: dict[str, str] = field(default_factory=dict)  # repository path -> content
     targets: dict[str, str] = field(default_factory=dict)  # repository path -> producing target
+    environments: dict[str, str] = field(default_factory=dict)  # repository path -> environment
     roots: tuple[str, ...] = ()  # folders this system owns: `<deployments.path>/<system>`
 
 
@@ -78,6 +79,7 @@ def plan_system(result) -> SystemPlan:
         dest = f"{deployment_path(project, env)}/{relative}"
         plan.files[dest] = result.files[artifact.path]
         plan.targets[dest] = artifact.target
+        plan.environments[dest] = env.name
     if not roots:
         roots.add(_default_root(project))
     plan.roots = tuple(sorted(roots))

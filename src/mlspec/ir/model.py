@@ -340,7 +340,6 @@ class IRSystem:
     py_name: str
     environment: str | None
     spec_path: str
-    spec_sha256: str
     metadata: IRMetadata
     platform: IRPlatform
     datasets: tuple[IRDataset, ...]

@@ -34,15 +34,14 @@ DEFAULT_LATENCY_QUERY = (
 )
 
 
-def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpec], sha256: str,
-                    spec_path: str) -> IRProject:
+def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpec], spec_path: str) -> IRProject:
     """The IR of a checked spec: the base system and one system per environment, each built
     from that environment's overlaid spec (`environment_specs`, in the spec's order).
     `spec_path` is the spec's path as recorded in generated files (machine-independent)."""
-    base = build_system(spec, sha256, spec_path, environment=None)
+    base = build_system(spec, spec_path, environment=None)
     environments: list[IREnvironment] = []
     for env_name, env in spec.environments.items():
-        system = build_system(environment_specs[env_name], sha256, spec_path, environment=env_name)
+        system = build_system(environment_specs[env_name], spec_path, environment=env_name)
         environments.append(IREnvironment(env_name, env.namespace, env.cluster, env.clusterName, system))
     if not spec.environments and any(m.serving for m in spec.models.values()):
         # Serving without environments still deploys somewhere: one namespace named after the system.
@@ -50,7 +49,7 @@ def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpe
     return IRProject(base, tuple(environments))
 
 
-def build_system(spec: MLSystemSpec, sha256: str, spec_path: str, environment: str | None) -> IRSystem:
+def build_system(spec: MLSystemSpec, spec_path: str, environment: str | None) -> IRSystem:
     system = spec.metadata.name
     datasets = tuple(_dataset(system, name, d) for name, d in spec.datasets.items())
     by_name = {d.name: d for d in datasets}
@@ -71,7 +70,7 @@ def build_system(spec: MLSystemSpec, sha256: str, spec_path: str, environment: s
                    for name, model in spec.models.items())
     return IRSystem(
         name=system, py_name=names.py_name(system), environment=environment, spec_path=spec_path,
-        spec_sha256=sha256, metadata=convert.metadata(spec.metadata), platform=convert.platform(spec.platform),
+        metadata=convert.metadata(spec.metadata), platform=convert.platform(spec.platform),
         datasets=datasets, entities=entities, feature_views=views, models=models, slos=slos,
         deploy=convert.deploy(spec.deploy))
 

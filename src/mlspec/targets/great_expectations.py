@@ -47,7 +47,7 @@ class GreatExpectationsTarget(Target):
                     kwargs[kwarg] = _number(value) if field in ("min", "max") else _plain(value)
             expectations.append(_expectation(extra.expect.removeprefix("expect_"), kwargs,
                                              f"datasets.{dataset.name}.expectations[{index}]"))
-        meta = {"mlspec": {"note": header_note(system.spec_path, system.spec_sha256),
+        meta = {"mlspec": {"note": header_note(system.spec_path),
                            "system": system.name, "dataset": dataset.name}}
         if dataset.description:
             meta["mlspec"]["description"] = dataset.description

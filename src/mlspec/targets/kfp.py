@@ -135,10 +135,15 @@ def _compile_job(job: tuple[str, str]) -> str:
 
 
 def ir_is_current(ir_text: str, source: str) -> bool:
-    """Whether a previously generated IR file was compiled from exactly this source."""
-    first = ir_text.split("\n", 3)
+    """Whether a previously generated IR file was compiled from exactly this source (the
+    hash line stands among the comment lines at the top, after the generated-by header)."""
     wanted = SOURCE_HASH_PREFIX + source_sha256(source)
-    return any(line == wanted for line in first[:3])
+    for line in ir_text.split("\n", 16)[:16]:
+        if not line.startswith("#"):
+            return False
+        if line == wanted:
+            return True
+    return False
 
 
 class KfpTarget(Target):

@@ -35,7 +35,7 @@ def card_document(system: IRSystem, model: IRModel, for_pipeline: bool = False) 
     spec's sha256), so that editing unrelated parts of the spec does not change the pipeline
     source, and kfp does not have to recompile it."""
     card = model.card
-    note = "" if for_pipeline else header_note(system.spec_path, system.spec_sha256)
+    note = "" if for_pipeline else header_note(system.spec_path)
     details: dict = {
         "name": model.registry_name,
         "overview": (card.overview if card and card.overview else None) or model.description

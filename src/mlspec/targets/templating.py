@@ -10,6 +10,7 @@ import os
 from functools import lru_cache
 
 from mlspec.locations import USER_TEMPLATES_ENV, cache_disabled, cache_root, template_dir
+from mlspec.textsafe import markdown_code, markdown_text, safe_link
 
 
 @lru_cache(maxsize=4)
@@ -30,7 +31,12 @@ def environment(user_dir: str | None = None):
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters["pyrepr"] = repr
+    # Python literals in generated code are ASCII: a spec string can then mean only itself,
+    # whatever source encoding a reader assumes.
+    env.filters["pyrepr"] = ascii
+    env.filters["md"] = markdown_text
+    env.filters["mdcode"] = markdown_code
+    env.tests["safe_link"] = safe_link
     return env
 
 
@@ -71,6 +77,9 @@ def pyliteral(value, indent: int = 0, sort_dicts: bool = False) -> str:
     import pprint
 
     text = pprint.pformat(value, width=100, sort_dicts=sort_dicts)
+    # Non-ASCII characters only occur inside string literals here, where \x.. / \u.. escapes
+    # mean the same characters: the literal is ASCII whatever encoding a reader assumes.
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
     return text.replace("\n", "\n" + " " * indent)
 
 

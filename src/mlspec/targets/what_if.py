@@ -78,7 +78,7 @@ class WhatIfTarget(Target):
         return artifacts
 
     def notebook_text(self, system: IRSystem, model: IRModel) -> str:
-        note = header_note(system.spec_path, system.spec_sha256)
+        note = header_note(system.spec_path)
         vocab = label_vocabulary(model)
         if model.task == "multiclass_classification" and not vocab:
             self.warn(f"model `{model.name}`: the label column has no `in:` values, so the What-If notebook"
