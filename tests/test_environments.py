@@ -31,7 +31,12 @@ def test_explain_shows_the_base_value_where_the_environment_does_not_override():
 def test_explain_names_defaults_and_unknown_keys():
     result = run_mlspec("explain", "models.chargeback-loss.training.retries", "specs/payments-risk.yaml", check=True)
     assert result.stdout == ("models.chargeback-loss.training.retries = 0\n"
-                             "  from default (not written in the spec)\n")
+                             "  from default (not written in the spec)\n"
+                             "  feeds airflow/dags/payments_risk__train_chargeback_loss.py, kfp/chargeback_loss_training.py,"
+                             " kfp/chargeback_loss_training.yaml\n")
+    # A value no output uses is never reported as in effect.
+    result = run_mlspec("explain", "platform.feast.registry", "specs/minimal.yaml", check=True)
+    assert result.stdout.endswith("  feeds no generated file: changing it changes nothing\n")
     result = run_mlspec("explain", "models.churn.serving.replicas.maximum", CHURN)
     assert result.returncode == 2 and "no `maximum`" in result.stderr and "max, min" in result.stderr
 

@@ -48,7 +48,9 @@ def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = No
 
 
 def compile_unit(unit: SpecUnit, out_root: Path, targets: list[str] | None = None,
-                 environments: list[str] | None = None) -> CompileResult:
+                 environments: list[str] | None = None, derived: bool = True) -> CompileResult:
+    """`derived=False`: outputs a tool derives from other outputs (the kfp IR) stand in by
+    what they derive from; for comparing compiles, never for writing them."""
     from mlspec.targets.kustomize import package_environments
     from mlspec.targets.registry import available_targets, load_target
 
@@ -65,7 +67,7 @@ def compile_unit(unit: SpecUnit, out_root: Path, targets: list[str] | None = Non
     result.scope = (frozenset(targets) if targets else None, env_filter)
     artifacts: list[Artifact] = []
     for name in selected:
-        target = load_target(name)(previous_dir=out_root / project.base.name)
+        target = load_target(name)(previous_dir=out_root / project.base.name, derived=derived)
         try:
             produced = target.generate(project)
         except Exception as exc:  # noqa: BLE001 - only a missing template is the user's to fix

@@ -152,8 +152,10 @@ _TABLE = (
     Code("E602", _E, "overlay", "an override inside a value that is not a mapping",
          "An override path goes through a value that is a string, number or list."),
     Code("E603", _E, "overlay", "a setting that cannot differ per environment",
-         "Environments override serving, rollout, SLO, platform and deploy settings. Data, features and training\n"
-         "are generated once for all environments, so overriding them per environment would be silently ignored."),
+         "Environments override what feeds the files generated per environment: models' serving and rollout,\n"
+         "slos, platform.prometheus, platform.feast, platform.deployments and deploy. Data, features, training and\n"
+         "the services the shared DAGs and pipelines name (object store, MLflow, Kubeflow, lineage) are generated\n"
+         "once for all environments, so overriding them per environment would be silently ignored."),
     Code("E604", _E, "usage", "unknown environment",
          "The environment named on the command line (`--env`) is not defined under `environments`."),
     # --- generate: what a target can express ------------------------------------------------------

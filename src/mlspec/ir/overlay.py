@@ -15,15 +15,26 @@ from mlspec.diagnostics import Diagnostic, Span, did_you_mean
 from mlspec.source.loader import LoadedSource
 from mlspec.source.positions import PositionTree
 
-# What may differ between environments. Data, features and training are generated once
-# for all environments, so overriding them per environment would be silently ignored.
+# What may differ between environments: what feeds the files generated per environment
+# (InferenceServices, canary analysis, Argo CD Applications, an environment's Feast store).
+# Everything else (data, features, training, and the platform services the DAGs and
+# pipelines name) is generated once for all environments, so an override of it would be
+# silently ignored: it is refused, naming the reason (see SHARED_BECAUSE).
 OVERRIDABLE = (
     ("models", "*", "serving"),
     ("models", "*", "rollout"),
     ("slos",),
-    ("platform",),
+    ("platform", "prometheus"),
+    ("platform", "feast"),
+    ("platform", "deployments"),
     ("deploy",),
 )
+SHARED_BECAUSE = {
+    ("platform", "objectStore"): "the DAGs, DVC config and pipelines every environment shares name it",
+    ("platform", "mlflow"): "the training pipelines and DAGs every environment shares name it",
+    ("platform", "kubeflow"): "the training DAGs every environment shares submit to it",
+    ("platform", "lineage"): "the OpenLineage config every environment shares names it",
+}
 
 
 @dataclass
@@ -35,6 +46,9 @@ class Overlaid:
     positions: PositionTree
     # path -> span of the override that set it (only overridden paths appear)
     overridden: dict[tuple, Span] = field(default_factory=dict)
+    # path -> where in the document the override that set it is written
+    # (`("environments", "dev", "overrides", "models.churn.serving.replicas.max")`)
+    written_at: dict[tuple, tuple] = field(default_factory=dict)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def origin(self, path: tuple) -> tuple[str, Span | None]:
@@ -57,10 +71,12 @@ def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
     result = Overlaid(environment, data, positions)
     for target, key_path, value in _override_entries(overrides, ("environments", environment, "overrides")):
         if not _overridable(target):
+            reason = next((why for prefix, why in SHARED_BECAUSE.items() if target[:len(prefix)] == prefix), None)
             result.diagnostics.append(_diag(
-                source, "E603", f"`{'.'.join(target)}` cannot differ per environment", key_path, on_key=True,
-                help="environments override serving, rollout, slos, platform and deploy settings;"
-                     " data, features and training are shared by all environments"))
+                source, "E603", f"`{'.'.join(target)}` cannot differ per environment"
+                + (f": {reason}" if reason else ""), key_path, on_key=True,
+                help="environments override models' serving and rollout, slos, platform.prometheus, platform.feast,"
+                     " platform.deployments and deploy; the rest is generated once for all environments"))
             continue
         parent = _walk_to_parent(source, data, target, key_path, result)
         if parent is None:
@@ -137,6 +153,7 @@ def _record(result: Overlaid, source: LoadedSource, target: tuple, key_path: tup
             merged_path = target + overlay_path[len(key_path):]
             result.positions.values[merged_path] = span
             result.overridden[merged_path] = span
+            result.written_at[merged_path] = overlay_path
     for overlay_path, span in source.positions.keys.items():
         if overlay_path[:len(key_path)] == key_path and len(overlay_path) > len(key_path):
             result.positions.keys[target + overlay_path[len(key_path):]] = span

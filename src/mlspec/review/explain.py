@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from mlspec.build.session import SpecUnit
 from mlspec.errors import UsageError
+from mlspec.review.feeds import Feeds, files_fed_by
 
 
 @dataclass(frozen=True)
@@ -16,11 +17,21 @@ class Explanation:
     environment: str | None
     origin: str  # "spec", "override" or "default"
     where: str  # file:line:col, or a phrase for defaults
+    feeds: Feeds | None = None  # None for a mapping or a list: ask about one of its values
 
     def render(self) -> str:
         rendered = json.dumps(self.value, sort_keys=True, ensure_ascii=False)
         scope = f" in environment `{self.environment}`" if self.environment else ""
-        return f"{self.key_path} = {rendered}{scope}\n  from {self.where}\n"
+        lines = [f"{self.key_path} = {rendered}{scope}", f"  from {self.where}"]
+        if self.feeds is not None:
+            if self.feeds.files:
+                lines.append("  feeds " + ", ".join(self.feeds.files))
+            elif self.feeds.only_this_value:
+                lines.append("  feeds what the spec builds on it: any other value here is refused or breaks a"
+                             " reference")
+            else:
+                lines.append("  feeds no generated file: changing it changes nothing")
+        return "\n".join(lines) + "\n"
 
 
 def explain(unit: SpecUnit, key_path: str, env: str | None) -> Explanation:
@@ -47,12 +58,32 @@ def explain(unit: SpecUnit, key_path: str, env: str | None) -> Explanation:
             raise UsageError(f"no `{part}` under `{'.'.join(map(str, path[:depth])) or 'the top level'}`;"
                              f" keys: {options}")
     kind, span = overlaid.origin(path)
+    feeds = None if isinstance(value, (dict, list)) else _feeds(unit, overlaid, path, kind, value)
     where = {
         "override": f"{source.path}:{span.line}:{span.col} (environment `{env}` override)" if span else "",
         "spec": f"{source.path}:{span.line}:{span.col}" if span else "",
         "default": "default (not written in the spec)",
     }[kind]
-    return Explanation(key_path, value, env, kind, where)
+    return Explanation(key_path, value, env, kind, where, feeds)
+
+
+def _feeds(unit: SpecUnit, overlaid, path: tuple, kind: str, value) -> Feeds | None:
+    """What the value feeds: its own text is changed where it is written (the override, or
+    the base spec); a default is first written out, then changed."""
+    if kind == "override":
+        return files_fed_by(unit, overlaid.written_at.get(path, path))
+    if kind == "spec":
+        return files_fed_by(unit, path)
+    if value is None:
+        return None
+    from mlspec.build.session import load_text
+    from mlspec.gitops.yaml_edit import EditError, set_value
+
+    try:
+        written = load_text(unit.path, set_value(unit.source.text, tuple(map(str, path)), value))
+    except EditError:
+        return None
+    return files_fed_by(written, path) if written.ok else None
 
 
 def _environment_spec(unit: SpecUnit, env: str):

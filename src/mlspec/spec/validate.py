@@ -345,3 +345,20 @@ def _step(annotation: Any, element: Any) -> Any:
             if element in (name, field.alias):
                 return field.annotation
     return None
+
+
+def allowed_values(path: tuple) -> list | None:
+    """The values a field at `path` (keys and indexes of the document) may take when it is
+    one of a fixed set (a Literal), else None."""
+    annotation: Any = MLSystemSpec
+    for element in path:
+        annotation = _step(annotation, element)
+        if annotation is None:
+            return None
+    annotation = _unwrap(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        annotation = _unwrap(members[0]) if len(members) == 1 else annotation
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    return None

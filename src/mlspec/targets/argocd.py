@@ -51,7 +51,10 @@ def application(project: IRProject, env: IREnvironment) -> dict:
     if argocd.automated is not None:
         sync_policy["automated"] = {"prune": argocd.automated.prune, "selfHeal": argocd.automated.self_heal}
     sync_policy["syncOptions"] = ["CreateNamespace=true", "RespectIgnoreDifferences=true"]
-    return {
+    # Argo CD shows `info` on the Application's page: what the system is and who owns it.
+    info = [{"name": name, "value": value} for name, value in (
+        ("Description", system.metadata.description), ("Owner", system.metadata.owner)) if value]
+    application = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
         "metadata": {
@@ -73,3 +76,6 @@ def application(project: IRProject, env: IREnvironment) -> dict:
             }],
         },
     }
+    if info:
+        application["spec"]["info"] = info
+    return application

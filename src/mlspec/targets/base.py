@@ -59,11 +59,15 @@ class Target:
     # deployments repository (which has no manifest) to the target that declares its kind.
     kinds: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, previous_dir: Path | None = None) -> None:
+    def __init__(self, previous_dir: Path | None = None, derived: bool = True) -> None:
         self.diagnostics: list[Diagnostic] = []
         # The system's output folder as it is before this compile, for targets that can reuse
         # expensive results (the kfp IR); targets read it, never write it.
         self.previous_dir = previous_dir
+        # False when the caller only compares outputs (`mlspec explain`'s "feeds"): outputs
+        # that a tool derives from other outputs (the kfp IR, from the pipeline source) may
+        # then stand in by what they are derived from, instead of running the tool.
+        self.derived = derived
 
     def previous_file(self, path: str) -> str | None:
         if self.previous_dir is None:

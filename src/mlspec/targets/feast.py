@@ -121,7 +121,9 @@ def _view_context(view: IRFeatureView, source: _Source) -> dict:
         "var": f"view_{view.name}", "name": view.name, "entities": [f"entity_{e.name}" for e in view.entities],
         "ttl_seconds": view.ttl_seconds, "ttl": view.ttl, "online": view.online, "source_var": source.var,
         "description": view.description or "",
-        "fields": [{"name": f.name, "dtype": COLUMN_TYPES[f.type].feast_dtype} for f in view.features],
+        "fields": [{"name": f.name, "dtype": COLUMN_TYPES[f.type].feast_dtype,
+                    "description": getattr(view.source.column(f.name), "description", None) or ""}
+                   for f in view.features],
     }
 
 

@@ -55,6 +55,13 @@ class GreatExpectationsTarget(Target):
 
     def column_expectations(self, system: IRSystem, dataset: IRDataset, column: IRColumn) -> list[dict]:
         where = f"datasets.{dataset.name}.columns.{column.name}"
+        found = self._column_rules(system, dataset, column, where)
+        if column.description:  # shown beside each of the column's results in GX's data docs
+            for expectation in found:
+                expectation["meta"]["description"] = column.description
+        return found
+
+    def _column_rules(self, system: IRSystem, dataset: IRDataset, column: IRColumn, where: str) -> list[dict]:
         found = [
             _expectation("column_to_exist", {"column": column.name}, where),
             _expectation("column_values_to_be_in_type_list",

@@ -157,11 +157,13 @@ class KfpTarget(Target):
             source = self.pipeline_source(system, model)
             if source is not None:
                 pipelines.append((model, source, self._previous_ir(pipeline_ir_path(model), source)))
+        if not self.derived:  # the IR is a function of the source: its hash stands in for it
+            pipelines = [(model, source, previous or "") for model, source, previous in pipelines]
         compiled = compile_many([(source, pipeline_function_name(model))
                                  for model, source, previous in pipelines if previous is None])
         artifacts = []
         for model, source, previous in pipelines:
-            ir = previous or compiled[(source, pipeline_function_name(model))]
+            ir = previous if previous is not None else compiled[(source, pipeline_function_name(model))]
             artifacts += [
                 self.artifact(pipeline_source_path(model), source),
                 self.artifact(pipeline_ir_path(model), f"{SOURCE_HASH_PREFIX}{source_sha256(source)}\n{ir}"),
