@@ -39,6 +39,9 @@ def test_explain_names_defaults_and_unknown_keys():
     assert result.stdout.endswith("  feeds no generated file: changing it changes nothing\n")
     result = run_mlspec("explain", "models.churn.serving.replicas.maximum", CHURN)
     assert result.returncode == 2 and "no `maximum`" in result.stderr and "max, min" in result.stderr
+    # a bad environment is a usage error too, like a bad key
+    result = run_mlspec("explain", "models.churn.serving.replicas.max", CHURN, "--env", "qa")
+    assert result.returncode == 2 and "environment `qa` is not defined" in result.stderr
 
 
 def test_overlays_change_only_their_environment():

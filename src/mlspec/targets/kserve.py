@@ -54,6 +54,8 @@ def inference_service_file(model: IRModel) -> str:
 def inference_service(env: IREnvironment, model: IRModel) -> dict:
     serving, rollout = model.serving, model.rollout
     annotations = {"mlspec.dev/registered-model": model.registry_name}
+    if model.description:  # `kubectl describe` and dashboards show annotations
+        annotations["mlspec.dev/description"] = model.description
     if serving.model_version:
         annotations["mlspec.dev/model-version"] = serving.model_version
     if rollout is not None:
