@@ -7,13 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tempfile
-
 import pytest
-
-# Keep mlspec's result cache (see mlspec/cache.py) inside this test session, so tests neither
-# read a developer's cache nor leave entries behind in it.
-os.environ["MLSPEC_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlspec-test-cache-")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -36,3 +30,19 @@ def shared_dir() -> Path:
     if not (SHARED / "crds").is_dir():
         pytest.fail(f"the CRD schemas are expected in {SHARED / 'crds'} (../shared beside the repository)")
     return SHARED
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """mlspec's result cache (mlspec/build/cache.py) in a folder of this test's own, so a test
+    neither reads a developer's cache nor what an earlier test left (order never matters), and
+    the CLI it runs, in this process or a child, sees the same folder. (Not under tmp_path, which
+    some tests expect to hold only what the command under test wrote.)"""
+    folder = tmp_path_factory.mktemp("mlspec-cache")
+    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(folder))
+    # The jinja2 environment is built once per process and keeps compiled templates in the
+    # cache folder it was built with: build it again for this test's folder.
+    templating = sys.modules.get("mlspec.targets.templating")
+    if templating is not None:
+        templating.environment.cache_clear()
+    return folder
