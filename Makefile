@@ -16,7 +16,7 @@ test: $(VENV)/.test-installed
 
 ## update-goldens: rewrite expected test outputs after a reviewed change
 update-goldens: $(VENV)/.test-installed
-	MLSPEC_UPDATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/test_invalid_corpus.py tests/test_golden.py
+	MLSPEC_UPDATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/cli/test_invalid_corpus.py tests/unit/targets/test_golden.py
 
 ## schema: regenerate schema/mlspec.schema.json from the spec models
 schema: $(VENV)/.runtime-installed

@@ -1,4 +1,20 @@
-"""Fixtures shared by the whole suite: repository paths, the CLI, and CRD validators."""
+"""Fixtures shared by the whole suite: repository paths, the CLI, and CRD validators.
+
+The suite is layered by folder, and each folder's tests get its marker here, so
+`pytest -m unit`, `-m "cli and not smoke"` or `-m "not integration"` pick a layer:
+
+    tests/unit/<stage>/     one stage of the compiler, in this process         unit
+    tests/cli/              each command in this process (CliRunner)           cli
+    tests/cli/smoke/        the real `python -m mlspec` executable             cli, smoke
+    tests/property/         hypothesis property and fuzz tests                 property
+    tests/integration/<tool>/  generated files with the real tools             integration
+    tests/security/         the security layer                                 security
+
+`slow` (a real tool end to end, minutes) is marked by hand and cuts across layers. Every
+folder under these is a package (`__init__.py`), so test module names need not be unique.
+Shared helpers live in tests/support/, goldens.py and golden_tree.py; tests/ is on sys.path
+(pyproject's `pythonpath`), so `from conftest import REPO` works from any folder.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +25,15 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
 SHARED = REPO.parent / "shared"
 SPECS = REPO / "specs"
 
 
 def run_mlspec(*args: str, cwd: Path | None = None, env: dict | None = None,
                check: bool = False) -> subprocess.CompletedProcess:
-    """Run the real CLI in a subprocess (as users and CI do)."""
+    """Run the real CLI in a subprocess (as users and CI do): for tests about the process."""
     merged = {**os.environ, "NO_COLOR": "1", **(env or {})}
     result = subprocess.run([sys.executable, "-m", "mlspec", *args], cwd=cwd or REPO, env=merged,
                             capture_output=True, text=True, timeout=600)
@@ -46,3 +63,22 @@ def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     if templating is not None:
         templating.environment.cache_clear()
     return folder
+
+
+# Top-level folder under tests/ -> the marker of its layer; a test module elsewhere is an error.
+LAYERS = {"unit": "unit", "cli": "cli", "property": "property", "integration": "integration", "security": "security"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            parts = item.path.resolve().relative_to(TESTS).parts
+        except ValueError:
+            continue  # a test outside tests/, named on the command line
+        layer = LAYERS.get(parts[0]) if len(parts) > 1 else None
+        if layer is None:
+            raise pytest.UsageError(f"{item.path} is in no layer folder: move it under tests/<layer>/, "
+                                    f"one of {', '.join(sorted(LAYERS))} (see tests/conftest.py)")
+        item.add_marker(layer)
+        if parts[:2] == ("cli", "smoke"):
+            item.add_marker("smoke")

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import run_mlspec
+from conftest import REPO, run_mlspec
 from goldens import assert_golden, updating
 from mlspec.cli import cli
 from mlspec.errors import ExitCode
 
 EXIT_SPEC_ERRORS = ExitCode.SPEC_ERRORS
 
-CASES_DIR = Path(__file__).parent / "cases" / "invalid"
+CASES_DIR = REPO / "tests" / "cases" / "invalid"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "spec.yaml").is_file())
 # Diagnostics that concern the file as a whole and so have no line and column.
 POSITIONLESS_CODES = {"E000", "E004"}

@@ -2,7 +2,7 @@
 matter (comments, order and formatting untouched), the recompiled InferenceService carries
 the new canary / promotion / rollback, and --repo turns it into one deployments commit.
 Offline: the version's storage folder is given with --storage-uri (the MLflow lookup is
-exercised end to end in test_webhook.py)."""
+exercised end to end in tests/integration/mlflow/test_webhook.py)."""
 
 from __future__ import annotations
 

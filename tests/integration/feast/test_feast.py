@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from mlspec.build.compile import compile_spec
-from tests.conftest import REPO, SPECS
-from tests.support.churn_data import AS_OF, churn_frames, feast_repo_copy
+from conftest import REPO, SPECS
+from support.churn_data import AS_OF, churn_frames, feast_repo_copy
 
 FEAST = str(Path(sys.executable).with_name("feast"))
 

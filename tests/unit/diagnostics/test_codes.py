@@ -5,14 +5,14 @@ defined, and every defined code is reported somewhere."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from click.testing import CliRunner
 
+from conftest import REPO
 from mlspec.cli import cli
 from mlspec.diagnostics import Diagnostic, Severity, codes
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "mlspec"
+SRC = REPO / "src" / "mlspec"
 CODE_LITERAL = re.compile(r"""["']([EW]\d{3})["']""")
 
 

@@ -3,13 +3,12 @@ files expected. (The example specs' full output is pinned by generated/ itself.)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from conftest import REPO
 from golden_tree import assert_golden_tree
 
-CASES = Path(__file__).parent / "cases" / "golden"
+CASES = REPO / "tests" / "cases" / "golden"
 SERVING_TARGETS = ["kserve", "rollout", "argocd"]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from conftest import REPO
 
 GENERATED = REPO / "generated"
 SOURCES = sorted(GENERATED.glob("*/kfp/*_training.py"))

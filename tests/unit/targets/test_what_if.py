@@ -8,7 +8,7 @@ import ast
 import nbformat
 import pytest
 
-from tests.conftest import REPO
+from conftest import REPO
 
 GENERATED = REPO / "generated"
 NOTEBOOKS = sorted(GENERATED.glob("*/analysis/*_what_if.ipynb"))

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from mlspec.build.compile import compile_spec
-from tests.conftest import REPO, SHARED, SPECS
+from conftest import REPO, SHARED, SPECS
 
 GENERATED = REPO / "generated"
 CARDS = sorted(GENERATED.glob("*/docs/*.model-card.json"))

@@ -14,8 +14,8 @@ import jsonschema
 import pytest
 
 from mlspec.build.compile import compile_spec
-from tests.conftest import REPO, SHARED, SPECS
-from tests.support.churn_data import churn_frames, feast_repo_copy
+from conftest import REPO, SHARED, SPECS
+from support.churn_data import churn_frames, feast_repo_copy
 
 pytestmark = pytest.mark.slow
 
