@@ -100,25 +100,6 @@ def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time
     assert snapshot(tmp_path / "generated") == expected
 
 
-def test_an_edited_template_is_compiled_again_not_served_from_the_cache(tmp_path, monkeypatch):
-    from mlspec.targets import templating
-
-    monkeypatch.setenv("MLSPEC_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.delenv("MLSPEC_NO_CACHE", raising=False)
-    user = tmp_path / "templates"
-    user.mkdir()
-    template = user / "note.txt.j2"
-    try:
-        template.write_text("first {{ value }}\n")
-        assert templating.environment(str(user)).get_template("note.txt.j2").render(value=1) == "first 1\n"
-        templating.environment.cache_clear()  # a new process: only the on-disk cache remains
-        template.write_text("second {{ value }}\n")
-        assert templating.environment(str(user)).get_template("note.txt.j2").render(value=2) == "second 2\n"
-    finally:
-        templating.environment.cache_clear()
-    assert list((tmp_path / "cache/jinja2").glob("*.cache"))
-
-
 def test_a_spec_saved_while_it_compiles_is_compiled_again_next_time(tmp_path, monkeypatch):
     """The result cache must record what the compiled bytes produce: if the user saves the
     spec while mlspec is compiling it, the next compile must see the new bytes as new."""

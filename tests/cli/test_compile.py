@@ -14,7 +14,6 @@ from conftest import REPO, SPECS, run_mlspec
 from support.trees import snapshot
 
 
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A throwaway repository layout with the example specs."""
@@ -139,37 +138,6 @@ def test_compiling_the_argocd_target_alone_keeps_each_kustomization_whole(projec
                check=True)
     assert snapshot(project / "generated") == full
     assert b"inferenceservice-churn.yaml" in full["customer-churn/k8s/prod/kustomization.yaml"]
-
-
-def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
-    """Fail the writer part-way (as a full disk or a kill would) and check nothing changed."""
-    from mlspec.build import writer
-    from mlspec.build.compile import compile_spec
-
-    out = project / "generated"
-    result = compile_spec(project / "specs/customer-churn.yaml", out)
-    with writer.output_lock(out):
-        writer.write_tree(out, result.system, result.files)
-    before = snapshot(out)
-    changed = dict(result.files)
-    changed["k8s/prod/inferenceservice-churn.yaml"] += "# changed\n"
-    calls = {"n": 0}
-
-    def failing_open(path, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise OSError(28, "No space left on device", str(path))
-        return open(path, *args, **kwargs)
-
-    # the writer's own `open` (a module global shadows the builtin)
-    monkeypatch.setattr(writer, "open", failing_open, raising=False)
-    with pytest.raises(OSError):
-        with writer.output_lock(out):
-            writer.write_tree(out, result.system, changed)
-    monkeypatch.delattr(writer, "open")
-    writer.recover(out)
-    assert snapshot(out) == before
-    assert not [p for p in out.iterdir() if p.name.startswith(".mlspec-")]
 
 
 def test_unknown_target_and_environment_are_usage_errors(project):

@@ -49,21 +49,6 @@ def test_mermaid_declares_every_node_once_and_draws_every_edge():
     assert ("churn", "model") in declared.values() and ("customers", "dataset") in declared.values()
 
 
-def test_mermaid_and_dot_escape_labels():
-    from mlspec.review.graph import SystemGraph, render_dot, render_mermaid
-
-    graph = {"nodes": [{"id": "dataset:a", "kind": "dataset", "name": 'say "hi" <b>'},
-                       {"id": "model:m", "kind": "model", "name": "m"}],
-             "edges": [{"from": "dataset:a", "to": "model:m"}]}
-    systems = [SystemGraph('sys "x"', "s.yaml", graph, None)]
-
-    mermaid = render_mermaid(systems)
-    assert '"say #quot;hi#quot; #lt;b#gt;"' in mermaid and 'say "hi"' not in mermaid
-    parsed = pydot.graph_from_dot_data(render_dot(systems))[0]
-    labels = [n.get_label() for sub in parsed.get_subgraphs() for n in sub.get_nodes()]
-    assert '"say \\"hi\\" <b>"' in labels
-
-
 def test_dot_is_valid_graphviz_with_every_edge():
     result = run_mlspec("graph", "specs/payments-risk.yaml", "--format", "dot")
 

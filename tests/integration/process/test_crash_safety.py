@@ -21,7 +21,6 @@ from conftest import SPECS, run_mlspec
 from support.trees import snapshot
 
 
-
 def _system_trees(out: Path) -> dict[str, bytes]:
     return {k: v for k, v in snapshot(out).items() if not k.startswith(".mlspec-")}
 
@@ -155,18 +154,3 @@ def test_a_missing_template_fails_closed_with_exit_3(project):
     assert result.returncode == 3, result.stderr
     assert "error[E902]" in result.stderr and "nowhere/missing.txt.j2" in result.stderr
     assert snapshot(project / "generated") == before
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="renameat2 is Linux's")
-def test_the_new_tree_replaces_the_old_in_one_atomic_exchange(tmp_path):
-    """On Linux the swap is renameat2(RENAME_EXCHANGE), so no moment exists at which the
-    system folder is missing; the rename fallback (and its recovery) is for other systems."""
-    from mlspec.build import writer
-
-    old, new = tmp_path / "system", tmp_path / "staging"
-    old.mkdir()
-    new.mkdir()
-    (old / "file.txt").write_text("old\n")
-    (new / "file.txt").write_text("new\n")
-    assert writer._exchange(new, old) is True
-    assert (old / "file.txt").read_text() == "new\n" and (new / "file.txt").read_text() == "old\n"

@@ -1,15 +1,12 @@
-"""The registry of diagnostic codes (`mlspec.diagnostics.codes`) and `mlspec codes`: every
-code is defined once with a severity, a stage and a doc, every code the source reports is
-defined, and every defined code is reported somewhere."""
+"""The registry of diagnostic codes (`mlspec.diagnostics.codes`): every code is defined once
+with a severity, a stage and a doc, every code the source reports is defined, and every
+defined code is reported somewhere. (`mlspec codes`: tests/cli/test_codes.py.)"""
 
 from __future__ import annotations
 
 import re
 
-from click.testing import CliRunner
-
 from conftest import REPO
-from mlspec.cli import cli
 from mlspec.diagnostics import Diagnostic, Severity, codes
 
 SRC = REPO / "src" / "mlspec"
@@ -54,18 +51,3 @@ def test_a_diagnostic_takes_its_codes_severity():
     assert Diagnostic("E201", "unknown dataset", "spec.yaml").severity is Severity.ERROR
     assert codes.exit_code({"E604"}) == 2 and codes.exit_code({"E604", "E201"}) == 1
     assert codes.exit_code({"E902", "E201"}) == 3 and codes.exit_code(set()) == 0
-
-
-def test_mlspec_codes_lists_and_explains():
-    runner = CliRunner()
-    listing = runner.invoke(cli, ["codes"])
-    assert listing.exit_code == 0
-    assert len(listing.output.splitlines()) == len(codes.CODES)
-    assert "E201  error    check     unknown dataset" in listing.output
-
-    one = runner.invoke(cli, ["codes", "e207"])
-    assert one.exit_code == 0
-    assert one.output.startswith("E207: unknown SLO\n") and "not defined under `slos`" in one.output
-
-    unknown = runner.invoke(cli, ["codes", "E2O1"])
-    assert unknown.exit_code == 2 and "`E201`" in unknown.output
