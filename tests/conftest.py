@@ -19,6 +19,7 @@ Shared helpers live in tests/support/, goldens.py and golden_tree.py; tests/ is 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,34 @@ SHARED = REPO.parent / "shared"
 SPECS = REPO / "specs"
 
 
+def invoke_mlspec(*args: str, cwd: Path | None = None, env: dict | None = None,
+                  check: bool = False) -> subprocess.CompletedProcess:
+    """Run the CLI in this process through click's CliRunner, from `cwd` (the repository by
+    default) with `env` over the environment: what `run_mlspec` gives (returncode, stdout,
+    stderr, kept apart), without starting an interpreter. For every test of what a command
+    does; a test about the process itself (signals, a lock between two processes, what a fresh
+    interpreter imports, the installed entry point) uses `run_mlspec`."""
+    from click.testing import CliRunner
+
+    from mlspec.cli import cli
+
+    runner = CliRunner(env={"NO_COLOR": "1", **(env or {})})  # click >= 8.2 keeps stderr apart
+    previous = os.getcwd()
+    os.chdir(cwd or REPO)
+    try:
+        result = runner.invoke(cli, list(args), prog_name="mlspec")
+    finally:
+        os.chdir(previous)
+    # CliRunner turns an escaped exception into exit code 1, which would pass for "spec errors".
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    completed = subprocess.CompletedProcess(["mlspec", *args], result.exit_code, result.stdout, result.stderr)
+    if check and completed.returncode != 0:
+        raise AssertionError(f"mlspec {' '.join(args)} exited {completed.returncode}:\n"
+                             f"{completed.stdout}\n{completed.stderr}")
+    return completed
+
+
 def run_mlspec(*args: str, cwd: Path | None = None, env: dict | None = None,
                check: bool = False) -> subprocess.CompletedProcess:
     """Run the real CLI in a subprocess (as users and CI do): for tests about the process."""
@@ -40,6 +69,27 @@ def run_mlspec(*args: str, cwd: Path | None = None, env: dict | None = None,
     if check and result.returncode != 0:
         raise AssertionError(f"mlspec {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
+
+
+@pytest.fixture(scope="session")
+def compiled_examples(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project folder holding a copy of specs/ and the generated/ that `mlspec compile specs`
+    writes from it, compiled once per session. Read it only: a test that changes the project
+    takes `compiled_project`, its own copy."""
+    root = tmp_path_factory.mktemp("compiled-examples")
+    shutil.copytree(SPECS, root / "specs")
+    cache = tmp_path_factory.mktemp("compiled-examples-cache")  # no test's cache folder
+    invoke_mlspec("compile", "specs", cwd=root, env={"MLSPEC_CACHE_DIR": str(cache)}, check=True)
+    return root
+
+
+@pytest.fixture
+def compiled_project(compiled_examples: Path, tmp_path: Path) -> Path:
+    """tmp_path/project: a fresh copy of the compiled example project (specs/ and generated/),
+    for a test that edits a spec or the output of a compile it did not have to run itself."""
+    root = tmp_path / "project"
+    shutil.copytree(compiled_examples, root, symlinks=True)
+    return root
 
 
 @pytest.fixture(scope="session")
