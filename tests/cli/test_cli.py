@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import REPO, run_mlspec
+from conftest import REPO, invoke_mlspec
 
 BROKEN = """\
 apiVersion: mlspec/v1alpha1
@@ -35,7 +35,7 @@ def _broken(tmp_path: Path) -> Path:
 
 def test_human_output_shows_every_error_with_line_caret_and_help(tmp_path):
     _broken(tmp_path)
-    result = run_mlspec("validate", "demo.yaml", cwd=tmp_path)
+    result = invoke_mlspec("validate", "demo.yaml", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout == ""
     err = result.stderr
@@ -49,7 +49,7 @@ def test_human_output_shows_every_error_with_line_caret_and_help(tmp_path):
 
 def test_json_format_is_machine_readable(tmp_path):
     _broken(tmp_path)
-    result = run_mlspec("validate", "demo.yaml", "--format", "json", cwd=tmp_path)
+    result = invoke_mlspec("validate", "demo.yaml", "--format", "json", cwd=tmp_path)
     assert result.returncode == 1
     payload = json.loads(result.stdout)
     assert payload["errors"] == 2
@@ -60,7 +60,7 @@ def test_json_format_is_machine_readable(tmp_path):
 
 def test_github_format_annotates_the_pull_request(tmp_path):
     _broken(tmp_path)
-    result = run_mlspec("validate", "demo.yaml", "--format", "github", cwd=tmp_path)
+    result = invoke_mlspec("validate", "demo.yaml", "--format", "github", cwd=tmp_path)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
     assert lines[0].startswith("::error file=demo.yaml,line=10,col=16,")
@@ -69,34 +69,34 @@ def test_github_format_annotates_the_pull_request(tmp_path):
 
 
 def test_valid_specs_exit_0_and_usage_errors_exit_2(tmp_path):
-    assert run_mlspec("validate", "specs").returncode == 0
-    missing = run_mlspec("validate", "no/such/file.yaml")
+    assert invoke_mlspec("validate", "specs").returncode == 0
+    missing = invoke_mlspec("validate", "no/such/file.yaml")
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert run_mlspec("validate", str(empty)).returncode == 2
-    assert run_mlspec("validate", "--format", "xml", "specs").returncode == 2
+    assert invoke_mlspec("validate", str(empty)).returncode == 2
+    assert invoke_mlspec("validate", "--format", "xml", "specs").returncode == 2
 
 
 def test_init_writes_a_commented_starter_that_validates(tmp_path):
     (tmp_path / "specs").mkdir()
     (tmp_path / "schema").mkdir()
     shutil.copy(REPO / "schema/mlspec.schema.json", tmp_path / "schema")
-    result = run_mlspec("init", "fraud-detection", cwd=tmp_path)
+    result = invoke_mlspec("init", "fraud-detection", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     spec = tmp_path / "specs/fraud-detection.yaml"
     text = spec.read_text()
     assert text.startswith("# yaml-language-server: $schema=../schema/mlspec.schema.json\n")
     assert text.count("\n#") >= 5, "the starter explains itself"
     assert yaml.safe_load(text)["metadata"]["name"] == "fraud-detection"
-    assert run_mlspec("validate", "specs/fraud-detection.yaml", cwd=tmp_path).returncode == 0
-    again = run_mlspec("init", "fraud-detection", cwd=tmp_path)
+    assert invoke_mlspec("validate", "specs/fraud-detection.yaml", cwd=tmp_path).returncode == 0
+    again = invoke_mlspec("init", "fraud-detection", cwd=tmp_path)
     assert again.returncode == 2 and "already exists" in again.stderr
     assert spec.read_text() == text
 
 
 def test_init_refuses_a_name_kubernetes_would_refuse(tmp_path):
-    result = run_mlspec("init", "Fraud_Detection", cwd=tmp_path)
+    result = invoke_mlspec("init", "Fraud_Detection", cwd=tmp_path)
     assert result.returncode == 2 and "lower-case" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -107,7 +107,7 @@ def test_pre_commit_hooks_run_mlspec():
 
 
 def test_init_outside_a_project_writes_the_schema_its_modeline_names(tmp_path):
-    result = run_mlspec("init", "fraud-detection", cwd=tmp_path)
+    result = invoke_mlspec("init", "fraud-detection", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     first = (tmp_path / "fraud-detection.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=schema/mlspec.schema.json"
@@ -121,7 +121,7 @@ def test_a_spec_path_with_a_newline_is_refused_before_anything_is_written(tmp_pa
     folder = tmp_path / "specs" / "team\napiVersion: v1"
     folder.mkdir(parents=True)
     shutil.copy(REPO / "specs/minimal.yaml", folder / "minimal.yaml")
-    result = run_mlspec("compile", "specs", "--format", "json", cwd=tmp_path)
+    result = invoke_mlspec("compile", "specs", "--format", "json", cwd=tmp_path)
     assert result.returncode == 1
     (diagnostic,) = json.loads(result.stdout)["diagnostics"]
     assert diagnostic["code"] == "E013" and diagnostic["file"] == "specs/team\napiVersion: v1/minimal.yaml"

@@ -8,13 +8,13 @@ import shutil
 import pytest
 import yaml
 
-from conftest import REPO, SPECS, run_mlspec
+from conftest import REPO, SPECS, invoke_mlspec
 
 CHURN = "specs/customer-churn.yaml"
 
 
 def test_explain_shows_the_overlay_value_and_its_line():
-    result = run_mlspec("explain", "models.churn.serving.replicas.max", CHURN, "--env", "dev", check=True)
+    result = invoke_mlspec("explain", "models.churn.serving.replicas.max", CHURN, "--env", "dev", check=True)
     line = next(i for i, text in enumerate((SPECS / "customer-churn.yaml").read_text().splitlines(), 1)
                 if "models.churn.serving.replicas:" in text)
     assert result.stdout.startswith("models.churn.serving.replicas.max = 1 in environment `dev`")
@@ -22,17 +22,17 @@ def test_explain_shows_the_overlay_value_and_its_line():
 
 
 def test_explain_shows_the_base_value_where_the_environment_does_not_override():
-    result = run_mlspec("explain", "models.churn.serving.replicas.max", CHURN, "--env", "prod", check=True)
+    result = invoke_mlspec("explain", "models.churn.serving.replicas.max", CHURN, "--env", "prod", check=True)
     line = next(i for i, text in enumerate((SPECS / "customer-churn.yaml").read_text().splitlines(), 1)
                 if "replicas: {min: 1, max: 5}" in text)
     assert "= 5 in environment `prod`" in result.stdout and f"{CHURN}:{line}:" in result.stdout
 
 
 def test_explain_names_defaults_and_unknown_keys():
-    result = run_mlspec("explain", "models.chargeback-loss.training.retries", "specs/payments-risk.yaml", check=True)
+    result = invoke_mlspec("explain", "models.chargeback-loss.training.retries", "specs/payments-risk.yaml", check=True)
     assert result.stdout == ("models.chargeback-loss.training.retries = 0\n"
                              "  from default (not written in the spec)\n")
-    result = run_mlspec("explain", "models.churn.serving.replicas.maximum", CHURN)
+    result = invoke_mlspec("explain", "models.churn.serving.replicas.maximum", CHURN)
     assert result.returncode == 2 and "no `maximum`" in result.stderr and "max, min" in result.stderr
 
 
@@ -67,7 +67,7 @@ def test_broken_overlays_get_diagnostics_at_the_overlay_line(tmp_path, edit, cod
     assert old in text
     spec.write_text(text.replace(old, new, 1))
     line = next(i for i, t in enumerate(spec.read_text().splitlines(), 1) if new in t)
-    result = run_mlspec("compile", CHURN, cwd=tmp_path)
+    result = invoke_mlspec("compile", CHURN, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert f"[{code}]" in result.stderr and message in result.stderr, result.stderr
     assert f"{CHURN}:{line}:" in result.stderr, result.stderr

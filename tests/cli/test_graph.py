@@ -9,7 +9,7 @@ import re
 import pydot
 import pytest
 
-from conftest import REPO, run_mlspec
+from conftest import REPO, invoke_mlspec
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pydot's pyparsing calls
 
@@ -19,7 +19,7 @@ def _manifest_graph(system: str) -> dict:
 
 
 def test_json_is_the_lineage_graph_of_the_manifest():
-    result = run_mlspec("graph", "specs/customer-churn.yaml", "specs/payments-risk.yaml", "--format", "json")
+    result = invoke_mlspec("graph", "specs/customer-churn.yaml", "specs/payments-risk.yaml", "--format", "json")
 
     assert result.returncode == 0, result.stderr
     systems = {s["system"]: s for s in json.loads(result.stdout)["systems"]}
@@ -29,7 +29,7 @@ def test_json_is_the_lineage_graph_of_the_manifest():
 
 
 def test_mermaid_declares_every_node_once_and_draws_every_edge():
-    result = run_mlspec("graph", "specs/customer-churn.yaml")
+    result = invoke_mlspec("graph", "specs/customer-churn.yaml")
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -50,7 +50,7 @@ def test_mermaid_declares_every_node_once_and_draws_every_edge():
 
 
 def test_dot_is_valid_graphviz_with_every_edge():
-    result = run_mlspec("graph", "specs/payments-risk.yaml", "--format", "dot")
+    result = invoke_mlspec("graph", "specs/payments-risk.yaml", "--format", "dot")
 
     assert result.returncode == 0, result.stderr
     parsed = pydot.graph_from_dot_data(result.stdout)
@@ -59,7 +59,7 @@ def test_dot_is_valid_graphviz_with_every_edge():
 
 
 def test_impact_of_a_table_lists_the_models_deployments_and_dags_downstream():
-    result = run_mlspec("impact", "dataset:customers", "--format", "json")
+    result = invoke_mlspec("impact", "dataset:customers", "--format", "json")
 
     assert result.returncode == 0, result.stderr
     [found] = json.loads(result.stdout)
@@ -72,9 +72,9 @@ def test_impact_of_a_table_lists_the_models_deployments_and_dags_downstream():
 
 
 def test_impact_of_a_feature_is_only_the_models_that_read_it():
-    view = json.loads(run_mlspec("impact", "feature:card_activity", "--format", "json").stdout)[0]
-    one = json.loads(run_mlspec("impact", "feature:card_activity.distinct_merchants_7d", "--format",
-                                "json").stdout)[0]
+    view = json.loads(invoke_mlspec("impact", "feature:card_activity", "--format", "json").stdout)[0]
+    one = json.loads(invoke_mlspec("impact", "feature:card_activity.distinct_merchants_7d", "--format",
+                                   "json").stdout)[0]
 
     assert view["affected"]["models"] == ["chargeback-loss", "fraud-score"]
     # chargeback-loss reads only txn_amount_24h of card_activity
@@ -83,7 +83,7 @@ def test_impact_of_a_feature_is_only_the_models_that_read_it():
 
 
 def test_impact_of_a_model_and_text_output():
-    result = run_mlspec("impact", "model:fraud-score", "specs/payments-risk.yaml")
+    result = invoke_mlspec("impact", "model:fraud-score", "specs/payments-risk.yaml")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "model:fraud-score in payments-risk (specs/payments-risk.yaml): 5 downstream"
@@ -92,7 +92,7 @@ def test_impact_of_a_model_and_text_output():
 
 
 def test_impact_of_an_unknown_node_suggests_the_closest_name():
-    result = run_mlspec("impact", "dataset:customer")
+    result = invoke_mlspec("impact", "dataset:customer")
 
     assert result.returncode == 2
     assert "did you mean `customers`" in result.stderr and "Traceback" not in result.stderr

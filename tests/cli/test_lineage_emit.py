@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jsonschema
 import pytest
 
-from conftest import run_mlspec
+from conftest import invoke_mlspec
 
 RUN_EVENT = {
     "type": "object",
@@ -81,7 +81,7 @@ def _io(event: dict) -> tuple[list, list]:
 def test_events_reach_the_lineage_api_and_describe_the_graph(receiver):
     url, received = receiver
 
-    result = run_mlspec("lineage", "emit", "specs/customer-churn.yaml", "--url", url)
+    result = invoke_mlspec("lineage", "emit", "specs/customer-churn.yaml", "--url", url)
 
     assert result.returncode == 0, result.stderr
     assert {path for path, _ in received} == {"/api/v1/lineage"}
@@ -110,7 +110,7 @@ def test_events_reach_the_lineage_api_and_describe_the_graph(receiver):
 def test_events_can_go_to_a_file(tmp_path):
     out = tmp_path / "events.jsonl"
 
-    result = run_mlspec("lineage", "emit", "specs/payments-risk.yaml", "--file", str(out))
+    result = invoke_mlspec("lineage", "emit", "specs/payments-risk.yaml", "--file", str(out))
 
     assert result.returncode == 0, result.stderr
     events = [json.loads(line) for line in out.read_text().splitlines()]
@@ -120,7 +120,7 @@ def test_events_can_go_to_a_file(tmp_path):
 
 
 def test_an_unreachable_lineage_api_is_a_clean_error():
-    result = run_mlspec("lineage", "emit", "specs/customer-churn.yaml", "--url", "http://127.0.0.1:9")
+    result = invoke_mlspec("lineage", "emit", "specs/customer-churn.yaml", "--url", "http://127.0.0.1:9")
 
     assert result.returncode == 4  # a failed external operation
     assert "error: sending lineage of customer-churn" in result.stderr and "Traceback" not in result.stderr
