@@ -4,22 +4,19 @@ deployments repository, as text, as a pull-request-ready Markdown comment, or as
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, run_mlspec
+from conftest import invoke_mlspec
 from support.trees import snapshot
 from support.git_repos import git_env, make_remote
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(SPECS, root / "specs")
-    run_mlspec("compile", "specs/customer-churn.yaml", cwd=root, check=True)
-    return root
+def project(compiled_project: Path) -> Path:
+    """The example specs, compiled (once per session, copied for this test)."""
+    return compiled_project
 
 
 def _bump_replicas(project: Path) -> None:
@@ -28,7 +25,7 @@ def _bump_replicas(project: Path) -> None:
 
 
 def test_no_change_says_so_and_exit_code_stays_zero(project):
-    result = run_mlspec("diff", "specs/customer-churn.yaml", "--exit-code", cwd=project)
+    result = invoke_mlspec("diff", "specs/customer-churn.yaml", "--exit-code", cwd=project)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("customer-churn: no changes")
 
@@ -37,7 +34,7 @@ def test_text_diff_against_disk_summarises_per_target_and_writes_nothing(project
     _bump_replicas(project)
     before = snapshot(project / "generated")
 
-    result = run_mlspec("diff", "specs/customer-churn.yaml", "--exit-code", cwd=project)
+    result = invoke_mlspec("diff", "specs/customer-churn.yaml", "--exit-code", cwd=project)
 
     assert result.returncode == 1  # --exit-code: there are changes
     lines = result.stdout.splitlines()
@@ -56,12 +53,12 @@ def test_text_diff_against_disk_summarises_per_target_and_writes_nothing(project
 def test_markdown_against_the_deployments_repo_is_ready_for_a_pull_request(project, tmp_path):
     env = git_env(tmp_path / "home")
     remote = make_remote(tmp_path, env)
-    assert run_mlspec("publish", "specs/customer-churn.yaml", "--repo", str(remote), cwd=project,
-                      env=env).returncode == 0
-    assert run_mlspec("rollback", "churn", "--env", "prod", cwd=project).returncode == 0  # not published
+    assert invoke_mlspec("publish", "specs/customer-churn.yaml", "--repo", str(remote), cwd=project,
+                         env=env).returncode == 0
+    assert invoke_mlspec("rollback", "churn", "--env", "prod", cwd=project).returncode == 0  # not published
 
-    result = run_mlspec("diff", "specs/customer-churn.yaml", "--repo", str(remote), "--format", "markdown",
-                        cwd=project, env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color"})
+    result = invoke_mlspec("diff", "specs/customer-churn.yaml", "--repo", str(remote), "--format", "markdown",
+                           cwd=project, env={**env, "FORCE_COLOR": "1", "TERM": "xterm-256color"})
 
     assert result.returncode == 0, result.stderr
     text = result.stdout
@@ -84,7 +81,7 @@ def test_markdown_against_the_deployments_repo_is_ready_for_a_pull_request(proje
 def test_json_lists_files_and_objects(project):
     _bump_replicas(project)
 
-    result = run_mlspec("diff", "specs/customer-churn.yaml", "--format", "json", cwd=project)
+    result = invoke_mlspec("diff", "specs/customer-churn.yaml", "--format", "json", cwd=project)
 
     data = json.loads(result.stdout)
     assert data["changed"] is True

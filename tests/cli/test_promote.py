@@ -7,24 +7,21 @@ exercised end to end in tests/integration/mlflow/test_webhook.py)."""
 from __future__ import annotations
 
 import difflib
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import SPECS, run_mlspec
+from conftest import invoke_mlspec
 from support.git_repos import clone, files_at, git_env, log, make_remote
 
 NEW_URI = "s3://mlflow-artifacts/1/def456/artifacts/model"
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(SPECS, root / "specs")
-    run_mlspec("compile", "specs", cwd=root, check=True)
-    return root
+def project(compiled_project: Path) -> Path:
+    """The example specs, compiled (once per session, copied for this test)."""
+    return compiled_project
 
 
 def _changed_lines(old: str, new: str) -> list[str]:
@@ -46,7 +43,7 @@ def test_promoting_a_new_version_starts_a_canary_in_that_environment_only(projec
     before = spec.read_text()
     prod_before = _body(project / "generated/customer-churn/k8s/prod/inferenceservice-churn.yaml")
 
-    result = run_mlspec("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "dev", cwd=project)
+    result = invoke_mlspec("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "dev", cwd=project)
 
     assert result.returncode == 0, result.stderr
     after = spec.read_text()
@@ -65,16 +62,16 @@ def test_promoting_a_new_version_starts_a_canary_in_that_environment_only(projec
     assert run["metadata"]["annotations"]["mlspec.dev/model-version"] == "3"
     # prod keeps serving version 2
     assert _body(project / "generated/customer-churn/k8s/prod/inferenceservice-churn.yaml") == prod_before
-    assert run_mlspec("compile", "specs/customer-churn.yaml", "--check", cwd=project).returncode == 0
+    assert invoke_mlspec("compile", "specs/customer-churn.yaml", "--check", cwd=project).returncode == 0
 
 
 def test_promoting_the_version_in_canary_completes_it_and_removes_the_split(project):
     args = ("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "dev")
-    assert run_mlspec(*args, cwd=project).returncode == 0
+    assert invoke_mlspec(*args, cwd=project).returncode == 0
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
 
-    result = run_mlspec(*args, cwd=project)
+    result = invoke_mlspec(*args, cwd=project)
 
     assert result.returncode == 0, result.stderr
     assert "promoted in dev" in result.stderr
@@ -83,7 +80,7 @@ def test_promoting_the_version_in_canary_completes_it_and_removes_the_split(proj
     assert "canaryTrafficPercent" not in predictor and predictor["model"]["storageUri"] == NEW_URI
     assert not (project / "generated/customer-churn/k8s/dev/analysisrun-churn.yaml").exists()
     # promoting once more changes nothing
-    again = run_mlspec(*args, cwd=project)
+    again = invoke_mlspec(*args, cwd=project)
     assert again.returncode == 0 and "already promoted" in again.stderr
     assert _changed_lines(before, spec.read_text()) == ["+      models.churn.rollout.phase: promoted"]
 
@@ -92,7 +89,7 @@ def test_rollback_sends_all_traffic_back_to_the_previous_revision(project):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
 
-    result = run_mlspec("rollback", "churn", "--env", "prod", cwd=project)
+    result = invoke_mlspec("rollback", "churn", "--env", "prod", cwd=project)
 
     assert result.returncode == 0, result.stderr
     # prod had no overrides: the block is added under the environment, nothing else moves
@@ -102,7 +99,7 @@ def test_rollback_sends_all_traffic_back_to_the_previous_revision(project):
     assert predictor["canaryTrafficPercent"] == 0
     assert predictor["model"]["storageUri"] == "s3://mlflow-artifacts/1/abc123/artifacts/model"
     assert _service(project, "dev")["spec"]["predictor"]["canaryTrafficPercent"] == 50
-    again = run_mlspec("rollback", "churn", "--env", "prod", cwd=project)
+    again = invoke_mlspec("rollback", "churn", "--env", "prod", cwd=project)
     assert again.returncode == 0 and "already rolled back" in again.stderr
 
 
@@ -111,7 +108,7 @@ def test_an_existing_override_that_covers_the_value_is_edited_in_place(project):
     before = spec.read_text()
 
     # staging overrides `models.fraud-score.rollout.canaryTrafficPercent`; a flow-style rollout in the base
-    result = run_mlspec("rollback", "chargeback-loss", "--env", "staging", cwd=project)
+    result = invoke_mlspec("rollback", "chargeback-loss", "--env", "staging", cwd=project)
 
     assert result.returncode == 0, result.stderr
     assert _changed_lines(before, spec.read_text()) == [
@@ -126,11 +123,11 @@ def test_promote_with_repo_publishes_exactly_one_commit(project, tmp_path):
     env = git_env(tmp_path / "home")
     remote = make_remote(tmp_path, env)
     work = clone(remote, tmp_path / "work", env)
-    assert run_mlspec("publish", "specs", "--repo", str(work), cwd=project, env=env).returncode == 0
+    assert invoke_mlspec("publish", "specs", "--repo", str(work), cwd=project, env=env).returncode == 0
     commits = len(log(work, env))
 
-    result = run_mlspec("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "prod",
-                        "--repo", str(work), cwd=project, env=env)
+    result = invoke_mlspec("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "prod",
+                           "--repo", str(work), cwd=project, env=env)
 
     assert result.returncode == 0, result.stderr
     assert len(log(work, env)) == commits + 1
@@ -151,7 +148,7 @@ def test_mistakes_are_reported_without_touching_the_spec(project, args, message)
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
 
-    result = run_mlspec(*args, cwd=project)
+    result = invoke_mlspec(*args, cwd=project)
 
     assert result.returncode in (1, 2), result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -159,5 +156,5 @@ def test_mistakes_are_reported_without_touching_the_spec(project, args, message)
 
 
 def test_version_or_alias_is_required(project):
-    result = run_mlspec("promote", "churn", "--env", "dev", cwd=project)
+    result = invoke_mlspec("promote", "churn", "--env", "dev", cwd=project)
     assert result.returncode == 2 and "exactly one of --version or --alias" in result.stderr

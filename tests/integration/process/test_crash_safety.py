@@ -1,6 +1,9 @@
 """A compile never leaves a half-written tree: killed at any point, out of disk space, in
 a folder it may not write, or missing a template, the previous output stays as it was;
-two compiles into one folder take turns."""
+two compiles into one folder take turns.
+
+The compile under test is the real executable in a process of its own; the compiles that set
+the scene or check the result run in this process (conftest.invoke_mlspec)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, run_mlspec
+from conftest import SPECS, invoke_mlspec, run_mlspec
 from support.trees import snapshot
 
 
@@ -37,8 +40,8 @@ def _edit(spec: Path, old: str, new: str) -> None:
     spec.write_text(text.replace(old, new))
 
 
-def test_sigkill_at_any_moment_leaves_the_old_or_the_newsnapshot(project):
-    run_mlspec("compile", "specs", cwd=project, check=True)
+def test_sigkill_at_any_moment_leaves_the_old_or_the_newsnapshot(compiled_project):
+    project = compiled_project  # a copy of specs/ compiled once per session
     old = _system_trees(project / "generated")
     _edit(project / "specs/payments-risk.yaml", "replicas: {min: 2, max: 20}", "replicas: {min: 3, max: 20}")
     rng = random.Random(7)
@@ -54,7 +57,7 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_newsnapshot(project):
             seen_states.add("old")
         else:
             # Whatever finished is a complete, consistent tree: exactly what a full compile writes.
-            run_mlspec("compile", "specs", "--check", cwd=project, check=True)
+            invoke_mlspec("compile", "specs", "--check", cwd=project, check=True)
             seen_states.add("new")
             # put the old tree back for the next attempt
             shutil.rmtree(project / "generated")
@@ -64,8 +67,8 @@ def test_sigkill_at_any_moment_leaves_the_old_or_the_newsnapshot(project):
                 target.write_bytes(content)
     assert seen_states, "no attempt observed"
     # A later compile cleans up what killed ones left and completes normally.
-    run_mlspec("compile", "specs", cwd=project, check=True)
-    run_mlspec("compile", "specs", "--check", cwd=project, check=True)
+    invoke_mlspec("compile", "specs", cwd=project, check=True)
+    invoke_mlspec("compile", "specs", "--check", cwd=project, check=True)
     assert not [p for p in (project / "generated").iterdir() if p.name.startswith(".mlspec-")]
 
 
@@ -102,7 +105,7 @@ def _tmpfs(path: Path, size: str):
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root (CI runs as root)")
 def test_a_full_disk_fails_closed_with_exit_3(project):
     with _tmpfs(project / "small", "48k") as out:
-        run_mlspec("compile", "specs/minimal.yaml", "--out", "small", cwd=project, check=True)
+        invoke_mlspec("compile", "specs/minimal.yaml", "--out", "small", cwd=project, check=True)
         before = snapshot(out)
         result = run_mlspec("compile", "specs", "--out", "small", cwd=project)
         assert result.returncode == 3, result.stderr
@@ -114,7 +117,7 @@ def test_a_full_disk_fails_closed_with_exit_3(project):
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a read-only folder needs root (CI runs as root)")
 def test_an_unwritable_output_folder_fails_closed_with_exit_3(project):
     with _tmpfs(project / "readonly", "4m") as out:
-        run_mlspec("compile", "specs/minimal.yaml", "--out", "readonly", cwd=project, check=True)
+        invoke_mlspec("compile", "specs/minimal.yaml", "--out", "readonly", cwd=project, check=True)
         before = snapshot(out)
         subprocess.run(["mount", "-o", "remount,ro", str(out)], check=True)
         _edit(project / "specs/minimal.yaml", '"@daily"', '"@hourly"')
@@ -147,7 +150,7 @@ def test_a_missing_template_fails_closed_with_exit_3(project):
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-target\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text("[mlspec.targets]\nbroken = broken_target:Broken\n")
-    run_mlspec("compile", "specs/minimal.yaml", cwd=project, check=True)
+    invoke_mlspec("compile", "specs/minimal.yaml", cwd=project, check=True)
     before = snapshot(project / "generated")
     result = run_mlspec("compile", "specs/minimal.yaml", "--target", "broken", cwd=project,
                         env={"PYTHONPATH": str(site)})
