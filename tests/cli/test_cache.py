@@ -1,5 +1,8 @@
 """The result cache: an unchanged spec is neither re-validated nor re-compiled (pydantic,
-jinja2 and kfp stay unloaded), yet hand edits to generated files are always noticed."""
+jinja2 and kfp stay unloaded), yet hand edits to generated files are always noticed.
+
+What a run loads is seen in a fresh interpreter (`_probe`, a subprocess sharing this test's
+cache folder); every other command runs in this process."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, SPECS, run_mlspec
+from conftest import REPO, SPECS, invoke_mlspec
 from support.trees import snapshot
 
 HEAVY = ("pydantic", "jinja2", "ruamel", "kfp", "airflow")
@@ -49,7 +52,7 @@ def test_revalidating_an_unchanged_spec_skips_pydantic_and_says_the_same(tmp_pat
 
 def test_recompiling_an_unchanged_spec_loads_nothing_heavy_but_repairs_hand_edits(tmp_path):
     shutil.copytree(SPECS, tmp_path / "specs")
-    run_mlspec("compile", "specs", cwd=tmp_path, check=True)
+    invoke_mlspec("compile", "specs", cwd=tmp_path, check=True)
     again = _probe(tmp_path, "compile", "specs")
     assert again["code"] == 0 and again["heavy"] == []
     assert again["stderr"].count("up to date") == 3
@@ -57,17 +60,17 @@ def test_recompiling_an_unchanged_spec_loads_nothing_heavy_but_repairs_hand_edit
     service = tmp_path / "generated/customer-churn/k8s/prod/inferenceservice-churn.yaml"
     pristine = service.read_text()
     service.write_text(pristine.replace("maxReplicas: 5", "maxReplicas: 50"))
-    check = run_mlspec("compile", "specs", "--check", cwd=tmp_path)
+    check = invoke_mlspec("compile", "specs", "--check", cwd=tmp_path)
     assert check.returncode == 1 and "+    maxReplicas: 5" in check.stdout
     stray = tmp_path / "generated/customer-churn/notes.txt"
     stray.write_text("mine\n")
-    run_mlspec("compile", "specs", cwd=tmp_path, check=True)
+    invoke_mlspec("compile", "specs", cwd=tmp_path, check=True)
     assert service.read_text() == pristine and not stray.exists()
 
 
 def test_the_cache_can_be_turned_off(tmp_path):
     shutil.copytree(SPECS, tmp_path / "specs")
-    run_mlspec("validate", "specs", cwd=tmp_path, check=True)
+    invoke_mlspec("validate", "specs", cwd=tmp_path, check=True)
     off = _probe(tmp_path, "validate", "specs", env={"MLSPEC_NO_CACHE": "1"})
     assert off["code"] == 0 and "pydantic" in off["heavy"]
 
@@ -78,7 +81,7 @@ def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time
     shutil.copytree(SPECS, tmp_path / "specs")
     cache = tmp_path / "cache"
     env = {"MLSPEC_CACHE_DIR": str(cache)}
-    run_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
+    invoke_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
     expected = snapshot(tmp_path / "generated")
     assert expected == {k: v for k, v in snapshot(REPO / "generated").items() if k in expected}
     compiled = sorted((cache / "jinja2").glob("*.cache"))
@@ -89,13 +92,13 @@ def test_compiled_templates_are_kept_and_a_broken_template_cache_only_costs_time
         path.write_bytes([data[: len(data) // 2], b"\x00garbage", b""][index % 3])
     shutil.rmtree(tmp_path / "generated")
     shutil.rmtree(cache / "compile")  # so the result cache cannot answer
-    run_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
+    invoke_mlspec("compile", "specs", cwd=tmp_path, env=env, check=True)
     assert snapshot(tmp_path / "generated") == expected
 
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder should be\n")
     shutil.rmtree(tmp_path / "generated")
-    result = run_mlspec("compile", "specs", cwd=tmp_path, env={"MLSPEC_CACHE_DIR": str(blocked)})
+    result = invoke_mlspec("compile", "specs", cwd=tmp_path, env={"MLSPEC_CACHE_DIR": str(blocked)})
     assert result.returncode == 0, result.stderr
     assert snapshot(tmp_path / "generated") == expected
 
