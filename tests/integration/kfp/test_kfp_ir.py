@@ -119,11 +119,10 @@ def test_an_unchanged_pipeline_is_not_recompiled_and_kfp_is_not_imported(tmp_pat
     import subprocess
     import sys
 
-    from conftest import REPO
+    from conftest import REPO, invoke_mlspec
 
     shutil.copytree(REPO / "specs", tmp_path / "specs")
-    subprocess.run([sys.executable, "-m", "mlspec", "compile", "specs/customer-churn.yaml"], cwd=tmp_path,
-                   check=True, capture_output=True)
+    invoke_mlspec("compile", "specs/customer-churn.yaml", cwd=tmp_path, check=True)
     probe = ("import sys\nfrom mlspec.cli import cli\n"
              "try:\n    cli.main(args=['compile', 'specs/customer-churn.yaml'], prog_name='mlspec')\n"
              "except SystemExit as e:\n    assert e.code == 0, e.code\n"
