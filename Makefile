@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 
-.PHONY: run test update-goldens schema constraints bench clean
+.PHONY: run test test-fast update-goldens schema constraints bench clean
 
 ## run: install mlspec and compile specs/ into generated/ (the main job)
 run: $(VENV)/.runtime-installed
@@ -13,6 +13,10 @@ run: $(VENV)/.runtime-installed
 ## test: install the pinned test environment and run the whole suite
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest
+
+## test-fast: the unit and CLI layers only (tests/unit, tests/cli; not the slow ones), in under a minute
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/cli
 
 ## update-goldens: rewrite expected test outputs after a reviewed change
 update-goldens: $(VENV)/.test-installed
