@@ -1,59 +1,27 @@
 """The task bodies of the generated Airflow DAGs (mlspec.runtime.airflow_tasks), called in this
-process on small synthetic data: settings, reading and staging files, Great Expectations
-validation, the DVC stage's command line, DVC versioning, upload, the Kubeflow submission and
-the Evidently drift check. No scheduler and no `airflow dags test` (the slow tests run the real
-DAGs); Airflow itself is not imported here, because importing it reconfigures logging and
-warnings for the whole test session: where a task asks Airflow for a Variable or a Connection,
-a stand-in `airflow.sdk` answers."""
+process on small synthetic data: settings, reading and staging files, the DVC stage's command
+line, upload and the Kubeflow submission. The tasks that run a real tool are integration tests:
+Great Expectations validation (tests/integration/gx/test_runtime_validate.py), DVC versioning
+(tests/integration/dvc/test_runtime_version.py) and the Evidently drift check
+(tests/integration/evidently/test_runtime_drift.py). No scheduler and no `airflow dags test`
+(tests/integration/airflow/ runs the real DAGs); Airflow itself is not imported here, because
+importing it reconfigures logging and warnings for the whole test session: where a task asks
+Airflow for a Variable or a Connection, a stand-in `airflow.sdk` answers."""
 
 from __future__ import annotations
 
 import ast
-import copy
-import hashlib
-import json
-import os
-import shutil
 import sys
 import types
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import REPO
+from support.runtime_tasks import CONTEXT, GOOD, ingest_config
+from support.runtime_tasks import gx_analytics_off, no_airflow  # noqa: F401 (autouse fixtures)
 from mlspec.runtime import airflow_tasks as tasks
 from mlspec.runtime import emitted_source
-
-SUITE = {
-    "name": "shop.customers",
-    "meta": {},
-    "expectations": [
-        {"type": "expect_column_to_exist", "kwargs": {"column": "customer_id"}, "meta": {}},
-        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "customer_id"}, "meta": {}},
-        {"type": "expect_column_values_to_be_between",
-         "kwargs": {"column": "age", "min_value": 18, "max_value": 120}, "meta": {}},
-        {"type": "expect_column_values_to_be_in_set",
-         "kwargs": {"column": "plan", "value_set": ["free", "pro"]}, "meta": {}},
-    ],
-}
-GOOD = pd.DataFrame({"customer_id": [1, 2, 3], "age": [20, 35, 64], "plan": ["free", "pro", "free"]})
-BAD = GOOD.assign(age=[20, 7, 64])  # one customer too young for the suite
-CONTEXT = {"run_id": "manual__2026-01-02T03:04:05+00:00"}
-
-
-@pytest.fixture(autouse=True)
-def no_airflow(monkeypatch):
-    """By default Airflow is not installed: `from airflow.sdk import ...` raises ImportError, so a
-    setting falls back to its default (as in the DVC stage, which runs without Airflow)."""
-    monkeypatch.setitem(sys.modules, "airflow.sdk", None)
-
-
-@pytest.fixture(autouse=True)
-def gx_analytics_off(monkeypatch):
-    """validate_frame turns Great Expectations' analytics off with os.environ.setdefault; set it
-    here so that the variable is put back after each test."""
-    monkeypatch.setenv("GX_ANALYTICS_ENABLED", "false")
 
 
 class AirflowNotFoundException(Exception):
@@ -89,43 +57,6 @@ def airflow(monkeypatch):
 
 def connection(login=None, password=None, **extra):
     return types.SimpleNamespace(login=login, password=password, extra_dejson=extra)
-
-
-def ingest_config(tmp_path, **settings) -> dict:
-    """A CONFIG like the one a generated ingestion DAG passes, rooted in tmp_path."""
-    root = tmp_path / "generated" / "shop"
-    return {
-        "system": "shop",
-        "dataset": "customers",
-        "dag_id": "shop__ingest_customers",
-        "dag_file": str(root / "airflow" / "dags" / "shop__ingest_customers.py"),
-        "source": {"kind": "file", "format": "csv"},
-        "columns": [{"name": "customer_id", "type": "int64", "nullable": False},
-                    {"name": "age", "type": "int32", "nullable": True},
-                    {"name": "plan", "type": "string", "nullable": False}],
-        "suite": "great_expectations/customers.json",
-        "dvc": None,
-        "credentials": {"conn_id": None, "region": None},
-        "settings": {
-            "root": ["mlspec__shop__root", None],
-            "s3_endpoint": ["mlspec__shop__s3_endpoint", None],
-            "staging_dir": ["mlspec__shop__staging_dir", str(tmp_path / "staging")],
-            "source_uri": ["mlspec__shop__customers__source_uri", str(tmp_path / "customers.csv")],
-            "storage": ["mlspec__shop__customers__storage", str(tmp_path / "lake" / "customers.parquet")],
-            **settings,
-        },
-    }
-
-
-def suite() -> dict:
-    return copy.deepcopy(SUITE)
-
-
-def write_suite(config) -> None:
-    path = os.path.join(tasks.root(config), config["suite"])
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(SUITE, handle)
 
 
 # --- the module as emitted --------------------------------------------------------------------
@@ -320,52 +251,7 @@ def test_extract_runs_the_rendered_sql_on_the_connections_hook(tmp_path, airflow
     assert pd.read_parquet(result["path"])["customer_id"].tolist() == [1, 2]
 
 
-# --- validate (Great Expectations, in process) ------------------------------------------------------
-
-
-def test_validate_passes_a_good_frame_and_fails_a_bad_row_naming_the_expectation(tmp_path):
-    config = ingest_config(tmp_path)
-    write_suite(config)
-    GOOD.to_parquet(tasks.staging_path(config, CONTEXT))
-    assert tasks.validate(config, CONTEXT) == {"suite": "shop.customers", "evaluated": 4, "rows": 3}
-
-    BAD.to_parquet(tasks.staging_path(config, CONTEXT))
-    with pytest.raises(ValueError) as failed:
-        tasks.validate(config, CONTEXT)
-    assert str(failed.value) == (
-        "Great Expectations suite 'shop.customers' failed 1 of 4 expectations on 3 rows:\n"
-        "  - expect_column_values_to_be_between(column='age', min_value=18, max_value=120):"
-        " 1 unexpected value(s), e.g. [7]")
-
-
-def test_failure_report_lists_every_failed_expectation_with_what_was_seen():
-    outcome = tasks.validate_frame(suite(), pd.DataFrame({"customer_id": [1, 1], "age": [30, 40],
-                                                        "plan": ["free", "gold"]}))
-    assert outcome["success"] is False and outcome["evaluated"] == 4
-    assert [f["expectation"] for f in outcome["failed"]] == ["expect_column_values_to_be_unique",
-                                                             "expect_column_values_to_be_in_set"]
-    report = tasks.failure_report(outcome)
-    assert "expect_column_values_to_be_unique(column='customer_id'): 2 unexpected value(s), e.g. [1, 1]" in report
-    assert "value_set=['free', 'pro']): 1 unexpected value(s), e.g. ['gold']" in report
-    json.dumps(outcome)  # plain data: it goes into the DVC stage's report and to XCom
-
-
-def test_dvc_stage_command_writes_the_report_and_exits_1_on_failure(tmp_path, capsys):
-    suite, data = tmp_path / "customers.json", tmp_path / "customers.parquet"
-    suite.write_text(json.dumps(SUITE))
-    GOOD.to_parquet(data)
-    report = tmp_path / "reports" / "customers.validation.json"
-    arguments = ["validate", "--suite", str(suite), "--data", str(data), "--report", str(report)]
-    assert tasks.main(arguments) == 0
-    assert json.loads(report.read_text()) == {"suite": "shop.customers", "success": True, "rows": 3,
-                                              "evaluated": 4, "failed": []}
-
-    BAD.to_parquet(data)
-    assert tasks.main(arguments) == 1
-    written = json.loads(report.read_text())
-    assert written["success"] is False
-    assert [f["expectation"] for f in written["failed"]] == ["expect_column_values_to_be_between"]
-    assert "expect_column_values_to_be_between(column='age'" in capsys.readouterr().err
+# --- the DVC stage's command line (its runs with Great Expectations: tests/integration/gx/) ----------
 
 
 def test_dvc_stage_command_rejects_missing_arguments(capsys):
@@ -374,20 +260,7 @@ def test_dvc_stage_command_rejects_missing_arguments(capsys):
     assert exited.value.code == 2 and "--data" in capsys.readouterr().err
 
 
-# --- version (DVC) and upload -------------------------------------------------------------------
-
-
-@pytest.mark.slow  # four `dvc` commands in subprocesses, about a second each
-def test_version_adds_the_staged_file_to_dvc_and_pushes_it_to_the_remote(tmp_path):
-    remote = tmp_path / "remote"
-    config = ingest_config(tmp_path, dvc_repo=["mlspec__shop__dvc_repo", str(tmp_path / "dvc-repo")])
-    config["dvc"] = {"remote": "lake", "url": str(remote), "path": "data/customers.parquet", "config": "dvc/config"}
-    staged = tasks.staging_path(config, CONTEXT)
-    GOOD.to_parquet(staged)
-    md5 = hashlib.md5(open(staged, "rb").read()).hexdigest()
-    assert tasks.version(config, CONTEXT) == {"path": "data/customers.parquet", "md5": md5, "remote": str(remote)}
-    assert (remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == open(staged, "rb").read()
-    assert "md5: " + md5 in (tmp_path / "dvc-repo" / "data" / "customers.parquet.dvc").read_text()
+# --- upload (versioning with DVC: tests/integration/dvc/) -----------------------------------------
 
 
 def test_upload_copies_the_staged_file_to_the_datasets_storage(tmp_path):
@@ -444,87 +317,3 @@ def test_submit_waits_for_the_kubeflow_run_and_fails_with_it(tmp_path, monkeypat
     assert calls == [("host", "http://kfp:8888"),
                      ("run", package, f"shop__train_churn {CONTEXT['run_id']}", "shop"),
                      ("wait", "run-7", 60)]
-
-
-# --- drift (Evidently, in process) ----------------------------------------------------------------
-
-RUN_END = pd.Timestamp("2026-01-02T12:00:00Z")  # the drift window (24 h) ends here
-
-
-def churn_features(n: int, seed: int, shift: float, end: pd.Timestamp, hours: int = 20) -> pd.DataFrame:
-    """The churn model's four features, stamped within `hours` before `end`; `shift` moves them."""
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "total_purchases": rng.normal(50 + 40 * shift, 10, n),
-        "avg_order_value": rng.normal(20 + 15 * shift, 4, n),
-        "days_since_last_purchase": rng.integers(0, 30, n) + int(30 * shift),
-        "support_tickets_count": rng.poisson(1 + 4 * shift, n),
-        "timestamp": end - pd.to_timedelta(rng.integers(0, hours * 3600, n), unit="s"),
-    })
-
-
-@pytest.fixture
-def drift_config(tmp_path):
-    """The churn model's generated Evidently check, a reference file and a prediction log path."""
-    root = tmp_path / "customer-churn"
-    (root / "monitoring").mkdir(parents=True)
-    shutil.copy(REPO / "generated/customer-churn/monitoring/churn_drift.py", root / "monitoring")
-    reference = tmp_path / "reference.parquet"
-    churn_features(600, 1, 0.0, pd.Timestamp("2025-12-01T00:00:00Z")).to_parquet(reference)
-    return {
-        "system": "customer-churn", "model": "churn", "dag_id": "customer_churn__drift_churn",
-        "dag_file": str(root / "airflow" / "dags" / "customer_churn__drift_churn.py"),
-        "check": "monitoring/churn_drift.py", "window_seconds": 24 * 3600, "timestamp_column": "timestamp",
-        "branches": {"drift": "trigger_retraining", "no_drift": "no_action"},
-        "credentials": {"conn_id": None, "region": None},
-        "settings": {"root": ["mlspec__customer_churn__root", None],
-                     "reference": ["mlspec__customer_churn__churn__reference", str(reference)],
-                     "predictions": ["mlspec__customer_churn__churn__predictions", str(tmp_path / "predictions")]},
-    }
-
-
-def write_predictions(config, *frames) -> None:
-    folder = config["settings"]["predictions"][1]
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
-    for index, frame in enumerate(frames):
-        frame.to_parquet(f"{folder}/part-{index}.parquet")
-
-
-class TaskInstance:
-    def __init__(self, result):
-        self.result = result
-
-    def xcom_pull(self, task_ids):
-        assert task_ids == "check_drift"
-        return self.result
-
-
-def test_drifted_predictions_in_the_window_take_the_drift_branch(drift_config):
-    old = churn_features(200, 9, 0.0, RUN_END - pd.Timedelta(days=2))  # before the window: ignored
-    write_predictions(drift_config, churn_features(300, 2, 1.0, RUN_END), old)
-    result = tasks.check_drift(drift_config, {"data_interval_end": RUN_END})
-    assert result["drift_detected"] is True and result["drift_share"] > 0.3
-    assert set(result["drifted_columns"]) == {"total_purchases", "avg_order_value",
-                                               "days_since_last_purchase", "support_tickets_count"}
-    assert result["rows"] == 300 and result["reference_rows"] == 600
-    assert result["window"] == ["2026-01-01 12:00:00+00:00", "2026-01-02 12:00:00+00:00"]
-    ti = TaskInstance(result)
-    assert tasks.decide(drift_config, {"ti": ti}) == "trigger_retraining"
-    with pytest.raises(RuntimeError, match=r"model 'churn': drift share 1.0 is above 0.3; drifted columns"):
-        tasks.alert_drift(drift_config, {"ti": ti})
-
-
-def test_undrifted_predictions_take_the_no_action_branch(drift_config):
-    write_predictions(drift_config, churn_features(300, 3, 0.0, RUN_END))
-    result = tasks.check_drift(drift_config, {"data_interval_end": RUN_END.to_pydatetime()})
-    assert result["drift_detected"] is False and result["drifted_columns"] == [] and result["rows"] == 300
-    assert tasks.decide(drift_config, {"ti": TaskInstance(result)}) == "no_action"
-
-
-def test_no_predictions_in_the_window_is_no_drift(drift_config):
-    write_predictions(drift_config, churn_features(100, 4, 1.0, RUN_END - pd.Timedelta(days=3)))
-    result = tasks.check_drift(drift_config, {"logical_date": RUN_END})
-    assert result == {"drift_detected": False, "drift_share": None, "rows": 0,
-                      "window": ["2026-01-01 12:00:00+00:00", "2026-01-02 12:00:00+00:00"]}
-    assert tasks.decide(drift_config, {"ti": TaskInstance(result)}) == "no_action"
