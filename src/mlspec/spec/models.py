@@ -553,10 +553,12 @@ class RateLimit(SpecModel):
 
 
 class SloQueries(SpecModel):
-    errorRate: str | None = F("PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in.",
-                              default=None)
-    latencyP95Ms: str | None = F("PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in.",
-                                 default=None)
+    errorRate: str | None = F(
+        "PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
+        " `revision_name` (`sum by (revision_name) (...)`).", default=None)
+    latencyP95Ms: str | None = F(
+        "PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
+        " `revision_name` (`sum by (revision_name, le) (...)`).", default=None)
 
 
 class Slo(SpecModel):
