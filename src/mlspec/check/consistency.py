@@ -94,6 +94,9 @@ def check_platform_requirements(ctx: CheckContext) -> None:
         if dataset.storage and dataset.storage.startswith("s3://") and missing("objectStore"):
             ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
                       ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
+    if spec.deploy and spec.deploy.operator and missing("deployments"):
+        ctx.error("E501", "running mlspec in the cluster needs `platform.deployments` (the repository it publishes to)",
+                  ("deploy", "operator"), on_key=True)
     if spec.deploy and spec.deploy.argocd:
         if missing("deployments"):
             ctx.error("E501", "Argo CD deployment needs `platform.deployments` (the repository it watches)",
