@@ -69,8 +69,10 @@ def test_markdown_against_the_deployments_repo_is_ready_for_a_pull_request(proje
     assert "| prod | `kserve` | 1 changed | changed `InferenceService models/customer-churn-churn` |" in text
     assert "| prod | `rollout` | 1 removed | removed `AnalysisRun models/customer-churn-churn-v2` |" in text
     assert "| prod | `argocd` | 1 changed | none |" in text  # the kustomization lists one object less
+    # the canary's decision job is suspended: nothing to decide after a rollback
+    assert "| prod | `mlspec_operator` | 1 changed | changed `CronJob models/customer-churn-churn-decide` |" in text
     assert "| dev |" not in text
-    assert text.count("<details>") == 3 and len(text.splitlines()) < 120
+    assert text.count("<details>") == 4 and len(text.splitlines()) < 140
     section = text[text.index("<details><summary><code>deployments/customer-churn/prod/inferenceservice-churn.yaml"):]
     section = section[:section.index("</details>")]
     assert "```diff\n" in section and "+    canaryTrafficPercent: 0" in section

@@ -65,7 +65,7 @@ def test_promoting_a_new_version_starts_a_canary_in_that_environment_only(projec
     assert invoke_mlspec("compile", "specs/customer-churn.yaml", "--check", cwd=project).returncode == 0
 
 
-def test_promoting_the_version_in_canary_completes_it_and_removes_the_split(project):
+def test_completing_a_canary_needs_a_successful_analysis_or_force(project):
     args = ("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "dev")
     assert invoke_mlspec(*args, cwd=project).returncode == 0
     spec = project / "specs/customer-churn.yaml"
@@ -73,8 +73,23 @@ def test_promoting_the_version_in_canary_completes_it_and_removes_the_split(proj
 
     result = invoke_mlspec(*args, cwd=project)
 
+    assert result.returncode == 2, result.stderr
+    assert "completing it needs a successful analysis" in result.stderr and "--force" in result.stderr
+    assert spec.read_text() == before
+    assert (project / "generated/customer-churn/k8s/dev/analysisrun-churn.yaml").exists()
+
+
+def test_promoting_the_version_in_canary_with_force_completes_it_and_removes_the_split(project):
+    args = ("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "dev")
+    assert invoke_mlspec(*args, cwd=project).returncode == 0
+    spec = project / "specs/customer-churn.yaml"
+    before = spec.read_text()
+
+    result = invoke_mlspec(*args, "--force", cwd=project)
+
     assert result.returncode == 0, result.stderr
     assert "promoted in dev" in result.stderr
+    assert "decided by: forced with --force, without a successful analysis" in result.stderr  # the output says so
     assert _changed_lines(before, spec.read_text()) == ["+      models.churn.rollout.phase: promoted"]
     predictor = _service(project, "dev")["spec"]["predictor"]
     assert "canaryTrafficPercent" not in predictor and predictor["model"]["storageUri"] == NEW_URI
@@ -83,6 +98,39 @@ def test_promoting_the_version_in_canary_completes_it_and_removes_the_split(proj
     again = invoke_mlspec(*args, cwd=project)
     assert again.returncode == 0 and "already promoted" in again.stderr
     assert _changed_lines(before, spec.read_text()) == ["+      models.churn.rollout.phase: promoted"]
+
+
+def _analysis_run_file(project: Path, tmp_path: Path, phase: str) -> Path:
+    """The generated AnalysisRun with the status Argo Rollouts writes (see test_rollout_decide.py)."""
+    import json
+
+    run = yaml.safe_load((project / "generated/customer-churn/k8s/dev/analysisrun-churn.yaml").read_text())
+    run["status"] = {"phase": phase, "startedAt": "2026-12-01T10:00:00Z"}
+    path = tmp_path / f"analysisrun-{phase}.json"
+    path.write_text(json.dumps(run))
+    return path
+
+
+def test_a_successful_analysis_completes_the_canary_and_the_commit_records_it(project, tmp_path):
+    from support.git_repos import git
+
+    env = git_env(tmp_path / "home")
+    args = ("promote", "churn", "--version", "3", "--storage-uri", NEW_URI, "--env", "dev")
+    assert invoke_mlspec(*args, cwd=project).returncode == 0
+    git(project, "init", "--quiet", "-b", "main", env=env)
+    git(project, "add", "-A", env=env)
+    git(project, "commit", "--quiet", "-m", "canary of version 3", env=env)
+    failed = _analysis_run_file(project, tmp_path, "Failed")
+    refused = invoke_mlspec(*args, "--analysis", str(failed), cwd=project, env=env)
+    assert refused.returncode == 2 and "Failed" in refused.stderr, refused.stderr
+
+    result = invoke_mlspec(*args, "--analysis", str(_analysis_run_file(project, tmp_path, "Successful")), "--commit",
+                        cwd=project, env=env)
+
+    assert result.returncode == 0, result.stderr
+    message = git(project, "log", "-1", "--format=%B", env=env)
+    assert "decided by: AnalysisRun models-dev/customer-churn-churn-v3: Successful" in message, message
+    assert "promoted in dev" in message
 
 
 def test_rollback_sends_all_traffic_back_to_the_previous_revision(project):

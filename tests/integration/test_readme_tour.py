@@ -6,7 +6,10 @@ the tour's lines are run in order, as written, from the copy's root, against wha
 need on loopback: a clone of a deployments repository in ../ml-deployments, a real
 `mlflow server` holding a registered version under the alias `champion`, and a receiver
 standing in for Marquez. The webhook line is started in the background and sent a signed
-MLflow alias event.
+MLflow alias event. There is no cluster here, so before the `rollout decide` line the test
+saves `analysisrun.json` as `kubectl get analysisrun ... -o json` would once Argo Rollouts
+finished the canary's analysis: the AnalysisRun mlspec generated for the version the webhook
+put in canary, with the status Argo Rollouts writes (`phase: Successful`).
 """
 
 from __future__ import annotations
@@ -140,6 +143,8 @@ def test_every_tour_command_works_after_make_run(installed, tmp_path):
                 if words[1:3] == ["webhook", "serve"]:
                     _run_webhook(words, {**env, **assignments}, project, tracking_uri, remote)
                     continue
+                if words[1:3] == ["rollout", "decide"]:
+                    _save_successful_analysis(project, words[words.index("--analysis") + 1])
                 result = subprocess.run(words, cwd=project, env={**env, **assignments}, capture_output=True,
                                         text=True, timeout=600)
                 assert result.returncode == 0, f"`{line}` exited {result.returncode}:\n{result.stderr[-3000:]}"
@@ -147,12 +152,28 @@ def test_every_tour_command_works_after_make_run(installed, tmp_path):
         server.shutdown()
         server.server_close()
     subjects = log(remote, env)
-    assert sum(s.startswith("mlspec publish") for s in subjects) >= 4, subjects  # publish, promote, rollback, webhook
+    # publish, promote, rollback, webhook, rollout decide: each a deployments commit
+    assert sum(s.startswith("mlspec publish") for s in subjects) >= 5, subjects
     assert (project / "events.jsonl").read_text().count("\n") >= 7
     assert {path for path, _ in _Receiver.received} == {"/api/v1/lineage"}
     spec = (project / "specs/customer-churn.yaml").read_text()
-    # promote started a canary of version 1, rollback ended it, the webhook started version 2's
-    assert "tour2/artifacts/model" in spec and "models.churn.rollout.phase: canary" in spec, spec
+    # promote started a canary of version 1, rollback ended it, the webhook started version 2's, and
+    # its successful analysis promoted it
+    assert "tour2/artifacts/model" in spec and "models.churn.rollout.phase: promoted" in spec, spec
+    service = (project / "generated/customer-churn/k8s/prod/inferenceservice-churn.yaml").read_text()
+    assert "tour2/artifacts/model" in service and "canaryTrafficPercent" not in service
+
+
+def _save_successful_analysis(project: Path, name: str) -> None:
+    import yaml
+
+    run = yaml.safe_load((project / "generated/customer-churn/k8s/prod/analysisrun-churn.yaml").read_text())
+    run["metadata"].update({"uid": str(uuid.uuid4()), "resourceVersion": "1", "creationTimestamp": "2026-12-01T10:00:00Z"})
+    run["status"] = {"phase": "Successful", "startedAt": "2026-12-01T10:00:00Z", "completedAt": "2026-12-01T10:02:00Z",
+                     "runSummary": {"count": len(run["spec"]["metrics"]), "successful": len(run["spec"]["metrics"])},
+                     "metricResults": [{"name": m["name"], "phase": "Successful", "count": 1, "successful": 1}
+                                       for m in run["spec"]["metrics"]]}
+    (project / name).write_text(json.dumps(run, indent=2))
 
 
 def _run_webhook(words: list[str], env: dict, project: Path, tracking_uri: str, remote: Path) -> None:

@@ -35,6 +35,22 @@ def check_model_settings(ctx: CheckContext) -> None:
                       ("slos", model.rollout.slo), on_key=True, help="a canary needs something to be judged on")
 
 
+def check_slo_queries(ctx: CheckContext) -> None:
+    """Custom SLO queries must give one sample per revision, as the default ones do: the
+    analysis judges each revision (the canary's own requests), see targets/rollout.py."""
+    for name, slo in ctx.spec.slos.items():
+        for field in ("errorRate", "latencyP95Ms"):
+            query = getattr(slo.queries, field) if slo.queries else None
+            if query is None:
+                continue
+            missing = [part for part in ("{{selector}}", "revision_name") if part not in query]
+            if missing:
+                ctx.error("E407", f"the `{field}` query of SLO `{name}` does not judge each revision: it lacks "
+                          + " and ".join(f"`{part}`" for part in missing), ("slos", name, "queries", field),
+                          help="select with `{{selector}}` and keep one sample per revision, e.g."
+                               " `sum by (revision_name) (...)`")
+
+
 def check_derived_names(ctx: CheckContext) -> None:
     """Different spec names must not derive the same generated name, and derived
     Kubernetes names must fit their limits."""
@@ -78,6 +94,9 @@ def check_platform_requirements(ctx: CheckContext) -> None:
         if dataset.storage and dataset.storage.startswith("s3://") and missing("objectStore"):
             ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
                       ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
+    if spec.deploy and spec.deploy.operator and missing("deployments"):
+        ctx.error("E501", "running mlspec in the cluster needs `platform.deployments` (the repository it publishes to)",
+                  ("deploy", "operator"), on_key=True)
     if spec.deploy and spec.deploy.argocd:
         if missing("deployments"):
             ctx.error("E501", "Argo CD deployment needs `platform.deployments` (the repository it watches)",

@@ -140,6 +140,11 @@ _TABLE = (
          "`format: custom` has no built-in KServe runtime: name a ServingRuntime with `runtime`."),
     Code("E406", _E, "check", "an SLO that measures nothing",
          "An SLO that gates a canary must set `errorRate`, `latencyP95Ms`, or both."),
+    Code("E407", _E, "check", "a custom SLO query that does not judge each revision",
+         "A canary analysis judges every revision of the predictor on its own, so a query under `slos.*.queries`\n"
+         "must select with `{{selector}}` and keep the `revision_name` label in its result, one sample per\n"
+         "revision (e.g. `sum by (revision_name) (rate(...{ {{selector}} }[{{window}}]))`). A query summed over all\n"
+         "revisions would let a canary taking a few percent of the traffic hide behind the stable revision."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

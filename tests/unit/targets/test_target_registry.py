@@ -57,7 +57,8 @@ def test_a_plugins_kubernetes_objects_are_deployed_with_the_others(tmp_path):
         assert result.ok, [d.message for d in result.diagnostics]
         for env in ("dev", "prod"):
             resources = yaml.safe_load(result.files[f"k8s/{env}/kustomization.yaml"])["resources"]
-            assert resources == ["analysisrun-churn.yaml", "analysistemplate-churn.yaml",
+            assert resources == ["analysisrun-churn.yaml", "analysistemplate-churn.yaml", "churn-decide.yaml",
+                                 "customer-churn-mlspec-decide-rbac.yaml", "customer-churn-mlspec-webhook.yaml",
                                  "inferenceservice-churn.yaml", "resourcequota.yaml"]
     finally:
         unregister("quota-test")
