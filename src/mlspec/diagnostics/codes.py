@@ -67,6 +67,15 @@ _TABLE = (
          "Specs use plain YAML values. Tags such as `!!python/object` or custom `!tags` are refused."),
     Code("E011", _E, "load", "a mapping key that is not a string",
          "Mapping keys must be plain strings, not lists or mappings."),
+    Code("E012", _E, "load", "the spec is not a regular file",
+         "The path names a symbolic link, a FIFO, a device or another special file. mlspec reads only regular\n"
+         "files and never follows a link: a link committed in place of a spec could make it print another file\n"
+         "(credentials, /proc/self/environ) in its diagnostics, and a FIFO or /dev/zero would hang it. Name the\n"
+         "spec file itself."),
+    Code("E013", _E, "load", "the spec's file name cannot be written into generated files",
+         "The file name (or a folder above it) holds a control character (a line break, an escape) or bytes that\n"
+         "are not UTF-8. Every generated file names its spec in a comment, where a line break would start a line\n"
+         "of code in a generated DAG; rename the file."),
     # --- validate: the shape of the spec ----------------------------------------------------
     Code("E100", _E, "validate", "invalid value",
          "A value does not fit its field for a reason not covered by a more specific code."),

@@ -72,17 +72,20 @@ class SystemDiff:
 
 def compare(old: dict[str, str], new: dict[str, str], targets_new: dict[str, str], targets_old: dict[str, str],
             system: SystemDiff) -> SystemDiff:
+    from mlspec.build.writer import Foreign, same_content
+
     for path in sorted(set(old) | set(new)):
-        if path in old and path in new and old[path] == new[path]:
+        if path in old and path in new and same_content(old[path], new[path]):
             continue
         status = "added" if path not in old else "removed" if path not in new else "changed"
-        if status == "changed" and _without_spec_hash(old[path]) == _without_spec_hash(new[path]):
+        if status == "changed" and not isinstance(old[path], Foreign) \
+                and _without_spec_hash(old[path]) == _without_spec_hash(new[path]):
             system.header_only.append(path)
             continue
         target = targets_new.get(path) or targets_old.get(path) or _guess_target(path, old.get(path, ""))
         system.files.append(FileChange(path, status, target, old.get(path, ""), new.get(path, "")))
         if path.endswith((".yaml", ".yml")):
-            before, after = _objects(old.get(path, "")), _objects(new.get(path, ""))
+            before, after = _objects(old.get(path, "")), _objects(new.get(path, ""))  # a Foreign text: no objects
             for key in sorted(set(before) | set(after)):
                 if before.get(key) == after.get(key):
                     continue
@@ -140,11 +143,19 @@ def _manifest_targets(files: dict[str, str]) -> dict[str, str]:
 
 def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
     from mlspec.build.compile import merge_with_previous
-    from mlspec.build.writer import LOCK_NAME, read_tree
+    from mlspec.build.writer import LOCK_NAME, Foreign, check_output_folder, read_tree
 
+    try:
+        check_output_folder(out_root)
+        linked = False
+    except OSError:  # reached through a link: nothing there is read
+        linked = True
     diffs = []
     for result in results:
-        current = {p: c for p, c in read_tree(out_root / result.system).items() if not p.endswith(LOCK_NAME)}
+        if linked:
+            current = {".": Foreign("symbolic link on the way to the output folder")}
+        else:
+            current = {p: c for p, c in read_tree(out_root / result.system).items() if not p.endswith(LOCK_NAME)}
         files = merge_with_previous(result, current)
         targets_new = {a.path: a.target for a in result.artifacts}
         targets_new["manifest.json"] = "manifest"
@@ -312,5 +323,5 @@ def diff_specs(files: list[Path], out_root: Path, repo: str | None, branch: str 
     if repo is not None:
         plans, results = compile_plans(files, out_root)
         return results, (diff_against_repo(plans, repo, branch) if plans is not None else None)
-    results = compile_files(files, out_root, use_cache=False).results
+    results = compile_files(files, out_root, use_cache=False, reuse_previous=False).results
     return results, (diff_against_disk(results, out_root) if all(r.ok for r in results) else None)

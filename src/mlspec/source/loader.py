@@ -73,14 +73,27 @@ class _LoadError(Exception):
 
 
 def read_spec_file(path: str | Path) -> tuple[bytes | None, list[Diagnostic]]:
-    """The file's bytes, or why not; its size is checked before a byte is read."""
+    """The file's bytes, or why not; its size is checked before a byte is read. Only a
+    regular file is read: a symbolic link (to `~/.git-credentials`, `/proc/self/environ`,
+    `/dev/zero`...) or a FIFO named as a spec is refused unread (E012), so no line of it can
+    reach a diagnostic or a CI log."""
+    from mlspec.fsutil import FileTooLarge, ForeignFile, read_regular
+    from mlspec.printable import printable
+
     display = str(path)
+    if printable(display) != display:
+        # The path is written into every generated file's header: a line break in it would
+        # start a line of code in a generated DAG.
+        return None, [_diag("E013", "the spec's file name holds control characters or bytes that are not UTF-8",
+                            display, help="rename the file (letters, digits, `.`, `_`, `-`)")]
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [_diag("E004", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}", display,
-                                help="split the system into several spec files")]
-        return Path(path).read_bytes(), []
+        return read_regular(path, MAX_FILE_BYTES), []
+    except ForeignFile as exc:
+        return None, [_diag("E012", f"the spec is a {exc.kind}, not a regular file; it was not read", display,
+                            help="name the spec file itself: mlspec does not follow links or read special files")]
+    except FileTooLarge as exc:
+        return None, [_diag("E004", f"file is {exc.size} bytes, over the limit of {MAX_FILE_BYTES}", display,
+                            help="split the system into several spec files")]
     except OSError as exc:
         return None, [_diag("E000", f"cannot read file: {exc.strerror or exc}", display)]
 
