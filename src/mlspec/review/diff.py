@@ -166,8 +166,11 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
-    from mlspec.gitops.git import Git, is_local_repo
+    from mlspec.gitops.git import Git, check_branch_name, is_local_repo
+    from mlspec.gitops.publish import check_owned_path, read_owned
 
+    if branch is not None:
+        check_branch_name(branch)
     scratch = None
     try:
         if is_local_repo(repo) and not Git(Path(repo)).is_bare():
@@ -181,12 +184,8 @@ def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
         for plan in plans:
             current = {}
             for owned in plan.roots:
-                folder = root / owned
-                if folder.is_dir():
-                    for path in sorted(folder.rglob("*")):
-                        if path.is_file():
-                            current[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8",
-                                                                                       errors="replace")
+                # Links, FIFOs and oversized files of the repository are shown, never read.
+                current.update(read_owned(root, check_owned_path(owned)))
             system = SystemDiff(plan.system, plan.spec_path, f"{repo}: {', '.join(plan.roots)}")
             diffs.append(compare(current, plan.files, plan.targets, {}, system))
         return diffs
@@ -200,14 +199,14 @@ def _shallow_clone(source: str, branch: str | None) -> Path:
 
     scratch = Path(tempfile.mkdtemp(prefix="mlspec-diff-"))
     git = Git(scratch)
-    heads = git.run("ls-remote", "--heads", source).stdout
+    heads = git.run("ls-remote", "--heads", "--", source).stdout
     exists = branch is None or f"refs/heads/{branch}" in heads.split()
-    git.run("clone", "--quiet", "--depth", "1", "--no-tags", *(("--branch", branch) if branch and exists else ()),
-            source, str(scratch / "repo"))
+    git.run("clone", "--quiet", "--depth", "1", "--no-tags", *((f"--branch={branch}",) if branch and exists else ()),
+            "--", source, str(scratch / "repo"))
     if branch and not exists:  # a branch that does not exist yet: nothing is deployed from it
         for child in (scratch / "repo").iterdir():
             if child.name != ".git":
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     return scratch / "repo"
 
 
