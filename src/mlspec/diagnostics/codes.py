@@ -61,8 +61,9 @@ _TABLE = (
     Code("E008", _E, "load", "the top level is not a mapping",
          "A spec is a mapping that starts with `apiVersion: mlspec/v1alpha1` and `kind: MLSystem`."),
     Code("E009", _E, "load", "the document expands or nests too far",
-         "Aliases expand to more than a million values, refer to themselves, or the document nests deeper than 64\n"
-         "levels. Such documents are refused before anything is built (a \"billion laughs\" defence)."),
+         "Aliases expand to more than a million values or more than 64 MiB of text (a long string and thousands\n"
+         "of aliases to it), refer to themselves, or the document nests deeper than 64 levels. Such documents are\n"
+         "refused before anything is built (a \"billion laughs\" defence)."),
     Code("E010", _E, "load", "unsupported YAML tag",
          "Specs use plain YAML values. Tags such as `!!python/object` or custom `!tags` are refused."),
     Code("E011", _E, "load", "a mapping key that is not a string",

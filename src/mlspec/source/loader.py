@@ -37,6 +37,10 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # composed node graph before building (sizes memoised per node), so a "billion laughs"
 # document is refused in milliseconds instead of after building millions of values.
 MAX_EXPANDED_NODES = 1_000_000
+# Characters of text built from the document, counting every expansion of an alias (keys
+# and scalars): one 4 MB string and 4000 aliases to it are 16 GB of text that every later
+# check would walk, once per alias. Without aliases a spec stays under MAX_FILE_BYTES.
+MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 
 _STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
@@ -433,7 +437,7 @@ class _Builder:
 
     def build(self, node) -> Any:
         try:
-            size = _expanded_size(node, {})
+            size, text = _expanded_size(node, {})
         except _RecursiveAlias as exc:
             raise _LoadError(_diag("E009", "an alias refers to a value that contains it", self.display,
                                    self._span(exc.node), label="this value contains an alias to itself",
@@ -441,14 +445,19 @@ class _Builder:
         if size > MAX_EXPANDED_NODES:
             raise _LoadError(_diag("E009", f"the document expands to more than {MAX_EXPANDED_NODES:,} values"
                                            " (an alias/anchor bomb?)",
-                                   self.display, self._bomb_span(node), label="expands too far",
+                                   self.display, self._bomb_span(node, 0), label="expands too far",
                                    help="use fewer nested aliases"))
+        if text > MAX_EXPANDED_BYTES:
+            raise _LoadError(_diag("E009", f"the document expands to more than {MAX_EXPANDED_BYTES:,} characters of"
+                                           " text (aliases to a long value?)",
+                                   self.display, self._bomb_span(node, 1), label="expands too far",
+                                   help="refer to long values fewer times"))
         return self._build(node, (), 0)
 
-    def _bomb_span(self, root) -> Span:
+    def _bomb_span(self, root, which: int) -> Span:
         """Point at the top-level key whose value expands the most (the root if not a mapping)."""
         if root.id == "mapping" and root.value:
-            key, _ = max(root.value, key=lambda item: _expanded_size(item[1], {}))
+            key, _ = max(root.value, key=lambda item: _expanded_size(item[1], {})[which])
             return self._span(key)
         return self._span(root)
 
@@ -550,31 +559,36 @@ class _RecursiveAlias(Exception):
         self.node = node
 
 
-def _expanded_size(node, memo: dict[int, int | None], depth: int = 0) -> int:
-    """How many values `node` builds into, counting each alias expansion (memoised by node
-    identity, so shared subtrees cost one visit). Stops counting past the limits; nesting
-    past MAX_DEPTH is reported by the builder."""
+def _expanded_size(node, memo: dict[int, tuple[int, int] | None], depth: int = 0) -> tuple[int, int]:
+    """(values, characters of text) `node` builds into, counting each alias expansion
+    (memoised by node identity, so shared subtrees cost one visit). Stops counting past the
+    limits; nesting past MAX_DEPTH is reported by the builder."""
     if id(node) in memo:
         known = memo[id(node)]
         if known is None:  # reached again while counting itself: `a: &a [*a]`
             raise _RecursiveAlias(node)
         return known
     if depth > MAX_DEPTH:
-        return 1
+        return 1, 0
     memo[id(node)] = None
     if node.id == "sequence":
         children = node.value
+        text = 0
     elif node.id == "mapping":
         children = [value for _, value in node.value]
+        text = sum(len(key.value) for key, _ in node.value if key.id == "scalar")
     else:
         children = []
+        text = len(node.value)
     total = 1
     for child in children:
-        total += _expanded_size(child, memo, depth + 1)
-        if total > MAX_EXPANDED_NODES:
+        values, chars = _expanded_size(child, memo, depth + 1)
+        total += values
+        text += chars
+        if total > MAX_EXPANDED_NODES or text > MAX_EXPANDED_BYTES:
             break
-    memo[id(node)] = total
-    return total
+    memo[id(node)] = (total, text)
+    return total, text
 
 
 def _parse_core_scalar(kind: str, text: str) -> Any:
