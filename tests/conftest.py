@@ -14,6 +14,9 @@ import pytest
 # Keep mlspec's result cache (see mlspec/cache.py) inside this test session, so tests neither
 # read a developer's cache nor leave entries behind in it.
 os.environ["MLSPEC_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlspec-test-cache-")
+# ... and the key that authenticates its entries (mlspec/integrity.py) likewise: never the
+# developer's ~/.config/mlspec/cache.key.
+os.environ["MLSPEC_CACHE_KEY"] = os.path.join(tempfile.mkdtemp(prefix="mlspec-test-key-"), "cache.key")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
