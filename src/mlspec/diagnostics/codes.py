@@ -40,7 +40,8 @@ _E, _W = Severity.ERROR, Severity.WARNING
 _TABLE = (
     # --- load: bytes -> YAML -> plain data -------------------------------------------------
     Code("E000", _E, "load", "the file cannot be read",
-         "The spec file could not be opened or read (missing, a folder, no permission, or not a regular file)."),
+         "The spec file could not be opened or read (missing, no permission, an I/O error). A link, a FIFO or another\n"
+         "file that is not a regular file is E012."),
     Code("E001", _E, "load", "YAML syntax error",
          "The file is not valid YAML. The caret points where the parser stopped; for an unclosed quote, bracket or\n"
          "brace it points where it was opened. Quote values that contain `: ` or start with a YAML indicator."),
