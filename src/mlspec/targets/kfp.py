@@ -213,13 +213,11 @@ class KfpTarget(Target):
         label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive]))
         training = model.training
         env_plain = sorted(training.env.items())
-        secrets: dict[str, dict[str, str]] = {}
-        for name, ref in sorted(training.secret_env.items()):
-            secrets.setdefault(ref.name, {})[ref.key] = name
+        secret_env = {(ref.name, ref.key, name) for name, ref in training.secret_env.items()}
         store = system.platform.object_store
         if store is not None:
             env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
-            secrets.setdefault(store.credentials_secret, {}).update({k: k for k in OBJECT_STORE_SECRET_KEYS})
+            secret_env |= {(store.credentials_secret, key, key) for key in OBJECT_STORE_SECRET_KEYS}
         tracking_uri = system.platform.mlflow.tracking_uri if system.platform.mlflow else ""
         if not tracking_uri:
             self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
@@ -232,7 +230,7 @@ class KfpTarget(Target):
             params_json=json.dumps(training.params, sort_keys=True),
             card_literal=pyliteral(card_document(system, model, for_pipeline=True), sort_dicts=True),
             env_plain=env_plain,
-            env_secrets=[{"name": n, "key_to_env": dict(sorted(k.items()))} for n, k in sorted(secrets.items())],
+            env_secrets=_secret_env_calls(secret_env),
             retries=training.retries, resources=_resource_calls(training.resources),
             pipeline_name=f"{system.name}-{model.k8s_name}-training",
             pipeline_description=f"Train, evaluate and register model {model.name} of {system.name}",
@@ -260,6 +258,20 @@ def pipeline_components(fairness: bool) -> str:
     written, with the fairness gate only when the model has one."""
     sections = (ALWAYS, "fairness") if fairness else (ALWAYS,)
     return emitted_source("kfp_components", sections).strip("\n")
+
+
+def _secret_env_calls(secret_env: set[tuple[str, str, str]]) -> list[dict]:
+    """(secret, key, env var) triples as `use_secret_as_env` calls. One call maps each key of a
+    secret to one variable, so a key that feeds two variables (or a key the object store's
+    credentials use as well) takes a second call instead of overwriting the first mapping."""
+    calls: list[dict] = []
+    for secret, key, env in sorted(secret_env):
+        call = next((c for c in calls if c["name"] == secret and key not in c["key_to_env"]), None)
+        if call is None:
+            call = {"name": secret, "key_to_env": {}}
+            calls.append(call)
+        call["key_to_env"][key] = env
+    return calls
 
 
 def _resource_calls(resources: IRResources | None) -> list[str]:

@@ -4,6 +4,7 @@ pipeline source, names no machine, and carries the spec's task settings."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import importlib.util
 import sys
 from pathlib import Path
@@ -164,3 +165,29 @@ def test_the_kfp_version_in_compile_keys_is_the_installed_one():
     from mlspec.targets.kfp_version import installed_kfp_version
 
     assert installed_kfp_version() == version("kfp")
+
+
+def test_two_variables_from_one_secret_key_both_reach_the_step(tmp_path):
+    """One secret key feeding two variables (and a key the object store's credentials read
+    too) once kept only one of them: each key maps to one variable per `use_secret_as_env`
+    call, so the second mapping overwrote the first."""
+    from conftest import invoke_mlspec
+
+    shutil.copytree(REPO / "specs", tmp_path / "specs")
+    spec = tmp_path / "specs/customer-churn.yaml"
+    token = "        MLFLOW_TRACKING_TOKEN: {secretKeyRef: {name: mlflow-credentials, key: token}}\n"
+    text = spec.read_text()
+    assert token in text
+    spec.write_text(text.replace(token, token
+                                 + "        MLFLOW_TOKEN_COPY: {secretKeyRef: {name: mlflow-credentials, key: token}}\n"
+                                 + "        S3_KEY: {secretKeyRef: {name: minio-credentials, key: AWS_ACCESS_KEY_ID}}\n"))
+    invoke_mlspec("compile", "specs/customer-churn.yaml", "--target", "kfp", cwd=tmp_path, check=True)
+
+    _, platforms = yaml.safe_load_all((tmp_path / "generated/customer-churn/kfp/churn_training.yaml").read_text())
+    secrets = platforms["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train-model"]["secretAsEnv"]
+    mapped = sorted((s["secretName"], m["secretKey"], m["envVar"]) for s in secrets for m in s["keyToEnv"])
+    assert mapped == [("minio-credentials", "AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+                      ("minio-credentials", "AWS_ACCESS_KEY_ID", "S3_KEY"),
+                      ("minio-credentials", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+                      ("mlflow-credentials", "token", "MLFLOW_TOKEN_COPY"),
+                      ("mlflow-credentials", "token", "MLFLOW_TRACKING_TOKEN")]
