@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from conftest import REPO, invoke_mlspec
+from support.lab_spec import lab_spec
 
 GENERATED = REPO / "generated"
 GOLDEN = REPO / "tests/cases/golden"
@@ -24,34 +25,9 @@ RUNTIME = ".spec.predictor.model.runtime"
 SPLIT = ".spec.predictor.canaryTrafficPercent"
 ALWAYS = ['.metadata.annotations["serving.kserve.io/outputStorageUri"]', ".spec.predictor.model.storage"]
 
-SPEC = """\
-apiVersion: mlspec/v1alpha1
-kind: MLSystem
-metadata: {name: lab}
-platform:
-  objectStore: {endpoint: http://minio:9000, credentialsSecret: minio-credentials}
-  mlflow: {trackingUri: http://mlflow:5000}
-  prometheus: {url: http://prometheus:9090}
-  deployments: {repoURL: https://git.example.com/deployments, revision: main, path: deployments}
-datasets:
-  customers:
-    source: {sql: "SELECT * FROM customers", connection: warehouse}
-    storage: s3://raw-data/customers.parquet
-    columns:
-      customer_id: {type: int64, nullable: false, unique: true}
-      total_purchases: {type: float32, min: 0}
-      churn: {type: int8, in: [0, 1]}
-      event_timestamp: {type: timestamp}
-entities:
-  customer: {joinKeys: [customer_id]}
-featureViews:
-  customer_features:
-    entities: [customer]
-    source: customers
-    timestampField: event_timestamp
-    ttl: 1d
-    features: {total_purchases: float32}
-models:
+SPEC = lab_spec(
+    platform='  deployments: {repoURL: https://git.example.com/deployments, revision: main, path: deployments}\n',
+    models="""\
   plain: &model
     task: binary_classification
     features: [customer_features.total_purchases]
@@ -77,6 +53,8 @@ models:
     <<: *model
     registry: {name: LegacyDefault}
     rollout: {backend: iter8, canaryTrafficPercent: 10, slo: api}
+""",
+    rest="""\
 slos:
   api: {errorRate: {max: 0.01}}
 environments:
@@ -97,7 +75,7 @@ environments:
       models.legacy-default-runtime.rollout.phase: rolledBack
 deploy:
   argocd: {automated: {prune: true, selfHeal: true}}
-"""
+""")
 
 # model -> environment -> the fields its InferenceService's entry must ignore, beyond ALWAYS
 EXPECTED = {

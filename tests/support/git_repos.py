@@ -61,3 +61,20 @@ def files_at(repo: Path, rev: str, env: dict[str, str]) -> dict[str, str]:
 def log(repo: Path, env: dict[str, str], rev: str = "main") -> list[str]:
     """Commit subjects, newest first."""
     return git(repo, "log", "--format=%s", rev, env=env).splitlines()
+
+
+def published_churn_project(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A project holding customer-churn's spec, already published once to a fresh bare
+    deployments repository: (project, remote, git environment). The start of every webhook
+    test: an alias event then promotes against what is deployed."""
+    import shutil
+
+    from conftest import SPECS, run_mlspec
+
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    shutil.copy(SPECS / "customer-churn.yaml", project / "specs")
+    env = git_env(tmp_path / "home")
+    remote = make_remote(tmp_path, env)
+    assert run_mlspec("publish", "specs", "--repo", str(remote), cwd=project, env=env).returncode == 0
+    return project, remote, env

@@ -5,7 +5,6 @@ test runs a real `mlflow server` (sqlite backend) that calls the receiver on loo
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -15,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import SPECS, run_mlspec
-from support.git_repos import files_at, git_env, log, make_remote
+from support.git_repos import files_at, log, published_churn_project
 from support.mlflow_server import mlflow_server, webhook_receiver
 
 SECRET = "s3cr3t-for-tests"
@@ -24,12 +22,7 @@ SECRET = "s3cr3t-for-tests"
 
 @pytest.fixture
 def setup(tmp_path: Path):
-    project = tmp_path / "project"
-    (project / "specs").mkdir(parents=True)
-    shutil.copy(SPECS / "customer-churn.yaml", project / "specs")
-    env = git_env(tmp_path / "home")
-    remote = make_remote(tmp_path, env)
-    assert run_mlspec("publish", "specs", "--repo", str(remote), cwd=project, env=env).returncode == 0
+    project, remote, env = published_churn_project(tmp_path)
     return project, remote, env
 
 

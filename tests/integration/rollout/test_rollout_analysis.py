@@ -29,39 +29,15 @@ import pytest
 import yaml
 
 from conftest import REPO, SPECS, run_mlspec
+from support.lab_spec import lab_spec
 from support import expr_subset
 from support.prometheus import PROMETHEUS, Revision, knative_exporter, prometheus_server, query, vector_values
 
 GENERATED = REPO / "generated"
 GOLDEN = REPO / "tests/cases/golden"
 
-LAB_SPEC = """\
-apiVersion: mlspec/v1alpha1
-kind: MLSystem
-metadata: {name: lab}
-platform:
-  objectStore: {endpoint: http://minio:9000, credentialsSecret: minio-credentials}
-  mlflow: {trackingUri: http://mlflow:5000}
-  prometheus: {url: http://prometheus:9090}
-datasets:
-  customers:
-    source: {sql: "SELECT * FROM customers", connection: warehouse}
-    storage: s3://raw-data/customers.parquet
-    columns:
-      customer_id: {type: int64, nullable: false, unique: true}
-      total_purchases: {type: float32, min: 0}
-      churn: {type: int8, in: [0, 1]}
-      event_timestamp: {type: timestamp}
-entities:
-  customer: {joinKeys: [customer_id]}
-featureViews:
-  customer_features:
-    entities: [customer]
-    source: customers
-    timestampField: event_timestamp
-    ttl: 1d
-    features: {total_purchases: float32}
-models:
+LAB_SPEC = lab_spec(
+    models="""\
   argo: &model
     task: binary_classification
     features: [customer_features.total_purchases]
@@ -78,6 +54,8 @@ models:
     <<: *model
     registry: {name: Legacy}
     rollout: {backend: iter8, canaryTrafficPercent: 4, slo: defaults}
+""",
+    rest="""\
 slos:
   defaults: {errorRate: {max: 0.01}, latencyP95Ms: {max: 100}, minRequests: 100, interval: 5s, iterations: 2}
   custom:
@@ -94,7 +72,7 @@ environments:
   errors: {namespace: errors}
   slow: {namespace: slow}
   idle: {namespace: idle}
-"""
+""")
 
 # (environment/namespace) -> how the canary behaves; the stable revision is healthy everywhere and
 # takes the rest of ~1000 requests a second. The canary takes 4% (idle: 0.1%, too few to judge).
