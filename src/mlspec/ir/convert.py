@@ -62,7 +62,7 @@ def source(value: spec.SqlSource | spec.FileSource | None) -> IRSource | None:
     if value is None:
         return None
     if isinstance(value, spec.SqlSource):
-        return IRSqlSource(value.sql, value.connection)
+        return IRSqlSource(value.sql, value.connection, tuple(value.tables))
     return IRFileSource(value.uri, value.format)
 
 

@@ -82,6 +82,7 @@ class IRSqlSource:
     kind: ClassVar[str] = "sql"
     sql: str
     connection: str  # Airflow connection id
+    tables: tuple[str, ...] = ()  # what the query reads, as OpenLineage dataset URIs
 
 
 @dataclass(frozen=True)

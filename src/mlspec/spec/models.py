@@ -161,10 +161,36 @@ class Platform(SpecModel):
 # --- datasets -----------------------------------------------------------------------------
 
 
+# scheme://authority/name, where the name is qualified (database.table at least), as
+# OpenLineage names tables.
+TABLE_URI_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s]*/([^\s/]+)")
+
+
+def _table_uri(value: str) -> str:
+    match = TABLE_URI_RE.fullmatch(value)
+    if not match or len(match.group(1).split(".")) < 2 or "" in match.group(1).split("."):
+        raise PydanticCustomError(
+            "table_uri", "`{value}` is not a table's OpenLineage URI: write `scheme://host:port/database.schema.table`,"
+            " e.g. `postgres://warehouse.internal:5432/analytics.public.customers`", {"value": value})
+    return value
+
+
+TableUri = Annotated[str, AfterValidator(_table_uri),
+                     Field(examples=["postgres://warehouse.internal:5432/analytics.public.customers"])]
+
+
 class SqlSource(SpecModel):
     sql: str = F("Query that extracts the dataset.", examples=["SELECT * FROM customers"])
     connection: Identifier = F("Airflow connection id of the database (a reference, never credentials).",
                                examples=["warehouse"])
+    tables: list[TableUri] = F(
+        "The tables the query reads, each as its OpenLineage dataset URI (https://openlineage.io/docs/spec/naming):"
+        " `postgres://host:port/database.schema.table`, `mysql://host:port/database.table`,"
+        " `snowflake://org-account/database.schema.table`. The lineage graph (`mlspec lineage emit`) and the"
+        " ingestion DAG name the dataset's source so. Write what the Airflow connection reaches: at run time"
+        " Airflow's OpenLineage provider names the tables the query reads from the connection itself, and"
+        " Marquez joins the two only when the names agree. Without it the source is left out of the lineage.",
+        default_factory=list, examples=[["postgres://warehouse.internal:5432/analytics.public.customers"]])
 
 
 class FileSource(SpecModel):

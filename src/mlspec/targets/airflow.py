@@ -5,9 +5,10 @@ branches to `TriggerDagRunOperator` (the training DAG) or a no-action task.
 
 Airflow facts built in: `airflow.sdk.DAG`, operators from providers.standard, `schedule=`
 (not `schedule_interval`), a fixed `pendulum` start date with `catchup=False`, lineage
-as Airflow lineage `File(url=...)` inlets/outlets on every task, which the OpenLineage
-provider turns into datasets (`openlineage.client` itself costs ~0.3 s to import per parse; no
-extractor needed). DAG files import only Airflow and pendulum at the top;
+as inlets/outlets on every task that the OpenLineage provider turns into exactly the datasets
+`lineage_names` names (`File`, `Table` and file `Asset` objects: `openlineage.client` itself
+costs ~0.3 s to import per parse; no extractor needed). DAG files import only Airflow and
+pendulum at the top;
 pandas, Great Expectations, Evidently, boto3 and kfp are imported when a task runs, by
 the shared helper module beside the DAGs (listed in `.airflowignore`).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSqlSource, IRSystem
 from mlspec.runtime import emitted_source
 from mlspec.targets import airflow_common as common
+from mlspec.targets import lineage_names as lineage
 from mlspec.targets import naming
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.templating import pyliteral, render_template
@@ -27,9 +29,10 @@ from mlspec.targets.templating import pyliteral, render_template
 START_DATE = (2024, 1, 1)
 
 
-def lineage_literal(datasets, indent: int = 8) -> str:
-    """Inlets/outlets as a literal list of dataset URLs (see `airflow_common.lineage_url`)."""
-    return pyliteral([common.lineage_url(namespace, name) for namespace, name in datasets], indent)
+def task_lineage(tasks) -> dict[str, dict[str, str]]:
+    """task_id -> {"inlets", "outlets"}: Python source of what each task declares."""
+    return {task_id: {"inlets": lineage.airflow_entities(inputs), "outlets": lineage.airflow_entities(outputs)}
+            for task_id, inputs, outputs in tasks}
 
 
 class AirflowTarget(Target):
@@ -63,9 +66,14 @@ class AirflowTarget(Target):
 
 
 def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: str | None,
-              kind: str, retries: int = 0) -> dict:
+              kind: str, retries: int = 0, tasks=(), sdk_names=()) -> dict:
+    """What `_dag.py.j2` and the imports of `_common.py.j2` need; `tasks` are the (task_id,
+    inputs, outputs) lineage of the DAG's tasks, `sdk_names` what else it uses of airflow.sdk."""
     owner = system.metadata.owner or "mlspec"
+    kinds = {lineage.airflow_entity_kind(d) for _, inputs, outputs in tasks for d in (*inputs, *outputs)}
     return {
+        "lineage_entities": sorted(kinds & {"File", "Table"}),
+        "sdk_names": ["DAG", *sorted(set(sdk_names) | (kinds & {"Asset"}))],
         "dag_id": dag_id,
         "schedule": schedule,
         "description": description,
@@ -114,25 +122,16 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "credentials": _credentials(system),
         "settings": settings,
     }
-    source_ds = common.source_lineage(system, dataset)
-    staging = common.staging_lineage(system, dataset)
-    tasks = [("extract", [source_ds], [staging]), ("validate", [staging], [])]
-    if dataset.dvc_remote:
-        tasks.append(("version", [staging], [(dataset.dvc_remote.rstrip("/"), common.dvc_data_path(dataset))]))
-    if dataset.storage:
-        tasks.append(("upload", [staging], [common.split_uri(dataset.storage)]))
+    tasks = lineage.ingest_tasks(dataset)
+    declared = task_lineage(tasks)
     return {
-        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest"),
+        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
+                         tasks=tasks),
         "config": pyliteral(config),
         "sql": source.sql if is_sql else None,
-        "tasks": [{"task_id": t, "inlets": lineage_literal(i), "outlets": lineage_literal(o)} for t, i, o in tasks],
+        "tasks": [{"task_id": t, **declared[t]} for t, _, _ in tasks],
         "chain": " >> ".join(f"{t}_task" for t, _, _ in tasks),
     }
-
-
-def _model_lineage(system: IRSystem, model: IRModel) -> tuple[str, str]:
-    tracking = system.platform.mlflow.tracking_uri if system.platform.mlflow else "mlflow"
-    return tracking, f"registered-models/{model.registry_name}"
 
 
 def train_context(system: IRSystem, model: IRModel) -> dict:
@@ -150,15 +149,14 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
         "timeout_seconds": 6 * 3600,
         "settings": settings,
     }
-    inputs = [common.split_uri(d.storage) for d in [*model.feature_sources, model.label_dataset]
-              if d.storage]
-    inputs = list(dict.fromkeys(inputs))
+    tasks = lineage.train_tasks(system, model)
+    declared = task_lineage(tasks)["submit_pipeline"]
     return {
         "dag": _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
-                         retries=model.training.retries),
+                         retries=model.training.retries, tasks=tasks),
         "config": pyliteral(config),
-        "inlets": lineage_literal(inputs),
-        "outlets": lineage_literal([_model_lineage(system, model)]),
+        "inlets": declared["inlets"],
+        "outlets": declared["outlets"],
     }
 
 
@@ -182,14 +180,11 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
         "credentials": _credentials(system),
         "settings": settings,
     }
-    inputs = [common.split_uri(settings["reference"][1]), common.split_uri(settings["predictions"][1])]
-    result = (common.lineage_namespace(system), f"drift/{model.name}")
     return {
-        "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift"),
+        "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift",
+                         tasks=lineage.drift_tasks(system, model)),
         "config": pyliteral(config),
         "train_dag_id": model.train_dag_id,
         "on_drift": drift.on_drift,
-        "check_inlets": lineage_literal(inputs),
-        "result": lineage_literal([result]),
-        "trainer": lineage_literal([_model_lineage(system, model)]),
+        "lineage": task_lineage(lineage.drift_tasks(system, model)),
     }

@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mlspec.ir import names
 from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
 from mlspec.runtime import ALWAYS, emitted_source
 from mlspec.targets.base import Artifact, Target
@@ -198,8 +199,8 @@ class KfpTarget(Target):
             self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no `storage` to read"
                              " the labels from", system.spec_path, where + ("label",))
             return None
-        names = [f.name for f in model.features]
-        if len(set(names)) != len(names):
+        feature_names = [f.name for f in model.features]
+        if len(set(feature_names)) != len(feature_names):
             self.unsupported(f"model `{model.name}` uses two features of the same name from different views",
                              system.spec_path, where + ("features",))
             return None
@@ -234,14 +235,14 @@ class KfpTarget(Target):
             env_plain=env_plain,
             env_secrets=[{"name": n, "key_to_env": dict(sorted(k.items()))} for n, k in sorted(secrets.items())],
             retries=training.retries, resources=_resource_calls(training.resources),
-            pipeline_name=f"{system.name}-{model.k8s_name}-training",
+            pipeline_name=names.pipeline_name(system.name, model.k8s_name),
             pipeline_description=f"Train, evaluate and register model {model.name} of {system.name}",
             pipeline_function=pipeline_function_name(model),
             feast_repo=DEFAULT_FEAST_REPO, label_data_uri=dataset.storage, tracking_uri=tracking_uri,
             experiment=f"{system.name}/{model.name}",
             gates=[f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates],
             feature_service=feature_service_name(model), timestamp_column=timestamp_column,
-            label_columns=label_columns, features=names,
+            label_columns=label_columns, features=feature_names,
             # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
             reference_uri=model.drift_reference if model.drift_reference_is_snapshot else "")
 

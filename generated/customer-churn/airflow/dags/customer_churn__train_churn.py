@@ -13,7 +13,7 @@ import os
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.common.compat.lineage.entities import File
+from airflow.providers.common.compat.lineage.entities import File, Table
 from airflow.sdk import DAG
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
@@ -50,12 +50,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def submit_pipeline(**context):
     return _run("submit_pipeline", context)
 
@@ -74,6 +68,9 @@ with DAG(
     PythonOperator(
         task_id="submit_pipeline",
         python_callable=submit_pipeline,
-        inlets=_lineage(['s3://feast-offline/customer_activity.parquet', 's3://raw-data/customers.parquet']),
-        outlets=_lineage(['http://mlflow.mlflow.svc.cluster.local:5000/registered-models/ChurnModel']),
+        inlets=[
+            File(url='s3://raw-data/customers.parquet'),
+            Table(cluster='customer-churn', database='feast', name='customer_features'),
+        ],
+        outlets=[Table(cluster='customer-churn', database='mlflow', name='ChurnModel')],
     )

@@ -13,7 +13,7 @@ import os
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.common.compat.lineage.entities import File
+from airflow.providers.common.compat.lineage.entities import File, Table
 from airflow.sdk import DAG
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
@@ -51,12 +51,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def submit_pipeline(**context):
     return _run("submit_pipeline", context)
 
@@ -75,8 +69,10 @@ with DAG(
     PythonOperator(
         task_id="submit_pipeline",
         python_callable=submit_pipeline,
-        inlets=_lineage(['s3://feast-offline/merchant_stats.parquet',
-         's3://feast-offline/card_stats.parquet',
-         's3://raw-data/transactions.parquet']),
-        outlets=_lineage(['http://mlflow.mlflow.svc.cluster.local:5000/registered-models/ChargebackLoss']),
+        inlets=[
+            File(url='s3://raw-data/transactions.parquet'),
+            Table(cluster='payments-risk', database='feast', name='merchant_risk'),
+            Table(cluster='payments-risk', database='feast', name='card_activity'),
+        ],
+        outlets=[Table(cluster='payments-risk', database='mlflow', name='ChargebackLoss')],
     )
