@@ -97,6 +97,7 @@ models:
     features: [weather.*, promo.discount]
     label: store_sales.units
     training: {estimator: sklearn.ensemble.RandomForestRegressor}
+    evaluation: {split: {method: time, column: week, test: 0.25}}
   units-by-store:
     task: regression
     features: [weather.temp_c, store_profile.floor_area]

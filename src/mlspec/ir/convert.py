@@ -82,11 +82,11 @@ def training(value: spec.Training) -> IRTraining:
     return IRTraining(
         estimator=value.estimator, params=dict(value.params), image=value.image, packages=tuple(value.packages),
         resources=resources(value.resources), retries=value.retries, schedule=value.schedule,
-        env=plain, secret_env=secrets)
+        env=plain, secret_env=secrets, submit_retries=value.submitRetries)
 
 
 def split(value: spec.Split) -> IRSplit:
-    return IRSplit(value.test, value.seed)
+    return IRSplit(value.test, value.seed, value.method, value.column)
 
 
 def fairness(value: spec.Fairness | None) -> IRFairness | None:
@@ -101,7 +101,7 @@ def serving(value: spec.Serving | None) -> IRServing | None:
     return IRServing(
         format=value.format, runtime=value.runtime, storage_uri=value.storageUri, model_version=value.modelVersion,
         replicas=IRReplicas(value.replicas.min, value.replicas.max), resources=resources(value.resources),
-        service_account=value.serviceAccount)
+        service_account=value.serviceAccount, model_format=value.modelFormat)
 
 
 def rollout(value: spec.Rollout | None) -> IRRollout | None:

@@ -97,7 +97,7 @@ def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
 
 def column_readers(system, dataset_name: str, column: str) -> tuple[list[str], list[str]]:
     """(feature views that expose the column, graph nodes whose runs read it): the training DAGs
-    of models that use it as a feature, label, sensitive attribute, timestamp or join key,
+    of models that use it as a feature, label, sensitive attribute, split column, timestamp or join key,
     and the feature views keyed or timed by it (everything they feed reads it). A UnknownNode
     when the dataset has typed columns and this is not one of them."""
     from mlspec.diagnostics import did_you_mean
@@ -118,7 +118,8 @@ def column_readers(system, dataset_name: str, column: str) -> tuple[list[str], l
     for model in system.models:
         reads = any(f"featureView:{f.view}" in views and f.name == column for f in model.features)
         if model.label_dataset.name == dataset_name:
-            label_columns = {model.label_column, *(model.fairness.sensitive if model.fairness else ())}
+            label_columns = {model.label_column, model.split.column,
+                             *(model.fairness.sensitive if model.fairness else ())}
             label_columns |= {k for v in system.feature_views if v.name in model.feature_views
                               for e in v.entities for k in e.join_keys}
             label_columns |= {c.name for c in dataset.columns if c.type == "timestamp"}

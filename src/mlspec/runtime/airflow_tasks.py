@@ -331,6 +331,22 @@ def upload(config, context):
 # --- training -------------------------------------------------------------------------------------
 
 
+def pipeline_arguments(config):
+    """The run's parameters: each a setting (Airflow Variable, or the spec's value)."""
+    values = {name: setting(config, name) for name in config.get("arguments", [])}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _no_retry(message):
+    """An error that fails the task without Airflow's retries (a run that started and failed
+    was already retried step by step inside Kubeflow; resubmitting would run it again)."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:
+        return RuntimeError(message)
+    return AirflowFailException(message)
+
+
 def submit_pipeline(config, context):
     import kfp
 
@@ -339,14 +355,18 @@ def submit_pipeline(config, context):
         raise ValueError(f"no Kubeflow Pipelines host: set the Airflow Variable {config['settings']['kfp_host'][0]!r}")
     package = setting(config, "pipeline_package") or os.path.join(root(config), config["pipeline_package"])
     client = kfp.Client(host=host)
+    # A failure up to here (Kubeflow unreachable, the run refused) is retried by Airflow.
     run = client.create_run_from_pipeline_package(
-        package, arguments={}, run_name=f"{config['dag_id']} {context['run_id']}",
+        package, arguments=pipeline_arguments(config), run_name=f"{config['dag_id']} {context['run_id']}",
         experiment_name=config["experiment"])
     log.info("submitted %s as Kubeflow run %s", package, run.run_id)
-    finished = client.wait_for_run_completion(run.run_id, timeout=config["timeout_seconds"])
+    try:
+        finished = client.wait_for_run_completion(run.run_id, timeout=config["timeout_seconds"])
+    except Exception as error:  # noqa: BLE001 - whatever it is, the run exists: do not submit it again
+        raise _no_retry(f"waiting for Kubeflow run {run.run_id} failed: {error}") from error
     state = str(getattr(finished, "state", ""))
     if not state.endswith("SUCCEEDED"):
-        raise RuntimeError(f"Kubeflow run {run.run_id} ended in state {state}")
+        raise _no_retry(f"Kubeflow run {run.run_id} ended in state {state}")
     return run.run_id
 
 

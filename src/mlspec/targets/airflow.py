@@ -140,6 +140,10 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     del settings["s3_endpoint"], settings["staging_dir"]
     settings["kfp_host"] = [common.variable_key(system, model.name, "kfp_host"), kubeflow.host if kubeflow else None]
     settings["pipeline_package"] = [common.variable_key(system, model.name, "pipeline_package"), None]
+    # What the run is given: the pipeline's own defaults, each overridable per deployment.
+    arguments = naming.training_arguments(system, model)
+    for name, default in arguments.items():
+        settings[name] = [common.variable_key(system, model.name, name), default or None]
     config = {
         "system": system.name,
         "model": model.name,
@@ -147,13 +151,15 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
         "pipeline_package": naming.pipeline_ir_path(model),
         "experiment": system.name,
         "timeout_seconds": 6 * 3600,
+        "arguments": list(arguments),
         "settings": settings,
     }
     tasks = lineage.train_tasks(system, model)
     declared = task_lineage(tasks)["submit_pipeline"]
     return {
+        # Airflow retries only a submission that failed; the steps of a run retry inside it.
         "dag": _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
-                         retries=model.training.retries, tasks=tasks),
+                         retries=model.training.submit_retries, tasks=tasks),
         "config": pyliteral(config),
         "inlets": declared["inlets"],
         "outlets": declared["outlets"],

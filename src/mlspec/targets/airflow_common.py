@@ -33,6 +33,13 @@ def dvc_data_path(dataset: IRDataset) -> str:
     return f"data/{dataset.name}.parquet"
 
 
+def landed_uri(dataset: IRDataset) -> str | None:
+    """Where training reads a dataset that ingestion lands: its `storage` URI. The one place to
+    change when ingestion writes per-run partitions (the training DAG passes this to the
+    pipeline as `label_data_uri`)."""
+    return dataset.storage
+
+
 def ingested_datasets(system: IRSystem) -> list[IRDataset]:
     return [d for d in system.datasets if d.source is not None]
 

@@ -9,7 +9,11 @@ to find it.
 
 from __future__ import annotations
 
-from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject
+import json
+
+from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
+from mlspec.targets.airflow_common import landed_uri
+from mlspec.targets.feast_store import feature_store_config
 
 # --- Airflow --------------------------------------------------------------------------------
 
@@ -42,6 +46,40 @@ def pipeline_source_path(model: IRModel) -> str:
 def pipeline_ir_path(model: IRModel) -> str:
     """The compiled pipeline the training DAG submits."""
     return f"kfp/{model.py_name}_training.yaml"
+
+
+def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
+    """The pipeline parameters a deployment decides, with the spec's values: the pipeline declares
+    them as its defaults, and the training DAG submits them (each an Airflow Variable, so a
+    deployment or a test points them elsewhere without recompiling).
+
+    `feast_config` is the spec's Feast store (`feature_store.yaml`) as JSON: the training step
+    builds its `RepoConfig` from it, and reads the feature definitions from the registry it
+    names, so the training image needs no Feast repo folder."""
+    mlflow = system.platform.mlflow
+    return {
+        "feast_config": json.dumps(feature_store_config(system), sort_keys=True),
+        "label_data_uri": landed_uri(model.label_dataset) or "",
+        "mlflow_tracking_uri": mlflow.tracking_uri if mlflow else "",
+        # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
+        "reference_uri": model.drift_reference if model.drift_reference_is_snapshot else "",
+    }
+
+
+# How the pipeline logs a model for its serving format (see register_model), and the MLflow
+# module that loads it back.
+FLAVORS = {"sklearn": "sklearn-pickle", "xgboost": "xgboost", "lightgbm": "lightgbm"}
+
+
+def model_flavor(model: IRModel) -> str:
+    """`sklearn` (MLflow's scikit-learn flavor: `format: mlflow`, `custom`, or not served),
+    `sklearn-pickle` (`format: sklearn`), `xgboost` or `lightgbm`."""
+    return FLAVORS.get(model.serving.format if model.serving else "mlflow", "sklearn")
+
+
+def mlflow_flavor_module(model: IRModel) -> str:
+    """`mlflow.<this>.load_model` loads the registered model with its own API (predict_proba...)."""
+    return {"sklearn-pickle": "sklearn"}.get(model_flavor(model), model_flavor(model))
 
 
 # --- documents ------------------------------------------------------------------------------

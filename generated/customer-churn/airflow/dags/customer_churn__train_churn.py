@@ -24,10 +24,21 @@ CONFIG = {'system': 'customer-churn',
  'pipeline_package': 'kfp/churn_training.yaml',
  'experiment': 'customer-churn',
  'timeout_seconds': 21600,
+ 'arguments': ['feast_config', 'label_data_uri', 'mlflow_tracking_uri', 'reference_uri'],
  'settings': {'root': ['mlspec__customer_churn__root', None],
               'kfp_host': ['mlspec__customer_churn__churn__kfp_host',
                            'http://ml-pipeline.kubeflow.svc.cluster.local:8888'],
-              'pipeline_package': ['mlspec__customer_churn__churn__pipeline_package', None]}}
+              'pipeline_package': ['mlspec__customer_churn__churn__pipeline_package', None],
+              'feast_config': ['mlspec__customer_churn__churn__feast_config',
+                               '{"entity_key_serialization_version": 3, "offline_store": {"type": '
+                               '"file"}, "online_store": {"path": "data/online_store.db", "type": '
+                               '"sqlite"}, "project": "customer_churn", "provider": "local", '
+                               '"registry": "s3://feast-registry/customer-churn/registry.db"}'],
+              'label_data_uri': ['mlspec__customer_churn__churn__label_data_uri',
+                                 's3://raw-data/customers.parquet'],
+              'mlflow_tracking_uri': ['mlspec__customer_churn__churn__mlflow_tracking_uri',
+                                      'http://mlflow.mlflow.svc.cluster.local:5000'],
+              'reference_uri': ['mlspec__customer_churn__churn__reference_uri', None]}}
 
 
 def _runtime():
@@ -62,7 +73,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=['mlspec', 'customer-churn', 'train'],
-    default_args={'owner': 'growth-ml@example.com', 'retries': 2},
+    default_args={'owner': 'growth-ml@example.com', 'retries': 0},
     doc_md=__doc__,
 ) as dag:
     PythonOperator(

@@ -24,11 +24,22 @@ CONFIG = {'system': 'payments-risk',
  'pipeline_package': 'kfp/chargeback_loss_training.yaml',
  'experiment': 'payments-risk',
  'timeout_seconds': 21600,
+ 'arguments': ['feast_config', 'label_data_uri', 'mlflow_tracking_uri', 'reference_uri'],
  'settings': {'root': ['mlspec__payments_risk__root', None],
               'kfp_host': ['mlspec__payments_risk__chargeback_loss__kfp_host',
                            'http://ml-pipeline.kubeflow.svc.cluster.local:8888'],
               'pipeline_package': ['mlspec__payments_risk__chargeback_loss__pipeline_package',
-                                   None]}}
+                                   None],
+              'feast_config': ['mlspec__payments_risk__chargeback_loss__feast_config',
+                               '{"entity_key_serialization_version": 3, "offline_store": {"type": '
+                               '"file"}, "online_store": {"path": "data/online_store.db", "type": '
+                               '"sqlite"}, "project": "payments_risk", "provider": "local", '
+                               '"registry": "s3://feast-registry/payments-risk/registry.db"}'],
+              'label_data_uri': ['mlspec__payments_risk__chargeback_loss__label_data_uri',
+                                 's3://raw-data/transactions.parquet'],
+              'mlflow_tracking_uri': ['mlspec__payments_risk__chargeback_loss__mlflow_tracking_uri',
+                                      'http://mlflow.mlflow.svc.cluster.local:5000'],
+              'reference_uri': ['mlspec__payments_risk__chargeback_loss__reference_uri', None]}}
 
 
 def _runtime():

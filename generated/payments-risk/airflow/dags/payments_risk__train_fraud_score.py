@@ -24,10 +24,22 @@ CONFIG = {'system': 'payments-risk',
  'pipeline_package': 'kfp/fraud_score_training.yaml',
  'experiment': 'payments-risk',
  'timeout_seconds': 21600,
+ 'arguments': ['feast_config', 'label_data_uri', 'mlflow_tracking_uri', 'reference_uri'],
  'settings': {'root': ['mlspec__payments_risk__root', None],
               'kfp_host': ['mlspec__payments_risk__fraud_score__kfp_host',
                            'http://ml-pipeline.kubeflow.svc.cluster.local:8888'],
-              'pipeline_package': ['mlspec__payments_risk__fraud_score__pipeline_package', None]}}
+              'pipeline_package': ['mlspec__payments_risk__fraud_score__pipeline_package', None],
+              'feast_config': ['mlspec__payments_risk__fraud_score__feast_config',
+                               '{"entity_key_serialization_version": 3, "offline_store": {"type": '
+                               '"file"}, "online_store": {"path": "data/online_store.db", "type": '
+                               '"sqlite"}, "project": "payments_risk", "provider": "local", '
+                               '"registry": "s3://feast-registry/payments-risk/registry.db"}'],
+              'label_data_uri': ['mlspec__payments_risk__fraud_score__label_data_uri',
+                                 's3://raw-data/transactions.parquet'],
+              'mlflow_tracking_uri': ['mlspec__payments_risk__fraud_score__mlflow_tracking_uri',
+                                      'http://mlflow.mlflow.svc.cluster.local:5000'],
+              'reference_uri': ['mlspec__payments_risk__fraud_score__reference_uri',
+                                's3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet']}}
 
 
 def _runtime():
@@ -62,7 +74,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=['mlspec', 'payments-risk', 'train'],
-    default_args={'owner': 'risk-ml@example.com', 'retries': 1},
+    default_args={'owner': 'risk-ml@example.com', 'retries': 0},
     doc_md=__doc__,
 ) as dag:
     PythonOperator(
