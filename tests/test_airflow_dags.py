@@ -36,6 +36,23 @@ def as_datasets(entities):
     converted = [ExtractorManager.convert_to_ol_dataset(entity) for entity in entities]
     return [[d.namespace, d.name, type(d).__module__ + "." + type(d).__name__] for d in converted if d is not None]
 
+def schedule_of(dag):
+    # A cron or preset as written; for data-aware schedules the assets and the cron, if any.
+    if dag.schedule is None or isinstance(dag.schedule, str):
+        return dag.schedule
+    def names(condition):
+        return [n for o in condition.objects for n in names(o)] if hasattr(condition, "objects") else [condition.name]
+
+    condition = getattr(dag.timetable, "asset_condition", None)
+    return {"assets": sorted(names(condition)) if condition is not None else None,
+            "cron": getattr(getattr(dag.timetable, "timetable", None), "expression", None)}
+
+
+def updated_assets(task):
+    # The Airflow Assets (named, not file lineage) a task updates when it succeeds.
+    return [o.name for o in task.outlets if type(o).__name__ == "Asset" and "://" not in o.uri]
+
+
 out = {}
 for folder in sys.argv[2:]:
     before = set(sys.modules)
@@ -51,9 +68,10 @@ for folder in sys.argv[2:]:
                 "trigger_dag_id": getattr(task, "trigger_dag_id", None),
                 "inlets": as_datasets(task.inlets),
                 "outlets": as_datasets(task.outlets),
+                "assets": updated_assets(task),
             }
-        dags[dag_id] = {"schedule": dag.schedule if isinstance(dag.schedule, str) or dag.schedule is None
-                        else repr(dag.schedule), "catchup": dag.catchup, "fileloc": dag.fileloc, "tasks": tasks}
+        dags[dag_id] = {"schedule": schedule_of(dag), "catchup": dag.catchup, "fileloc": dag.fileloc,
+                        "tasks": tasks}
     out[folder] = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()},
                    "files": sorted(bag.dagbag_stats and [s.file for s in bag.dagbag_stats]),
                    "dags": dags, "heavy_imports": imported}
@@ -112,10 +130,14 @@ def test_ingestion_dag_tasks_dependencies_and_schedule(bags):
 
 def test_training_dags_follow_the_model_schedule(bags):
     churn = bags["customer-churn"]["dags"]["customer_churn__train_churn"]
-    assert churn["schedule"] == "@weekly"
+    # When both datasets it reads have landed again, and weekly (the spec's schedule).
+    assert churn["schedule"] == {"assets": ["customer-churn.customer_activity", "customer-churn.customers"],
+                                 "cron": "0 0 * * 0"}
     assert list(churn["tasks"]) == ["submit_pipeline"]
-    # No training schedule: runs only when triggered.
-    assert bags["payments-risk"]["dags"]["payments_risk__train_fraud_score"]["schedule"] is None
+    # No training schedule: when its datasets have landed (and when triggered).
+    assert bags["payments-risk"]["dags"]["payments_risk__train_fraud_score"]["schedule"] == {
+        "assets": ["payments-risk.card_stats", "payments-risk.merchant_stats", "payments-risk.transactions"],
+        "cron": None}
 
 
 def test_drift_dag_branches_to_the_models_training_dag(bags):

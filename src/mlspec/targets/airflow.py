@@ -29,10 +29,36 @@ from mlspec.targets.templating import pyliteral, render_template
 START_DATE = (2024, 1, 1)
 
 
-def task_lineage(tasks) -> dict[str, dict[str, str]]:
-    """task_id -> {"inlets", "outlets"}: Python source of what each task declares."""
-    return {task_id: {"inlets": lineage.airflow_entities(inputs), "outlets": lineage.airflow_entities(outputs)}
+def task_lineage(tasks, assets: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """task_id -> {"inlets", "outlets"}: Python source of what each task declares; `assets` are
+    the Airflow Assets (by name) a task updates, for the DAGs scheduled on them."""
+    assets = assets or {}
+    return {task_id: {"inlets": lineage.airflow_entities(inputs),
+                      "outlets": lineage.airflow_entities(
+                          outputs, extra=(f"Asset(name={ascii(assets[task_id])})",) if task_id in assets else ())}
             for task_id, inputs, outputs in tasks}
+
+
+# Presets a CronTriggerTimetable does not know by name.
+_CRON_PRESET_ALIASES = {"@annually": "@yearly"}
+
+
+def schedule_source(system: IRSystem, schedule: str | None, assets: list[str]) -> str | None:
+    """Python source of a DAG's `schedule`: the spec's schedule; with `assets`, a run whenever
+    every one of them was updated since the last run, as well as on the cron schedule if there is
+    one (Airflow 3's AssetOrTimeSchedule). None when the combination cannot be expressed."""
+    if not assets:
+        return ascii(schedule)
+    names = "[" + ", ".join(f"Asset(name={ascii(a)})" for a in assets) + "]"
+    if len(names) > 80:
+        names = "[\n" + "".join(f"        Asset(name={ascii(a)}),\n" for a in assets) + "    ]"
+    if schedule is None:
+        return names
+    if schedule in ("@once", "@continuous"):
+        return None
+    cron = _CRON_PRESET_ALIASES.get(schedule, schedule)
+    return (f"AssetOrTimeSchedule(\n        timetable=CronTriggerTimetable({ascii(cron)}, timezone=\"UTC\"),\n"
+            f"        assets={names},\n    )")
 
 
 class AirflowTarget(Target):
@@ -49,7 +75,14 @@ class AirflowTarget(Target):
                 self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
                           f" Airflow Variable `{common.variable_key(system, model.name, 'kfp_host')}`",
                           system.spec_path, ("platform",))
-            dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **train_context(system, model))))
+            context = train_context(system, model)
+            if context["dag"]["schedule_source"] is None:
+                self.unsupported(f"model `{model.name}`: training schedule `{model.training.schedule}` cannot be"
+                                 " combined with the ingestion assets its training DAG is scheduled on; use a cron"
+                                 " schedule or a preset such as `@weekly`, or none", system.spec_path,
+                                 ("models", model.name, "training", "schedule"))
+                continue
+            dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **context)))
             if model.drift_dag_id:
                 dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
         if not dags:
@@ -75,7 +108,7 @@ def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: 
         "lineage_entities": sorted(kinds & {"File", "Table"}),
         "sdk_names": ["DAG", *sorted(set(sdk_names) | (kinds & {"Asset"}))],
         "dag_id": dag_id,
-        "schedule": schedule,
+        "schedule_source": ascii(schedule),
         "description": description,
         "tags": ["mlspec", system.name, kind],
         "default_args": {"owner": owner, "retries": retries},
@@ -123,10 +156,12 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "settings": settings,
     }
     tasks = lineage.ingest_tasks(dataset)
-    declared = task_lineage(tasks)
+    # The task that lands the dataset where training reads it updates its asset.
+    landing = {"upload": naming.dataset_asset(system, dataset)} if dataset.storage else {}
+    declared = task_lineage(tasks, landing)
     return {
         "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
-                         tasks=tasks),
+                         tasks=tasks, sdk_names=("Asset",) if landing else ()),
         "config": pyliteral(config),
         "sql": source.sql if is_sql else None,
         "tasks": [{"task_id": t, **declared[t]} for t, _, _ in tasks],
@@ -156,14 +191,27 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     }
     tasks = lineage.train_tasks(system, model)
     declared = task_lineage(tasks)["submit_pipeline"]
+    assets = training_assets(system, model)
+    # Airflow retries only a submission that failed; the steps of a run retry inside it.
+    dag = _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
+                    retries=model.training.submit_retries, tasks=tasks,
+                    sdk_names=(("Asset",) if assets else ())
+                    + (("AssetOrTimeSchedule", "CronTriggerTimetable") if assets and model.training.schedule else ()))
+    dag["schedule_source"] = schedule_source(system, model.training.schedule, assets)
     return {
-        # Airflow retries only a submission that failed; the steps of a run retry inside it.
-        "dag": _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
-                         retries=model.training.submit_retries, tasks=tasks),
+        "dag": dag,
         "config": pyliteral(config),
         "inlets": declared["inlets"],
         "outlets": declared["outlets"],
     }
+
+
+def training_assets(system: IRSystem, model: IRModel) -> list[str]:
+    """The assets of the datasets a model's training reads (its label dataset and the sources of
+    its features) that an ingestion DAG of this system lands."""
+    read = [model.label_dataset, *model.feature_sources]
+    landed = [d for d in read if d.source is not None and d.storage]
+    return list(dict.fromkeys(naming.dataset_asset(system, d) for d in landed))
 
 
 def drift_context(system: IRSystem, model: IRModel) -> dict:

@@ -213,9 +213,10 @@ def airflow_entity(dataset: OLDataset) -> str:
     return f"Table(cluster={ascii(namespace)}, database={ascii(database)}, name={ascii(rest)})"
 
 
-def airflow_entities(datasets, indent: int = 8) -> str:
-    """A Python list of `airflow_entity`s, one per line when they do not fit on one."""
-    items = [airflow_entity(d) for d in datasets]
+def airflow_entities(datasets, indent: int = 8, extra: tuple[str, ...] = ()) -> str:
+    """A Python list of `airflow_entity`s (and `extra` expressions, such as the asset a task
+    updates), one per line when they do not fit on one."""
+    items = [airflow_entity(d) for d in datasets] + list(extra)
     one_line = "[" + ", ".join(items) + "]"
     if len(one_line) + indent + len("outlets=") <= 110:
         return one_line

@@ -21,6 +21,13 @@ DAGS_DIR = "airflow/dags"
 HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowignore
 
 
+def dataset_asset(system: IRSystem, dataset: IRDataset) -> str:
+    """The Airflow Asset the ingestion DAG updates when it lands `dataset`, and the training DAGs
+    that read the dataset are scheduled on. Named, not a storage URI: an `s3://` asset URI makes
+    every DAG parse load Airflow's providers (~90 ms) to normalize it."""
+    return f"{system.name}.{dataset.name}"
+
+
 def suite_path(dataset: IRDataset) -> str:
     """The dataset's Great Expectations suite (run by the ingestion DAG and by `dvc repro`)."""
     return f"great_expectations/{dataset.name}.json"

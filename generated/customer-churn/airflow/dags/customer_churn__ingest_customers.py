@@ -14,7 +14,7 @@ import os
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.common.compat.lineage.entities import File, Table
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -121,7 +121,7 @@ with DAG(
         inlets=[
             Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customers'),
         ],
-        outlets=[File(url='s3://raw-data/customers.parquet')],
+        outlets=[File(url='s3://raw-data/customers.parquet'), Asset(name='customer-churn.customers')],
     )
 
     extract_task >> validate_task >> version_task >> upload_task

@@ -14,7 +14,7 @@ import os
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -99,7 +99,7 @@ with DAG(
         task_id='upload',
         python_callable=upload,
         inlets=[File(url='s3://landing/card_stats/')],
-        outlets=[File(url='s3://feast-offline/card_stats.parquet')],
+        outlets=[File(url='s3://feast-offline/card_stats.parquet'), Asset(name='payments-risk.card_stats')],
     )
 
     extract_task >> validate_task >> upload_task

@@ -14,7 +14,7 @@ import os
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -97,7 +97,7 @@ with DAG(
         task_id='upload',
         python_callable=upload,
         inlets=[File(url='s3://landing/page_views/')],
-        outlets=[File(url='s3://raw-data/page_views.parquet')],
+        outlets=[File(url='s3://raw-data/page_views.parquet'), Asset(name='web-events.page_views')],
     )
 
     extract_task >> validate_task >> upload_task
