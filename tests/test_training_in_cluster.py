@@ -459,3 +459,51 @@ def test_an_environment_may_not_serve_the_model_in_a_format_of_another_flavor(tm
     assert not result.ok
     [error] = [d for d in result.diagnostics if d.code == "E701"]
     assert "environment `dev` serves it as `sklearn`" in error.message
+
+
+# --- the submit step's local mode (kfp's local runner; the whole loop: tests/test_loop_e2e.py) ----
+
+LOCAL_PIPELINE = '''
+from kfp import dsl
+
+
+@dsl.component(base_image="python:3.11")
+def check(greeting: str, fail: str):
+    if fail == "yes":
+        raise ValueError("the step failed")
+    assert greeting == "from a Variable", greeting
+
+
+@dsl.pipeline(name="tiny")
+def tiny_training_pipeline(greeting: str = "from the spec", fail: str = "no"):
+    check(greeting=greeting, fail=fail)
+'''
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_submit_step_runs_the_pipeline_with_kfps_local_runner_when_asked(tmp_path, monkeypatch, fail):
+    root = tmp_path / "shop"
+    (root / "kfp").mkdir(parents=True)
+    (root / "kfp" / "tiny_training.py").write_text(LOCAL_PIPELINE)
+    config = {"system": "shop", "model": "tiny", "dag_id": "shop__train_tiny", "experiment": "shop",
+              "dag_file": str(root / "airflow/dags/shop__train_tiny.py"), "pipeline_package": "kfp/tiny_training.yaml",
+              "pipeline_source": "kfp/tiny_training.py", "pipeline_function": "tiny_training_pipeline",
+              "timeout_seconds": 60, "arguments": ["greeting", "fail"],
+              "settings": {"root": ["mlspec__shop__root", None], "kfp_host": ["mlspec__shop__tiny__kfp_host", None],
+                           "pipeline_package": ["mlspec__shop__tiny__pipeline_package", None],
+                           "kfp_local": ["mlspec__shop__tiny__kfp_local", None],
+                           "kfp_local_root": ["mlspec__shop__tiny__kfp_local_root", None],
+                           "greeting": ["mlspec__shop__tiny__greeting", "from the spec"],
+                           "fail": ["mlspec__shop__tiny__fail", None]}}
+    monkeypatch.setitem(sys.modules, "airflow.sdk", None)  # settings from the environment only
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__SHOP__TINY__KFP_LOCAL", "true")  # no host needed
+    monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__SHOP__TINY__KFP_LOCAL_ROOT", str(tmp_path / "runs"))
+    monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__SHOP__TINY__GREETING", "from a Variable")
+    if fail:
+        monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__SHOP__TINY__FAIL", "yes")  # Variables are strings
+        with pytest.raises(RuntimeError, match="local run of kfp/tiny_training.py failed"):
+            tasks.submit_pipeline(config, {"run_id": "manual__1"})
+    else:
+        assert tasks.submit_pipeline(config, {"run_id": "manual__1"}) == "local:" + str(
+            tmp_path / "runs" / "shop" / "tiny" / "manual__1")

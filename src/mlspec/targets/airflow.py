@@ -175,6 +175,10 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     del settings["s3_endpoint"], settings["staging_dir"]
     settings["kfp_host"] = [common.variable_key(system, model.name, "kfp_host"), kubeflow.host if kubeflow else None]
     settings["pipeline_package"] = [common.variable_key(system, model.name, "pipeline_package"), None]
+    # "true" runs the pipeline source with kfp's local runner in the task's own environment instead
+    # of submitting it (no Kubeflow Pipelines server: tests, a laptop); off unless set.
+    settings["kfp_local"] = [common.variable_key(system, model.name, "kfp_local"), None]
+    settings["kfp_local_root"] = [common.variable_key(system, model.name, "kfp_local_root"), None]
     # What the run is given: the pipeline's own defaults, each overridable per deployment.
     arguments = naming.training_arguments(system, model)
     for name, default in arguments.items():
@@ -184,6 +188,8 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
         "model": model.name,
         "dag_id": model.train_dag_id,
         "pipeline_package": naming.pipeline_ir_path(model),
+        "pipeline_source": naming.pipeline_source_path(model),
+        "pipeline_function": naming.pipeline_function_name(model),
         "experiment": system.name,
         "timeout_seconds": 6 * 3600,
         "arguments": list(arguments),

@@ -31,8 +31,8 @@ from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.feast_store import registry_is_remote
 from mlspec.targets.model_card_document import card_document
-from mlspec.targets.naming import (feature_service_name, model_flavor, pipeline_ir_path, pipeline_source_path,
-                                   training_arguments)
+from mlspec.targets.naming import (feature_service_name, model_flavor, pipeline_function_name, pipeline_ir_path,
+                                   pipeline_source_path, training_arguments)
 from mlspec.targets.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "
@@ -46,10 +46,6 @@ _compiled: dict[str, str] = {}
 
 def source_sha256(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
-def pipeline_function_name(model: IRModel) -> str:
-    return f"{model.py_name}_training_pipeline"
 
 
 def compile_pipeline_source(source: str, function_name: str) -> str:

@@ -46,6 +46,11 @@ def feature_service_name(model: IRModel) -> str:
     return model.py_name
 
 
+def pipeline_function_name(model: IRModel) -> str:
+    """The `@dsl.pipeline` function in the pipeline source (what a local run calls)."""
+    return f"{model.py_name}_training_pipeline"
+
+
 def pipeline_source_path(model: IRModel) -> str:
     return f"kfp/{model.py_name}_training.py"
 

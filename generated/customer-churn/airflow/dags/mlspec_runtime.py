@@ -345,7 +345,13 @@ def _no_retry(message):
     return AirflowFailException(message)
 
 
+def _switched_on(value):
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def submit_pipeline(config, context):
+    if "kfp_local" in config["settings"] and _switched_on(setting(config, "kfp_local")):
+        return run_pipeline_locally(config, context)
     import kfp
 
     host = setting(config, "kfp_host")
@@ -366,6 +372,38 @@ def submit_pipeline(config, context):
     if not state.endswith("SUCCEEDED"):
         raise _no_retry(f"Kubeflow run {run.run_id} ended in state {state}")
     return run.run_id
+
+
+def run_pipeline_locally(config, context):
+    """Run the pipeline's source (beside the IR under kfp/) with kfp's local runner, each step a
+    subprocess of this task's Python with this task's environment, and the same arguments a
+    cluster run gets. For machines without a Kubeflow Pipelines server (tests, development);
+    chosen by the `kfp_local` setting. kfp's local runner does not retry steps (`set_retry` is
+    a cluster feature); a failed run fails the task without Airflow's retries, as in a cluster."""
+    import importlib.util
+
+    from kfp import local
+
+    source = os.path.join(root(config), config["pipeline_source"])
+    run = re.sub(r"[^A-Za-z0-9_.-]", "_", str(context["run_id"]))
+    base = setting(config, "kfp_local_root") or os.path.join(tempfile.gettempdir(), "mlspec-kfp-local")
+    pipeline_root = os.path.join(base, config["system"], config["model"], run)
+    os.makedirs(pipeline_root, exist_ok=True)
+    name = "mlspec_pipeline_" + re.sub(r"\W", "_", source)
+    spec = importlib.util.spec_from_file_location(name, source)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # kfp reads the components' source through their module
+    try:
+        spec.loader.exec_module(module)
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root)
+        log.info("running %s locally (kfp local runner) in %s", source, pipeline_root)
+        try:
+            getattr(module, config["pipeline_function"])(**pipeline_arguments(config))
+        except Exception as error:  # noqa: BLE001 - a step failed: do not run the pipeline again
+            raise _no_retry(f"local run of {config['pipeline_source']} failed: {error}") from error
+    finally:
+        sys.modules.pop(name, None)
+    return "local:" + pipeline_root
 
 
 # --- drift ------------------------------------------------------------------------------------------
