@@ -30,7 +30,25 @@ def validator_for(crd_dir: str, api_version: str, kind: str) -> jsonschema.Draft
     return jsonschema.Draft202012Validator(schema)
 
 
+# Kubernetes' own kinds are validated against Kubernetes' schemas (kubernetes-validate, offline,
+# strict: unknown fields are errors), at the version kubectl here speaks.
+BUILTIN_API_VERSIONS = ("v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "rbac.authorization.k8s.io/v1")
+KUBERNETES_VERSION = "1.32.0"
+
+
+def builtin_schema_errors(document: dict) -> list[str]:
+    import kubernetes_validate
+
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        return [f"{'/'.join(map(str, exc.path)) or '<root>'}: {exc.message}"]
+    return []
+
+
 def schema_errors(crd_dir: Path, document: dict) -> list[str]:
+    if document["apiVersion"] in BUILTIN_API_VERSIONS:
+        return builtin_schema_errors(document)
     validator = validator_for(str(crd_dir), document["apiVersion"], document["kind"])
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))]

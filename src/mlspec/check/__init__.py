@@ -12,6 +12,7 @@ from mlspec.check.consistency import (
     check_derived_names,
     check_model_settings,
     check_platform_requirements,
+    check_slo_queries,
 )
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
@@ -23,8 +24,10 @@ PASSES = (
     check_feature_views,
     check_model_references,
     check_model_settings,
+    check_slo_queries,
     check_derived_names,
     check_platform_requirements,
+    check_slo_queries,
 )
 
 

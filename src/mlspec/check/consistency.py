@@ -64,24 +64,40 @@ def _check_serving_format(ctx: CheckContext, name: str, model) -> None:
     library = estimator.split(".", 1)[0]
     where = ("models", name, "serving", "format")
     if fmt in UNWRITABLE_FORMATS:
-        ctx.error("E407", f"serving format `{fmt}` needs a model in that format, but the training pipeline trains"
+        ctx.error("E408", f"serving format `{fmt}` needs a model in that format, but the training pipeline trains"
                           f" the scikit-learn compatible estimator `{estimator}`", where,
                   help="serve it with `format: mlflow` (MLServer), or `sklearn`")
     elif fmt == "sklearn" and library != "sklearn":
-        ctx.error("E407", f"KServe's scikit-learn server loads the pickled model with scikit-learn alone, so it"
+        ctx.error("E408", f"KServe's scikit-learn server loads the pickled model with scikit-learn alone, so it"
                           f" cannot load `{estimator}`", where,
                   help="use `format: mlflow` (MLServer installs the model's requirements), or a `sklearn.` estimator")
     elif fmt in BOOSTER_FORMATS and library != fmt:
-        ctx.error("E407", f"KServe's {fmt} server loads {BOOSTER_NAMES[fmt]} booster file, but the estimator"
+        ctx.error("E408", f"KServe's {fmt} server loads {BOOSTER_NAMES[fmt]} booster file, but the estimator"
                           f" `{estimator}` is not {BOOSTER_NAMES[fmt]} model", where,
                   help=f"use `format: mlflow`, or an estimator of the {fmt} package such as"
                        f" `{'xgboost.XGBClassifier' if fmt == 'xgboost' else 'lightgbm.LGBMClassifier'}`")
     elif fmt in BOOSTER_FORMATS and categorical_features(ctx.spec, model):
         names = ", ".join(f"`{f}`" for f in categorical_features(ctx.spec, model))
-        ctx.error("E407", f"the {fmt} booster file KServe serves cannot carry the one-hot encoding of the string"
+        ctx.error("E408", f"the {fmt} booster file KServe serves cannot carry the one-hot encoding of the string"
                           f" and bool features {names}", where,
                   help="use `format: mlflow` or `sklearn`: their model encodes them itself, so serving takes raw"
                        " values")
+
+
+def check_slo_queries(ctx: CheckContext) -> None:
+    """Custom SLO queries must give one sample per revision, as the default ones do: the
+    analysis judges each revision (the canary's own requests), see targets/rollout.py."""
+    for name, slo in ctx.spec.slos.items():
+        for field in ("errorRate", "latencyP95Ms"):
+            query = getattr(slo.queries, field) if slo.queries else None
+            if query is None:
+                continue
+            missing = [part for part in ("{{selector}}", "revision_name") if part not in query]
+            if missing:
+                ctx.error("E407", f"the `{field}` query of SLO `{name}` does not judge each revision: it lacks "
+                          + " and ".join(f"`{part}`" for part in missing), ("slos", name, "queries", field),
+                          help="select with `{{selector}}` and keep one sample per revision, e.g."
+                               " `sum by (revision_name) (...)`")
 
 
 def check_derived_names(ctx: CheckContext) -> None:
@@ -127,6 +143,9 @@ def check_platform_requirements(ctx: CheckContext) -> None:
         if dataset.storage and dataset.storage.startswith("s3://") and missing("objectStore"):
             ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
                       ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
+    if spec.deploy and spec.deploy.operator and missing("deployments"):
+        ctx.error("E501", "running mlspec in the cluster needs `platform.deployments` (the repository it publishes to)",
+                  ("deploy", "operator"), on_key=True)
     if spec.deploy and spec.deploy.argocd:
         if missing("deployments"):
             ctx.error("E501", "Argo CD deployment needs `platform.deployments` (the repository it watches)",

@@ -36,6 +36,7 @@ COMMANDS = {
     "publish": "publish",
     "promote": "promote",
     "rollback": "rollback",
+    "rollout": "rollout",
     "webhook": "webhook",
     "lineage": "lineage",
 }

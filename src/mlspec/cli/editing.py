@@ -1,4 +1,5 @@
-"""What promote and rollback share: a spec edit, shown, written, recompiled and published."""
+"""What promote, rollback and rollout decide share: a spec edit, shown, written, recompiled,
+committed to the spec's repository (--commit) and published (--repo)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from mlspec.cli.output import print_diagnostics, report_publish, say
 from mlspec.errors import ExitCode, SpecError, UsageError
 
 
-def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo, branch, push, fmt: str, plan
-                  ) -> None:
-    """What promote and rollback share: find and check the spec, plan the edit, show its
-    diff, then write, recompile and publish."""
+def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo, branch, push, fmt: str, plan,
+                  commit: bool = False) -> None:
+    """Find and check the spec, plan the edit (`plan(unit)`; None: nothing to change, the plan
+    said why), show its diff, then write, recompile, commit and publish."""
     from mlspec.fsutil import unified_diff
     from mlspec.gitops.promote import carry_out, find_spec_for_model, load_checked
     from mlspec.gitops.publish import check_repo_argument
@@ -25,19 +26,42 @@ def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo,
     if repo is not None:
         check_repo_argument(repo)
     try:
-        promotion = plan(load_checked(spec_file, out_root))
+        unit = load_checked(spec_file, out_root)
+        system = unit.project.base.name
+        if commit:
+            from mlspec.gitops.spec_commit import check_clean
+
+            check_clean(spec_file, out_root, system)
+        promotion = plan(unit)
+        if promotion is None:
+            return
+        if promotion.awaiting_analysis:
+            raise UsageError(promotion.summary)
         if promotion.changed:
             click.echo(unified_diff(promotion.old_text, promotion.new_text, str(spec_file)), nl=False)
         say(promotion.summary + ("" if promotion.changed else " (spec unchanged)"))
-        outcome = carry_out(promotion, out_root, repo, branch, push, log=say)
+        if promotion.evidence:
+            say(f"decided by: {promotion.evidence}")
+        hook = (lambda _outcome: _commit(kind, promotion, out_root, system)) if commit else None
+        outcome = carry_out(promotion, out_root, repo, branch, push, log=say, before_publish=hook)
     except SpecError as exc:
         print_diagnostics(exc.units, fmt)
         say(f"{kind}: {exc}")
         sys.exit(ExitCode.SPEC_ERRORS)
-    for system, change in outcome.run.applied.changes:
+    for system_name, change in outcome.run.applied.changes:
         if change.empty:
-            say(f"{system}: up to date")
+            say(f"{system_name}: up to date")
         else:
-            say(f"{system}: {len(change.added)} added, {len(change.changed)} changed, {len(change.removed)} removed")
+            say(f"{system_name}: {len(change.added)} added, {len(change.changed)} changed,"
+                f" {len(change.removed)} removed")
     if outcome.published is not None:
         report_publish(outcome.published, repo)
+
+
+def _commit(kind: str, promotion, out_root: Path, system: str) -> None:
+    from mlspec.gitops.spec_commit import commit_spec, message
+
+    subject, body = message(kind, promotion)
+    commit = commit_spec(promotion.spec_file, out_root, system, subject, body)
+    say(f"committed {commit[:12]} to the spec's repository: {subject}" if commit
+        else "the spec's repository is up to date: nothing to commit")

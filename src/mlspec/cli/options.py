@@ -65,3 +65,9 @@ def publishing(out_help: str = "Where the spec is recompiled after the change.")
     """The options of a command that edits the spec, recompiles it and may publish."""
     return stack(out(out_help), repo(help="Also publish to this deployments repository (see `mlspec publish`)."),
                  branch("Branch of --repo to commit to."), push("Push the commit of a local clone named by --repo."))
+
+
+def commit(command):
+    return click.option("--commit", "commit", is_flag=True, help=(
+        "Also commit the spec change (the spec file and the system's recompiled output) to the spec's own git"
+        " repository, with a message naming the model, environment, version and what decided it."))(command)

@@ -3,8 +3,8 @@
 `mlspec codes` lists them and `mlspec codes E201` prints one (as `ruff rule` does). A code
 is a family of related problems (E204 is any unknown or misplaced column), so one code may
 have several messages; the doc says what they have in common and how to fix them.
-tests/test_codes.py keeps this table and the code honest: each code used in the source is
-defined here once, each code defined here is used, and each has a doc.
+tests/unit/diagnostics/test_codes.py keeps this table and the code honest: each code used in
+the source is defined here once, each code defined here is used, and each has a doc.
 
 Stages, in the order a spec goes through them: load (reading and parsing the YAML),
 validate (the spec's shape and value types), check (references and rules across
@@ -140,7 +140,12 @@ _TABLE = (
          "`format: custom` has no built-in KServe runtime: name a ServingRuntime with `runtime`."),
     Code("E406", _E, "check", "an SLO that measures nothing",
          "An SLO that gates a canary must set `errorRate`, `latencyP95Ms`, or both."),
-    Code("E407", _E, "check", "a serving format the trained model cannot be logged in",
+    Code("E407", _E, "check", "a custom SLO query that does not judge each revision",
+         "A canary analysis judges every revision of the predictor on its own, so a query under `slos.*.queries`\n"
+         "must select with `{{selector}}` and keep the `revision_name` label in its result, one sample per\n"
+         "revision (e.g. `sum by (revision_name) (rate(...{ {{selector}} }[{{window}}]))`). A query summed over all\n"
+         "revisions would let a canary taking a few percent of the traffic hide behind the stable revision."),
+    Code("E408", _E, "check", "a serving format the trained model cannot be logged in",
          "The training pipeline logs the model in the MLflow flavor its serving format needs: `mlflow` and `custom`\n"
          "as an MLflow (scikit-learn) model, `sklearn` as a pickle KServe's scikit-learn server loads (a\n"
          "`sklearn.` estimator only: that server has nothing else installed), `xgboost` and `lightgbm` as the booster\n"

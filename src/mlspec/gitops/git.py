@@ -80,10 +80,12 @@ class Git:
                 extra[f"GIT_{role}_EMAIL"] = FALLBACK_EMAIL
         return extra
 
-    def commit(self, message: str) -> str:
+    def commit(self, message: str, paths: tuple[str, ...] = ()) -> str:
+        """Commit what is staged, or only `paths` (other staged changes stay staged)."""
         identity = self.identity_env()
         env = {**self.env(), **identity}
-        result = subprocess.run(["git", "commit", "--quiet", "--file", "-"], cwd=self.cwd, env=env,
+        only = ["--only", "--", *paths] if paths else []
+        result = subprocess.run(["git", "commit", "--quiet", "--file", "-", *only], cwd=self.cwd, env=env,
                                 capture_output=True, text=True, input=message, timeout=GIT_TIMEOUT)
         if result.returncode != 0:
             raise GitError(f"`git commit` failed: {(result.stderr or result.stdout).strip()}")

@@ -7,7 +7,9 @@ when asked, a publish), never a change to generated files or to the cluster:
   MLflow's `get_model_version_download_uri`) and `serving.modelVersion`, and starts a
   canary (`rollout.phase: canary`) when the model has a rollout section;
 - promoting the version that is in canary completes it (`rollout.phase: promoted`: KServe
-  drops the traffic split and serves only the new revision);
+  drops the traffic split and serves only the new revision), given the evidence that allows
+  it: a successful analysis of that version (`gitops/decide.py`) or a person's `--force`;
+  without it the canary stays on and the promotion says what it waits for;
 - rollback sets `rollout.phase: rolledBack` (`canaryTrafficPercent: 0`: all traffic back
   on the previous revision).
 
@@ -39,6 +41,9 @@ class Promotion:
     new_text: str
     summary: str
     changes: dict[tuple[str, ...], object] = field(default_factory=dict)  # model-relative path -> value
+    evidence: str | None = None  # what decided a canary's end: the analysis and its result, or --force
+    awaiting_analysis: bool = False  # the version is in canary and nothing allowed completing it
+    version: str | None = None  # the model version concerned
 
     @property
     def changed(self) -> bool:
@@ -130,7 +135,10 @@ def tracking_uri_for(env, explicit: str | None) -> str:
 
 
 def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | None, alias: str | None,
-                 storage_uri: str | None, tracking_uri: str | None) -> Promotion:
+                 storage_uri: str | None, tracking_uri: str | None, completion: str | None = None) -> Promotion:
+    """The edit that serves `version` in the environment. Completing the canary of the version
+    already in it needs `completion`, the evidence that allows it (a successful analysis, or
+    --force); without it nothing changes and the promotion is marked `awaiting_analysis`."""
     spec_file = unit.path
     env = _environment(unit.project, env_name, spec_file)
     model = _model(env, model_name, spec_file)
@@ -145,8 +153,14 @@ def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | 
         if rollout is None:
             summary = f"{model_name} version {version} already serves in {env_name}"
         elif rollout.phase == "canary":
-            changes[("rollout", "phase")] = "promoted"
-            summary = f"{model_name} version {version}: canary completed, promoted in {env_name}"
+            if completion is None:
+                promotion = _edit(unit, model_name, env_name, {},
+                                  f"{model_name} version {version} is in canary in {env_name}: completing it needs a"
+                                  " successful analysis (`mlspec rollout decide`, or --analysis FILE) or --force")
+                promotion.awaiting_analysis = True
+                promotion.version = str(version)
+                return promotion
+            return plan_complete_canary(unit, model_name, env_name, completion)
         elif rollout.phase == "promoted":
             summary = f"{model_name} version {version} is already promoted in {env_name}"
         else:
@@ -164,20 +178,47 @@ def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | 
                        f" ({rollout.canary_traffic_percent}% of traffic)")
         else:
             summary = f"{model_name} version {version} now serves in {env_name}"
-    return _edit(unit, model_name, env_name, changes, summary)
+    promotion = _edit(unit, model_name, env_name, changes, summary)
+    promotion.version = str(version)
+    return promotion
 
 
-def plan_rollback(unit: SpecUnit, model_name: str, env_name: str) -> Promotion:
+def plan_complete_canary(unit: SpecUnit, model_name: str, env_name: str, evidence: str) -> Promotion:
+    """End the canary of the version in it: `rollout.phase: promoted`, for the reason `evidence`
+    (the analysis and its result, or a person's --force)."""
+    env = _environment(unit.project, env_name, unit.path)
+    model = _model(env, model_name, unit.path)
+    if model.serving is None or model.rollout is None:
+        raise UsageError(f"model `{model_name}` has no `rollout` section: there is no canary to complete")
+    version = model.serving.model_version or "latest"
+    if model.rollout.phase == "promoted":
+        promotion = _edit(unit, model_name, env_name, {}, f"{model_name} version {version} is already promoted in"
+                                                          f" {env_name}")
+    elif model.rollout.phase != "canary":
+        raise UsageError(f"{model_name} is `{model.rollout.phase}` in {env_name}, not in canary: promote a version"
+                         " to start a canary")
+    else:
+        promotion = _edit(unit, model_name, env_name, {("rollout", "phase"): "promoted"},
+                          f"{model_name} version {version}: canary completed, promoted in {env_name} ({evidence})")
+    promotion.evidence, promotion.version = evidence, version
+    return promotion
+
+
+def plan_rollback(unit: SpecUnit, model_name: str, env_name: str, evidence: str | None = None) -> Promotion:
     env = _environment(unit.project, env_name, unit.path)
     model = _model(env, model_name, unit.path)
     if model.serving is None or model.rollout is None:
         raise UsageError(f"model `{model_name}` has no `rollout` section: without a canary KServe keeps no"
                          " previous revision to send traffic back to; promote the previous version instead")
+    version = model.serving.model_version or "latest"
     if model.rollout.phase == "rolledBack":
-        return _edit(unit, model_name, env_name, {}, f"{model_name} is already rolled back in {env_name}")
-    return _edit(unit, model_name, env_name, {("rollout", "phase"): "rolledBack"},
-                 f"{model_name} version {model.serving.model_version or '?'} rolled back in {env_name}:"
-                 " all traffic on the previous revision")
+        promotion = _edit(unit, model_name, env_name, {}, f"{model_name} is already rolled back in {env_name}")
+    else:
+        promotion = _edit(unit, model_name, env_name, {("rollout", "phase"): "rolledBack"},
+                          f"{model_name} version {model.serving.model_version or '?'} rolled back in {env_name}:"
+                          " all traffic on the previous revision" + (f" ({evidence})" if evidence else ""))
+    promotion.evidence, promotion.version = evidence, version
+    return promotion
 
 
 def _edit(unit: SpecUnit, model_name: str, env_name: str, changes: dict, summary: str) -> Promotion:
@@ -265,9 +306,12 @@ class PromotionOutcome:
 
 
 def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: str | None, push: bool,
-              log: Callable[[str], None] = lambda _m: None) -> PromotionOutcome:
+              log: Callable[[str], None] = lambda _m: None,
+              before_publish: Callable[[PromotionOutcome], None] | None = None) -> PromotionOutcome:
     """Write the edited spec, recompile it into `out_root` and publish it to `repo` when one
-    is named. Raises SpecError (with the compile's diagnostics) when the spec does not compile."""
+    is named. Raises SpecError (with the compile's diagnostics) when the spec does not compile.
+    `before_publish` runs after the compile (e.g. the spec commit, so that a failed publish is
+    retried from the committed spec)."""
     from mlspec.build.run import compile_and_apply
 
     if promotion.changed:
@@ -276,6 +320,8 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
     outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
     if not outcome.run.ok:
         raise SpecError(f"{promotion.spec_file} does not compile; nothing was published", outcome.run.results)
+    if before_publish is not None:
+        before_publish(outcome)
     if repo is not None:
         from mlspec.gitops.publish import plans_from_results, publish
 

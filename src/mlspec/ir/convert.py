@@ -14,6 +14,7 @@ from mlspec.ir.model import (
     IRCard,
     IRDeploy,
     IRDeployments,
+    IROperator,
     IRDrift,
     IREthicalConsideration,
     IRExpectation,
@@ -129,11 +130,28 @@ def card(value: spec.Card | None) -> IRCard | None:
         references=tuple(value.references), license=value.license)
 
 
+# The image the operator manifests run when the spec names none: the mlspec that compiled them.
+DEFAULT_OPERATOR_IMAGE = "ghcr.io/mlspec/mlspec:{version}"
+
+
 def deploy(value: spec.Deploy | None) -> IRDeploy | None:
     if value is None:
         return None
     argocd = value.argocd
-    if argocd is None:
-        return IRDeploy(None)
-    automated = IRAutomatedSync(argocd.automated.prune, argocd.automated.selfHeal) if argocd.automated else None
-    return IRDeploy(IRArgoCd(argocd.project, argocd.namespace, automated))
+    ir_argocd = None
+    if argocd is not None:
+        automated = IRAutomatedSync(argocd.automated.prune, argocd.automated.selfHeal) if argocd.automated else None
+        ir_argocd = IRArgoCd(argocd.project, argocd.namespace, automated)
+    return IRDeploy(ir_argocd, operator(value.operator))
+
+
+def operator(value: spec.Operator | None) -> IROperator | None:
+    if value is None:
+        return None
+    from mlspec import __version__
+
+    return IROperator(
+        image=value.image or DEFAULT_OPERATOR_IMAGE.format(version=__version__),
+        spec_repo_url=value.specRepo.repoURL, spec_revision=value.specRepo.revision,
+        git_credentials_secret=value.gitCredentialsSecret, webhook_secret=value.webhook.hmacSecret,
+        mlflow_namespace=value.webhook.mlflowNamespace, decide_schedule=value.decide.schedule)

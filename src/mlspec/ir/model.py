@@ -216,8 +216,22 @@ class IRArgoCd:
 
 
 @dataclass(frozen=True)
+class IROperator:
+    """mlspec in the cluster (targets/operator.py)."""
+
+    image: str
+    spec_repo_url: str
+    spec_revision: str
+    git_credentials_secret: str  # Kubernetes Secret name
+    webhook_secret: str  # Kubernetes Secret name (key `secret`)
+    mlflow_namespace: str
+    decide_schedule: str
+
+
+@dataclass(frozen=True)
 class IRDeploy:
     argocd: IRArgoCd | None
+    operator: IROperator | None = None
 
 
 # --- resolved objects ------------------------------------------------------------------------

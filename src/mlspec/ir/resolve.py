@@ -25,12 +25,16 @@ from mlspec.ir.model import (
 from mlspec.spec.models import GATE_RE, MLSystemSpec
 from mlspec.spec.types import duration_seconds
 
+# One sample per predictor revision (`by (revision_name)`): the analysis judges every revision
+# that serves, so a canary taking a few percent of the traffic is judged on its own requests
+# rather than diluted by the stable revision's (see targets/rollout.py).
 DEFAULT_ERROR_RATE_QUERY = (
-    'sum(rate(revision_app_request_count{response_code_class="5xx", {{selector}}}[{{window}}]))'
-    " / sum(rate(revision_app_request_count{{{selector}}}[{{window}}]))"
+    'sum by (revision_name) (rate(revision_app_request_count{response_code_class="5xx", {{selector}}}[{{window}}]))'
+    " / sum by (revision_name) (rate(revision_app_request_count{{{selector}}}[{{window}}]))"
 )
 DEFAULT_LATENCY_QUERY = (
-    "histogram_quantile(0.95, sum(rate(revision_app_request_latencies_bucket{{{selector}}}[{{window}}])) by (le))"
+    "histogram_quantile(0.95, sum by (revision_name, le)"
+    " (rate(revision_app_request_latencies_bucket{{{selector}}}[{{window}}])))"
 )
 
 

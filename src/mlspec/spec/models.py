@@ -23,6 +23,7 @@ from mlspec.spec.types import (
     GitRevision,
     GitUrl,
     Identifier,
+    ImageRef,
     LabelKey,
     LabelValue,
     ModelVersion,
@@ -629,10 +630,12 @@ class RateLimit(SpecModel):
 
 
 class SloQueries(SpecModel):
-    errorRate: str | None = F("PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in.",
-                              default=None)
-    latencyP95Ms: str | None = F("PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in.",
-                                 default=None)
+    errorRate: str | None = F(
+        "PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
+        " `revision_name` (`sum by (revision_name) (...)`).", default=None)
+    latencyP95Ms: str | None = F(
+        "PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
+        " `revision_name` (`sum by (revision_name, le) (...)`).", default=None)
 
 
 class Slo(SpecModel):
@@ -672,8 +675,41 @@ class ArgoCd(SpecModel):
     automated: Automated | None = F("Automatic sync; omit for manual sync.", default=None)
 
 
+class SpecRepo(SpecModel):
+    repoURL: GitUrl = F("Git URL of the repository holding this spec (the in-cluster jobs clone it, commit the"
+                        " spec changes they decide and push them).", alias="repoURL",
+                        examples=["https://github.com/myorg/ml-specs"])
+    revision: GitRevision = F("Branch the spec changes are committed to.", default="main", examples=["main"])
+
+
+class OperatorWebhook(SpecModel):
+    hmacSecret: DnsLabel = F("Kubernetes Secret (key `secret`) holding the HMAC secret MLflow signs webhooks with.",
+                         default="mlspec-webhook", examples=["mlspec-webhook"])
+    mlflowNamespace: DnsLabel = F("Namespace MLflow runs in: the only one the NetworkPolicy lets reach the webhook.",
+                                  default="mlflow", examples=["mlflow"])
+
+
+class OperatorDecide(SpecModel):
+    schedule: Schedule = F("How often the decision job reads each canary's analysis (cron).",
+                           default="*/5 * * * *", examples=["*/5 * * * *"])
+
+
+class Operator(SpecModel):
+    image: ImageRef | None = F("The mlspec image the webhook and the decision jobs run (built from mlspec's"
+                               " Dockerfile) [default: ghcr.io/mlspec/mlspec:<version of the mlspec that compiles>].",
+                               default=None, examples=["ghcr.io/myorg/mlspec:0.1.0"])
+    specRepo: SpecRepo = F("The git repository of this spec.")
+    gitCredentialsSecret: DnsLabel = F(
+        "Kubernetes Secret with a `.git-credentials` file (git's `store` helper format) for the spec and deployments"
+        " repositories.", default="mlspec-git-credentials", examples=["mlspec-git-credentials"])
+    webhook: OperatorWebhook = F("The MLflow webhook receiver.", default_factory=OperatorWebhook)
+    decide: OperatorDecide = F("The canary decision job (`mlspec rollout decide`).", default_factory=OperatorDecide)
+
+
 class Deploy(SpecModel):
     argocd: ArgoCd | None = F("Argo CD Applications, one per environment.", default=None)
+    operator: Operator | None = F("Run mlspec in the cluster, in each environment: the MLflow webhook and a decision"
+                                  " job per canary (manifests under `k8s/<env>/`).", default=None)
 
 
 class MLSystemSpec(SpecModel):

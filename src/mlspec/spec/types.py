@@ -267,6 +267,11 @@ RegionName = _matching(
 GitUrl = _matching(
     r"^((https?|ssh|git|file)://[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$", "url",
     "`{value}` is not a git repository URL (https://, ssh://, git://, file:// or user@host:path)")
+# A container image reference (registry/repository[:tag][@digest]), lower-case repository path.
+ImageRef = _matching(
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(\.[a-z0-9-]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$", "image",
+    "`{value}` is not a container image reference (registry/repository:tag or @sha256:digest)")
 GitRevision = _matching(
     r"^[A-Za-z0-9_][A-Za-z0-9._/-]{0,199}$", "git_revision", "`{value}` is not a branch or tag name",
     also=lambda value: ".." not in value and not value.endswith((".lock", "/", ".")))

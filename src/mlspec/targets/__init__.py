@@ -24,7 +24,7 @@ _EXPORTS = {
         "IRArgoCd", "IRAutomatedSync", "IRCard", "IRColumn", "IRDataset", "IRDeploy", "IRDeployments", "IRDrift",
         "IREntity", "IREnvironment", "IREthicalConsideration", "IRExpectation", "IRFairness", "IRFeastStore",
         "IRFeature", "IRFeatureView", "IRFileSource", "IRGate", "IRKubeflow", "IRLineage", "IRMetadata",
-        "IRMlflow", "IRModel", "IRObjectStore", "IRPlatform", "IRProject", "IRPrometheus", "IRReplicas",
+        "IRMlflow", "IRModel", "IRObjectStore", "IROperator", "IRPlatform", "IRProject", "IRPrometheus", "IRReplicas",
         "IRResources", "IRRollout", "IRSecretRef", "IRServing", "IRSlo", "IRSource", "IRSplit", "IRSqlSource",
         "IRSystem", "IRTraining"), "mlspec.ir.model"),
 }
@@ -50,7 +50,8 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
     from mlspec.ir.model import (  # noqa: F401
         IRArgoCd, IRAutomatedSync, IRCard, IRColumn, IRDataset, IRDeploy, IRDeployments, IRDrift, IREntity,
         IREnvironment, IREthicalConsideration, IRExpectation, IRFairness, IRFeastStore, IRFeature, IRFeatureView,
-        IRFileSource, IRGate, IRKubeflow, IRLineage, IRMetadata, IRMlflow, IRModel, IRObjectStore, IRPlatform,
+        IRFileSource, IRGate, IRKubeflow, IRLineage, IRMetadata, IRMlflow, IRModel, IRObjectStore, IROperator,
+        IRPlatform,
         IRProject, IRPrometheus, IRReplicas, IRResources, IRRollout, IRSecretRef, IRServing, IRSlo, IRSource,
         IRSplit, IRSqlSource, IRSystem, IRTraining)
     from mlspec.targets.base import Artifact, Target, header_lines, header_note  # noqa: F401

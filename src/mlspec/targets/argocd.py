@@ -9,20 +9,26 @@ resources finalizer deleting an Application would leave its InferenceServices ru
 
 from __future__ import annotations
 
-from mlspec.ir.model import IREnvironment, IRProject
+from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
 from mlspec.targets.naming import deployment_path
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
-# Fields KServe's controller and webhooks fill in on the live InferenceService; without
-# these, Argo CD would show every InferenceService as OutOfSync forever.
-KSERVE_MUTATED_FIELDS = [
-    ".spec.predictor.model.runtime",
+# Fields of a live InferenceService that KServe's controller and webhooks fill in and that
+# mlspec never writes; without ignoring them Argo CD would show it OutOfSync forever.
+KSERVE_MUTATED_FIELDS = (
     '.metadata.annotations["serving.kserve.io/outputStorageUri"]',
     ".spec.predictor.model.storage",
-]
+)
+# KServe's controller writes the ServingRuntime it chose into the spec, but only when the
+# spec names none: a runtime the spec sets is mlspec's, and must be applied when it changes
+# (with RespectIgnoreDifferences an ignored field keeps its live value on every sync).
+KSERVE_CHOSEN_RUNTIME = ".spec.predictor.model.runtime"
+# Iter8's controller moves the traffic split while its Experiment runs (the Experiment's
+# weightObjRef); with selfHeal, Argo CD would put the committed share back after each step.
+ITER8_TRAFFIC_SPLIT = ".spec.predictor.canaryTrafficPercent"
 
 
 class ArgoCdTarget(Target):
@@ -69,13 +75,33 @@ def application(project: IRProject, env: IREnvironment) -> dict:
                        "path": deployment_path(project, env)},
             "destination": env.destination,
             "syncPolicy": sync_policy,
-            "ignoreDifferences": [{
-                "group": "serving.kserve.io",
-                "kind": "InferenceService",
-                "jqPathExpressions": KSERVE_MUTATED_FIELDS,
-            }],
+            "ignoreDifferences": ignore_differences(env),
         },
     }
     if info:
         application["spec"]["info"] = info
     return application
+
+
+def controller_owned_fields(model: IRModel) -> list[str]:
+    """The fields of the model's live InferenceService that an in-cluster controller or
+    KServe's defaulting writes, for its serving settings and rollout backend; never one the
+    generated InferenceService sets (tests/test_argocd_ignore.py checks both ways)."""
+    fields = list(KSERVE_MUTATED_FIELDS)
+    if not model.serving.runtime:
+        fields.append(KSERVE_CHOSEN_RUNTIME)
+    # Only while the Experiment runs: in the other phases mlspec sets the split (0 after a
+    # rollback, none once promoted) and Argo CD must apply it. The generated InferenceService
+    # still carries the canary's starting share, for the object's creation; on an existing
+    # object RespectIgnoreDifferences keeps the live value (argo-cd controller/sync.go,
+    # normalizeTargetResources), which is what Iter8 wrote.
+    if model.rollout is not None and model.rollout.backend == "iter8" and model.rollout.phase == "canary":
+        fields.append(ITER8_TRAFFIC_SPLIT)
+    return fields
+
+
+def ignore_differences(env: IREnvironment) -> list[dict]:
+    """One entry per InferenceService, named, with exactly the fields controllers own for it."""
+    return [{"group": "serving.kserve.io", "kind": "InferenceService", "name": model.inference_service,
+             "namespace": env.namespace, "jqPathExpressions": controller_owned_fields(model)}
+            for model in k8s.deployed_models(env.system)]

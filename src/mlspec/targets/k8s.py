@@ -39,9 +39,18 @@ def metadata(name: str, namespace: str, system: IRSystem, env: IREnvironment, mo
 
 
 def canary_selector(env: IREnvironment, model: IRModel) -> str:
-    """PromQL label selector for the predictor's revisions in Knative (serverless) mode."""
+    """PromQL label selector for the predictor's revisions in Knative (serverless) mode.
+
+    `{{args.revision}}` is the analysis' `revision` argument (a regex, `.+` by default): the
+    queries keep `revision_name` in their result, one sample per revision, and the conditions
+    judge each of them, the canary's included (see targets/rollout.py)."""
     return (f'namespace_name="{env.namespace}", configuration_name="{model.inference_service}-predictor",'
             ' revision_name=~"{{args.revision}}"')
+
+
+def request_count_query(selector: str, window: str) -> str:
+    """Requests each revision served in `window`: one sample per revision."""
+    return f"sum by (revision_name) (increase(revision_app_request_count{{{selector}}}[{window}]))"
 
 
 def render_query(template: str, selector: str, window: str) -> str:

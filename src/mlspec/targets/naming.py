@@ -117,3 +117,16 @@ def deployment_path(project: IRProject, env: IREnvironment) -> str:
     deployments = env.system.platform.deployments
     root = deployments.path if deployments else "deployments"
     return "/".join(p for p in (root, project.base.name, env.name) if p)
+
+
+def analysis_run_name(model: IRModel) -> str:
+    """The Argo Rollouts AnalysisRun of the version in canary (the rollout target writes it,
+    `mlspec rollout decide` reads its result): one name per model version, so the result of
+    an earlier version's run is never taken for this one's."""
+    version = model.serving.model_version or "latest"
+    return f"{model.inference_service}-v{version}".lower()[:63].rstrip("-.")
+
+
+def iter8_experiment_name(model: IRModel) -> str:
+    """The Iter8 Experiment of the canary (written by the rollout target, read by `rollout decide`)."""
+    return f"{model.inference_service}-canary"

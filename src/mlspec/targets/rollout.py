@@ -6,8 +6,18 @@
 - `iter8` (legacy): the last released Iter8 API, `iter8.tools/v2alpha2` `Experiment` and
   `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024.
 
-Queries select the predictor's Knative revisions; the run's `revision` argument narrows
-them to the canary revision (a regex; `.+` measures all revisions of the predictor).
+Every query is per revision: it keeps `revision_name` in its result (one sample per Knative
+revision of the predictor), and every revision that serves must meet the SLO and have served
+`minRequests`, so the canary is judged on its own requests, not diluted by the stable
+revision's. (Binding the canary's revision name when the run starts is not possible for an
+AnalysisRun committed to git: Argo Rollouts resolves `valueFrom.fieldRef` only for runs a
+`Rollout` creates, against that Rollout (utils/analysis/factory.go,
+BuildArgumentsForRolloutAnalysisRun); a standalone run's controller resolves `secretKeyRef`
+only (analysis/analysis.go, resolveArgs). The run's `revision` argument (a regex, `.+`) can
+still narrow the queries to one revision in a run made by hand from the template.)
+
+A consequence worth knowing: the stable revision is judged too, so a stable revision that
+breaks the SLO fails its canary's analysis as well.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml, dump_yaml_all
-from mlspec.targets.naming import k8s_dir
+from mlspec.targets.naming import analysis_run_name, iter8_experiment_name, k8s_dir
 
 ALL_REVISIONS = ".+"
 
@@ -82,25 +92,30 @@ def analysis_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
                  "provider": {"prometheus": {"address": address, "query": query}}}
         return entry
 
+    # Argo Rollouts hands a vector result to the condition as a list of floats, one per series
+    # (metricproviders/prometheus/prometheus.go, processResponse), and evaluates the condition
+    # with expr-lang (utils/evaluate/evaluate.go, EvalCondition: `result`, `isNaN` = math.IsNaN).
+    # `all(array, predicate)` and `len` are expr-lang builtins; `all` is true for an empty list
+    # (expr-lang docs/language-definition.md); Argo Rollouts' docs/analysis/prometheus.md uses
+    # `all(result, # < 1000)` to judge every value returned. A revision without requests in a
+    # window gives NaN: that is no error, and the request-count metric guards volume.
     if slo.error_rate_max is not None:
         metrics.append(metric(
             "error-rate", k8s.render_query(slo.error_rate_query, selector, window),
-            # No requests in a window gives NaN: that is not an error, the request-count metric guards volume.
-            f"len(result) == 0 || isNaN(result[0]) || result[0] <= {_number(slo.error_rate_max)}"))
+            f"all(result, {{isNaN(#) || # <= {_number(slo.error_rate_max)}}})"))
     if slo.latency_p95_ms_max is not None:
         metrics.append(metric(
             "latency-p95", k8s.render_query(slo.latency_query, selector, window),
-            f"len(result) == 0 || isNaN(result[0]) || result[0] <= {_number(slo.latency_p95_ms_max)}"))
+            f"all(result, {{isNaN(#) || # <= {_number(slo.latency_p95_ms_max)}}})"))
     metrics.append({
         "name": "request-count",
         # Judged once, after the canary has run all its iterations: too little traffic fails the analysis
-        # rather than passing a canary that was never exercised.
+        # rather than passing a canary that was never exercised. Every revision must have served enough.
         "initialDelay": whole_run,
         "count": 1,
         "failureLimit": 0,
-        "successCondition": f"len(result) > 0 && result[0] >= {slo.min_requests}",
-        "provider": {"prometheus": {"address": address, "query":
-                                    f"sum(increase(revision_app_request_count{{{selector}}}[{whole_run}]))"}},
+        "successCondition": f"len(result) > 0 && all(result, {{# >= {slo.min_requests}}})",
+        "provider": {"prometheus": {"address": address, "query": k8s.request_count_query(selector, whole_run)}},
     })
     return metrics
 
@@ -123,8 +138,7 @@ def analysis_run(env: IREnvironment, model: IRModel) -> dict:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisRun",
-        "metadata": k8s.metadata(f"{model.inference_service}-v{version}".lower()[:63].rstrip("-."), env.namespace,
-                                 env.system, env, model,
+        "metadata": k8s.metadata(analysis_run_name(model), env.namespace, env.system, env, model,
                                  {"mlspec.dev/model-version": version, "mlspec.dev/slo": model.slo.name}),
         "spec": {
             "args": [{"name": "revision", "value": ALL_REVISIONS}],
@@ -152,14 +166,20 @@ def iter8_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
     url = env.system.platform.prometheus.url.rstrip("/") + "/api/v1/query"
     selector = k8s.canary_selector(env, model).replace(' revision_name=~"{{args.revision}}"', "").rstrip(",")
     window = "${elapsedTime}s"  # Iter8 fills in the experiment's elapsed time
-    entries = [("request-count", "Counter", f"sum(increase(revision_app_request_count{{{selector}}}[{window}]))",
-                "Requests served by the predictor during the experiment")]
+    # Iter8 takes one number per metric (`jqExpression`) for each version: the per-revision
+    # queries are folded into the worst revision (the highest error rate and latency, the fewest
+    # requests), so a candidate passes only when every revision meets the objective, as in the
+    # Argo Rollouts analysis. `or on() vector(0)`: no requests at all is 0 requests, and no 5xx
+    # series (a queue-proxy exports one only after its first 5xx) is no errors, not "no value".
+    entries = [("request-count", "Counter",
+                f"min({k8s.request_count_query(selector, window)}) or on() vector(0)",
+                "Requests served by the revision that served the fewest during the experiment")]
     if slo.error_rate_max is not None:
-        entries.append(("error-rate", "Gauge", k8s.render_query(slo.error_rate_query, selector, window),
-                        "Share of 5xx responses"))
+        entries.append(("error-rate", "Gauge", f"max({k8s.render_query(slo.error_rate_query, selector, window)}) or on() vector(0)",
+                        "Share of 5xx responses of the revision with the most"))
     if slo.latency_p95_ms_max is not None:
-        entries.append(("latency-p95", "Gauge", k8s.render_query(slo.latency_query, selector, window),
-                        "95th percentile latency in milliseconds"))
+        entries.append(("latency-p95", "Gauge", f"max({k8s.render_query(slo.latency_query, selector, window)})",
+                        "95th percentile latency in milliseconds of the slowest revision"))
     metrics = []
     for metric, kind, query, description in entries:
         spec = {"description": description, "type": kind, "provider": "prometheus",
@@ -192,7 +212,7 @@ def iter8_experiment(env: IREnvironment, model: IRModel) -> dict:
     return {
         "apiVersion": "iter8.tools/v2alpha2",
         "kind": "Experiment",
-        "metadata": k8s.metadata(f"{model.inference_service}-canary", ns, env.system, env, model,
+        "metadata": k8s.metadata(iter8_experiment_name(model), ns, env.system, env, model,
                                  {"mlspec.dev/model-version": version}),
         "spec": {
             "target": f"{ns}/{model.inference_service}",

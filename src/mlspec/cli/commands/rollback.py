@@ -15,12 +15,13 @@ from mlspec.cli import options
 @click.option("--spec", default=None, type=click.Path(), help="Spec file [default: the one under ./specs that"
               " defines MODEL].")
 @options.publishing()
+@options.commit
 @options.diagnostics_format
-def command(model, env, spec, out, repo, branch, push, fmt) -> None:
+def command(model, env, spec, out, repo, branch, push, commit, fmt) -> None:
     """Send all traffic back to the previous version (ends the canary). Edits the spec,
-    recompiles, and publishes with --repo."""
+    recompiles, commits with --commit and publishes with --repo."""
     from mlspec.cli.editing import run_spec_edit
     from mlspec.gitops.promote import plan_rollback
 
     run_spec_edit("rollback", model, spec, Path(out), repo, branch, push, fmt,
-                  lambda unit: plan_rollback(unit, model, env))
+                  lambda unit: plan_rollback(unit, model, env), commit=commit)
