@@ -22,9 +22,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The key that authenticates the result cache's entries (mlspec/integrity.py) is this
+# session's own, never the developer's ~/.config/mlspec/cache.key.
+os.environ["MLSPEC_CACHE_KEY"] = os.path.join(tempfile.mkdtemp(prefix="mlspec-test-key-"), "cache.key")
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

@@ -1,7 +1,7 @@
 """Untrusted text made inert for the syntax it is printed into.
 
-Spec values, file names and the contents of committed files reach terminals, Markdown
-(pull-request comments, model cards) and HTML. Each function here returns text that can
+Spec values, file names, request headers, git's output and the contents of committed
+files reach terminals, CI logs, Markdown (pull-request comments, model cards) and HTML. Each function here returns text that can
 only mean itself there: no terminal escape sequence, no Markdown link, image, heading or
 table cell, no HTML tag or comment end.
 """
@@ -17,12 +17,33 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def visible(text: str) -> str:
     """Text for a terminal: control characters but tab and newline shown as escapes."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+    return _CONTROL.sub(lambda m: _escape(m.group()), text)
 
 
 def one_line(text: str) -> str:
     """Text on one line: every control character (newlines too) shown as an escape."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return printable(text)
+
+
+def printable(text: object, keep: str = "") -> str:
+    """`text` with every non-printable character (C0/C1 controls, ESC, DEL, line and
+    paragraph separators, lone surrogates) written as a Python escape (`\\n`, `\\x1b`),
+    except those in `keep` (e.g. "\\n" for a message of several lines)."""
+    text = str(text)
+    if text.isprintable() and not keep:
+        return text
+    return "".join(ch if ch.isprintable() or ch in keep else _escape(ch) for ch in text)
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    if ch in "\n\r\t":
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}[ch]
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
 
 
 def markdown_text(value) -> str:

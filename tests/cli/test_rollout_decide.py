@@ -276,6 +276,34 @@ def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_i
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 0
 
 
+def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_path(project, tmp_path, shared_dir):
+    """The spec commit is the source of truth once made: a publish that fails after it leaves
+    the commit (and the checkout equal to it), and says how to retry, instead of undoing the
+    edit in the working tree, which would leave the checkout disagreeing with its HEAD."""
+    env = git_env(tmp_path / "home")
+    _spec_repo(project, env)
+    remote = make_remote(tmp_path, env)
+    work = clone(remote, tmp_path / "work", env)
+    assert invoke_mlspec("publish", "specs", "--repo", str(work), cwd=project, env=env).returncode == 0
+    published = git(work, "rev-parse", "HEAD", env=env)
+    stray = work / "deployments/customer-churn/prod/stray.yaml"
+    stray.write_text("kind: ConfigMap\n")  # an uncommitted file in the folder publish owns
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+
+    result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
+                           "--repo", str(work), cwd=project, env=env)
+
+    assert result.returncode != 0, result.stderr
+    assert "committed but not published" in result.stderr and "mlspec publish" in result.stderr, result.stderr
+    assert "rolled back" in git(project, "log", "-1", "--format=%B", env=env)
+    assert git(project, "status", "--porcelain", env=env).strip() == ""  # the checkout is its HEAD
+    assert git(work, "rev-parse", "HEAD", env=env) == published
+    stray.unlink()  # the retry the message names publishes the committed decision
+    assert invoke_mlspec("publish", "specs", "--repo", str(work), cwd=project, env=env).returncode == 0
+    service = yaml.safe_load(files_at(work, "HEAD", env)["deployments/customer-churn/prod/inferenceservice-churn.yaml"])
+    assert service["spec"]["predictor"]["canaryTrafficPercent"] == 0
+
+
 def test_commit_refuses_a_spec_with_uncommitted_changes(project, tmp_path, shared_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)

@@ -71,8 +71,11 @@ def mlflow_server(root: Path):
 
 @contextmanager
 def webhook_receiver(cwd: Path, args: list[str], env: dict[str, str]):
-    """Yields (url, log path) of `mlspec webhook serve ARGS --port 0`."""
+    """Yields (url, log path) of `mlspec webhook serve ARGS --port 0`. Delivery ids are kept
+    beside the log unless ARGS name a --state-dir (never in the user's ~/.local/state)."""
     log = cwd.parent / f"webhook-{time.monotonic_ns()}.log"
+    if "--state-dir" not in args:
+        args = [*args, "--state-dir", str(log.with_suffix(".state"))]
     with open(log, "w") as handle:
         process = subprocess.Popen([sys.executable, "-m", "mlspec", "webhook", "serve", *args, "--port", "0"],
                                    cwd=cwd, env={**os.environ, **env}, stdout=handle, stderr=subprocess.STDOUT,

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.build.compile import MANIFEST, CompileResult, merge_with_previous
-from mlspec.build.writer import TreeChange, compare_tree, output_lock, read_tree, recover, tree_diff, write_tree
+from mlspec.build.writer import (MAX_FILE_BYTES, TreeChange, compare_tree, output_lock, read_tree, recover,
+                                 tree_diff, write_tree)
+from mlspec.fsutil import read_regular
 
 MODES = ("write", "check", "diff")
 
@@ -76,12 +78,13 @@ def orphaned_systems(out_root: Path, results: list[CompileResult], spec_paths: l
         return []
     orphans = []
     for entry in sorted(out_root.iterdir()):
-        manifest = entry / MANIFEST
-        if entry.name in produced or not manifest.is_file():
-            continue
+        if entry.name in produced or entry.is_symlink() or not entry.is_dir():
+            continue  # a link is not a system folder mlspec wrote: never followed, never removed
         try:
-            recorded = json.loads(manifest.read_text(encoding="utf-8"))["spec"]["path"]
-        except (ValueError, KeyError, TypeError):
+            recorded = json.loads(read_regular(entry / MANIFEST, MAX_FILE_BYTES))["spec"]["path"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not isinstance(recorded, str):
             continue
         spec = (out_root.resolve().parent / recorded).resolve()
         if any(folder in spec.parents for folder in folders) and not spec.exists():

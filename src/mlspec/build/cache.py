@@ -8,6 +8,13 @@ version the pipeline IR embeds. A user template folder (MLSPEC_TEMPLATES) turns 
 off, and MLSPEC_NO_CACHE=1 does too. Entries are written atomically; a broken or
 unreadable entry is a miss, never an error.
 
+The cache folder is not trusted (it may be shared, or restored from a CI cache): each entry
+is sealed with an HMAC under this user's key (`mlspec.integrity`, kept outside the cache
+folder), bound to its kind and key, and an entry that does not verify is a miss. So a
+forged "this spec is valid" or "this manifest is what the spec compiles to" is never
+believed, and `compile --check` cannot be talked into skipping the comparison of a
+tampered tree.
+
 Two kinds of entries, used by one layer (`build.run`): the diagnostics `validate` found in
 a spec, and which manifest a compile of a spec produced. The second only lets a compile
 skip work: the files on disk are still hashed against that manifest before anything is
@@ -23,7 +30,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from mlspec.build.writer import read_tree
+from mlspec import integrity
+from mlspec.build.writer import Foreign, read_tree
+from mlspec.fsutil import read_regular
 from mlspec.diagnostics import Diagnostic, Severity, Span
 from mlspec.locations import PACKAGE_DIR, USER_TEMPLATES_ENV, cache_disabled, cache_root, template_dir
 
@@ -50,28 +59,50 @@ def code_fingerprint() -> str:
 def make_key(kind: str, *parts: str | bytes) -> str:
     digest = hashlib.sha256(kind.encode() + b"\0" + code_fingerprint().encode())
     for part in parts:
-        digest.update(b"\0" + (part if isinstance(part, bytes) else part.encode()))
+        digest.update(b"\0" + (part if isinstance(part, bytes) else part.encode("utf-8", "surrogateescape")))
     return digest.hexdigest()
 
 
+MAX_ENTRY_BYTES = 16 * 1024 * 1024
+
+
 def get(kind: str, key: str) -> dict | None:
+    """The entry, if there is one that this user's key vouches for (else None)."""
     if not enabled():
         return None
     try:
-        return json.loads((cache_root() / kind / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        blob = read_regular(cache_root() / kind / key[:2] / f"{key}.json", MAX_ENTRY_BYTES)
+    except OSError:  # missing, unreadable, a link or a FIFO, too large
         return None
+    payload = integrity.unseal(kind, key, blob)
+    if payload is None:
+        return None
+    try:
+        value = json.loads(payload)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def put(kind: str, key: str, value: dict) -> None:
     if not enabled():
         return
+    import tempfile
+
+    blob = integrity.seal(kind, key, json.dumps(value, sort_keys=True).encode("utf-8"))
+    if blob is None:
+        return  # no key: nothing is cached that could not be verified
     path = cache_root() / kind / key[:2] / f"{key}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(value, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{key[:16]}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(blob)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     except OSError:
         pass  # a cache that cannot be written is only slower
 
@@ -125,16 +156,21 @@ def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str]
     produce the manifest on disk, and every file on disk still has the hash that manifest
     records: then there is nothing to compile (pydantic, jinja2 and kfp stay unloaded)."""
     hit = get("compile", key) if key else None
-    if hit is None:
+    if hit is None or not isinstance(hit.get("system"), str) or not isinstance(hit.get("manifest_sha256"), str):
         return None
     current = read_tree(out_root / hit["system"])
+    if any(isinstance(text, Foreign) for text in current.values()):
+        return None  # a link or a FIFO in the tree: compare (and replace) it
     manifest_text = current.get(MANIFEST, "")
     if _sha256(manifest_text) != hit["manifest_sha256"]:
         return None
-    artifacts = json.loads(manifest_text)["artifacts"]
-    if set(current) != {a["path"] for a in artifacts} | {MANIFEST}:
-        return None
-    if any(_sha256(current[a["path"]]) != a["sha256"] for a in artifacts):
+    try:
+        artifacts = json.loads(manifest_text)["artifacts"]
+        if set(current) != {a["path"] for a in artifacts} | {MANIFEST}:
+            return None
+        if any(_sha256(current[a["path"]]) != a["sha256"] for a in artifacts):
+            return None
+    except (ValueError, KeyError, TypeError):
         return None
     return hit["system"], current
 

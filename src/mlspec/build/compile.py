@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.build.session import SpecUnit, load_unit
+from mlspec.build.writer import tree_is_plain
 from mlspec.diagnostics import Diagnostic, Severity
 from mlspec.targets.base import Artifact, header_lines
 
@@ -41,15 +42,21 @@ class CompileResult:
 
 
 def compile_spec(spec_file: Path, out_root: Path, targets: list[str] | None = None,
-                 environments: list[str] | None = None, raw: bytes | None = None) -> CompileResult:
+                 environments: list[str] | None = None, raw: bytes | None = None,
+                 reuse_previous: bool = True) -> CompileResult:
     """Front end and generation for one spec file. `raw`: its bytes when the caller has read
     them already (see session.load_unit)."""
-    return compile_unit(load_unit(spec_file, out_root, raw), out_root, targets, environments)
+    return compile_unit(load_unit(spec_file, out_root, raw), out_root, targets, environments, reuse_previous)
 
 
 def compile_unit(unit: SpecUnit, out_root: Path, targets: list[str] | None = None,
-                 environments: list[str] | None = None, derived: bool = True) -> CompileResult:
-    """`derived=False`: outputs a tool derives from other outputs (the kfp IR) stand in by
+                 environments: list[str] | None = None, reuse_previous: bool = True,
+                 derived: bool = True) -> CompileResult:
+    """`reuse_previous`: targets may reuse expensive results found in the system's output
+    folder (the kfp IR of an unchanged pipeline). A check or a diff passes False: a verdict
+    on a tree must not be computed from that same tree (a committed, tampered IR that keeps
+    its source-hash line would otherwise be "reused" and pass `compile --check`).
+    `derived=False`: outputs a tool derives from other outputs (the kfp IR) stand in by
     what they derive from; for comparing compiles, never for writing them."""
     from mlspec.targets.kustomize import package_environments
     from mlspec.targets.registry import available_targets, load_target
@@ -63,11 +70,14 @@ def compile_unit(unit: SpecUnit, out_root: Path, targets: list[str] | None = Non
         return result
     project = unit.project
     selected = targets or list(available_targets())
+    previous_dir = out_root / project.base.name
+    if not (reuse_previous and tree_is_plain(previous_dir)):
+        previous_dir = None
     env_filter = frozenset(environments) if environments else None
     result.scope = (frozenset(targets) if targets else None, env_filter)
     artifacts: list[Artifact] = []
     for name in selected:
-        target = load_target(name)(previous_dir=out_root / project.base.name, derived=derived)
+        target = load_target(name)(previous_dir=previous_dir, derived=derived)
         try:
             produced = target.generate(project)
         except Exception as exc:  # noqa: BLE001 - only a missing template is the user's to fix
@@ -118,7 +128,8 @@ def with_header(artifact: Artifact, header: list[str]) -> str:
     if artifact.header == "hash":
         return "".join(f"# {line}\n" for line in header) + content
     if artifact.header == "html":
-        return "<!-- " + " ".join(header) + " -->\n" + content
+        # A comment ends at `--`+`>`: a spec named `x--><script>...` must not end it early.
+        return "<!-- " + " ".join(header).replace("--", "- -") + " -->\n" + content
     return content  # "embedded": the target wrote the header into the content
 
 
@@ -144,12 +155,18 @@ def merge_with_previous(result: CompileResult, previous: dict[str, str]) -> dict
     targets, envs = result.scope
     if targets is None and envs is None:
         return result.files
+    from mlspec.build.writer import Foreign
+
     try:
         old = json.loads(previous.get(MANIFEST, "")) if previous.get(MANIFEST) else {"artifacts": []}
     except json.JSONDecodeError:
         old = {"artifacts": []}
-    kept = [entry for entry in old.get("artifacts", [])
-            if entry["path"] in previous and entry["path"] not in result.files
+    entries = old.get("artifacts") if isinstance(old, dict) else None
+    kept = [entry for entry in (entries if isinstance(entries, list) else [])
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str) and "target" in entry
+            and "environment" in entry
+            and entry["path"] in previous and entry["path"] not in result.files
+            and not isinstance(previous[entry["path"]], Foreign)  # a link or FIFO is not kept
             and not ((targets is None or entry["target"] in targets)
                      and (envs is None or entry["environment"] in (None, *envs)))]
     files = dict(result.files)
@@ -162,12 +179,12 @@ def merge_with_previous(result: CompileResult, previous: dict[str, str]) -> dict
 
 
 def compile_all(files: list[Path], out_root: Path, targets: list[str], envs: list[str],
-                raws: dict[Path, bytes | None] | None = None) -> list[CompileResult]:
+                raws: dict[Path, bytes | None] | None = None, reuse_previous: bool = True) -> list[CompileResult]:
     """Compile each spec file (from its bytes in `raws` when the caller has read them);
     specs are independent, so on every core when there are several. Two files defining one
     system are an error (E210) on the second."""
     raws = raws or {}
-    jobs = [(spec_file, raws.get(spec_file), out_root, targets, envs) for spec_file in files]
+    jobs = [(spec_file, raws.get(spec_file), out_root, targets, envs, reuse_previous) for spec_file in files]
     if len(jobs) > 2:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor  # ~10 ms: only when there are several
@@ -182,8 +199,8 @@ def compile_all(files: list[Path], out_root: Path, targets: list[str], envs: lis
 
 
 def _compile_one(job) -> CompileResult:
-    spec_file, raw, out_root, targets, envs = job
-    return compile_spec(spec_file, out_root, targets or None, envs or None, raw=raw)
+    spec_file, raw, out_root, targets, envs, reuse_previous = job
+    return compile_spec(spec_file, out_root, targets or None, envs or None, raw=raw, reuse_previous=reuse_previous)
 
 
 def reject_duplicate_systems(results: list[CompileResult]) -> None:

@@ -53,10 +53,11 @@ class CompileRun:
 
 
 def compile_files(files: list[Path], out_root: Path, targets: list[str] = (), envs: list[str] = (),
-                  use_cache: bool = True) -> CompileRun:
+                  use_cache: bool = True, reuse_previous: bool = True) -> CompileRun:
     """Compile each spec (each file read once: the cache key and the compile are about the
     same bytes, even if the file is edited while we run). A whole compile whose result the
-    cache vouches for on disk is not compiled again."""
+    cache vouches for on disk is not compiled again. `reuse_previous`: see
+    compile.compile_unit (False for a check or a diff)."""
     whole = use_cache and not (targets or envs)
     raws = {f: read_spec_file(f)[0] for f in files}
     keys = {str(f): cache.compile_key(raws[f], recorded_spec_path(f, out_root)) if whole and raws[f] else None
@@ -67,7 +68,8 @@ def compile_files(files: list[Path], out_root: Path, targets: list[str] = (), en
         if hit is not None:
             system, tree = hit
             unchanged[f] = CompileResult(str(f), system=system, files=tree, unchanged_on_disk=True)
-    compiled = iter(compile_all([f for f in files if f not in unchanged], out_root, list(targets), list(envs), raws))
+    compiled = iter(compile_all([f for f in files if f not in unchanged], out_root, list(targets), list(envs), raws,
+                                reuse_previous))
     results = [unchanged.get(f) or next(compiled) for f in files]
     reject_duplicate_systems(results)
     return CompileRun(results, keys=keys)
@@ -77,7 +79,7 @@ def compile_and_apply(files: list[Path], spec_paths: list[str], out_root: Path, 
                       envs: list[str] = (), mode: str = "write") -> CompileRun:
     """Compile, then write (or check, or diff) the output folder; nothing is written when
     any spec has errors. A whole compile that was written is recorded in the cache."""
-    run = compile_files(files, out_root, targets, envs)
+    run = compile_files(files, out_root, targets, envs, reuse_previous=(mode == "write"))
     if not run.ok:
         return run
     try:

@@ -68,8 +68,12 @@ def recorded_spec_path(spec_file: Path, out_root: Path) -> str:
     """The spec's path as written into generated files: relative to the folder that holds
     the output folder (normally the repository root), so it is the same on every machine
     and from every working directory."""
+    from mlspec.textsafe import printable
+
     base = out_root.resolve().parent
-    return Path(os.path.relpath(spec_file.resolve(), base)).as_posix()
+    # Escaped (a file name with a line break is refused by the loader, E013): it goes into
+    # every generated file's header comment.
+    return printable(Path(os.path.relpath(spec_file.resolve(), base)).as_posix())
 
 
 def load_unit(path: Path, out_root: Path = Path("generated"), raw: bytes | None = None) -> SpecUnit:

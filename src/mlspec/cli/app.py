@@ -15,6 +15,7 @@ import sys
 import click
 
 from mlspec.errors import ExitCode, MlspecError
+from mlspec.textsafe import printable
 
 # mlspec validates its own spec models with pydantic; third-party pydantic plugins (found by
 # scanning every installed package's entry points, ~25 ms in a large environment) have no
@@ -58,7 +59,9 @@ class _Cli(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except MlspecError as exc:
-            click.echo(f"error: {exc}", err=True)
+            # Messages quote paths, branch names and git's output: no control character of
+            # theirs reaches the terminal or the CI log (line breaks of a long message stay).
+            click.echo(f"error: {printable(exc, keep=chr(10))}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -66,7 +69,7 @@ class _Cli(click.Group):
         except Exception as exc:  # a bug in mlspec, not in the user's spec
             if os.environ.get("MLSPEC_DEBUG"):
                 raise
-            click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+            click.echo(f"internal error: {type(exc).__name__}: {printable(exc)}\n"
                        "This is a bug in mlspec. Re-run with MLSPEC_DEBUG=1 for the traceback and report it.",
                        err=True)
             sys.exit(ExitCode.INTERNAL)

@@ -40,7 +40,8 @@ _E, _W = Severity.ERROR, Severity.WARNING
 _TABLE = (
     # --- load: bytes -> YAML -> plain data -------------------------------------------------
     Code("E000", _E, "load", "the file cannot be read",
-         "The spec file could not be opened or read (missing, a folder, no permission, or not a regular file)."),
+         "The spec file could not be opened or read (missing, no permission, an I/O error). A link, a FIFO or another\n"
+         "file that is not a regular file is E012."),
     Code("E001", _E, "load", "YAML syntax error",
          "The file is not valid YAML. The caret points where the parser stopped; for an unclosed quote, bracket or\n"
          "brace it points where it was opened. Quote values that contain `: ` or start with a YAML indicator."),
@@ -61,15 +62,22 @@ _TABLE = (
     Code("E008", _E, "load", "the top level is not a mapping",
          "A spec is a mapping that starts with `apiVersion: mlspec/v1alpha1` and `kind: MLSystem`."),
     Code("E009", _E, "load", "the document expands or nests too far",
-         "Aliases expand to more than a million values, refer to themselves, or the document nests deeper than 64\n"
-         "levels. Such documents are refused before anything is built (a \"billion laughs\" defence)."),
+         "Aliases expand to more than a million values or more than 64 MiB of text (a long string and thousands\n"
+         "of aliases to it), refer to themselves, or the document nests deeper than 64 levels. Such documents are\n"
+         "refused before anything is built (a \"billion laughs\" defence)."),
     Code("E010", _E, "load", "unsupported YAML tag",
          "Specs use plain YAML values. Tags such as `!!python/object` or custom `!tags` are refused."),
     Code("E011", _E, "load", "a mapping key that is not a string",
          "Mapping keys must be plain strings, not lists or mappings."),
-    Code("E013", _E, "load", "a spec file name with control characters",
-         "A spec's path is written into every generated file's header and into commit messages, so a name with\n"
-         "a newline or another control character could add lines to them. Rename the file (or its folder)."),
+    Code("E012", _E, "load", "the spec is not a regular file",
+         "The path names a symbolic link, a FIFO, a device or another special file. mlspec reads only regular\n"
+         "files and never follows a link: a link committed in place of a spec could make it print another file\n"
+         "(credentials, /proc/self/environ) in its diagnostics, and a FIFO or /dev/zero would hang it. Name the\n"
+         "spec file itself."),
+    Code("E013", _E, "load", "the spec's file name cannot be written into generated files",
+         "The file name (or a folder above it) holds a control character (a line break, an escape) or bytes that\n"
+         "are not UTF-8. Every generated file names its spec in a comment, where a line break would start a line\n"
+         "of code in a generated DAG; rename the file."),
     # --- validate: the shape of the spec ----------------------------------------------------
     Code("E100", _E, "validate", "invalid value",
          "A value does not fit its field for a reason not covered by a more specific code."),

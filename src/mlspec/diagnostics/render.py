@@ -7,11 +7,10 @@ can be shown in a terminal, parsed by tools, or annotated on a pull request.
 from __future__ import annotations
 
 import json
-import re
 from typing import Iterable, Mapping
 
 from mlspec.diagnostics import Diagnostic, Severity
-from mlspec.textsafe import one_line, visible
+from mlspec.textsafe import one_line, printable, visible
 
 FORMATS = ("human", "json", "github")
 
@@ -38,7 +37,8 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
         out = [paint(f"{d.severity.value}[{d.code}]", d.severity.value)
                + paint(f": {_one_line(d.message)}", "bold")]
         span = d.span
-        location = f"{_one_line(d.file)}:{span.line}:{span.col}" if span else _one_line(d.file)
+        # The file name too: a spec named "x.yaml\n::error::..." must not forge lines in a CI log.
+        location = _one_line(f"{d.file}:{span.line}:{span.col}" if span else d.file)
         lines = lines_cache.setdefault(d.file, sources.get(d.file, "").splitlines())
         if span is None or not 0 < span.line <= len(lines):
             # No position, or no text to show (the file could not be read as a spec):
@@ -47,17 +47,20 @@ def render_human(diagnostics: list[Diagnostic], sources: Mapping[str, str], colo
             if span is not None and d.label:
                 out.append(f"  = note: {_one_line(d.label)}")
         else:
-            text = lines[span.line - 1]
-            # One column per character, and nothing a terminal would act on: a control
-            # character in the line shows as U+FFFD, so the caret still lines up.
-            text = re.sub(r"[\x00-\x1f\x7f-\x9f]", "\ufffd", text.replace("\t", " "))
+            raw = lines[span.line - 1].replace("\t", " ")
+            # Control characters of the source line (an ESC sequence in a file that is not
+            # valid YAML) are shown escaped; the caret follows the escaped text.
+            start = len(_one_line(raw[:span.col - 1])) + 1
+            end = span.end_col if span.end_line == span.line else len(raw) + 1
+            text = _one_line(raw)
+            width = len(_one_line(raw[span.col - 1:max(end, span.col) - 1]))
+            span_col = start if span.col <= len(raw) + 1 else span.col
             gutter = " " * len(str(span.line))
-            width = (span.end_col - span.col) if span.end_line == span.line else len(text) - span.col + 1
-            width = max(1, min(width, max(1, len(text) - span.col + 1)))
+            width = max(1, min(width, max(1, len(text) - span_col + 1)))
             out.append(f"{gutter}{paint('-->', 'blue')} {location}")
             out.append(f"{gutter} {paint('|', 'blue')}")
             out.append(f"{paint(str(span.line), 'blue')} {paint('|', 'blue')} {text}".rstrip())
-            caret = " " * (span.col - 1) + paint("^" * width, d.severity.value)
+            caret = " " * (span_col - 1) + paint("^" * width, d.severity.value)
             out.append(f"{gutter} {paint('|', 'blue')} {caret}" + (f" {_one_line(d.label)}" if d.label else ""))
         if d.path:
             out.append(f"  = at: {_one_line(d.path_text)}")
@@ -101,7 +104,12 @@ def render_json(diagnostics: list[Diagnostic]) -> str:
     errors = sum(d.severity is Severity.ERROR for d in diagnostics)
     payload = {"diagnostics": [diagnostic_to_dict(d) for d in diagnostics], "errors": errors,
                "warnings": len(diagnostics) - errors}
-    return json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a file name that is not UTF-8 (a lone surrogate): escape it
+        text = json.dumps(payload, indent=2, sort_keys=True, ensure_ascii=True) + "\n"
+    return text
 
 
 def _escape_data(text: str) -> str:
@@ -117,7 +125,7 @@ def _escape_property(text: str) -> str:
 def render_github(diagnostics: list[Diagnostic]) -> str:
     lines = []
     for d in diagnostics:
-        props = [f"file={_escape_property(d.file)}"]
+        props = [f"file={_escape_property(printable(d.file))}"]
         if d.span:
             props += [f"line={d.span.line}", f"col={d.span.col}"]
             if d.span.end_line == d.span.line:
@@ -125,5 +133,5 @@ def render_github(diagnostics: list[Diagnostic]) -> str:
         props.append(f"title={_escape_property(d.code)}")
         message = d.message + (f" ({d.path_text})" if d.path else "") + (f" - {d.help}" if d.help else "")
         level = "error" if d.severity is Severity.ERROR else "warning"
-        lines.append(f"::{level} {','.join(props)}::{_escape_data(message)}")
+        lines.append(f"::{level} {','.join(props)}::{_escape_data(printable(message, keep=chr(10)))}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable
 
 from mlspec.build.session import SpecUnit, load_text, load_unit
-from mlspec.errors import ExternalError, SpecError, UsageError
+from mlspec.errors import ExternalError, MlspecError, SpecError, UsageError
 from mlspec.gitops.yaml_edit import EditError, mapping_items, set_value
 
 
@@ -317,13 +317,44 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
     if promotion.changed:
         write_spec(promotion)
     outcome = PromotionOutcome(promotion)
-    outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
-    if not outcome.run.ok:
-        raise SpecError(f"{promotion.spec_file} does not compile; nothing was published", outcome.run.results)
-    if before_publish is not None:
-        before_publish(outcome)
-    if repo is not None:
-        from mlspec.gitops.publish import plans_from_results, publish
+    committed = False
+    try:
+        outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
+        if not outcome.run.ok:
+            raise SpecError(f"{promotion.spec_file} does not compile; nothing was published", outcome.run.results)
+        if before_publish is not None:
+            before_publish(outcome)
+            committed = True
+        if repo is not None:
+            from mlspec.gitops.publish import plans_from_results, publish
 
-        outcome.published = publish(plans_from_results(outcome.run.results), repo, branch, push, log=log)
+            outcome.published = publish(plans_from_results(outcome.run.results), repo, branch, push, log=log)
+    except BaseException:
+        if committed:
+            # The spec commit is the truth now: publishing it again is the retry, and undoing
+            # the edit would leave the checkout disagreeing with its own HEAD.
+            log(f"the change of {promotion.spec_file} is committed but not published; "
+                "run `mlspec publish` from that commit to retry")
+        elif promotion.changed:
+            # All or nothing: a spec edit that was not published would make the next event for
+            # this version complete a canary that never started (straight to 100%).
+            _undo_edit(promotion, out_root, log)
+        raise
     return outcome
+
+
+def _undo_edit(promotion: Promotion, out_root: Path, log: Callable[[str], None]) -> None:
+    """Put the spec back as it was before `promotion` (unless someone changed it since) and
+    recompile it, so the spec and the output folder say what is deployed."""
+    from mlspec.build.run import compile_and_apply
+    from mlspec.fsutil import write_text_atomic
+
+    try:
+        if Path(promotion.spec_file).read_text(encoding="utf-8") != promotion.new_text:
+            log(f"{promotion.spec_file} changed meanwhile; the edit was not undone")
+            return
+        write_text_atomic(promotion.spec_file, promotion.old_text)
+        compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
+        log(f"the edit of {promotion.spec_file} was undone")
+    except (OSError, MlspecError) as exc:
+        log(f"could not undo the edit of {promotion.spec_file}: {exc}")

@@ -9,21 +9,34 @@ every changed file and the sha256 of the spec it came from.
 Safety rules: a repository with uncommitted changes is refused; nothing is committed when
 nothing changed; pushes are never forced. When the remote branch moved on, the commit is
 rebased onto it (and the owned folders rewritten, so they hold exactly this compile) and
-the push retried a bounded number of times; concurrent publishers therefore all land.
+the push retried a bounded number of times; concurrent publishers therefore all land. A
+push the server refuses for any other reason (a pre-receive hook, a protected branch) is
+reported at once, with the server's message.
+
+The deployments repository and the folder names in a spec are not trusted. Every folder
+publish owns must be a plain relative path (`check_owned_path`: no `.git`, `..`, leading
+`-` or `.`, no pathspec magic: git also gets every path as a literal pathspec); nothing is
+written or deleted through a symbolic link (a linked folder is refused, a linked file
+replaced, unread); and a commit that fails (a hook refuses it) leaves the owned folders
+as HEAD has them, so the next publish does not find a dirty repository.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.errors import ExternalError, UsageError
-from mlspec.gitops.git import Git, GitError, is_local_repo, push_rejected
+from mlspec.gitops.git import Git, GitError, check_branch_name, is_local_repo, output_of, push_rejected
+from mlspec.textsafe import printable
 
 MAX_PUSH_ATTEMPTS = 8
 DEFAULT_BRANCH = "main"
@@ -45,6 +58,7 @@ class SystemPlan:
     targets: dict[str, str] = field(default_factory=dict)  # repository path -> producing target
     environments: dict[str, str] = field(default_factory=dict)  # repository path -> environment
     roots: tuple[str, ...] = ()  # folders this system owns: `<deployments.path>/<system>`
+    revision: str | None = None  # the branch Argo CD tracks (platform.deployments.revision)
 
 
 @dataclass
@@ -67,6 +81,8 @@ def plan_system(result) -> SystemPlan:
     manifest = json.loads(result.files["manifest.json"])
     by_env = {env.name: env for env in project.environments}
     plan = SystemPlan(result.system, manifest["spec"]["path"], manifest["spec"]["sha256"])
+    deployments = project.base.platform.deployments
+    plan.revision = deployments.revision if deployments is not None else None
     roots = set()
     for env in project.environments:
         roots.add(deployment_path(project, env).rsplit("/", 1)[0])
@@ -109,30 +125,134 @@ def compile_plans(files: list[Path], out_root: Path):
 
 # --- writing into a checkout ------------------------------------------------------------------
 
+# One segment of a folder or file publish writes: what Kubernetes names, env names and file
+# names are made of. No leading `.` (so never `.git`, `.`, `..`) or `-` (never an option).
+_PLAIN_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a file of the deployments repo larger than this is not ours: not read
+
+
+def check_owned_path(path: str, what: str = "folder") -> str:
+    """`path` if it is a plain relative path inside the repository (segments of letters,
+    digits, `.`, `_` and `-`, none starting with `.` or `-`), else a UsageError. The spec
+    validates `platform.deployments.path` too; publish defends itself all the same."""
+    segments = path.split("/")
+    if not path or not all(_PLAIN_SEGMENT.fullmatch(segment) for segment in segments):
+        raise UsageError(f"cannot publish to the {what} `{printable(path)}`: it is not a plain relative path inside"
+                         " the deployments repository (letters, digits, `.`, `_` and `-` in each segment; no `.git`,"
+                         " `..`, empty segment, or segment starting with `.` or `-`)")
+    return path
+
+
+def check_plans(plans: list[SystemPlan]) -> None:
+    """Every folder a plan owns and every file it writes is a plain path, and each file lies
+    inside one of its plan's folders."""
+    for plan in plans:
+        if not plan.roots:
+            raise UsageError(f"system `{printable(plan.system)}` owns no folder of the deployments repository")
+        for root in plan.roots:
+            check_owned_path(root)
+        for path in plan.files:
+            check_owned_path(path, "file")
+            if not any(path.startswith(root + "/") for root in plan.roots):
+                raise UsageError(f"`{printable(path)}` lies outside the folders system `{printable(plan.system)}`"
+                                 " owns")
+
+
+def _check_no_link_on_the_way(root: Path, relative: str) -> None:
+    """No folder on the way from the repository's root to `relative` (itself included, when
+    it is a folder) is a symbolic link or something other than a folder: publish writes
+    and deletes only inside the repository."""
+    current = root
+    for segment in relative.split("/"):
+        current = current / segment
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(mode):
+            raise PublishError(f"{printable(current.relative_to(root).as_posix())} is a symbolic link in the deployments"
+                               " repository; publish does not write through links (replace it by a folder, or"
+                               " remove it, and commit)")
+        if not stat.S_ISDIR(mode):
+            raise PublishError(f"{printable(current.relative_to(root).as_posix())} is a file in the deployments"
+                               " repository where publish needs a folder; remove it and commit")
+
+
+def owned_files(root: Path, owned: str) -> list[str]:
+    """Every entry under the owned folder that is not a folder (regular files, links, others),
+    as repository paths; nothing is followed."""
+    found = []
+    base = root / owned
+    if not base.is_dir() or base.is_symlink():
+        return found
+    for folder, dirs, names in os.walk(base):  # never descends into a linked folder
+        for name in dirs + names:
+            path = Path(folder) / name
+            if name in dirs and not path.is_symlink():
+                continue
+            found.append(path.relative_to(root).as_posix())
+    return found
+
+
+def read_owned(root: Path, owned: str) -> dict[str, str]:
+    """The files under an owned folder, path -> text (for `diff --repo`): a link, a FIFO or
+    an oversized file is shown as a Foreign entry, unread; a linked owned folder is one."""
+    from mlspec.build.writer import Foreign, read_tree
+
+    try:
+        _check_no_link_on_the_way(root, owned)
+    except PublishError:
+        return {owned: Foreign("symbolic link (or file) on the way to this folder")}
+    tree = read_tree(root / owned)
+    return {(owned if relative == "." else f"{owned}/{relative}"): text for relative, text in tree.items()}
+
 
 def apply_plans(git: Git, plans: list[SystemPlan]) -> None:
     """Make each system's folders hold exactly its planned files (in the work tree and index)."""
+    from mlspec.fsutil import FileTooLarge, ForeignFile, read_regular
+
+    check_plans(plans)
     root = git.cwd
     for plan in plans:
+        for owned in plan.roots:
+            _check_no_link_on_the_way(root, owned)
         tracked = set(git.run("ls-files", "-z", "--", *plan.roots).stdout.split("\0")) - {""}
         on_disk = set()
         for owned in plan.roots:
-            folder = root / owned
-            if folder.is_dir():
-                on_disk |= {p.relative_to(root).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink()}
+            on_disk |= set(owned_files(root, owned))
         for stale in sorted((tracked | on_disk) - set(plan.files)):
-            (root / stale).unlink(missing_ok=True)
-        for path, content in sorted(plan.files.items()):
-            target = root / path
-            if target.is_file() and not target.is_symlink() and target.read_text(encoding="utf-8", errors="replace") == content:
+            _check_no_link_on_the_way(root, stale.rsplit("/", 1)[0])
+            path = root / stale
+            try:
+                mode = os.lstat(path).st_mode
+            except FileNotFoundError:
                 continue
-            if target.is_symlink() or target.is_dir():
-                target.unlink() if target.is_symlink() else shutil.rmtree(target)
+            shutil.rmtree(path) if stat.S_ISDIR(mode) else path.unlink()
+        for path, content in sorted(plan.files.items()):
+            _check_no_link_on_the_way(root, path.rsplit("/", 1)[0])
+            target = root / path
+            data = content.encode("utf-8")
+            try:
+                if read_regular(target, MAX_FILE_BYTES) == data:
+                    continue
+            except (FileNotFoundError, ForeignFile, FileTooLarge):
+                pass
+            try:
+                mode = os.lstat(target).st_mode
+            except FileNotFoundError:
+                mode = None
+            if mode is not None and stat.S_ISDIR(mode):
+                shutil.rmtree(target)
+            elif mode is not None and not stat.S_ISREG(mode):
+                target.unlink()  # a link or a FIFO: replaced, never followed
             target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(content)
+            _check_no_link_on_the_way(root, path.rsplit("/", 1)[0])
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0), 0o666)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
         _remove_empty_dirs(root, plan.roots)
-        pathspecs = [r for r in plan.roots if (root / r).exists() or any(t.startswith(r + "/") for t in tracked)]
+        pathspecs = [r for r in plan.roots if os.path.lexists(root / r) or any(t.startswith(r + "/") for t in tracked)]
         if pathspecs:
             git.run("add", "--all", "--", *pathspecs)
 
@@ -140,13 +260,39 @@ def apply_plans(git: Git, plans: list[SystemPlan]) -> None:
 def _remove_empty_dirs(root: Path, owned: tuple[str, ...]) -> None:
     for folder in owned:
         base = root / folder
-        if not base.is_dir():
+        if base.is_symlink() or not base.is_dir():
             continue
-        for path in sorted((p for p in base.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
-            if not any(path.iterdir()):
-                path.rmdir()
-        if not any(base.iterdir()):
-            base.rmdir()
+        for path, _, _ in sorted(os.walk(base), key=lambda entry: len(Path(entry[0]).parts), reverse=True):
+            if not os.listdir(path):
+                os.rmdir(path)
+
+
+def restore_owned(git: Git, plans: list[SystemPlan]) -> None:
+    """Put the owned folders back as HEAD has them, in the index and the work tree (what a
+    failed commit leaves staged). Only owned folders are touched, and the repository was
+    clean before publish wrote them, so nothing of the user's is lost."""
+    try:
+        check_plans(plans)
+    except UsageError:
+        return  # nothing was written for plans that fail the check: no git command gets their paths
+    roots = sorted({r for plan in plans for r in plan.roots})
+    if git.has_commits():
+        git.run("reset", "--quiet", "HEAD", "--", *roots, check=False)
+        in_head = [r for r in roots if git.run("ls-tree", "-r", "--name-only", "HEAD", "--", r).stdout.strip()]
+        if in_head:
+            git.run("checkout", "--quiet", "HEAD", "--", *in_head, check=False)
+    else:
+        git.run("rm", "-r", "--cached", "--quiet", "--ignore-unmatch", "--", *roots, check=False)
+    git.run("clean", "-f", "-d", "-q", "--", *roots, check=False)
+    for owned in roots:  # and the empty folders publish created on the way to them
+        parts = owned.split("/")
+        for depth in range(len(parts), 0, -1):
+            folder = git.cwd.joinpath(*parts[:depth])
+            if not os.path.lexists(folder):
+                continue
+            if folder.is_symlink() or not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
 
 
 def staged_changes(git: Git) -> list[tuple[str, str]]:
@@ -179,10 +325,13 @@ def commit_message(plans: list[SystemPlan], changes: list[tuple[str, str]]) -> s
 
 def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, log=lambda _m: None) -> PublishOutcome:
     """Commit `plans` into `repo` (a local work tree, a bare repository or a URL)."""
+    check_plans(plans)
+    if branch is not None:
+        check_branch_name(branch)
     if is_local_repo(repo) and not Git(Path(repo)).is_bare():
         git = Git(Path(repo))
         if not git.ok("rev-parse", "--is-inside-work-tree"):
-            raise PublishError(f"{repo} is not a git repository")
+            raise PublishError(f"{printable(repo)} is not a git repository")
         git = Git(Path(git.out("rev-parse", "--show-toplevel")))
         return _publish_in(git, plans, branch, push, remote=_upstream_remote(git, branch) if push else None,
                            log=log, may_reset=False)
@@ -191,16 +340,16 @@ def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, 
     scratch = Path(tempfile.mkdtemp(prefix="mlspec-publish-"))
     try:
         git = Git(scratch)
-        git.run("clone", "--quiet", "--no-tags", source, str(scratch / "repo"))
+        git.run("clone", "--quiet", "--no-tags", "--", source, str(scratch / "repo"))
         git = Git(scratch / "repo")
-        heads = git.run("ls-remote", "--heads", "origin").stdout
+        heads = git.run("ls-remote", "--heads", "--", "origin").stdout
         remote_branches = {line.split("refs/heads/", 1)[1] for line in heads.splitlines() if "refs/heads/" in line}
-        wanted = branch or git.current_branch() or DEFAULT_BRANCH
+        wanted = branch or _default_branch(git, plans, remote_branches)
         if wanted in remote_branches:
             if git.current_branch() != wanted:
-                git.run("checkout", "--quiet", wanted)
+                git.run("checkout", "--quiet", wanted, "--")
         elif git.has_commits():
-            git.run("checkout", "--quiet", "-b", wanted)
+            git.run("checkout", "--quiet", "-b", wanted, "--")
         else:
             git.run("symbolic-ref", "HEAD", f"refs/heads/{wanted}")
         return _publish_in(git, plans, wanted, True, remote="origin", log=log, may_reset=True)
@@ -208,11 +357,32 @@ def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def _default_branch(git: Git, plans: list[SystemPlan], remote_branches: set[str]) -> str:
+    """The branch to publish to when none is named: the one Argo CD tracks (every plan's
+    `platform.deployments.revision`, when they agree and it names a branch), else the remote's
+    default branch, else `main`; never git's own default for a new repository (`master`)."""
+    revisions = {plan.revision for plan in plans if plan.revision}
+    if len(revisions) == 1:
+        revision = revisions.pop()
+        try:
+            check_branch_name(revision)
+        except UsageError:
+            revision = None
+        tags = git.run("ls-remote", "--tags", "--", "origin", check=False).stdout if revision else ""
+        if revision and f"refs/tags/{revision}" not in tags.split():
+            return revision
+    if remote_branches:
+        current = git.current_branch()  # the clone checked out the remote's HEAD
+        if current in remote_branches:
+            return current
+    return DEFAULT_BRANCH
+
+
 def _upstream_remote(git: Git, branch: str | None) -> str:
     name = branch or git.current_branch() or ""
     configured = git.run("config", "--get", f"branch.{name}.remote", check=False).stdout.strip()
     remotes = git.run("remote").stdout.split()
-    if configured and configured != ".":
+    if configured and configured != "." and not configured.startswith("-"):
         return configured
     if "origin" in remotes:
         return "origin"
@@ -230,13 +400,21 @@ def _publish_in(git: Git, plans: list[SystemPlan], branch: str | None, push: boo
     if branch and git.current_branch() != branch:
         exists = git.ok("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
         remote_ref = remote and git.ok("rev-parse", "--verify", "--quiet", f"refs/remotes/{remote}/{branch}")
-        git.run("checkout", "--quiet", *(() if exists or remote_ref else ("-b",)), branch)
+        git.run("checkout", "--quiet", *(() if exists or remote_ref else ("-b",)), branch, "--")
     branch = git.current_branch() or branch or DEFAULT_BRANCH
-    apply_plans(git, plans)
-    changes = staged_changes(git)
-    outcome = PublishOutcome(None, branch, changes)
-    if changes:
-        outcome.commit = git.commit(commit_message(plans, changes))
+    try:
+        apply_plans(git, plans)
+        changes = staged_changes(git)
+        outcome = PublishOutcome(None, branch, changes)
+        if changes:
+            outcome.commit = git.commit(commit_message(plans, changes))
+    except GitError as exc:
+        restore_owned(git, plans)
+        raise PublishError(f"{exc}\nnothing was committed; {git.cwd} is as it was") from None
+    except BaseException:
+        restore_owned(git, plans)
+        raise
+    if outcome.commit:
         log(f"committed {outcome.commit[:12]} on {branch}: {len(changes)} file{'s' if len(changes) != 1 else ''}")
     if push and outcome.commit:
         _push_with_retry(git, plans, remote, branch, outcome, log, may_reset)
@@ -245,14 +423,15 @@ def _publish_in(git: Git, plans: list[SystemPlan], branch: str | None, push: boo
 
 def _push_with_retry(git: Git, plans, remote: str, branch: str, outcome: PublishOutcome, log, may_reset: bool):
     for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
-        result = git.run("push", "--quiet", remote, f"HEAD:refs/heads/{branch}", check=False)
+        result = git.run("push", "--quiet", "--", remote, f"HEAD:refs/heads/{branch}", check=False)
         if result.returncode == 0:
             outcome.pushed = True
             outcome.commit = git.head()
             return
-        detail = (result.stderr or result.stdout).strip()
+        detail = output_of(result)
         if not push_rejected(detail):
-            raise GitError(f"`git push` to {remote} failed: {detail}")
+            raise PublishError(f"{remote} refused the push to {branch} (committed locally as {git.head()[:12]}, not"
+                               f" pushed):\n{detail}")
         if attempt == MAX_PUSH_ATTEMPTS:
             break
         log(f"{remote}/{branch} moved on; rebasing and retrying (attempt {attempt + 1} of {MAX_PUSH_ATTEMPTS})")
@@ -260,7 +439,7 @@ def _push_with_retry(git: Git, plans, remote: str, branch: str, outcome: Publish
         time.sleep(random.uniform(0.05, 0.25) * attempt)
         ours = git.head()
         fingerprint = git.out("log", "-1", "--format=%an%x00%ae%x00%at%x00%s", ours)
-        git.run("fetch", "--quiet", "--no-tags", remote, branch)
+        git.run("fetch", "--quiet", "--no-tags", "--", remote, f"refs/heads/{branch}")
         upstream = git.out("rev-parse", "FETCH_HEAD")
         if git.run("rebase", "--quiet", upstream, check=False).returncode != 0:
             git.run("rebase", "--abort", check=False)
@@ -273,12 +452,16 @@ def _push_with_retry(git: Git, plans, remote: str, branch: str, outcome: Publish
         # message lists what it changes relative to what the remote now has.
         if git.head() != upstream and git.out("log", "-1", "--format=%an%x00%ae%x00%at%x00%s") == fingerprint:
             git.run("reset", "--quiet", "--soft", "HEAD~1")
-        apply_plans(git, plans)
-        changes = staged_changes(git)
-        if changes:
-            git.commit(commit_message(plans, changes))
-            outcome.changes = changes
-        elif git.head() == upstream:
+        try:
+            apply_plans(git, plans)
+            changes = staged_changes(git)
+            if changes:
+                git.commit(commit_message(plans, changes))
+                outcome.changes = changes
+        except BaseException:
+            restore_owned(git, plans)
+            raise
+        if not changes and git.head() == upstream:
             log(f"{remote}/{branch} already holds this content; nothing to push")
             outcome.commit = None
             outcome.changes = []
@@ -290,9 +473,13 @@ def _push_with_retry(git: Git, plans, remote: str, branch: str, outcome: Publish
 
 
 def check_repo_argument(repo: str) -> None:
-    """A UsageError unless `repo` is a local folder or looks like a git URL."""
+    """A UsageError unless `repo` is a local folder or looks like a git URL (and never
+    anything git could take for an option)."""
+    if repo.startswith("-"):
+        raise UsageError(f"--repo {printable(repo)}: a repository cannot start with `-` (write ./{printable(repo)}"
+                         " for a folder of that name)")
     if not is_local_repo(repo) and "://" not in repo and not _looks_like_scp_url(repo):
-        raise UsageError(f"--repo {repo}: no such folder (give a local path or a git URL)")
+        raise UsageError(f"--repo {printable(repo)}: no such folder (give a local path or a git URL)")
 
 
 def _looks_like_scp_url(repo: str) -> bool:

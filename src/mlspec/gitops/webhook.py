@@ -12,15 +12,29 @@ On `model_version_alias.created` for a registered model that a spec serves (and 
 the spec names in `registry.alias`, unless others are allowed), the version is promoted in
 the configured environment (`mlspec promote`: spec edit, recompile) and published. One
 event is handled at a time. A failed promotion answers 422, which MLflow does not retry: a
-second delivery of the same version would otherwise complete the canary it just started.
+second delivery of the same version would otherwise complete the canary it just started
+(and the spec edit is undone when the publish after it fails, see promote.carry_out).
+
+The receiver holds push rights and listens on a network, so the request is hostile until
+its signature says otherwise, and bounded before that: a Content-Length that is absent,
+negative or over 1 MiB is refused before a byte of the body is read; every connection has
+a deadline (a client that sends slowly or not at all is cut off); at most
+`max_connections` are served at once (the others get a 503 at once); delivery ids are
+kept in a file under the state folder (pruned past the tolerance window, written
+atomically), so a delivery replayed after a restart is still refused; and every logged
+value is escaped, so control characters in a request cannot forge log lines.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
+import io
 import json
+import os
+import socket
 import sys
 import threading
 import time
@@ -29,6 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mlspec.errors import MlspecError
+from mlspec.textsafe import printable
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
 TIMESTAMP_HEADER = "X-MLflow-Timestamp"
@@ -37,6 +52,9 @@ SIGNATURE_VERSION = "v1"
 TOLERANCE_SECONDS = 300
 MAX_BODY_BYTES = 1024 * 1024
 SECRET_ENV = "MLSPEC_WEBHOOK_SECRET"
+REQUEST_TIMEOUT_SECONDS = 15.0  # to send a whole request (headers and body)
+MAX_CONNECTIONS = 16
+SEEN_FILE = "seen-deliveries.json"
 
 
 def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
@@ -46,10 +64,72 @@ def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
     return f"{SIGNATURE_VERSION},{base64.b64encode(digest).decode('ascii')}"
 
 
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "mlspec" / "webhook"
+
+
+@dataclass
+class SeenDeliveries:
+    """Delivery ids already accepted, with when: a small JSON file in `folder`, shared by
+    every receiver using that folder and surviving restarts, so a delivery replayed after
+    a restart (within the timestamp tolerance) is refused. Entries past the window are
+    pruned on every write; the file is replaced atomically under an exclusive lock."""
+
+    folder: Path
+    keep_seconds: float = 2 * TOLERANCE_SECONDS
+
+    def first_time(self, delivery_id: str, now: float) -> bool:
+        """Record `delivery_id`; False when it was seen before. Raises OSError when the
+        record cannot be kept (then the request must be refused: no replay protection)."""
+        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = os.open(self.folder / f".{SEEN_FILE}.lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                       | getattr(os, "O_CLOEXEC", 0), 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            seen = self._load()
+            seen = {k: t for k, t in seen.items() if now - t <= self.keep_seconds}
+            if delivery_id in seen:
+                return False
+            seen[delivery_id] = now
+            self._store(seen)
+            return True
+        finally:
+            os.close(lock)
+
+    def _load(self) -> dict[str, float]:
+        from mlspec.fsutil import read_regular
+
+        try:
+            data = json.loads(read_regular(self.folder / SEEN_FILE, 64 * 1024 * 1024))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            return {}  # unreadable or damaged: start again (ids still inside the window are lost)
+        if not isinstance(data, dict):
+            return {}
+        return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float))}
+
+    def _store(self, seen: dict[str, float]) -> None:
+        import tempfile
+
+        fd, tmp = tempfile.mkstemp(prefix=f".{SEEN_FILE}.", dir=self.folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(seen, handle, sort_keys=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.folder / SEEN_FILE)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
 @dataclass
 class Verifier:
     secret: str
     tolerance: int = TOLERANCE_SECONDS
+    store: SeenDeliveries | None = None  # persisted delivery ids; in memory only when None
     _seen: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -80,6 +160,13 @@ class Verifier:
                 del self._seen[key]
             if delivery_id in self._seen:
                 return 409, "this delivery was already received (replay)"
+            if self.store is not None:
+                try:
+                    if not self.store.first_time(delivery_id, now):
+                        return 409, "this delivery was already received (replay)"
+                except OSError as exc:
+                    log(f"cannot record delivery ids in {self.store.folder}: {exc}")
+                    return 503, "the receiver cannot record delivery ids (replay protection); try again later"
             self._seen[delivery_id] = now
         return 0, ""
 
@@ -153,12 +240,75 @@ class Receiver:
 
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """One line on stderr; control characters (from a request, a model name, git's output)
+    are escaped, so nothing a client sends can forge a line of the log."""
+    print(printable(message), file=sys.stderr, flush=True)
 
 
-def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver) -> ThreadingHTTPServer:
+class _DeadlineReader(io.RawIOBase):
+    """The connection's input, cut off at a deadline for the whole request: a client that
+    sends a byte every few seconds cannot hold a connection (and a thread) for long."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        super().__init__()
+        self._sock = sock
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request was not sent within the time allowed")
+        self._sock.settimeout(remaining)
+        return self._sock.recv_into(buffer)
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """ThreadingHTTPServer serving at most `max_connections` connections at once; the next
+    one is answered 503 from the accepting thread and closed."""
+
+    daemon_threads = True
+
+    def __init__(self, address, handler, max_connections: int):
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request, client_address):
+        if not self._slots.acquire(blocking=False):
+            body = json.dumps({"status": 503, "message": "too many connections; try again later"}).encode()
+            try:
+                request.settimeout(1.0)
+                request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                                b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver,
+                timeout: float = REQUEST_TIMEOUT_SECONDS, max_connections: int = MAX_CONNECTIONS
+                ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         server_version = "mlspec-webhook"
+
+        def setup(self):
+            super().setup()
+            self.connection.settimeout(timeout)  # writes too: a client that never reads the answer
+            self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + timeout))
 
         def log_message(self, format, *args):  # noqa: A002 - the stdlib's signature
             log(f"{self.address_string()} {format % args}")
@@ -178,13 +328,23 @@ def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver) ->
                 self._reply(404, "POST MLflow webhooks to /")
 
         def do_POST(self):  # noqa: N802
-            try:
-                length = int(self.headers.get("Content-Length", "0"))
-            except ValueError:
+            if self.headers.get("Transfer-Encoding"):
+                return self._reply(411, "send the body with a Content-Length (no Transfer-Encoding)")
+            lengths = self.headers.get_all("Content-Length") or []
+            if not lengths:
+                return self._reply(411, "a Content-Length is required")
+            if len(set(lengths)) != 1 or not lengths[0].strip().isdigit() or not lengths[0].strip().isascii():
                 return self._reply(400, "bad Content-Length")
-            if length > MAX_BODY_BYTES:
+            if len(lengths[0].strip()) > 12 or int(lengths[0]) > MAX_BODY_BYTES:
                 return self._reply(413, "payload too large")
-            body = self.rfile.read(length)
+            length = int(lengths[0])
+            try:
+                body = self.rfile.read(length)
+            except (TimeoutError, OSError):
+                self.close_connection = True
+                return
+            if len(body) != length:
+                return self._reply(400, "the body is shorter than its Content-Length")
             status, reason = verifier.check(self.headers, body)
             if status:
                 log(f"rejected ({status}): {reason}")
@@ -201,4 +361,4 @@ def make_server(host: str, port: int, verifier: Verifier, receiver: Receiver) ->
             log(f"{status}: {reason}")
             self._reply(status, reason)
 
-    return ThreadingHTTPServer((host, port), Handler)
+    return _BoundedServer((host, port), Handler, max_connections)

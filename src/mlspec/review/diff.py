@@ -79,8 +79,10 @@ def compare(old: dict[str, str], new: dict[str, str], owners: dict[str, tuple[st
             ) -> SystemDiff:
     """Fill `system` with what differs between `old` and `new` (path -> text); `owners`
     maps a path to (target, environment) where known."""
+    from mlspec.build.writer import same_content
+
     for path in sorted(set(old) | set(new)):
-        if path in old and path in new and old[path] == new[path]:
+        if path in old and path in new and same_content(old[path], new[path]):
             continue
         if path == MANIFEST:
             system.index_changed = True
@@ -89,7 +91,7 @@ def compare(old: dict[str, str], new: dict[str, str], owners: dict[str, tuple[st
         target, environment = owners.get(path) or (_guess_target(path, old.get(path, "")), ALL_ENVIRONMENTS)
         system.files.append(FileChange(path, status, target, old.get(path, ""), new.get(path, ""), environment))
         if path.endswith((".yaml", ".yml")):
-            before, after = _objects(old.get(path, "")), _objects(new.get(path, ""))
+            before, after = _objects(old.get(path, "")), _objects(new.get(path, ""))  # a Foreign text: no objects
             for key in sorted(set(before) | set(after)):
                 if before.get(key) == after.get(key):
                     continue
@@ -138,11 +140,19 @@ def _manifest_owners(files: dict[str, str]) -> dict[str, tuple[str, str]]:
 
 def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
     from mlspec.build.compile import merge_with_previous
-    from mlspec.build.writer import LOCK_NAME, read_tree
+    from mlspec.build.writer import LOCK_NAME, Foreign, check_output_folder, read_tree
 
+    try:
+        check_output_folder(out_root)
+        linked = False
+    except OSError:  # reached through a link: nothing there is read
+        linked = True
     diffs = []
     for result in results:
-        current = {p: c for p, c in read_tree(out_root / result.system).items() if not p.endswith(LOCK_NAME)}
+        if linked:
+            current = {".": Foreign("symbolic link on the way to the output folder")}
+        else:
+            current = {p: c for p, c in read_tree(out_root / result.system).items() if not p.endswith(LOCK_NAME)}
         files = merge_with_previous(result, current)
         owners = {**_manifest_owners(current), **_manifest_owners(files),
                   **{a.path: (a.target, a.environment or ALL_ENVIRONMENTS) for a in result.artifacts}}
@@ -152,8 +162,11 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
-    from mlspec.gitops.git import Git, is_local_repo
+    from mlspec.gitops.git import Git, check_branch_name, is_local_repo
+    from mlspec.gitops.publish import check_owned_path, read_owned
 
+    if branch is not None:
+        check_branch_name(branch)
     scratch = None
     try:
         if is_local_repo(repo) and not Git(Path(repo)).is_bare():
@@ -167,18 +180,15 @@ def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
         for plan in plans:
             current = {}
             for owned in plan.roots:
-                folder = root / owned
-                if folder.is_dir():
-                    for path in sorted(folder.rglob("*")):
-                        if path.is_file():
-                            current[path.relative_to(root).as_posix()] = path.read_text(encoding="utf-8",
-                                                                                       errors="replace")
+                # Links, FIFOs and oversized files of the repository are shown, never read.
+                current.update(read_owned(root, check_owned_path(owned)))
             system = SystemDiff(plan.system, plan.spec_path, f"{repo}: {', '.join(plan.roots)}")
             owners = {path: (plan.targets[path], plan.environments.get(path, ALL_ENVIRONMENTS))
                       for path in plan.files}
             for path in set(current) - set(plan.files):  # removed: its folder names the environment
-                root = next(r for r in plan.roots if path.startswith(r + "/"))
-                owners[path] = (_guess_target(path, current[path]), path[len(root) + 1:].split("/", 1)[0])
+                owned_root = next(r for r in plan.roots if path.startswith(r + "/"))
+                owners[path] = (_guess_target(path, current[path]),
+                                path[len(owned_root) + 1:].split("/", 1)[0])
             diffs.append(compare(current, plan.files, owners, system))
         return diffs
     finally:
@@ -191,14 +201,14 @@ def _shallow_clone(source: str, branch: str | None) -> Path:
 
     scratch = Path(tempfile.mkdtemp(prefix="mlspec-diff-"))
     git = Git(scratch)
-    heads = git.run("ls-remote", "--heads", source).stdout
+    heads = git.run("ls-remote", "--heads", "--", source).stdout
     exists = branch is None or f"refs/heads/{branch}" in heads.split()
-    git.run("clone", "--quiet", "--depth", "1", "--no-tags", *(("--branch", branch) if branch and exists else ()),
-            source, str(scratch / "repo"))
+    git.run("clone", "--quiet", "--depth", "1", "--no-tags", *((f"--branch={branch}",) if branch and exists else ()),
+            "--", source, str(scratch / "repo"))
     if branch and not exists:  # a branch that does not exist yet: nothing is deployed from it
         for child in (scratch / "repo").iterdir():
             if child.name != ".git":
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
     return scratch / "repo"
 
 
@@ -312,5 +322,5 @@ def diff_specs(files: list[Path], out_root: Path, repo: str | None, branch: str 
     if repo is not None:
         plans, results = compile_plans(files, out_root)
         return results, (diff_against_repo(plans, repo, branch) if plans is not None else None)
-    results = compile_files(files, out_root, use_cache=False).results
+    results = compile_files(files, out_root, use_cache=False, reuse_previous=False).results
     return results, (diff_against_disk(results, out_root) if all(r.ok for r in results) else None)

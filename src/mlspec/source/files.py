@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from mlspec.errors import UsageError
+from mlspec.textsafe import printable
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 # Copies editors and merge tools leave beside a file: `spec~.yaml`, `spec.orig.yaml`,
@@ -23,26 +25,33 @@ def spec_files(paths: list[str]) -> list[Path]:
     """The spec files every command works on, or a UsageError naming what is wrong."""
     files, missing = expand_spec_paths(paths)
     if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        raise UsageError(f"no such file or folder: {', '.join(printable(m) for m in missing)}")
     if not files:
-        raise UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(paths))
+        raise UsageError("no spec files (*.yaml, *.yml) found in: " + ", ".join(printable(p) for p in paths))
     return files
 
 
 def expand_spec_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
     """Files as given; folders searched (sorted) for *.yaml / *.yml specs, leaving out
     hidden files and folders (`.git`, `.venv`), backups, links, and YAML that is not a spec
-    (see _SPEC_MARKERS): returns (files, missing)."""
+    (see _SPEC_MARKERS): returns (files, missing).
+
+    A path named on the command line that is a symbolic link (to a file or a folder) or a
+    special file (a FIFO, a device) is returned as a file, unfollowed and unread: the front
+    end refuses it with a diagnostic (E012) instead of reading what it points at."""
     files: list[Path] = []
     missing: list[str] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files += _specs_under(path)
-        elif path.is_file():
-            files.append(path)
-        else:
+        try:
+            mode = os.lstat(path).st_mode
+        except (OSError, ValueError):  # missing, or a name the system refuses (a NUL byte)
             missing.append(raw)
+            continue
+        if stat.S_ISDIR(mode):
+            files += _specs_under(path)
+        else:
+            files.append(path)
     return files, missing
 
 
@@ -60,9 +69,18 @@ def _specs_under(folder: Path) -> list[Path]:
 
 
 def _names_the_spec_language(path: Path) -> bool:
+    from mlspec.fsutil import ForeignFile, open_regular
+
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
+        fd = open_regular(path)
+    except ForeignFile:
+        return False  # replaced by a link or a FIFO since the folder was listed: not a spec
     except OSError:
         return True  # unreadable: let the front end say why (E000)
+    try:
+        head = os.read(fd, _SNIFF_BYTES)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
     return any(marker in head for marker in _SPEC_MARKERS)

@@ -37,6 +37,10 @@ MAX_FILE_BYTES = 16 * 1024 * 1024
 # composed node graph before building (sizes memoised per node), so a "billion laughs"
 # document is refused in milliseconds instead of after building millions of values.
 MAX_EXPANDED_NODES = 1_000_000
+# Characters of text built from the document, counting every expansion of an alias (keys
+# and scalars): one 4 MB string and 4000 aliases to it are 16 GB of text that every later
+# check would walk, once per alias. Without aliases a spec stays under MAX_FILE_BYTES.
+MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 MAX_DEPTH = 64
 
 _STANDARD_TAG_PREFIX = "tag:yaml.org,2002:"
@@ -73,14 +77,27 @@ class _LoadError(Exception):
 
 
 def read_spec_file(path: str | Path) -> tuple[bytes | None, list[Diagnostic]]:
-    """The file's bytes, or why not; its size is checked before a byte is read."""
+    """The file's bytes, or why not; its size is checked before a byte is read. Only a
+    regular file is read: a symbolic link (to `~/.git-credentials`, `/proc/self/environ`,
+    `/dev/zero`...) or a FIFO named as a spec is refused unread (E012), so no line of it can
+    reach a diagnostic or a CI log."""
+    from mlspec.fsutil import FileTooLarge, ForeignFile, read_regular
+    from mlspec.textsafe import printable
+
     display = str(path)
+    if printable(display) != display:
+        # The path is written into every generated file's header: a line break in it would
+        # start a line of code in a generated DAG.
+        return None, [_diag("E013", "the spec's file name holds control characters or bytes that are not UTF-8",
+                            display, help="rename the file (letters, digits, `.`, `_`, `-`)")]
     try:
-        size = Path(path).stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [_diag("E004", f"file is {size} bytes, over the limit of {MAX_FILE_BYTES}", display,
-                                help="split the system into several spec files")]
-        return Path(path).read_bytes(), []
+        return read_regular(path, MAX_FILE_BYTES), []
+    except ForeignFile as exc:
+        return None, [_diag("E012", f"the spec is a {exc.kind}, not a regular file; it was not read", display,
+                            help="name the spec file itself: mlspec does not follow links or read special files")]
+    except FileTooLarge as exc:
+        return None, [_diag("E004", f"file is {exc.size} bytes, over the limit of {MAX_FILE_BYTES}", display,
+                            help="split the system into several spec files")]
     except OSError as exc:
         return None, [_diag("E000", f"cannot read file: {exc.strerror or exc}", display)]
 
@@ -420,7 +437,7 @@ class _Builder:
 
     def build(self, node) -> Any:
         try:
-            size = _expanded_size(node, {})
+            size, text = _expanded_size(node, {})
         except _RecursiveAlias as exc:
             raise _LoadError(_diag("E009", "an alias refers to a value that contains it", self.display,
                                    self._span(exc.node), label="this value contains an alias to itself",
@@ -428,14 +445,19 @@ class _Builder:
         if size > MAX_EXPANDED_NODES:
             raise _LoadError(_diag("E009", f"the document expands to more than {MAX_EXPANDED_NODES:,} values"
                                            " (an alias/anchor bomb?)",
-                                   self.display, self._bomb_span(node), label="expands too far",
+                                   self.display, self._bomb_span(node, 0), label="expands too far",
                                    help="use fewer nested aliases"))
+        if text > MAX_EXPANDED_BYTES:
+            raise _LoadError(_diag("E009", f"the document expands to more than {MAX_EXPANDED_BYTES:,} characters of"
+                                           " text (aliases to a long value?)",
+                                   self.display, self._bomb_span(node, 1), label="expands too far",
+                                   help="refer to long values fewer times"))
         return self._build(node, (), 0)
 
-    def _bomb_span(self, root) -> Span:
+    def _bomb_span(self, root, which: int) -> Span:
         """Point at the top-level key whose value expands the most (the root if not a mapping)."""
         if root.id == "mapping" and root.value:
-            key, _ = max(root.value, key=lambda item: _expanded_size(item[1], {}))
+            key, _ = max(root.value, key=lambda item: _expanded_size(item[1], {})[which])
             return self._span(key)
         return self._span(root)
 
@@ -537,31 +559,36 @@ class _RecursiveAlias(Exception):
         self.node = node
 
 
-def _expanded_size(node, memo: dict[int, int | None], depth: int = 0) -> int:
-    """How many values `node` builds into, counting each alias expansion (memoised by node
-    identity, so shared subtrees cost one visit). Stops counting past the limits; nesting
-    past MAX_DEPTH is reported by the builder."""
+def _expanded_size(node, memo: dict[int, tuple[int, int] | None], depth: int = 0) -> tuple[int, int]:
+    """(values, characters of text) `node` builds into, counting each alias expansion
+    (memoised by node identity, so shared subtrees cost one visit). Stops counting past the
+    limits; nesting past MAX_DEPTH is reported by the builder."""
     if id(node) in memo:
         known = memo[id(node)]
         if known is None:  # reached again while counting itself: `a: &a [*a]`
             raise _RecursiveAlias(node)
         return known
     if depth > MAX_DEPTH:
-        return 1
+        return 1, 0
     memo[id(node)] = None
     if node.id == "sequence":
         children = node.value
+        text = 0
     elif node.id == "mapping":
         children = [value for _, value in node.value]
+        text = sum(len(key.value) for key, _ in node.value if key.id == "scalar")
     else:
         children = []
+        text = len(node.value)
     total = 1
     for child in children:
-        total += _expanded_size(child, memo, depth + 1)
-        if total > MAX_EXPANDED_NODES:
+        values, chars = _expanded_size(child, memo, depth + 1)
+        total += values
+        text += chars
+        if total > MAX_EXPANDED_NODES or text > MAX_EXPANDED_BYTES:
             break
-    memo[id(node)] = total
-    return total
+    memo[id(node)] = (total, text)
+    return total, text
 
 
 def _parse_core_scalar(kind: str, text: str) -> Any:

@@ -55,15 +55,42 @@ def _bytecode_cache():
         return None  # a cache that cannot be written is only slower
 
     class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+        """Compiled template code is executed when loaded, and the cache folder is not
+        trusted (mlspec.integrity): each file is sealed with this user's HMAC key, bound to
+        the template's cache name, and loaded only when the seal verifies (read without
+        following links, at most 16 MiB); anything else is compiled again."""
+
         def load_bytecode(self, bucket) -> None:
+            from mlspec import integrity
+            from mlspec.fsutil import read_regular
+
             try:
-                super().load_bytecode(bucket)
-            except (OSError, EOFError, ValueError):  # unreadable or cut short: compile again
+                payload = integrity.unseal("jinja2", bucket.key,
+                                           read_regular(self._get_cache_filename(bucket), 16 * 1024 * 1024))
+                if payload is None:  # forged, damaged, or another user's: compile again
+                    bucket.reset()
+                    return
+                bucket.bytecode_from_string(payload)
+            except (OSError, EOFError, ValueError, TypeError):  # missing, unreadable or cut short
                 bucket.reset()
 
         def dump_bytecode(self, bucket) -> None:
+            import tempfile
+
+            from mlspec import integrity
+
+            blob = integrity.seal("jinja2", bucket.key, bucket.bytecode_to_string())
+            if blob is None:
+                return  # no key: keep nothing that could not be verified
             try:
-                super().dump_bytecode(bucket)
+                fd, tmp = tempfile.mkstemp(prefix=".jinja2.", suffix=".tmp", dir=self.directory)
+                try:
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(blob)
+                    os.replace(tmp, self._get_cache_filename(bucket))
+                except BaseException:
+                    os.unlink(tmp)
+                    raise
             except OSError:  # full disk, read-only cache: only slower
                 pass
 

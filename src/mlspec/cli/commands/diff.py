@@ -27,6 +27,10 @@ def command(paths, out, repo, branch, fmt, exit_code) -> None:
     from mlspec.review.diff import diff_specs, render_json, render_markdown, render_text
     from mlspec.source.files import spec_files
 
+    if repo is not None:
+        from mlspec.gitops.publish import check_repo_argument
+
+        check_repo_argument(repo)
     results, diffs = diff_specs(spec_files(list(paths) or ["specs"]), Path(out), repo, branch)
     if print_diagnostics_before_data(results, fmt == "json") or diffs is None:
         sys.exit(ExitCode.SPEC_ERRORS)

@@ -29,10 +29,21 @@ def command() -> None:
               " registry.alias].")
 @click.option("--secret-env", default="MLSPEC_WEBHOOK_SECRET", show_default=True,
               help="Environment variable holding the webhook's HMAC secret.")
-def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, secret_env) -> None:
+@click.option("--state-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder keeping the ids of deliveries already received, so a replay is refused after a restart"
+              " too [default: $XDG_STATE_HOME/mlspec/webhook, else ~/.local/state/mlspec/webhook].")
+@click.option("--max-connections", default=16, show_default=True, type=click.IntRange(1, 1024),
+              help="Connections served at once; more are answered 503.")
+@click.option("--request-timeout", default=15.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds a client has to send its whole request.")
+def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, secret_env, state_dir,
+          max_connections, request_timeout) -> None:
     """Promote and publish when MLflow sets a model's alias (signed webhooks only)."""
+    from pathlib import Path
+
+    from mlspec.gitops.git import check_branch_name
     from mlspec.gitops.publish import check_repo_argument
-    from mlspec.gitops.webhook import Receiver, Verifier, log, make_server
+    from mlspec.gitops.webhook import Receiver, SeenDeliveries, Verifier, default_state_dir, log, make_server
     from mlspec.source.files import spec_files
 
     secret = os.environ.get(secret_env, "")
@@ -41,8 +52,12 @@ def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases
                          " unsigned webhooks are never accepted")
     files = spec_files(list(paths) or ["specs"])
     check_repo_argument(repo)
+    if branch is not None:
+        check_branch_name(branch)
     receiver = Receiver(files, env, repo, branch, push, out, tracking_uri, tuple(aliases))
-    server = make_server(host, port, Verifier(secret), receiver)
+    seen = SeenDeliveries(Path(state_dir) if state_dir else default_state_dir())
+    server = make_server(host, port, Verifier(secret, store=seen), receiver, timeout=request_timeout,
+                         max_connections=max_connections)
     log(f"listening on http://{server.server_address[0]}:{server.server_address[1]}/ for MLflow webhooks"
         f" (promoting in {env}, publishing to {repo})")
     try:
