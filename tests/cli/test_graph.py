@@ -68,6 +68,7 @@ def test_impact_of_a_table_lists_the_models_deployments_and_dags_downstream():
         "models": ["churn"],
         "deployments": ["customer-churn-churn (dev)", "customer-churn-churn (prod)"],
         "DAGs": ["customer_churn__drift_churn", "customer_churn__train_churn"],
+        "pipelines": ["customer-churn-churn-training"],
     }
 
 
@@ -86,7 +87,7 @@ def test_impact_of_a_model_and_text_output():
     result = invoke_mlspec("impact", "model:fraud-score", "specs/payments-risk.yaml")
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "model:fraud-score in payments-risk (specs/payments-risk.yaml): 5 downstream"
+    assert result.stdout.splitlines()[0] == "model:fraud-score in payments-risk (specs/payments-risk.yaml): 6 downstream"
     assert "    payments-risk-fraud-score (staging)" in result.stdout
     assert "chargeback-loss" not in result.stdout
 

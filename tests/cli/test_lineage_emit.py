@@ -86,25 +86,32 @@ def test_events_reach_the_lineage_api_and_describe_the_graph(receiver):
     assert result.returncode == 0, result.stderr
     assert {path for path, _ in received} == {"/api/v1/lineage"}
     events = {event["job"]["name"]: event for _, event in received}
-    assert len(events) == len(received) == 7
+    # One job per task of every generated DAG (named as Airflow's OpenLineage provider names
+    # them), plus the feature view and the two deployments no DAG runs.
+    assert len(events) == len(received) == 16
     for event in events.values():
         _check(event)
         assert event["job"]["namespace"] == "customer-churn" and event["eventType"] == "COMPLETE"
-    # ingestion lands the table where the spec stores it, with its schema
-    _, outputs = _io(events["customer_churn__ingest_customers"])
-    assert outputs == [("s3://raw-data", "customers.parquet")]
-    schema = events["customer_churn__ingest_customers"]["outputs"][0]["facets"]["schema"]
+    # ingestion reads the warehouse table (OpenLineage's postgres naming, from the spec's `tables`)
+    # and lands it where the spec stores it, with its schema
+    source = ("postgres://warehouse.internal:5432", "analytics.public.customers")
+    assert _io(events["customer_churn__ingest_customers.extract"]) == ([source], [])
+    assert _io(events["customer_churn__ingest_customers.upload"]) == ([source], [("s3://raw-data", "customers.parquet")])
+    schema = events["customer_churn__ingest_customers.upload"]["outputs"][0]["facets"]["schema"]
     assert {"name": "churn", "type": "int8"} in [{k: f[k] for k in ("name", "type")} for f in schema["fields"]]
     # training reads the label table and the feature view, and produces the registered model
-    inputs, outputs = _io(events["customer_churn__train_churn"])
+    inputs, outputs = _io(events["customer_churn__train_churn.submit_pipeline"])
     assert sorted(inputs) == [("customer-churn", "feast.customer_features"), ("s3://raw-data", "customers.parquet")]
     assert outputs == [("customer-churn", "mlflow.ChurnModel")]
     assert _io(events["featureView.customer_features"]) == (
         [("s3://feast-offline", "customer_activity.parquet")], [("customer-churn", "feast.customer_features")])
     assert _io(events["deployment.prod.churn"]) == ([("customer-churn", "mlflow.ChurnModel")],
                                                     [("customer-churn", "kserve.prod.churn")])
-    assert _io(events["customer_churn__drift_churn"])[0] == [("customer-churn", "mlflow.ChurnModel")]
-    assert len({e["run"]["runId"] for e in events.values()}) == 7
+    # the drift check compares the training data with the prediction log
+    assert _io(events["customer_churn__drift_churn.check_drift"])[0] == [
+        ("s3://feast-offline", "customer_activity.parquet"),
+        ("s3://mlspec-monitoring", "customer-churn/churn/predictions/")]
+    assert len({e["run"]["runId"] for e in events.values()}) == 16
 
 
 def test_events_can_go_to_a_file(tmp_path):
@@ -116,7 +123,7 @@ def test_events_can_go_to_a_file(tmp_path):
     events = [json.loads(line) for line in out.read_text().splitlines()]
     assert events and all(_check(e) is None for e in events)
     trains = {e["job"]["name"]: _io(e) for e in events if "__train_" in e["job"]["name"]}
-    assert ("payments-risk", "feast.card_activity") in trains["payments_risk__train_chargeback_loss"][0]
+    assert ("payments-risk", "feast.card_activity") in trains["payments_risk__train_chargeback_loss.submit_pipeline"][0]
 
 
 def test_an_unreachable_lineage_api_is_a_clean_error():

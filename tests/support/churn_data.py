@@ -60,12 +60,19 @@ def churn_frames(n: int = 2000, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFra
 
 
 def feast_repo_copy(generated_files: dict[str, str], dest: Path) -> Path:
-    """Write the generated `feast/` files of one system into `dest` (a runnable repo)."""
+    """Write the generated `feast/` files of one system into `dest` (a runnable repo), with the
+    registry in the repo's own data/ folder (the specs keep it on the object store)."""
+    import yaml
+
     dest.mkdir(parents=True, exist_ok=True)
     for path, text in generated_files.items():
         if path.startswith("feast/"):
             target = dest / path[len("feast/"):]
             target.parent.mkdir(parents=True, exist_ok=True)
+            if target.name.startswith("feature_store") and target.suffix == ".yaml":
+                config = yaml.safe_load(text)
+                config["registry"] = "data/registry.db"
+                text = yaml.safe_dump(config, sort_keys=False)
             target.write_text(text, encoding="utf-8")
     (dest / "data").mkdir(exist_ok=True)
     return dest

@@ -9,12 +9,13 @@ Steps: historical features from Feast joined to the label -> train sklearn.ensem
 before anything is registered.
 
 Inputs that differ between the cluster and a local run are pipeline parameters with the
-spec's values as defaults. Compile with kfp's compiler (mlspec writes the result beside this
-file), or run locally:
+spec's values as defaults (the training DAG submits them from Airflow Variables): the Feast
+store configuration as JSON (no Feast repo folder in the image), the label rows, MLflow.
+Compile with kfp's compiler (mlspec writes the result beside this file), or run locally:
 
     from kfp import local
     local.init(runner=local.SubprocessRunner(use_venv=False))
-    churn_training_pipeline(feast_repo=..., label_data_uri=..., mlflow_tracking_uri=...)
+    churn_training_pipeline(feast_config=..., label_data_uri=..., mlflow_tracking_uri=...)
 """
 
 from typing import NamedTuple
@@ -28,21 +29,27 @@ PACKAGES = []
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
 def load_training_data(
-    feast_repo: str,
+    feast_config: str,
     label_data_uri: str,
     feature_service: str,
     timestamp_column: str,
     label_columns: list,
     training_data: Output[Dataset],
 ):
-    """Join the label rows (entity keys, event time, label, sensitive columns) to the
-    model's features as of each row's event time (Feast point-in-time join)."""
+    """Join the label rows (entity keys, event time, label, sensitive and split columns) to
+    the model's features as of each row's event time (Feast point-in-time join).
+
+    Feast is configured from `feast_config` (the spec's `feature_store.yaml` as JSON), not from
+    a repo folder: the feature definitions come from the registry it names (on the object
+    store, where `feast apply` wrote them), so the training image needs no Feast repo."""
+    import json
+
     import pandas as pd
-    from feast import FeatureStore
+    from feast import FeatureStore, RepoConfig
 
     labels = pd.read_parquet(label_data_uri, columns=label_columns)
     entity_df = labels.rename(columns={timestamp_column: "event_timestamp"})
-    store = FeatureStore(repo_path=feast_repo)
+    store = FeatureStore(config=RepoConfig(**json.loads(feast_config)))
     service = store.get_feature_service(feature_service)
     frame = store.get_historical_features(entity_df=entity_df, features=service).to_df()
     feature_columns = [f.name for p in service.feature_view_projections for f in p.features]
@@ -64,16 +71,23 @@ def train_model(
     estimator: str,
     params_json: str,
     features: list,
+    categorical: list,
     label: str,
     task: str,
     test_size: float,
     seed: int,
+    split_method: str,
+    split_column: str,
     model: Output[Model],
     test_data: Output[Dataset],
 ):
     """Split the rows, then fit the spec's estimator with its params on the training part.
 
-    The params travel as JSON: a KFP struct parameter would turn every integer into a float."""
+    A `random` split holds out a random (stratified, for classification) share; a `time` split
+    holds out the rows from the cut-off time of `split_column` on, so no later rows are trained
+    on. String and bool features (`categorical`) are one-hot encoded inside the fitted model (an
+    sklearn Pipeline), so whatever serves the model takes the raw values. The params travel as
+    JSON: a KFP struct parameter would turn every integer into a float."""
     import importlib
     import json
 
@@ -82,11 +96,31 @@ def train_model(
     from sklearn.model_selection import train_test_split
 
     frame = pd.read_parquet(training_data.path)
-    stratify = frame[label] if task != "regression" else None
-    train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    if split_method == "time":
+        times = pd.to_datetime(frame[split_column], utc=True)
+        cutoff = times.sort_values(kind="mergesort").iloc[int(len(frame) * (1 - test_size))]
+        train, test = frame[times < cutoff], frame[times >= cutoff]
+        if train.empty or test.empty:
+            raise RuntimeError(f"time split on {split_column}: every row falls on one side of {cutoff};"
+                               " the training data covers too short a period")
+        print(f"time split on {split_column}: trained on rows before {cutoff}, evaluated on the rest")
+    else:
+        stratify = frame[label] if task != "regression" else None
+        train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
     module_name, _, class_name = estimator.rpartition(".")
     estimator_class = getattr(importlib.import_module(module_name), class_name)
-    fitted = estimator_class(**json.loads(params_json)).fit(train[features], train[label])
+    fitted = estimator_class(**json.loads(params_json))
+    if categorical:
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import OneHotEncoder
+
+        # By position, so the model takes rows as lists (KServe's v1 protocol) as well as frames.
+        positions = [features.index(name) for name in categorical]
+        encode = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                                     positions)], remainder="passthrough")
+        fitted = Pipeline([("encode", encode), ("estimator", fitted)])
+    fitted = fitted.fit(train[features], train[label])
     joblib.dump(fitted, model.path)
     model.metadata.update({"estimator": estimator, "train_rows": len(train), "test_rows": len(test)})
     test.to_parquet(test_data.path, index=False)
@@ -216,9 +250,17 @@ def register_model(
     tracking_uri: str,
     experiment: str,
     registered_model_name: str,
+    flavor: str,
 ) -> NamedTuple("Registered", [("run_id", str), ("version", str)]):
     """Log params, metrics, the model and the held-out rows to MLflow and register the model
-    as a new version (the alias is set last, once the model card is written)."""
+    as a new version (the alias is set last, once the model card is written).
+
+    The model is logged in the flavor its serving format needs, so the version's folder is what
+    KServe's runtime for that format loads: `sklearn` (MLflow's scikit-learn flavor, for MLServer
+    and `format: mlflow`), `sklearn-pickle` (a `model.pkl` KServe's scikit-learn server loads),
+    `xgboost` (a `model.ubj` booster for its XGBoost server; no input example, whose JSON it
+    would take for a second model file) or `lightgbm` (the flavor plus the `model.bst` booster
+    its LightGBM server loads)."""
     import json
     import os
     import shutil
@@ -228,7 +270,6 @@ def register_model(
     import joblib
     import mlflow
     import pandas as pd
-    import skops.io
     from mlflow.models import infer_signature
 
     if tracking_uri:
@@ -236,6 +277,7 @@ def register_model(
     mlflow.set_experiment(experiment)
     fitted = joblib.load(model.path)
     sample = pd.read_parquet(test_data.path)[features].head(5)
+    signature = infer_signature(sample, fitted.predict(sample))
     measured = json.loads(metrics_json)
     fairness = json.loads(fairness_json) if fairness_json else {}
     for column, value in fairness.get("disparity", {}).items():
@@ -243,19 +285,38 @@ def register_model(
     with mlflow.start_run() as run:
         mlflow.log_params({"estimator": estimator, **json.loads(params_json)})
         mlflow.log_metrics(measured)
-        # MLflow saves sklearn models with skops, which loads only types it is told to trust;
-        # the model was fitted by this pipeline's own train step, so its types are trusted.
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(fitted))
-        info = mlflow.sklearn.log_model(fitted, name="model", registered_model_name=registered_model_name,
-                                        signature=infer_signature(sample, fitted.predict(sample)),
-                                        input_example=sample, skops_trusted_types=trusted)
+        if flavor == "lightgbm":
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, "model")
+                mlflow.lightgbm.save_model(fitted, path, signature=signature, input_example=sample)
+                fitted.booster_.save_model(os.path.join(path, "model.bst"))
+                mlflow.log_artifacts(path, artifact_path="model")
+            registered = mlflow.register_model(f"runs:/{run.info.run_id}/model", registered_model_name)
+            version = str(registered.version)
+        else:
+            if flavor == "xgboost":
+                info = mlflow.xgboost.log_model(fitted, name="model", registered_model_name=registered_model_name,
+                                                signature=signature, model_format="ubj")
+            elif flavor == "sklearn-pickle":
+                info = mlflow.sklearn.log_model(fitted, name="model", registered_model_name=registered_model_name,
+                                                signature=signature, input_example=sample,
+                                                serialization_format="pickle")
+            else:
+                import skops.io
+
+                # MLflow saves sklearn models with skops, which loads only types it is told to trust;
+                # the model was fitted by this pipeline's own train step, so its types are trusted.
+                trusted = skops.io.get_untrusted_types(data=skops.io.dumps(fitted))
+                info = mlflow.sklearn.log_model(fitted, name="model", registered_model_name=registered_model_name,
+                                                signature=signature, input_example=sample,
+                                                skops_trusted_types=trusted)
+            version = str(info.registered_model_version)
         # The held-out rows travel with the run, for the What-If notebook and later audits.
         with tempfile.TemporaryDirectory() as folder:
             copy = os.path.join(folder, "test.parquet")
             shutil.copyfile(test_data.path, copy)
             mlflow.log_artifact(copy, artifact_path="test_data")
-    version = str(info.registered_model_version)
-    print(f"registered {registered_model_name} version {version} (run {run.info.run_id})")
+    print(f"registered {registered_model_name} version {version} (run {run.info.run_id}, {flavor} flavor)")
     if reference_uri:
         # The drift check compares production features with what this version was trained on.
         if "://" not in reference_uri:
@@ -349,9 +410,13 @@ MODEL_CARD = {'considerations': {'ethical_considerations': [{'mitigation_strateg
 
 
 def _configure(task, retry: bool = True, resources: bool = False):
-    """Apply the spec's environment, secrets, retries and resources to one step."""
+    """Apply the spec's environment, secrets, retries and resources to one step.
+
+    Retries happen here, inside the run (`training.retries`); the Airflow task that submits the
+    run does not resubmit a failed one."""
     task.set_caching_options(enable_caching=False)  # inputs are URIs whose data changes
     task.set_env_variable('AWS_ENDPOINT_URL', 'http://minio.minio.svc.cluster.local:9000')
+    task.set_env_variable('FEAST_S3_ENDPOINT_URL', 'http://minio.minio.svc.cluster.local:9000')
     task.set_env_variable('MLFLOW_S3_ENDPOINT_URL', 'http://minio.minio.svc.cluster.local:9000')
     kubernetes.use_secret_as_env(task, secret_name='minio-credentials',
                                  secret_key_to_env={'AWS_ACCESS_KEY_ID': 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY': 'AWS_SECRET_ACCESS_KEY'})
@@ -369,7 +434,7 @@ def _configure(task, retry: bool = True, resources: bool = False):
 
 @dsl.pipeline(name='customer-churn-churn-training', description='Train, evaluate and register model churn of customer-churn')
 def churn_training_pipeline(
-    feast_repo: str = 'feast',
+    feast_config: str = '{"entity_key_serialization_version": 3, "offline_store": {"type": "file"}, "online_store": {"path": "data/online_store.db", "type": "sqlite"}, "project": "customer_churn", "provider": "local", "registry": "s3://feast-registry/customer-churn/registry.db"}',
     label_data_uri: str = 's3://raw-data/customers.parquet',
     mlflow_tracking_uri: str = 'http://mlflow.mlflow.svc.cluster.local:5000',
     mlflow_experiment: str = 'customer-churn/churn',
@@ -380,7 +445,7 @@ def churn_training_pipeline(
     max_disparity: float = 0.1,
 ):
     data = _configure(load_training_data(
-        feast_repo=feast_repo,
+        feast_config=feast_config,
         label_data_uri=label_data_uri,
         feature_service='churn',
         timestamp_column='event_timestamp',
@@ -391,10 +456,13 @@ def churn_training_pipeline(
         estimator='sklearn.ensemble.RandomForestClassifier',
         params_json='{"max_depth": 8, "n_estimators": 100, "random_state": 42}',
         features=['total_purchases', 'avg_order_value', 'days_since_last_purchase', 'support_tickets_count'],
+        categorical=[],
         label='churn',
         task='binary_classification',
         test_size=0.2,
         seed=42,
+        split_method='random',
+        split_column='',
     ), resources=True)
     evaluated = _configure(evaluate_model(
         model=trained.outputs["model"],
@@ -427,6 +495,7 @@ def churn_training_pipeline(
         tracking_uri=mlflow_tracking_uri,
         experiment=mlflow_experiment,
         registered_model_name=registered_model_name,
+        flavor='sklearn',
     ))
     card = _configure(write_model_card(
         card=MODEL_CARD,

@@ -29,10 +29,59 @@ def check_model_settings(ctx: CheckContext) -> None:
         if model.serving and model.serving.format == "custom" and not model.serving.runtime:
             ctx.error("E405", "serving format `custom` needs a `runtime` (a ServingRuntime name)",
                       path + ("serving", "format"), help="add `runtime: my-serving-runtime`")
+        if model.serving:
+            _check_serving_format(ctx, name, model)
         slo = ctx.spec.slos.get(model.rollout.slo) if model.rollout else None
         if slo is not None and slo.errorRate is None and slo.latencyP95Ms is None:
             ctx.error("E406", f"SLO `{model.rollout.slo}` sets neither `errorRate` nor `latencyP95Ms`",
                       ("slos", model.rollout.slo), on_key=True, help="a canary needs something to be judged on")
+
+
+# Serving formats whose KServe runtime loads a booster file the pipeline writes only for an
+# estimator of that library; and formats the pipeline cannot write at all.
+BOOSTER_FORMATS = ("xgboost", "lightgbm")
+BOOSTER_NAMES = {"xgboost": "an XGBoost", "lightgbm": "a LightGBM"}
+UNWRITABLE_FORMATS = ("onnx", "pytorch", "tensorflow", "triton")
+CATEGORICAL_TYPES = ("string", "bool")
+
+
+def categorical_features(spec, model) -> list[str]:
+    """The model's string and bool features (the pipeline one-hot encodes them inside the model)."""
+    found = []
+    for reference in model.features:
+        view_name, _, feature = reference.partition(".")
+        view = spec.featureViews.get(view_name)
+        if view is None:
+            continue
+        for name, dtype in view.features.items():
+            if (feature in ("*", name)) and dtype in CATEGORICAL_TYPES and name not in found:
+                found.append(name)
+    return found
+
+
+def _check_serving_format(ctx: CheckContext, name: str, model) -> None:
+    fmt, estimator = model.serving.format, model.training.estimator
+    library = estimator.split(".", 1)[0]
+    where = ("models", name, "serving", "format")
+    if fmt in UNWRITABLE_FORMATS:
+        ctx.error("E408", f"serving format `{fmt}` needs a model in that format, but the training pipeline trains"
+                          f" the scikit-learn compatible estimator `{estimator}`", where,
+                  help="serve it with `format: mlflow` (MLServer), or `sklearn`")
+    elif fmt == "sklearn" and library != "sklearn":
+        ctx.error("E408", f"KServe's scikit-learn server loads the pickled model with scikit-learn alone, so it"
+                          f" cannot load `{estimator}`", where,
+                  help="use `format: mlflow` (MLServer installs the model's requirements), or a `sklearn.` estimator")
+    elif fmt in BOOSTER_FORMATS and library != fmt:
+        ctx.error("E408", f"KServe's {fmt} server loads {BOOSTER_NAMES[fmt]} booster file, but the estimator"
+                          f" `{estimator}` is not {BOOSTER_NAMES[fmt]} model", where,
+                  help=f"use `format: mlflow`, or an estimator of the {fmt} package such as"
+                       f" `{'xgboost.XGBClassifier' if fmt == 'xgboost' else 'lightgbm.LGBMClassifier'}`")
+    elif fmt in BOOSTER_FORMATS and categorical_features(ctx.spec, model):
+        names = ", ".join(f"`{f}`" for f in categorical_features(ctx.spec, model))
+        ctx.error("E408", f"the {fmt} booster file KServe serves cannot carry the one-hot encoding of the string"
+                          f" and bool features {names}", where,
+                  help="use `format: mlflow` or `sklearn`: their model encodes them itself, so serving takes raw"
+                       " values")
 
 
 def check_slo_queries(ctx: CheckContext) -> None:

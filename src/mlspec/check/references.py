@@ -106,6 +106,16 @@ def check_model_references(ctx: CheckContext) -> None:
                 if column not in label_dataset.columns:
                     ctx.unknown("E204", "sensitive column", column, f"datasets.{dataset_name}.columns",
                                 label_dataset.columns, path + ("evaluation", "fairness", "sensitive", index))
+        split = model.evaluation.split
+        if split.column and label_dataset is not None and label_dataset.columns:
+            where = path + ("evaluation", "split", "column")
+            column = label_dataset.columns.get(split.column)
+            if column is None:
+                ctx.unknown("E204", "split column", split.column, f"datasets.{model.label.split('.', 1)[0]}.columns",
+                            label_dataset.columns, where)
+            elif column.type != "timestamp":
+                ctx.error("E206", f"a time split orders rows by a timestamp column; `{split.column}` is"
+                                  f" {column.type}", where, help="name a timestamp column of the label dataset")
         if model.rollout and model.rollout.slo not in spec.slos:
             ctx.unknown("E207", "SLO", model.rollout.slo, "slos", spec.slos, path + ("rollout", "slo"))
         drift = model.monitoring.drift if model.monitoring else None

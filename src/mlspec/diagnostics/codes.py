@@ -153,6 +153,13 @@ _TABLE = (
          "must select with `{{selector}}` and keep the `revision_name` label in its result, one sample per\n"
          "revision (e.g. `sum by (revision_name) (rate(...{ {{selector}} }[{{window}}]))`). A query summed over all\n"
          "revisions would let a canary taking a few percent of the traffic hide behind the stable revision."),
+    Code("E408", _E, "check", "a serving format the trained model cannot be logged in",
+         "The training pipeline logs the model in the MLflow flavor its serving format needs: `mlflow` and `custom`\n"
+         "as an MLflow (scikit-learn) model, `sklearn` as a pickle KServe's scikit-learn server loads (a\n"
+         "`sklearn.` estimator only: that server has nothing else installed), `xgboost` and `lightgbm` as the booster\n"
+         "file of an `xgboost.` or `lightgbm.` estimator (which cannot carry the one-hot encoding of string or bool\n"
+         "features). The pipeline trains scikit-learn compatible estimators, so it cannot write `onnx`, `pytorch`,\n"
+         "`tensorflow` or `triton` models. Choose a format that fits the estimator; `mlflow` fits every one."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

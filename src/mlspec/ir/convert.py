@@ -63,7 +63,7 @@ def source(value: spec.SqlSource | spec.FileSource | None) -> IRSource | None:
     if value is None:
         return None
     if isinstance(value, spec.SqlSource):
-        return IRSqlSource(value.sql, value.connection)
+        return IRSqlSource(value.sql, value.connection, tuple(value.tables))
     return IRFileSource(value.uri, value.format)
 
 
@@ -83,11 +83,11 @@ def training(value: spec.Training) -> IRTraining:
     return IRTraining(
         estimator=value.estimator, params=dict(value.params), image=value.image, packages=tuple(value.packages),
         resources=resources(value.resources), retries=value.retries, schedule=value.schedule,
-        env=plain, secret_env=secrets)
+        env=plain, secret_env=secrets, submit_retries=value.submitRetries)
 
 
 def split(value: spec.Split) -> IRSplit:
-    return IRSplit(value.test, value.seed)
+    return IRSplit(value.test, value.seed, value.method, value.column)
 
 
 def fairness(value: spec.Fairness | None) -> IRFairness | None:
@@ -102,7 +102,7 @@ def serving(value: spec.Serving | None) -> IRServing | None:
     return IRServing(
         format=value.format, runtime=value.runtime, storage_uri=value.storageUri, model_version=value.modelVersion,
         replicas=IRReplicas(value.replicas.min, value.replicas.max), resources=resources(value.resources),
-        service_account=value.serviceAccount)
+        service_account=value.serviceAccount, model_format=value.modelFormat)
 
 
 def rollout(value: spec.Rollout | None) -> IRRollout | None:

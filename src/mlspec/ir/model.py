@@ -82,6 +82,7 @@ class IRSqlSource:
     kind: ClassVar[str] = "sql"
     sql: str
     connection: str  # Airflow connection id
+    tables: tuple[str, ...] = ()  # what the query reads, as OpenLineage dataset URIs
 
 
 @dataclass(frozen=True)
@@ -125,16 +126,19 @@ class IRTraining:
     image: str
     packages: tuple[str, ...]
     resources: IRResources | None
-    retries: int
+    retries: int  # of each Kubeflow step, inside the run
     schedule: str | None
     env: dict[str, str]  # plain values
     secret_env: dict[str, IRSecretRef]  # values taken from Kubernetes Secrets
+    submit_retries: int = 0  # of the Airflow task that submits the pipeline
 
 
 @dataclass(frozen=True)
 class IRSplit:
     test: float
     seed: int
+    method: str = "random"  # or "time"
+    column: str | None = None  # the label dataset's timestamp column a time split orders by
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class IRServing:
     replicas: IRReplicas
     resources: IRResources | None
     service_account: str | None
+    model_format: str | None = None  # modelFormat.name of a custom runtime
 
 
 @dataclass(frozen=True)

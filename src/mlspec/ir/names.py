@@ -35,3 +35,8 @@ def monitoring_uri(system: str, model: str, leaf: str) -> str:
 
 def inference_service_name(system: str, model: str) -> str:
     return k8s_name(system, model)
+
+
+def pipeline_name(system: str, model_k8s_name: str) -> str:
+    """The Kubeflow pipeline of a model (`@dsl.pipeline(name=...)`, a Kubernetes-style name)."""
+    return f"{system}-{model_k8s_name}-training"

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-KIND_ORDER = ("dataset", "featureView", "model", "deployment", "dag")
-KIND_TITLES = {"dataset": "datasets", "featureView": "feature views", "model": "models",
-               "deployment": "deployments", "dag": "DAGs"}
+KIND_ORDER = ("source", "dataset", "featureView", "model", "deployment", "dag", "pipeline")
+KIND_TITLES = {"source": "sources", "dataset": "datasets", "featureView": "feature views", "model": "models",
+               "deployment": "deployments", "dag": "DAGs", "pipeline": "pipelines"}
 
 
 @dataclass
@@ -41,8 +41,11 @@ def load_graphs(files: list[Path]) -> tuple[list[SystemGraph], list]:
 # --- rendering -----------------------------------------------------------------------------------
 
 _MERMAID_SHAPES = {"dataset": ('[("', '")]'), "featureView": ('[["', '"]]'), "model": ('(["', '"])'),
-                   "deployment": ('{{"', '"}}'), "dag": ('>"', '"]')}
+                   "deployment": ('{{"', '"}}'), "dag": ('>"', '"]'), "source": ('[("', '")]'),
+                   "pipeline": ('>"', '"]')}
 _MERMAID_STYLES = {
+    "source": "fill:#fafafa,stroke:#90a4ae,color:#37474f",
+    "pipeline": "fill:#fce4ec,stroke:#ad1457,color:#880e4f",
     "dataset": "fill:#e3f2fd,stroke:#1565c0,color:#0d47a1",
     "featureView": "fill:#ede7f6,stroke:#5e35b1,color:#311b92",
     "model": "fill:#e8f5e9,stroke:#2e7d32,color:#1b5e20",
@@ -78,7 +81,7 @@ def render_mermaid(graphs: list[SystemGraph]) -> str:
 
 
 _DOT_SHAPES = {"dataset": "cylinder", "featureView": "box3d", "model": "ellipse", "deployment": "hexagon",
-               "dag": "cds"}
+               "dag": "cds", "source": "cylinder", "pipeline": "cds"}
 
 
 def _dot(text: str) -> str:

@@ -9,8 +9,9 @@ from collections import deque
 from mlspec.errors import UsageError
 from mlspec.review.graph import KIND_ORDER, KIND_TITLES, SystemGraph
 
-REF_KINDS = {"dataset": "dataset", "feature": "featureView", "featureview": "featureView",
-             "featureView": "featureView", "model": "model", "dag": "dag", "deployment": "deployment"}
+REF_KINDS = {"dataset": "dataset", "column": "column", "feature": "featureView", "featureview": "featureView",
+             "featureView": "featureView", "model": "model", "dag": "dag", "pipeline": "pipeline",
+             "deployment": "deployment"}
 
 
 class UnknownNode(UsageError):
@@ -20,8 +21,8 @@ class UnknownNode(UsageError):
 def parse_ref(ref: str) -> tuple[str, str]:
     match = re.match(r"^([A-Za-z]+):(.+)$", ref)
     if not match or match.group(1) not in REF_KINDS and match.group(1).lower() not in REF_KINDS:
-        raise UnknownNode(f"`{ref}` is not a node: write dataset:NAME, feature:VIEW[.FEATURE], model:NAME,"
-                          " dag:ID or deployment:ENV/MODEL")
+        raise UnknownNode(f"`{ref}` is not a node: write dataset:NAME, column:DATASET.COLUMN,"
+                          " feature:VIEW[.FEATURE], model:NAME, dag:ID, pipeline:MODEL or deployment:ENV/MODEL")
     kind = REF_KINDS.get(match.group(1)) or REF_KINDS[match.group(1).lower()]
     return kind, match.group(2)
 
@@ -55,7 +56,7 @@ def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
     candidates = []
     for g in graphs:
         ids = {n["id"] for n in g.graph["nodes"]}
-        candidates += [n["id"] for n in g.graph["nodes"] if n["kind"] == kind]
+        candidates += [n["id"] for n in g.graph["nodes"] if n["kind"] == ("dataset" if kind == "column" else kind)]
         if kind == "featureView" and "." in name:
             view, feature = name.split(".", 1)
             if f"featureView:{view}" not in ids:
@@ -64,10 +65,20 @@ def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
             if feature not in known:
                 raise UnknownNode(f"feature view `{view}` has no feature `{feature}`; "
                                   + did_you_mean(feature, known))
-            # Only the models that read this feature, not every model of the view.
-            starts = [f"model:{m.name}" for m in g.project.base.models
+            # Only the models that read this feature (their training runs), not every model of the view.
+            starts = [f"dag:{m.train_dag_id}" for m in g.project.base.models
                       if any(f.view == view and f.name == feature for f in m.features)]
             affected = [n for n in g.graph["nodes"] if n["id"] in starts] + downstream(g.graph, starts)
+        elif kind == "column":
+            dataset, dot, column = name.partition(".")
+            if f"dataset:{dataset}" not in ids:
+                continue
+            if not dot or not column:
+                raise UnknownNode(f"`{ref}` is not a column: write column:DATASET.COLUMN")
+            views, starts = column_readers(g.project.base, dataset, column)
+            shown = set(views) | set(starts)
+            affected = [n for n in g.graph["nodes"] if n["id"] in shown]
+            affected += [n for n in downstream(g.graph, starts) if n["id"] not in shown]
         else:
             node_id = f"{kind}:{name}"
             if node_id not in ids:
@@ -78,9 +89,44 @@ def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
                       "affected": {k: v for k, v in grouped.items() if v}})
     if not found:
         names = sorted({c.split(":", 1)[1] for c in candidates})
-        raise UnknownNode(f"no {KIND_TITLES.get(kind, kind)[:-1] if kind != 'dag' else 'DAG'} `{name}` in the"
+        what = {"dag": "DAG", "column": "dataset"}.get(kind) or KIND_TITLES.get(kind, kind)[:-1]
+        raise UnknownNode(f"no {what} `{name.split('.')[0] if kind == 'column' else name}` in the"
                           f" specs; " + (did_you_mean(name.split('.')[0], names) or "there are none"))
     return found
+
+
+def column_readers(system, dataset_name: str, column: str) -> tuple[list[str], list[str]]:
+    """(feature views that expose the column, graph nodes whose runs read it): the training DAGs
+    of models that use it as a feature, label, sensitive attribute, split column, timestamp or join key,
+    and the feature views keyed or timed by it (everything they feed reads it). A UnknownNode
+    when the dataset has typed columns and this is not one of them."""
+    from mlspec.diagnostics import did_you_mean
+
+    dataset = next(d for d in system.datasets if d.name == dataset_name)
+    if dataset.columns and dataset.column(column) is None:
+        raise UnknownNode(f"dataset `{dataset_name}` has no column `{column}`; "
+                          + did_you_mean(column, [c.name for c in dataset.columns]))
+    views, starts = [], []
+    for view in system.feature_views:
+        if view.source.name != dataset_name:
+            continue
+        keys = {k for e in view.entities for k in e.join_keys} | {view.timestamp_field}
+        if column in keys:
+            starts.append(f"featureView:{view.name}")
+        elif any(f.name == column for f in view.features):
+            views.append(f"featureView:{view.name}")
+    for model in system.models:
+        reads = any(f"featureView:{f.view}" in views and f.name == column for f in model.features)
+        if model.label_dataset.name == dataset_name:
+            label_columns = {model.label_column, model.split.column,
+                             *(model.fairness.sensitive if model.fairness else ())}
+            label_columns |= {k for v in system.feature_views if v.name in model.feature_views
+                              for e in v.entities for k in e.join_keys}
+            label_columns |= {c.name for c in dataset.columns if c.type == "timestamp"}
+            reads = reads or column in label_columns
+        if reads:
+            starts.append(f"dag:{model.train_dag_id}")
+    return views, starts
 
 
 def render_impact_text(results: list[dict]) -> str:

@@ -1,18 +1,19 @@
 """`mlspec lineage emit`: the static lineage graph as OpenLineage run events.
 
-Marquez learns the lineage of a system before any DAG has run: each job of the graph (the
-ingestion DAGs, feature materialisation, the training DAGs, the deployments and the drift
-DAGs) becomes one COMPLETE RunEvent of the OpenLineage 2-0-2 spec with its input and
-output datasets, datasets carrying their column schema (SchemaDatasetFacet 1-2-0). Events
+Marquez learns the lineage of a system before any DAG has run: each job (every task of the
+ingestion, training and drift DAGs, each feature view and each deployment) becomes one
+COMPLETE RunEvent of the OpenLineage 2-0-2 spec with its input and output datasets, datasets carrying their column schema (SchemaDatasetFacet 1-2-0). Events
 go to the spec's Marquez URL (`platform.lineage.url`, POST `/api/v1/lineage`) or to a file
 (one JSON event per line). The events are plain JSON written here, to the spec's JSON
 Schema, rather than through openlineage-python: mlspec's runtime install stays light, and a
 POST needs nothing but the standard library. No ambient credentials (no ~/.netrc) are sent
 to a URL that a spec, and so a pull request, chose.
 
-Dataset names follow OpenLineage's naming: object-store datasets are `s3://bucket` +
-path, as the Airflow integration reports them; feature views, registered models and
-deployments live in the system's lineage namespace.
+The jobs are the tasks of the generated DAGs, named as Airflow's OpenLineage provider names
+them (`{dag_id}.{task_id}`, in the spec's lineage namespace), plus a job for what no DAG runs
+(each feature view, each deployment); their datasets are named by `mlspec.targets.lineage_names`,
+which the DAG files' inlets and outlets are written from too. So the events Airflow sends when
+the DAGs run describe the same jobs and datasets, and Marquez joins both into one graph.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,87 +35,41 @@ SCHEMA_FACET = "https://openlineage.io/spec/facets/1-2-0/SchemaDatasetFacet.json
 TIMEOUT_SECONDS = 10
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    name: str
-    inputs: tuple[str, ...]  # graph node ids
-    outputs: tuple[str, ...]
+def build_events(project, event_time: str | None = None) -> list[dict]:
+    """One COMPLETE RunEvent per job of `lineage_names.static_jobs`, datasets with their schema."""
+    from mlspec.targets import lineage_names as names
 
-
-def graph_jobs(graph: dict) -> list[JobSpec]:
-    """The jobs of a lineage graph: every DAG, plus a job for each data node that no DAG
-    produces but that is derived from other data (feature views, deployments)."""
-    kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
-    names = {n["id"]: n["name"] for n in graph["nodes"]}
-    parents: dict[str, list[str]] = {}
-    children: dict[str, list[str]] = {}
-    for edge in graph["edges"]:
-        parents.setdefault(edge["to"], []).append(edge["from"])
-        children.setdefault(edge["from"], []).append(edge["to"])
-
-    def data(ids):
-        return [i for i in ids if kinds[i] != "dag"]
-
-    jobs = []
-    for node in graph["nodes"]:
-        node_id = node["id"]
-        if node["kind"] == "dag":
-            outputs = data(children.get(node_id, []))
-            inputs = set(data(parents.get(node_id, [])))
-            for out in outputs:  # a DAG reads what its outputs are derived from
-                inputs |= set(data(parents.get(out, [])))
-            jobs.append(JobSpec(names[node_id], tuple(sorted(inputs)), tuple(sorted(outputs))))
-        elif not any(kinds[p] == "dag" for p in parents.get(node_id, [])) and data(parents.get(node_id, [])):
-            jobs.append(JobSpec(f"{node['kind']}.{node_id.split(':', 1)[1].replace('/', '.')}",
-                                tuple(sorted(data(parents[node_id]))),
-                                (node_id,)))
-    return sorted(jobs, key=lambda j: j.name)
-
-
-def build_events(project, graph: dict, event_time: str | None = None) -> list[dict]:
     base = project.base
-    namespace = base.platform.lineage.namespace if base.platform.lineage else base.name
+    namespace = names.job_namespace(base)
     when = event_time or datetime.now(timezone.utc).isoformat()
-    datasets = {d.name: d for d in base.datasets}
-    views = {v.name: v for v in base.feature_views}
-    models = {m.name: m for m in base.models}
-    nodes = {n["id"]: n for n in graph["nodes"]}
 
     def schema(fields: list[dict]) -> dict:
         return {"schema": {"_producer": PRODUCER, "_schemaURL": SCHEMA_FACET, "fields": fields}}
 
-    def identify(node_id: str) -> dict:
-        node = nodes[node_id]
-        kind, name = node["kind"], node_id.split(":", 1)[1]
-        if kind == "dataset" and name in datasets:
-            dataset = datasets[name]
-            facets = schema([{"name": c.name, "type": c.type, **({"description": c.description}
-                                                                  if c.description else {})}
-                             for c in dataset.columns])
-            if dataset.storage and "://" in dataset.storage:
-                scheme, rest = dataset.storage.split("://", 1)
-                bucket, _, path = rest.partition("/")
-                return {"namespace": f"{scheme}://{bucket}", "name": path or "/", "facets": facets}
-            return {"namespace": namespace, "name": name, "facets": facets}
-        if kind == "featureView" and name in views:
-            return {"namespace": namespace, "name": f"feast.{name}",
-                    "facets": schema([{"name": f.name, "type": f.type} for f in views[name].features])}
-        if kind == "model" and name in models:
-            return {"namespace": namespace, "name": f"mlflow.{models[name].registry_name}", "facets": {}}
-        if kind == "deployment":
-            return {"namespace": namespace, "name": f"kserve.{name.replace('/', '.')}", "facets": {}}
-        return {"namespace": namespace, "name": f"{kind}.{name}", "facets": {}}
+    facets: dict = {}
+    for dataset in base.datasets:
+        fields = [{"name": c.name, "type": c.type, **({"description": c.description} if c.description else {})}
+                  for c in dataset.columns]
+        for copy in (names.storage_dataset(dataset), names.dvc_dataset(dataset)):
+            if copy is not None and fields:
+                facets[copy] = schema(fields)
+    for view in base.feature_views:
+        facets[names.feature_view_dataset(base, view.name)] = schema(
+            [{"name": f.name, "type": f.type} for f in view.features])
+
+    def identify(dataset) -> dict:
+        return {"namespace": dataset.namespace, "name": dataset.name, "facets": facets.get(dataset, {})}
 
     return [{
         "eventType": "COMPLETE",
         "eventTime": when,
         "run": {"runId": _uuid7(), "facets": {}},
         "job": {"namespace": namespace, "name": job.name, "facets": {}},
-        "inputs": [identify(i) for i in job.inputs],
-        "outputs": [identify(o) for o in job.outputs],
+        "inputs": [identify(d) for d in job.inputs],
+        "outputs": [identify(d) for d in job.outputs],
         "producer": PRODUCER,
         "schemaURL": RUN_EVENT_SCHEMA,
-    } for job in graph_jobs(graph)]
+    } for job in names.static_jobs(project)]
 
 
 def _uuid7() -> str:

@@ -162,10 +162,36 @@ class Platform(SpecModel):
 # --- datasets -----------------------------------------------------------------------------
 
 
+# scheme://authority/name, where the name is qualified (database.table at least), as
+# OpenLineage names tables.
+TABLE_URI_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s]*/([^\s/]+)")
+
+
+def _table_uri(value: str) -> str:
+    match = TABLE_URI_RE.fullmatch(value)
+    if not match or len(match.group(1).split(".")) < 2 or "" in match.group(1).split("."):
+        raise PydanticCustomError(
+            "table_uri", "`{value}` is not a table's OpenLineage URI: write `scheme://host:port/database.schema.table`,"
+            " e.g. `postgres://warehouse.internal:5432/analytics.public.customers`", {"value": value})
+    return value
+
+
+TableUri = Annotated[str, AfterValidator(_table_uri),
+                     Field(examples=["postgres://warehouse.internal:5432/analytics.public.customers"])]
+
+
 class SqlSource(SpecModel):
     sql: str = F("Query that extracts the dataset.", examples=["SELECT * FROM customers"])
     connection: Identifier = F("Airflow connection id of the database (a reference, never credentials).",
                                examples=["warehouse"])
+    tables: list[TableUri] = F(
+        "The tables the query reads, each as its OpenLineage dataset URI (https://openlineage.io/docs/spec/naming):"
+        " `postgres://host:port/database.schema.table`, `mysql://host:port/database.table`,"
+        " `snowflake://org-account/database.schema.table`. The lineage graph (`mlspec lineage emit`) and the"
+        " ingestion DAG name the dataset's source so. Write what the Airflow connection reaches: at run time"
+        " Airflow's OpenLineage provider names the tables the query reads from the connection itself, and"
+        " Marquez joins the two only when the names agree. Without it the source is left out of the lineage.",
+        default_factory=list, examples=[["postgres://warehouse.internal:5432/analytics.public.customers"]])
 
 
 class FileSource(SpecModel):
@@ -387,8 +413,20 @@ class Training(SpecModel):
         "Extra pip packages installed in each step: PEP 508 names with extras and version specifiers"
         " (no URLs, markers or pip options).", default_factory=list, examples=[["scikit-learn==1.6.1"]])
     resources: Resources | None = F("Resources of the training step.", default=None)
-    retries: int = F("How often a failed step is retried.", default=0, ge=0, le=10)
-    schedule: Schedule | None = F("Retrain on a schedule as well as when triggered.", default=None)
+    retries: int = F(
+        "How often a failed step of the Kubeflow pipeline is retried inside the run (KFP `set_retry` on each"
+        " step; the evaluation and fairness gates are not retried: a failed gate fails again). Airflow does not"
+        " resubmit a run that failed (see `submitRetries`), so retries do not multiply.",
+        default=0, ge=0, le=10)
+    submitRetries: int = F(
+        "How often Airflow retries the training DAG's submit task when the pipeline could not be submitted"
+        " (Kubeflow unreachable, the run not created). A run that was submitted and failed fails the task"
+        " without a retry: its steps were already retried `retries` times inside the run.",
+        default=0, ge=0, le=10)
+    schedule: Schedule | None = F(
+        "Retrain on this schedule as well: the training DAG also runs when every ingested dataset it reads"
+        " (the label dataset and the features' sources) has landed again (Airflow assets), and when the drift"
+        " DAG triggers it.", default=None)
     env: dict[Identifier, EnvValue] = F(
         "Environment variables of the training steps; secrets by `secretKeyRef` only.",
         default_factory=dict, examples=[{"LOG_LEVEL": "info"}])
@@ -405,8 +443,27 @@ class Training(SpecModel):
 
 
 class Split(SpecModel):
+    method: Literal["random", "time"] = F(
+        "`random` holds out a random (stratified, for classification) share of the rows; `time` holds out the"
+        " latest rows by `column`, so the model is evaluated on a period after the one it was trained on (no"
+        " future rows leak into training, as a forecast needs).", default="random")
     test: float = F("Fraction of rows held out for evaluation.", default=0.2, gt=0, lt=1)
-    seed: int = F("Random seed of the split.", default=42)
+    seed: int = F("Random seed of a random split.", default=42)
+    column: Identifier | None = F(
+        "For `method: time`: the timestamp column of the label dataset that orders the rows; the rows from the"
+        " cut-off time on (the latest `test` share) are held out.", default=None, examples=["event_timestamp"])
+
+    @model_validator(mode="after")
+    def _method(self) -> "Split":
+        if self.method == "time" and self.column is None:
+            raise PydanticCustomError("split_column", "a time split needs `column`: the label dataset's timestamp"
+                                      " column that orders the rows", {})
+        if self.method == "random" and self.column is not None:
+            raise PydanticCustomError("exclusive", "`column` orders a time split: set `method: time`, or remove"
+                                      " `column`", {})
+        if self.method == "time" and "seed" in self.model_fields_set:
+            raise PydanticCustomError("exclusive", "a time split is not random: remove `seed`", {})
+        return self
 
 
 class Fairness(SpecModel):
@@ -460,6 +517,10 @@ class Serving(SpecModel):
         "Model format KServe serves.", default="mlflow")
     runtime: str | None = F("KServe ServingRuntime name, when the format has no built-in runtime.",
                             default=None, examples=["kserve-mlserver"])
+    modelFormat: str | None = F(
+        "For `format: custom`: the InferenceService's `modelFormat.name`, the format your ServingRuntime lists"
+        " under `supportedModelFormats` (KServe matches them). Defaults to the model's name. The training"
+        " pipeline logs such a model as an MLflow (scikit-learn) model.", default=None, examples=["my-format"])
     storageUri: str | None = F(
         "Folder holding the model (for MLflow: the folder with `MLmodel`). Set by `mlspec promote`.",
         default=None, examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
@@ -468,6 +529,21 @@ class Serving(SpecModel):
     replicas: ReplicaBounds = F("Replica bounds.", default_factory=lambda: ReplicaBounds())
     resources: Resources | None = F("Resources of the predictor.", default=None)
     serviceAccount: DnsLabel | None = F("Service account with access to the model storage.", default=None)
+
+    @field_validator("modelFormat")
+    @classmethod
+    def _model_format(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}", value):
+            raise PydanticCustomError("model_format", "`{value}` is not a model format name: letters, digits, `.`,"
+                                      " `_` or `-`, at most 63 characters", {"value": value})
+        return value
+
+    @model_validator(mode="after")
+    def _custom_format(self) -> "Serving":
+        if self.modelFormat is not None and self.format != "custom":
+            raise PydanticCustomError("exclusive", "`modelFormat` names the format of a custom runtime; format"
+                                      " `{format}` is its own model format name", {"format": self.format})
+        return self
 
     @field_validator("storageUri")
     @classmethod

@@ -5,9 +5,10 @@ branches to `TriggerDagRunOperator` (the training DAG) or a no-action task.
 
 Airflow facts built in: `airflow.sdk.DAG`, operators from providers.standard, `schedule=`
 (not `schedule_interval`), a fixed `pendulum` start date with `catchup=False`, lineage
-as Airflow lineage `File(url=...)` inlets/outlets on every task, which the OpenLineage
-provider turns into datasets (`openlineage.client` itself costs ~0.3 s to import per parse; no
-extractor needed). DAG files import only Airflow and pendulum at the top;
+as inlets/outlets on every task that the OpenLineage provider turns into exactly the datasets
+`lineage_names` names (`File`, `Table` and file `Asset` objects: `openlineage.client` itself
+costs ~0.3 s to import per parse; no extractor needed). DAG files import only Airflow and
+pendulum at the top;
 pandas, Great Expectations, Evidently, boto3 and kfp are imported when a task runs, by
 the shared helper module beside the DAGs (listed in `.airflowignore`).
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSqlSource, IRSystem
 from mlspec.runtime import emitted_source
 from mlspec.targets import airflow_common as common
+from mlspec.targets import lineage_names as lineage
 from mlspec.targets import naming
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.templating import pyliteral, render_template
@@ -27,9 +29,36 @@ from mlspec.targets.templating import pyliteral, render_template
 START_DATE = (2024, 1, 1)
 
 
-def lineage_literal(datasets, indent: int = 8) -> str:
-    """Inlets/outlets as a literal list of dataset URLs (see `airflow_common.lineage_url`)."""
-    return pyliteral([common.lineage_url(namespace, name) for namespace, name in datasets], indent)
+def task_lineage(tasks, assets: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+    """task_id -> {"inlets", "outlets"}: Python source of what each task declares; `assets` are
+    the Airflow Assets (by name) a task updates, for the DAGs scheduled on them."""
+    assets = assets or {}
+    return {task_id: {"inlets": lineage.airflow_entities(inputs),
+                      "outlets": lineage.airflow_entities(
+                          outputs, extra=(f"Asset(name={ascii(assets[task_id])})",) if task_id in assets else ())}
+            for task_id, inputs, outputs in tasks}
+
+
+# Presets a CronTriggerTimetable does not know by name.
+_CRON_PRESET_ALIASES = {"@annually": "@yearly"}
+
+
+def schedule_source(system: IRSystem, schedule: str | None, assets: list[str]) -> str | None:
+    """Python source of a DAG's `schedule`: the spec's schedule; with `assets`, a run whenever
+    every one of them was updated since the last run, as well as on the cron schedule if there is
+    one (Airflow 3's AssetOrTimeSchedule). None when the combination cannot be expressed."""
+    if not assets:
+        return ascii(schedule)
+    names = "[" + ", ".join(f"Asset(name={ascii(a)})" for a in assets) + "]"
+    if len(names) > 80:
+        names = "[\n" + "".join(f"        Asset(name={ascii(a)}),\n" for a in assets) + "    ]"
+    if schedule is None:
+        return names
+    if schedule in ("@once", "@continuous"):
+        return None
+    cron = _CRON_PRESET_ALIASES.get(schedule, schedule)
+    return (f"AssetOrTimeSchedule(\n        timetable=CronTriggerTimetable({ascii(cron)}, timezone=\"UTC\"),\n"
+            f"        assets={names},\n    )")
 
 
 class AirflowTarget(Target):
@@ -46,7 +75,14 @@ class AirflowTarget(Target):
                 self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
                           f" Airflow Variable `{common.variable_key(system, model.name, 'kfp_host')}`",
                           system.spec_path, ("platform",))
-            dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **train_context(system, model))))
+            context = train_context(system, model)
+            if context["dag"]["schedule_source"] is None:
+                self.unsupported(f"model `{model.name}`: training schedule `{model.training.schedule}` cannot be"
+                                 " combined with the ingestion assets its training DAG is scheduled on; use a cron"
+                                 " schedule or a preset such as `@weekly`, or none", system.spec_path,
+                                 ("models", model.name, "training", "schedule"))
+                continue
+            dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **context)))
             if model.drift_dag_id:
                 dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
         if not dags:
@@ -63,11 +99,16 @@ class AirflowTarget(Target):
 
 
 def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: str | None,
-              kind: str, retries: int = 0) -> dict:
+              kind: str, retries: int = 0, tasks=(), sdk_names=()) -> dict:
+    """What `_dag.py.j2` and the imports of `_common.py.j2` need; `tasks` are the (task_id,
+    inputs, outputs) lineage of the DAG's tasks, `sdk_names` what else it uses of airflow.sdk."""
     owner = system.metadata.owner or "mlspec"
+    kinds = {lineage.airflow_entity_kind(d) for _, inputs, outputs in tasks for d in (*inputs, *outputs)}
     return {
+        "lineage_entities": sorted(kinds & {"File", "Table"}),
+        "sdk_names": ["DAG", *sorted(set(sdk_names) | (kinds & {"Asset"}))],
         "dag_id": dag_id,
-        "schedule": schedule,
+        "schedule_source": ascii(schedule),
         "description": description,
         "tags": ["mlspec", system.name, kind],
         "default_args": {"owner": owner, "retries": retries},
@@ -114,25 +155,18 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "credentials": _credentials(system),
         "settings": settings,
     }
-    source_ds = common.source_lineage(system, dataset)
-    staging = common.staging_lineage(system, dataset)
-    tasks = [("extract", [source_ds], [staging]), ("validate", [staging], [])]
-    if dataset.dvc_remote:
-        tasks.append(("version", [staging], [(dataset.dvc_remote.rstrip("/"), common.dvc_data_path(dataset))]))
-    if dataset.storage:
-        tasks.append(("upload", [staging], [common.split_uri(dataset.storage)]))
+    tasks = lineage.ingest_tasks(dataset)
+    # The task that lands the dataset where training reads it updates its asset.
+    landing = {"upload": naming.dataset_asset(system, dataset)} if dataset.storage else {}
+    declared = task_lineage(tasks, landing)
     return {
-        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest"),
+        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
+                         tasks=tasks, sdk_names=("Asset",) if landing else ()),
         "config": pyliteral(config),
         "sql": source.sql if is_sql else None,
-        "tasks": [{"task_id": t, "inlets": lineage_literal(i), "outlets": lineage_literal(o)} for t, i, o in tasks],
+        "tasks": [{"task_id": t, **declared[t]} for t, _, _ in tasks],
         "chain": " >> ".join(f"{t}_task" for t, _, _ in tasks),
     }
-
-
-def _model_lineage(system: IRSystem, model: IRModel) -> tuple[str, str]:
-    tracking = system.platform.mlflow.tracking_uri if system.platform.mlflow else "mlflow"
-    return tracking, f"registered-models/{model.registry_name}"
 
 
 def train_context(system: IRSystem, model: IRModel) -> dict:
@@ -141,25 +175,49 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     del settings["s3_endpoint"], settings["staging_dir"]
     settings["kfp_host"] = [common.variable_key(system, model.name, "kfp_host"), kubeflow.host if kubeflow else None]
     settings["pipeline_package"] = [common.variable_key(system, model.name, "pipeline_package"), None]
+    # "true" runs the pipeline source with kfp's local runner in the task's own environment instead
+    # of submitting it (no Kubeflow Pipelines server: tests, a laptop); off unless set.
+    settings["kfp_local"] = [common.variable_key(system, model.name, "kfp_local"), None]
+    settings["kfp_local_root"] = [common.variable_key(system, model.name, "kfp_local_root"), None]
+    # What the run is given: the pipeline's own defaults, each overridable per deployment.
+    arguments = naming.training_arguments(system, model)
+    for name, default in arguments.items():
+        settings[name] = [common.variable_key(system, model.name, name), default or None]
     config = {
         "system": system.name,
         "model": model.name,
         "dag_id": model.train_dag_id,
         "pipeline_package": naming.pipeline_ir_path(model),
+        "pipeline_source": naming.pipeline_source_path(model),
+        "pipeline_function": naming.pipeline_function_name(model),
         "experiment": system.name,
         "timeout_seconds": 6 * 3600,
+        "arguments": list(arguments),
         "settings": settings,
     }
-    inputs = [common.split_uri(d.storage) for d in [*model.feature_sources, model.label_dataset]
-              if d.storage]
-    inputs = list(dict.fromkeys(inputs))
+    tasks = lineage.train_tasks(system, model)
+    declared = task_lineage(tasks)["submit_pipeline"]
+    assets = training_assets(system, model)
+    # Airflow retries only a submission that failed; the steps of a run retry inside it.
+    dag = _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
+                    retries=model.training.submit_retries, tasks=tasks,
+                    sdk_names=(("Asset",) if assets else ())
+                    + (("AssetOrTimeSchedule", "CronTriggerTimetable") if assets and model.training.schedule else ()))
+    dag["schedule_source"] = schedule_source(system, model.training.schedule, assets)
     return {
-        "dag": _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
-                         retries=model.training.retries),
+        "dag": dag,
         "config": pyliteral(config),
-        "inlets": lineage_literal(inputs),
-        "outlets": lineage_literal([_model_lineage(system, model)]),
+        "inlets": declared["inlets"],
+        "outlets": declared["outlets"],
     }
+
+
+def training_assets(system: IRSystem, model: IRModel) -> list[str]:
+    """The assets of the datasets a model's training reads (its label dataset and the sources of
+    its features) that an ingestion DAG of this system lands."""
+    read = [model.label_dataset, *model.feature_sources]
+    landed = [d for d in read if d.source is not None and d.storage]
+    return list(dict.fromkeys(naming.dataset_asset(system, d) for d in landed))
 
 
 def drift_context(system: IRSystem, model: IRModel) -> dict:
@@ -182,14 +240,11 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
         "credentials": _credentials(system),
         "settings": settings,
     }
-    inputs = [common.split_uri(settings["reference"][1]), common.split_uri(settings["predictions"][1])]
-    result = (common.lineage_namespace(system), f"drift/{model.name}")
     return {
-        "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift"),
+        "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift",
+                         tasks=lineage.drift_tasks(system, model)),
         "config": pyliteral(config),
         "train_dag_id": model.train_dag_id,
         "on_drift": drift.on_drift,
-        "check_inlets": lineage_literal(inputs),
-        "result": lineage_literal([result]),
-        "trainer": lineage_literal([_model_lineage(system, model)]),
+        "lineage": task_lineage(lineage.drift_tasks(system, model)),
     }

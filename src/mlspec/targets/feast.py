@@ -16,17 +16,13 @@ from mlspec.ir.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRDataset, IRFeatureView, IRFileSource, IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
+from mlspec.targets.feast_store import feature_store_config
 from mlspec.targets.naming import feature_service_name
 from mlspec.targets.templating import render_template
 
 # Environment variable that points every file source at a local folder (`<dir>/<dataset>.parquet`),
 # for development and tests; unset, the sources read the spec's storage URIs.
 DATA_DIR_ENV = "MLSPEC_FEAST_DATA_DIR"
-
-
-def feast_project(system: IRSystem) -> str:
-    """Feast project names are letters, digits and underscores."""
-    return system.py_name
 
 
 def feature_refs(model: IRModel) -> list[str]:
@@ -124,16 +120,4 @@ def _view_context(view: IRFeatureView, source: _Source) -> dict:
         "fields": [{"name": f.name, "dtype": COLUMN_TYPES[f.type].feast_dtype,
                     "description": getattr(view.source.column(f.name), "description", None) or ""}
                    for f in view.features],
-    }
-
-
-def feature_store_config(system: IRSystem) -> dict:
-    feast = system.platform.feast
-    return {
-        "project": feast_project(system),
-        "provider": feast.provider,
-        "registry": feast.registry,
-        "online_store": dict(feast.online_store),
-        "offline_store": dict(feast.offline_store),
-        "entity_key_serialization_version": 3,
     }

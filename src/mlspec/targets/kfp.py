@@ -3,9 +3,10 @@ compiler produces from it.
 
 The source uses the current KFP 2.17 forms (`@dsl.component(base_image=...,
 packages_to_install=...)`, `@dsl.pipeline`, `Input`/`Output` artifacts, `kfp.kubernetes`
-for secret references). Values that differ between a cluster and a local run (Feast repo,
-label data, MLflow tracking URI, registry name and alias, gates) are pipeline parameters
-whose defaults come from the spec, so the IR names no machine and no absolute path.
+for secret references). Values that differ between a cluster and a local run (the Feast store
+configuration, label data, MLflow tracking URI, registry name and alias, gates) are pipeline
+parameters whose defaults come from the spec (`naming.training_arguments`, which the training
+DAG submits too), so the IR names no machine and no absolute path.
 
 The IR is compiled by `compile_pipeline_source(source)`, a pure function of the source text
 (memoized on its sha256): kfp is imported only there, and only when some source was not
@@ -23,18 +24,20 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mlspec.ir import names
 from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
 from mlspec.runtime import ALWAYS, emitted_source
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
+from mlspec.targets.feast_store import registry_is_remote
 from mlspec.targets.model_card_document import card_document
-from mlspec.targets.naming import feature_service_name, pipeline_ir_path, pipeline_source_path
+from mlspec.targets.naming import (feature_service_name, model_flavor, pipeline_function_name, pipeline_ir_path,
+                                   pipeline_source_path, training_arguments)
 from mlspec.targets.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "
-# Where the training image finds the Feast repo (the generated feast/ folder), unless the run
-# passes another `feast_repo`.
-DEFAULT_FEAST_REPO = "feast"
+# Feature types the training step one-hot encodes inside the model.
+CATEGORICAL_TYPES = ("string", "bool")
 # Keys of the object-store credentials Secret (the same keys KServe's S3 secrets use).
 OBJECT_STORE_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 
@@ -43,10 +46,6 @@ _compiled: dict[str, str] = {}
 
 def source_sha256(source: str) -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
-def pipeline_function_name(model: IRModel) -> str:
-    return f"{model.py_name}_training_pipeline"
 
 
 def compile_pipeline_source(source: str, function_name: str) -> str:
@@ -152,8 +151,16 @@ class KfpTarget(Target):
 
     def generate(self, project: IRProject) -> list[Artifact]:
         system = project.base
+        if system.models and not registry_is_remote(system):
+            self.warn(f"the Feast registry `{system.platform.feast.registry}` is a path inside the feature repo,"
+                      " which a training step in a cluster does not have: put it on the object store"
+                      " (`platform.feast.registry: s3://bucket/registry.db`), or run the pipelines with a"
+                      " `feast_config` that names a registry they can read", system.spec_path,
+                      ("platform", "feast", "registry"))
         pipelines = []
         for model in system.models:
+            if not self._one_flavor(project, model):
+                continue
             source = self.pipeline_source(system, model)
             if source is not None:
                 pipelines.append((model, source, self._previous_ir(pipeline_ir_path(model), source)))
@@ -198,8 +205,8 @@ class KfpTarget(Target):
             self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no `storage` to read"
                              " the labels from", system.spec_path, where + ("label",))
             return None
-        names = [f.name for f in model.features]
-        if len(set(names)) != len(names):
+        feature_names = [f.name for f in model.features]
+        if len(set(feature_names)) != len(feature_names):
             self.unsupported(f"model `{model.name}` uses two features of the same name from different views",
                              system.spec_path, where + ("features",))
             return None
@@ -210,16 +217,22 @@ class KfpTarget(Target):
                              where + ("evaluation", "fairness", "metric"))
             return None
         sensitive = list(fairness.sensitive) if fairness else []
-        label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive]))
+        split = model.split
+        split_column = "" if split.column is None else \
+            "event_timestamp" if split.column == timestamp_column else split.column  # the join renames it
+        label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive,
+                                            *([split.column] if split.column else [])]))
         training = model.training
         env_plain = sorted(training.env.items())
         secret_env = {(ref.name, ref.key, name) for name, ref in training.secret_env.items()}
         store = system.platform.object_store
         if store is not None:
-            env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
+            # boto3 and pyarrow, MLflow's artifact store and Feast's registry each read their own.
+            env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("FEAST_S3_ENDPOINT_URL", store.endpoint),
+                          ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
             secret_env |= {(store.credentials_secret, key, key) for key in OBJECT_STORE_SECRET_KEYS}
-        tracking_uri = system.platform.mlflow.tracking_uri if system.platform.mlflow else ""
-        if not tracking_uri:
+        arguments = training_arguments(system, model)
+        if not arguments["mlflow_tracking_uri"]:
             self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
                       " default store unless the run passes `mlflow_tracking_uri`", system.spec_path, where)
         return render_template(
@@ -232,16 +245,28 @@ class KfpTarget(Target):
             env_plain=env_plain,
             env_secrets=_secret_env_calls(secret_env),
             retries=training.retries, resources=_resource_calls(training.resources),
-            pipeline_name=f"{system.name}-{model.k8s_name}-training",
+            pipeline_name=names.pipeline_name(system.name, model.k8s_name),
             pipeline_description=f"Train, evaluate and register model {model.name} of {system.name}",
             pipeline_function=pipeline_function_name(model),
-            feast_repo=DEFAULT_FEAST_REPO, label_data_uri=dataset.storage, tracking_uri=tracking_uri,
-            experiment=f"{system.name}/{model.name}",
+            arguments=arguments, experiment=f"{system.name}/{model.name}",
             gates=[f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates],
             feature_service=feature_service_name(model), timestamp_column=timestamp_column,
-            label_columns=label_columns, features=names,
-            # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
-            reference_uri=model.drift_reference if model.drift_reference_is_snapshot else "")
+            label_columns=label_columns, features=feature_names,
+            categorical=[f.name for f in model.features if f.type in CATEGORICAL_TYPES],
+            split_method=split.method, split_column=split_column, flavor=model_flavor(model))
+
+    def _one_flavor(self, project: IRProject, model: IRModel) -> bool:
+        """One pipeline serves every environment, so it logs the model in one flavor: an
+        environment may not serve it in a format that needs another."""
+        for env in project.environments:
+            served = next(m for m in env.system.models if m.name == model.name)
+            if model_flavor(served) != model_flavor(model):
+                self.unsupported(f"model `{model.name}`: environment `{env.name}` serves it as"
+                                 f" `{served.serving.format}`, which needs the model logged in another flavor than"
+                                 " the one training pipeline of all environments logs; serve it in one format",
+                                 project.base.spec_path, ("environments", env.name, "overrides"))
+                return False
+        return True
 
     @staticmethod
     def _timestamp_column(system: IRSystem, model: IRModel) -> str | None:

@@ -68,7 +68,8 @@ def inference_service(env: IREnvironment, model: IRModel) -> dict:
     if serving.resources and serving.resources.gpu:
         limits["nvidia.com/gpu"] = str(serving.resources.gpu)
     model_block = {
-        "modelFormat": {"name": serving.format if serving.format != "custom" else model.py_name},
+        # A custom runtime is matched by the format it lists (`serving.modelFormat`).
+        "modelFormat": {"name": serving.format if serving.format != "custom" else serving.model_format or model.py_name},
         "protocolVersion": PROTOCOL[serving.format],
         "storageUri": serving.storage_uri,
         "resources": {"limits": limits, "requests": quantities},

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from mlspec.targets.emit import dump_yaml
-from mlspec.ir.model import IRProject
+from mlspec.ir.model import IRProject, IRSqlSource
 from mlspec.targets.base import Artifact, Target
 
 ENDPOINT = "api/v1/lineage"
@@ -34,6 +34,12 @@ class LineageTarget(Target):
             self.unsupported("`platform.lineage.namespace` must be one line without surrounding spaces: it is"
                              " written into an environment file", system.spec_path, ("platform", "lineage", "namespace"))
             return []
+        for dataset in system.datasets:
+            if isinstance(dataset.source, IRSqlSource) and not dataset.source.tables:
+                self.warn(f"dataset `{dataset.name}`: its SQL source names no `tables`, so the lineage graph"
+                          " shows no source for it; list the tables the query reads as OpenLineage URIs"
+                          " (`postgres://host:port/database.schema.table`)", system.spec_path,
+                          ("datasets", dataset.name, "source"))
         env = [
             "# Airflow settings for the OpenLineage provider (one KEY=value per line, values literal).",
             "# Load into the Airflow scheduler/worker environment, e.g. docker --env-file or a ConfigMap.",

@@ -9,12 +9,23 @@ to find it.
 
 from __future__ import annotations
 
-from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject
+import json
+
+from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
+from mlspec.targets.airflow_common import landed_uri
+from mlspec.targets.feast_store import feature_store_config
 
 # --- Airflow --------------------------------------------------------------------------------
 
 DAGS_DIR = "airflow/dags"
 HELPER_MODULE = "mlspec_runtime.py"  # beside the DAG files; listed in .airflowignore
+
+
+def dataset_asset(system: IRSystem, dataset: IRDataset) -> str:
+    """The Airflow Asset the ingestion DAG updates when it lands `dataset`, and the training DAGs
+    that read the dataset are scheduled on. Named, not a storage URI: an `s3://` asset URI makes
+    every DAG parse load Airflow's providers (~90 ms) to normalize it."""
+    return f"{system.name}.{dataset.name}"
 
 
 def suite_path(dataset: IRDataset) -> str:
@@ -35,6 +46,11 @@ def feature_service_name(model: IRModel) -> str:
     return model.py_name
 
 
+def pipeline_function_name(model: IRModel) -> str:
+    """The `@dsl.pipeline` function in the pipeline source (what a local run calls)."""
+    return f"{model.py_name}_training_pipeline"
+
+
 def pipeline_source_path(model: IRModel) -> str:
     return f"kfp/{model.py_name}_training.py"
 
@@ -42,6 +58,40 @@ def pipeline_source_path(model: IRModel) -> str:
 def pipeline_ir_path(model: IRModel) -> str:
     """The compiled pipeline the training DAG submits."""
     return f"kfp/{model.py_name}_training.yaml"
+
+
+def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
+    """The pipeline parameters a deployment decides, with the spec's values: the pipeline declares
+    them as its defaults, and the training DAG submits them (each an Airflow Variable, so a
+    deployment or a test points them elsewhere without recompiling).
+
+    `feast_config` is the spec's Feast store (`feature_store.yaml`) as JSON: the training step
+    builds its `RepoConfig` from it, and reads the feature definitions from the registry it
+    names, so the training image needs no Feast repo folder."""
+    mlflow = system.platform.mlflow
+    return {
+        "feast_config": json.dumps(feature_store_config(system), sort_keys=True),
+        "label_data_uri": landed_uri(model.label_dataset) or "",
+        "mlflow_tracking_uri": mlflow.tracking_uri if mlflow else "",
+        # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
+        "reference_uri": model.drift_reference if model.drift_reference_is_snapshot else "",
+    }
+
+
+# How the pipeline logs a model for its serving format (see register_model), and the MLflow
+# module that loads it back.
+FLAVORS = {"sklearn": "sklearn-pickle", "xgboost": "xgboost", "lightgbm": "lightgbm"}
+
+
+def model_flavor(model: IRModel) -> str:
+    """`sklearn` (MLflow's scikit-learn flavor: `format: mlflow`, `custom`, or not served),
+    `sklearn-pickle` (`format: sklearn`), `xgboost` or `lightgbm`."""
+    return FLAVORS.get(model.serving.format if model.serving else "mlflow", "sklearn")
+
+
+def mlflow_flavor_module(model: IRModel) -> str:
+    """`mlflow.<this>.load_model` loads the registered model with its own API (predict_proba...)."""
+    return {"sklearn-pickle": "sklearn"}.get(model_flavor(model), model_flavor(model))
 
 
 # --- documents ------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""What-If Tool notebook per model: loads the version registered under the model's alias and
-the held-out rows its training run logged, prints per-slice metrics (fairlearn) and opens
-the What-If widget with the label vocabulary and the sensitive columns as slicing features.
+"""What-If Tool notebook per model: loads the version registered under the model's alias (with
+the MLflow flavor it was logged in) and the held-out rows its training run logged, prints the
+fairness gate's metric per slice (fairlearn, counted as the gate counts it) and opens the
+What-If widget with the label vocabulary and the sensitive columns as slicing features.
 
 The notebook is written from one template in "percent" format (`# %%` code cells,
 `# %% [markdown]` text cells) and assembled into nbformat 4.5 JSON here, with stable cell
@@ -14,6 +15,7 @@ import json
 
 from mlspec.ir.model import IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target, header_note
+from mlspec.targets.naming import mlflow_flavor_module
 from mlspec.targets.templating import render_template
 
 CELL_MARKER = "# %%"
@@ -88,5 +90,9 @@ class WhatIfTarget(Target):
             tracking_uri=system.platform.mlflow.tracking_uri if system.platform.mlflow else "",
             features=[f.name for f in model.features],
             sensitive=list(model.fairness.sensitive) if model.fairness else [],
+            # the slices are measured by the fairness gate's own metric
+            fairness_metric=model.fairness.metric if model.fairness else None,
+            max_disparity=model.fairness.max_disparity if model.fairness else None,
+            flavor_module=mlflow_flavor_module(model),
             label_vocab=vocab, classification=model.task != "regression")
         return json.dumps(notebook(split_cells(source), note), indent=1, sort_keys=True, ensure_ascii=False) + "\n"

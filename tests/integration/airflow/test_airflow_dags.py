@@ -29,11 +29,29 @@ heavy = sys.argv[1].split(",")
 _converted = {}
 
 
-def as_dataset(entity):
-    # What Airflow's OpenLineage provider makes of a declared inlet/outlet when the task runs.
+def as_datasets(entities):
+    # What Airflow's OpenLineage provider makes of the declared inlets/outlets when the task runs
+    # (an asset that names no data store, declared for scheduling, is no OpenLineage dataset).
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
-    dataset = ExtractorManager.convert_to_ol_dataset(entity)
-    return [dataset.namespace, dataset.name, type(dataset).__module__ + "." + type(dataset).__name__]
+    converted = [ExtractorManager.convert_to_ol_dataset(entity) for entity in entities]
+    return [[d.namespace, d.name, type(d).__module__ + "." + type(d).__name__] for d in converted if d is not None]
+
+def schedule_of(dag):
+    # A cron or preset as written; for data-aware schedules the assets and the cron, if any.
+    if dag.schedule is None or isinstance(dag.schedule, str):
+        return dag.schedule
+    def names(condition):
+        return [n for o in condition.objects for n in names(o)] if hasattr(condition, "objects") else [condition.name]
+
+    condition = getattr(dag.timetable, "asset_condition", None)
+    return {"assets": sorted(names(condition)) if condition is not None else None,
+            "cron": getattr(getattr(dag.timetable, "timetable", None), "expression", None)}
+
+
+def updated_assets(task):
+    # The Airflow Assets (named, not file lineage) a task updates when it succeeds.
+    return [o.name for o in task.outlets if type(o).__name__ == "Asset" and "://" not in o.uri]
+
 
 out = {}
 for folder in sys.argv[2:]:
@@ -48,11 +66,12 @@ for folder in sys.argv[2:]:
                 "operator": type(task).__name__,
                 "downstream": sorted(task.downstream_task_ids),
                 "trigger_dag_id": getattr(task, "trigger_dag_id", None),
-                "inlets": [as_dataset(d) for d in task.inlets],
-                "outlets": [as_dataset(d) for d in task.outlets],
+                "inlets": as_datasets(task.inlets),
+                "outlets": as_datasets(task.outlets),
+                "assets": updated_assets(task),
             }
-        dags[dag_id] = {"schedule": dag.schedule if isinstance(dag.schedule, str) or dag.schedule is None
-                        else repr(dag.schedule), "catchup": dag.catchup, "fileloc": dag.fileloc, "tasks": tasks}
+        dags[dag_id] = {"schedule": schedule_of(dag), "catchup": dag.catchup, "fileloc": dag.fileloc,
+                        "tasks": tasks}
     out[folder] = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()},
                    "files": sorted(bag.dagbag_stats and [s.file for s in bag.dagbag_stats]),
                    "dags": dags, "heavy_imports": imported}
@@ -111,10 +130,14 @@ def test_ingestion_dag_tasks_dependencies_and_schedule(bags):
 
 def test_training_dags_follow_the_model_schedule(bags):
     churn = bags["customer-churn"]["dags"]["customer_churn__train_churn"]
-    assert churn["schedule"] == "@weekly"
+    # When both datasets it reads have landed again, and weekly (the spec's schedule).
+    assert churn["schedule"] == {"assets": ["customer-churn.customer_activity", "customer-churn.customers"],
+                                 "cron": "0 0 * * 0"}
     assert list(churn["tasks"]) == ["submit_pipeline"]
-    # No training schedule: runs only when triggered.
-    assert bags["payments-risk"]["dags"]["payments_risk__train_fraud_score"]["schedule"] is None
+    # No training schedule: when its datasets have landed (and when triggered).
+    assert bags["payments-risk"]["dags"]["payments_risk__train_fraud_score"]["schedule"] == {
+        "assets": ["payments-risk.card_stats", "payments-risk.merchant_stats", "payments-risk.transactions"],
+        "cron": None}
 
 
 def test_drift_dag_branches_to_the_models_training_dag(bags):
@@ -140,15 +163,27 @@ def test_every_trigger_target_is_a_generated_dag(bags):
     assert triggers == 2  # customer-churn/churn and payments-risk/fraud-score
 
 
-def test_every_task_declares_openlineage_datasets(bags):
-    for bag in bags.values():
-        for dag in bag["dags"].values():
-            for task_id, task in dag["tasks"].items():
-                declared = task["inlets"] + task["outlets"]
-                assert declared, f"{task_id} declares no lineage"
-                assert all(kind.startswith("openlineage.client.") and kind.endswith(".Dataset") for _, _, kind in declared)
+@pytest.mark.parametrize("spec", SPEC_FILES, ids=lambda p: p.stem)
+def test_every_task_declares_the_openlineage_datasets_lineage_emit_names(bags, spec):
+    from mlspec.targets.lineage_names import dag_jobs
+
+    system = project_of(spec).base
+    jobs = {job.name: job for job in dag_jobs(system)}
+    seen = set()
+    for dag_id, dag in bags[system.name]["dags"].items():
+        for task_id, task in dag["tasks"].items():
+            job = jobs[f"{dag_id}.{task_id}"]
+            seen.add(job.name)
+            declared = task["inlets"] + task["outlets"]
+            assert all(kind.startswith("openlineage.client.") and kind.endswith(".Dataset") for _, _, kind in declared)
+            assert [tuple(d[:2]) for d in task["inlets"]] == [(d.namespace, d.name) for d in job.inputs]
+            assert [tuple(d[:2]) for d in task["outlets"]] == [(d.namespace, d.name) for d in job.outputs]
+    assert seen == set(jobs)
+
+
+def test_tasks_declare_their_real_inputs(bags):
     ingest = bags["customer-churn"]["dags"]["customer_churn__ingest_customers"]["tasks"]
-    assert ingest["extract"]["inlets"][0][:2] == ["airflow-connection", "warehouse/customers"]
+    assert ingest["extract"]["inlets"][0][:2] == ["postgres://warehouse.internal:5432", "analytics.public.customers"]
     assert ingest["upload"]["outlets"][0][:2] == ["s3://raw-data", "customers.parquet"]
     assert ingest["version"]["outlets"][0][:2] == ["s3://dvc-storage", "data/customers.parquet"]
     drift = bags["customer-churn"]["dags"]["customer_churn__drift_churn"]["tasks"]

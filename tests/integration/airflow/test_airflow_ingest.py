@@ -114,12 +114,14 @@ def test_ingestion_lands_validated_versioned_parquet_in_the_object_store(servers
         if event["eventType"] == "COMPLETE" and event["job"]["name"].count(".") == 1:
             seen[event["job"]["name"]] = ([(d["namespace"], d["name"]) for d in event["inputs"]],
                                           [(d["namespace"], d["name"]) for d in event["outputs"]])
-    staging = ("customer-churn", "staging/customers.parquet")
+    # The source table as the spec's `tables` names it (OpenLineage's postgres naming); the
+    # per-run staging file is no dataset, so every task names the source its data came from.
+    source = ("postgres://warehouse.internal:5432", "analytics.public.customers")
     assert seen == {
-        f"{DAG_ID}.extract": ([("airflow-connection", "warehouse/customers")], [staging]),
-        f"{DAG_ID}.validate": ([staging], []),
-        f"{DAG_ID}.version": ([staging], [("s3://dvc-storage", "data/customers.parquet")]),
-        f"{DAG_ID}.upload": ([staging], [("s3://raw-data", "customers.parquet")]),
+        f"{DAG_ID}.extract": ([source], []),
+        f"{DAG_ID}.validate": ([source], []),
+        f"{DAG_ID}.version": ([source], [("s3://dvc-storage", "data/customers.parquet")]),
+        f"{DAG_ID}.upload": ([source], [("s3://raw-data", "customers.parquet")]),
     }
 
 

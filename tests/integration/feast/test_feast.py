@@ -36,7 +36,6 @@ def test_feature_store_yaml_defaults_to_local_provider():
 
 def test_environment_override_gets_its_own_store_config(tmp_path):
     spec = (SPECS / "customer-churn.yaml").read_text()
-    spec = spec.replace("  mlflow: {trackingUri:", "  feast: {provider: local}\n  mlflow: {trackingUri:")
     spec = spec.replace(
         "      models.churn.rollout.canaryTrafficPercent: 50\n",
         "      models.churn.rollout.canaryTrafficPercent: 50\n"

@@ -51,6 +51,16 @@ def _pipeline(source: Path):
     return module.churn_training_pipeline
 
 
+def _feast_config(repo: Path) -> str:
+    """The store the pipeline is given instead of a repo folder: the applied repo's, by absolute paths."""
+    import yaml
+
+    config = yaml.safe_load((repo / "feature_store.yaml").read_text())
+    config["registry"] = str(repo / config["registry"])
+    config["online_store"]["path"] = str(repo / config["online_store"]["path"])
+    return json.dumps(config)
+
+
 def _run(setup, tmp_path, monkeypatch, **overrides):
     """Run the pipeline locally against a fresh sqlite MLflow store; returns its tracking URI."""
     import mlflow
@@ -64,8 +74,8 @@ def _run(setup, tmp_path, monkeypatch, **overrides):
     mlflow.set_tracking_uri(None)
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "pipeline-root"))
     pipeline = _pipeline(setup["source"])
-    pipeline(feast_repo=str(setup["repo"]), label_data_uri=str(setup["labels"]), mlflow_tracking_uri=tracking_uri,
-             **overrides)
+    pipeline(feast_config=_feast_config(setup["repo"]), label_data_uri=str(setup["labels"]),
+             mlflow_tracking_uri=tracking_uri, **overrides)
     return tracking_uri
 
 

@@ -52,7 +52,8 @@ def train(folder, rows: pd.DataFrame, estimator=LOGISTIC, params=None, task="bin
     model, test_data = artifact(dsl.Model, folder, "model.joblib"), artifact(dsl.Dataset, folder, "test.parquet")
     components.train_model.python_func(
         training_data=data, estimator=estimator, params_json=json.dumps(params or {}), features=features,
-        label=label, task=task, test_size=0.25, seed=seed, model=model, test_data=test_data)
+        categorical=[], label=label, task=task, test_size=0.25, seed=seed, split_method="random", split_column="",
+        model=model, test_data=test_data)
     return model, test_data
 
 
@@ -284,7 +285,7 @@ def test_register_model_logs_the_run_registers_a_version_and_writes_the_drift_re
         model=model, test_data=test_data, training_data=training_data, reference_uri=str(reference),
         features=FEATURES, estimator=LOGISTIC, params_json='{"C": 0.5}', metrics_json=json.dumps(metrics),
         fairness_json=json.dumps(fairness), tracking_uri=uri, experiment="shop/churn",
-        registered_model_name="shop-churn")
+        registered_model_name="shop-churn", flavor="sklearn")
     assert registered.version == "1"
     client = MlflowClient(tracking_uri=uri)
     run = client.get_run(registered.run_id)

@@ -61,12 +61,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def check_drift(**context):
     return _run("check_drift", context)
 
@@ -89,27 +83,29 @@ with DAG(
     check_drift_task = PythonOperator(
         task_id="check_drift",
         python_callable=check_drift,
-        inlets=_lineage(['s3://feast-offline/customer_activity.parquet',
-         's3://mlspec-monitoring/customer-churn/churn/predictions/']),
-        outlets=_lineage(['customer-churn://drift/churn']),
+        inlets=[
+            File(url='s3://feast-offline/customer_activity.parquet'),
+            File(url='s3://mlspec-monitoring/customer-churn/churn/predictions/'),
+        ],
+        outlets=[],
     )
     decide_task = BranchPythonOperator(
         task_id="decide",
         python_callable=decide,
-        inlets=_lineage(['customer-churn://drift/churn']),
-        outlets=_lineage([]),
+        inlets=[],
+        outlets=[],
     )
     on_drift_task = TriggerDagRunOperator(
         task_id="trigger_retraining",
         trigger_dag_id='customer_churn__train_churn',
         conf={"reason": "drift", "drift_dag_id": 'customer_churn__drift_churn'},
-        inlets=_lineage(['customer-churn://drift/churn']),
-        outlets=_lineage(['http://mlflow.mlflow.svc.cluster.local:5000/registered-models/ChurnModel']),
+        inlets=[],
+        outlets=[],
     )
     no_action_task = EmptyOperator(
         task_id="no_action",
-        inlets=_lineage(['customer-churn://drift/churn']),
-        outlets=_lineage([]),
+        inlets=[],
+        outlets=[],
     )
 
     check_drift_task >> decide_task >> [on_drift_task, no_action_task]

@@ -13,8 +13,8 @@ import os
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.providers.common.compat.lineage.entities import File, Table
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -63,12 +63,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def extract(**context):
     return _run('extract', context)
 
@@ -101,26 +95,37 @@ with DAG(
         python_callable=extract,
         # Rendered by Airflow before the task runs, so the query may use macros like {{ ds }}.
         templates_dict={"sql": "SELECT * FROM customer_activity WHERE day = '{{ ds }}'"},
-        inlets=_lineage(['airflow-connection://warehouse/customer_activity']),
-        outlets=_lineage(['customer-churn://staging/customer_activity.parquet']),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customer_activity'),
+        ],
+        outlets=[],
     )
     validate_task = PythonOperator(
         task_id='validate',
         python_callable=validate,
-        inlets=_lineage(['customer-churn://staging/customer_activity.parquet']),
-        outlets=_lineage([]),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customer_activity'),
+        ],
+        outlets=[],
     )
     version_task = PythonOperator(
         task_id='version',
         python_callable=version,
-        inlets=_lineage(['customer-churn://staging/customer_activity.parquet']),
-        outlets=_lineage(['s3://dvc-storage/data/customer_activity.parquet']),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customer_activity'),
+        ],
+        outlets=[File(url='s3://dvc-storage/data/customer_activity.parquet')],
     )
     upload_task = PythonOperator(
         task_id='upload',
         python_callable=upload,
-        inlets=_lineage(['customer-churn://staging/customer_activity.parquet']),
-        outlets=_lineage(['s3://feast-offline/customer_activity.parquet']),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customer_activity'),
+        ],
+        outlets=[
+            File(url='s3://feast-offline/customer_activity.parquet'),
+            Asset(name='customer-churn.customer_activity'),
+        ],
     )
 
     extract_task >> validate_task >> version_task >> upload_task

@@ -13,8 +13,8 @@ import os
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.providers.common.compat.lineage.entities import File, Table
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -62,12 +62,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def extract(**context):
     return _run('extract', context)
 
@@ -100,26 +94,34 @@ with DAG(
         python_callable=extract,
         # Rendered by Airflow before the task runs, so the query may use macros like {{ ds }}.
         templates_dict={"sql": 'SELECT customer_id, age, age_group, churn, event_timestamp FROM customers'},
-        inlets=_lineage(['airflow-connection://warehouse/customers']),
-        outlets=_lineage(['customer-churn://staging/customers.parquet']),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customers'),
+        ],
+        outlets=[],
     )
     validate_task = PythonOperator(
         task_id='validate',
         python_callable=validate,
-        inlets=_lineage(['customer-churn://staging/customers.parquet']),
-        outlets=_lineage([]),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customers'),
+        ],
+        outlets=[],
     )
     version_task = PythonOperator(
         task_id='version',
         python_callable=version,
-        inlets=_lineage(['customer-churn://staging/customers.parquet']),
-        outlets=_lineage(['s3://dvc-storage/data/customers.parquet']),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customers'),
+        ],
+        outlets=[File(url='s3://dvc-storage/data/customers.parquet')],
     )
     upload_task = PythonOperator(
         task_id='upload',
         python_callable=upload,
-        inlets=_lineage(['customer-churn://staging/customers.parquet']),
-        outlets=_lineage(['s3://raw-data/customers.parquet']),
+        inlets=[
+            Table(cluster='postgres://warehouse.internal:5432', database='analytics', name='public.customers'),
+        ],
+        outlets=[File(url='s3://raw-data/customers.parquet'), Asset(name='customer-churn.customers')],
     )
 
     extract_task >> validate_task >> version_task >> upload_task

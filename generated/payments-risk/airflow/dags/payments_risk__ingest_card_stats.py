@@ -14,7 +14,7 @@ import os
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -60,12 +60,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def extract(**context):
     return _run('extract', context)
 
@@ -92,20 +86,20 @@ with DAG(
     extract_task = PythonOperator(
         task_id='extract',
         python_callable=extract,
-        inlets=_lineage(['s3://landing/card_stats/']),
-        outlets=_lineage(['payments-risk://staging/card_stats.parquet']),
+        inlets=[File(url='s3://landing/card_stats/')],
+        outlets=[],
     )
     validate_task = PythonOperator(
         task_id='validate',
         python_callable=validate,
-        inlets=_lineage(['payments-risk://staging/card_stats.parquet']),
-        outlets=_lineage([]),
+        inlets=[File(url='s3://landing/card_stats/')],
+        outlets=[],
     )
     upload_task = PythonOperator(
         task_id='upload',
         python_callable=upload,
-        inlets=_lineage(['payments-risk://staging/card_stats.parquet']),
-        outlets=_lineage(['s3://feast-offline/card_stats.parquet']),
+        inlets=[File(url='s3://landing/card_stats/')],
+        outlets=[File(url='s3://feast-offline/card_stats.parquet'), Asset(name='payments-risk.card_stats')],
     )
 
     extract_task >> validate_task >> upload_task

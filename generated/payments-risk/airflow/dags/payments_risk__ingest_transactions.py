@@ -13,8 +13,8 @@ import os
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.providers.common.compat.lineage.entities import File, Table
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -65,12 +65,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def extract(**context):
     return _run('extract', context)
 
@@ -103,26 +97,34 @@ with DAG(
         python_callable=extract,
         # Rendered by Airflow before the task runs, so the query may use macros like {{ ds }}.
         templates_dict={"sql": "SELECT * FROM payments.transactions WHERE created_at >= '{{ ds }}'"},
-        inlets=_lineage(['airflow-connection://payments_db/transactions']),
-        outlets=_lineage(['payments-risk://staging/transactions.parquet']),
+        inlets=[
+            Table(cluster='postgres://payments-db.internal:5432', database='payments', name='payments.transactions'),
+        ],
+        outlets=[],
     )
     validate_task = PythonOperator(
         task_id='validate',
         python_callable=validate,
-        inlets=_lineage(['payments-risk://staging/transactions.parquet']),
-        outlets=_lineage([]),
+        inlets=[
+            Table(cluster='postgres://payments-db.internal:5432', database='payments', name='payments.transactions'),
+        ],
+        outlets=[],
     )
     version_task = PythonOperator(
         task_id='version',
         python_callable=version,
-        inlets=_lineage(['payments-risk://staging/transactions.parquet']),
-        outlets=_lineage(['s3://dvc-storage/data/transactions.parquet']),
+        inlets=[
+            Table(cluster='postgres://payments-db.internal:5432', database='payments', name='payments.transactions'),
+        ],
+        outlets=[File(url='s3://dvc-storage/data/transactions.parquet')],
     )
     upload_task = PythonOperator(
         task_id='upload',
         python_callable=upload,
-        inlets=_lineage(['payments-risk://staging/transactions.parquet']),
-        outlets=_lineage(['s3://raw-data/transactions.parquet']),
+        inlets=[
+            Table(cluster='postgres://payments-db.internal:5432', database='payments', name='payments.transactions'),
+        ],
+        outlets=[File(url='s3://raw-data/transactions.parquet'), Asset(name='payments-risk.transactions')],
     )
 
     extract_task >> validate_task >> version_task >> upload_task

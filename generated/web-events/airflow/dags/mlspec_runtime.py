@@ -329,7 +329,29 @@ def upload(config, context):
 # --- training -------------------------------------------------------------------------------------
 
 
+def pipeline_arguments(config):
+    """The run's parameters: each a setting (Airflow Variable, or the spec's value)."""
+    values = {name: setting(config, name) for name in config.get("arguments", [])}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _no_retry(message):
+    """An error that fails the task without Airflow's retries (a run that started and failed
+    was already retried step by step inside Kubeflow; resubmitting would run it again)."""
+    try:
+        from airflow.sdk.exceptions import AirflowFailException
+    except ImportError:
+        return RuntimeError(message)
+    return AirflowFailException(message)
+
+
+def _switched_on(value):
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def submit_pipeline(config, context):
+    if "kfp_local" in config["settings"] and _switched_on(setting(config, "kfp_local")):
+        return run_pipeline_locally(config, context)
     import kfp
 
     host = setting(config, "kfp_host")
@@ -337,15 +359,51 @@ def submit_pipeline(config, context):
         raise ValueError(f"no Kubeflow Pipelines host: set the Airflow Variable {config['settings']['kfp_host'][0]!r}")
     package = setting(config, "pipeline_package") or os.path.join(root(config), config["pipeline_package"])
     client = kfp.Client(host=host)
+    # A failure up to here (Kubeflow unreachable, the run refused) is retried by Airflow.
     run = client.create_run_from_pipeline_package(
-        package, arguments={}, run_name=f"{config['dag_id']} {context['run_id']}",
+        package, arguments=pipeline_arguments(config), run_name=f"{config['dag_id']} {context['run_id']}",
         experiment_name=config["experiment"])
     log.info("submitted %s as Kubeflow run %s", package, run.run_id)
-    finished = client.wait_for_run_completion(run.run_id, timeout=config["timeout_seconds"])
+    try:
+        finished = client.wait_for_run_completion(run.run_id, timeout=config["timeout_seconds"])
+    except Exception as error:  # noqa: BLE001 - whatever it is, the run exists: do not submit it again
+        raise _no_retry(f"waiting for Kubeflow run {run.run_id} failed: {error}") from error
     state = str(getattr(finished, "state", ""))
     if not state.endswith("SUCCEEDED"):
-        raise RuntimeError(f"Kubeflow run {run.run_id} ended in state {state}")
+        raise _no_retry(f"Kubeflow run {run.run_id} ended in state {state}")
     return run.run_id
+
+
+def run_pipeline_locally(config, context):
+    """Run the pipeline's source (beside the IR under kfp/) with kfp's local runner, each step a
+    subprocess of this task's Python with this task's environment, and the same arguments a
+    cluster run gets. For machines without a Kubeflow Pipelines server (tests, development);
+    chosen by the `kfp_local` setting. kfp's local runner does not retry steps (`set_retry` is
+    a cluster feature); a failed run fails the task without Airflow's retries, as in a cluster."""
+    import importlib.util
+
+    from kfp import local
+
+    source = os.path.join(root(config), config["pipeline_source"])
+    run = re.sub(r"[^A-Za-z0-9_.-]", "_", str(context["run_id"]))
+    base = setting(config, "kfp_local_root") or os.path.join(tempfile.gettempdir(), "mlspec-kfp-local")
+    pipeline_root = os.path.join(base, config["system"], config["model"], run)
+    os.makedirs(pipeline_root, exist_ok=True)
+    name = "mlspec_pipeline_" + re.sub(r"\W", "_", source)
+    spec = importlib.util.spec_from_file_location(name, source)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # kfp reads the components' source through their module
+    try:
+        spec.loader.exec_module(module)
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=pipeline_root)
+        log.info("running %s locally (kfp local runner) in %s", source, pipeline_root)
+        try:
+            getattr(module, config["pipeline_function"])(**pipeline_arguments(config))
+        except Exception as error:  # noqa: BLE001 - a step failed: do not run the pipeline again
+            raise _no_retry(f"local run of {config['pipeline_source']} failed: {error}") from error
+    finally:
+        sys.modules.pop(name, None)
+    return "local:" + pipeline_root
 
 
 # --- drift ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import os
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.common.compat.lineage.entities import File
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -58,12 +58,6 @@ def _run(step, context):
     return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)
 
 
-def _lineage(urls):
-    # Airflow's OpenLineage provider turns each File URL into an OpenLineage dataset when the
-    # task runs; importing openlineage.client here would slow every parse of this file.
-    return [File(url=url) for url in urls]
-
-
 def extract(**context):
     return _run('extract', context)
 
@@ -90,20 +84,20 @@ with DAG(
     extract_task = PythonOperator(
         task_id='extract',
         python_callable=extract,
-        inlets=_lineage(['s3://landing/page_views/']),
-        outlets=_lineage(['web-events://staging/page_views.parquet']),
+        inlets=[File(url='s3://landing/page_views/')],
+        outlets=[],
     )
     validate_task = PythonOperator(
         task_id='validate',
         python_callable=validate,
-        inlets=_lineage(['web-events://staging/page_views.parquet']),
-        outlets=_lineage([]),
+        inlets=[File(url='s3://landing/page_views/')],
+        outlets=[],
     )
     upload_task = PythonOperator(
         task_id='upload',
         python_callable=upload,
-        inlets=_lineage(['web-events://staging/page_views.parquet']),
-        outlets=_lineage(['s3://raw-data/page_views.parquet']),
+        inlets=[File(url='s3://landing/page_views/')],
+        outlets=[File(url='s3://raw-data/page_views.parquet'), Asset(name='web-events.page_views')],
     )
 
     extract_task >> validate_task >> upload_task

@@ -35,7 +35,7 @@ def emit(paths, url, endpoint, file, fmt) -> None:
     if print_diagnostics(units, fmt):
         sys.exit(ExitCode.SPEC_ERRORS)
     for g in graphs:
-        events = build_events(g.project, g.graph)
+        events = build_events(g.project)
         if file == "-":
             for event in events:
                 click.echo(event_json(event))
