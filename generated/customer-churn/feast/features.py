@@ -10,8 +10,10 @@ from datetime import timedelta
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float32, Int32
 
-# Set MLSPEC_FEAST_DATA_DIR to read every source from a local folder (<dir>/<dataset>.parquet)
-# instead of the object store, e.g. for development and tests.
+# Each source is a dataset's storage root: one Hive-style partition per ingestion run
+# (`ds=YYYY-MM-DD/part-*.parquet`), which Feast's file offline store reads as one table.
+# Set MLSPEC_FEAST_DATA_DIR to read every source from a local folder (<dir>/<dataset>.parquet, a
+# file or a partitioned folder) instead of the object store, e.g. for development and tests.
 _DATA_DIR = os.environ.get('MLSPEC_FEAST_DATA_DIR')
 
 

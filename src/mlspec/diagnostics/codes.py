@@ -101,6 +101,12 @@ _TABLE = (
     Code("E111", _E, "validate", "contradicting bounds",
          "`min` is greater than `max`, or bounds are set on a column type they cannot apply to (string, bool, bytes),\n"
          "or bounds and value sets do not have the column's type."),
+    Code("E112", _E, "validate", "a data location the generated tasks cannot read or write",
+         "A file source, a dataset's storage or a DVC remote uses a scheme the generated tasks do not handle. They\n"
+         "read and write s3:// (S3 or MinIO), file:// and absolute paths; gs:// and other schemes are refused rather\n"
+         "than handed to a task that would take them for a local path (no GCS client is tested: there is no GCS\n"
+         "emulator to test one against). Copy the data to an S3-compatible store (MinIO serves a GCS bucket's\n"
+         "contents through its S3 API after a `mc mirror`), or mount it and give the path."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),

@@ -242,6 +242,7 @@ class IRDataset:
     columns: tuple[IRColumn, ...]
     expectations: tuple[IRExpectation, ...]
     ingest_dag_id: str
+    retries: int = 0  # of each ingestion task
 
     def column(self, name: str) -> IRColumn | None:
         return next((c for c in self.columns if c.name == name), None)

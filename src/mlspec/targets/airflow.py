@@ -1,5 +1,5 @@
 """Airflow 3.3 DAGs: per dataset an ingestion DAG (extract -> validate with Great
-Expectations -> version with DVC -> upload), per model a training DAG that submits its
+Expectations -> version with DVC -> upload the run's partition), per model a training DAG that submits its
 Kubeflow pipeline, and per drift-monitored model a drift DAG whose Evidently check
 branches to `TriggerDagRunOperator` (the training DAG) or a no-action task.
 
@@ -114,6 +114,8 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "credentials": _credentials(system),
         "settings": settings,
     }
+    if dataset.storage:
+        config["partition"] = naming.partition_layout(dataset)
     source_ds = common.source_lineage(system, dataset)
     staging = common.staging_lineage(system, dataset)
     tasks = [("extract", [source_ds], [staging]), ("validate", [staging], [])]
@@ -122,7 +124,8 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
     if dataset.storage:
         tasks.append(("upload", [staging], [common.split_uri(dataset.storage)]))
     return {
-        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest"),
+        "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
+                         retries=dataset.retries),
         "config": pyliteral(config),
         "sql": source.sql if is_sql else None,
         "tasks": [{"task_id": t, "inlets": lineage_literal(i), "outlets": lineage_literal(o)} for t, i, o in tasks],
@@ -174,6 +177,7 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
         "dag_id": model.drift_dag_id,
         "train_dag_id": model.train_dag_id,
         "check": naming.drift_check_path(model),
+        "partition_column": naming.PARTITION_COLUMN,
         "window_seconds": drift.window_seconds,
         "timestamp_column": common.prediction_timestamp_column(model, system),
         "on_drift": drift.on_drift,

@@ -6,6 +6,9 @@ Written in Feast 0.67's current forms: entities with a `value_type`, `FileSource
 comes from `platform.feast` (local provider, sqlite online store and file offline store by
 default); an environment that overrides it gets its own `feature_store.<env>.yaml`, used
 with `feast -f feature_store.<env>.yaml apply`.
+
+A file source is its dataset's storage root, which holds one Hive-style partition per
+ingestion run (see naming, "dataset partitions"): Feast's file offline store reads them all.
 """
 
 from __future__ import annotations

@@ -27,6 +27,48 @@ def drift_check_path(model: IRModel) -> str:
     return f"monitoring/{model.py_name}_drift.py"
 
 
+# --- dataset partitions -----------------------------------------------------------------------
+#
+# Every reader of a dataset's `storage` and its one writer (the ingestion DAG's upload task) agree
+# on this layout, decided here once. Each ingestion run writes one Hive-style partition under the
+# storage root, named by the run's logical date (UTC):
+#
+#     <storage>/ds=YYYY-MM-DD/part-0.parquet         a schedule that runs at most once a day
+#     <storage>/ds=YYYY-MM-DD/part-HHMMSS.parquet    one that runs more often: a file per run
+#
+# Re-running a date replaces that partition only (for a more-than-daily schedule, that run's file
+# only). Readers read the root as a partitioned Parquet dataset: pandas/pyarrow
+# (`pd.read_parquet(root)`) and dask (Feast's file offline store) discover the partitions and add
+# `ds` as a string column; a table extracted whole on every run repeats its rows in every
+# partition, so a reader that wants rows, not snapshots, drops rows that are equal in every
+# column but `ds`. A root that is a single Parquet object (written before partitioning) is read as
+# that one file.
+
+PARTITION_COLUMN = "ds"
+PARTITION_DATE_FORMAT = "%Y-%m-%d"  # strftime of the logical date, UTC
+DAILY_PART_FILE = "part-0.parquet"
+RUN_PART_FILE = "part-{time}.parquet"  # time: the logical date's %H%M%S, UTC
+
+_MORE_THAN_DAILY_PRESETS = ("@hourly", "@continuous")
+
+
+def runs_more_than_daily(schedule: str | None) -> bool:
+    """Whether a schedule (cron or preset) may run twice on one date, so runs need a file each."""
+    if schedule is None:
+        return False
+    if schedule.startswith("@"):
+        return schedule in _MORE_THAN_DAILY_PRESETS
+    minute, hour = schedule.split()[:2]
+    return not (minute.isdigit() and hour.isdigit())
+
+
+def partition_layout(dataset: IRDataset) -> dict:
+    """How the upload task names a run's partition (plain data, for the DAG's CONFIG)."""
+    per_run = runs_more_than_daily(dataset.schedule)
+    return {"column": PARTITION_COLUMN, "date_format": PARTITION_DATE_FORMAT,
+            "file": RUN_PART_FILE if per_run else DAILY_PART_FILE, "per_run": per_run}
+
+
 # --- Feast and Kubeflow ---------------------------------------------------------------------
 
 

@@ -121,41 +121,128 @@ def file_format(path, default="parquet"):
     return default
 
 
-def fetch(config, uri, fmt, workdir):
-    """Local files holding the data at `uri` (one object, or every `fmt` file under a prefix/folder)."""
-    suffix = "." + fmt
+# A wildcard in a file source's URI (`s3://landing/activity/*.parquet`): `*` and `?` match within
+# one path segment, `**` across segments (`**/` also none), `[...]` a character class, as Python's
+# glob.glob(recursive=True) does.
+WILDCARD = re.compile(r"[*?\[]")
+
+
+def _glob_regex(pattern):
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):  # any folders, none included (as glob.glob's recursive **)
+            out.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", index + 2)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[index + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+                index = end
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return re.compile("".join(out))
+
+
+def _skipped(name):
+    """Hidden files and markers (`.dvc`, `_SUCCESS`), as pyarrow's dataset discovery skips them."""
+    return name.rsplit("/", 1)[-1].startswith((".", "_"))
+
+
+def list_files(config, uri, suffixes=None):
+    """[(uri, modified: epoch seconds)] of the files `uri` names, in name order: one object or file;
+    every file under a prefix or folder (recursively; `suffixes` filters them); or every file a
+    wildcard pattern matches. A key without a trailing `/` that has objects under it is a prefix
+    (a partitioned dataset's root), else one object."""
+    def wanted(name):
+        return not _skipped(name) and (suffixes is None or name.endswith(tuple(suffixes)))
+
     if uri.startswith("s3://"):
         client = s3_client(config)
         bucket, key = _s3(uri)
-        if key and not key.endswith("/"):
-            keys = [key]
+        wildcard = WILDCARD.search(key)
+
+        def listing(prefix):
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            return [(o["Key"], o["LastModified"].timestamp()) for page in pages for o in page.get("Contents", [])]
+
+        if wildcard:
+            pattern = _glob_regex(key)
+            found = [(k, t) for k, t in listing(key[:wildcard.start()])
+                     if pattern.fullmatch(k) and not _skipped(k)]
+        elif key and not key.endswith("/"):
+            found = [(k, t) for k, t in listing(key + "/") if wanted(k)]
+            if not found:
+                try:
+                    head = client.head_object(Bucket=bucket, Key=key)
+                    found = [(key, head["LastModified"].timestamp())]
+                except client.exceptions.ClientError as error:
+                    if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                        raise
         else:
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-            keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(suffix))
-        files = []
-        for index, name in enumerate(keys):
-            target = os.path.join(workdir, f"{index}{suffix}")
-            client.download_file(bucket, name, target)
-            files.append(target)
+            found = [(k, t) for k, t in listing(key) if wanted(k)]
+        return [(f"s3://{bucket}/{k}", t) for k, t in sorted(found)]
+    path = _local(uri)
+    if WILDCARD.search(path):
+        import glob
+
+        names = [p for p in glob.glob(path, recursive=True) if os.path.isfile(p) and not _skipped(p)]
+    elif os.path.isdir(path):
+        names = [os.path.join(folder, n) for folder, dirs, files in os.walk(path) for n in files
+                 if not any(_skipped(d) for d in os.path.relpath(folder, path).split(os.sep) if d != ".")
+                 and wanted(n)]
+    elif os.path.isfile(path):
+        names = [path]
     else:
-        path = _local(uri)
-        if os.path.isdir(path):
-            files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(suffix))
-        else:
-            files = [path]
-    if not files:
+        names = []
+    return [(n, os.path.getmtime(n)) for n in sorted(names)]
+
+
+def download(config, uri, workdir, index=0):
+    """A local copy of one listed file (the file itself when it is local)."""
+    if not uri.startswith("s3://"):
+        return _local(uri)
+    bucket, key = _s3(uri)
+    target = os.path.join(workdir, f"{index}-{key.rsplit('/', 1)[-1]}")
+    s3_client(config).download_file(bucket, key, target)
+    return target
+
+
+def fetch(config, uri, fmt, workdir):
+    """Local files holding the data at `uri`: one object, every `fmt` file under a prefix or
+    folder, or every file a wildcard matches (see list_files)."""
+    listed = list_files(config, uri, ["." + fmt] + ([".jsonl"] if fmt == "json" else []))
+    if not listed:
         raise FileNotFoundError(f"no {fmt} files at {uri}")
-    return files
+    return [download(config, name, workdir, index) for index, (name, _) in enumerate(listed)]
+
+
+def _reader(fmt):
+    import pandas as pd
+
+    return {"parquet": pd.read_parquet, "csv": pd.read_csv,
+            "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}[fmt]
 
 
 def read_frame(config, uri, fmt=None):
     import pandas as pd
 
     fmt = fmt or file_format(uri.rstrip("/"))
-    readers = {"parquet": pd.read_parquet, "csv": pd.read_csv,
-               "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}
     with tempfile.TemporaryDirectory() as workdir:
-        frames = [readers[fmt](f) for f in fetch(config, uri, fmt, workdir)]
+        frames = [_reader(fmt)(f) for f in fetch(config, uri, fmt, workdir)]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -166,7 +253,103 @@ def put(config, path, uri):
     else:
         target = _local(uri)
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        shutil.copyfile(path, target)
+        temporary = target + ".uploading"
+        shutil.copyfile(path, temporary)
+        os.replace(temporary, target)  # readers see the old file or the new one, never half of one
+
+
+def remove_except(config, folder, keep):
+    """Delete every file under `folder` (a prefix ending in `/`) but `keep`; returns what went."""
+    removed = []
+    if folder.startswith("s3://"):
+        client = s3_client(config)
+        bucket, key = _s3(folder)
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        for name in sorted(o["Key"] for page in pages for o in page.get("Contents", [])):
+            if f"s3://{bucket}/{name}" != keep:
+                client.delete_object(Bucket=bucket, Key=name)
+                removed.append(f"s3://{bucket}/{name}")
+        return removed
+    path = _local(folder)
+    for name in sorted(os.listdir(path)) if os.path.isdir(path) else []:
+        full = os.path.join(path, name)
+        if os.path.abspath(full) == os.path.abspath(_local(keep)):
+            continue
+        shutil.rmtree(full) if os.path.isdir(full) else os.remove(full)
+        removed.append(full)
+    return removed
+
+
+# --- partitioned datasets -------------------------------------------------------------------------
+# The layout (mlspec.targets.naming, "dataset partitions"): each ingestion run writes
+# <root>/<column>=<logical date>/<file>; the DAG's CONFIG["partition"] carries its names.
+
+
+def logical_time(context):
+    """The run's logical date as an aware UTC datetime (a run without one: when it runs)."""
+    import datetime
+
+    when = None
+    for key in ("logical_date", "data_interval_end", "run_after"):
+        when = context.get(key)
+        if when is not None:
+            break
+    if when is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    if isinstance(when, str):
+        when = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
+
+
+def partition_of(config, context):
+    """(folder, file) of this run's partition under the dataset's storage root."""
+    layout = config["partition"]
+    when = logical_time(context)
+    folder = f"{setting(config, 'storage').rstrip('/')}/{layout['column']}={when.strftime(layout['date_format'])}/"
+    return folder, layout["file"].format(time=when.strftime("%H%M%S"))
+
+
+def _partition_value(name, column):
+    """`.../ds=2026-01-02/part-0.parquet` -> `2026-01-02` (the innermost such folder), else None."""
+    found = re.findall(rf"/{re.escape(column)}=([^/]+)/", "/" + name)
+    return found[-1] if found else None
+
+
+def read_dataset(config, root, column="ds", until=None):
+    """A dataset's rows: every partition under `root` up to `until` (a partition value, the
+    date it ends with, inclusive), or the single Parquet object or folder `root` names. A row
+    that a newer partition repeats exactly (a table extracted whole on every run) counts once.
+    The partition value is in the path, not added as a column."""
+    import pandas as pd
+
+    listed = list_files(config, root, [".parquet"])
+    if not listed:
+        raise FileNotFoundError(f"no parquet files at {root}")
+    parts = [(_partition_value(name, column), name) for name, _ in listed]
+    if until is not None:
+        parts = [(value, name) for value, name in parts if value is None or value <= until]
+    if not parts:
+        raise FileNotFoundError(f"no partition of {root} up to {column}={until}")
+    with tempfile.TemporaryDirectory() as workdir:
+        by_value = {}
+        for index, (value, name) in enumerate(parts):
+            by_value.setdefault(value or "", []).append(pd.read_parquet(download(config, name, workdir, index)))
+    frames, seen = [], None
+    for value in sorted(by_value, reverse=True):  # newest partition first
+        frame = pd.concat(by_value[value], ignore_index=True)
+        try:
+            hashes = pd.util.hash_pandas_object(frame, index=False)
+        except TypeError:  # values pandas cannot hash (lists, mappings): keep every row
+            frames.append(frame)
+            continue
+        if seen is not None:
+            frame, hashes = frame[~hashes.isin(seen)], hashes[~hashes.isin(seen)]
+        seen = hashes if seen is None else pd.concat([seen, hashes])
+        frames.append(frame)
+    frames.reverse()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 # --- ingestion ----------------------------------------------------------------------------------
@@ -320,8 +503,15 @@ def version(config, context):
 
 
 def upload(config, context):
-    uri = setting(config, "storage")
+    """Write the validated rows as this run's partition of the dataset (see partition_of). A
+    daily dataset's run owns its whole date, so anything else in that partition (an earlier
+    layout, a half-finished run) goes; a more frequent one's run owns only its own file."""
+    folder, name = partition_of(config, context)
+    uri = folder + name
     put(config, staging_path(config, context), uri)
+    if not config["partition"]["per_run"]:
+        for removed in remove_except(config, folder, uri):
+            log.info("removed %s: the run of this date replaces its partition", removed)
     log.info("uploaded %s to %s", config["dataset"], uri)
     return uri
 
@@ -363,13 +553,16 @@ def load_check(path):
 def check_drift(config, context):
     import pandas as pd
 
-    reference = read_frame(config, setting(config, "reference"))
-    current = read_frame(config, setting(config, "predictions"))
     column = config["timestamp_column"]
     end = context.get("data_interval_end") or context.get("logical_date")
     end = pd.Timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     start = end - pd.Timedelta(seconds=config["window_seconds"])
+    # The training data: every partition of the feature source up to the run's date (or the
+    # snapshot the training pipeline wrote).
+    reference = read_dataset(config, setting(config, "reference"), config.get("partition_column", "ds"),
+                             until=end.strftime("%Y-%m-%d"))
+    current = read_frame(config, setting(config, "predictions"))
     if column in current.columns:
         times = pd.to_datetime(current[column], utc=True)
         current = current[(times > start) & (times <= end)]

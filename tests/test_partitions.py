@@ -1,0 +1,268 @@
+"""Runs are partitioned: each ingestion run writes its own Hive-style partition of the dataset's
+storage (mlspec.targets.naming, "dataset partitions"), a re-run replaces that partition only,
+and every reader reads the partitions: the runtime's own reader (the drift reference), pandas
+and pyarrow as the training pipeline reads its labels, and Feast's file offline store.
+The slow test runs an ingestion DAG with `airflow dags test` on moto's S3 server."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlspec.ir.model import IRDataset
+from mlspec.runtime import airflow_tasks as tasks
+from mlspec.targets import naming
+
+LAYOUT_DAILY = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-0.parquet", "per_run": False}
+LAYOUT_PER_RUN = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-{time}.parquet", "per_run": True}
+
+
+@pytest.fixture(autouse=True)
+def no_airflow(monkeypatch):
+    monkeypatch.setitem(sys.modules, "airflow.sdk", None)
+
+
+def dataset(schedule, storage="s3://lake/activity.parquet") -> IRDataset:
+    return IRDataset(name="activity", py_name="activity", description=None, source=None, storage=storage,
+                     schedule=schedule, dvc_remote=None, columns=(), expectations=(), ingest_dag_id="x")
+
+
+# --- the layout ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("schedule, per_run", [
+    (None, False), ("@daily", False), ("@weekly", False), ("@once", False), ("0 2 * * *", False),
+    ("30 4 * * 1-5", False), ("@hourly", True), ("@continuous", True), ("*/30 * * * *", True),
+    ("0 */6 * * *", True), ("0 2,14 * * *", True), ("15 * * * *", True)])
+def test_a_schedule_that_runs_more_than_daily_writes_a_file_per_run(schedule, per_run):
+    assert naming.runs_more_than_daily(schedule) is per_run
+    assert naming.partition_layout(dataset(schedule)) == (LAYOUT_PER_RUN if per_run else LAYOUT_DAILY)
+
+
+# --- writing partitions ---------------------------------------------------------------------------
+
+
+def upload_config(tmp_path, storage, layout=LAYOUT_DAILY) -> dict:
+    return {"system": "shop", "dataset": "activity", "credentials": {}, "partition": layout,
+            "settings": {"staging_dir": ["v", str(tmp_path / "staging")], "storage": ["v", storage],
+                         "s3_endpoint": ["v", None]}}
+
+
+def run_upload(config, frame, when: str, run_id: str = "run"):
+    context = {"run_id": run_id, "logical_date": pd.Timestamp(when).to_pydatetime()}
+    frame.to_parquet(tasks.staging_path(config, context), index=False)
+    return tasks.upload(config, context)
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def test_each_run_writes_its_partition_and_a_rerun_replaces_only_it(tmp_path):
+    lake = tmp_path / "lake" / "activity.parquet"
+    config = upload_config(tmp_path, str(lake))
+    run_upload(config, pd.DataFrame({"x": [1, 2]}), "2026-01-01T02:00:00Z")
+    run_upload(config, pd.DataFrame({"x": [3]}), "2026-01-02T02:00:00Z")
+    (lake / "ds=2026-01-01" / "part-1.parquet").write_bytes(b"left by an older layout")
+    assert run_upload(config, pd.DataFrame({"x": [10, 20, 30]}), "2026-01-01T02:00:00Z", "rerun") == \
+        f"{lake}/ds=2026-01-01/part-0.parquet"
+    assert files_under(lake) == ["ds=2026-01-01/part-0.parquet", "ds=2026-01-02/part-0.parquet"]
+    assert pd.read_parquet(lake / "ds=2026-01-01" / "part-0.parquet")["x"].tolist() == [10, 20, 30]
+    assert pd.read_parquet(lake / "ds=2026-01-02" / "part-0.parquet")["x"].tolist() == [3]
+
+
+def test_a_more_than_daily_dataset_keeps_a_file_per_run_of_the_date(tmp_path):
+    lake = tmp_path / "lake"
+    config = upload_config(tmp_path, f"file://{lake}/", LAYOUT_PER_RUN)
+    run_upload(config, pd.DataFrame({"x": [1]}), "2026-01-01T00:30:00Z")
+    run_upload(config, pd.DataFrame({"x": [2]}), "2026-01-01T01:00:00Z")
+    run_upload(config, pd.DataFrame({"x": [9]}), "2026-01-01T00:30:00Z", "rerun")
+    assert files_under(lake) == ["ds=2026-01-01/part-003000.parquet", "ds=2026-01-01/part-010000.parquet"]
+    assert pd.read_parquet(lake / "ds=2026-01-01" / "part-003000.parquet")["x"].tolist() == [9]
+
+
+def test_partitions_on_s3_are_replaced_the_same_way(tmp_path, monkeypatch):
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        config = upload_config(tmp_path, "s3://lake/activity.parquet")
+        client = tasks.s3_client(config)
+        client.create_bucket(Bucket="lake")
+        run_upload(config, pd.DataFrame({"x": [1]}), "2026-01-01T02:00:00Z")
+        client.put_object(Bucket="lake", Key="activity.parquet/ds=2026-01-01/part-7.parquet", Body=b"stale")
+        run_upload(config, pd.DataFrame({"x": [2]}), "2026-01-02T02:00:00Z")
+        run_upload(config, pd.DataFrame({"x": [5]}), "2026-01-01T02:00:00Z", "rerun")
+        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket="lake")["Contents"])
+        assert keys == ["activity.parquet/ds=2026-01-01/part-0.parquet", "activity.parquet/ds=2026-01-02/part-0.parquet"]
+        read = tasks.read_dataset(config, "s3://lake/activity.parquet")
+    assert sorted(read["x"]) == [2, 5]
+
+
+# --- reading partitions ---------------------------------------------------------------------------
+
+
+def write_partitions(root: Path, parts: dict[str, pd.DataFrame]) -> None:
+    for ds, frame in parts.items():
+        (root / f"ds={ds}").mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(root / f"ds={ds}" / "part-0.parquet", index=False)
+
+
+def test_the_reader_reads_partitions_up_to_a_date_and_counts_repeated_rows_once(tmp_path):
+    root = tmp_path / "customers.parquet"
+    snapshot = pd.DataFrame({"id": [1, 2], "churn": [0, 1]})
+    write_partitions(root, {
+        "2026-01-01": snapshot,
+        "2026-01-02": pd.concat([snapshot, pd.DataFrame({"id": [3, 3], "churn": [0, 0]})]),  # 3 twice: kept
+        "2026-01-03": pd.DataFrame({"id": [4], "churn": [1]}),
+    })
+    (root / "_SUCCESS").write_text("")  # markers are not data
+    read = tasks.read_dataset({}, str(root), until="2026-01-02")
+    assert list(read.columns) == ["id", "churn"]
+    assert sorted(read["id"]) == [1, 2, 3, 3]
+    assert sorted(tasks.read_dataset({}, f"file://{root}")["id"]) == [1, 2, 3, 3, 4]
+
+
+def test_a_root_written_before_partitioning_is_one_file(tmp_path):
+    single = tmp_path / "customers.parquet"
+    pd.DataFrame({"id": [7]}).to_parquet(single)
+    assert tasks.read_dataset({}, str(single))["id"].tolist() == [7]
+
+
+def test_pandas_and_pyarrow_read_the_root_as_the_training_pipeline_does(tmp_path):
+    """What the training side does with its `label_data_uri` (the storage root): pandas reads
+    every partition and adds `ds` as a column; dropping it and the repeated rows gives the rows."""
+    root = tmp_path / "customers.parquet"
+    snapshot = pd.DataFrame({"customer_id": [1, 2], "churn": [0, 1]})
+    write_partitions(root, {"2026-01-01": snapshot, "2026-01-02": snapshot})
+    read = pd.read_parquet(root)
+    assert sorted(read["ds"].astype(str).unique()) == ["2026-01-01", "2026-01-02"]
+    assert len(read.drop(columns=["ds"]).drop_duplicates()) == 2
+    assert pd.read_parquet(root, columns=["customer_id", "churn"]).shape == (4, 2)
+
+
+@pytest.mark.slow
+def test_feasts_file_offline_store_reads_every_partition(tmp_path):
+    """The generated Feast repository's source is the storage root: a point-in-time join finds
+    each entity's row in whichever partition holds it."""
+    from feast import FeatureStore
+
+    from conftest import SPECS
+    from mlspec.build.compile import compile_spec
+    from support.churn_data import feast_repo_copy
+
+    result = compile_spec(SPECS / "customer-churn.yaml", tmp_path / "generated", targets=["feast"])
+    repo = feast_repo_copy(result.files, tmp_path / "feast")
+    data = tmp_path / "data"
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def day(ids, stamp, purchases):
+        n = len(ids)
+        return pd.DataFrame({"customer_id": np.array(ids, dtype="int64"),
+                             "total_purchases": np.full(n, purchases, dtype="float32"),
+                             "avg_order_value": np.ones(n, dtype="float32"),
+                             "days_since_last_purchase": np.ones(n, dtype="int32"),
+                             "support_tickets_count": np.ones(n, dtype="int32"),
+                             "event_timestamp": pd.Series([stamp] * n, dtype="datetime64[us, UTC]")})
+
+    write_partitions(data / "customer_activity.parquet", {
+        "2026-01-01": day([1, 2], now - timedelta(hours=30), 10.0),
+        "2026-01-02": day([2, 3], now - timedelta(hours=6), 20.0)})
+    env = {**os.environ, "MLSPEC_FEAST_DATA_DIR": str(data)}
+    feast = str(Path(sys.executable).with_name("feast"))
+    applied = subprocess.run([feast, "apply"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    entities = pd.DataFrame({"customer_id": [1, 2, 3], "event_timestamp": [now] * 3})
+    os.environ["MLSPEC_FEAST_DATA_DIR"] = str(data)
+    try:
+        store = FeatureStore(repo_path=str(repo))
+        joined = store.get_historical_features(entity_df=entities, features=["customer_features:total_purchases"]).to_df()
+    finally:
+        del os.environ["MLSPEC_FEAST_DATA_DIR"]
+    by_id = joined.set_index("customer_id")["total_purchases"]
+    # customer 1's row is 30 h old (TTL 1 d): expired; 2 has a newer row in the next partition.
+    assert by_id.loc[2] == 20.0 and by_id.loc[3] == 20.0 and pd.isna(by_id.get(1))
+
+
+# --- an ingestion DAG writes partitions, for real ------------------------------------------------------
+
+SPEC = {
+    "apiVersion": "mlspec/v1alpha1", "kind": "MLSystem", "metadata": {"name": "landing"},
+    "platform": {"objectStore": {"endpoint": "http://minio:9000", "credentialsSecret": "minio-credentials"}},
+    "datasets": {"activity": {
+        "source": {"uri": "s3://landing/activity/*.parquet"},  # the schema's own example
+        "storage": "s3://lake/activity.parquet", "schedule": "@daily",
+        "columns": {"customer_id": {"type": "int64", "nullable": False}, "clicks": {"type": "int32", "min": 0},
+                    "event_timestamp": {"type": "timestamp"}}}},
+}
+
+
+@pytest.mark.slow
+def test_an_ingestion_dag_writes_a_partition_per_date_from_a_wildcard_source(tmp_path):
+    from mlspec.build.compile import compile_spec
+    from support.airflow_runner import shared_home
+    from support.s3 import ACCESS_KEY, SECRET_KEY, moto_server
+
+    spec = tmp_path / "landing.yaml"
+    spec.write_text(yaml.safe_dump(SPEC))
+    result = compile_spec(spec, tmp_path / "generated", targets=["airflow", "great_expectations"])
+    assert result.ok, [d.message for d in result.diagnostics]
+    system = tmp_path / "generated" / "landing"
+    for path, text in result.files.items():
+        (system / path).parent.mkdir(parents=True, exist_ok=True)
+        (system / path).write_text(text)
+
+    def landing_file(client, key, ids, clicks):
+        frame = pd.DataFrame({"customer_id": ids, "clicks": clicks,
+                              "event_timestamp": pd.Timestamp("2026-01-01T10:00:00Z")})
+        client.put_object(Bucket="landing", Key=key, Body=frame.to_parquet(index=False))
+
+    home = shared_home()
+    with moto_server() as s3:
+        client = s3.client()
+        for bucket in ("landing", "lake"):
+            client.create_bucket(Bucket=bucket)
+        landing_file(client, "activity/a.parquet", [1, 2], [5, 6])
+        landing_file(client, "activity/b.parquet", [3], [7])
+        landing_file(client, "activity/archive/old.parquet", [99], [0])  # `*` stays in its folder
+        client.put_object(Bucket="landing", Key="activity/README.txt", Body=b"not data")
+        client.put_object(Bucket="landing", Key="activity-2/c.parquet", Body=b"beside the pattern")
+        env = {"AIRFLOW_CONN_MINIO-CREDENTIALS": json.dumps({"conn_type": "aws", "login": ACCESS_KEY,
+                                                             "password": SECRET_KEY}),
+               "AIRFLOW_VAR_MLSPEC__LANDING__S3_ENDPOINT": s3.endpoint,
+               "AIRFLOW_VAR_MLSPEC__LANDING__STAGING_DIR": str(tmp_path / "staging")}
+
+        def ingest(date):
+            ran = home.dags_test("landing__ingest_activity", date, system / "airflow" / "dags", env)
+            assert ran.returncode == 0, ran.stdout[-4000:] + ran.stderr[-4000:]
+            assert set(home.task_states("landing__ingest_activity").values()) == {"success"}
+
+        ingest("2026-01-01")
+        ingest("2026-01-02")
+        landing_file(client, "activity/b.parquet", [3, 4], [8, 9])  # the landing zone changed
+        ingest("2026-01-02")  # re-run: replaces 2026-01-02 only
+        assert s3.keys("lake") == ["activity.parquet/ds=2026-01-01/part-0.parquet",
+                                   "activity.parquet/ds=2026-01-02/part-0.parquet"]
+
+        def partition(ds):
+            body = client.get_object(Bucket="lake", Key=f"activity.parquet/ds={ds}/part-0.parquet")["Body"].read()
+            return pd.read_parquet(io.BytesIO(body))
+
+        assert sorted(partition("2026-01-01")["customer_id"]) == [1, 2, 3]
+        assert sorted(partition("2026-01-02")["customer_id"]) == [1, 2, 3, 4]
+        # The whole dataset, as the training pipeline reads it: pandas over s3fs, every partition.
+        options = {"key": ACCESS_KEY, "secret": SECRET_KEY, "client_kwargs": {"endpoint_url": s3.endpoint}}
+        whole = pd.read_parquet("s3://lake/activity.parquet", storage_options=options)
+        assert len(whole) == 7 and sorted(whole["ds"].astype(str).unique()) == ["2026-01-01", "2026-01-02"]
+        assert len(whole.drop(columns=["ds"]).drop_duplicates()) == 5  # customer 3 changed: a row in each partition
