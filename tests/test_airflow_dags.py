@@ -49,10 +49,15 @@ for folder in sys.argv[2:]:
                 "downstream": sorted(task.downstream_task_ids),
                 "trigger_dag_id": getattr(task, "trigger_dag_id", None),
                 "inlets": [as_dataset(d) for d in task.inlets],
-                "outlets": [as_dataset(d) for d in task.outlets],
+                # Assets are for scheduling (DAGs that wait for a dataset), not lineage.
+                "outlets": [as_dataset(d) for d in task.outlets if not isinstance(d, airflow.sdk.Asset)],
+                "assets": [d.uri for d in task.outlets if isinstance(d, airflow.sdk.Asset)],
             }
+        condition = getattr(dag.timetable, "asset_condition", None)
+        assets = sorted(a.uri for a in getattr(condition, "objects", [condition] if condition else []))
         dags[dag_id] = {"schedule": dag.schedule if isinstance(dag.schedule, str) or dag.schedule is None
-                        else repr(dag.schedule), "catchup": dag.catchup, "fileloc": dag.fileloc, "tasks": tasks}
+                        else repr(dag.schedule), "schedule_assets": assets, "catchup": dag.catchup,
+                        "fileloc": dag.fileloc, "tasks": tasks}
     out[folder] = {"import_errors": {k: str(v) for k, v in bag.import_errors.items()},
                    "files": sorted(bag.dagbag_stats and [s.file for s in bag.dagbag_stats]),
                    "dags": dags, "heavy_imports": imported}
@@ -82,6 +87,7 @@ def test_every_generated_dag_loads_without_import_errors(bags, spec):
     expected = {d.ingest_dag_id for d in system.datasets if d.source is not None}
     expected |= {m.train_dag_id for m in system.models}
     expected |= {m.drift_dag_id for m in system.models if m.drift_dag_id}
+    expected |= {f"{system.py_name}__feast"} if system.feature_views else set()
     assert set(bag["dags"]) == expected
     for dag_id, dag in bag["dags"].items():
         assert Path(dag["fileloc"]).name == f"{dag_id}.py"
@@ -155,3 +161,21 @@ def test_every_task_declares_openlineage_datasets(bags):
     assert [d[:2] for d in drift["check_drift"]["inlets"]] == [
         ["s3://feast-offline", "customer_activity.parquet"],
         ["s3://mlspec-monitoring", "customer-churn/churn/predictions/"]]
+
+
+def test_the_feast_dag_runs_when_an_ingestion_dag_updates_a_feature_source(bags):
+    """Each upload updates its dataset's Asset; the Feast DAG is scheduled on those of its
+    feature views' sources (and daily on none other: every source here is ingested)."""
+    for system, feast_dag, sources in (
+            ("customer-churn", "customer_churn__feast", {"customer_activity": "s3://feast-offline/customer_activity.parquet"}),
+            ("payments-risk", "payments_risk__feast", {"card_stats": "s3://feast-offline/card_stats.parquet",
+                                                       "merchant_stats": "s3://feast-offline/merchant_stats.parquet"})):
+        dags = bags[system]["dags"]
+        for dataset, uri in sources.items():
+            assert dags[f"{system.replace('-', '_')}__ingest_{dataset}"]["tasks"]["upload"]["assets"] == [uri]
+        dag = dags[feast_dag]
+        assert dag["schedule_assets"] == sorted(sources.values())
+        assert {t: v["downstream"] for t, v in dag["tasks"].items()} == {"apply": ["materialize"], "materialize": []}
+    # No task but the upload updates an asset.
+    assert [t for bag in bags.values() for d in bag["dags"].values() for t, v in d["tasks"].items() if v["assets"]] \
+        == ["upload"] * 6

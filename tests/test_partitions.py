@@ -49,6 +49,12 @@ def test_a_schedule_that_runs_more_than_daily_writes_a_file_per_run(schedule, pe
     assert naming.partition_layout(dataset(schedule)) == (LAYOUT_PER_RUN if per_run else LAYOUT_DAILY)
 
 
+def test_the_asset_is_the_storage_root():
+    assert naming.dataset_asset_uri(dataset("@daily")) == "s3://lake/activity.parquet"
+    assert naming.dataset_asset_uri(dataset("@daily", "/srv/lake/activity")) == "file:///srv/lake/activity"
+    assert naming.dataset_asset_uri(dataset("@daily", None)) is None
+
+
 # --- writing partitions ---------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from mlspec.check.consistency import (
     check_model_settings,
     check_platform_requirements,
 )
+from mlspec.check.serving_data import check_served_features
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import MLSystemSpec
@@ -25,6 +26,7 @@ PASSES = (
     check_model_settings,
     check_derived_names,
     check_platform_requirements,
+    check_served_features,
 )
 
 

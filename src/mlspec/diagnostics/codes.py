@@ -146,6 +146,11 @@ _TABLE = (
          "`format: custom` has no built-in KServe runtime: name a ServingRuntime with `runtime`."),
     Code("E406", _E, "check", "an SLO that measures nothing",
          "An SLO that gates a canary must set `errorRate`, `latencyP95Ms`, or both."),
+    Code("E407", _E, "check", "a served model reads features that are not materialized online",
+         "A model with `serving` is answered online, so every feature view it reads must be materialized into\n"
+         "Feast's online store. A view marked `online: false` is never materialized (the Feast DAG skips it), and\n"
+         "the model would be served with empty features. Set `online: true` on the view (the default), or serve\n"
+         "the model from features it is sent rather than from views it reads (drop the view from `features`)."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

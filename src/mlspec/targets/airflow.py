@@ -1,7 +1,9 @@
 """Airflow 3.3 DAGs: per dataset an ingestion DAG (extract -> validate with Great
-Expectations -> version with DVC -> upload the run's partition), per model a training DAG that submits its
-Kubeflow pipeline, and per drift-monitored model a drift DAG whose Evidently check
-branches to `TriggerDagRunOperator` (the training DAG) or a no-action task.
+Expectations -> version with DVC -> upload the run's partition, updating the dataset's
+Asset), per system with feature views a Feast DAG scheduled on its sources' Assets (apply
+when changed -> materialize), per model a training DAG that submits its Kubeflow pipeline,
+and per drift-monitored model a drift DAG whose Evidently check branches to
+`TriggerDagRunOperator` (the training DAG) or a no-action task.
 
 Airflow facts built in: `airflow.sdk.DAG`, operators from providers.standard, `schedule=`
 (not `schedule_interval`), a fixed `pendulum` start date with `catchup=False`, lineage
@@ -41,6 +43,8 @@ class AirflowTarget(Target):
         dags: list[tuple[str, str]] = []
         for dataset in common.ingested_datasets(system):
             dags.append((dataset.ingest_dag_id, render_template("airflow/ingest_dag.py.j2", **ingest_context(system, dataset))))
+        if system.feature_views:
+            dags.append((naming.feast_dag_id(system), render_template("airflow/feast_dag.py.j2", **feast_context(system))))
         for model in system.models:
             if system.platform.kubeflow is None:
                 self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
@@ -123,13 +127,59 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         tasks.append(("version", [staging], [(dataset.dvc_remote.rstrip("/"), common.dvc_data_path(dataset))]))
     if dataset.storage:
         tasks.append(("upload", [staging], [common.split_uri(dataset.storage)]))
+    asset = naming.dataset_asset_uri(dataset)
     return {
         "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
                          retries=dataset.retries),
         "config": pyliteral(config),
         "sql": source.sql if is_sql else None,
-        "tasks": [{"task_id": t, "inlets": lineage_literal(i), "outlets": lineage_literal(o)} for t, i, o in tasks],
+        # The upload task updates the dataset's Airflow Asset: DAGs that wait for the data
+        # (the Feast DAG) are scheduled on it.
+        "tasks": [{"task_id": t, "inlets": lineage_literal(i), "outlets": lineage_literal(o),
+                   "asset": asset if t == "upload" else None} for t, i, o in tasks],
         "chain": " >> ".join(f"{t}_task" for t, _, _ in tasks),
+    }
+
+
+def feast_context(system: IRSystem) -> dict:
+    """The Feast DAG: apply the repository when it changed, then materialize the online
+    feature views, whenever one of their sources lands (its ingestion DAG's Asset)."""
+    settings = _system_settings(system)
+    del settings["staging_dir"]
+    settings["feast_repo"] = [common.variable_key(system, "feast_repo"), None]
+    assets, unscheduled = [], []
+    for view in system.feature_views:
+        asset = naming.dataset_asset_uri(view.source) if view.source.source is not None else None
+        if asset is None:
+            unscheduled.append(view.source.name)
+        elif asset not in assets:
+            assets.append(asset)
+    config = {
+        "system": system.name,
+        "dag_id": naming.feast_dag_id(system),
+        "s3_endpoint_env": naming.FEAST_S3_ENDPOINT_ENV,
+        "views": [{"name": v.name, "online": v.online, "ttl_seconds": v.ttl_seconds,
+                   "asset": naming.dataset_asset_uri(v.source)} for v in system.feature_views],
+        "credentials": _credentials(system),
+        "settings": settings,
+    }
+    sources = list(dict.fromkeys(common.split_uri(v.source.storage) for v in system.feature_views
+                                 if v.source.storage))
+    views = [(common.lineage_namespace(system), f"feast.{v.name}") for v in system.feature_views]
+    online = [(common.lineage_namespace(system), f"feast.{v.name}") for v in system.feature_views if v.online]
+    description = (f"Feast repository of {system.name}: apply on change, materialize the online feature views"
+                   " after their sources land")
+    return {
+        # Retried as often as its most-retried source: what makes ingestion worth retrying
+        # (a flaky object store) is what Feast reads too.
+        "dag": _dag_args(system, naming.feast_dag_id(system), None, description, "feast",
+                         retries=max(v.source.retries for v in system.feature_views)),
+        "config": pyliteral(config),
+        "assets": assets,
+        # Sources no ingestion DAG writes never update an Asset: their views are materialized daily.
+        "daily": bool(unscheduled),
+        "apply_lineage": {"inlets": lineage_literal(sources), "outlets": lineage_literal(views)},
+        "materialize_lineage": {"inlets": lineage_literal(sources), "outlets": lineage_literal(online or views)},
     }
 
 

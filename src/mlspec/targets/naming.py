@@ -9,7 +9,7 @@ to find it.
 
 from __future__ import annotations
 
-from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject
+from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
 
 # --- Airflow --------------------------------------------------------------------------------
 
@@ -22,12 +22,23 @@ def suite_path(dataset: IRDataset) -> str:
     return f"great_expectations/{dataset.name}.json"
 
 
+# The Feast definitions read this environment variable for the object store's endpoint
+# (their file sources' `s3_endpoint_override`), so the Feast DAG can point them where the
+# deployment's `s3_endpoint` setting says; unset, they use the spec's endpoint.
+FEAST_S3_ENDPOINT_ENV = "MLSPEC_FEAST_S3_ENDPOINT"
+
+
+def feast_dag_id(system: IRSystem) -> str:
+    """The DAG that applies the Feast repository and materializes its online feature views."""
+    return f"{system.py_name}__feast"
+
+
 def drift_check_path(model: IRModel) -> str:
     """The Evidently check the drift DAG runs."""
     return f"monitoring/{model.py_name}_drift.py"
 
 
-# --- dataset partitions -----------------------------------------------------------------------
+# --- dataset partitions and assets ------------------------------------------------------------
 #
 # Every reader of a dataset's `storage` and its one writer (the ingestion DAG's upload task) agree
 # on this layout, decided here once. Each ingestion run writes one Hive-style partition under the
@@ -67,6 +78,14 @@ def partition_layout(dataset: IRDataset) -> dict:
     per_run = runs_more_than_daily(dataset.schedule)
     return {"column": PARTITION_COLUMN, "date_format": PARTITION_DATE_FORMAT,
             "file": RUN_PART_FILE if per_run else DAILY_PART_FILE, "per_run": per_run}
+
+
+def dataset_asset_uri(dataset: IRDataset) -> str | None:
+    """The Airflow Asset the ingestion DAG's upload task updates: the dataset's storage root
+    (an absolute path as a file:// URI). DAGs that wait for the dataset schedule on it."""
+    if not dataset.storage:
+        return None
+    return "file://" + dataset.storage if dataset.storage.startswith("/") else dataset.storage
 
 
 # --- Feast and Kubeflow ---------------------------------------------------------------------

@@ -3,8 +3,8 @@
 # Spec: specs/customer-churn.yaml
 """Ingestion: extract the dataset to Parquet, validate it with its Great Expectations suite,
 version it with DVC and upload it to the object store as this run's partition (the steps the
-spec asks for).
-
+spec asks for). The upload updates the dataset's Airflow Asset,
+which the DAGs that wait for the data (the Feast DAG) are scheduled on.
 Task callables import pandas, Great Expectations, DVC and boto3 only when they run.
 """
 
@@ -14,6 +14,7 @@ import os
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import Asset
 from airflow.providers.common.compat.lineage.entities import File
 from airflow.sdk import DAG
 
@@ -124,7 +125,7 @@ with DAG(
         task_id='upload',
         python_callable=upload,
         inlets=_lineage(['customer-churn://staging/customers.parquet']),
-        outlets=_lineage(['s3://raw-data/customers.parquet']),
+        outlets=_lineage(['s3://raw-data/customers.parquet']) + [Asset('s3://raw-data/customers.parquet')],
     )
 
     extract_task >> validate_task >> version_task >> upload_task

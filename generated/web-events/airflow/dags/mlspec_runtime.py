@@ -516,6 +516,153 @@ def upload(config, context):
     return uri
 
 
+# --- Feast --------------------------------------------------------------------------------------------
+
+
+def feast_repo(config):
+    return setting(config, "feast_repo") or os.path.join(root(config), "feast")
+
+
+class _environment:
+    """Set environment variables for the length of a `with` block, then put them back (Feast
+    and the S3 filesystems it uses take credentials and the endpoint from the environment)."""
+
+    def __init__(self, values):
+        self.values, self.saved = {k: v for k, v in values.items() if v is not None}, {}
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def feast_environment(config):
+    return _environment({**credentials(config), config["s3_endpoint_env"]: setting(config, "s3_endpoint")})
+
+
+def feast_store(config):
+    from feast import FeatureStore
+
+    return FeatureStore(repo_path=feast_repo(config))
+
+
+def feast_definitions(store, repo):
+    """The objects the repository defines (what `feast apply` parses): its Python files are
+    imported from the repository folder, as the Feast CLI imports them."""
+    from pathlib import Path
+
+    from feast.project import Project
+    from feast.repo_operations import get_repo_files, parse_repo, py_path_to_module
+
+    previous = os.getcwd()
+    os.chdir(repo)
+    sys.path.insert(0, repo)
+    modules = []
+    try:
+        modules = [py_path_to_module(f) for f in get_repo_files(Path(repo))]
+        for module in modules:  # a module of the same name imported by an earlier task
+            sys.modules.pop(module, None)
+        contents = parse_repo(Path(repo))
+    finally:
+        sys.path.remove(repo)
+        os.chdir(previous)
+        for module in modules:
+            sys.modules.pop(module, None)
+    if not contents.projects:
+        contents.projects.append(Project(name=store.project))
+    return contents
+
+
+def _without_meta(value):
+    """A copy of a protobuf message without its `meta` (Feast stamps a data source's creation
+    time there on every parse and every registry write)."""
+    if not hasattr(value, "DESCRIPTOR") or "meta" not in value.DESCRIPTOR.fields_by_name:
+        return value
+    copy = type(value)()
+    copy.CopyFrom(value)
+    copy.ClearField("meta")
+    return copy
+
+
+def _changed(diff):
+    from feast.diff.property_diff import TransitionType
+
+    if diff.transition_type in (TransitionType.UNCHANGED, TransitionType.UNKNOWN):
+        return False
+    properties = getattr(diff, "feast_object_property_diffs", None) or getattr(diff, "infra_object_property_diffs", None)
+    if diff.transition_type != TransitionType.UPDATE or not properties:
+        return True
+    return any(_without_meta(p.val_existing) != _without_meta(p.val_declared) for p in properties)
+
+
+def feast_apply(config, context):
+    """`feast apply`, when the repository differs from the registry: Feast's own plan compares
+    the definitions with the registry (and the online store's tables), and only a difference
+    is applied. A difference only in the creation time Feast stamps on a data source (which
+    it does again on every parse and after every materialization) is none. Returns the changes."""
+    from feast.repo_operations import apply_total_with_repo_instance
+
+    def described(diffs, kind):
+        return sorted(f"{d.transition_type.name.lower()} {getattr(getattr(d, kind), 'value', getattr(d, kind))}"
+                      f" {d.name}" for d in diffs if _changed(d))
+
+    repo = feast_repo(config)
+    with feast_environment(config):
+        store = feast_store(config)
+        contents = feast_definitions(store, repo)
+        registry_diff, infra_diff, _ = store.plan(contents)
+        changes = described(registry_diff.feast_object_diffs, "feast_object_type")
+        changes += described(infra_diff.infra_object_diffs, "infra_object_type")
+        if not changes:
+            log.info("the Feast registry of %s matches the repository: nothing to apply", repo)
+            return {"applied": False, "changes": []}
+        apply_total_with_repo_instance(store, store.project, store.registry, contents,
+                                       skip_source_validation=False)
+    log.info("applied the Feast repository %s: %s", repo, "; ".join(changes))
+    return {"applied": True, "changes": changes}
+
+
+def _triggering_assets(context):
+    """URIs of the assets whose updates started this run (none for a manual or test run)."""
+    events = context.get("triggering_asset_events") or {}
+    try:
+        keys = list(events.keys())
+    except AttributeError:
+        return set()
+    return {getattr(key, "uri", None) or str(key) for key in keys if events[key]}
+
+
+def feast_materialize(config, context):
+    """Write the latest feature values of the online feature views into the online store: those
+    whose source landed (the assets that triggered the run), or all of them in a run started by
+    hand. Each view is materialized over its TTL up to now, not from where the last run stopped:
+    rows that land after their event time (a day's activity loaded the next morning) are still
+    served, and an entity whose newest row is older than the TTL is not served anyway."""
+    import datetime
+
+    landed = _triggering_assets(context)
+    views = [v for v in config["views"] if v["online"] and (not landed or v["asset"] in landed)]
+    end = datetime.datetime.now(datetime.timezone.utc)
+    done = []
+    with feast_environment(config):
+        store = feast_store(config)
+        for view in views:
+            if view["ttl_seconds"]:
+                store.materialize(start_date=end - datetime.timedelta(seconds=view["ttl_seconds"]),
+                                  end_date=end, feature_views=[view["name"]])
+            else:  # no TTL: values never expire, so continue from the last materialization
+                store.materialize_incremental(end_date=end, feature_views=[view["name"]])
+            done.append(view["name"])
+    log.info("materialized %s up to %s", done or "no feature view", end.isoformat())
+    return {"materialized": done, "end": end.isoformat()}
+
+
 # --- training -------------------------------------------------------------------------------------
 
 
@@ -591,6 +738,7 @@ def alert_drift(config, context):
 
 
 STEPS = {"extract": extract, "validate": validate, "version": version, "upload": upload,
+         "feast_apply": feast_apply, "feast_materialize": feast_materialize,
          "submit_pipeline": submit_pipeline, "check_drift": check_drift, "decide": decide,
          "alert_drift": alert_drift}
 
