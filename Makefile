@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 
-.PHONY: run test update-goldens schema constraints bench clean
+.PHONY: run test test-fast update-goldens schema constraints bench clean
 
 ## run: install mlspec and compile specs/ into generated/ (the main job)
 run: $(VENV)/.runtime-installed
@@ -14,9 +14,13 @@ run: $(VENV)/.runtime-installed
 test: $(VENV)/.test-installed
 	$(BIN)/python -m pytest
 
+## test-fast: the unit and CLI layers only (tests/unit, tests/cli; not the slow ones), in under a minute
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/cli
+
 ## update-goldens: rewrite expected test outputs after a reviewed change
 update-goldens: $(VENV)/.test-installed
-	MLSPEC_UPDATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/test_invalid_corpus.py tests/test_golden.py
+	MLSPEC_UPDATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/cli/test_invalid_corpus.py tests/unit/targets/test_golden.py
 
 ## schema: regenerate schema/mlspec.schema.json from the spec models
 schema: $(VENV)/.runtime-installed

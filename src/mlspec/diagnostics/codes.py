@@ -3,8 +3,8 @@
 `mlspec codes` lists them and `mlspec codes E201` prints one (as `ruff rule` does). A code
 is a family of related problems (E204 is any unknown or misplaced column), so one code may
 have several messages; the doc says what they have in common and how to fix them.
-tests/test_codes.py keeps this table and the code honest: each code used in the source is
-defined here once, each code defined here is used, and each has a doc.
+tests/unit/diagnostics/test_codes.py keeps this table and the code honest: each code used in
+the source is defined here once, each code defined here is used, and each has a doc.
 
 Stages, in the order a spec goes through them: load (reading and parsing the YAML),
 validate (the spec's shape and value types), check (references and rules across

@@ -15,8 +15,8 @@ the two libraries are known to see differently; then its values and spans are th
 ruamel.yaml would give. Anything else (a YAML error, a diagnostic of ours, a tab, an empty
 scalar, and the few other constructs listed at _LIBYAML_DIFFERS_IN_TEXT) is
 composed again by ruamel.yaml, so every diagnostic still comes from that one path, word for
-word, and ruamel.yaml is only imported then. tests/test_loader_equivalence.py holds the two
-composers to all this.
+word, and ruamel.yaml is only imported then. tests/property/test_loader_equivalence.py holds
+the two composers to all this.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def _load_with_ruamel(text: str, display: str, sha256: str) -> tuple[LoadedSourc
 
 
 # Texts that libyaml reads differently from ruamel.yaml (found by comparing the two, see
-# tests/test_loader_equivalence.py) go straight to ruamel.yaml. First, single characters:
+# tests/property/test_loader_equivalence.py) go straight to ruamel.yaml. First, single characters:
 # - a directive (`%YAML 1.1` switches ruamel to YAML 1.1 scalars; libyaml ignores it);
 # - NEL, LS and PS, which libyaml takes for line breaks and ruamel.yaml refuses;
 # - a byte order mark inside the text, after which libyaml's columns are one too far;

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 from mlspec.ir.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRDataset, IRFeatureView, IRFileSource, IRModel, IRProject, IRSystem
+from mlspec.targets import naming
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets import naming
 from mlspec.targets.naming import feature_service_name
 from mlspec.targets.templating import render_template
 

@@ -1,0 +1,287 @@
+"""Sample data for a spec, made from what the spec says about its data.
+
+`mlspec run --local` needs tables to ingest before any real data exists: each dataset with
+typed columns gets rows that its own Great Expectations suite accepts (types, ranges, value
+sets, nullability, uniqueness, row counts), that join (every entity's join keys come from one
+pool, and a feature row stands an hour before the label row it explains, well within the
+view's TTL), and that teach something: each model's label is a function of its features
+plus a little noise, so a reasonable estimator passes reasonable gates, while the sensitive
+columns a fairness gate compares carry no signal.
+
+Deterministic: the same spec and seed give the same frames. `drift` shifts every numeric
+feature by that many standard deviations, for the drifted traffic of the drift stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mlspec.ir.model import IRColumn, IRDataset, IRModel, IRSystem
+
+INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1),
+              "int64": (-(2**63), 2**63 - 1)}
+NUMPY_TYPES = {"int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64", "float32": "float32",
+               "float64": "float64", "bool": "bool"}
+# The day the first label is observed; features stand an hour before.
+LABEL_TIME = dt.datetime(2024, 1, 8, 12, 0, 0)
+FEATURE_LEAD = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Sample:
+    frames: dict[str, pd.DataFrame]  # dataset name -> rows
+    keys: dict[str, np.ndarray]  # join key column -> the entity values every dataset shares
+
+
+def synthesize(system: IRSystem, rows: int = 1000, seed: int = 0, when: dt.datetime = LABEL_TIME) -> Sample:
+    """A frame per dataset with columns (datasets without columns have nothing to make)."""
+    rng = np.random.default_rng(seed)
+    datasets = [d for d in system.datasets if d.columns]
+    counts = {d.name: _row_count(d, rows) for d in datasets}
+    keys = _key_pools(system, datasets, max(counts.values(), default=rows))
+    label_columns = {(m.label_dataset.name, m.label_column) for m in system.models}
+    frames: dict[str, pd.DataFrame] = {}
+    # Feature sources first: labels are computed from the features they explain.
+    order = sorted(datasets, key=lambda d: any(d.name == ds for ds, _ in label_columns))
+    for dataset in order:
+        count = counts[dataset.name]
+        timestamp = when - FEATURE_LEAD if not any(dataset.name == ds for ds, _ in label_columns) else when
+        frames[dataset.name] = _frame(dataset, count, keys, timestamp, _rng(rng, dataset.name))
+    for model in system.models:
+        dataset = model.label_dataset
+        if dataset.name in frames and dataset.column(model.label_column) is not None:
+            frames[dataset.name][model.label_column] = _labels(model, frames, keys, _rng(rng, model.name))
+    return Sample(frames, keys)
+
+
+def drifted(frame: pd.DataFrame, columns: list[IRColumn], shift: float) -> pd.DataFrame:
+    """`frame` with every numeric column moved by `shift` standard deviations (kept in range)."""
+    moved = frame.copy()
+    for column in columns:
+        if column.name not in moved or column.type not in NUMPY_TYPES or column.type == "bool":
+            continue
+        values = moved[column.name].astype("float64")
+        spread = float(values.std() or 1.0)
+        low, high = _bounds(column)
+        moved[column.name] = _as_type(np.clip(values + shift * spread, low, high), column.type)
+    return moved
+
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def _key_pools(system: IRSystem, datasets: list[IRDataset], rows: int) -> dict[str, np.ndarray]:
+    """One pool of values per join key column, shared by every dataset that has the column."""
+    pools: dict[str, np.ndarray] = {}
+    for entity in system.entities:
+        for key in entity.join_keys:
+            column = next((d.column(key) for d in datasets if d.column(key) is not None), None)
+            if column is None or key in pools:
+                continue
+            pools[key] = _distinct_values(column, rows)
+    return pools
+
+
+def _distinct_values(column: IRColumn, count: int) -> np.ndarray:
+    if column.type.startswith("int") or column.type.startswith("float"):
+        low, _ = _bounds(column)
+        start = max(1, int(low) if np.isfinite(low) else 1)
+        return _as_type(np.arange(start, start + count), column.type)
+    return np.array([f"{column.name}-{i:06d}" for i in range(count)], dtype=object)
+
+
+# --- one dataset ---------------------------------------------------------------------------------
+
+
+def _row_count(dataset: IRDataset, rows: int) -> int:
+    """`rows`, or what the dataset's row-count expectations ask for."""
+    count = rows
+    for expectation in dataset.expectations:
+        kind = expectation.expect.removeprefix("expect_")
+        if kind in ("table_row_count_to_be_between", "table_row_count_to_equal"):
+            if expectation.min is not None:
+                count = max(count, int(expectation.min))
+            if expectation.max is not None:
+                count = min(count, int(expectation.max))
+    return count
+
+
+def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt.datetime,
+           rng: np.random.Generator) -> pd.DataFrame:
+    data = {}
+    for column in dataset.columns:
+        if column.name in keys:
+            data[column.name] = keys[column.name][:count]
+            continue
+        pattern = _extra_regex(dataset, column.name)
+        if pattern is not None and column.type == "string":
+            data[column.name] = np.array([_matching_text(pattern, rng) for _ in range(count)], dtype=object)
+            continue
+        data[column.name] = _column(column, count, when, rng, _extra_values(dataset, column.name),
+                                    _extra_bounds(dataset, column.name))
+    return pd.DataFrame(data)
+
+
+def _column(column: IRColumn, count: int, when: dt.datetime, rng: np.random.Generator,
+            allowed: tuple | None, bounds: tuple[float, float] | None) -> np.ndarray:
+    allowed = column.allowed if column.allowed is not None else allowed
+    if column.type == "timestamp":
+        # Spread over the hour before `when`, each row distinct: unique timestamps are then easy.
+        offsets = np.sort(rng.choice(3_600_000, size=count, replace=count > 3_600_000))
+        return np.array([np.datetime64(when) - np.timedelta64(int(o), "ms") for o in offsets[::-1]],
+                        dtype="datetime64[ns]")
+    if allowed:
+        if column.unique:
+            return np.array(list(allowed)[:count], dtype=object)
+        return np.array([allowed[i] for i in rng.integers(0, len(allowed), size=count)], dtype=object)
+    if column.type == "bool":
+        return rng.integers(0, 2, size=count).astype(bool)
+    if column.type in ("string", "bytes"):
+        if column.unique:
+            return np.array([f"{column.name}-{i:06d}" for i in range(count)], dtype=object)
+        return np.array([f"{column.name}-{i % 7}" for i in rng.integers(0, 7, size=count)], dtype=object)
+    low, high = _bounds(column)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    low, high = (low if np.isfinite(low) else 0.0), (high if np.isfinite(high) else low + 100.0)
+    if column.unique:
+        return _as_type(np.linspace(low, high, num=count) if column.type.startswith("float")
+                        else low + np.arange(count), column.type)
+    if column.type.startswith("int"):
+        return _as_type(rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1, size=count), column.type)
+    return _as_type(rng.uniform(low, high, size=count), column.type)
+
+
+def _bounds(column: IRColumn) -> tuple[float, float]:
+    low, high = INT_RANGES.get(column.type, (-np.inf, np.inf))
+    if isinstance(column.min, (int, float)):
+        low = max(low, column.min)
+    if isinstance(column.max, (int, float)):
+        high = min(high, column.max)
+    if column.type.startswith("int") and (not np.isfinite(low) or low < -1e6):
+        low = 0
+    if column.type.startswith("int") and (not np.isfinite(high) or high > 1e6):
+        high = max(low + 100, 100)
+    return float(low), float(high)
+
+
+def _extra_values(dataset: IRDataset, column: str) -> tuple | None:
+    for expectation in dataset.expectations:
+        if expectation.column == column and expectation.values and \
+                expectation.expect.removeprefix("expect_") == "column_values_to_be_in_set":
+            return tuple(expectation.values)
+    return None
+
+
+def _extra_regex(dataset: IRDataset, column: str) -> str | None:
+    for expectation in dataset.expectations:
+        if expectation.column == column and expectation.regex and \
+                expectation.expect.removeprefix("expect_") == "column_values_to_match_regex":
+            return expectation.regex
+    return None
+
+
+def _matching_text(pattern: str, rng: np.random.Generator) -> str:
+    """A string the regular expression matches, made by walking Python's own parse of it
+    (literals, classes, repeats, groups and alternatives; anchors match themselves)."""
+    from re import _parser as parser  # the stdlib's regex parser: what `re` itself matches with
+
+    def walk(items) -> str:
+        out = []
+        for op, arg in items:
+            name = str(op)
+            if name == "LITERAL":
+                out.append(chr(arg))
+            elif name == "ANY":
+                out.append("x")
+            elif name == "IN":
+                out.append(pick(arg))
+            elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+                low, high, body = arg
+                high = low + 3 if high == parser.MAXREPEAT else high
+                out.extend(walk(body) for _ in range(int(rng.integers(low, high + 1))))
+            elif name == "SUBPATTERN":
+                out.append(walk(arg[-1]))
+            elif name == "BRANCH":
+                branches = arg[1]
+                out.append(walk(branches[int(rng.integers(0, len(branches)))]))
+        return "".join(out)
+
+    def pick(members) -> str:
+        choices: list[str] = []
+        for op, arg in members:
+            name = str(op)
+            if name == "LITERAL":
+                choices.append(chr(arg))
+            elif name == "RANGE":
+                choices += [chr(c) for c in range(arg[0], arg[1] + 1)]
+            elif name == "CATEGORY":
+                choices += list("0123456789") if "DIGIT" in str(arg) else list("abcdefghij")
+        return choices[int(rng.integers(0, len(choices)))] if choices else "x"
+
+    return walk(parser.parse(pattern))
+
+
+def _extra_bounds(dataset: IRDataset, column: str) -> tuple[float, float] | None:
+    for expectation in dataset.expectations:
+        if expectation.column == column and expectation.expect.removeprefix("expect_") == "column_values_to_be_between":
+            return (expectation.min if expectation.min is not None else -np.inf,
+                    expectation.max if expectation.max is not None else np.inf)
+    return None
+
+
+def _as_type(values, column_type: str) -> np.ndarray:
+    if column_type.startswith("int"):
+        return np.asarray(np.round(values)).astype(NUMPY_TYPES[column_type])
+    return np.asarray(values).astype(NUMPY_TYPES.get(column_type, "float64"))
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+def _labels(model: IRModel, frames: dict[str, pd.DataFrame], keys: dict[str, np.ndarray],
+            rng: np.random.Generator) -> np.ndarray:
+    """The label for each row of the label dataset: a score of the model's numeric features
+    (looked up by join key), plus noise, cut into the label column's values."""
+    label_frame = frames[model.label_dataset.name]
+    score = np.zeros(len(label_frame))
+    for feature in model.features:
+        source = next((f for name, f in frames.items() if feature.name in f and name != model.label_dataset.name),
+                      None)
+        if source is None or feature.type in ("string", "bytes", "timestamp"):
+            continue
+        key = next((k for k in keys if k in source and k in label_frame), None)
+        if key is None:
+            continue
+        values = label_frame[key].map(dict(zip(source[key], source[feature.name].astype("float64"))))
+        values = values.astype("float64")
+        spread = float(values.std() or 1.0)
+        weight = 1.0 if _digest(feature.name) % 2 else -1.0
+        score += weight * (values.fillna(values.mean()) - values.mean()) / spread
+    score += rng.normal(0, 0.25, size=len(score))
+    column = model.label_dataset.column(model.label_column)
+    if model.task == "regression":
+        low, high = _bounds(column)
+        centre = (low + high) / 2 if np.isfinite(low) and np.isfinite(high) else 50.0
+        return _as_type(centre + score * (abs(high - low) / 8 if np.isfinite(high - low) else 10.0), column.type)
+    classes = list(column.allowed) if column.allowed else [0, 1]
+    if model.task == "binary_classification":
+        classes = classes[:2]
+    edges = np.quantile(score, np.linspace(0, 1, len(classes) + 1)[1:-1])
+    index = np.searchsorted(edges, score)
+    values = np.array([classes[i] for i in index], dtype=object)
+    return values.astype(NUMPY_TYPES[column.type]) if column.type in NUMPY_TYPES else values
+
+
+def _rng(parent: np.random.Generator, name: str) -> np.random.Generator:
+    """A generator per dataset or model, so adding one does not reshuffle the others."""
+    return np.random.default_rng([int(parent.bit_generator.seed_seq.entropy or 0), _digest(name)])
+
+
+def _digest(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")

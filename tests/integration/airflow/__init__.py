@@ -1,0 +1,1 @@
+"""Airflow: DagBag loading, `airflow dags test` runs, the OpenLineage config."""

@@ -1,0 +1,1 @@
+"""DVC: the generated stages and remote config in the real `dvc`."""

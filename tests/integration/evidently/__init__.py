@@ -1,0 +1,1 @@
+"""Evidently: the generated drift checks with the real Evidently."""

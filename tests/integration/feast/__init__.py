@@ -1,0 +1,1 @@
+"""Feast: `feast apply`, materialize and online serving."""

@@ -1,0 +1,1 @@
+"""git: `mlspec publish` into real deployments repositories."""

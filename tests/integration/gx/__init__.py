@@ -1,0 +1,1 @@
+"""Great Expectations: the generated suites in GX 1.x."""

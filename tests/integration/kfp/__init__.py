@@ -1,0 +1,1 @@
+"""Kubeflow Pipelines: kfp's compiler and its local runner."""

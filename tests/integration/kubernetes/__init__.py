@@ -1,0 +1,1 @@
+"""Kubernetes: strict CRD schemas and `kubectl kustomize`."""

@@ -1,0 +1,1 @@
+"""MLflow: a real `mlflow server` calling the webhook receiver."""

@@ -1,0 +1,1 @@
+"""Property and fuzz tests (hypothesis): whatever the input, an answer and never a crash."""

@@ -1,0 +1,1 @@
+"""The build stage: the output writer (atomic swaps, interrupted writes)."""

@@ -1,0 +1,1 @@
+"""Diagnostics: the table of codes."""

@@ -1,0 +1,1 @@
+"""The review stage: diff and graph renderings."""

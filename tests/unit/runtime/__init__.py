@@ -1,0 +1,1 @@
+"""The code that runs in the generated system (mlspec.runtime), called in this process."""

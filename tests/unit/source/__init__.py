@@ -1,0 +1,1 @@
+"""The source stage: reading spec files (sizes, YAML bombs, odd scalars)."""

@@ -1,0 +1,1 @@
+"""The spec stage: the JSON Schema and the literal-secret check."""

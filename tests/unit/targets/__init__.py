@@ -1,0 +1,1 @@
+"""Targets: golden outputs, model cards, What-If notebooks, the registry and templating."""
