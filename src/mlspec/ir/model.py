@@ -177,6 +177,7 @@ class IRDrift:
     max_drift_share: float
     on_drift: str  # retrain or alert
     predictions: str | None  # dataset holding the prediction log, when not the default
+    logger_url: str | None = None  # HTTP sink of the InferenceService's logger, instead of the object store
 
 
 @dataclass(frozen=True)

@@ -699,6 +699,113 @@ def load_check(path):
     return module
 
 
+# The prediction log KServe's inference logger writes (blob storage, the JSON marshaller, which is
+# the default `storage.parameters.format`): kserve/kserve pkg/logger/store.go names each object
+# `<url path>/<namespace>/<inference service>/<component>/<storage.path>/<id>-<request|response>.json`
+# (getObjectKey: the part of the CloudEvent type after its last dot), and pkg/logger/marshaller_json.go
+# writes one LogRequest (pkg/logger/types.go) as a JSON object, or a batch of them as a list: `id` (the
+# CloudEvent id, ce-id, shared by a request and its response), `reqType`
+# (org.kubeflow.serving.inference.request / .response, pkg/logger/worker.go), `bytes` (the HTTP body,
+# base64 as Go encodes a []byte), `contentType`, `occurrenceTime` (RFC 3339) and the service's names.
+KSERVE_REQUEST = "org.kubeflow.serving.inference.request"
+KSERVE_RESPONSE = "org.kubeflow.serving.inference.response"
+
+
+def kserve_events(config, prefix):
+    """Every LogRequest under `prefix` (a folder of the logger's JSON objects), in name order."""
+    events = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for index, (name, _) in enumerate(list_files(config, prefix, [".json"])):
+            with open(download(config, name, workdir, index), encoding="utf-8") as handle:
+                value = json.load(handle)
+            events.extend(value if isinstance(value, list) else [value])
+    return events
+
+
+def _body(event):
+    import base64
+
+    raw = event.get("bytes")
+    return json.loads(base64.b64decode(raw)) if raw else {}
+
+
+def _tensor_rows(tensors, names):
+    """v2 (Open Inference Protocol) tensors as rows: one tensor per column (named as the column,
+    shape [n] or [n, 1]), or one [n, k] tensor whose k columns are `names` in order."""
+    import numpy as np
+
+    if not tensors:
+        return [], []
+    if len(tensors) == 1 and len(tensors[0].get("shape", [])) == 2 and tensors[0]["shape"][1] > 1:
+        tensor = tensors[0]
+        data = np.asarray(tensor["data"], dtype=object).reshape(tensor["shape"])
+        columns = list(names) if len(names) == tensor["shape"][1] else [f"{tensor['name']}_{i}" for i in
+                                                                        range(tensor["shape"][1])]
+        return columns, [list(row) for row in data]
+    columns = [t["name"] for t in tensors]
+    length = max(len(t["data"]) for t in tensors)
+    return columns, [[t["data"][i] if i < len(t["data"]) else None for t in tensors] for i in range(length)]
+
+
+def _instance_rows(instances, names):
+    """v1 `instances`: each a list of feature values in `names` order, or a dict by name."""
+    if instances and isinstance(instances[0], dict):
+        columns = list(dict.fromkeys(k for row in instances for k in row))
+        return columns, [[row.get(c) for c in columns] for row in instances]
+    width = len(instances[0]) if instances else 0
+    columns = list(names) if len(names) == width else [f"feature_{i}" for i in range(width)]
+    return columns, [list(row) if isinstance(row, list | tuple) else [row] for row in instances]
+
+
+def kserve_frame(events, features, prediction_column="prediction", timestamp_column="timestamp"):
+    """The feature frame of a prediction log: each request's rows (v1 `instances`, v2 `inputs`)
+    joined, by the event id both carry, with the response's predictions (v1 `predictions`, v2
+    `outputs`), stamped with the request's occurrence time. A request without its response yet
+    keeps its features (drift is about inputs); a response without its request is left out."""
+    import pandas as pd
+
+    requests, responses = {}, {}
+    for event in events:
+        kind = event.get("reqType", "")
+        if kind == KSERVE_REQUEST:
+            requests[event["id"]] = event
+        elif kind == KSERVE_RESPONSE:
+            responses[event["id"]] = event
+    frames = []
+    for event_id, request in sorted(requests.items()):
+        body = _body(request)
+        if "instances" in body:
+            columns, rows = _instance_rows(body["instances"], features)
+        else:
+            columns, rows = _tensor_rows(body.get("inputs", []), features)
+        frame = pd.DataFrame(rows, columns=columns)
+        if event_id in responses:
+            answer = _body(responses[event_id])
+            if "predictions" in answer:
+                predicted = answer["predictions"]
+            else:
+                outputs = answer.get("outputs", [])
+                predicted = outputs[0]["data"] if outputs else []
+            if len(predicted) == len(frame):
+                frame[prediction_column] = predicted
+        frame[timestamp_column] = pd.to_datetime(request["occurrenceTime"], utc=True)
+        frame["event_id"] = event_id
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*features, prediction_column, timestamp_column, "event_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_predictions(config):
+    """The prediction log the drift DAG compares: KServe's logger objects when the model's
+    InferenceService logs to the object store (`prediction_log: kserve`), else a dataset."""
+    uri = setting(config, "predictions")
+    if config.get("prediction_log") == "kserve":
+        return kserve_frame(kserve_events(config, uri), config.get("features", []),
+                            timestamp_column=config["timestamp_column"])
+    return read_frame(config, uri)
+
+
 def check_drift(config, context):
     import pandas as pd
 
@@ -711,7 +818,7 @@ def check_drift(config, context):
     # snapshot the training pipeline wrote).
     reference = read_dataset(config, setting(config, "reference"), config.get("partition_column", "ds"),
                              until=end.strftime("%Y-%m-%d"))
-    current = read_frame(config, setting(config, "predictions"))
+    current = read_predictions(config)
     if column in current.columns:
         times = pd.to_datetime(current[column], utc=True)
         current = current[(times > start) & (times <= end)]

@@ -502,8 +502,13 @@ class Drift(SpecModel):
                              examples=[0.3])
     onDrift: Literal["retrain", "alert"] = F("What happens on drift.", default="retrain")
     predictions: str | None = F(
-        "Dataset (by name) holding the prediction log; defaults to the predictions the inference service logs"
-        " under the object store.", default=None)
+        "Dataset (by name) holding the prediction log; defaults to the requests and responses the"
+        " InferenceService's logger writes to the object store (KServe's JSON objects), which the drift DAG"
+        " reads from the last environment's namespace.", default=None)
+    loggerUrl: Url | None = F(
+        "HTTP(S) endpoint that receives the InferenceService's logged requests and responses as CloudEvents"
+        " instead of the object store; the drift DAG then reads the dataset that endpoint fills (`predictions`).",
+        default=None, examples=["http://prediction-sink.monitoring.svc.cluster.local"])
 
 
 class Monitoring(SpecModel):

@@ -19,7 +19,7 @@ Python identifiers in the DAG files are fixed, never derived from spec names.
 
 from __future__ import annotations
 
-from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSqlSource, IRSystem
+from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSqlSource, IRSystem
 from mlspec.runtime import emitted_source
 from mlspec.targets import airflow_common as common
 from mlspec.targets import naming
@@ -52,7 +52,8 @@ class AirflowTarget(Target):
                           system.spec_path, ("platform",))
             dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **train_context(system, model))))
             if model.drift_dag_id:
-                dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
+                dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2",
+                                                                 **drift_context(system, model, project.environments[-1]))))
         if not dags:
             return []
         artifacts = [self.artifact(f"{naming.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
@@ -215,12 +216,17 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     }
 
 
-def drift_context(system: IRSystem, model: IRModel) -> dict:
+def drift_context(system: IRSystem, model: IRModel, env: IREnvironment) -> dict:
+    """The drift DAG compares the training data with the prediction log: a dataset the spec names,
+    or what the InferenceService's KServe logger writes in the last environment (production)."""
     drift = model.drift
     settings = _system_settings(system)
     settings["reference"] = [common.variable_key(system, model.name, "reference"), model.drift_reference]
-    settings["predictions"] = [common.variable_key(system, model.name, "predictions"),
-                               common.drift_predictions(model, system)]
+    kserve_log = common.prediction_dataset(model, system) is None and model.serving is not None \
+        and not drift.logger_url
+    predictions = naming.prediction_log_prefix(system, model, env) if kserve_log \
+        else common.drift_predictions(model, system)
+    settings["predictions"] = [common.variable_key(system, model.name, "predictions"), predictions]
     config = {
         "system": system.name,
         "model": model.name,
@@ -230,6 +236,9 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
         "partition_column": naming.PARTITION_COLUMN,
         "window_seconds": drift.window_seconds,
         "timestamp_column": common.prediction_timestamp_column(model, system),
+        "prediction_log": "kserve" if kserve_log else "dataset",
+        # A v1 request's instances are lists of values in the model's feature order.
+        "features": [f.name for f in model.features],
         "on_drift": drift.on_drift,
         "branches": {"drift": "trigger_retraining" if drift.on_drift == "retrain" else "alert_drift",
                      "no_drift": "no_action"},

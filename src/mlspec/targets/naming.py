@@ -9,6 +9,7 @@ to find it.
 
 from __future__ import annotations
 
+from mlspec.ir import names
 from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
 
 # --- Airflow --------------------------------------------------------------------------------
@@ -31,6 +32,28 @@ FEAST_S3_ENDPOINT_ENV = "MLSPEC_FEAST_S3_ENDPOINT"
 def feast_dag_id(system: IRSystem) -> str:
     """The DAG that applies the Feast repository and materializes its online feature views."""
     return f"{system.py_name}__feast"
+
+
+# --- the prediction log ---------------------------------------------------------------------
+#
+# A drift-monitored served model's InferenceService logs every request and response with KServe's
+# logger to blob storage (`spec.predictor.logger`: `url` the bucket and prefix, `storage.path` the
+# leaf folder). KServe's agent puts the namespace, the InferenceService and the component between
+# the two (kserve/kserve pkg/logger/store.go, getObjectPrefix); the drift DAG reads that folder.
+PREDICTION_LOG_PATH = "predictions"
+PREDICTION_LOG_FORMAT = "json"  # KServe's default marshaller, written out: the drift DAG reads only it
+PREDICTOR_COMPONENT = "predictor"
+
+
+def prediction_log_url(system: IRSystem, model: IRModel) -> str:
+    """The logger's `url`: the monitoring bucket, a folder per system and model."""
+    return names.monitoring_uri(system.name, model.name, "").rstrip("/")
+
+
+def prediction_log_prefix(system: IRSystem, model: IRModel, env: IREnvironment) -> str:
+    """The folder KServe's logger writes a model's requests and responses to in one environment."""
+    return (f"{prediction_log_url(system, model)}/{env.namespace}/{model.inference_service}/"
+            f"{PREDICTOR_COMPONENT}/{PREDICTION_LOG_PATH}/")
 
 
 def drift_check_path(model: IRModel) -> str:

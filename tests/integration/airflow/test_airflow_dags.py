@@ -160,7 +160,7 @@ def test_every_task_declares_openlineage_datasets(bags):
     drift = bags["customer-churn"]["dags"]["customer_churn__drift_churn"]["tasks"]
     assert [d[:2] for d in drift["check_drift"]["inlets"]] == [
         ["s3://feast-offline", "customer_activity.parquet"],
-        ["s3://mlspec-monitoring", "customer-churn/churn/predictions/"]]
+        ["s3://mlspec-monitoring", "customer-churn/churn/models/customer-churn-churn/predictor/predictions/"]]
 
 
 def test_the_feast_dag_runs_when_an_ingestion_dag_updates_a_feature_source(bags):

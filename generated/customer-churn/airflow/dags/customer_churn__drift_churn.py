@@ -29,6 +29,11 @@ CONFIG = {'system': 'customer-churn',
  'partition_column': 'ds',
  'window_seconds': 86400,
  'timestamp_column': 'timestamp',
+ 'prediction_log': 'kserve',
+ 'features': ['total_purchases',
+              'avg_order_value',
+              'days_since_last_purchase',
+              'support_tickets_count'],
  'on_drift': 'retrain',
  'branches': {'drift': 'trigger_retraining', 'no_drift': 'no_action'},
  'credentials': {'conn_id': 'minio-credentials', 'region': None},
@@ -39,7 +44,7 @@ CONFIG = {'system': 'customer-churn',
               'reference': ['mlspec__customer_churn__churn__reference',
                             's3://feast-offline/customer_activity.parquet'],
               'predictions': ['mlspec__customer_churn__churn__predictions',
-                              's3://mlspec-monitoring/customer-churn/churn/predictions/']}}
+                              's3://mlspec-monitoring/customer-churn/churn/models/customer-churn-churn/predictor/predictions/']}}
 
 
 def _runtime():
@@ -91,7 +96,7 @@ with DAG(
         task_id="check_drift",
         python_callable=check_drift,
         inlets=_lineage(['s3://feast-offline/customer_activity.parquet',
-         's3://mlspec-monitoring/customer-churn/churn/predictions/']),
+         's3://mlspec-monitoring/customer-churn/churn/models/customer-churn-churn/predictor/predictions/']),
         outlets=_lineage(['customer-churn://drift/churn']),
     )
     decide_task = BranchPythonOperator(

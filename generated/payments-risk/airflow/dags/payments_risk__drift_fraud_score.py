@@ -29,6 +29,8 @@ CONFIG = {'system': 'payments-risk',
  'partition_column': 'ds',
  'window_seconds': 21600,
  'timestamp_column': 'timestamp',
+ 'prediction_log': 'kserve',
+ 'features': ['txn_count_24h', 'txn_amount_24h', 'distinct_merchants_7d', 'fraud_rate_30d'],
  'on_drift': 'retrain',
  'branches': {'drift': 'trigger_retraining', 'no_drift': 'no_action'},
  'credentials': {'conn_id': 'minio-credentials', 'region': None},
@@ -39,7 +41,7 @@ CONFIG = {'system': 'payments-risk',
               'reference': ['mlspec__payments_risk__fraud_score__reference',
                             's3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet'],
               'predictions': ['mlspec__payments_risk__fraud_score__predictions',
-                              's3://mlspec-monitoring/payments-risk/fraud-score/predictions/']}}
+                              's3://mlspec-monitoring/payments-risk/fraud-score/risk/payments-risk-fraud-score/predictor/predictions/']}}
 
 
 def _runtime():
@@ -91,7 +93,7 @@ with DAG(
         task_id="check_drift",
         python_callable=check_drift,
         inlets=_lineage(['s3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet',
-         's3://mlspec-monitoring/payments-risk/fraud-score/predictions/']),
+         's3://mlspec-monitoring/payments-risk/fraud-score/risk/payments-risk-fraud-score/predictor/predictions/']),
         outlets=_lineage(['payments-risk://drift/fraud-score']),
     )
     decide_task = BranchPythonOperator(
