@@ -87,8 +87,8 @@ def test_events_reach_the_lineage_api_and_describe_the_graph(receiver):
     assert {path for path, _ in received} == {"/api/v1/lineage"}
     events = {event["job"]["name"]: event for _, event in received}
     # One job per task of every generated DAG (named as Airflow's OpenLineage provider names
-    # them), plus the feature view and the two deployments no DAG runs.
-    assert len(events) == len(received) == 16
+    # them; the Feast DAG's apply and materialize among them), plus the two deployments no DAG runs.
+    assert len(events) == len(received) == 17
     for event in events.values():
         _check(event)
         assert event["job"]["namespace"] == "customer-churn" and event["eventType"] == "COMPLETE"
@@ -103,15 +103,15 @@ def test_events_reach_the_lineage_api_and_describe_the_graph(receiver):
     inputs, outputs = _io(events["customer_churn__train_churn.submit_pipeline"])
     assert sorted(inputs) == [("customer-churn", "feast.customer_features"), ("s3://raw-data", "customers.parquet")]
     assert outputs == [("customer-churn", "mlflow.ChurnModel")]
-    assert _io(events["featureView.customer_features"]) == (
+    assert _io(events["customer_churn__feast.materialize"]) == (
         [("s3://feast-offline", "customer_activity.parquet")], [("customer-churn", "feast.customer_features")])
     assert _io(events["deployment.prod.churn"]) == ([("customer-churn", "mlflow.ChurnModel")],
                                                     [("customer-churn", "kserve.prod.churn")])
     # the drift check compares the training data with the prediction log
     assert _io(events["customer_churn__drift_churn.check_drift"])[0] == [
         ("s3://feast-offline", "customer_activity.parquet"),
-        ("s3://mlspec-monitoring", "customer-churn/churn/predictions/")]
-    assert len({e["run"]["runId"] for e in events.values()}) == 16
+        ("s3://mlspec-monitoring", "customer-churn/churn/models/customer-churn-churn/predictor/predictions/")]
+    assert len({e["run"]["runId"] for e in events.values()}) == 17
 
 
 def test_events_can_go_to_a_file(tmp_path):

@@ -10,9 +10,13 @@ from datetime import timedelta
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float32, Int32
 
-# Set MLSPEC_FEAST_DATA_DIR to read every source from a local folder (<dir>/<dataset>.parquet)
-# instead of the object store, e.g. for development and tests.
+# Each source is a dataset's storage root: one Hive-style partition per ingestion run
+# (`ds=YYYY-MM-DD/part-*.parquet`), which Feast's file offline store reads as one table.
+# Set MLSPEC_FEAST_DATA_DIR to read every source from a local folder (<dir>/<dataset>.parquet, a
+# file or a partitioned folder) instead of the object store, e.g. for development and tests;
+# set MLSPEC_FEAST_S3_ENDPOINT to reach the object store at another endpoint than the spec's.
 _DATA_DIR = os.environ.get('MLSPEC_FEAST_DATA_DIR')
+_S3_ENDPOINT = os.environ.get('MLSPEC_FEAST_S3_ENDPOINT')
 
 
 def _path(dataset, uri):
@@ -30,7 +34,7 @@ source_customer_activity = FileSource(
     name='customer_activity',
     path=_path('customer_activity', 's3://feast-offline/customer_activity.parquet'),
     timestamp_field='event_timestamp',
-    s3_endpoint_override=None if _DATA_DIR else 'http://minio.minio.svc.cluster.local:9000',
+    s3_endpoint_override=None if _DATA_DIR else _S3_ENDPOINT or 'http://minio.minio.svc.cluster.local:9000',
 )
 
 view_customer_features = FeatureView(

@@ -14,6 +14,7 @@ from mlspec.check.consistency import (
     check_platform_requirements,
     check_slo_queries,
 )
+from mlspec.check.serving_data import check_served_features
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import MLSystemSpec
@@ -27,7 +28,7 @@ PASSES = (
     check_slo_queries,
     check_derived_names,
     check_platform_requirements,
-    check_slo_queries,
+    check_served_features,
 )
 
 

@@ -109,6 +109,12 @@ _TABLE = (
     Code("E111", _E, "validate", "contradicting bounds",
          "`min` is greater than `max`, or bounds are set on a column type they cannot apply to (string, bool, bytes),\n"
          "or bounds and value sets do not have the column's type."),
+    Code("E112", _E, "validate", "a data location the generated tasks cannot read or write",
+         "A file source, a dataset's storage or a DVC remote uses a scheme the generated tasks do not handle. They\n"
+         "read and write s3:// (S3 or MinIO), file:// and absolute paths; gs:// and other schemes are refused rather\n"
+         "than handed to a task that would take them for a local path (no GCS client is tested: there is no GCS\n"
+         "emulator to test one against). Copy the data to an S3-compatible store (MinIO serves a GCS bucket's\n"
+         "contents through its S3 API after a `mc mirror`), or mount it and give the path."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),
@@ -160,6 +166,11 @@ _TABLE = (
          "file of an `xgboost.` or `lightgbm.` estimator (which cannot carry the one-hot encoding of string or bool\n"
          "features). The pipeline trains scikit-learn compatible estimators, so it cannot write `onnx`, `pytorch`,\n"
          "`tensorflow` or `triton` models. Choose a format that fits the estimator; `mlflow` fits every one."),
+    Code("E409", _E, "check", "a served model reads features that are not materialized online",
+         "A model with `serving` is answered online, so every feature view it reads must be materialized into\n"
+         "Feast's online store. A view marked `online: false` is never materialized (the Feast DAG skips it), and\n"
+         "the model would be served with empty features. Set `online: true` on the view (the default), or serve\n"
+         "the model from features it is sent rather than from views it reads (drop the view from `features`)."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

@@ -116,7 +116,8 @@ def drift(value: spec.Drift | None) -> IRDrift | None:
         return None
     return IRDrift(
         schedule=value.schedule, window=value.window, window_seconds=int(duration_seconds(value.window)),
-        max_drift_share=value.maxDriftShare, on_drift=value.onDrift, predictions=value.predictions)
+        max_drift_share=value.maxDriftShare, on_drift=value.onDrift, predictions=value.predictions,
+        logger_url=value.loggerUrl)
 
 
 def card(value: spec.Card | None) -> IRCard | None:

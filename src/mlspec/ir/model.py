@@ -182,6 +182,7 @@ class IRDrift:
     max_drift_share: float
     on_drift: str  # retrain or alert
     predictions: str | None  # dataset holding the prediction log, when not the default
+    logger_url: str | None = None  # HTTP sink of the InferenceService's logger, instead of the object store
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ class IRDataset:
     columns: tuple[IRColumn, ...]
     expectations: tuple[IRExpectation, ...]
     ingest_dag_id: str
+    retries: int = 0  # of each ingestion task
 
     def column(self, name: str) -> IRColumn | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -90,7 +90,7 @@ def _dataset(system: str, name: str, dataset) -> IRDataset:
         storage=dataset.storage, schedule=dataset.schedule,
         dvc_remote=dataset.versioning.dvc.remote if dataset.versioning else None,
         columns=columns, expectations=tuple(convert.expectation(e) for e in dataset.expectations),
-        ingest_dag_id=names.dag_id(system, "ingest", name))
+        ingest_dag_id=names.dag_id(system, "ingest", name), retries=dataset.retries)
 
 
 def _entity(spec: MLSystemSpec, name: str) -> IREntity:

@@ -34,6 +34,7 @@ from mlspec.spec.types import (
     RepoPath,
     ResourceName,
     Schedule,
+    SourceUri,
     SystemName,
     Url,
 )
@@ -195,16 +196,12 @@ class SqlSource(SpecModel):
 
 
 class FileSource(SpecModel):
-    uri: str = F("File or object URI to read (s3://, gs://, file:// or an absolute path).",
-                 examples=["s3://landing/activity/*.parquet"])
+    uri: SourceUri = F(
+        "Files to read: an s3:// object or a local path (file:// or absolute). A folder (ending in `/`) reads"
+        " every file of the format under it; a wildcard (`*`, `?`, `[...]`, in the key or path, not the bucket)"
+        " reads every file it matches. Other schemes (gs://, ...) are refused: the generated tasks cannot read"
+        " them.", examples=["s3://landing/activity/*.parquet"])
     format: Literal["parquet", "csv", "json"] = F("File format.", default="parquet", examples=["parquet"])
-
-    @field_validator("uri")
-    @classmethod
-    def _uri(cls, value: str) -> str:
-        if not re.fullmatch(r"(s3|gs|file)://\S+|/\S*", value):
-            raise PydanticCustomError("object_uri", "`{value}` is not a file or object URI", {"value": value})
-        return value
 
 
 def _source_kind(value: Any) -> str:
@@ -345,9 +342,15 @@ class Dataset(SpecModel):
     source: DatasetSource | None = F(
         "Where the data comes from: `{sql, connection}` for a database, `{uri, format}` for files.",
         default=None)
-    storage: ObjectUri | None = F("Where the validated Parquet copy is stored.", default=None,
-                                  examples=["s3://raw-data/customers.parquet"])
+    storage: ObjectUri | None = F(
+        "Root of the dataset's validated Parquet copy (s3:// or a local path). Each ingestion run writes its own"
+        " Hive-style partition under it, `ds=YYYY-MM-DD/part-0.parquet` (`part-HHMMSS.parquet` for a schedule"
+        " that runs more than once a day), and a re-run replaces only its own; every reader (Feast, training"
+        " labels, the drift reference) reads the partitions under the root.", default=None,
+        examples=["s3://raw-data/customers.parquet"])
     schedule: Schedule | None = F("How often the ingestion DAG runs (cron or preset).", default=None)
+    retries: int = F("How often a failed ingestion task (extract, validate, version, upload) is retried, five"
+                     " minutes apart.", default=0, ge=0, le=10, examples=[2])
     versioning: Versioning | None = F("How the dataset is versioned.", default=None)
     columns: dict[Identifier, Column] = F("Typed columns: the basis of suites, Feast fields and lineage.",
                                           default_factory=dict)
@@ -576,8 +579,13 @@ class Drift(SpecModel):
                              examples=[0.3])
     onDrift: Literal["retrain", "alert"] = F("What happens on drift.", default="retrain")
     predictions: str | None = F(
-        "Dataset (by name) holding the prediction log; defaults to the predictions the inference service logs"
-        " under the object store.", default=None)
+        "Dataset (by name) holding the prediction log; defaults to the requests and responses the"
+        " InferenceService's logger writes to the object store (KServe's JSON objects), which the drift DAG"
+        " reads from the last environment's namespace.", default=None)
+    loggerUrl: Url | None = F(
+        "HTTP(S) endpoint that receives the InferenceService's logged requests and responses as CloudEvents"
+        " instead of the object store; the drift DAG then reads the dataset that endpoint fills (`predictions`).",
+        default=None, examples=["http://prediction-sink.monitoring.svc.cluster.local"])
 
 
 class Monitoring(SpecModel):

@@ -226,15 +226,43 @@ def _url(value: str) -> str:
 Url = Annotated[str, AfterValidator(_url), Field(examples=["http://mlflow.mlflow.svc.cluster.local:5000"])]
 
 
-def _object_uri(value: str) -> str:
-    if not re.fullmatch(r"(s3|gs|file)://\S+|/\S*", value):
+# Where the generated tasks read and write data. The runtime they run
+# (mlspec.runtime.airflow_tasks) reads and writes these and nothing else, so any other scheme
+# is refused here (E112) rather than handed to a task that would take `gs://b/k` for a local
+# path. gs:// is among the refused: there is no GCS emulator to test a client against.
+DATA_LOCATION_RE = re.compile(r"s3://[^/\s*?\[]+(/\S*)?|file:///\S*|/\S*")
+DATA_SCHEMES = "s3:// (S3 or MinIO), file:// or an absolute path"
+WILDCARD_RE = re.compile(r"[*?\[]")
+
+
+def _data_location(value: str, *, wildcards: bool) -> str:
+    if not DATA_LOCATION_RE.fullmatch(value):
+        scheme = re.match(r"([a-z][a-z0-9+.-]*)://\S", value)
+        if scheme:
+            raise PydanticCustomError(
+                "unreadable_uri", "`{value}`: the generated tasks cannot read or write {scheme}:// locations;"
+                " use {schemes}", {"value": value, "scheme": scheme.group(1), "schemes": DATA_SCHEMES})
         raise PydanticCustomError(
-            "object_uri", "`{value}` is not an object-store URI: write `s3://bucket/key`",
+            "object_uri", "`{value}` is not an object-store URI: write `s3://bucket/key`", {"value": value})
+    if not wildcards and WILDCARD_RE.search(value):
+        raise PydanticCustomError(
+            "object_uri", "`{value}` is a location to write to: it cannot hold the wildcards `*`, `?` or `[`",
             {"value": value})
     return value
 
 
+def _object_uri(value: str) -> str:
+    """A location the generated tasks write to (and read back): no wildcards."""
+    return _data_location(value, wildcards=False)
+
+
+def _source_uri(value: str) -> str:
+    """A location the generated tasks read: a file or object, a folder, or a wildcard pattern."""
+    return _data_location(value, wildcards=True)
+
+
 ObjectUri = Annotated[str, AfterValidator(_object_uri), Field(examples=["s3://raw-data/customers.parquet"])]
+SourceUri = Annotated[str, AfterValidator(_source_uri), Field(examples=["s3://landing/activity/*.parquet"])]
 
 
 # --- values that reach a shell, a config file or git --------------------------------------------

@@ -1,7 +1,9 @@
 """Airflow 3.3 DAGs: per dataset an ingestion DAG (extract -> validate with Great
-Expectations -> version with DVC -> upload), per model a training DAG that submits its
-Kubeflow pipeline, and per drift-monitored model a drift DAG whose Evidently check
-branches to `TriggerDagRunOperator` (the training DAG) or a no-action task.
+Expectations -> version with DVC -> upload the run's partition, updating the dataset's
+Asset), per system with feature views a Feast DAG scheduled on its sources' Assets (apply
+when changed -> materialize), per model a training DAG that submits its Kubeflow pipeline,
+and per drift-monitored model a drift DAG whose Evidently check branches to
+`TriggerDagRunOperator` (the training DAG) or a no-action task.
 
 Airflow facts built in: `airflow.sdk.DAG`, operators from providers.standard, `schedule=`
 (not `schedule_interval`), a fixed `pendulum` start date with `catchup=False`, lineage
@@ -18,7 +20,7 @@ Python identifiers in the DAG files are fixed, never derived from spec names.
 
 from __future__ import annotations
 
-from mlspec.ir.model import IRDataset, IRModel, IRProject, IRSqlSource, IRSystem
+from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSqlSource, IRSystem
 from mlspec.runtime import emitted_source
 from mlspec.targets import airflow_common as common
 from mlspec.targets import lineage_names as lineage
@@ -70,6 +72,8 @@ class AirflowTarget(Target):
         dags: list[tuple[str, str]] = []
         for dataset in common.ingested_datasets(system):
             dags.append((dataset.ingest_dag_id, render_template("airflow/ingest_dag.py.j2", **ingest_context(system, dataset))))
+        if system.feature_views:
+            dags.append((naming.feast_dag_id(system), render_template("airflow/feast_dag.py.j2", **feast_context(system))))
         for model in system.models:
             if system.platform.kubeflow is None:
                 self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
@@ -84,7 +88,9 @@ class AirflowTarget(Target):
                 continue
             dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **context)))
             if model.drift_dag_id:
-                dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2", **drift_context(system, model))))
+                monitored = naming.monitored_environment(project)
+                dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2",
+                                                                 **drift_context(system, model, monitored))))
         if not dags:
             return []
         artifacts = [self.artifact(f"{naming.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
@@ -155,17 +161,60 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "credentials": _credentials(system),
         "settings": settings,
     }
+    if dataset.storage:
+        config["partition"] = naming.partition_layout(dataset)
     tasks = lineage.ingest_tasks(dataset)
     # The task that lands the dataset where training reads it updates its asset.
     landing = {"upload": naming.dataset_asset(system, dataset)} if dataset.storage else {}
     declared = task_lineage(tasks, landing)
     return {
         "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
-                         tasks=tasks, sdk_names=("Asset",) if landing else ()),
+                         tasks=tasks, sdk_names=("Asset",) if landing else (), retries=dataset.retries),
         "config": pyliteral(config),
         "sql": source.sql if is_sql else None,
         "tasks": [{"task_id": t, **declared[t]} for t, _, _ in tasks],
         "chain": " >> ".join(f"{t}_task" for t, _, _ in tasks),
+    }
+
+
+def feast_context(system: IRSystem) -> dict:
+    """The Feast DAG: apply the repository when it changed, then materialize the online
+    feature views, whenever one of their sources lands (its ingestion DAG's Asset)."""
+    settings = _system_settings(system)
+    del settings["staging_dir"]
+    settings["feast_repo"] = [common.variable_key(system, "feast_repo"), None]
+    assets, unscheduled = [], []
+    for view in system.feature_views:
+        landed = view.source.source is not None and view.source.storage
+        asset = naming.dataset_asset(system, view.source) if landed else None
+        if asset is None:
+            unscheduled.append(view.source.name)
+        elif asset not in assets:
+            assets.append(asset)
+    config = {
+        "system": system.name,
+        "dag_id": naming.feast_dag_id(system),
+        "s3_endpoint_env": naming.FEAST_S3_ENDPOINT_ENV,
+        "views": [{"name": v.name, "online": v.online, "ttl_seconds": v.ttl_seconds,
+                   "asset": naming.dataset_asset(system, v.source)} for v in system.feature_views],
+        "credentials": _credentials(system),
+        "settings": settings,
+    }
+    tasks = lineage.feast_tasks(system)
+    declared = task_lineage(tasks)
+    description = (f"Feast repository of {system.name}: apply on change, materialize the online feature views"
+                   " after their sources land")
+    return {
+        # Retried as often as its most-retried source: what makes ingestion worth retrying
+        # (a flaky object store) is what Feast reads too.
+        "dag": _dag_args(system, naming.feast_dag_id(system), None, description, "feast",
+                         retries=max(v.source.retries for v in system.feature_views), tasks=tasks,
+                         sdk_names=("Asset", "AssetAny") if assets else ()),
+        "config": pyliteral(config),
+        "assets": assets,
+        # Sources no ingestion DAG writes never update an Asset: their views are materialized daily.
+        "daily": bool(unscheduled),
+        "tasks": declared,
     }
 
 
@@ -220,20 +269,26 @@ def training_assets(system: IRSystem, model: IRModel) -> list[str]:
     return list(dict.fromkeys(naming.dataset_asset(system, d) for d in landed))
 
 
-def drift_context(system: IRSystem, model: IRModel) -> dict:
+def drift_context(system: IRSystem, model: IRModel, env: IREnvironment | None) -> dict:
+    """The drift DAG compares the training data with the prediction log: a dataset the spec names,
+    or what the InferenceService's KServe logger writes in the last environment (production)."""
     drift = model.drift
     settings = _system_settings(system)
     settings["reference"] = [common.variable_key(system, model.name, "reference"), model.drift_reference]
-    settings["predictions"] = [common.variable_key(system, model.name, "predictions"),
-                               common.drift_predictions(model, system)]
+    predictions, kserve_log = naming.drift_predictions(system, model, env)
+    settings["predictions"] = [common.variable_key(system, model.name, "predictions"), predictions]
     config = {
         "system": system.name,
         "model": model.name,
         "dag_id": model.drift_dag_id,
         "train_dag_id": model.train_dag_id,
         "check": naming.drift_check_path(model),
+        "partition_column": naming.PARTITION_COLUMN,
         "window_seconds": drift.window_seconds,
         "timestamp_column": common.prediction_timestamp_column(model, system),
+        "prediction_log": "kserve" if kserve_log else "dataset",
+        # A v1 request's instances are lists of values in the model's feature order.
+        "features": [f.name for f in model.features],
         "on_drift": drift.on_drift,
         "branches": {"drift": "trigger_retraining" if drift.on_drift == "retrain" else "alert_drift",
                      "no_drift": "no_action"},
@@ -242,9 +297,9 @@ def drift_context(system: IRSystem, model: IRModel) -> dict:
     }
     return {
         "dag": _dag_args(system, model.drift_dag_id, drift.schedule, model.description, "drift",
-                         tasks=lineage.drift_tasks(system, model)),
+                         tasks=lineage.drift_tasks(system, model, env)),
         "config": pyliteral(config),
         "train_dag_id": model.train_dag_id,
         "on_drift": drift.on_drift,
-        "lineage": task_lineage(lineage.drift_tasks(system, model)),
+        "lineage": task_lineage(lineage.drift_tasks(system, model, env)),
     }

@@ -9,7 +9,7 @@ would default written out so Argo CD sees no drift.
 from __future__ import annotations
 
 from mlspec.ir.model import IREnvironment, IRModel, IRProject
-from mlspec.targets import k8s
+from mlspec.targets import k8s, naming
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
 from mlspec.targets.naming import k8s_dir
@@ -51,6 +51,21 @@ def inference_service_file(model: IRModel) -> str:
     return f"inferenceservice-{model.k8s_name}.yaml"
 
 
+def prediction_logger(env: IREnvironment, model: IRModel) -> dict | None:
+    """KServe's inference logger (0.20 `logger.storage`) for a drift-monitored model: every request and
+    response, as KServe's JSON objects in the monitoring bucket (see naming, "the prediction log"),
+    written with the credentials of the model's service account; or, when the spec names an HTTP
+    sink, sent there as CloudEvents. The drift DAG reads the objects (runtime: kserve_frame)."""
+    if model.drift is None:
+        return None
+    if model.drift.logger_url:
+        return {"mode": "all", "url": model.drift.logger_url}
+    storage = {"path": naming.PREDICTION_LOG_PATH, "parameters": {"format": naming.PREDICTION_LOG_FORMAT}}
+    if model.serving.service_account:
+        storage["serviceAccountName"] = model.serving.service_account
+    return {"mode": "all", "url": naming.prediction_log_url(env.system, model), "storage": storage}
+
+
 def inference_service(env: IREnvironment, model: IRModel) -> dict:
     serving, rollout = model.serving, model.rollout
     annotations = {"mlspec.dev/registered-model": model.registry_name}
@@ -83,6 +98,9 @@ def inference_service(env: IREnvironment, model: IRModel) -> dict:
         predictor["canaryTrafficPercent"] = 0  # all traffic back on the previous revision
     if serving.service_account:
         predictor["serviceAccountName"] = serving.service_account
+    logger = prediction_logger(env, model)
+    if logger is not None:
+        predictor["logger"] = logger
     predictor["model"] = model_block
     return {
         "apiVersion": "serving.kserve.io/v1beta1",

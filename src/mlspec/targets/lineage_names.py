@@ -30,8 +30,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mlspec.ir.model import IRDataset, IRFileSource, IRModel, IRProject, IRSqlSource, IRSystem
+from mlspec.ir.model import (
+    IRDataset,
+    IREnvironment,
+    IRFileSource,
+    IRModel,
+    IRProject,
+    IRSqlSource,
+    IRSystem,
+)
 from mlspec.targets import airflow_common as common
+from mlspec.targets import naming
 
 # URI schemes Airflow's OpenLineage provider names as `scheme://bucket` + key (its
 # `File` conversion), which is also OpenLineage's convention for them.
@@ -119,9 +128,9 @@ def training_inputs(system: IRSystem, model: IRModel) -> tuple[OLDataset, ...]:
     return tuple(dict.fromkeys(d for d in found if d is not None))
 
 
-def drift_inputs(system: IRSystem, model: IRModel) -> tuple[OLDataset, ...]:
+def drift_inputs(system: IRSystem, model: IRModel, env: IREnvironment | None) -> tuple[OLDataset, ...]:
     """What the drift check compares: the training reference and the prediction log."""
-    uris = [model.drift_reference, common.drift_predictions(model, system)]
+    uris = [model.drift_reference, naming.drift_predictions(system, model, env)[0]]
     return tuple(dict.fromkeys(of_uri(u) for u in uris if u))
 
 
@@ -143,33 +152,41 @@ def train_tasks(system: IRSystem, model: IRModel) -> list[tuple[str, tuple, tupl
     return [("submit_pipeline", training_inputs(system, model), (model_dataset(system, model),))]
 
 
-def drift_tasks(system: IRSystem, model: IRModel) -> list[tuple[str, tuple, tuple]]:
+def drift_tasks(system: IRSystem, model: IRModel, env: IREnvironment | None) -> list[tuple[str, tuple, tuple]]:
     on_drift = "trigger_retraining" if model.drift.on_drift == "retrain" else "alert_drift"
-    return [("check_drift", drift_inputs(system, model), ()), ("decide", (), ()), (on_drift, (), ()),
+    return [("check_drift", drift_inputs(system, model, env), ()), ("decide", (), ()), (on_drift, (), ()),
             ("no_action", (), ())]
 
 
-def dag_jobs(system: IRSystem) -> list[OLJob]:
-    """Every task of every DAG the airflow target writes, with the datasets it declares."""
+def feast_tasks(system: IRSystem) -> list[tuple[str, tuple, tuple]]:
+    """The Feast DAG's tasks: apply reads the views' sources and writes every view's
+    definition; materialize writes the online views (all views when none is online)."""
+    sources = tuple(dict.fromkeys(d for d in (storage_dataset(v.source) for v in system.feature_views) if d))
+    views = tuple(feature_view_dataset(system, v.name) for v in system.feature_views)
+    online = tuple(feature_view_dataset(system, v.name) for v in system.feature_views if v.online)
+    return [("apply", sources, views), ("materialize", sources, online or views)]
+
+
+def dag_jobs(system: IRSystem, env: IREnvironment | None) -> list[OLJob]:
+    """Every task of every DAG the airflow target writes, with the datasets it declares; `env`
+    is the environment whose prediction log the drift DAGs read (the last one)."""
     dags = [(d.ingest_dag_id, ingest_tasks(d)) for d in common.ingested_datasets(system)]
+    if system.feature_views:
+        dags.append((naming.feast_dag_id(system), feast_tasks(system)))
     for model in system.models:
         dags.append((model.train_dag_id, train_tasks(system, model)))
         if model.drift_dag_id:
-            dags.append((model.drift_dag_id, drift_tasks(system, model)))
+            dags.append((model.drift_dag_id, drift_tasks(system, model, env)))
     return [OLJob(f"{dag_id}.{task_id}", tuple(inputs), tuple(outputs), dag_id, task_id)
             for dag_id, tasks in dags for task_id, inputs, outputs in tasks]
 
 
 def static_jobs(project: IRProject) -> list[OLJob]:
-    """The jobs `mlspec lineage emit` describes: the DAG tasks, plus what no DAG runs: each
-    feature view (Feast reads it from its source dataset) and each deployment (KServe serves
-    the registered model)."""
+    """The jobs `mlspec lineage emit` describes: the DAG tasks (the Feast DAG's reads each
+    feature view from its source dataset), plus what no DAG runs: each deployment (KServe
+    serves the registered model)."""
     system = project.base
-    jobs = dag_jobs(system)
-    for view in system.feature_views:
-        source = storage_dataset(view.source) or next(iter(source_datasets(view.source)), None)
-        jobs.append(OLJob(f"featureView.{view.name}", (source,) if source else (),
-                          (feature_view_dataset(system, view.name),)))
+    jobs = dag_jobs(system, naming.monitored_environment(project))
     for env in project.environments:
         for model in env.system.models:
             if model.serving:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 
+from mlspec.ir import names
 from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
+from mlspec.targets import airflow_common as common
 from mlspec.targets.airflow_common import landed_uri
 from mlspec.targets.feast_store import feature_store_config
 
@@ -33,9 +35,101 @@ def suite_path(dataset: IRDataset) -> str:
     return f"great_expectations/{dataset.name}.json"
 
 
+# The Feast definitions read this environment variable for the object store's endpoint
+# (their file sources' `s3_endpoint_override`), so the Feast DAG can point them where the
+# deployment's `s3_endpoint` setting says; unset, they use the spec's endpoint.
+FEAST_S3_ENDPOINT_ENV = "MLSPEC_FEAST_S3_ENDPOINT"
+
+
+def feast_dag_id(system: IRSystem) -> str:
+    """The DAG that applies the Feast repository and materializes its online feature views."""
+    return f"{system.py_name}__feast"
+
+
+# --- the prediction log ---------------------------------------------------------------------
+#
+# A drift-monitored served model's InferenceService logs every request and response with KServe's
+# logger to blob storage (`spec.predictor.logger`: `url` the bucket and prefix, `storage.path` the
+# leaf folder). KServe's agent puts the namespace, the InferenceService and the component between
+# the two (kserve/kserve pkg/logger/store.go, getObjectPrefix); the drift DAG reads that folder.
+PREDICTION_LOG_PATH = "predictions"
+PREDICTION_LOG_FORMAT = "json"  # KServe's default marshaller, written out: the drift DAG reads only it
+PREDICTOR_COMPONENT = "predictor"
+
+
+def prediction_log_url(system: IRSystem, model: IRModel) -> str:
+    """The logger's `url`: the monitoring bucket, a folder per system and model."""
+    return names.monitoring_uri(system.name, model.name, "").rstrip("/")
+
+
+def prediction_log_prefix(system: IRSystem, model: IRModel, env: IREnvironment) -> str:
+    """The folder KServe's logger writes a model's requests and responses to in one environment."""
+    return (f"{prediction_log_url(system, model)}/{env.namespace}/{model.inference_service}/"
+            f"{PREDICTOR_COMPONENT}/{PREDICTION_LOG_PATH}/")
+
+
+def monitored_environment(project: IRProject) -> IREnvironment | None:
+    """The environment whose prediction log the drift DAGs read: the last one (production)."""
+    return project.environments[-1] if project.environments else None
+
+
+def drift_predictions(system: IRSystem, model: IRModel, env: IREnvironment | None) -> tuple[str, bool]:
+    """Where the drift DAG reads a model's predictions, and whether that is KServe's inference
+    log: the dataset `monitoring.drift.predictions` names, else, for a served model logging to
+    blob storage, the folder its logger writes in `env` (the last environment: production; a
+    spec without environments deploys nothing, so nothing logs)."""
+    kserve_log = common.prediction_dataset(model, system) is None and model.serving is not None \
+        and not model.drift.logger_url and env is not None
+    if kserve_log:
+        return prediction_log_prefix(system, model, env), True
+    return common.drift_predictions(model, system), False
+
+
 def drift_check_path(model: IRModel) -> str:
     """The Evidently check the drift DAG runs."""
     return f"monitoring/{model.py_name}_drift.py"
+
+
+# --- dataset partitions and assets ------------------------------------------------------------
+#
+# Every reader of a dataset's `storage` and its one writer (the ingestion DAG's upload task) agree
+# on this layout, decided here once. Each ingestion run writes one Hive-style partition under the
+# storage root, named by the run's logical date (UTC):
+#
+#     <storage>/ds=YYYY-MM-DD/part-0.parquet         a schedule that runs at most once a day
+#     <storage>/ds=YYYY-MM-DD/part-HHMMSS.parquet    one that runs more often: a file per run
+#
+# Re-running a date replaces that partition only (for a more-than-daily schedule, that run's file
+# only). Readers read the root as a partitioned Parquet dataset: pandas/pyarrow
+# (`pd.read_parquet(root)`) and dask (Feast's file offline store) discover the partitions and add
+# `ds` as a string column; a table extracted whole on every run repeats its rows in every
+# partition, so a reader that wants rows, not snapshots, drops rows that are equal in every
+# column but `ds`. A root that is a single Parquet object (written before partitioning) is read as
+# that one file.
+
+PARTITION_COLUMN = "ds"
+PARTITION_DATE_FORMAT = "%Y-%m-%d"  # strftime of the logical date, UTC
+DAILY_PART_FILE = "part-0.parquet"
+RUN_PART_FILE = "part-{time}.parquet"  # time: the logical date's %H%M%S, UTC
+
+_MORE_THAN_DAILY_PRESETS = ("@hourly", "@continuous")
+
+
+def runs_more_than_daily(schedule: str | None) -> bool:
+    """Whether a schedule (cron or preset) may run twice on one date, so runs need a file each."""
+    if schedule is None:
+        return False
+    if schedule.startswith("@"):
+        return schedule in _MORE_THAN_DAILY_PRESETS
+    minute, hour = schedule.split()[:2]
+    return not (minute.isdigit() and hour.isdigit())
+
+
+def partition_layout(dataset: IRDataset) -> dict:
+    """How the upload task names a run's partition (plain data, for the DAG's CONFIG)."""
+    per_run = runs_more_than_daily(dataset.schedule)
+    return {"column": PARTITION_COLUMN, "date_format": PARTITION_DATE_FORMAT,
+            "file": RUN_PART_FILE if per_run else DAILY_PART_FILE, "per_run": per_run}
 
 
 # --- Feast and Kubeflow ---------------------------------------------------------------------

@@ -101,6 +101,7 @@ def test_every_generated_dag_loads_without_import_errors(bags, spec):
     expected = {d.ingest_dag_id for d in system.datasets if d.source is not None}
     expected |= {m.train_dag_id for m in system.models}
     expected |= {m.drift_dag_id for m in system.models if m.drift_dag_id}
+    expected |= {f"{system.py_name}__feast"} if system.feature_views else set()
     assert set(bag["dags"]) == expected
     for dag_id, dag in bag["dags"].items():
         assert Path(dag["fileloc"]).name == f"{dag_id}.py"
@@ -165,10 +166,12 @@ def test_every_trigger_target_is_a_generated_dag(bags):
 
 @pytest.mark.parametrize("spec", SPEC_FILES, ids=lambda p: p.stem)
 def test_every_task_declares_the_openlineage_datasets_lineage_emit_names(bags, spec):
+    from mlspec.targets import naming
     from mlspec.targets.lineage_names import dag_jobs
 
-    system = project_of(spec).base
-    jobs = {job.name: job for job in dag_jobs(system)}
+    project = project_of(spec)
+    system = project.base
+    jobs = {job.name: job for job in dag_jobs(system, naming.monitored_environment(project))}
     seen = set()
     for dag_id, dag in bags[system.name]["dags"].items():
         for task_id, task in dag["tasks"].items():
@@ -189,4 +192,22 @@ def test_tasks_declare_their_real_inputs(bags):
     drift = bags["customer-churn"]["dags"]["customer_churn__drift_churn"]["tasks"]
     assert [d[:2] for d in drift["check_drift"]["inlets"]] == [
         ["s3://feast-offline", "customer_activity.parquet"],
-        ["s3://mlspec-monitoring", "customer-churn/churn/predictions/"]]
+        ["s3://mlspec-monitoring", "customer-churn/churn/models/customer-churn-churn/predictor/predictions/"]]
+
+
+def test_the_feast_dag_runs_when_an_ingestion_dag_updates_a_feature_source(bags):
+    """Each upload updates its dataset's Asset; the Feast DAG is scheduled on those of its
+    feature views' sources (and daily on none other: every source here is ingested)."""
+    for system, feast_dag, sources in (
+            ("customer-churn", "customer_churn__feast", ["customer_activity"]),
+            ("payments-risk", "payments_risk__feast", ["card_stats", "merchant_stats"])):
+        dags = bags[system]["dags"]
+        for dataset in sources:
+            assert dags[f"{system.replace('-', '_')}__ingest_{dataset}"]["tasks"]["upload"]["assets"] == [
+                f"{system}.{dataset}"]
+        dag = dags[feast_dag]
+        assert dag["schedule"] == {"assets": [f"{system}.{d}" for d in sources], "cron": None}
+        assert {t: v["downstream"] for t, v in dag["tasks"].items()} == {"apply": ["materialize"], "materialize": []}
+    # No task but the upload updates an asset.
+    assert {t for bag in bags.values() for d in bag["dags"].values() for t, v in d["tasks"].items() if v["assets"]} \
+        == {"upload"}

@@ -95,8 +95,9 @@ def test_ingestion_lands_validated_versioned_parquet_in_the_object_store(servers
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     assert states == {"extract": "success", "validate": "success", "version": "success", "upload": "success"}
 
-    # The validated Parquet is in the object store, typed as the spec says.
-    body = s3.client().get_object(Bucket="raw-data", Key="good/customers.parquet")["Body"].read()
+    # The validated Parquet is in the object store, as this run's partition, typed as the spec says.
+    assert s3.keys("raw-data") == ["good/customers.parquet/ds=2026-01-02/part-0.parquet"]
+    body = s3.client().get_object(Bucket="raw-data", Key="good/customers.parquet/ds=2026-01-02/part-0.parquet")["Body"].read()
     frame = pd.read_parquet(io.BytesIO(body))
     assert len(frame) == 1200
     assert list(frame.columns) == ["customer_id", "age", "age_group", "churn", "event_timestamp"]
@@ -140,4 +141,4 @@ def test_a_bad_row_fails_the_validation_task_naming_the_expectation(servers, sys
     assert "1 unexpected value(s), e.g. [7]" in output
     # Nothing was versioned or uploaded.
     assert not (dvc_repo / "data" / "customers.parquet.dvc").exists()
-    assert "bad/customers.parquet" not in s3.keys("raw-data")
+    assert not any(k.startswith("bad/") for k in s3.keys("raw-data"))

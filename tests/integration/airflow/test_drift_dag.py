@@ -1,11 +1,11 @@
 """`airflow dags test` runs the generated drift DAG on synthetic data: with drift it takes
 the retrain branch and really triggers the model's training DAG; without drift it takes
-the no-action branch. The prediction log is read from its default location under the
-object store (moto's S3 server standing in for MinIO), the reference from a local file."""
+the no-action branch. The prediction log is what the generated InferenceService's KServe logger
+writes (JSON objects of requests and responses, v1 and v2, tests/support/kserve_log.py) where it
+writes them in the bucket (moto's S3 server standing in for MinIO); the reference is a local file."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -14,6 +14,7 @@ import pytest
 
 from conftest import SPECS
 from support.airflow_runner import shared_home
+from support.kserve_log import REQUEST, RESPONSE, log_request, v1_exchange, v2_exchange
 from support.mlspec_data import compile_data_targets
 from support.s3 import ACCESS_KEY, SECRET_KEY, moto_server
 
@@ -22,7 +23,10 @@ pytestmark = pytest.mark.slow
 DRIFT_DAG = "customer_churn__drift_churn"
 TRAIN_DAG = "customer_churn__train_churn"
 RUN_AT = pd.Timestamp("2026-01-02T12:00:00Z")  # the drift window (24h) ends here
-PREFIX = "customer-churn/churn/predictions/"  # default prediction log under s3://mlspec-monitoring
+# Where KServe's agent writes the prod InferenceService's log: <logger url path>/<namespace>/<isvc>/
+# predictor/<storage.path>/ in s3://mlspec-monitoring.
+PREFIX = "customer-churn/churn/models/customer-churn-churn/predictor/predictions/"
+FEATURES = ["total_purchases", "avg_order_value", "days_since_last_purchase", "support_tickets_count"]
 
 
 def features(n: int, seed: int, shift: float, at: pd.Timestamp) -> pd.DataFrame:
@@ -50,13 +54,24 @@ def setup(tmp_path_factory):
 
 
 def put_predictions(s3, frames: dict[str, pd.DataFrame]) -> None:
+    """Each frame as KServe logs it: five rows per request (v1 and v2 in turn), its response
+    with the predictions, one object each, stamped with the rows' newest time."""
     client = s3.client()
     for obj in client.list_objects_v2(Bucket="mlspec-monitoring").get("Contents", []):
         client.delete_object(Bucket="mlspec-monitoring", Key=obj["Key"])
+    where = {"isvc": "customer-churn-churn", "namespace": "models",
+             "log_url": "s3://mlspec-monitoring/customer-churn/churn"}
     for name, frame in frames.items():
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer)
-        client.put_object(Bucket="mlspec-monitoring", Key=PREFIX + name, Body=buffer.getvalue())
+        for start in range(0, len(frame), 5):
+            rows = frame.iloc[start:start + 5]
+            request, response = (v1_exchange if start % 10 else v2_exchange)(
+                rows[FEATURES].astype(float).values.tolist(), rows["prediction"].tolist())
+            stamp = rows["timestamp"].max().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            event = f"{name}-{start}"
+            for kind, body in ((REQUEST, request), (RESPONSE, response)):
+                value = log_request(event, kind, body, stamp, **where)
+                client.put_object(Bucket="mlspec-monitoring", Key=f"{PREFIX}{event}-{kind.rsplit('.', 1)[1]}.json",
+                                  Body=json.dumps(value).encode())
 
 
 def run_drift_dag(system, reference, s3):
@@ -76,8 +91,7 @@ def run_drift_dag(system, reference, s3):
 
 def test_drift_triggers_the_training_dag(setup):
     system, reference, s3 = setup
-    put_predictions(s3, {"part-0.parquet": features(300, 2, 1.0, RUN_AT),
-                         "part-1.parquet": features(300, 3, 1.0, RUN_AT)})
+    put_predictions(s3, {"a": features(300, 2, 1.0, RUN_AT), "b": features(300, 3, 1.0, RUN_AT)})
     states, train_runs, output = run_drift_dag(system, reference, s3)
     assert states == {"check_drift": "success", "decide": "success", "trigger_retraining": "success",
                       "no_action": "skipped"}
@@ -89,7 +103,7 @@ def test_no_drift_takes_the_no_action_branch(setup):
     system, reference, s3 = setup
     # Drifted predictions older than the 24h window must be ignored.
     stale = features(300, 4, 1.0, RUN_AT - pd.Timedelta(days=3))
-    put_predictions(s3, {"part-0.parquet": features(400, 5, 0.0, RUN_AT), "old.parquet": stale})
+    put_predictions(s3, {"now": features(400, 5, 0.0, RUN_AT), "old": stale})
     states, train_runs, output = run_drift_dag(system, reference, s3)
     assert states == {"check_drift": "success", "decide": "success", "trigger_retraining": "skipped",
                       "no_action": "success"}

@@ -53,7 +53,7 @@ datasets:
       temp_c: {type: float64}
       rain_mm: {type: float64, min: 0}
   promotions:
-    source: {uri: "gs://retail-landing/promotions/", format: parquet}
+    source: {uri: "s3://retail-landing/promotions/", format: parquet}  # gs:// is refused (E112)
     storage: s3://retail-raw/promotions.parquet
     schedule: "@daily"
     columns:
@@ -187,12 +187,12 @@ def test_every_dataset_is_named_by_the_openlineage_conventions(spec, tmp_path):
     assert jobs["demand_forecast__ingest_store_sales.extract"][0] == [
         ("snowflake://acme-analytics", "SALES.PUBLIC.STORE_SALES")]
     assert jobs["demand_forecast__ingest_store_weather.extract"][0] == [("file", f"{root}/feeds/weather.parquet")]
-    assert jobs["demand_forecast__ingest_promotions.extract"][0] == [("gs://retail-landing", "promotions/")]
+    assert jobs["demand_forecast__ingest_promotions.extract"][0] == [("s3://retail-landing", "promotions/")]
     assert jobs["demand_forecast__ingest_stores.upload"] == (
         [("file", f"{root}/feeds/stores.csv")], [("file", f"{root}/lake/stores.parquet")])
     namespaces = {ns for inputs, outputs in jobs.values() for ns, _ in inputs + outputs}
     # (the drift check's reference snapshot and prediction log are under s3://mlspec-monitoring)
-    assert namespaces == {"snowflake://acme-analytics", "file", "gs://retail-landing", "s3://retail-raw",
+    assert namespaces == {"snowflake://acme-analytics", "file", "s3://retail-landing", "s3://retail-raw",
                           "s3://mlspec-monitoring", "demand-forecast"}
     # what has no data-store naming lives in the job namespace: feature views and models only
     own = sorted({name for inputs, outputs in jobs.values() for ns, name in inputs + outputs

@@ -115,3 +115,24 @@ def test_environment_folder_builds_with_kustomize(env_dir: Path):
     assert sorted(listed) == files, "the kustomization lists exactly the objects in the folder"
     namespace = yaml.safe_load((env_dir / "kustomization.yaml").read_text())["namespace"]
     assert built and all(d["metadata"]["namespace"] == namespace for d in built)
+
+
+def test_drift_monitored_models_log_predictions_to_the_object_store_or_the_named_sink(shared_dir, tmp_path):
+    """Every served, drift-monitored model logs requests and responses with KServe's logger: to the
+    monitoring bucket by default (tests/unit/runtime/test_prediction_log.py checks the drift DAG
+    reads that folder), or to the HTTP sink a spec names in `monitoring.drift.loggerUrl`."""
+    from mlspec.build.compile import compile_spec
+
+    services = [d for _, d in DOCUMENTS if d["kind"] == "InferenceService"]
+    logged = {d["metadata"]["name"]: d["spec"]["predictor"]["logger"] for d in services
+              if "logger" in d["spec"]["predictor"]}
+    assert set(logged) == {"customer-churn-churn", "payments-risk-fraud-score"}
+    assert all(v["storage"]["path"] == "predictions" and v["url"].startswith("s3://mlspec-monitoring/")
+               for v in logged.values())
+    result = compile_spec(REPO / "tests/cases/spec/every-field.yaml", tmp_path, targets=["kserve"])
+    assert result.ok, [d.message for d in result.diagnostics]
+    sinks = [yaml.safe_load(text) for path, text in result.files.items() if path.endswith("/inferenceservice-churn.yaml")]
+    assert sinks and all(s["spec"]["predictor"]["logger"] == {
+        "mode": "all", "url": "http://prediction-sink.monitoring.svc.cluster.local"} for s in sinks)
+    for service in sinks:
+        assert not schema_errors(shared_dir / "crds", service)

@@ -265,10 +265,14 @@ def test_dvc_stage_command_rejects_missing_arguments(capsys):
 
 
 def test_upload_copies_the_staged_file_to_the_datasets_storage(tmp_path):
+    """As the run's partition of the storage root (tests/unit/runtime/test_partitions.py has the layout)."""
     config = ingest_config(tmp_path)
-    GOOD.to_parquet(tasks.staging_path(config, CONTEXT))
-    assert tasks.upload(config, CONTEXT) == str(tmp_path / "lake" / "customers.parquet")
-    assert pd.read_parquet(tmp_path / "lake" / "customers.parquet").equals(GOOD)
+    config["partition"] = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-0.parquet", "per_run": False}
+    context = dict(CONTEXT, logical_date=pd.Timestamp("2026-01-02T03:04:05Z").to_pydatetime())
+    GOOD.to_parquet(tasks.staging_path(config, context))
+    partition = tmp_path / "lake" / "customers.parquet" / "ds=2026-01-02" / "part-0.parquet"
+    assert tasks.upload(config, context) == f"{tmp_path / 'lake' / 'customers.parquet'}/ds=2026-01-02/part-0.parquet"
+    assert pd.read_parquet(partition).equals(GOOD)
 
 
 # --- training -----------------------------------------------------------------------------------

@@ -26,8 +26,14 @@ CONFIG = {'system': 'customer-churn',
  'dag_id': 'customer_churn__drift_churn',
  'train_dag_id': 'customer_churn__train_churn',
  'check': 'monitoring/churn_drift.py',
+ 'partition_column': 'ds',
  'window_seconds': 86400,
  'timestamp_column': 'timestamp',
+ 'prediction_log': 'kserve',
+ 'features': ['total_purchases',
+              'avg_order_value',
+              'days_since_last_purchase',
+              'support_tickets_count'],
  'on_drift': 'retrain',
  'branches': {'drift': 'trigger_retraining', 'no_drift': 'no_action'},
  'credentials': {'conn_id': 'minio-credentials', 'region': None},
@@ -38,7 +44,7 @@ CONFIG = {'system': 'customer-churn',
               'reference': ['mlspec__customer_churn__churn__reference',
                             's3://feast-offline/customer_activity.parquet'],
               'predictions': ['mlspec__customer_churn__churn__predictions',
-                              's3://mlspec-monitoring/customer-churn/churn/predictions/']}}
+                              's3://mlspec-monitoring/customer-churn/churn/models/customer-churn-churn/predictor/predictions/']}}
 
 
 def _runtime():
@@ -85,7 +91,7 @@ with DAG(
         python_callable=check_drift,
         inlets=[
             File(url='s3://feast-offline/customer_activity.parquet'),
-            File(url='s3://mlspec-monitoring/customer-churn/churn/predictions/'),
+            File(url='s3://mlspec-monitoring/customer-churn/churn/models/customer-churn-churn/predictor/predictions/'),
         ],
         outlets=[],
     )

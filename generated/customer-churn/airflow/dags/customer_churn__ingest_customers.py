@@ -2,7 +2,9 @@
 # Change the spec (or templates), then run `mlspec compile`.
 # Spec: specs/customer-churn.yaml
 """Ingestion: extract the dataset to Parquet, validate it with its Great Expectations suite,
-version it with DVC and upload it to the object store (the steps the spec asks for).
+version it with DVC and upload it to the object store as this run's partition (the steps the
+spec asks for). The upload updates the dataset's Airflow Asset, which the DAGs that wait for
+the data (training, the Feast repository) are scheduled on.
 
 Task callables import pandas, Great Expectations, DVC and boto3 only when they run.
 """
@@ -39,7 +41,11 @@ CONFIG = {'system': 'customer-churn',
               'staging_dir': ['mlspec__customer_churn__staging_dir', None],
               'storage': ['mlspec__customer_churn__customers__storage',
                           's3://raw-data/customers.parquet'],
-              'dvc_repo': ['mlspec__customer_churn__dvc_repo', None]}}
+              'dvc_repo': ['mlspec__customer_churn__dvc_repo', None]},
+ 'partition': {'column': 'ds',
+               'date_format': '%Y-%m-%d',
+               'file': 'part-0.parquet',
+               'per_run': False}}
 
 
 def _runtime():

@@ -121,41 +121,128 @@ def file_format(path, default="parquet"):
     return default
 
 
-def fetch(config, uri, fmt, workdir):
-    """Local files holding the data at `uri` (one object, or every `fmt` file under a prefix/folder)."""
-    suffix = "." + fmt
+# A wildcard in a file source's URI (`s3://landing/activity/*.parquet`): `*` and `?` match within
+# one path segment, `**` across segments (`**/` also none), `[...]` a character class, as Python's
+# glob.glob(recursive=True) does.
+WILDCARD = re.compile(r"[*?\[]")
+
+
+def _glob_regex(pattern):
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):  # any folders, none included (as glob.glob's recursive **)
+            out.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", index + 2)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[index + 1:end]
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body).replace("\\", "\\\\") + "]")
+                index = end
+        else:
+            out.append(re.escape(char))
+        index += 1
+    return re.compile("".join(out))
+
+
+def _skipped(name):
+    """Hidden files and markers (`.dvc`, `_SUCCESS`), as pyarrow's dataset discovery skips them."""
+    return name.rsplit("/", 1)[-1].startswith((".", "_"))
+
+
+def list_files(config, uri, suffixes=None):
+    """[(uri, modified: epoch seconds)] of the files `uri` names, in name order: one object or file;
+    every file under a prefix or folder (recursively; `suffixes` filters them); or every file a
+    wildcard pattern matches. A key without a trailing `/` that has objects under it is a prefix
+    (a partitioned dataset's root), else one object."""
+    def wanted(name):
+        return not _skipped(name) and (suffixes is None or name.endswith(tuple(suffixes)))
+
     if uri.startswith("s3://"):
         client = s3_client(config)
         bucket, key = _s3(uri)
-        if key and not key.endswith("/"):
-            keys = [key]
+        wildcard = WILDCARD.search(key)
+
+        def listing(prefix):
+            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            return [(o["Key"], o["LastModified"].timestamp()) for page in pages for o in page.get("Contents", [])]
+
+        if wildcard:
+            pattern = _glob_regex(key)
+            found = [(k, t) for k, t in listing(key[:wildcard.start()])
+                     if pattern.fullmatch(k) and not _skipped(k)]
+        elif key and not key.endswith("/"):
+            found = [(k, t) for k, t in listing(key + "/") if wanted(k)]
+            if not found:
+                try:
+                    head = client.head_object(Bucket=bucket, Key=key)
+                    found = [(key, head["LastModified"].timestamp())]
+                except client.exceptions.ClientError as error:
+                    if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                        raise
         else:
-            pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
-            keys = sorted(o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith(suffix))
-        files = []
-        for index, name in enumerate(keys):
-            target = os.path.join(workdir, f"{index}{suffix}")
-            client.download_file(bucket, name, target)
-            files.append(target)
+            found = [(k, t) for k, t in listing(key) if wanted(k)]
+        return [(f"s3://{bucket}/{k}", t) for k, t in sorted(found)]
+    path = _local(uri)
+    if WILDCARD.search(path):
+        import glob
+
+        names = [p for p in glob.glob(path, recursive=True) if os.path.isfile(p) and not _skipped(p)]
+    elif os.path.isdir(path):
+        names = [os.path.join(folder, n) for folder, dirs, files in os.walk(path) for n in files
+                 if not any(_skipped(d) for d in os.path.relpath(folder, path).split(os.sep) if d != ".")
+                 and wanted(n)]
+    elif os.path.isfile(path):
+        names = [path]
     else:
-        path = _local(uri)
-        if os.path.isdir(path):
-            files = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(suffix))
-        else:
-            files = [path]
-    if not files:
+        names = []
+    return [(n, os.path.getmtime(n)) for n in sorted(names)]
+
+
+def download(config, uri, workdir, index=0):
+    """A local copy of one listed file (the file itself when it is local)."""
+    if not uri.startswith("s3://"):
+        return _local(uri)
+    bucket, key = _s3(uri)
+    target = os.path.join(workdir, f"{index}-{key.rsplit('/', 1)[-1]}")
+    s3_client(config).download_file(bucket, key, target)
+    return target
+
+
+def fetch(config, uri, fmt, workdir):
+    """Local files holding the data at `uri`: one object, every `fmt` file under a prefix or
+    folder, or every file a wildcard matches (see list_files)."""
+    listed = list_files(config, uri, ["." + fmt] + ([".jsonl"] if fmt == "json" else []))
+    if not listed:
         raise FileNotFoundError(f"no {fmt} files at {uri}")
-    return files
+    return [download(config, name, workdir, index) for index, (name, _) in enumerate(listed)]
+
+
+def _reader(fmt):
+    import pandas as pd
+
+    return {"parquet": pd.read_parquet, "csv": pd.read_csv,
+            "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}[fmt]
 
 
 def read_frame(config, uri, fmt=None):
     import pandas as pd
 
     fmt = fmt or file_format(uri.rstrip("/"))
-    readers = {"parquet": pd.read_parquet, "csv": pd.read_csv,
-               "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}
     with tempfile.TemporaryDirectory() as workdir:
-        frames = [readers[fmt](f) for f in fetch(config, uri, fmt, workdir)]
+        frames = [_reader(fmt)(f) for f in fetch(config, uri, fmt, workdir)]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -166,7 +253,103 @@ def put(config, path, uri):
     else:
         target = _local(uri)
         os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
-        shutil.copyfile(path, target)
+        temporary = target + ".uploading"
+        shutil.copyfile(path, temporary)
+        os.replace(temporary, target)  # readers see the old file or the new one, never half of one
+
+
+def remove_except(config, folder, keep):
+    """Delete every file under `folder` (a prefix ending in `/`) but `keep`; returns what went."""
+    removed = []
+    if folder.startswith("s3://"):
+        client = s3_client(config)
+        bucket, key = _s3(folder)
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key)
+        for name in sorted(o["Key"] for page in pages for o in page.get("Contents", [])):
+            if f"s3://{bucket}/{name}" != keep:
+                client.delete_object(Bucket=bucket, Key=name)
+                removed.append(f"s3://{bucket}/{name}")
+        return removed
+    path = _local(folder)
+    for name in sorted(os.listdir(path)) if os.path.isdir(path) else []:
+        full = os.path.join(path, name)
+        if os.path.abspath(full) == os.path.abspath(_local(keep)):
+            continue
+        shutil.rmtree(full) if os.path.isdir(full) else os.remove(full)
+        removed.append(full)
+    return removed
+
+
+# --- partitioned datasets -------------------------------------------------------------------------
+# The layout (mlspec.targets.naming, "dataset partitions"): each ingestion run writes
+# <root>/<column>=<logical date>/<file>; the DAG's CONFIG["partition"] carries its names.
+
+
+def logical_time(context):
+    """The run's logical date as an aware UTC datetime (a run without one: when it runs)."""
+    import datetime
+
+    when = None
+    for key in ("logical_date", "data_interval_end", "run_after"):
+        when = context.get(key)
+        if when is not None:
+            break
+    if when is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    if isinstance(when, str):
+        when = datetime.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        return when.replace(tzinfo=datetime.timezone.utc)
+    return when.astimezone(datetime.timezone.utc)
+
+
+def partition_of(config, context):
+    """(folder, file) of this run's partition under the dataset's storage root."""
+    layout = config["partition"]
+    when = logical_time(context)
+    folder = f"{setting(config, 'storage').rstrip('/')}/{layout['column']}={when.strftime(layout['date_format'])}/"
+    return folder, layout["file"].format(time=when.strftime("%H%M%S"))
+
+
+def _partition_value(name, column):
+    """`.../ds=2026-01-02/part-0.parquet` -> `2026-01-02` (the innermost such folder), else None."""
+    found = re.findall(rf"/{re.escape(column)}=([^/]+)/", "/" + name)
+    return found[-1] if found else None
+
+
+def read_dataset(config, root, column="ds", until=None):
+    """A dataset's rows: every partition under `root` up to `until` (a partition value, the
+    date it ends with, inclusive), or the single Parquet object or folder `root` names. A row
+    that a newer partition repeats exactly (a table extracted whole on every run) counts once.
+    The partition value is in the path, not added as a column."""
+    import pandas as pd
+
+    listed = list_files(config, root, [".parquet"])
+    if not listed:
+        raise FileNotFoundError(f"no parquet files at {root}")
+    parts = [(_partition_value(name, column), name) for name, _ in listed]
+    if until is not None:
+        parts = [(value, name) for value, name in parts if value is None or value <= until]
+    if not parts:
+        raise FileNotFoundError(f"no partition of {root} up to {column}={until}")
+    with tempfile.TemporaryDirectory() as workdir:
+        by_value = {}
+        for index, (value, name) in enumerate(parts):
+            by_value.setdefault(value or "", []).append(pd.read_parquet(download(config, name, workdir, index)))
+    frames, seen = [], None
+    for value in sorted(by_value, reverse=True):  # newest partition first
+        frame = pd.concat(by_value[value], ignore_index=True)
+        try:
+            hashes = pd.util.hash_pandas_object(frame, index=False)
+        except TypeError:  # values pandas cannot hash (lists, mappings): keep every row
+            frames.append(frame)
+            continue
+        if seen is not None:
+            frame, hashes = frame[~hashes.isin(seen)], hashes[~hashes.isin(seen)]
+        seen = hashes if seen is None else pd.concat([seen, hashes])
+        frames.append(frame)
+    frames.reverse()
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
 # --- ingestion ----------------------------------------------------------------------------------
@@ -320,10 +503,164 @@ def version(config, context):
 
 
 def upload(config, context):
-    uri = setting(config, "storage")
+    """Write the validated rows as this run's partition of the dataset (see partition_of). A
+    daily dataset's run owns its whole date, so anything else in that partition (an earlier
+    layout, a half-finished run) goes; a more frequent one's run owns only its own file."""
+    folder, name = partition_of(config, context)
+    uri = folder + name
     put(config, staging_path(config, context), uri)
+    if not config["partition"]["per_run"]:
+        for removed in remove_except(config, folder, uri):
+            log.info("removed %s: the run of this date replaces its partition", removed)
     log.info("uploaded %s to %s", config["dataset"], uri)
     return uri
+
+
+# --- Feast --------------------------------------------------------------------------------------------
+
+
+def feast_repo(config):
+    return setting(config, "feast_repo") or os.path.join(root(config), "feast")
+
+
+class _environment:
+    """Set environment variables for the length of a `with` block, then put them back (Feast
+    and the S3 filesystems it uses take credentials and the endpoint from the environment)."""
+
+    def __init__(self, values):
+        self.values, self.saved = {k: v for k, v in values.items() if v is not None}, {}
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+
+    def __exit__(self, *exc):
+        for key, value in self.saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def feast_environment(config):
+    return _environment({**credentials(config), config["s3_endpoint_env"]: setting(config, "s3_endpoint")})
+
+
+def feast_store(config):
+    from feast import FeatureStore
+
+    return FeatureStore(repo_path=feast_repo(config))
+
+
+def feast_definitions(store, repo):
+    """The objects the repository defines (what `feast apply` parses): its Python files are
+    imported from the repository folder, as the Feast CLI imports them."""
+    from pathlib import Path
+
+    from feast.project import Project
+    from feast.repo_operations import get_repo_files, parse_repo, py_path_to_module
+
+    previous = os.getcwd()
+    os.chdir(repo)
+    sys.path.insert(0, repo)
+    modules = []
+    try:
+        modules = [py_path_to_module(f) for f in get_repo_files(Path(repo))]
+        for module in modules:  # a module of the same name imported by an earlier task
+            sys.modules.pop(module, None)
+        contents = parse_repo(Path(repo))
+    finally:
+        sys.path.remove(repo)
+        os.chdir(previous)
+        for module in modules:
+            sys.modules.pop(module, None)
+    if not contents.projects:
+        contents.projects.append(Project(name=store.project))
+    return contents
+
+
+def _without_meta(value):
+    """A copy of a protobuf message without its `meta` (Feast stamps a data source's creation
+    time there on every parse and every registry write)."""
+    if not hasattr(value, "DESCRIPTOR") or "meta" not in value.DESCRIPTOR.fields_by_name:
+        return value
+    copy = type(value)()
+    copy.CopyFrom(value)
+    copy.ClearField("meta")
+    return copy
+
+
+def _changed(diff):
+    from feast.diff.property_diff import TransitionType
+
+    if diff.transition_type in (TransitionType.UNCHANGED, TransitionType.UNKNOWN):
+        return False
+    properties = getattr(diff, "feast_object_property_diffs", None) or getattr(diff, "infra_object_property_diffs", None)
+    if diff.transition_type != TransitionType.UPDATE or not properties:
+        return True
+    return any(_without_meta(p.val_existing) != _without_meta(p.val_declared) for p in properties)
+
+
+def feast_apply(config, context):
+    """`feast apply`, when the repository differs from the registry: Feast's own plan compares
+    the definitions with the registry (and the online store's tables), and only a difference
+    is applied. A difference only in the creation time Feast stamps on a data source (which
+    it does again on every parse and after every materialization) is none. Returns the changes."""
+    from feast.repo_operations import apply_total_with_repo_instance
+
+    def described(diffs, kind):
+        return sorted(f"{d.transition_type.name.lower()} {getattr(getattr(d, kind), 'value', getattr(d, kind))}"
+                      f" {d.name}" for d in diffs if _changed(d))
+
+    repo = feast_repo(config)
+    with feast_environment(config):
+        store = feast_store(config)
+        contents = feast_definitions(store, repo)
+        registry_diff, infra_diff, _ = store.plan(contents)
+        changes = described(registry_diff.feast_object_diffs, "feast_object_type")
+        changes += described(infra_diff.infra_object_diffs, "infra_object_type")
+        if not changes:
+            log.info("the Feast registry of %s matches the repository: nothing to apply", repo)
+            return {"applied": False, "changes": []}
+        apply_total_with_repo_instance(store, store.project, store.registry, contents,
+                                       skip_source_validation=False)
+    log.info("applied the Feast repository %s: %s", repo, "; ".join(changes))
+    return {"applied": True, "changes": changes}
+
+
+def _triggering_assets(context):
+    """URIs of the assets whose updates started this run (none for a manual or test run)."""
+    events = context.get("triggering_asset_events") or {}
+    try:
+        keys = list(events.keys())
+    except AttributeError:
+        return set()
+    return {getattr(key, "uri", None) or str(key) for key in keys if events[key]}
+
+
+def feast_materialize(config, context):
+    """Write the latest feature values of the online feature views into the online store: those
+    whose source landed (the assets that triggered the run), or all of them in a run started by
+    hand. Each view is materialized over its TTL up to now, not from where the last run stopped:
+    rows that land after their event time (a day's activity loaded the next morning) are still
+    served, and an entity whose newest row is older than the TTL is not served anyway."""
+    import datetime
+
+    landed = _triggering_assets(context)
+    views = [v for v in config["views"] if v["online"] and (not landed or v["asset"] in landed)]
+    end = datetime.datetime.now(datetime.timezone.utc)
+    done = []
+    with feast_environment(config):
+        store = feast_store(config)
+        for view in views:
+            if view["ttl_seconds"]:
+                store.materialize(start_date=end - datetime.timedelta(seconds=view["ttl_seconds"]),
+                                  end_date=end, feature_views=[view["name"]])
+            else:  # no TTL: values never expire, so continue from the last materialization
+                store.materialize_incremental(end_date=end, feature_views=[view["name"]])
+            done.append(view["name"])
+    log.info("materialized %s up to %s", done or "no feature view", end.isoformat())
+    return {"materialized": done, "end": end.isoformat()}
 
 
 # --- training -------------------------------------------------------------------------------------
@@ -418,16 +755,126 @@ def load_check(path):
     return module
 
 
+# The prediction log KServe's inference logger writes (blob storage, the JSON marshaller, which is
+# the default `storage.parameters.format`): kserve/kserve pkg/logger/store.go names each object
+# `<url path>/<namespace>/<inference service>/<component>/<storage.path>/<id>-<request|response>.json`
+# (getObjectKey: the part of the CloudEvent type after its last dot), and pkg/logger/marshaller_json.go
+# writes one LogRequest (pkg/logger/types.go) as a JSON object, or a batch of them as a list: `id` (the
+# CloudEvent id, ce-id, shared by a request and its response), `reqType`
+# (org.kubeflow.serving.inference.request / .response, pkg/logger/worker.go), `bytes` (the HTTP body,
+# base64 as Go encodes a []byte), `contentType`, `occurrenceTime` (RFC 3339) and the service's names.
+KSERVE_REQUEST = "org.kubeflow.serving.inference.request"
+KSERVE_RESPONSE = "org.kubeflow.serving.inference.response"
+
+
+def kserve_events(config, prefix):
+    """Every LogRequest under `prefix` (a folder of the logger's JSON objects), in name order."""
+    events = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for index, (name, _) in enumerate(list_files(config, prefix, [".json"])):
+            with open(download(config, name, workdir, index), encoding="utf-8") as handle:
+                value = json.load(handle)
+            events.extend(value if isinstance(value, list) else [value])
+    return events
+
+
+def _body(event):
+    import base64
+
+    raw = event.get("bytes")
+    return json.loads(base64.b64decode(raw)) if raw else {}
+
+
+def _tensor_rows(tensors, names):
+    """v2 (Open Inference Protocol) tensors as rows: one tensor per column (named as the column,
+    shape [n] or [n, 1]), or one [n, k] tensor whose k columns are `names` in order."""
+    import numpy as np
+
+    if not tensors:
+        return [], []
+    if len(tensors) == 1 and len(tensors[0].get("shape", [])) == 2 and tensors[0]["shape"][1] > 1:
+        tensor = tensors[0]
+        data = np.asarray(tensor["data"], dtype=object).reshape(tensor["shape"])
+        columns = list(names) if len(names) == tensor["shape"][1] else [f"{tensor['name']}_{i}" for i in
+                                                                        range(tensor["shape"][1])]
+        return columns, [list(row) for row in data]
+    columns = [t["name"] for t in tensors]
+    length = max(len(t["data"]) for t in tensors)
+    return columns, [[t["data"][i] if i < len(t["data"]) else None for t in tensors] for i in range(length)]
+
+
+def _instance_rows(instances, names):
+    """v1 `instances`: each a list of feature values in `names` order, or a dict by name."""
+    if instances and isinstance(instances[0], dict):
+        columns = list(dict.fromkeys(k for row in instances for k in row))
+        return columns, [[row.get(c) for c in columns] for row in instances]
+    width = len(instances[0]) if instances else 0
+    columns = list(names) if len(names) == width else [f"feature_{i}" for i in range(width)]
+    return columns, [list(row) if isinstance(row, list | tuple) else [row] for row in instances]
+
+
+def kserve_frame(events, features, prediction_column="prediction", timestamp_column="timestamp"):
+    """The feature frame of a prediction log: each request's rows (v1 `instances`, v2 `inputs`)
+    joined, by the event id both carry, with the response's predictions (v1 `predictions`, v2
+    `outputs`), stamped with the request's occurrence time. A request without its response yet
+    keeps its features (drift is about inputs); a response without its request is left out."""
+    import pandas as pd
+
+    requests, responses = {}, {}
+    for event in events:
+        kind = event.get("reqType", "")
+        if kind == KSERVE_REQUEST:
+            requests[event["id"]] = event
+        elif kind == KSERVE_RESPONSE:
+            responses[event["id"]] = event
+    frames = []
+    for event_id, request in sorted(requests.items()):
+        body = _body(request)
+        if "instances" in body:
+            columns, rows = _instance_rows(body["instances"], features)
+        else:
+            columns, rows = _tensor_rows(body.get("inputs", []), features)
+        frame = pd.DataFrame(rows, columns=columns)
+        if event_id in responses:
+            answer = _body(responses[event_id])
+            if "predictions" in answer:
+                predicted = answer["predictions"]
+            else:
+                outputs = answer.get("outputs", [])
+                predicted = outputs[0]["data"] if outputs else []
+            if len(predicted) == len(frame):
+                frame[prediction_column] = predicted
+        frame[timestamp_column] = pd.to_datetime(request["occurrenceTime"], utc=True)
+        frame["event_id"] = event_id
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=[*features, prediction_column, timestamp_column, "event_id"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def read_predictions(config):
+    """The prediction log the drift DAG compares: KServe's logger objects when the model's
+    InferenceService logs to the object store (`prediction_log: kserve`), else a dataset."""
+    uri = setting(config, "predictions")
+    if config.get("prediction_log") == "kserve":
+        return kserve_frame(kserve_events(config, uri), config.get("features", []),
+                            timestamp_column=config["timestamp_column"])
+    return read_frame(config, uri)
+
+
 def check_drift(config, context):
     import pandas as pd
 
-    reference = read_frame(config, setting(config, "reference"))
-    current = read_frame(config, setting(config, "predictions"))
     column = config["timestamp_column"]
     end = context.get("data_interval_end") or context.get("logical_date")
     end = pd.Timestamp(end) if end is not None else pd.Timestamp.now(tz="UTC")
     end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
     start = end - pd.Timedelta(seconds=config["window_seconds"])
+    # The training data: every partition of the feature source up to the run's date (or the
+    # snapshot the training pipeline wrote).
+    reference = read_dataset(config, setting(config, "reference"), config.get("partition_column", "ds"),
+                             until=end.strftime("%Y-%m-%d"))
+    current = read_predictions(config)
     if column in current.columns:
         times = pd.to_datetime(current[column], utc=True)
         current = current[(times > start) & (times <= end)]
@@ -456,6 +903,7 @@ def alert_drift(config, context):
 
 
 STEPS = {"extract": extract, "validate": validate, "version": version, "upload": upload,
+         "feast_apply": feast_apply, "feast_materialize": feast_materialize,
          "submit_pipeline": submit_pipeline, "check_drift": check_drift, "decide": decide,
          "alert_drift": alert_drift}
 

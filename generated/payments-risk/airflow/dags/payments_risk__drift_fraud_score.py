@@ -26,8 +26,11 @@ CONFIG = {'system': 'payments-risk',
  'dag_id': 'payments_risk__drift_fraud_score',
  'train_dag_id': 'payments_risk__train_fraud_score',
  'check': 'monitoring/fraud_score_drift.py',
+ 'partition_column': 'ds',
  'window_seconds': 21600,
  'timestamp_column': 'timestamp',
+ 'prediction_log': 'kserve',
+ 'features': ['txn_count_24h', 'txn_amount_24h', 'distinct_merchants_7d', 'fraud_rate_30d'],
  'on_drift': 'retrain',
  'branches': {'drift': 'trigger_retraining', 'no_drift': 'no_action'},
  'credentials': {'conn_id': 'minio-credentials', 'region': None},
@@ -38,7 +41,7 @@ CONFIG = {'system': 'payments-risk',
               'reference': ['mlspec__payments_risk__fraud_score__reference',
                             's3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet'],
               'predictions': ['mlspec__payments_risk__fraud_score__predictions',
-                              's3://mlspec-monitoring/payments-risk/fraud-score/predictions/']}}
+                              's3://mlspec-monitoring/payments-risk/fraud-score/risk/payments-risk-fraud-score/predictor/predictions/']}}
 
 
 def _runtime():
@@ -85,7 +88,7 @@ with DAG(
         python_callable=check_drift,
         inlets=[
             File(url='s3://mlspec-monitoring/payments-risk/fraud-score/reference.parquet'),
-            File(url='s3://mlspec-monitoring/payments-risk/fraud-score/predictions/'),
+            File(url='s3://mlspec-monitoring/payments-risk/fraud-score/risk/payments-risk-fraud-score/predictor/predictions/'),
         ],
         outlets=[],
     )

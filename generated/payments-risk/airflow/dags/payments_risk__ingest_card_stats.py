@@ -2,7 +2,9 @@
 # Change the spec (or templates), then run `mlspec compile`.
 # Spec: specs/payments-risk.yaml
 """Ingestion: extract the dataset to Parquet, validate it with its Great Expectations suite,
-version it with DVC and upload it to the object store (the steps the spec asks for).
+version it with DVC and upload it to the object store as this run's partition (the steps the
+spec asks for). The upload updates the dataset's Airflow Asset, which the DAGs that wait for
+the data (training, the Feast repository) are scheduled on.
 
 Task callables import pandas, Great Expectations, DVC and boto3 only when they run.
 """
@@ -37,7 +39,11 @@ CONFIG = {'system': 'payments-risk',
               'source_uri': ['mlspec__payments_risk__card_stats__source_uri',
                              's3://landing/card_stats/'],
               'storage': ['mlspec__payments_risk__card_stats__storage',
-                          's3://feast-offline/card_stats.parquet']}}
+                          's3://feast-offline/card_stats.parquet']},
+ 'partition': {'column': 'ds',
+               'date_format': '%Y-%m-%d',
+               'file': 'part-{time}.parquet',
+               'per_run': True}}
 
 
 def _runtime():

@@ -2,7 +2,9 @@
 # Change the spec (or templates), then run `mlspec compile`.
 # Spec: specs/payments-risk.yaml
 """Ingestion: extract the dataset to Parquet, validate it with its Great Expectations suite,
-version it with DVC and upload it to the object store (the steps the spec asks for).
+version it with DVC and upload it to the object store as this run's partition (the steps the
+spec asks for). The upload updates the dataset's Airflow Asset, which the DAGs that wait for
+the data (training, the Feast repository) are scheduled on.
 
 Task callables import pandas, Great Expectations, DVC and boto3 only when they run.
 """
@@ -42,7 +44,11 @@ CONFIG = {'system': 'payments-risk',
               'staging_dir': ['mlspec__payments_risk__staging_dir', None],
               'storage': ['mlspec__payments_risk__transactions__storage',
                           's3://raw-data/transactions.parquet'],
-              'dvc_repo': ['mlspec__payments_risk__dvc_repo', None]}}
+              'dvc_repo': ['mlspec__payments_risk__dvc_repo', None]},
+ 'partition': {'column': 'ds',
+               'date_format': '%Y-%m-%d',
+               'file': 'part-{time}.parquet',
+               'per_run': True}}
 
 
 def _runtime():
