@@ -117,7 +117,9 @@ def test_landing_both_datasets_makes_the_training_dag_due(system):
 
     second = home.dags_test("asset_shop__ingest_activity", "2026-01-02", dags, env)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    assert _due(home, dags, env) == {"due": [TRAIN], "queued": ["asset-shop.activity", "asset-shop.orders"]}
+    # ... and the Feast DAG, which runs when any of its views' sources lands (activity here)
+    assert _due(home, dags, env) == {"due": ["asset_shop__feast", TRAIN],
+                                     "queued": ["asset-shop.activity", "asset-shop.orders"]}
 
 
 def test_the_training_dag_declares_its_assets_and_cron(system):

@@ -11,10 +11,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SPECS
 from support.airflow_runner import shared_home
-from support.kserve_log import REQUEST, RESPONSE, log_request, v1_exchange, v2_exchange
+from support.kserve_log import CHURN_PREFIX, put_frames
 from support.mlspec_data import compile_data_targets
 from support.s3 import ACCESS_KEY, SECRET_KEY, moto_server
 
@@ -23,9 +22,7 @@ pytestmark = pytest.mark.slow
 DRIFT_DAG = "customer_churn__drift_churn"
 TRAIN_DAG = "customer_churn__train_churn"
 RUN_AT = pd.Timestamp("2026-01-02T12:00:00Z")  # the drift window (24h) ends here
-# Where KServe's agent writes the prod InferenceService's log: <logger url path>/<namespace>/<isvc>/
-# predictor/<storage.path>/ in s3://mlspec-monitoring.
-PREFIX = "customer-churn/churn/models/customer-churn-churn/predictor/predictions/"
+PREFIX = CHURN_PREFIX  # where KServe's agent writes the prod InferenceService's log
 FEATURES = ["total_purchases", "avg_order_value", "days_since_last_purchase", "support_tickets_count"]
 
 
@@ -54,24 +51,7 @@ def setup(tmp_path_factory):
 
 
 def put_predictions(s3, frames: dict[str, pd.DataFrame]) -> None:
-    """Each frame as KServe logs it: five rows per request (v1 and v2 in turn), its response
-    with the predictions, one object each, stamped with the rows' newest time."""
-    client = s3.client()
-    for obj in client.list_objects_v2(Bucket="mlspec-monitoring").get("Contents", []):
-        client.delete_object(Bucket="mlspec-monitoring", Key=obj["Key"])
-    where = {"isvc": "customer-churn-churn", "namespace": "models",
-             "log_url": "s3://mlspec-monitoring/customer-churn/churn"}
-    for name, frame in frames.items():
-        for start in range(0, len(frame), 5):
-            rows = frame.iloc[start:start + 5]
-            request, response = (v1_exchange if start % 10 else v2_exchange)(
-                rows[FEATURES].astype(float).values.tolist(), rows["prediction"].tolist())
-            stamp = rows["timestamp"].max().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-            event = f"{name}-{start}"
-            for kind, body in ((REQUEST, request), (RESPONSE, response)):
-                value = log_request(event, kind, body, stamp, **where)
-                client.put_object(Bucket="mlspec-monitoring", Key=f"{PREFIX}{event}-{kind.rsplit('.', 1)[1]}.json",
-                                  Body=json.dumps(value).encode())
+    put_frames(s3.client(), "mlspec-monitoring", PREFIX, frames, FEATURES)
 
 
 def run_drift_dag(system, reference, s3):

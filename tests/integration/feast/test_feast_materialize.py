@@ -9,9 +9,11 @@ unchanged) but materializes the new values."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 
@@ -27,7 +29,7 @@ pytestmark = [
 
 INGEST = "customer_churn__ingest_customer_activity"
 FEAST = "customer_churn__feast"
-STORAGE = "s3://feast-offline/customer_activity.parquet"  # the spec's storage of customer_activity
+ASSET = "customer-churn.customer_activity"  # the Airflow Asset its ingestion updates (named, not a URI)
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 DAY_1, DAY_2 = (NOW - timedelta(days=1)).date(), NOW.date()
 FEATURES = ["total_purchases", "avg_order_value", "days_since_last_purchase", "support_tickets_count"]
@@ -52,7 +54,7 @@ def world(tmp_path_factory):
     repo = tmp_path_factory.mktemp("feast-repo") / "feast"
     shutil.copytree(system / "feast", repo)
     with postgres_server() as pg, moto_server() as s3:
-        for bucket in ("feast-offline", "dvc-storage"):
+        for bucket in ("feast-offline", "dvc-storage", "feast-registry"):  # feature_store.yaml's registry
             s3.client().create_bucket(Bucket=bucket)
         with pg.connect() as conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE customer_activity (customer_id bigint, total_purchases real,"
@@ -84,28 +86,36 @@ def run(world, dag_id: str, day) -> str:
     return output
 
 
+def registry_env(world):
+    """What this process needs to read the Feast registry the DAG wrote to S3 (feature_store.yaml
+    keeps it on the object store, as a cluster's training steps read it)."""
+    return mock.patch.dict(os.environ, {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                                        "FEAST_S3_ENDPOINT_URL": world["s3"].endpoint})
+
+
 def online(world, ids):
     from feast import FeatureStore
 
-    store = FeatureStore(repo_path=str(world["repo"]))
-    return store.get_online_features(features=store.get_feature_service("churn"),
-                                     entity_rows=[{"customer_id": i} for i in ids]).to_dict()
+    with registry_env(world):
+        store = FeatureStore(repo_path=str(world["repo"]))
+        return store.get_online_features(features=store.get_feature_service("churn"),
+                                         entity_rows=[{"customer_id": i} for i in ids]).to_dict()
 
 
-def asset_events(uri: str) -> int:
+def asset_events(name: str) -> int:
     with sqlite3.connect(shared_home().path / "airflow.db") as db:
         return db.execute("SELECT count(*) FROM asset_event JOIN asset ON asset.id = asset_event.asset_id"
-                          " WHERE asset.uri = ?", (uri,)).fetchone()[0]
+                          " WHERE asset.name = ?", (name,)).fetchone()[0]
 
 
 def test_ingestion_then_the_feast_dag_serves_the_new_rows_online(world):
     s3 = world["s3"]
     insert(world["pg"], activity(DAY_1, NOW - timedelta(hours=20), base=100))
-    events_before = asset_events(STORAGE)
+    events_before = asset_events(ASSET)
     run(world, INGEST, DAY_1)
     # The ingestion wrote its partition and told Airflow the dataset changed.
     assert s3.keys("feast-offline") == [f"customer_activity.parquet/ds={DAY_1}/part-0.parquet"]
-    assert asset_events(STORAGE) == events_before + 1
+    assert asset_events(ASSET) == events_before + 1
 
     output = run(world, FEAST, DAY_1)
     assert "applied the Feast repository" in output
@@ -132,4 +142,5 @@ def test_ingestion_then_the_feast_dag_serves_the_new_rows_online(world):
     features.write_text(features.read_text().replace("ttl=timedelta(seconds=86400)", "ttl=timedelta(seconds=172800)"))
     output = run(world, FEAST, DAY_2)
     assert "applied the Feast repository" in output and "update feature view customer_features" in output
-    assert FeatureStore(repo_path=str(world["repo"])).get_feature_view("customer_features").ttl == timedelta(days=2)
+    with registry_env(world):
+        assert FeatureStore(repo_path=str(world["repo"])).get_feature_view("customer_features").ttl == timedelta(days=2)

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SPECS, run_mlspec
 from support.airflow_runner import AIRFLOW, migrated_home
 from support.churn_data import AS_OF, churn_frames
+from support.kserve_log import CHURN_PREFIX, put_frames
 from support.mlflow_server import mlflow_server
 from support.postgres import find_binaries, postgres_server
 from support.s3 import ACCESS_KEY, SECRET_KEY, moto_server
@@ -43,7 +43,7 @@ INGEST = {"customers": "customer_churn__ingest_customers",
 TRAIN = "customer_churn__train_churn"
 DRIFT = "customer_churn__drift_churn"
 BUCKETS = ("raw-data", "feast-offline", "dvc-storage", "feast-registry", "mlspec-monitoring")
-PREDICTIONS = "customer-churn/churn/predictions/"  # the drift DAG's default prediction log (s3://mlspec-monitoring)
+FEATURES = ["total_purchases", "avg_order_value", "days_since_last_purchase", "support_tickets_count"]
 
 
 def warehouse(pg) -> str:
@@ -155,9 +155,12 @@ def test_ingest_train_register_drift_retrain(tmp_path):
             result = home.dags_test(dag_id, DAY, dags, env)
             assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
             assert set(home.task_states(dag_id).values()) == {"success"}, home.task_states(dag_id)
-        assert s3.keys("raw-data") == ["customers.parquet"] and s3.keys("feast-offline") == ["customer_activity.parquet"]
+        # each run writes its own partition of the dataset (ds=<logical date>)
+        partition = f"ds={pd.Timestamp(DAY):%Y-%m-%d}/part-0.parquet"
+        assert s3.keys("raw-data") == [f"customers.parquet/{partition}"]
+        assert s3.keys("feast-offline") == [f"customer_activity.parquet/{partition}"]
         landed = pd.read_parquet(io.BytesIO(s3.client().get_object(
-            Bucket="feast-offline", Key="customer_activity.parquet")["Body"].read()))
+            Bucket="feast-offline", Key=f"customer_activity.parquet/{partition}")["Body"].read()))
         assert len(landed) == 2000 and set(landed["day"]) == {DAY}  # the run's day only
         # Both datasets the training reads have landed: Airflow considers the training DAG due.
         due = subprocess.run([sys.executable, "-c", (
@@ -196,13 +199,11 @@ def test_ingest_train_register_drift_retrain(tmp_path):
         assert {a.path for a in client.list_artifacts(version.run_id, "model_card")} == {
             "model_card/model-card.json", "model_card/model-card.md"}
 
-        # 4. Drift: predictions logged in the window, far from the training data.
-        # (The drift DAG reads Parquet under its default prediction-log prefix today; when it reads
-        # KServe's inference-log format -- the serve side's change -- write that format here.)
+        # 4. Drift: predictions logged in the window, far from the training data, in the folder and
+        # the form KServe's logger writes them.
         run_at = pd.Timestamp("2026-01-12T12:00:00Z")
-        log = io.BytesIO()
-        predictions(500, 3, run_at).to_parquet(log, index=False)
-        s3.client().put_object(Bucket="mlspec-monitoring", Key=PREDICTIONS + "part-0.parquet", Body=log.getvalue())
+        put_frames(s3.client(), "mlspec-monitoring", CHURN_PREFIX, {"drifted": predictions(500, 3, run_at)},
+                   FEATURES)
         drift_env = {**env, "AIRFLOW_VAR_MLSPEC__CUSTOMER_CHURN__S3_ENDPOINT": s3.endpoint}
         before = len(home.runs(TRAIN))
         result = home.dags_test(DRIFT, run_at.isoformat(), dags, drift_env)

@@ -543,7 +543,11 @@ class _environment:
 
 
 def feast_environment(config):
-    return _environment({**credentials(config), config["s3_endpoint_env"]: setting(config, "s3_endpoint")})
+    # The repository's file sources read their endpoint from s3_endpoint_env; Feast's S3
+    # registry (feature_store.yaml) reads FEAST_S3_ENDPOINT_URL.
+    endpoint = setting(config, "s3_endpoint")
+    return _environment({**credentials(config), config["s3_endpoint_env"]: endpoint,
+                         "FEAST_S3_ENDPOINT_URL": endpoint})
 
 
 def feast_store(config):
