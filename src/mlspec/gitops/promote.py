@@ -350,7 +350,10 @@ def _undo_edit(promotion: Promotion, out_root: Path, log: Callable[[str], None])
     from mlspec.fsutil import write_text_atomic
 
     try:
-        if Path(promotion.spec_file).read_text(encoding="utf-8") != promotion.new_text:
+        current = Path(promotion.spec_file).read_text(encoding="utf-8")
+        if current == promotion.old_text:
+            return  # already put back (the spec commit whose push failed was undone with it)
+        if current != promotion.new_text:
             log(f"{promotion.spec_file} changed meanwhile; the edit was not undone")
             return
         write_text_atomic(promotion.spec_file, promotion.old_text)
