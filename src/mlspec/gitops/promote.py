@@ -319,7 +319,9 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
     outcome = PromotionOutcome(promotion)
     committed = False
     try:
-        outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
+        # Publishing needs the IR, which a result-cache hit (an unchanged spec) does not have.
+        outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root,
+                                        use_cache=repo is None)
         if not outcome.run.ok:
             raise SpecError(f"{promotion.spec_file} does not compile; nothing was published", outcome.run.results)
         if before_publish is not None:

@@ -71,7 +71,7 @@ def commit_hook(kind: str, promotion, out_root: Path, system: str, push: bool,
     def recompile():
         from mlspec.build.run import compile_and_apply
 
-        return compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
+        return compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root, use_cache=False)
 
     def hook(outcome) -> None:
         subject, body = message(kind, promotion)

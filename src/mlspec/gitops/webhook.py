@@ -258,7 +258,7 @@ class Receiver:
                 if head == before:
                     return
                 log(f"the spec repository moved on while publishing; publishing its head {head[:12]}")
-                run = compile_and_apply([spec_file], [str(spec_file)], out_root)
+                run = compile_and_apply([spec_file], [str(spec_file)], out_root, use_cache=False)
                 if not run.ok:
                     log(f"the spec repository's head does not compile ({spec_file}); not published")
                     return
