@@ -10,8 +10,12 @@ delivery id has not been seen: unsigned, wrongly signed, stale and replayed requ
 
 On `model_version_alias.created` for a registered model that a spec serves (and the alias
 the spec names in `registry.alias`, unless others are allowed), the version is promoted in
-the configured environment (`mlspec promote`: spec edit, recompile) and published. One
-event is handled at a time. A failed promotion answers 422, which MLflow does not retry: a
+the configured environment (`mlspec promote`: spec edit, recompile) and published. With
+`commit` (`--commit`, the default in a checkout that tracks an upstream) the spec edit is
+committed and pushed to the spec repository before the publish (gitops.spec_commit), so
+the spec stays the source of truth: a push that cannot land undoes the promotion, a
+publish that fails after it leaves the pushed commit and names the retry. One event is
+handled at a time. A failed promotion answers 422, which MLflow does not retry: a
 second delivery of the same version would otherwise complete the canary it just started
 (and the spec edit is undone when the publish after it fails, see promote.carry_out).
 
