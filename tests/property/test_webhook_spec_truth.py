@@ -212,6 +212,9 @@ def test_the_deployments_repository_always_holds_what_the_spec_remote_compiles_t
                     status, message = self.receiver.handle(_event(version))
                 finally:
                     hook.unlink()
+                if version == self.promoted:  # already in canary there: nothing to publish, nothing refused
+                    assert status == 200, message
+                    return
                 assert status == 422 and "frozen" in message, message
                 retry = [line for line in captured_log if "committed but not published" in line]
                 assert retry and "mlspec publish" in retry[0], captured_log
