@@ -410,3 +410,34 @@ def test_an_api_error_is_an_external_error(project, fake_api):
     _FakeApi.status = 403
     result = run_mlspec("rollout", "decide", "churn", "--env", "prod", cwd=project, env=fake_api)
     assert result.returncode == 4 and "403 Forbidden" in result.stderr, result.stderr
+
+
+def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_pushed_meanwhile(project, tmp_path,
+                                                                                              shared_dir):
+    env = git_env(tmp_path / "home")
+    _spec_repo(project, env)
+    specs = tmp_path / "specs.git"
+    git(tmp_path, "init", "--quiet", "--bare", "-b", "main", str(specs), env=env)
+    git(project, "remote", "add", "origin", str(specs), env=env)
+    git(project, "push", "--quiet", "--set-upstream", "origin", "main", env=env)
+    person = clone(specs, tmp_path / "person", env)  # a person pushes an unrelated change meanwhile
+    (person / "NOTES.md").write_text("on-call: growth-ml\n")
+    git(person, "add", "NOTES.md", env=env)
+    git(person, "commit", "--quiet", "-m", "notes", env=env)
+    git(person, "push", "--quiet", "origin", "main", env=env)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+
+    result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
+                           "--push-spec", cwd=project, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert log(specs, env)[:2] == [git(project, "log", "-1", "--format=%s", env=env).strip(), "notes"]
+    assert git(project, "rev-parse", "HEAD", env=env) == git(specs, "rev-parse", "main", env=env)
+    assert "rolledBack" in files_at(specs, "main", env)["specs/customer-churn.yaml"]
+
+
+def test_push_spec_needs_commit(project, tmp_path, shared_dir):
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--push-spec",
+                           cwd=project)
+    assert result.returncode == 2 and "--push-spec" in result.stderr, result.stderr

@@ -76,10 +76,11 @@ def compile_files(files: list[Path], out_root: Path, targets: list[str] = (), en
 
 
 def compile_and_apply(files: list[Path], spec_paths: list[str], out_root: Path, targets: list[str] = (),
-                      envs: list[str] = (), mode: str = "write") -> CompileRun:
+                      envs: list[str] = (), mode: str = "write", use_cache: bool = True) -> CompileRun:
     """Compile, then write (or check, or diff) the output folder; nothing is written when
-    any spec has errors. A whole compile that was written is recorded in the cache."""
-    run = compile_files(files, out_root, targets, envs, reuse_previous=(mode == "write"))
+    any spec has errors. A whole compile that was written is recorded in the cache.
+    `use_cache=False` when the results' IR is needed (to publish them): a cache hit has none."""
+    run = compile_files(files, out_root, targets, envs, use_cache=use_cache, reuse_previous=(mode == "write"))
     if not run.ok:
         return run
     try:

@@ -13,9 +13,10 @@ from mlspec.errors import ExitCode, SpecError, UsageError
 
 
 def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo, branch, push, fmt: str, plan,
-                  commit: bool = False) -> None:
+                  commit: bool = False, push_spec: bool = False) -> None:
     """Find and check the spec, plan the edit (`plan(unit)`; None: nothing to change, the plan
-    said why), show its diff, then write, recompile, commit and publish."""
+    said why), show its diff, then write, recompile, commit (and push the spec commit) and
+    publish."""
     from mlspec.fsutil import unified_diff
     from mlspec.gitops.promote import carry_out, find_spec_for_model, load_checked
     from mlspec.gitops.publish import check_repo_argument
@@ -32,6 +33,11 @@ def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo,
             from mlspec.gitops.spec_commit import check_clean
 
             check_clean(spec_file, out_root, system)
+            if push_spec:
+                from mlspec.gitops.spec_commit import sync_spec
+
+                sync_spec(spec_file)  # edit what the spec remote holds
+                unit = load_checked(spec_file, out_root)
         promotion = plan(unit)
         if promotion is None:
             return
@@ -42,7 +48,11 @@ def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo,
         say(promotion.summary + ("" if promotion.changed else " (spec unchanged)"))
         if promotion.evidence:
             say(f"decided by: {promotion.evidence}")
-        hook = (lambda _outcome: _commit(kind, promotion, out_root, system)) if commit else None
+        hook = None
+        if commit:
+            from mlspec.gitops.spec_commit import commit_hook
+
+            hook = commit_hook(kind, promotion, out_root, system, push_spec, say)
         outcome = carry_out(promotion, out_root, repo, branch, push, log=say, before_publish=hook)
     except SpecError as exc:
         print_diagnostics(exc.units, fmt)
@@ -57,11 +67,3 @@ def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo,
     if outcome.published is not None:
         report_publish(outcome.published, repo)
 
-
-def _commit(kind: str, promotion, out_root: Path, system: str) -> None:
-    from mlspec.gitops.spec_commit import commit_spec, message
-
-    subject, body = message(kind, promotion)
-    commit = commit_spec(promotion.spec_file, out_root, system, subject, body)
-    say(f"committed {commit[:12]} to the spec's repository: {subject}" if commit
-        else "the spec's repository is up to date: nothing to commit")

@@ -71,3 +71,12 @@ def commit(command):
     return click.option("--commit", "commit", is_flag=True, help=(
         "Also commit the spec change (the spec file and the system's recompiled output) to the spec's own git"
         " repository, with a message naming the model, environment, version and what decided it."))(command)
+
+
+def push_spec(command):
+    return click.option("--push-spec", "push_spec", is_flag=True, help=(
+        "With --commit: first fast-forward the spec checkout to its upstream branch, then push the spec commit"
+        " there before publishing (`git pull --rebase` and retry when the remote moved on, never forced). If"
+        " the push fails the commit is undone and nothing is published; if the publish fails after it, the"
+        " pushed commit stays and `mlspec publish` from it is the retry. For unattended runs (the decision"
+        " job)."))(command)

@@ -319,7 +319,9 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
     outcome = PromotionOutcome(promotion)
     committed = False
     try:
-        outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root)
+        # Publishing needs the IR, which a result-cache hit (an unchanged spec) does not have.
+        outcome.run = compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root,
+                                        use_cache=repo is None)
         if not outcome.run.ok:
             raise SpecError(f"{promotion.spec_file} does not compile; nothing was published", outcome.run.results)
         if before_publish is not None:
@@ -350,7 +352,10 @@ def _undo_edit(promotion: Promotion, out_root: Path, log: Callable[[str], None])
     from mlspec.fsutil import write_text_atomic
 
     try:
-        if Path(promotion.spec_file).read_text(encoding="utf-8") != promotion.new_text:
+        current = Path(promotion.spec_file).read_text(encoding="utf-8")
+        if current == promotion.old_text:
+            return  # already put back (the spec commit whose push failed was undone with it)
+        if current != promotion.new_text:
             log(f"{promotion.spec_file} changed meanwhile; the edit was not undone")
             return
         write_text_atomic(promotion.spec_file, promotion.old_text)

@@ -9,10 +9,15 @@ version and what decided it (the analysis and its result, or --force).
 
 from __future__ import annotations
 
+import random
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from mlspec.errors import ExternalError
-from mlspec.gitops.git import Git
+from mlspec.gitops.git import Git, output_of, push_rejected
+from mlspec.gitops.publish import MAX_PUSH_ATTEMPTS
 
 
 def _repository(spec_file: Path) -> tuple[Git, Path]:
@@ -49,7 +54,37 @@ def commit_spec(spec_file: Path, out_root: Path, system: str, subject: str, body
     git.run("add", "--all", "--", *paths)
     if not git.run("status", "--porcelain", "--", *paths).stdout.strip():
         return None
-    return git.commit("\n".join([subject, "", *body]) + "\n", tuple(paths))
+    try:
+        return git.commit("\n".join([subject, "", *body]) + "\n", tuple(paths))
+    except BaseException:
+        git.run("reset", "--quiet", "--", *paths, check=False)  # a refused commit leaves nothing staged
+        raise
+
+
+def commit_hook(kind: str, promotion, out_root: Path, system: str, push: bool,
+                log: Callable[[str], None]) -> Callable[[object], None]:
+    """The `before_publish` step of promote.carry_out that records `promotion` in the spec's
+    repository: the spec commit and, when `push`, its push to the branch's upstream (rebased
+    and retried when the remote moved on; the publish then uses the output recompiled on the
+    new base)."""
+
+    def recompile():
+        from mlspec.build.run import compile_and_apply
+
+        return compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root, use_cache=False)
+
+    def hook(outcome) -> None:
+        subject, body = message(kind, promotion)
+        commit = commit_spec(promotion.spec_file, out_root, system, subject, body)
+        log(f"committed {commit[:12]} to the spec's repository: {subject}" if commit
+            else "the spec's repository is up to date: nothing to commit")
+        if push and commit:
+            pushed = push_spec(promotion.spec_file, out_root, system, recompile, log)
+            if pushed.run is not None:
+                outcome.run = pushed.run
+            log(f"pushed the spec commit {pushed.commit[:12]} to {pushed.remote}/{pushed.branch}")
+
+    return hook
 
 
 def message(kind: str, promotion) -> tuple[str, list[str]]:
@@ -62,3 +97,155 @@ def message(kind: str, promotion) -> tuple[str, list[str]]:
         body.append(f"decided by: {promotion.evidence}")
     body += [f"spec: {promotion.spec_file}", *changes]
     return subject, body
+
+
+# --- pushing the spec commit -----------------------------------------------------------------
+
+
+class SpecPushError(ExternalError):
+    """The spec commit could not reach the spec's remote (refused, or it conflicts with what
+    was pushed meanwhile); it was undone locally, so nothing of it is left half-done."""
+
+
+@dataclass
+class SpecPush:
+    commit: str  # the spec remote's branch now holds this commit
+    remote: str
+    branch: str
+    retries: int = 0
+    run: object = None  # build.run.CompileRun of the output, when it was recompiled on a new base
+
+
+def upstream(spec_file: Path) -> tuple[str, str] | None:
+    """(remote, branch) the checkout's current branch tracks, or None (detached HEAD, no
+    upstream configured, or not a git repository)."""
+    try:
+        git, _ = _repository(spec_file)
+    except ExternalError:
+        return None
+    local = git.current_branch()
+    if not local:
+        return None
+    remote = git.run("config", "--get", f"branch.{local}.remote", check=False).stdout.strip()
+    merge = git.run("config", "--get", f"branch.{local}.merge", check=False).stdout.strip()
+    if not remote or remote == "." or remote.startswith("-") or not merge.startswith("refs/heads/"):
+        return None
+    return remote, merge.removeprefix("refs/heads/")
+
+
+def _tracked(spec_file: Path) -> tuple[Git, str, str]:
+    git, _ = _repository(spec_file)
+    found = upstream(spec_file)
+    if found is None:
+        raise ExternalError(f"the spec's repository ({git.cwd}) has no upstream branch to push to: check out a branch"
+                            " that tracks one (`git branch --set-upstream-to origin/main`)")
+    return git, *found
+
+
+def sync_spec(spec_file: Path) -> str:
+    """Bring the spec checkout up to its upstream branch (fetch, fast-forward only), so an edit
+    starts from what the spec remote holds; the commit it is at. A checkout with commits of
+    its own that the remote lacks is an ExternalError: it needs a person."""
+    git, remote, branch = _tracked(spec_file)
+    git.run("fetch", "--quiet", "--no-tags", "--", remote, f"refs/heads/{branch}")
+    if git.run("merge", "--ff-only", "--quiet", "FETCH_HEAD", check=False).returncode != 0:
+        raise ExternalError(f"{git.cwd} has commits that {remote}/{branch} does not, or changes a fast-forward would"
+                            f" overwrite; push or reset them by hand")
+    return git.head()
+
+
+def push_spec(spec_file: Path, out_root: Path, system: str, recompile: Callable[[], object],
+              log: Callable[[str], None] = lambda _m: None) -> SpecPush:
+    """Push HEAD (the spec commit just made) to the branch's upstream. When the remote branch
+    moved on, `git pull --rebase` the commit and push again, a bounded number of times, never
+    forced: the spec file is merged three ways (our base, our commit, the remote's) and the
+    output, which is derived, is recompiled by `recompile()` rather than merged. When the push
+    cannot succeed (refused by the server, a conflicting edit, a remote that keeps moving, a
+    merged spec that does not compile) the spec commit is undone, the checkout is put at the
+    commit it started from, and a SpecPushError (or the compile's SpecError) is raised."""
+    from mlspec.errors import SpecError
+
+    git, remote, branch = _tracked(spec_file)
+    top = git.cwd
+    relative = str(spec_file.resolve().relative_to(top))
+    start = git.out("rev-parse", "HEAD~1")  # what the checkout held before the spec commit
+    outcome = SpecPush("", remote, branch)
+    try:
+        for attempt in range(1, MAX_PUSH_ATTEMPTS + 1):
+            result = git.run("push", "--quiet", "--", remote, f"HEAD:refs/heads/{branch}", check=False)
+            if result.returncode == 0:
+                outcome.commit = git.head()
+                return outcome
+            detail = output_of(result)
+            if not push_rejected(detail):
+                raise SpecPushError(f"{remote} refused the push of the spec commit to {branch}:\n{detail}")
+            if attempt == MAX_PUSH_ATTEMPTS:
+                raise SpecPushError(f"could not push the spec commit to {remote}/{branch} after {MAX_PUSH_ATTEMPTS}"
+                                    " attempts: it keeps moving")
+            log(f"{remote}/{branch} (the spec repository) moved on; rebasing the spec commit and retrying"
+                f" (attempt {attempt + 1} of {MAX_PUSH_ATTEMPTS})")
+            outcome.retries += 1
+            time.sleep(random.uniform(0.05, 0.25) * attempt)
+            ours = git.head()
+            git.run("fetch", "--quiet", "--no-tags", "--", remote, f"refs/heads/{branch}")
+            theirs = git.out("rev-parse", "FETCH_HEAD")
+            if not git.ok("merge-base", "--is-ancestor", f"{ours}~1", theirs):
+                raise SpecPushError(f"{top} has commits that {remote}/{branch} does not besides the spec commit;"
+                                    " rebase them by hand")
+            merged = _merge_spec(git, relative, f"{ours}~1", ours, theirs)
+            text = git.out("log", "-1", "--format=%B", ours) + "\n"
+            git.run("reset", "--quiet", "--keep", theirs)
+            from mlspec.fsutil import write_text_atomic
+
+            write_text_atomic(top / relative, merged)
+            outcome.run = recompile()
+            if not outcome.run.ok:
+                raise SpecError(f"{spec_file} as merged with {remote}/{branch} does not compile; the spec commit was"
+                                " undone", outcome.run.results)
+            paths = _paths(spec_file, out_root, system, top)
+            git.run("add", "--all", "--", *paths)
+            if not git.run("status", "--porcelain", "--", *paths).stdout.strip():
+                log(f"{remote}/{branch} already holds this change of {spec_file}")
+                outcome.commit = theirs
+                return outcome
+            git.commit(text, tuple(paths))
+    except BaseException:
+        _undo_commit(git, spec_file, out_root, system, start, recompile, log)
+        raise
+    raise AssertionError("unreachable")
+
+
+def _merge_spec(git: Git, relative: str, base: str, ours: str, theirs: str) -> str:
+    """The spec file merged three ways (`git merge-file`); SpecPushError on a conflict."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="mlspec-merge-") as scratch:
+        names = []
+        for label, rev in (("ours", ours), ("base", base), ("theirs", theirs)):
+            shown = git.run("show", f"{rev}:{relative}", check=False)
+            path = Path(scratch) / label
+            path.write_text(shown.stdout if shown.returncode == 0 else "", encoding="utf-8")
+            names.append(str(path))
+        result = git.run("merge-file", "-p", "--", *names, check=False)
+    if result.returncode != 0:
+        raise SpecPushError(f"the spec commit conflicts with what was pushed to {relative} meanwhile; the promotion"
+                            " was undone: send the event again (or promote by hand) once the spec is settled")
+    return result.stdout
+
+
+def _undo_commit(git: Git, spec_file: Path, out_root: Path, system: str, start: str,
+                 recompile: Callable[[], object], log: Callable[[str], None]) -> None:
+    """Put the branch back at `start` (the spec and its output as they were before the spec
+    commit), keeping anything else in the work tree; then recompile the output folder."""
+    top = git.cwd
+    paths = _paths(spec_file, out_root, system, top)
+    git.run("reset", "--quiet", "--", *paths, check=False)
+    git.run("checkout", "--quiet", "HEAD", "--", *paths, check=False)
+    if git.run("reset", "--quiet", "--keep", start, check=False).returncode != 0:
+        log(f"could not put {top} back at {start[:12]}; reset it by hand (`git reset --keep {start[:12]}`)")
+        return
+    try:
+        recompile()
+    except Exception as exc:  # noqa: BLE001 - reported, the undo of git state is what matters
+        log(f"could not recompile {spec_file} after undoing the spec commit: {exc}")
+    log(f"the spec commit was not pushed and was undone ({top} is at {start[:12]} again)")

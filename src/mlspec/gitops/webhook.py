@@ -10,8 +10,12 @@ delivery id has not been seen: unsigned, wrongly signed, stale and replayed requ
 
 On `model_version_alias.created` for a registered model that a spec serves (and the alias
 the spec names in `registry.alias`, unless others are allowed), the version is promoted in
-the configured environment (`mlspec promote`: spec edit, recompile) and published. One
-event is handled at a time. A failed promotion answers 422, which MLflow does not retry: a
+the configured environment (`mlspec promote`: spec edit, recompile) and published. With
+`commit` (`--commit`, the default in a checkout that tracks an upstream) the spec edit is
+committed and pushed to the spec repository before the publish (gitops.spec_commit), so
+the spec stays the source of truth: a push that cannot land undoes the promotion, a
+publish that fails after it leaves the pushed commit and names the retry. One event is
+handled at a time. A failed promotion answers 422, which MLflow does not retry: a
 second delivery of the same version would otherwise complete the canary it just started
 (and the spec edit is undone when the publish after it fails, see promote.carry_out).
 
@@ -43,6 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mlspec.errors import MlspecError
+from mlspec.gitops.git import Git
 from mlspec.textsafe import printable
 
 SIGNATURE_HEADER = "X-MLflow-Signature"
@@ -55,6 +60,7 @@ SECRET_ENV = "MLSPEC_WEBHOOK_SECRET"
 REQUEST_TIMEOUT_SECONDS = 15.0  # to send a whole request (headers and body)
 MAX_CONNECTIONS = 16
 SEEN_FILE = "seen-deliveries.json"
+CATCH_UP_ROUNDS = 4  # publishes of the spec remote's newer head after a promotion
 
 
 def sign(secret: str, delivery_id: str, timestamp: str, body: str) -> str:
@@ -183,6 +189,7 @@ class Receiver:
     out: str = "generated"
     tracking_uri: str | None = None
     aliases: tuple[str, ...] = ()  # allowed aliases; empty: each model's registry.alias
+    commit: bool = False  # commit the spec edit and push it to the spec checkout's upstream, then publish
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, event: dict) -> tuple[int, str]:
@@ -217,14 +224,51 @@ class Receiver:
         from mlspec.gitops.promote import carry_out, load_checked, plan_promote
 
         out_root = Path(self.out)
-        promotion = plan_promote(load_checked(spec_file, out_root), model, self.env, version, None, None,
-                                 self.tracking_uri)
+        hook = None
+        if self.commit:
+            from mlspec.gitops.spec_commit import check_clean, commit_hook, sync_spec
+
+            system = load_checked(spec_file, out_root).project.base.name
+            check_clean(spec_file, out_root, system)
+            sync_spec(spec_file)  # edit what the spec remote holds, not what this checkout last saw
+        unit = load_checked(spec_file, out_root)
+        promotion = plan_promote(unit, model, self.env, version, None, None, self.tracking_uri)
         log(promotion.summary + ("" if promotion.changed else " (spec unchanged)"))
-        outcome = carry_out(promotion, out_root, self.repo, self.branch, self.push, log=log)
+        if self.commit:
+            hook = commit_hook("webhook", promotion, out_root, unit.project.base.name, True, log)
+        outcome = carry_out(promotion, out_root, self.repo, self.branch, self.push, log=log, before_publish=hook)
         published = outcome.published
         if published is not None and published.commit:
             log(f"published {published.commit[:12]} to {published.branch}")
+        if self.commit:
+            self._catch_up(spec_file, out_root)
         return f"promoted {model} version {version} in {self.env}"
+
+    def _catch_up(self, spec_file: Path, out_root: Path) -> None:
+        """When the spec remote moved on while this receiver published (another receiver, a
+        person, CI), publish again from its head: the publish that lands last is then never
+        an older spec than the newest one this receiver saw. Failures are logged, not raised:
+        the promotion itself is committed, pushed and published."""
+        from mlspec.build.run import compile_and_apply
+        from mlspec.gitops.publish import plans_from_results, publish
+        from mlspec.gitops.spec_commit import sync_spec
+
+        if self.repo is None:
+            return
+        try:
+            for _ in range(CATCH_UP_ROUNDS):
+                before = Git(spec_file.resolve().parent).head()
+                head = sync_spec(spec_file)
+                if head == before:
+                    return
+                log(f"the spec repository moved on while publishing; publishing its head {head[:12]}")
+                run = compile_and_apply([spec_file], [str(spec_file)], out_root, use_cache=False)
+                if not run.ok:
+                    log(f"the spec repository's head does not compile ({spec_file}); not published")
+                    return
+                publish(plans_from_results(run.results), self.repo, self.branch, self.push, log=log)
+        except MlspecError as exc:
+            log(f"could not publish the spec repository's newer head: {exc}; `mlspec publish` from it is the retry")
 
     def _find(self, registered: str):
         from mlspec.source.loader import load_spec_file

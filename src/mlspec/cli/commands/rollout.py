@@ -24,16 +24,22 @@ def command() -> None:
                    " json` prints it) instead of the cluster.")
 @options.publishing()
 @options.commit
+@options.push_spec
 @options.diagnostics_format
-def decide(model, env, spec, analysis, out, repo, branch, push, commit, fmt) -> None:
+def decide(model, env, spec, analysis, out, repo, branch, push, commit, push_spec, fmt) -> None:
     """Promote the canary when its analysis succeeded, roll it back when it failed, and leave
     it running otherwise (exit 0 in all three cases, saying which). The analysis is the
     AnalysisRun (or Iter8 Experiment) generated for MODEL in ENV, read through the
     Kubernetes API (in-cluster config, else the kubeconfig) or from --analysis. Edits the
-    spec, recompiles, commits with --commit and publishes with --repo."""
+    spec, recompiles, commits with --commit (and pushes that commit with --push-spec) and
+    publishes with --repo."""
     from mlspec.cli.editing import run_spec_edit
     from mlspec.cli.output import say
+    from mlspec.errors import UsageError
     from mlspec.gitops import decide as decisions
+
+    if push_spec and not commit:
+        raise UsageError("--push-spec pushes the spec commit: use it with --commit")
 
     def plan(unit):
         env_ir, model_ir = decisions.find_target(unit, model, env)
@@ -50,4 +56,5 @@ def decide(model, env, spec, analysis, out, repo, branch, push, commit, fmt) -> 
         say(decision.message)
         return decision.promotion
 
-    run_spec_edit("rollout decide", model, spec, Path(out), repo, branch, push, fmt, plan, commit=commit)
+    run_spec_edit("rollout decide", model, spec, Path(out), repo, branch, push, fmt, plan, commit=commit,
+                  push_spec=push_spec)

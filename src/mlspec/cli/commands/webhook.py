@@ -27,6 +27,14 @@ def command() -> None:
 @options.tracking_uri
 @click.option("--alias", "aliases", multiple=True, help="Aliases that promote [default: each model's"
               " registry.alias].")
+@click.option("--commit/--no-commit", "commit", default=None,
+              help="Commit each promotion's spec edit (the spec file and its recompiled output) to the spec's git"
+              " repository and push it to the checkout's upstream branch before publishing, so the spec stays the"
+              " source of truth (the spec CI's next publish keeps the promotion). The checkout is fast-forwarded"
+              " first; a push that lost a race is rebased and retried, never forced. If the push fails the"
+              " promotion is undone and nothing is published; if the publish fails after it, the pushed commit"
+              " stays and `mlspec publish` from it is the retry. [default: on when the specs are in a git"
+              " checkout whose branch tracks an upstream; without it the edit stays uncommitted in the checkout]")
 @click.option("--secret-env", default="MLSPEC_WEBHOOK_SECRET", show_default=True,
               help="Environment variable holding the webhook's HMAC secret.")
 @click.option("--state-dir", default=None, type=click.Path(file_okay=False),
@@ -36,7 +44,7 @@ def command() -> None:
               help="Connections served at once; more are answered 503.")
 @click.option("--request-timeout", default=15.0, show_default=True, type=click.FloatRange(0.1, 3600),
               help="Seconds a client has to send its whole request.")
-def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, secret_env, state_dir,
+def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases, commit, secret_env, state_dir,
           max_connections, request_timeout) -> None:
     """Promote and publish when MLflow sets a model's alias (signed webhooks only)."""
     from pathlib import Path
@@ -54,12 +62,21 @@ def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases
     check_repo_argument(repo)
     if branch is not None:
         check_branch_name(branch)
-    receiver = Receiver(files, env, repo, branch, push, out, tracking_uri, tuple(aliases))
+    from mlspec.gitops.spec_commit import upstream
+
+    tracked = {str(upstream(Path(f))) for f in files}
+    if commit is None:
+        commit = bool(files) and "None" not in tracked
+    elif commit and "None" in tracked:
+        raise UsageError("--commit: the specs must be in a git checkout whose branch tracks an upstream (the spec"
+                         " commit is pushed there); check out such a branch, or pass --no-commit")
+    receiver = Receiver(files, env, repo, branch, push, out, tracking_uri, tuple(aliases), commit=commit)
     seen = SeenDeliveries(Path(state_dir) if state_dir else default_state_dir())
     server = make_server(host, port, Verifier(secret, store=seen), receiver, timeout=request_timeout,
                          max_connections=max_connections)
     log(f"listening on http://{server.server_address[0]}:{server.server_address[1]}/ for MLflow webhooks"
-        f" (promoting in {env}, publishing to {repo})")
+        f" (promoting in {env}, " + ("committing and pushing each spec edit, then " if commit else
+                                      "spec edits left uncommitted (--no-commit), ") + f"publishing to {repo})")
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
