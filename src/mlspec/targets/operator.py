@@ -16,8 +16,9 @@ Secrets each environment's namespace must hold (referenced, never written here).
 - `<model>-decide.yaml` per model with a rollout: a CronJob, suspended unless the model is in
   canary (so a promotion or rollback flips one field rather than adding and removing objects),
   whose steps are init containers run in order, each a plain command (no shell): clone the
-  spec repository, `mlspec rollout decide --commit`, push the spec commit, then `mlspec
-  publish` to the deployments repository. The spec commit is pushed before anything is
+  spec repository, `mlspec rollout decide --commit --push-spec` (commit and push the decision,
+  rebased and retried when the spec repository moved), then `mlspec publish` to the
+  deployments repository. The spec commit is pushed before anything is
   published, so a failed step publishes nothing and the next run starts again from the spec
   repository.
 
@@ -232,11 +233,10 @@ def decide_cronjob(env: IREnvironment, operator: IROperator, model: IRModel) -> 
     spec_path = env.system.spec_path
     steps = [
         _clone(operator),
+        # The spec commit goes to the spec repository before anything is published; a push that
+        # loses a race is rebased on what landed meanwhile and retried (never forced).
         _container("decide", operator, ["rollout", "decide", model.name, "--env", env.name, "--spec", spec_path,
-                                        "--commit"]),
-        # The spec commit goes to the spec repository before anything is published.
-        _container("push-spec", operator, ["push", "--quiet", "origin", f"HEAD:refs/heads/{operator.spec_revision}"],
-                   command=["git"]),
+                                        "--commit", "--push-spec"]),
     ]
     publish = _container("publish", operator, ["publish", spec_path, *_publish_args(env)])
     name = decide_cronjob_name(model)

@@ -77,10 +77,11 @@ def test_customer_churn_runs_the_webhook_and_a_decision_job_per_canary_environme
         [cronjob] = [d for d in documents if d["kind"] == "CronJob"]
         steps = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
         args = [c.get("command", ["mlspec"]) + c["args"] for c in steps["initContainers"] + steps["containers"]]
+        # clone, decide (commit and push the spec, rebased and retried on a race), then publish
+        assert args[0][:2] == ["git", "clone"]
         assert args[1] == ["mlspec", "rollout", "decide", "churn", "--env", env, "--spec",
-                           "specs/customer-churn.yaml", "--commit"]
-        assert args[0][:2] == ["git", "clone"] and args[2][:2] == ["git", "push"]
-        assert args[3][:3] == ["mlspec", "publish", "specs/customer-churn.yaml"]
+                           "specs/customer-churn.yaml", "--commit", "--push-spec"]
+        assert args[2][:3] == ["mlspec", "publish", "specs/customer-churn.yaml"] and len(args) == 3
         assert len(cronjob["metadata"]["name"]) <= 52
         [deployment] = [d for d in documents if d["kind"] == "Deployment"]
         serve = deployment["spec"]["template"]["spec"]["containers"][0]
