@@ -45,6 +45,9 @@ class AirflowHome:
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+            # A task still gets the retries its DAG gives it, but a local run does not wait
+            # minutes between them.
+            "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1",
             "GX_ANALYTICS_ENABLED": "false",
             "MLFLOW_DISABLE_TELEMETRY": "true",
             "DO_NOT_TRACK": "true",

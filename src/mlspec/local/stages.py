@@ -24,6 +24,7 @@ STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "
           "retrain")
 NOT_IMPLEMENTED = ("promote", "serve", "drift", "retrain")
 INGEST_TASKS = {"ingest": ("extract", "upload"), "validate": ("validate",), "version": ("version",)}
+INGEST_WORDS = {"ingest": "extract + upload", "validate": "Great Expectations suite", "version": "dvc add + push"}
 # kfp local runner's task names (the component functions, dashed) that register the model.
 REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
 
@@ -121,11 +122,13 @@ class LocalRun:
                 if name == stage:
                     out[name] = failure
                 elif list(INGEST_TASKS).index(name) < list(INGEST_TASKS).index(stage):
-                    out[name] = StageResult(name, "passed", seconds[name], _listed(done[name] + [dataset.name]))
+                    out[name] = StageResult(name, "passed", seconds[name],
+                                            f"{INGEST_WORDS[name]}: {_listed(done[name] + [dataset.name])}")
                 else:
                     out[name] = StageResult(name, "skipped", 0.0, f"{stage} failed")
             return out
-        return {stage: (StageResult(stage, "passed", seconds[stage], _listed(done[stage])) if done[stage] else
+        return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {_listed(done[stage])}")
+                        if done[stage] else
                         StageResult(stage, "skipped", 0.0, "no dataset has this step"))
                 for stage in INGEST_TASKS}
 
@@ -186,13 +189,17 @@ class LocalRun:
             return {s: StageResult(s, "skipped", 0.0, "the spec has no models") for s in ("train", "register")}
         return {"train": StageResult("train", "passed", train_seconds,
                                      "pipeline run by kfp's local runner: " + _listed(trained)),
-                "register": StageResult("register", "passed", register_seconds, "; ".join(registered))}
+                "register": StageResult("register", "passed", register_seconds,
+                                        "registered by the pipeline's register step; " + "; ".join(registered))}
 
     def _prepare_experiment(self, model) -> None:
         """The model's MLflow experiment, its artifacts in the work folder (a SQLite tracking
         store would otherwise put them in ./mlruns of whichever process logs first)."""
+        import logging
+
         from mlflow.tracking import MlflowClient
 
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
         client = MlflowClient(tracking_uri=self.ws.tracking_uri)
         name = f"{self.system.name}/{model.name}"
         if client.get_experiment_by_name(name) is None:

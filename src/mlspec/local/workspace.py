@@ -142,6 +142,7 @@ def _point_at(document, workdir: Path) -> list[str]:
     feast = platform.get("feast")
     if isinstance(feast, dict) and isinstance(feast.get("registry"), str):
         feast["registry"] = _folder(workdir, feast["registry"])
+        Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
     if platform:
         document["platform"] = platform
     sql = []
