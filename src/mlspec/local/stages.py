@@ -122,7 +122,11 @@ class LocalRun:
                 if name == stage:
                     out[name] = failure
                 elif list(INGEST_TASKS).index(name) < list(INGEST_TASKS).index(stage):
+                    ran = [t for t in INGEST_TASKS[name] if t in runs and runs[t].state == "success"]
                     out[name] = StageResult(name, "passed", seconds[name],
+                                            f"{INGEST_WORDS[name]}: {_listed(done[name] + [dataset.name])}"
+                                            f" ({dataset.name}: {' + '.join(ran)} only)"
+                                            if ran != list(INGEST_TASKS[name]) else
                                             f"{INGEST_WORDS[name]}: {_listed(done[name] + [dataset.name])}")
                 else:
                     out[name] = StageResult(name, "skipped", 0.0, f"{stage} failed")
@@ -236,8 +240,11 @@ def _listed(names: list[str]) -> str:
 
 
 def _failed_step(output: str) -> str | None:
-    """The kfp local runner's first failed task (`Task 'evaluate-model' finished with status FAILURE`)."""
-    found = re.search(r"Task '([\w-]+)' finished with status \S*FAILURE", output)
+    """The task kfp's local runner names as failed (`... finished with status FAILURE. Inner task
+    failed: 'evaluate-model'.`, coloured on a terminal), or None."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    found = (re.search(r"Inner task failed: '([\w-]+)'", plain)
+             or re.search(r"Task '([\w-]+)' finished with status FAILURE", plain))
     return found.group(1) if found else None
 
 
