@@ -34,3 +34,11 @@ def test_run_needs_local(tmp_path):
 def test_help_says_which_stages_are_not_implemented():
     result = invoke_mlspec("run", "--help", check=True)
     assert "promote, serve, drift, retrain   NOT IMPLEMENTED YET" in result.stdout
+
+
+def test_an_unknown_model_is_a_usage_error_before_airflow_starts(tmp_path):
+    workdir = tmp_path / "work"
+    result = invoke_mlspec("run", "specs/customer-churn.yaml", "--local", "--model", "nope", "--workdir", str(workdir))
+    assert result.returncode == 2
+    assert "has no model `nope` (its models: churn)" in result.stderr
+    assert not (workdir / "airflow").exists()
