@@ -89,6 +89,7 @@ class LocalRun:
     def ingestion(self) -> dict[str, StageResult]:
         """Run every ingestion DAG (stopping at the first that fails); the three stages' results."""
         from mlspec.targets.airflow_common import ingested_datasets
+        from mlspec.targets.naming import suite_path
 
         datasets = ingested_datasets(self.system)
         seconds = dict.fromkeys(INGEST_TASKS, 0.0)
@@ -114,9 +115,11 @@ class LocalRun:
                     and "table_row_count" in _error(result, log):
                 anchor = f"datasets.{dataset.name}.expectations"
             what = f"task `{task}` failed" if task else f"`airflow dags test` exited {result.returncode}"
+            # The suite is what failed validation; the DAG file, what failed otherwise.
+            file = suite_path(dataset) if stage == "validate" else self._file(dataset.ingest_dag_id)
             failure = StageResult(stage, "failed", seconds[stage],
                                   f"{dataset.ingest_dag_id}: {what}: {_error(result, log)} (log: {log})",
-                                  self._file(dataset.ingest_dag_id), self.ws.where(anchor))
+                                  file, self.ws.where(anchor))
             out = {}
             for name in INGEST_TASKS:
                 if name == stage:
@@ -254,13 +257,18 @@ _ERROR_LINE = re.compile(r"(\w+(Error|Exception)): (.+)$")
 def _error(result, log: Path) -> str:
     """The last error message in a run's output, one line."""
     text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout + result.stderr
-    lines = [m for m in (_ERROR_LINE.search(line) for line in text.splitlines()) if m]
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    rows = text.splitlines()
+    lines = [(i, m) for i, m in ((i, _ERROR_LINE.search(line)) for i, line in enumerate(rows)) if m]
     if not lines:
         return "see the log"
     # The most specific message is usually the first raised (later ones wrap it).
-    preferred = [m for m in lines if m.group(1) not in ("AirflowFailException", "SystemExit")] or lines
-    message = f"{preferred[0].group(1)}: {preferred[0].group(3)}"
-    return message[:600]
+    preferred = [(i, m) for i, m in lines if m.group(1) not in ("AirflowFailException", "SystemExit")] or lines
+    index, match = preferred[0]
+    message = f"{match.group(1)}: {match.group(3)}"
+    # a multi-line message's items (a failed suite lists its failed expectations as `  - ...`)
+    items = [row.strip() for row in rows[index + 1:index + 6] if row.lstrip().startswith("- ")]
+    return " ".join([message, *items])[:1000]
 
 
 def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambda stages: None

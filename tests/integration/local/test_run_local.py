@@ -56,3 +56,24 @@ def test_an_impossible_gate_stops_at_train_and_names_the_pipeline(tmp_path):
     assert f"generated file: {tmp_path / 'work' / 'generated' / 'customer-churn' / 'kfp' / 'churn_training.py'}" \
            f"  (from {spec}:{gate_line})" in result.stderr
     assert all(by_stage[n]["status"] == "skipped" for n in NOT_YET)
+
+
+def test_a_row_breaking_an_expectation_stops_at_validate(tmp_path):
+    """The sample passes its suite; one duplicated customer (customer_id is `unique`) does not."""
+    import pandas as pd
+
+    from mlspec.local.run import start_local_run
+    from mlspec.local.stages import run_stages
+
+    run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work")
+    source = run.ws.sources / "customers.parquet"
+    frame = pd.read_parquet(source)
+    pd.concat([frame, frame.head(1)], ignore_index=True).to_parquet(source, index=False)
+    results = {r.stage: r for r in run_stages(run)}
+    assert [results[n].status for n in IMPLEMENTED] == ["passed", "failed"] + ["skipped"] * 4
+    validate = results["validate"]
+    assert validate.file == "great_expectations/customers.json"
+    assert validate.spec_line == f"{SPECS / 'customer-churn.yaml'}:38"  # customers' columns
+    assert "customer_churn__ingest_customers: task `validate` failed" in validate.detail
+    assert "expect_column_values_to_be_unique" in validate.detail
+    assert all(results[n].detail == "not implemented yet" for n in NOT_YET)
