@@ -157,8 +157,8 @@ class LocalRun:
             return StageResult("materialize", "failed", seconds, f"{dag_id}: {what}: {_error(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
         views = ", ".join(v.name for v in self.system.feature_views)
-        return StageResult("materialize", "passed", seconds, f"{dag_id}: applied feature_store.yaml and materialized"
-                                                             f" {views} into the online store")
+        return StageResult("materialize", "passed", seconds, f"{dag_id}: feast apply (when the repository changed),"
+                                                             f" then {views} materialized into the online store")
 
     def training(self) -> dict[str, StageResult]:
         """Run each model's training DAG; train and register results."""
@@ -166,6 +166,7 @@ class LocalRun:
         trained, registered = [], []
         for model in self.models:
             self._prepare_experiment(model)
+            since = time.time()
             started = time.monotonic()
             result, log = self._dags_test(model.train_dag_id)
             train_seconds += time.monotonic() - started
@@ -187,7 +188,7 @@ class LocalRun:
                 return {"train": failure, "register": StageResult("register", "skipped", 0.0, "train failed")}
             trained.append(model.name)
             started = time.monotonic()
-            checked = self._check_registered(model)
+            checked = self._check_registered(model, since)
             register_seconds += time.monotonic() - started
             if isinstance(checked, StageResult):
                 return {"train": StageResult("train", "passed", train_seconds, _listed(trained)), "register": checked}
@@ -214,7 +215,8 @@ class LocalRun:
             location.mkdir(parents=True, exist_ok=True)
             client.create_experiment(name, artifact_location=location.as_uri())
 
-    def _check_registered(self, model) -> str | StageResult:
+    def _check_registered(self, model, since: float) -> str | StageResult:
+        """The version the alias points at, made by this run (not one a previous run left)."""
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
@@ -226,6 +228,11 @@ class LocalRun:
                                f"MLflow ({self.ws.tracking_uri}) has no version of {model.registry_name} with alias"
                                f" `{model.registry_alias}`: {error}", f"kfp/{Path(_pipeline_source(model)).name}",
                                self.ws.where(f"models.{model.name}"))
+        if (version.creation_timestamp or 0) / 1000 < since - 1:
+            return StageResult("register", "failed", 0.0,
+                               f"the alias `{model.registry_alias}` of {model.registry_name} points at version"
+                               f" {version.version}, registered before this run: this run registered no version",
+                               f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
         metrics = client.get_run(version.run_id).data.metrics
         shown = ", ".join(f"{g.metric}={metrics[g.metric]:.3f}" for g in model.gates if g.metric in metrics)
         return (f"{model.registry_name} version {version.version} has alias `{model.registry_alias}` in"
