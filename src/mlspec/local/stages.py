@@ -24,6 +24,8 @@ STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "
           "retrain")
 NOT_IMPLEMENTED = ("promote", "serve", "drift", "retrain")
 INGEST_TASKS = {"ingest": ("extract", "upload"), "validate": ("validate",), "version": ("version",)}
+SKIPPED_WHY = {"ingest": "the spec has no dataset with a source", "validate": "no dataset has a validate task",
+               "version": "no dataset is versioned (versioning.dvc)"}
 INGEST_WORDS = {"ingest": "extract + upload", "validate": "Great Expectations suite", "version": "dvc add + push"}
 # kfp local runner's task names (the component functions, dashed) that register the model.
 REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
@@ -136,7 +138,7 @@ class LocalRun:
             return out
         return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {_listed(done[stage])}")
                         if done[stage] else
-                        StageResult(stage, "skipped", 0.0, "no dataset has this step"))
+                        StageResult(stage, "skipped", 0.0, SKIPPED_WHY[stage]))
                 for stage in INGEST_TASKS}
 
     def materialize(self) -> StageResult:
