@@ -177,8 +177,8 @@ class LocalRun:
             if result.returncode != 0 or any(r.state != "success" for r in runs.values()) or not runs:
                 step = _failed_step(output)
                 stage = "register" if step in REGISTER_STEPS else "train"
-                anchor = f"models.{model.name}.gates" if step in ("evaluate-model", "check-fairness") \
-                    else f"models.{model.name}"
+                anchor = {"evaluate-model": f"models.{model.name}.gates",
+                          "check-fairness": f"models.{model.name}.fairness"}.get(step, f"models.{model.name}")
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
                 failure = StageResult(
                     stage, "failed", train_seconds,

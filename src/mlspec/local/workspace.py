@@ -114,8 +114,9 @@ def _anchors(document) -> dict[str, int]:
             found[f"{section}.{name}"] = block.lc.key(name)[0] + 1
             entry = block[name]
             evaluation = entry.get("evaluation") if isinstance(entry, dict) else None
-            if hasattr(evaluation, "lc") and "gates" in evaluation:
-                found[f"{section}.{name}.gates"] = evaluation.lc.key("gates")[0] + 1
+            for key in ("gates", "fairness"):
+                if hasattr(evaluation, "lc") and key in evaluation:
+                    found[f"{section}.{name}.{key}"] = evaluation.lc.key(key)[0] + 1
             if section == "datasets" and hasattr(entry, "lc"):
                 for key in ("source", "columns", "expectations", "storage"):
                     if key in entry:
