@@ -123,18 +123,21 @@ class LocalRun:
                                   f"{dataset.ingest_dag_id}: {what}: {_error(result, log)} (log: {log})",
                                   file, self.ws.where(anchor))
             out = {}
-            for name in INGEST_TASKS:
+            for name, tasks in INGEST_TASKS.items():
                 if name == stage:
                     out[name] = failure
-                elif list(INGEST_TASKS).index(name) < list(INGEST_TASKS).index(stage):
-                    ran = [t for t in INGEST_TASKS[name] if t in runs and runs[t].state == "success"]
+                    continue
+                # what this run did of the stage (an upload can fail after validate and version passed)
+                ran = [t for t in tasks if t in runs and runs[t].state == "success"]
+                names = _listed(done[name] + ([dataset.name] if ran else []))
+                if not ran:
+                    earlier = f" (done for {_listed(done[name])} before)" if done[name] else ""
+                    out[name] = StageResult(name, "skipped", 0.0, f"not run: {stage} failed{earlier}")
+                elif ran != [t for t in tasks if t in runs]:
                     out[name] = StageResult(name, "passed", seconds[name],
-                                            f"{INGEST_WORDS[name]}: {_listed(done[name] + [dataset.name])}"
-                                            f" ({dataset.name}: {' + '.join(ran)} only)"
-                                            if ran != list(INGEST_TASKS[name]) else
-                                            f"{INGEST_WORDS[name]}: {_listed(done[name] + [dataset.name])}")
+                                            f"{INGEST_WORDS[name]}: {names} ({dataset.name}: {' + '.join(ran)} only)")
                 else:
-                    out[name] = StageResult(name, "skipped", 0.0, f"{stage} failed")
+                    out[name] = StageResult(name, "passed", seconds[name], f"{INGEST_WORDS[name]}: {names}")
             return out
         return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {_listed(done[stage])}")
                         if done[stage] else
