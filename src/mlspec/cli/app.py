@@ -40,6 +40,7 @@ COMMANDS = {
     "rollout": "rollout",
     "webhook": "webhook",
     "lineage": "lineage",
+    "run": "run",
 }
 
 

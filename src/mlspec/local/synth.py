@@ -27,6 +27,7 @@ INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31),
               "int64": (-(2**63), 2**63 - 1)}
 NUMPY_TYPES = {"int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64", "float32": "float32",
                "float64": "float64", "bool": "bool"}
+REGEX_POOL = 4  # draws of distinct strings for a non-unique column with a regex expectation
 # The day the first label is observed; features stand an hour before.
 LABEL_TIME = dt.datetime(2024, 1, 8, 12, 0, 0)
 FEATURE_LEAD = dt.timedelta(hours=1)
@@ -120,7 +121,12 @@ def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt
             continue
         pattern = _extra_regex(dataset, column.name)
         if pattern is not None and column.type == "string":
-            data[column.name] = np.array([_matching_text(pattern, rng) for _ in range(count)], dtype=object)
+            if column.unique:
+                data[column.name] = np.array([_matching_text(pattern, rng) for _ in range(count)], dtype=object)
+            else:  # a few values, each on many rows, as a category (a country code) has: groups a
+                # fairness gate compares are then large enough to measure, not one row each
+                pool = sorted({_matching_text(pattern, rng) for _ in range(REGEX_POOL)})
+                data[column.name] = np.array(pool, dtype=object)[rng.integers(0, len(pool), count)]
             continue
         data[column.name] = _column(column, count, when, rng, _extra_values(dataset, column.name),
                                     _extra_bounds(dataset, column.name))

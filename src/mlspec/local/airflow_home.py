@@ -1,0 +1,97 @@
+"""An Airflow home in the work folder of `mlspec run --local`: a SQLite metadata database
+migrated once, `airflow dags test` run in a subprocess with Variables in the environment, and
+the task states (with their times) it recorded."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from mlspec.errors import ExternalError
+
+
+def airflow_executable() -> str:
+    beside = Path(sys.executable).parent / "airflow"
+    found = str(beside) if beside.exists() else shutil.which("airflow")
+    if not found:
+        raise ExternalError("no `airflow` executable beside this Python or on PATH")
+    return found
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    task_id: str
+    state: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AirflowHome:
+    path: Path
+    dags: Path
+
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("AIRFLOW", "AWS_", "OPENLINEAGE"))}
+        env.update({
+            "AIRFLOW_HOME": str(self.path),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+            # A task still gets the retries its DAG gives it, but a local run does not wait
+            # minutes between them.
+            "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1",
+            "GX_ANALYTICS_ENABLED": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "DO_NOT_TRACK": "true",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            **(extra or {}),
+        })
+        return env
+
+    def migrate(self, log: Path) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run([airflow_executable(), "db", "migrate"], env=self.env(), capture_output=True,
+                                text=True, timeout=900, cwd=self.path)
+        log.write_text(result.stdout + result.stderr, encoding="utf-8")
+        if result.returncode != 0:
+            raise ExternalError(f"`airflow db migrate` failed in {self.path} (log: {log}):\n"
+                                f"{result.stderr[-2000:]}")
+
+    def dags_test(self, dag_id: str, logical_date: str, extra_env: dict[str, str], log: Path,
+                  timeout: int = 3600) -> subprocess.CompletedProcess:
+        """`airflow dags test DAG DATE`; its whole output goes to `log`."""
+        result = subprocess.run([airflow_executable(), "dags", "test", dag_id, logical_date],
+                                env=self.env(extra_env), capture_output=True, text=True, timeout=timeout,
+                                cwd=self.path)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(result.stdout + result.stderr, encoding="utf-8")
+        return result
+
+    def task_runs(self, dag_id: str) -> dict[str, TaskRun]:
+        """task_id -> state and duration in the DAG's most recent run."""
+        database = self.path / "airflow.db"
+        if not database.exists():
+            return {}
+        with sqlite3.connect(database) as db:
+            run = db.execute("SELECT run_id FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
+                             (dag_id,)).fetchone()
+            if run is None:
+                return {}
+            rows = db.execute("SELECT task_id, state, start_date, end_date FROM task_instance"
+                              " WHERE dag_id = ? AND run_id = ?", (dag_id, run[0])).fetchall()
+        return {task: TaskRun(task, state, _seconds(start, end)) for task, state, start, end in rows}
+
+
+def _seconds(start, end) -> float:
+    try:
+        return max((datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds(), 0.0)
+    except (TypeError, ValueError):
+        return 0.0

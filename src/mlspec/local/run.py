@@ -1,0 +1,28 @@
+"""Set up a local run: the work folder (spec copy, generated files), sample sources, and a
+migrated Airflow home; see mlspec.local.stages for what runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlspec.errors import UsageError
+from mlspec.local.airflow_home import AirflowHome
+from mlspec.local.data import write_sources
+from mlspec.local.stages import LocalRun
+from mlspec.local.workspace import prepare_workspace
+
+
+def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) -> LocalRun:
+    workspace = prepare_workspace(spec_file, workdir)
+    models = list(workspace.system.models)
+    if model is not None:
+        models = [m for m in models if m.name == model]
+        if not models:
+            known = ", ".join(m.name for m in workspace.system.models) or "none"
+            raise UsageError(f"{spec_file} has no model `{model}` (its models: {known})")
+    write_sources(workspace.system)
+    logs = workspace.root / "logs"
+    logs.mkdir(exist_ok=True)
+    home = AirflowHome(workspace.root / "airflow", workspace.dags)
+    home.migrate(logs / "airflow-db-migrate.log")
+    return LocalRun(workspace, home, models)

@@ -1,0 +1,306 @@
+"""The stages of `mlspec run --local`, each run with the real tool on the generated files:
+
+  ingest, validate, version   one ingestion DAG run per dataset (`airflow dags test`); its tasks
+                              map to the stages: extract + upload, validate (GX), version (DVC)
+  materialize                 the Feast DAG: `feast apply`, then materialization into the online store
+  train, register             the training DAG, its pipeline run by kfp's local runner (the
+                              `kfp_local` Variable); register checks MLflow for the version and alias
+  promote, serve, drift, retrain   not implemented yet: always reported `skipped`, never `passed`
+
+`run_stages` yields one StageResult per stage, in order; after a failed stage the rest are
+skipped. Core code: it returns data, the CLI prints it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
+          "retrain")
+NOT_IMPLEMENTED = ("promote", "serve", "drift", "retrain")
+INGEST_TASKS = {"ingest": ("extract", "upload"), "validate": ("validate",), "version": ("version",)}
+SKIPPED_WHY = {"ingest": "the spec has no dataset with a source", "validate": "no dataset has a validate task",
+               "version": "no dataset is versioned (versioning.dvc)"}
+INGEST_WORDS = {"ingest": "extract + upload", "validate": "Great Expectations suite", "version": "dvc add + push"}
+# kfp local runner's task names (the component functions, dashed) that register the model.
+REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
+
+
+@dataclass(frozen=True)
+class StageResult:
+    stage: str
+    status: str  # passed, failed or skipped
+    seconds: float
+    detail: str
+    file: str | None = None  # the generated file that failed, relative to the system folder
+    spec_line: str | None = None  # `spec.yaml:41`, the spec line it came from
+
+    def as_json(self) -> dict:
+        out = {"stage": self.stage, "status": self.status, "seconds": round(self.seconds, 2), "detail": self.detail}
+        if self.file:
+            out["file"] = self.file
+        if self.spec_line:
+            out["spec_line"] = self.spec_line
+        return out
+
+
+class LocalRun:
+    """The generated system of one workspace, run stage by stage in its Airflow home."""
+
+    def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None):
+        self.ws = workspace
+        self.home = home
+        self.system = workspace.system
+        self.models = models if models is not None else list(self.system.models)
+        self.date = logical_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        self.logs = workspace.root / "logs"
+        self._ingest: dict[str, StageResult] | None = None
+
+    # --- settings the generated DAGs read (Airflow Variables, as environment variables) -------------
+
+    def _variable(self, *parts: str) -> str:
+        from mlspec.targets.airflow_common import variable_key
+
+        return "AIRFLOW_VAR_" + variable_key(self.system, *parts).upper()
+
+    def env(self) -> dict[str, str]:
+        env = {
+            self._variable("dvc_repo"): str(self.ws.root / "dvc-repo"),
+            self._variable("staging_dir"): str(self.ws.root / "staging"),
+        }
+        for model in self.models:
+            env[self._variable(model.name, "kfp_local")] = "true"
+            env[self._variable(model.name, "kfp_local_root")] = str(self.ws.root / "kfp")
+            env[self._variable(model.name, "mlflow_tracking_uri")] = self.ws.tracking_uri
+        return env
+
+    def _file(self, dag_id: str) -> str:
+        return f"airflow/dags/{dag_id}.py"
+
+    def _dags_test(self, dag_id: str) -> tuple[object, Path]:
+        log = self.logs / f"{dag_id}.log"
+        return self.home.dags_test(dag_id, self.date, self.env(), log), log
+
+    # --- stages ---------------------------------------------------------------------------------
+
+    def ingestion(self) -> dict[str, StageResult]:
+        """Run every ingestion DAG (stopping at the first that fails); the three stages' results."""
+        from mlspec.targets.airflow_common import ingested_datasets
+        from mlspec.targets.naming import suite_path
+
+        datasets = ingested_datasets(self.system)
+        seconds = dict.fromkeys(INGEST_TASKS, 0.0)
+        done = {stage: [] for stage in INGEST_TASKS}
+        for dataset in datasets:
+            result, log = self._dags_test(dataset.ingest_dag_id)
+            runs = self.home.task_runs(dataset.ingest_dag_id)
+            for stage, tasks in INGEST_TASKS.items():
+                seconds[stage] += sum(runs[t].seconds for t in tasks if t in runs)
+            failed = [t for t, r in runs.items() if r.state == "failed"]
+            if result.returncode == 0 and not failed and all(r.state == "success" for r in runs.values()):
+                for stage, tasks in INGEST_TASKS.items():
+                    if any(t in runs for t in tasks):
+                        done[stage].append(dataset.name)
+                continue
+            task = failed[0] if failed else None
+            stage = next((s for s, tasks in INGEST_TASKS.items() if task in tasks), "ingest")
+            key = {"ingest": "source", "validate": "columns", "version": "storage"}[stage]
+            anchor = f"datasets.{dataset.name}.{key}"
+            if anchor not in self.ws.anchors:
+                anchor = f"datasets.{dataset.name}"
+            if stage == "validate" and f"datasets.{dataset.name}.expectations" in self.ws.anchors \
+                    and "table_row_count" in _error(result, log):
+                anchor = f"datasets.{dataset.name}.expectations"
+            what = f"task `{task}` failed" if task else f"`airflow dags test` exited {result.returncode}"
+            # The suite is what failed validation; the DAG file, what failed otherwise.
+            file = suite_path(dataset) if stage == "validate" else self._file(dataset.ingest_dag_id)
+            failure = StageResult(stage, "failed", seconds[stage],
+                                  f"{dataset.ingest_dag_id}: {what}: {_error(result, log)} (log: {log})",
+                                  file, self.ws.where(anchor))
+            out = {}
+            for name, tasks in INGEST_TASKS.items():
+                if name == stage:
+                    out[name] = failure
+                    continue
+                # what this run did of the stage (an upload can fail after validate and version passed)
+                ran = [t for t in tasks if t in runs and runs[t].state == "success"]
+                names = _listed(done[name] + ([dataset.name] if ran else []))
+                if not ran:
+                    earlier = f" (done for {_listed(done[name])} before)" if done[name] else ""
+                    out[name] = StageResult(name, "skipped", 0.0, f"not run: {stage} failed{earlier}")
+                elif ran != [t for t in tasks if t in runs]:
+                    out[name] = StageResult(name, "passed", seconds[name],
+                                            f"{INGEST_WORDS[name]}: {names} ({dataset.name}: {' + '.join(ran)} only)")
+                else:
+                    out[name] = StageResult(name, "passed", seconds[name], f"{INGEST_WORDS[name]}: {names}")
+            return out
+        return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {_listed(done[stage])}")
+                        if done[stage] else
+                        StageResult(stage, "skipped", 0.0, SKIPPED_WHY[stage]))
+                for stage in INGEST_TASKS}
+
+    def materialize(self) -> StageResult:
+        from mlspec.targets.naming import feast_dag_id
+
+        dag_id = feast_dag_id(self.system)
+        if not (self.ws.dags / f"{dag_id}.py").exists():
+            return StageResult("materialize", "skipped", 0.0, "the spec has no feature views")
+        started = time.monotonic()
+        result, log = self._dags_test(dag_id)
+        runs = self.home.task_runs(dag_id)
+        seconds = time.monotonic() - started
+        failed = [t for t, r in runs.items() if r.state == "failed"]
+        if result.returncode != 0 or failed or not runs:
+            what = f"task `{failed[0]}` failed" if failed else f"`airflow dags test` exited {result.returncode}"
+            views = [f"featureViews.{v.name}" for v in self.system.feature_views]
+            anchor = next((v for v in views if v in self.ws.anchors), "")
+            return StageResult("materialize", "failed", seconds, f"{dag_id}: {what}: {_error(result, log)} (log: {log})",
+                               self._file(dag_id), self.ws.where(anchor))
+        views = ", ".join(v.name for v in self.system.feature_views)
+        return StageResult("materialize", "passed", seconds, f"{dag_id}: feast apply (when the repository changed),"
+                                                             f" then {views} materialized into the online store")
+
+    def training(self) -> dict[str, StageResult]:
+        """Run each model's training DAG; train and register results."""
+        train_seconds, register_seconds = 0.0, 0.0
+        trained, registered = [], []
+        for model in self.models:
+            self._prepare_experiment(model)
+            since = time.time()
+            started = time.monotonic()
+            result, log = self._dags_test(model.train_dag_id)
+            train_seconds += time.monotonic() - started
+            runs = self.home.task_runs(model.train_dag_id)
+            output = log.read_text(encoding="utf-8", errors="replace")
+            if result.returncode != 0 or any(r.state != "success" for r in runs.values()) or not runs:
+                step = _failed_step(output)
+                stage = "register" if step in REGISTER_STEPS else "train"
+                anchor = {"evaluate-model": f"models.{model.name}.gates",
+                          "check-fairness": f"models.{model.name}.fairness"}.get(step, f"models.{model.name}")
+                source = f"kfp/{Path(_pipeline_source(model)).name}"
+                failure = StageResult(
+                    stage, "failed", train_seconds,
+                    f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {_error(result, log)}"
+                    f" (log: {log})", source, self.ws.where(anchor))
+                if stage == "register":
+                    return {"train": StageResult("train", "passed", train_seconds, _listed(trained + [model.name])),
+                            "register": failure}
+                return {"train": failure, "register": StageResult("register", "skipped", 0.0, "train failed")}
+            trained.append(model.name)
+            started = time.monotonic()
+            checked = self._check_registered(model, since)
+            register_seconds += time.monotonic() - started
+            if isinstance(checked, StageResult):
+                return {"train": StageResult("train", "passed", train_seconds, _listed(trained)), "register": checked}
+            registered.append(checked)
+        if not self.models:
+            return {s: StageResult(s, "skipped", 0.0, "the spec has no models") for s in ("train", "register")}
+        return {"train": StageResult("train", "passed", train_seconds,
+                                     "pipeline run by kfp's local runner: " + _listed(trained)),
+                "register": StageResult("register", "passed", register_seconds,
+                                        "registered by the pipeline's register step; " + "; ".join(registered))}
+
+    def _prepare_experiment(self, model) -> None:
+        """The model's MLflow experiment, its artifacts in the work folder (a SQLite tracking
+        store would otherwise put them in ./mlruns of whichever process logs first)."""
+        import logging
+
+        from mlflow.tracking import MlflowClient
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
+        client = MlflowClient(tracking_uri=self.ws.tracking_uri)
+        name = f"{self.system.name}/{model.name}"
+        if client.get_experiment_by_name(name) is None:
+            location = self.ws.mlflow_dir / "artifacts" / re.sub(r"\W", "_", name)
+            location.mkdir(parents=True, exist_ok=True)
+            client.create_experiment(name, artifact_location=location.as_uri())
+
+    def _check_registered(self, model, since: float) -> str | StageResult:
+        """The version the alias points at, made by this run (not one a previous run left)."""
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        client = MlflowClient(tracking_uri=self.ws.tracking_uri)
+        try:
+            version = client.get_model_version_by_alias(model.registry_name, model.registry_alias)
+        except MlflowException as error:
+            return StageResult("register", "failed", 0.0,
+                               f"MLflow ({self.ws.tracking_uri}) has no version of {model.registry_name} with alias"
+                               f" `{model.registry_alias}`: {error}", f"kfp/{Path(_pipeline_source(model)).name}",
+                               self.ws.where(f"models.{model.name}"))
+        if (version.creation_timestamp or 0) / 1000 < since - 1:
+            return StageResult("register", "failed", 0.0,
+                               f"the alias `{model.registry_alias}` of {model.registry_name} points at version"
+                               f" {version.version}, registered before this run: this run registered no version",
+                               f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
+        metrics = client.get_run(version.run_id).data.metrics
+        shown = ", ".join(f"{g.metric}={metrics[g.metric]:.3f}" for g in model.gates if g.metric in metrics)
+        return (f"{model.registry_name} version {version.version} has alias `{model.registry_alias}` in"
+                f" {self.ws.tracking_uri}" + (f" ({shown})" if shown else ""))
+
+
+def _pipeline_source(model) -> str:
+    from mlspec.targets.naming import pipeline_source_path
+
+    return pipeline_source_path(model)
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(dict.fromkeys(names))
+
+
+def _failed_step(output: str) -> str | None:
+    """The task kfp's local runner names as failed (`... finished with status FAILURE. Inner task
+    failed: 'evaluate-model'.`, coloured on a terminal), or None."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", output)
+    found = (re.search(r"Inner task failed: '([\w-]+)'", plain)
+             or re.search(r"Task '([\w-]+)' finished with status FAILURE", plain))
+    return found.group(1) if found else None
+
+
+_ERROR_LINE = re.compile(r"(\w+(Error|Exception)): (.+)$")
+
+
+def _error(result, log: Path) -> str:
+    """The last error message in a run's output, one line."""
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout + result.stderr
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    rows = text.splitlines()
+    lines = [(i, m) for i, m in ((i, _ERROR_LINE.search(line)) for i, line in enumerate(rows)) if m]
+    if not lines:
+        return "see the log"
+    # The most specific message is usually the first raised (later ones wrap it).
+    preferred = [(i, m) for i, m in lines if m.group(1) not in ("AirflowFailException", "SystemExit")] or lines
+    index, match = preferred[0]
+    message = f"{match.group(1)}: {match.group(3)}"
+    # a multi-line message's items (a failed suite lists its failed expectations as `  - ...`)
+    items = [row.strip() for row in rows[index + 1:index + 6] if row.lstrip().startswith("- ")]
+    return " ".join([message, *items])[:1000]
+
+
+def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambda stages: None
+               ) -> Iterator[StageResult]:
+    """Each stage's result in order; after a failure every later stage is skipped. `started`
+    is called with the stages a step is about to run (one DAG run can make several)."""
+    failed = None
+    groups = [(("ingest", "validate", "version"), run.ingestion),
+              (("materialize",), lambda: {"materialize": run.materialize()}),
+              (("train", "register"), run.training)]
+    for stages, action in groups:
+        if failed:
+            for stage in stages:
+                yield StageResult(stage, "skipped", 0.0, f"not run: {failed} failed")
+            continue
+        started(stages)
+        results = action()
+        for stage in stages:
+            yield results[stage]
+            if results[stage].status == "failed" and not failed:
+                failed = stage
+    for stage in NOT_IMPLEMENTED:
+        yield StageResult(stage, "skipped", 0.0, "not implemented yet")

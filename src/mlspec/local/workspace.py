@@ -1,0 +1,166 @@
+"""The work folder of `mlspec run --local`: a copy of the spec pointed at this machine, and the
+files it compiles to.
+
+The copy changes only where things live, never what the system does:
+
+- every dataset's `source` becomes a Parquet file under `sources/` (sample data is written
+  there: mlspec.local.data). A SQL source would need an Airflow connection to a database;
+  the Airflow install has no SQLite provider, so the rows stand where a file source reads them;
+- every `s3://` location (storage, DVC remotes, the Feast registry) becomes a folder under
+  `store/` (`s3://raw-data/customers.parquet` -> `store/raw-data/customers.parquet`): the
+  generated tasks read and write absolute paths as they do S3, so no object store runs;
+- `platform.objectStore` goes (nothing to reach), and MLflow tracks into `mlflow/mlflow.db`
+  (SQLite: no server), its artifacts under `mlflow/artifacts/`.
+
+Everything else (schemas, expectations, feature views, gates) is the spec's own, so a failure
+here is the spec's: `anchors` maps each dataset and model to its line in the original spec.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlspec.errors import SpecError, UsageError
+
+SOURCES = "sources"
+STORE = "store"
+GENERATED = "generated"
+MLFLOW = "mlflow"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    original: Path  # the spec the user named
+    spec: Path  # the copy pointed at this machine
+    system_dir: Path  # the compiled system: <root>/generated/<system>
+    system: object  # the IRSystem of the copy (mlspec.ir.model)
+    files: dict[str, str]  # generated path (relative to system_dir) -> text
+    anchors: dict[str, int] = field(default_factory=dict)  # "datasets.customers" -> line in `original`
+    notes: tuple[str, ...] = ()
+
+    @property
+    def dags(self) -> Path:
+        return self.system_dir / "airflow" / "dags"
+
+    @property
+    def sources(self) -> Path:
+        return self.root / SOURCES
+
+    @property
+    def store(self) -> Path:
+        return self.root / STORE
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.root / MLFLOW
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    def where(self, key: str) -> str:
+        """`spec.yaml:31` for an anchor key, else the spec's path."""
+        line = self.anchors.get(key)
+        return f"{self.original}:{line}" if line else str(self.original)
+
+
+def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
+    """Write the local copy of `spec_file` under `workdir` and compile it there."""
+    from ruamel.yaml import YAML
+
+    from mlspec.build.compile import compile_spec
+
+    if not spec_file.is_file():
+        raise UsageError(f"no spec file at {spec_file}")
+    workdir = workdir.resolve()
+    yaml = YAML()
+    document = yaml.load(spec_file.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise SpecError(f"{spec_file} is not a spec (a YAML mapping)")
+    anchors = _anchors(document)
+    notes = _point_at(document, workdir)
+    copy = workdir / spec_file.name
+    workdir.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    copy.write_text(buffer.getvalue(), encoding="utf-8")
+
+    result = compile_spec(copy, workdir / GENERATED)
+    if not result.ok:
+        messages = "\n".join(f"  {d.message}" for d in result.diagnostics if d.severity.name == "ERROR")
+        raise SpecError(f"the local copy of {spec_file} ({copy}) does not compile:\n{messages}")
+    system_dir = workdir / GENERATED / result.system
+    for path, text in result.files.items():
+        target = system_dir / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    for folder in (SOURCES, STORE, MLFLOW):
+        (workdir / folder).mkdir(exist_ok=True)
+    return Workspace(workdir, spec_file, copy, system_dir, result.project.base, dict(result.files), anchors,
+                     tuple(notes))
+
+
+def _anchors(document) -> dict[str, int]:
+    """1-based lines of each dataset, model and model gate block in the original spec."""
+    found = {}
+    for section in ("datasets", "models", "featureViews"):
+        block = document.get(section)
+        if not hasattr(block, "lc"):
+            continue
+        for name in block:
+            found[f"{section}.{name}"] = block.lc.key(name)[0] + 1
+            entry = block[name]
+            evaluation = entry.get("evaluation") if isinstance(entry, dict) else None
+            for key in ("gates", "fairness"):
+                if hasattr(evaluation, "lc") and key in evaluation:
+                    found[f"{section}.{name}.{key}"] = evaluation.lc.key(key)[0] + 1
+            if section == "datasets" and hasattr(entry, "lc"):
+                for key in ("source", "columns", "expectations", "storage"):
+                    if key in entry:
+                        found[f"{section}.{name}.{key}"] = entry.lc.key(key)[0] + 1
+    return found
+
+
+def _folder(workdir: Path, uri: str) -> str:
+    """Where an `s3://`, `file://` or absolute location lives in the work folder's store."""
+    for scheme in ("s3://", "file://"):
+        if uri.startswith(scheme):
+            uri = uri[len(scheme):]
+    return str(workdir / STORE / uri.lstrip("/"))
+
+
+def _point_at(document, workdir: Path) -> list[str]:
+    notes = []
+    platform = document.get("platform") or {}
+    if platform.pop("objectStore", None) is not None:
+        notes.append(f"object store: the spec's s3:// locations are folders under {workdir / STORE}")
+    mlflow_dir = workdir / MLFLOW
+    platform.setdefault("mlflow", {})["trackingUri"] = f"sqlite:///{mlflow_dir / 'mlflow.db'}"
+    notes.append(f"MLflow: tracking in {mlflow_dir / 'mlflow.db'} (SQLite, no server)")
+    feast = platform.get("feast")
+    if isinstance(feast, dict) and isinstance(feast.get("registry"), str):
+        feast["registry"] = _folder(workdir, feast["registry"])
+        Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
+    if platform:
+        document["platform"] = platform
+    sql = []
+    for name, dataset in (document.get("datasets") or {}).items():
+        if not isinstance(dataset, dict):
+            continue
+        source = dataset.get("source")
+        if isinstance(source, dict):
+            if "sql" in source:
+                sql.append(name)
+            dataset["source"] = {"uri": str(workdir / SOURCES / f"{name}.parquet")}
+        if isinstance(dataset.get("storage"), str):
+            dataset["storage"] = _folder(workdir, dataset["storage"])
+        dvc = (dataset.get("versioning") or {}).get("dvc") if isinstance(dataset.get("versioning"), dict) else None
+        if isinstance(dvc, dict) and isinstance(dvc.get("remote"), str):
+            dvc["remote"] = _folder(workdir, dvc["remote"])
+    notes.append(f"sources: sample data in {workdir / SOURCES}/<dataset>.parquet, read as file sources"
+                 + (f" (in place of the SQL of {', '.join(sql)}: no SQLite provider for Airflow is installed)"
+                    if sql else ""))
+    return notes

@@ -1,0 +1,68 @@
+"""How `mlspec run --local` reads an ingestion DAG run's task states as its stages (ingest =
+extract + upload, validate, version), and what run_stages reports after a failure: the
+Airflow home is a fake that returns recorded states."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+from mlspec.local.airflow_home import TaskRun
+from mlspec.local.stages import NOT_IMPLEMENTED, LocalRun, run_stages
+from mlspec.local.workspace import Workspace
+
+OK = {"extract": "success", "validate": "success", "version": "success", "upload": "success"}
+
+
+class FakeHome:
+    def __init__(self, states: dict[str, dict[str, str]], output: str = ""):
+        self.states, self.output, self.ran = states, output, []
+
+    def dags_test(self, dag_id, date, env, log: Path, timeout=0):
+        self.ran.append(dag_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(self.output)
+        failed = any(s != "success" for s in self.states[dag_id].values())
+        return subprocess.CompletedProcess([], 1 if failed else 0, "", "")
+
+    def task_runs(self, dag_id):
+        return {t: TaskRun(t, s, 1.0) for t, s in self.states[dag_id].items()}
+
+
+def local_run(tmp_path, home) -> LocalRun:
+    datasets = tuple(SimpleNamespace(name=n, source=object(), ingest_dag_id=f"sys__ingest_{n}")
+                     for n in ("a", "b"))
+    system = SimpleNamespace(name="sys", py_name="sys", datasets=datasets, models=(), feature_views=())
+    ws = Workspace(tmp_path, Path("spec.yaml"), tmp_path / "spec.yaml", tmp_path / "generated" / "sys", system, {},
+                   {"datasets.b.columns": 12})
+    return LocalRun(ws, home, logical_date="2026-01-02")
+
+
+def test_a_failed_upload_fails_ingest_after_validate_and_version_passed(tmp_path):
+    home = FakeHome({"sys__ingest_a": OK, "sys__ingest_b": dict(OK, upload="failed")},
+                    "ValueError: no space left")
+    results = local_run(tmp_path, home).ingestion()
+    assert results["ingest"].status == "failed" and results["ingest"].file == "airflow/dags/sys__ingest_b.py"
+    assert "sys__ingest_b: task `upload` failed: ValueError: no space left" in results["ingest"].detail
+    assert results["validate"].status == results["version"].status == "passed"
+    assert results["version"].detail == "dvc add + push: a, b"
+
+
+def test_a_failed_validation_of_the_second_dataset_skips_its_version(tmp_path):
+    home = FakeHome({"sys__ingest_a": OK,
+                     "sys__ingest_b": dict(OK, validate="failed", version="upstream_failed", upload="upstream_failed")},
+                    "ValueError: Great Expectations suite 'b' failed 1 of 3 expectations on 9 rows:\n"
+                    "  - expect_column_values_to_be_unique(column='id'): 1 unexpected value(s), e.g. [4]\n")
+    run = local_run(tmp_path, home)
+    results = {r.stage: r for r in run_stages(run)}
+    assert results["ingest"].status == "passed"
+    assert results["ingest"].detail == "extract + upload: a, b (b: extract only)"
+    assert results["validate"].status == "failed"
+    assert results["validate"].file == "great_expectations/b.json" and results["validate"].spec_line == "spec.yaml:12"
+    assert "expect_column_values_to_be_unique(column='id')" in results["validate"].detail
+    assert results["version"].status == "skipped"
+    assert results["version"].detail == "not run: validate failed (done for a before)"
+    assert [results[s].status for s in ("materialize", "train", "register")] == ["skipped"] * 3
+    assert all(results[s].detail == "not implemented yet" for s in NOT_IMPLEMENTED)
+    assert home.ran == ["sys__ingest_a", "sys__ingest_b"]  # nothing after the failure
