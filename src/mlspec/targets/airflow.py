@@ -204,12 +204,17 @@ def feast_context(system: IRSystem) -> dict:
     declared = task_lineage(tasks)
     description = (f"Feast repository of {system.name}: apply on change, materialize the online feature views"
                    " after their sources land")
+    # Retried as often as its most-retried source: what makes ingestion worth retrying
+    # (a flaky object store) is what Feast reads too.
+    dag = _dag_args(system, naming.feast_dag_id(system), None, description, "feast",
+                    retries=max(v.source.retries for v in system.feature_views), tasks=tasks,
+                    sdk_names=("Asset", "AssetAny") if assets else ())
+    # Sources no ingestion DAG writes never update an Asset: their views are materialized daily.
+    daily = '"@daily"' if unscheduled else None
+    dag["schedule_source"] = (("AssetOrTimeSchedule(timetable=CronTriggerTimetable(\"@daily\", timezone=\"UTC\"),"
+                               " assets=SOURCES)") if daily and assets else daily or "SOURCES")
     return {
-        # Retried as often as its most-retried source: what makes ingestion worth retrying
-        # (a flaky object store) is what Feast reads too.
-        "dag": _dag_args(system, naming.feast_dag_id(system), None, description, "feast",
-                         retries=max(v.source.retries for v in system.feature_views), tasks=tasks,
-                         sdk_names=("Asset", "AssetAny") if assets else ()),
+        "dag": dag,
         "config": pyliteral(config),
         "assets": assets,
         # Sources no ingestion DAG writes never update an Asset: their views are materialized daily.
