@@ -4,12 +4,13 @@ task states it recorded."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from mlspec.local.airflow_home import airflow_environment
 
 AIRFLOW = Path(sys.executable).parent / "airflow"
 
@@ -19,19 +20,7 @@ class AirflowHome:
     path: Path
 
     def env(self, dags_folder: Path, extra: dict | None = None) -> dict:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("AIRFLOW", "AWS_", "OPENLINEAGE"))}
-        env.update({
-            "AIRFLOW_HOME": str(self.path),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__OPENLINEAGE__DISABLED": "True",
-            "GX_ANALYTICS_ENABLED": "false",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            **(extra or {}),
-        })
-        return env
+        return airflow_environment(self.path, dags_folder, extra)
 
     def dags_test(self, dag_id: str, logical_date: str, dags_folder: Path, extra_env: dict | None = None,
                   timeout: int = 600) -> subprocess.CompletedProcess:

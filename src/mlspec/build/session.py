@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlspec.diagnostics import Diagnostic, Severity
-from mlspec.source.loader import LoadedSource, load_spec_bytes, read_spec_file
+from mlspec.source.loader import LoadedSource, load_spec_bytes, read_spec_file, spec_path_diagnostics
 
 if TYPE_CHECKING:
     from mlspec.ir.model import IRProject
@@ -80,10 +80,9 @@ def load_unit(path: Path, out_root: Path = Path("generated"), raw: bytes | None 
     """Run the whole front end on one spec file. `raw`: its bytes when the caller has read
     them already (to key a cache on them), so the verdict is about those very bytes."""
     unit = SpecUnit(Path(path), recorded_path=recorded_spec_path(Path(path), out_root))
-    if not (_safe_file_name(unit.display) and _safe_file_name(unit.recorded_path)):
-        unit.diagnostics.append(Diagnostic(
-            "E013", "the file's path holds control characters", unit.display,
-            help="rename it: its path is written into generated files and commit messages"))
+    # Checked here too, not only when the file is read: `raw` may come from the caller.
+    unit.diagnostics += spec_path_diagnostics(unit.display)
+    if unit.diagnostics:
         return unit
     if raw is None:
         raw, diagnostics = read_spec_file(path)
@@ -99,10 +98,6 @@ def load_unit(path: Path, out_root: Path = Path("generated"), raw: bytes | None 
     unit.source = source
     _check_and_resolve(unit)
     return unit
-
-
-def _safe_file_name(path: str) -> bool:
-    return all(ch.isprintable() or ch == " " for ch in path)
 
 
 def load_text(path: Path, text: str, out_root: Path = Path("generated")) -> SpecUnit:

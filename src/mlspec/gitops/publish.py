@@ -35,7 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.errors import ExternalError, UsageError
-from mlspec.gitops.git import Git, GitError, check_branch_name, is_local_repo, output_of, push_rejected
+from mlspec.gitops.git import (
+    Git,
+    GitError,
+    check_branch_name,
+    is_local_repo,
+    output_of,
+    push_rejected,
+)
 from mlspec.textsafe import printable
 
 MAX_PUSH_ATTEMPTS = 8
@@ -75,7 +82,7 @@ class PublishOutcome:
 
 def plan_system(result) -> SystemPlan:
     """Map a successful CompileResult's deployable artifacts to deployment-repo paths."""
-    from mlspec.targets.naming import deployment_path, k8s_dir
+    from mlspec.targets.naming import deployment_path, deployment_root, k8s_dir
 
     project = result.project
     manifest = json.loads(result.files["manifest.json"])
@@ -85,7 +92,7 @@ def plan_system(result) -> SystemPlan:
     plan.revision = deployments.revision if deployments is not None else None
     roots = set()
     for env in project.environments:
-        roots.add(deployment_path(project, env).rsplit("/", 1)[0])
+        roots.add(deployment_root(project, env))
     for artifact in result.artifacts:
         if not artifact.deployable or artifact.environment not in by_env:
             continue
@@ -97,15 +104,9 @@ def plan_system(result) -> SystemPlan:
         plan.targets[dest] = artifact.target
         plan.environments[dest] = env.name
     if not roots:
-        roots.add(_default_root(project))
+        roots.add(deployment_root(project))
     plan.roots = tuple(sorted(roots))
     return plan
-
-
-def _default_root(project) -> str:
-    deployments = project.base.platform.deployments
-    root = deployments.path if deployments else "deployments"
-    return "/".join(p for p in (root, project.base.name) if p)
 
 
 def plans_from_results(results) -> list[SystemPlan]:

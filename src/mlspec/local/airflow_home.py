@@ -24,6 +24,30 @@ def airflow_executable() -> str:
     return found
 
 
+def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of an Airflow command run on an own AIRFLOW_HOME: this process's
+    environment without its Airflow, AWS and OpenLineage settings, the home and DAG folder,
+    no example DAGs, no lineage events and no telemetry, then `extra`."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("AIRFLOW", "AWS_", "OPENLINEAGE"))}
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__OPENLINEAGE__DISABLED": "True",
+        # A task still gets the retries its DAG gives it, but a local run does not wait
+        # minutes between them.
+        "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **(extra or {}),
+    })
+    return env
+
+
 @dataclass(frozen=True)
 class TaskRun:
     task_id: str
@@ -37,24 +61,7 @@ class AirflowHome:
     dags: Path
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("AIRFLOW", "AWS_", "OPENLINEAGE"))}
-        env.update({
-            "AIRFLOW_HOME": str(self.path),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__OPENLINEAGE__DISABLED": "True",
-            # A task still gets the retries its DAG gives it, but a local run does not wait
-            # minutes between them.
-            "AIRFLOW__CORE__MAX_TASK_RETRY_DELAY": "1",
-            "GX_ANALYTICS_ENABLED": "false",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "DO_NOT_TRACK": "true",
-            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-            **(extra or {}),
-        })
-        return env
+        return airflow_environment(self.path, self.dags, extra)
 
     def migrate(self, log: Path) -> None:
         self.path.mkdir(parents=True, exist_ok=True)

@@ -76,20 +76,28 @@ class _LoadError(Exception):
         self.diagnostic = diagnostic
 
 
+def spec_path_diagnostics(display: str) -> list[Diagnostic]:
+    """E013 when a spec's path cannot be written into generated files: it goes into every
+    generated file's header, where a line break would start a line of code in a generated DAG."""
+    from mlspec.textsafe import printable
+
+    if printable(display) == display:
+        return []
+    return [_diag("E013", "the spec's file name holds control characters or bytes that are not UTF-8",
+                  display, help="rename the file (letters, digits, `.`, `_`, `-`)")]
+
+
 def read_spec_file(path: str | Path) -> tuple[bytes | None, list[Diagnostic]]:
     """The file's bytes, or why not; its size is checked before a byte is read. Only a
     regular file is read: a symbolic link (to `~/.git-credentials`, `/proc/self/environ`,
     `/dev/zero`...) or a FIFO named as a spec is refused unread (E012), so no line of it can
     reach a diagnostic or a CI log."""
     from mlspec.fsutil import FileTooLarge, ForeignFile, read_regular
-    from mlspec.textsafe import printable
 
     display = str(path)
-    if printable(display) != display:
-        # The path is written into every generated file's header: a line break in it would
-        # start a line of code in a generated DAG.
-        return None, [_diag("E013", "the spec's file name holds control characters or bytes that are not UTF-8",
-                            display, help="rename the file (letters, digits, `.`, `_`, `-`)")]
+    refused = spec_path_diagnostics(display)
+    if refused:
+        return None, refused
     try:
         return read_regular(path, MAX_FILE_BYTES), []
     except ForeignFile as exc:

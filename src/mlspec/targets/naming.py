@@ -205,12 +205,18 @@ def k8s_dir(env: IREnvironment) -> str:
     return f"k8s/{env.name}"
 
 
+def deployment_root(project: IRProject, env: IREnvironment | None = None) -> str:
+    """The system's folder in the deployments repository (`<deployments.path>/<system>`, with
+    `env`'s platform settings when given): what `mlspec publish` owns there."""
+    deployments = (env.system if env is not None else project.base).platform.deployments
+    root = deployments.path if deployments else "deployments"
+    return "/".join(p for p in (root, project.base.name) if p)
+
+
 def deployment_path(project: IRProject, env: IREnvironment) -> str:
     """The environment's folder in the deployments repository: where `mlspec publish` copies
     `k8s_dir(env)` and what the environment's Argo CD Application watches."""
-    deployments = env.system.platform.deployments
-    root = deployments.path if deployments else "deployments"
-    return "/".join(p for p in (root, project.base.name, env.name) if p)
+    return f"{deployment_root(project, env)}/{env.name}"
 
 
 def analysis_run_name(model: IRModel) -> str:

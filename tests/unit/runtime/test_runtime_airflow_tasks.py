@@ -322,3 +322,19 @@ def test_submit_waits_for_the_kubeflow_run_and_fails_with_it(tmp_path, monkeypat
     assert calls == [("host", "http://kfp:8888"),
                      ("run", package, f"shop__train_churn {CONTEXT['run_id']}", "shop"),
                      ("wait", "run-7", 60)]
+
+
+def test_the_assets_that_started_a_run_are_known_by_the_names_the_ingestion_dags_update():
+    """The Feast DAG materializes only the views whose source landed: Airflow hands it the
+    triggering events keyed by the asset's unique key, and the ingestion DAGs update assets by
+    name (`<system>.<dataset>`), so the name, not the URI, is what is compared."""
+    from mlspec.runtime.airflow_tasks import _triggering_assets
+
+    class Key:  # airflow.sdk's AssetUniqueKey: a name and a URI
+        def __init__(self, name, uri):
+            self.name, self.uri = name, uri
+
+    landed, idle = Key("customer-churn.customer_activity", "s3://x"), Key("customer-churn.customers", "s3://y")
+    assert _triggering_assets({"triggering_asset_events": {landed: [object()], idle: []}}) == {
+        "customer-churn.customer_activity"}
+    assert _triggering_assets({}) == set()

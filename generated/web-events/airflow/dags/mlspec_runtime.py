@@ -633,13 +633,14 @@ def feast_apply(config, context):
 
 
 def _triggering_assets(context):
-    """URIs of the assets whose updates started this run (none for a manual or test run)."""
+    """Names of the assets whose updates started this run (none for a manual or test run); the
+    ingestion DAGs update assets by name (`<system>.<dataset>`)."""
     events = context.get("triggering_asset_events") or {}
     try:
         keys = list(events.keys())
     except AttributeError:
         return set()
-    return {getattr(key, "uri", None) or str(key) for key in keys if events[key]}
+    return {getattr(key, "name", None) or str(key) for key in keys if events[key]}
 
 
 def feast_materialize(config, context):
