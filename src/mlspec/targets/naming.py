@@ -14,7 +14,6 @@ import json
 from mlspec.ir import names
 from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
 from mlspec.targets import airflow_common as common
-from mlspec.targets.airflow_common import landed_uri
 from mlspec.targets.feast_store import feature_store_config
 
 # --- Airflow --------------------------------------------------------------------------------
@@ -165,7 +164,7 @@ def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
     mlflow = system.platform.mlflow
     return {
         "feast_config": json.dumps(feature_store_config(system), sort_keys=True),
-        "label_data_uri": landed_uri(model.label_dataset) or "",
+        "label_data_uri": common.landed_uri(model.label_dataset) or "",
         "mlflow_tracking_uri": mlflow.tracking_uri if mlflow else "",
         # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
         "reference_uri": model.drift_reference if model.drift_reference_is_snapshot else "",
