@@ -4,6 +4,7 @@ the task states (with their times) it recorded."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -73,9 +74,12 @@ class AirflowHome:
                                 f"{result.stderr[-2000:]}")
 
     def dags_test(self, dag_id: str, logical_date: str, extra_env: dict[str, str], log: Path,
-                  timeout: int = 3600) -> subprocess.CompletedProcess:
-        """`airflow dags test DAG DATE`; its whole output goes to `log`."""
-        result = subprocess.run([airflow_executable(), "dags", "test", dag_id, logical_date],
+                  timeout: int = 3600, conf: dict | None = None) -> subprocess.CompletedProcess:
+        """`airflow dags test DAG DATE [--conf JSON]`; its whole output goes to `log`."""
+        command = [airflow_executable(), "dags", "test", dag_id, logical_date]
+        if conf is not None:
+            command += ["--conf", json.dumps(conf)]
+        result = subprocess.run(command,
                                 env=self.env(extra_env), capture_output=True, text=True, timeout=timeout,
                                 cwd=self.path)
         log.parent.mkdir(parents=True, exist_ok=True)

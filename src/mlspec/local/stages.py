@@ -5,7 +5,8 @@
   materialize                 the Feast DAG: `feast apply`, then materialization into the online store
   train, register             the training DAG, its pipeline run by kfp's local runner (the
                               `kfp_local` Variable); register checks MLflow for the version and alias
-  promote, serve, drift, retrain   not implemented yet: always reported `skipped`, never `passed`
+  promote, serve, drift, retrain   the registered model through git, a scoring server, the
+                              drift DAG and retraining (mlspec.local.loop_stages)
 
 `run_stages` yields one StageResult per stage, in order; after a failed stage the rest are
 skipped. Core code: it returns data, the CLI prints it.
@@ -22,7 +23,6 @@ from typing import Callable, Iterator
 
 STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
           "retrain")
-NOT_IMPLEMENTED = ("promote", "serve", "drift", "retrain")
 INGEST_TASKS = {"ingest": ("extract", "upload"), "validate": ("validate",), "version": ("version",)}
 SKIPPED_WHY = {"ingest": "the spec has no dataset with a source", "validate": "no dataset has a validate task",
                "version": "no dataset is versioned (versioning.dvc)"}
@@ -60,6 +60,14 @@ class LocalRun:
         self.date = logical_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
         self.logs = workspace.root / "logs"
         self._ingest: dict[str, StageResult] | None = None
+        # what the later stages hand on (mlspec.local.loop_stages)
+        self.extra_env: dict[str, str] = {}
+        self.repos = None  # local.repos.LocalRepos, once promote made them
+        self.environment = None  # the IREnvironment promoted into
+        self.promoted: dict[str, tuple] = {}  # model -> (version, (path, InferenceService))
+        self.servers: dict[str, object] = {}  # model -> local.serving.ScoringServer (running)
+        self.services: dict[str, tuple] = {}  # model -> (LoggedService, whether the drift DAG reads it)
+        self.retrain_after: dict = {}  # model -> when its drift run triggered retraining
 
     # --- settings the generated DAGs read (Airflow Variables, as environment variables) -------------
 
@@ -77,6 +85,7 @@ class LocalRun:
             env[self._variable(model.name, "kfp_local")] = "true"
             env[self._variable(model.name, "kfp_local_root")] = str(self.ws.root / "kfp")
             env[self._variable(model.name, "mlflow_tracking_uri")] = self.ws.tracking_uri
+        env.update(self.extra_env)
         return env
 
     def _file(self, dag_id: str) -> str:
@@ -286,21 +295,29 @@ def _error(result, log: Path) -> str:
 def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambda stages: None
                ) -> Iterator[StageResult]:
     """Each stage's result in order; after a failure every later stage is skipped. `started`
-    is called with the stages a step is about to run (one DAG run can make several)."""
+    is called with the stages a step is about to run (one DAG run can make several). The
+    scoring servers the serve stage starts are stopped at the end, whatever happened."""
+    from mlspec.local import loop_stages
+
     failed = None
     groups = [(("ingest", "validate", "version"), run.ingestion),
               (("materialize",), lambda: {"materialize": run.materialize()}),
-              (("train", "register"), run.training)]
-    for stages, action in groups:
-        if failed:
+              (("train", "register"), run.training),
+              (("promote",), lambda: loop_stages.promote(run)),
+              (("serve",), lambda: loop_stages.serve(run)),
+              (("drift",), lambda: loop_stages.drift(run)),
+              (("retrain",), lambda: loop_stages.retrain(run))]
+    try:
+        for stages, action in groups:
+            if failed:
+                for stage in stages:
+                    yield StageResult(stage, "skipped", 0.0, f"not run: {failed} failed")
+                continue
+            started(stages)
+            results = action()
             for stage in stages:
-                yield StageResult(stage, "skipped", 0.0, f"not run: {failed} failed")
-            continue
-        started(stages)
-        results = action()
-        for stage in stages:
-            yield results[stage]
-            if results[stage].status == "failed" and not failed:
-                failed = stage
-    for stage in NOT_IMPLEMENTED:
-        yield StageResult(stage, "skipped", 0.0, "not implemented yet")
+                yield results[stage]
+                if results[stage].status == "failed" and not failed:
+                    failed = stage
+    finally:
+        loop_stages.stop_servers(run)

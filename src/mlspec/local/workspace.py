@@ -117,6 +117,10 @@ def _anchors(document) -> dict[str, int]:
             for key in ("gates", "fairness"):
                 if hasattr(evaluation, "lc") and key in evaluation:
                     found[f"{section}.{name}.{key}"] = evaluation.lc.key(key)[0] + 1
+            if section == "models" and hasattr(entry, "lc"):
+                for key in ("serving", "monitoring"):
+                    if key in entry:
+                        found[f"{section}.{name}.{key}"] = entry.lc.key(key)[0] + 1
             if section == "datasets" and hasattr(entry, "lc"):
                 for key in ("source", "columns", "expectations", "storage"):
                     if key in entry:

@@ -30,7 +30,12 @@ def command(spec, local, model, workdir, report) -> None:
       materialize                the Feast DAG (feast apply, online store)
       train, register            the training DAG, its pipeline on kfp's local runner;
                                  the model version and alias checked in MLflow
-      promote, serve, drift, retrain   NOT IMPLEMENTED YET: always reported `skipped`
+      promote                    `mlspec promote --commit --repo` in a local spec repository,
+                                 published to a local deployments repository
+      serve                      the published InferenceService's model served by MLflow's
+                                 scoring server; traffic logged as KServe's logger writes it
+      drift                      the drift DAG on undrifted, then drifted traffic
+      retrain                    the training run the drift DAG queued; a new version registered
 
     The run works in a copy of the spec under the work folder: sources become sample data
     (Parquet files that pass the spec's own expectations, in place of SQL tables), s3://
@@ -77,4 +82,3 @@ def command(spec, local, model, workdir, report) -> None:
                                 encoding="utf-8")
     if any(r.status == "failed" for r in results):
         sys.exit(ExitCode.EXTERNAL)
-    say("promote, serve, drift and retrain are not implemented yet (reported skipped)")
