@@ -10,9 +10,11 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from mlspec.errors import ExternalError
 
@@ -49,6 +51,9 @@ def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = N
     return env
 
 
+FINAL_STATES = {"success", "failed", "skipped", "upstream_failed", "removed"}
+
+
 @dataclass(frozen=True)
 class TaskRun:
     task_id: str
@@ -74,17 +79,49 @@ class AirflowHome:
                                 f"{result.stderr[-2000:]}")
 
     def dags_test(self, dag_id: str, logical_date: str, extra_env: dict[str, str], log: Path,
-                  timeout: int = 3600, conf: dict | None = None) -> subprocess.CompletedProcess:
-        """`airflow dags test DAG DATE [--conf JSON]`; its whole output goes to `log`."""
+                  timeout: int = 3600, conf: dict | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> subprocess.CompletedProcess:
+        """`airflow dags test DAG DATE [--conf JSON]`; its whole output goes to `log`. While it
+        runs, `progress(dag_id, tasks finished, tasks)` is called about once a second."""
         command = [airflow_executable(), "dags", "test", dag_id, logical_date]
         if conf is not None:
             command += ["--conf", json.dumps(conf)]
-        result = subprocess.run(command,
-                                env=self.env(extra_env), capture_output=True, text=True, timeout=timeout,
-                                cwd=self.path)
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(result.stdout + result.stderr, encoding="utf-8")
-        return result
+        before = self._last_run_id(dag_id)
+        with open(log, "w", encoding="utf-8") as out:
+            process = subprocess.Popen(command, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT,
+                                       text=True, cwd=self.path)
+            deadline = time.monotonic() + timeout
+            while process.poll() is None:
+                if time.monotonic() > deadline:
+                    process.kill()
+                    process.wait()
+                    out.write(f"\nmlspec: `airflow dags test` killed after {timeout} s\n")
+                    break
+                if progress is not None:
+                    progress(dag_id, *self._finished(dag_id, before))
+                time.sleep(1)
+        output = log.read_text(encoding="utf-8", errors="replace")
+        return subprocess.CompletedProcess(command, process.returncode, output, "")
+
+    def _last_run_id(self, dag_id: str) -> int:
+        try:
+            with sqlite3.connect(self.path / "airflow.db", timeout=1) as db:
+                row = db.execute("SELECT MAX(id) FROM dag_run WHERE dag_id = ?", (dag_id,)).fetchone()
+        except sqlite3.Error:
+            return 0
+        return row[0] or 0
+
+    def _finished(self, dag_id: str, after: int) -> tuple[int, int]:
+        """(tasks in a final state, tasks) of the DAG's run started after run id `after`."""
+        try:
+            with sqlite3.connect(self.path / "airflow.db", timeout=1) as db:
+                states = [s for (s,) in db.execute(
+                    "SELECT ti.state FROM task_instance ti JOIN dag_run r ON r.run_id = ti.run_id AND"
+                    " r.dag_id = ti.dag_id WHERE r.dag_id = ? AND r.id > ?", (dag_id, after))]
+        except sqlite3.Error:  # locked or not made yet: nothing to say this second
+            return 0, 0
+        return sum(s in FINAL_STATES for s in states), len(states)
 
     def task_runs(self, dag_id: str) -> dict[str, TaskRun]:
         """task_id -> state and duration in the DAG's most recent run."""

@@ -26,7 +26,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from mlspec.local.stages import StageResult, _error, _listed
+from mlspec.local.result import StageResult, error_line, listed
 
 
 def _served(run) -> list:
@@ -194,7 +194,7 @@ def _check(run, model, label: str, logical: dt.datetime) -> tuple[object, dict, 
     key = "AIRFLOW_VAR_" + variable_key(run.system, model.name, "predictions").upper()
     run.extra_env[key] = str(service.folder) + "/"
     log = run.logs / f"{model.drift_dag_id}.{label}.log"
-    result = run.home.dags_test(model.drift_dag_id, logical.isoformat(), run.env(), log)
+    result = run.home.dags_test(model.drift_dag_id, logical.isoformat(), run.env(), log, progress=run.progress)
     return result, run.home.task_runs(model.drift_dag_id), _drift_result(log), log
 
 
@@ -219,7 +219,7 @@ def drift(run) -> dict[str, StageResult]:
 
         result, runs, check, log = _check(run, model, "undrifted", logical)
         if result.returncode != 0 or (runs.get("no_action") and runs["no_action"].state != "success"):
-            return failed(f"{model.drift_dag_id} on undrifted traffic: {_error(result, log)}"
+            return failed(f"{model.drift_dag_id} on undrifted traffic: {error_line(result, log)}"
                           f" (drift share {check.get('drift_share')}; log: {log})")
         if not check.get("rows"):
             return failed(f"{model.drift_dag_id} compared no predictions: it read none of the logged traffic in"
@@ -244,7 +244,7 @@ def drift(run) -> dict[str, StageResult]:
             return failed(f"{model.drift_dag_id} on traffic moved {DRIFT_SHIFT} standard deviations: drift"
                           f" detected {check.get('drift_detected')} (share {check.get('drift_share')}, threshold"
                           f" {model.drift.max_drift_share}), `{retrain_task}`"
-                          f" {fired.state if fired else 'not run'}: {_error(result, log)} (log: {log})")
+                          f" {fired.state if fired else 'not run'}: {error_line(result, log)} (log: {log})")
         if model.drift.on_drift == "retrain":
             run.retrain_after[model.name] = since
         done.append(f"{model.name}: undrifted share {calm} (no action), drifted share {check.get('drift_share')}"
@@ -286,12 +286,13 @@ def retrain(run) -> dict[str, StageResult]:
         since = time.time()
         log = run.logs / f"{model.train_dag_id}.retrain.log"
         logical = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        result = run.home.dags_test(model.train_dag_id, logical.isoformat(), run.env(), log, conf=conf)
+        result = run.home.dags_test(model.train_dag_id, logical.isoformat(), run.env(), log, conf=conf,
+                                    progress=run.progress)
         runs = run.home.task_runs(model.train_dag_id)
         if result.returncode != 0 or not runs or any(r.state != "success" for r in runs.values()):
             return {"retrain": StageResult("retrain", "failed", time.monotonic() - started,
                                            f"{model.train_dag_id} (queued by the drift DAG as {run_id}):"
-                                           f" {_error(result, log)} (log: {log})",
+                                           f" {error_line(result, log)} (log: {log})",
                                            f"airflow/dags/{model.train_dag_id}.py",
                                            run.ws.where(f"models.{model.name}"))}
         checked = run._check_registered(model, since)
@@ -300,4 +301,4 @@ def retrain(run) -> dict[str, StageResult]:
                                            checked.file, checked.spec_line)}
         done.append(f"{model.train_dag_id}, queued by the drift DAG as {run_id} with conf"
                     f" {json.dumps(conf, sort_keys=True)}, run with that conf by `airflow dags test`: {checked}")
-    return {"retrain": StageResult("retrain", "passed", time.monotonic() - started, _listed(done))}
+    return {"retrain": StageResult("retrain", "passed", time.monotonic() - started, listed(done))}

@@ -17,9 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+from mlspec.local.result import StageResult, error_line, listed
 
 STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
           "retrain")
@@ -29,24 +30,6 @@ SKIPPED_WHY = {"ingest": "the spec has no dataset with a source", "validate": "n
 INGEST_WORDS = {"ingest": "extract + upload", "validate": "Great Expectations suite", "version": "dvc add + push"}
 # kfp local runner's task names (the component functions, dashed) that register the model.
 REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
-
-
-@dataclass(frozen=True)
-class StageResult:
-    stage: str
-    status: str  # passed, failed or skipped
-    seconds: float
-    detail: str
-    file: str | None = None  # the generated file that failed, relative to the system folder
-    spec_line: str | None = None  # `spec.yaml:41`, the spec line it came from
-
-    def as_json(self) -> dict:
-        out = {"stage": self.stage, "status": self.status, "seconds": round(self.seconds, 2), "detail": self.detail}
-        if self.file:
-            out["file"] = self.file
-        if self.spec_line:
-            out["spec_line"] = self.spec_line
-        return out
 
 
 class LocalRun:
@@ -60,6 +43,8 @@ class LocalRun:
         self.date = logical_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
         self.logs = workspace.root / "logs"
         self._ingest: dict[str, StageResult] | None = None
+        # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
+        self.progress: Callable[[str, int, int], None] | None = None
         # what the later stages hand on (mlspec.local.loop_stages)
         self.extra_env: dict[str, str] = {}
         self.repos = None  # local.repos.LocalRepos, once promote made them
@@ -93,7 +78,7 @@ class LocalRun:
 
     def _dags_test(self, dag_id: str) -> tuple[object, Path]:
         log = self.logs / f"{dag_id}.log"
-        return self.home.dags_test(dag_id, self.date, self.env(), log), log
+        return self.home.dags_test(dag_id, self.date, self.env(), log, progress=self.progress), log
 
     # --- stages ---------------------------------------------------------------------------------
 
@@ -123,13 +108,13 @@ class LocalRun:
             if anchor not in self.ws.anchors:
                 anchor = f"datasets.{dataset.name}"
             if stage == "validate" and f"datasets.{dataset.name}.expectations" in self.ws.anchors \
-                    and "table_row_count" in _error(result, log):
+                    and "table_row_count" in error_line(result, log):
                 anchor = f"datasets.{dataset.name}.expectations"
             what = f"task `{task}` failed" if task else f"`airflow dags test` exited {result.returncode}"
             # The suite is what failed validation; the DAG file, what failed otherwise.
             file = suite_path(dataset) if stage == "validate" else self._file(dataset.ingest_dag_id)
             failure = StageResult(stage, "failed", seconds[stage],
-                                  f"{dataset.ingest_dag_id}: {what}: {_error(result, log)} (log: {log})",
+                                  f"{dataset.ingest_dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                   file, self.ws.where(anchor))
             out = {}
             for name, tasks in INGEST_TASKS.items():
@@ -138,9 +123,9 @@ class LocalRun:
                     continue
                 # what this run did of the stage (an upload can fail after validate and version passed)
                 ran = [t for t in tasks if t in runs and runs[t].state == "success"]
-                names = _listed(done[name] + ([dataset.name] if ran else []))
+                names = listed(done[name] + ([dataset.name] if ran else []))
                 if not ran:
-                    earlier = f" (done for {_listed(done[name])} before)" if done[name] else ""
+                    earlier = f" (done for {listed(done[name])} before)" if done[name] else ""
                     out[name] = StageResult(name, "skipped", 0.0, f"not run: {stage} failed{earlier}")
                 elif ran != [t for t in tasks if t in runs]:
                     out[name] = StageResult(name, "passed", seconds[name],
@@ -148,7 +133,7 @@ class LocalRun:
                 else:
                     out[name] = StageResult(name, "passed", seconds[name], f"{INGEST_WORDS[name]}: {names}")
             return out
-        return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {_listed(done[stage])}")
+        return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
                         if done[stage] else
                         StageResult(stage, "skipped", 0.0, SKIPPED_WHY[stage]))
                 for stage in INGEST_TASKS}
@@ -168,7 +153,7 @@ class LocalRun:
             what = f"task `{failed[0]}` failed" if failed else f"`airflow dags test` exited {result.returncode}"
             views = [f"featureViews.{v.name}" for v in self.system.feature_views]
             anchor = next((v for v in views if v in self.ws.anchors), "")
-            return StageResult("materialize", "failed", seconds, f"{dag_id}: {what}: {_error(result, log)} (log: {log})",
+            return StageResult("materialize", "failed", seconds, f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
         views = ", ".join(v.name for v in self.system.feature_views)
         return StageResult("materialize", "passed", seconds, f"{dag_id}: feast apply (when the repository changed),"
@@ -194,10 +179,10 @@ class LocalRun:
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
                 failure = StageResult(
                     stage, "failed", train_seconds,
-                    f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {_error(result, log)}"
+                    f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {error_line(result, log)}"
                     f" (log: {log})", source, self.ws.where(anchor))
                 if stage == "register":
-                    return {"train": StageResult("train", "passed", train_seconds, _listed(trained + [model.name])),
+                    return {"train": StageResult("train", "passed", train_seconds, listed(trained + [model.name])),
                             "register": failure}
                 return {"train": failure, "register": StageResult("register", "skipped", 0.0, "train failed")}
             trained.append(model.name)
@@ -205,12 +190,12 @@ class LocalRun:
             checked = self._check_registered(model, since)
             register_seconds += time.monotonic() - started
             if isinstance(checked, StageResult):
-                return {"train": StageResult("train", "passed", train_seconds, _listed(trained)), "register": checked}
+                return {"train": StageResult("train", "passed", train_seconds, listed(trained)), "register": checked}
             registered.append(checked)
         if not self.models:
             return {s: StageResult(s, "skipped", 0.0, "the spec has no models") for s in ("train", "register")}
         return {"train": StageResult("train", "passed", train_seconds,
-                                     "pipeline run by kfp's local runner: " + _listed(trained)),
+                                     "pipeline run by kfp's local runner: " + listed(trained)),
                 "register": StageResult("register", "passed", register_seconds,
                                         "registered by the pipeline's register step; " + "; ".join(registered))}
 
@@ -259,10 +244,6 @@ def _pipeline_source(model) -> str:
     return pipeline_source_path(model)
 
 
-def _listed(names: list[str]) -> str:
-    return ", ".join(dict.fromkeys(names))
-
-
 def _failed_step(output: str) -> str | None:
     """The task kfp's local runner names as failed (`... finished with status FAILURE. Inner task
     failed: 'evaluate-model'.`, coloured on a terminal), or None."""
@@ -270,26 +251,6 @@ def _failed_step(output: str) -> str | None:
     found = (re.search(r"Inner task failed: '([\w-]+)'", plain)
              or re.search(r"Task '([\w-]+)' finished with status FAILURE", plain))
     return found.group(1) if found else None
-
-
-_ERROR_LINE = re.compile(r"(\w+(Error|Exception)): (.+)$")
-
-
-def _error(result, log: Path) -> str:
-    """The last error message in a run's output, one line."""
-    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else result.stdout + result.stderr
-    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
-    rows = text.splitlines()
-    lines = [(i, m) for i, m in ((i, _ERROR_LINE.search(line)) for i, line in enumerate(rows)) if m]
-    if not lines:
-        return "see the log"
-    # The most specific message is usually the first raised (later ones wrap it).
-    preferred = [(i, m) for i, m in lines if m.group(1) not in ("AirflowFailException", "SystemExit")] or lines
-    index, match = preferred[0]
-    message = f"{match.group(1)}: {match.group(3)}"
-    # a multi-line message's items (a failed suite lists its failed expectations as `  - ...`)
-    items = [row.strip() for row in rows[index + 1:index + 6] if row.lstrip().startswith("- ")]
-    return " ".join([message, *items])[:1000]
 
 
 def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambda stages: None

@@ -1,42 +1,83 @@
 """`mlspec run SPEC --local` with the real tools: Airflow (`airflow dags test`), Great
-Expectations, DVC, Feast, kfp's local runner and MLflow (SQLite), on sample data in a work
-folder. The stages not implemented yet are reported skipped, never passed; a failure stops
-the run, exits 4 and names the generated file and the spec line it came from."""
+Expectations, DVC, Feast, kfp's local runner, MLflow (SQLite), git (a local spec repository
+and deployments repository), MLflow's scoring server and Evidently, on sample data in a work
+folder. Every example spec runs end to end; a failure injected at a stage (a bad row, an
+impossible gate, a broken model) stops the run there, exits 4 and names the generated file and
+the spec line it came from."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+import yaml
 
 from conftest import SPECS, invoke_mlspec
 
 pytestmark = pytest.mark.slow
 
-IMPLEMENTED = ["ingest", "validate", "version", "materialize", "train", "register"]
-NOT_YET = ["promote", "serve", "drift", "retrain"]
+STAGES = ["ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
+          "retrain"]
 
 
 def stages(report) -> dict[str, dict]:
     document = json.loads(report.read_text())
-    assert [s["stage"] for s in document["stages"]] == IMPLEMENTED + NOT_YET
+    assert [s["stage"] for s in document["stages"]] == STAGES
     return {s["stage"]: s for s in document["stages"]}
 
 
-def test_churn_passes_the_implemented_stages(tmp_path):
-    report = tmp_path / "r.json"
-    result = invoke_mlspec("run", str(SPECS / "customer-churn.yaml"), "--local", "--workdir",
-                           str(tmp_path / "work"), "--report", str(report))
+def _git(repo, *args) -> str:
+    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
+
+def _check_churn_loop(work, by_stage):
+    """What the later stages left behind: the promotion in both repositories, the served
+    model's logged traffic, and the version retraining registered."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{work / 'mlflow' / 'mlflow.db'}")
+    assert "ChurnModel version 1 has alias `champion`" in by_stage["register"]["detail"]
+    # promote: the spec's one-value diff committed, the manifests published with version 1's folder
+    assert "mlspec promote: churn version 1: canary started in prod" in _git(work / "spec-repo", "log", "-1")
+    isvc = yaml.safe_load((work / "deployments" / "deployments" / "customer-churn" / "prod" /
+                           "inferenceservice-churn.yaml").read_text())
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == client.get_model_version_download_uri("ChurnModel", "1")
+    assert isvc["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert _git(work / "deployments", "show", "--name-only", "--format=", "HEAD").split() == [
+        "deployments/customer-churn/prod/analysisrun-churn.yaml",
+        "deployments/customer-churn/prod/inferenceservice-churn.yaml"]
+    # serve: the drifted traffic, in KServe's log form, where the drift DAG reads; the undrifted kept aside
+    logged = work / "store" / "mlspec-monitoring" / "customer-churn" / "churn" / "models" / "customer-churn-churn" \
+        / "predictor" / "predictions"
+    assert len(list(logged.glob("drifted-*-request.json"))) == 20
+    assert len(list(logged.glob("drifted-*-response.json"))) == 20
+    assert len(list((work / "logs" / "traffic" / "churn-undrifted").glob("undrifted-*.json"))) == 40
+    assert "by MLflow's scoring server" in by_stage["serve"]["detail"]
+    assert "undrifted share" in by_stage["drift"]["detail"] and "trigger_retraining" in by_stage["drift"]["detail"]
+    # retrain: the drift DAG's queued run, run: version 2 has the alias now
+    assert client.get_model_version_by_alias("ChurnModel", "champion").version == "2"
+    assert '"reason": "drift"' in by_stage["retrain"]["detail"]
+
+
+@pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
+def test_every_example_spec_runs_end_to_end(tmp_path, spec):
+    report, work = tmp_path / "r.json", tmp_path / "work"
+    result = invoke_mlspec("run", str(SPECS / spec), "--local", "--workdir", str(work), "--report", str(report))
     assert result.returncode == 0, result.stderr[-6000:]
     by_stage = stages(report)
-    for name in IMPLEMENTED:
-        assert by_stage[name]["status"] == "passed", by_stage[name]
-        assert by_stage[name]["seconds"] >= 0
-    for name in NOT_YET:
-        assert by_stage[name] == {"stage": name, "status": "skipped", "seconds": 0, "detail": "not implemented yet"}
-    assert "ChurnModel version 1 has alias `champion`" in by_stage["register"]["detail"]
-    # a stage line each, as it finished
-    assert "register    passed" in result.stderr and "promote     skipped" in result.stderr
+    assert not [s for s in by_stage.values() if s["status"] == "failed"]
+    for stage in by_stage.values():
+        assert stage["seconds"] >= 0 and stage["detail"]
+        assert f"{stage['stage']:<11} {stage['status']}" in result.stderr  # a stage line each
+    system = yaml.safe_load((SPECS / spec).read_text())
+    models = system.get("models") or {}
+    expected = ["ingest", "validate"] + (["train", "register", "promote", "serve"] if models else [])
+    if any((m.get("monitoring") or {}).get("drift", {}).get("onDrift") == "retrain" for m in models.values()):
+        expected += ["drift", "retrain"]
+    assert [s for s in expected if by_stage[s]["status"] != "passed"] == []
+    if spec == "customer-churn.yaml":
+        _check_churn_loop(work, by_stage)
 
 
 def test_an_impossible_gate_stops_at_train_and_names_the_pipeline(tmp_path):
@@ -49,13 +90,13 @@ def test_an_impossible_gate_stops_at_train_and_names_the_pipeline(tmp_path):
     result = invoke_mlspec("run", str(spec), "--local", "--workdir", str(tmp_path / "work"), "--report", str(report))
     assert result.returncode == 4, result.stderr[-6000:]
     by_stage = stages(report)
-    assert [by_stage[n]["status"] for n in IMPLEMENTED] == ["passed"] * 4 + ["failed", "skipped"]
+    assert [by_stage[n]["status"] for n in STAGES] == ["passed"] * 4 + ["failed"] + ["skipped"] * 5
     train = by_stage["train"]
     assert train["file"] == "kfp/churn_training.py" and train["spec_line"] == f"{spec}:{gate_line}"
     assert "evaluate-model" in train["detail"] and "evaluation gate failed" in train["detail"]
     assert f"generated file: {tmp_path / 'work' / 'generated' / 'customer-churn' / 'kfp' / 'churn_training.py'}" \
            f"  (from {spec}:{gate_line})" in result.stderr
-    assert all(by_stage[n]["status"] == "skipped" for n in NOT_YET)
+    assert by_stage["retrain"]["detail"] == "not run: train failed"
 
 
 def test_a_row_breaking_an_expectation_stops_at_validate(tmp_path):
@@ -70,10 +111,41 @@ def test_a_row_breaking_an_expectation_stops_at_validate(tmp_path):
     frame = pd.read_parquet(source)
     pd.concat([frame, frame.head(1)], ignore_index=True).to_parquet(source, index=False)
     results = {r.stage: r for r in run_stages(run)}
-    assert [results[n].status for n in IMPLEMENTED] == ["passed", "failed"] + ["skipped"] * 4
+    assert [results[n].status for n in STAGES] == ["passed", "failed"] + ["skipped"] * 8
     validate = results["validate"]
     assert validate.file == "great_expectations/customers.json"
     assert validate.spec_line == f"{SPECS / 'customer-churn.yaml'}:38"  # customers' columns
     assert "customer_churn__ingest_customers: task `validate` failed" in validate.detail
     assert "expect_column_values_to_be_unique" in validate.detail
-    assert all(results[n].detail == "not implemented yet" for n in NOT_YET)
+
+
+def test_a_broken_model_stops_at_serve_and_names_the_inference_service(tmp_path, monkeypatch):
+    """The promoted version's model file is corrupted after promotion: the scoring server cannot
+    load it, so serve fails, naming the InferenceService and the spec's serving line."""
+    from pathlib import Path
+
+    from mlspec.local import loop_stages
+    from mlspec.local.run import start_local_run
+    from mlspec.local.stages import run_stages
+
+    promote = loop_stages.promote
+
+    def promote_then_break(run):
+        results = promote(run)
+        _, (_, isvc) = run.promoted["churn"]
+        folder = Path(isvc["spec"]["predictor"]["model"]["storageUri"].removeprefix("file://"))
+        for model_file in folder.glob("model.*"):
+            model_file.write_bytes(b"not a model")
+        return results
+
+    monkeypatch.setattr(loop_stages, "promote", promote_then_break)
+    run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work")
+    results = {r.stage: r for r in run_stages(run)}
+    assert [results[n].status for n in STAGES] == ["passed"] * 7 + ["failed", "skipped", "skipped"]
+    serve = results["serve"]
+    assert serve.file == "k8s/prod/inferenceservice-churn.yaml"
+    serving_line = 1 + next(i for i, line in enumerate((SPECS / "customer-churn.yaml").read_text().splitlines())
+                            if line.strip() == "serving:")
+    assert serve.spec_line == f"{SPECS / 'customer-churn.yaml'}:{serving_line}"
+    assert "churn version 1" in serve.detail and "mlflow models serve" in serve.detail
+    assert not run.servers  # stopped

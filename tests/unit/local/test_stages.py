@@ -19,7 +19,7 @@ class FakeHome:
     def __init__(self, states: dict[str, dict[str, str]], output: str = ""):
         self.states, self.output, self.ran = states, output, []
 
-    def dags_test(self, dag_id, date, env, log: Path, timeout=0):
+    def dags_test(self, dag_id, date, env, log: Path, timeout=0, progress=None):
         self.ran.append(dag_id)
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(self.output)

@@ -69,8 +69,18 @@ def command(spec, local, model, workdir, report) -> None:
     for note in run.ws.notes:
         say(f"  {note}")
 
+    from mlspec.cli.progress import ProgressLine
+
+    bar = ProgressLine()
+    run.progress = bar.update
+
+    def started(stages):
+        bar.restart()
+        say(f"running {', '.join(stages)} ...")
+
     results = []
-    for result in run_stages(run, started=lambda stages: say(f"running {', '.join(stages)} ...")):
+    for result in run_stages(run, started=started):
+        bar.clear()
         results.append(result)
         say(f"{result.stage:<{WIDTH}} {result.status:<7} {result.seconds:7.1f}s  {result.detail}")
         if result.status == "failed":
