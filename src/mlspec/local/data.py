@@ -1,14 +1,27 @@
 """Sample data for `mlspec run --local`, written where the work folder's spec copy reads its
-sources (mlspec.local.workspace: one Parquet file per dataset under `sources/`)."""
+sources: a Parquet file per dataset with a file source (mlspec.local.workspace points them at
+`sources/`), and a table per dataset with a SQL source, in the DuckDB file of the connection
+the source names (mlspec.local.database)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
+from mlspec.local.database import Table, sql_tables, write_tables
 from mlspec.local.synth import synthesize
 
 ROWS = 2000
+
+
+@dataclass(frozen=True)
+class Sources:
+    files: dict[str, Path]  # dataset -> the Parquet file its file source reads
+    tables: dict[str, Table]  # dataset -> the table its SQL source's query reads
+    databases: dict[str, Path]  # connection -> its DuckDB file
+    day: dt.date  # the UTC day the sample's first row stands on: the ingestion runs' logical date
 
 
 def label_time(now: dt.datetime | None = None) -> dt.datetime:
@@ -19,10 +32,27 @@ def label_time(now: dt.datetime | None = None) -> dt.datetime:
     return now.replace(minute=0, second=0, microsecond=0, tzinfo=None) - dt.timedelta(hours=2)
 
 
-def write_sources(system, rows: int = ROWS, seed: int = 0, when: dt.datetime | None = None) -> dict[str, Path]:
-    """A Parquet file per dataset with a file source, from synthesize; returns dataset -> path."""
-    sample = synthesize(system, rows=rows, seed=seed, when=when or label_time())
-    written = {}
+def first_day(frames: dict, default: dt.date) -> dt.date:
+    """The day of the earliest timestamp in `frames` (`default` when they have none). An
+    ingestion run on that logical date keeps every row of a query like
+    `WHERE created_at >= '{{ ds }}'`, also just after midnight, when the rows stand yesterday."""
+    import pandas as pd
+
+    earliest = [frame[c].min() for frame in frames.values() for c in frame.columns
+                if pd.api.types.is_datetime64_any_dtype(frame[c]) and frame[c].notna().any()]
+    return min(earliest).date() if earliest else default
+
+
+def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when: dt.datetime | None = None,
+                  where: Callable[[str], str] = lambda key: key) -> Sources:
+    """The sample (synthesize) of every dataset with a source: files for file sources, tables
+    in `databases` for SQL sources. A SQL source whose table cannot be told is a SpecError
+    (`where` turns an anchor key into a spec line), raised before anything is written."""
+    tables = sql_tables(system, where)
+    when = when or label_time()
+    sample = synthesize(system, rows=rows, seed=seed, when=when)
+    day = first_day(sample.frames, when.date())
+    files = {}
     for dataset in system.datasets:
         source = dataset.source
         if source is None or source.kind != "file" or dataset.name not in sample.frames:
@@ -30,5 +60,6 @@ def write_sources(system, rows: int = ROWS, seed: int = 0, when: dt.datetime | N
         path = Path(source.uri[len("file://"):] if source.uri.startswith("file://") else source.uri)
         path.parent.mkdir(parents=True, exist_ok=True)
         sample.frames[dataset.name].to_parquet(path, index=False)
-        written[dataset.name] = path
-    return written
+        files[dataset.name] = path
+    written = write_tables(sample.frames, tables, databases, day) if tables else {}
+    return Sources(files, tables, written, day)

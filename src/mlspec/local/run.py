@@ -1,5 +1,6 @@
-"""Set up a local run: the work folder (spec copy, generated files), sample sources, and a
-migrated Airflow home; see mlspec.local.stages for what runs."""
+"""Set up a local run: the work folder (spec copy, generated files), sample sources (files,
+and DuckDB tables for SQL sources), and a migrated Airflow home; see mlspec.local.stages for
+what runs."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) ->
         if not models:
             known = ", ".join(m.name for m in workspace.system.models) or "none"
             raise UsageError(f"{spec_file} has no model `{model}` (its models: {known})")
-    write_sources(workspace.system)
+    sources = write_sources(workspace.system, workspace.databases, where=workspace.where)
     logs = workspace.root / "logs"
     logs.mkdir(exist_ok=True)
     home = AirflowHome(workspace.root / "airflow", workspace.dags)
     home.migrate(logs / "airflow-db-migrate.log")
-    return LocalRun(workspace, home, models)
+    return LocalRun(workspace, home, models, data_date=sources.day.isoformat())

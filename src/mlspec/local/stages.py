@@ -35,12 +35,16 @@ REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
 class LocalRun:
     """The generated system of one workspace, run stage by stage in its Airflow home."""
 
-    def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None):
+    def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None,
+                 data_date: str | None = None):
         self.ws = workspace
         self.home = home
         self.system = workspace.system
         self.models = models if models is not None else list(self.system.models)
         self.date = logical_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        # The ingestion runs' logical date (a query's `{{ ds }}`): the day the sample starts on
+        # (mlspec.local.data.Sources.day), which is yesterday just after midnight.
+        self.data_date = data_date or self.date
         self.logs = workspace.root / "logs"
         self._ingest: dict[str, StageResult] | None = None
         # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
@@ -62,7 +66,10 @@ class LocalRun:
         return "AIRFLOW_VAR_" + variable_key(self.system, *parts).upper()
 
     def env(self) -> dict[str, str]:
+        from mlspec.local.database import connection_env
+
         env = {
+            **connection_env(self.system, self.ws.databases),  # AIRFLOW_CONN_<ID> of each SQL source
             self._variable("dvc_repo"): str(self.ws.root / "dvc-repo"),
             self._variable("staging_dir"): str(self.ws.root / "staging"),
         }
@@ -76,9 +83,9 @@ class LocalRun:
     def _file(self, dag_id: str) -> str:
         return f"airflow/dags/{dag_id}.py"
 
-    def _dags_test(self, dag_id: str) -> tuple[object, Path]:
+    def _dags_test(self, dag_id: str, date: str | None = None) -> tuple[object, Path]:
         log = self.logs / f"{dag_id}.log"
-        return self.home.dags_test(dag_id, self.date, self.env(), log, progress=self.progress), log
+        return self.home.dags_test(dag_id, date or self.date, self.env(), log, progress=self.progress), log
 
     # --- stages ---------------------------------------------------------------------------------
 
@@ -91,7 +98,7 @@ class LocalRun:
         seconds = dict.fromkeys(INGEST_TASKS, 0.0)
         done = {stage: [] for stage in INGEST_TASKS}
         for dataset in datasets:
-            result, log = self._dags_test(dataset.ingest_dag_id)
+            result, log = self._dags_test(dataset.ingest_dag_id, self.data_date)
             runs = self.home.task_runs(dataset.ingest_dag_id)
             for stage, tasks in INGEST_TASKS.items():
                 seconds[stage] += sum(runs[t].seconds for t in tasks if t in runs)

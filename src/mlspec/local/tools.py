@@ -13,6 +13,8 @@ INSTALL = f"pip install 'mlspec[{EXTRA}]'"
 # import name -> the distribution of the `local` extra that provides it (pyproject.toml).
 MODULES = {
     "airflow": "apache-airflow",
+    "duckdb_provider": "airflow-provider-duckdb",  # the hook of the `duckdb` connections SQL sources use
+    "duckdb": "duckdb",
     "feast": "feast",
     "great_expectations": "great-expectations",
     "dvc": "dvc",

@@ -3,9 +3,10 @@ files it compiles to.
 
 The copy changes only where things live, never what the system does:
 
-- every dataset's `source` becomes a Parquet file under `sources/` (sample data is written
-  there: mlspec.local.data). A SQL source would need an Airflow connection to a database;
-  the Airflow install has no SQLite provider, so the rows stand where a file source reads them;
+- every file source becomes a Parquet file under `sources/`; a SQL source keeps its query and
+  connection, and that Airflow connection becomes a DuckDB file under `databases/` (the run
+  sets AIRFLOW_CONN_<ID>: mlspec.local.database). Sample data is written to both
+  (mlspec.local.data);
 - every `s3://` location (storage, DVC remotes, the Feast registry) becomes a folder under
   `store/` (`s3://raw-data/customers.parquet` -> `store/raw-data/customers.parquet`): the
   generated tasks read and write absolute paths as they do S3, so no object store runs;
@@ -23,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.errors import SpecError, UsageError
+from mlspec.local.database import database_path
 
 SOURCES = "sources"
+DATABASES = "databases"
 STORE = "store"
 GENERATED = "generated"
 MLFLOW = "mlflow"
@@ -48,6 +51,11 @@ class Workspace:
     @property
     def sources(self) -> Path:
         return self.root / SOURCES
+
+    @property
+    def databases(self) -> Path:
+        """The DuckDB files of the Airflow connections SQL sources name (mlspec.local.database)."""
+        return self.root / DATABASES
 
     @property
     def store(self) -> Path:
@@ -97,7 +105,7 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
         target = system_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
-    for folder in (SOURCES, STORE, MLFLOW):
+    for folder in (SOURCES, DATABASES, STORE, MLFLOW):
         (workdir / folder).mkdir(exist_ok=True)
     return Workspace(workdir, spec_file, copy, system_dir, result.project.base, dict(result.files), anchors,
                      tuple(notes))
@@ -150,21 +158,26 @@ def _point_at(document, workdir: Path) -> list[str]:
         Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
     if platform:
         document["platform"] = platform
-    sql = []
+    sql, files = {}, []
     for name, dataset in (document.get("datasets") or {}).items():
         if not isinstance(dataset, dict):
             continue
         source = dataset.get("source")
         if isinstance(source, dict):
-            if "sql" in source:
-                sql.append(name)
-            dataset["source"] = {"uri": str(workdir / SOURCES / f"{name}.parquet")}
+            if "sql" in source:  # kept: its connection is pointed at a database file instead
+                sql.setdefault(str(source.get("connection")), []).append(name)
+            else:
+                files.append(name)
+                dataset["source"] = {"uri": str(workdir / SOURCES / f"{name}.parquet")}
         if isinstance(dataset.get("storage"), str):
             dataset["storage"] = _folder(workdir, dataset["storage"])
         dvc = (dataset.get("versioning") or {}).get("dvc") if isinstance(dataset.get("versioning"), dict) else None
         if isinstance(dvc, dict) and isinstance(dvc.get("remote"), str):
             dvc["remote"] = _folder(workdir, dvc["remote"])
-    notes.append(f"sources: sample data in {workdir / SOURCES}/<dataset>.parquet, read as file sources"
-                 + (f" (in place of the SQL of {', '.join(sql)}: no SQLite provider for Airflow is installed)"
-                    if sql else ""))
+    if files:
+        notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.parquet ({', '.join(files)})")
+    for connection, names in sql.items():
+        database = database_path(workdir / DATABASES, connection)
+        notes.append(f"SQL sources: {', '.join(names)} read by their queries through the Airflow connection"
+                     f" `{connection}`: sample data in the DuckDB file {database}")
     return notes

@@ -58,6 +58,15 @@ def _check_churn_loop(work, by_stage):
     # retrain: the drift DAG's queued run, run: version 2 has the alias now
     assert client.get_model_version_by_alias("ChurnModel", "champion").version == "2"
     assert '"reason": "drift"' in by_stage["retrain"]["detail"]
+    # the SQL sources' rows came from the DuckDB file, read by the extract through the Airflow hook
+    # (DbApiHook.get_df: pandas warns there about the DuckDB DBAPI connection) ...
+    import pandas as pd
+
+    assert "common/sql/hooks/sql.py" in (work / "logs" / "customer_churn__ingest_customer_activity.log").read_text()
+    assert (work / "databases" / "warehouse.duckdb").is_file() and not list((work / "sources").iterdir())
+    # ... with the `day` column its query's WHERE needs, which only the table has
+    stored = next((work / "store" / "feast-offline" / "customer_activity.parquet").glob("*/part-0.parquet"))
+    assert "day" in pd.read_parquet(stored).columns
 
 
 @pytest.mark.parametrize("spec", sorted(p.name for p in SPECS.glob("*.yaml")))
@@ -101,15 +110,14 @@ def test_an_impossible_gate_stops_at_train_and_names_the_pipeline(tmp_path):
 
 def test_a_row_breaking_an_expectation_stops_at_validate(tmp_path):
     """The sample passes its suite; one duplicated customer (customer_id is `unique`) does not."""
-    import pandas as pd
+    import duckdb
 
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
 
     run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work")
-    source = run.ws.sources / "customers.parquet"
-    frame = pd.read_parquet(source)
-    pd.concat([frame, frame.head(1)], ignore_index=True).to_parquet(source, index=False)
+    with duckdb.connect(str(run.ws.databases / "warehouse.duckdb")) as db:  # customers' SQL source reads it
+        db.execute("INSERT INTO customers SELECT * FROM customers LIMIT 1")
     results = {r.stage: r for r in run_stages(run)}
     assert [results[n].status for n in STAGES] == ["passed", "failed"] + ["skipped"] * 8
     validate = results["validate"]

@@ -20,7 +20,8 @@ WIDTH = 11  # the longest stage name, and a space
               " so far; needs the `local` extra: pip install 'mlspec[local]').")
 @click.option("--model", default=None, help="Train only this model [default: every model of the spec].")
 @click.option("--workdir", default=None, type=click.Path(), help="Work folder: the spec copy, generated files,"
-              " sample data, the object store as folders, Airflow, MLflow [default: .mlspec/run/<spec name>].")
+              " sample data (files, DuckDB databases), the object store as folders, Airflow, MLflow"
+              " [default: .mlspec/run/<spec name>].")
 @click.option("--report", default=None, type=click.Path(), help="Write the stages' results as JSON to this file.")
 def command(spec, local, model, workdir, report) -> None:
     """Compile SPEC and run the generated system, stage by stage, with the real tools:
@@ -37,9 +38,10 @@ def command(spec, local, model, workdir, report) -> None:
       drift                      the drift DAG on undrifted, then drifted traffic
       retrain                    the training run the drift DAG queued; a new version registered
 
-    The run works in a copy of the spec under the work folder: sources become sample data
-    (Parquet files that pass the spec's own expectations, in place of SQL tables), s3://
-    locations become folders, MLflow tracks into a SQLite file. A failed stage names the
+    The run works in a copy of the spec under the work folder, on sample data that passes the
+    spec's own expectations: a file source reads a Parquet file; a SQL source keeps its query,
+    run through its Airflow connection on a DuckDB file holding the table the query reads.
+    s3:// locations become folders, MLflow tracks into a SQLite file. A failed stage names the
     generated file and the spec line, and the command exits 4; the later stages are skipped.
     """
     from mlspec.local.tools import missing_tools, missing_tools_message
