@@ -4,11 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 
-.PHONY: run test test-fast update-goldens schema constraints bench clean
+.PHONY: run run-local test test-fast update-goldens schema constraints bench clean
 
 ## run: install mlspec and compile specs/ into generated/ (the main job)
 run: $(VENV)/.runtime-installed
 	$(BIN)/mlspec compile specs --out generated
+
+## run-local: install the `local` extra (pinned) and run customer-churn end to end on this machine
+run-local: $(VENV)/.local-installed
+	$(BIN)/mlspec run specs/customer-churn.yaml --local
 
 ## test: install the pinned test environment and run the whole suite
 test: $(VENV)/.test-installed
@@ -44,6 +48,10 @@ $(VENV)/.runtime-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 
 $(VENV)/.test-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[test]'
+	touch $@ $(VENV)/.runtime-installed
+
+$(VENV)/.local-installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c $(CONSTRAINTS) -e '.[local]'
 	touch $@ $(VENV)/.runtime-installed
 
 clean:

@@ -56,7 +56,7 @@ def _check_churn_loop(work, by_stage):
     assert "by MLflow's scoring server" in by_stage["serve"]["detail"]
     assert "undrifted share" in by_stage["drift"]["detail"] and "trigger_retraining" in by_stage["drift"]["detail"]
     # retrain: the drift DAG's queued run, run: version 2 has the alias now
-    assert client.get_model_version_by_alias("ChurnModel", "champion").version == "2"
+    assert str(client.get_model_version_by_alias("ChurnModel", "champion").version) == "2"
     assert '"reason": "drift"' in by_stage["retrain"]["detail"]
     # the SQL sources' rows came from the DuckDB file, read by the extract through the Airflow hook
     # (DbApiHook.get_df: pandas warns there about the DuckDB DBAPI connection) ...
