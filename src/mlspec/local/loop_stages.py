@@ -50,6 +50,7 @@ def _isvc_file(model, env) -> str:
 
 
 def promote(run) -> dict[str, StageResult]:
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from mlspec.local.repos import make_repos, published_object
@@ -74,8 +75,14 @@ def promote(run) -> dict[str, StageResult]:
     done = []
     for model in models:
         anchor = run.ws.where(f"models.{model.name}.serving")
-        version = client.get_model_version_by_alias(model.registry_name, model.registry_alias).version
-        storage = client.get_model_version_download_uri(model.registry_name, version)
+        try:
+            version = client.get_model_version_by_alias(model.registry_name, model.registry_alias).version
+            storage = client.get_model_version_download_uri(model.registry_name, version)
+        except MlflowException as error:
+            return {"promote": StageResult("promote", "failed", time.monotonic() - started,
+                                           f"MLflow has no version of {model.registry_name} with alias"
+                                           f" `{model.registry_alias}` to promote: {error}", _isvc_file(model, env),
+                                           anchor)}
         command = repos.mlspec("promote", model.name, "--env", env.name, "--version", str(version),
                                "--storage-uri", storage, "--spec", str(repos.spec), "--commit",
                                "--repo", str(repos.deployments))
@@ -236,7 +243,6 @@ def drift(run) -> dict[str, StageResult]:
             score_and_log(run.servers[model.name], service, columns, rows, when, "drifted")
         except ServingError as error:
             return failed(f"scoring the drifted traffic: {error}")
-        since = dt.datetime.now(dt.timezone.utc)
         result, runs, check, log = _check(run, model, "drifted", logical)
         fired = runs.get(retrain_task)
         alerted = model.drift.on_drift != "retrain" and fired is not None and fired.state == "failed"
@@ -246,13 +252,13 @@ def drift(run) -> dict[str, StageResult]:
                           f" {model.drift.max_drift_share}), `{retrain_task}`"
                           f" {fired.state if fired else 'not run'}: {error_line(result, log)} (log: {log})")
         if model.drift.on_drift == "retrain":
-            run.retrain_after[model.name] = since
+            run.retrain_queued.add(model.name)
         done.append(f"{model.name}: undrifted share {calm} (no action), drifted share {check.get('drift_share')}"
                     f" > {model.drift.max_drift_share}: {retrain_task}")
     return {"drift": StageResult("drift", "passed", time.monotonic() - started, "; ".join(done))}
 
 
-def _triggered_run(run, model, since: dt.datetime) -> tuple[str, dict] | None:
+def _triggered_run(run, model) -> tuple[str, dict] | None:
     """(run id, conf) of the training run the drift DAG queued, or None."""
     database = run.home.path / "airflow.db"
     with sqlite3.connect(database) as db:
@@ -270,13 +276,13 @@ def _triggered_run(run, model, since: dt.datetime) -> tuple[str, dict] | None:
 
 def retrain(run) -> dict[str, StageResult]:
     started = time.monotonic()
-    models = [m for m in run.models if m.name in run.retrain_after]
+    models = [m for m in run.models if m.name in run.retrain_queued]
     if not models:
         return {"retrain": StageResult("retrain", "skipped", 0.0, "no drift check triggered retraining")}
     done = []
     for model in models:
         anchor = run.ws.where(f"models.{model.name}.monitoring")
-        triggered = _triggered_run(run, model, run.retrain_after[model.name])
+        triggered = _triggered_run(run, model)
         if triggered is None:
             return {"retrain": StageResult("retrain", "failed", time.monotonic() - started,
                                            f"{model.drift_dag_id} reported `trigger_retraining` done, but Airflow has"

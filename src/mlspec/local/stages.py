@@ -56,7 +56,7 @@ class LocalRun:
         self.promoted: dict[str, tuple] = {}  # model -> (version, (path, InferenceService))
         self.servers: dict[str, object] = {}  # model -> local.serving.ScoringServer (running)
         self.services: dict[str, tuple] = {}  # model -> (LoggedService, whether the drift DAG reads it)
-        self.retrain_after: dict = {}  # model -> when its drift run triggered retraining
+        self.retrain_queued: set[str] = set()  # models whose drifted run triggered retraining
 
     # --- settings the generated DAGs read (Airflow Variables, as environment variables) -------------
 
