@@ -6,7 +6,10 @@ sets, nullability, uniqueness, row counts), that join (every entity's join keys 
 pool, and a feature row stands an hour before the label row it explains, well within the
 view's TTL), and that teach something: each model's label is a function of its features
 plus a little noise, so a reasonable estimator passes reasonable gates, while the sensitive
-columns a fairness gate compares carry no signal.
+columns a fairness gate compares carry no signal. A fairness gate measures a rate per group on
+the test split, and a rate measured on few rows is noisy: a sensitive column takes few values,
+each spread evenly over the labels, and a model with a fairness gate gets enough rows that
+each group's rate is measured on hundreds of test rows (see "sensitive columns" below).
 
 Deterministic: the same spec and seed give the same frames. `drift` shifts every numeric
 feature by that many standard deviations, for the drifted traffic of the drift stage.
@@ -28,6 +31,11 @@ INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31),
 NUMPY_TYPES = {"int8": "int8", "int16": "int16", "int32": "int32", "int64": "int64", "float32": "float32",
                "float64": "float64", "bool": "bool"}
 REGEX_POOL = 4  # draws of distinct strings for a non-unique column with a regex expectation
+LABEL_NOISE = 0.1  # standard deviation of the noise added to a label's score (a sum of standardized features)
+POSITIVE_SHARE = 0.2  # of a binary label's rows, as in most binary tasks (fraud, churn): see `_labels`
+SENSITIVE_GROUPS = 2  # values of a sensitive column that declares none: see `_sensitive_groups`
+MAX_SENSITIVE_GROUPS = 4  # of the values a sensitive column declares, the first so many are used
+TEST_ROWS_PER_GROUP = 500  # rows of each sensitive group in a model's test split, at least
 # The day the first label is observed; features stand an hour before.
 LABEL_TIME = dt.datetime(2024, 1, 8, 12, 0, 0)
 FEATURE_LEAD = dt.timedelta(hours=1)
@@ -40,9 +48,13 @@ class Sample:
 
 
 def synthesize(system: IRSystem, rows: int = 1000, seed: int = 0, when: dt.datetime = LABEL_TIME) -> Sample:
-    """A frame per dataset with columns (datasets without columns have nothing to make)."""
+    """A frame per dataset with columns (datasets without columns have nothing to make): `rows`
+    each, or more when a fairness gate needs them to measure its groups (`_rows_for_fairness`),
+    within what the dataset's row-count expectations allow."""
     rng = np.random.default_rng(seed)
     datasets = [d for d in system.datasets if d.columns]
+    groups = _sensitive_groups(system, datasets, rng)
+    rows = max(rows, _rows_for_fairness(system, groups))
     counts = {d.name: _row_count(d, rows) for d in datasets}
     keys = _key_pools(system, datasets, max(counts.values(), default=rows))
     label_columns = {(m.label_dataset.name, m.label_column) for m in system.models}
@@ -52,11 +64,16 @@ def synthesize(system: IRSystem, rows: int = 1000, seed: int = 0, when: dt.datet
     for dataset in order:
         count = counts[dataset.name]
         timestamp = when - FEATURE_LEAD if not any(dataset.name == ds for ds, _ in label_columns) else when
-        frames[dataset.name] = _frame(dataset, count, keys, timestamp, _rng(rng, dataset.name))
+        frames[dataset.name] = _frame(dataset, count, keys, timestamp, _rng(rng, dataset.name), groups)
     for model in system.models:
         dataset = model.label_dataset
-        if dataset.name in frames and dataset.column(model.label_column) is not None:
-            frames[dataset.name][model.label_column] = _labels(model, frames, keys, _rng(rng, model.name))
+        if dataset.name not in frames or dataset.column(model.label_column) is None:
+            continue
+        score = _score(model, frames, keys, _rng(rng, model.name))
+        frames[dataset.name][model.label_column] = _labels(model, score)
+        for (name, column), (owner, values) in groups.items():
+            if name == dataset.name and owner == model.name:
+                frames[dataset.name][column] = _balanced(values, score, _rng(rng, f"{model.name}.{column}"))
     return Sample(frames, keys)
 
 
@@ -113,18 +130,21 @@ def _row_count(dataset: IRDataset, rows: int) -> int:
 
 
 def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt.datetime,
-           rng: np.random.Generator) -> pd.DataFrame:
+           rng: np.random.Generator, groups: dict[tuple[str, str], tuple[str, np.ndarray]]) -> pd.DataFrame:
     data = {}
     for column in dataset.columns:
         if column.name in keys:
             data[column.name] = keys[column.name][:count]
             continue
+        if (dataset.name, column.name) in groups:  # each value in turn until `_balanced` spreads them
+            values = groups[dataset.name, column.name][1]
+            data[column.name] = values[np.arange(count) % len(values)]
+            continue
         pattern = _extra_regex(dataset, column.name)
         if pattern is not None and column.type == "string":
             if column.unique:
                 data[column.name] = np.array([_matching_text(pattern, rng) for _ in range(count)], dtype=object)
-            else:  # a few values, each on many rows, as a category (a country code) has: groups a
-                # fairness gate compares are then large enough to measure, not one row each
+            else:  # a few values, each on many rows, as a category (a country code) has
                 pool = sorted({_matching_text(pattern, rng) for _ in range(REGEX_POOL)})
                 data[column.name] = np.array(pool, dtype=object)[rng.integers(0, len(pool), count)]
             continue
@@ -151,16 +171,22 @@ def _column(column: IRColumn, count: int, when: dt.datetime, rng: np.random.Gene
         if column.unique:
             return np.array([f"{column.name}-{i:06d}" for i in range(count)], dtype=object)
         return np.array([f"{column.name}-{i % 7}" for i in rng.integers(0, 7, size=count)], dtype=object)
-    low, high = _bounds(column)
-    if bounds is not None:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    low, high = (low if np.isfinite(low) else 0.0), (high if np.isfinite(high) else low + 100.0)
+    low, high = _span(column, bounds)
     if column.unique:
         return _as_type(np.linspace(low, high, num=count) if column.type.startswith("float")
                         else low + np.arange(count), column.type)
     if column.type.startswith("int"):
         return _as_type(rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1, size=count), column.type)
     return _as_type(rng.uniform(low, high, size=count), column.type)
+
+
+def _span(column: IRColumn, bounds: tuple[float, float] | None) -> tuple[float, float]:
+    """The finite range a numeric column's values are drawn from: its type's and the spec's
+    bounds, and those of a `column_values_to_be_between` expectation."""
+    low, high = _bounds(column)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return (low if np.isfinite(low) else 0.0), (high if np.isfinite(high) else low + 100.0)
 
 
 def _bounds(column: IRColumn) -> tuple[float, float]:
@@ -250,10 +276,11 @@ def _as_type(values, column_type: str) -> np.ndarray:
 # --- labels ------------------------------------------------------------------------------------
 
 
-def _labels(model: IRModel, frames: dict[str, pd.DataFrame], keys: dict[str, np.ndarray],
-            rng: np.random.Generator) -> np.ndarray:
-    """The label for each row of the label dataset: a score of the model's numeric features
-    (looked up by join key), plus noise, cut into the label column's values."""
+def _score(model: IRModel, frames: dict[str, pd.DataFrame], keys: dict[str, np.ndarray],
+           rng: np.random.Generator) -> np.ndarray:
+    """What the label of each row of the label dataset is made from: a sum of the model's
+    numeric features (looked up by join key, standardized, each with a sign of its own), plus
+    a little noise."""
     label_frame = frames[model.label_dataset.name]
     score = np.zeros(len(label_frame))
     for feature in model.features:
@@ -269,19 +296,105 @@ def _labels(model: IRModel, frames: dict[str, pd.DataFrame], keys: dict[str, np.
         spread = float(values.std() or 1.0)
         weight = 1.0 if _digest(feature.name) % 2 else -1.0
         score += weight * (values.fillna(values.mean()) - values.mean()) / spread
-    score += rng.normal(0, 0.25, size=len(score))
+    return score + rng.normal(0, LABEL_NOISE, size=len(score))
+
+
+def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
+    """The score as the label column's values: scaled into its range (regression), or cut into
+    its classes at the score's quantiles. A multiclass label has as many rows in each class; a
+    binary one has its positive class (the last, as scikit-learn orders them) on the top
+    POSITIVE_SHARE of the scores: the negatives a false positive rate is measured on are then
+    many, and few of them lie near the class boundary, where a model errs."""
     column = model.label_dataset.column(model.label_column)
     if model.task == "regression":
         low, high = _bounds(column)
         centre = (low + high) / 2 if np.isfinite(low) and np.isfinite(high) else 50.0
-        return _as_type(centre + score * (abs(high - low) / 8 if np.isfinite(high - low) else 10.0), column.type)
+        scale = abs(high - low) / 8 if np.isfinite(high - low) else 10.0
+        return _as_type(np.clip(centre + score * scale, low, high), column.type)
     classes = list(column.allowed) if column.allowed else [0, 1]
     if model.task == "binary_classification":
-        classes = classes[:2]
-    edges = np.quantile(score, np.linspace(0, 1, len(classes) + 1)[1:-1])
+        classes = sorted(classes[:2])
+        edges = np.quantile(score, [1 - POSITIVE_SHARE])
+    else:
+        edges = np.quantile(score, np.linspace(0, 1, len(classes) + 1)[1:-1])
     index = np.searchsorted(edges, score)
     values = np.array([classes[i] for i in index], dtype=object)
     return values.astype(NUMPY_TYPES[column.type]) if column.type in NUMPY_TYPES else values
+
+
+# --- sensitive columns -------------------------------------------------------------------------
+# A fairness gate compares a rate (selection, false positives, ...) between the groups of a
+# sensitive column, measured on each group's share of the held-out rows. The sample's groups
+# are treated alike by construction, so the difference it measures is sampling noise alone: a
+# rate q measured on n rows is off by about sqrt(q(1 - q) / n). The sample keeps that noise well
+# under a gate's allowance: few groups (`_group_values`), each on as many rows as the others
+# and on rows alike in labels (`_balanced`), enough rows that each group has TEST_ROWS_PER_GROUP
+# rows in the test split, and labels whose negatives mostly lie far from the class boundary
+# (`_labels`), so that a good model's false positive rate is small, and so is its noise.
+
+
+def _sensitive_groups(system: IRSystem, datasets: list[IRDataset], rng: np.random.Generator
+                      ) -> dict[tuple[str, str], tuple[str, np.ndarray]]:
+    """(label dataset, sensitive column) -> (the model whose labels it is spread over, its values)."""
+    made = {d.name: d for d in datasets}
+    groups: dict[tuple[str, str], tuple[str, np.ndarray]] = {}
+    for model in system.models:
+        dataset = made.get(model.label_dataset.name)
+        for name in model.fairness.sensitive if model.fairness and dataset else ():
+            column = dataset.column(name)
+            if column is None or column.unique or column.type == "timestamp" or name == model.label_column \
+                    or (dataset.name, name) in groups:
+                continue
+            groups[dataset.name, name] = (model.name, _group_values(dataset, column,
+                                                                    _rng(rng, f"{dataset.name}.{name}")))
+    return groups
+
+
+def _group_values(dataset: IRDataset, column: IRColumn, rng: np.random.Generator) -> np.ndarray:
+    """The values a sensitive column takes: its declared ones (the first MAX_SENSITIVE_GROUPS,
+    each group needing its own rows), else SENSITIVE_GROUPS distinct values of its type
+    (strings its regex expectation matches, numbers within its bounds)."""
+    allowed = column.allowed if column.allowed is not None else _extra_values(dataset, column.name)
+    if allowed:
+        values = list(allowed)[:MAX_SENSITIVE_GROUPS]
+    elif column.type == "bool":
+        values = [False, True]
+    elif column.type in ("string", "bytes"):
+        pattern = _extra_regex(dataset, column.name)
+        if pattern is None:
+            values = [f"{column.name}-{i}" for i in range(SENSITIVE_GROUPS)]
+        else:
+            found: set[str] = set()
+            for _ in range(50 * SENSITIVE_GROUPS):  # a narrow pattern may match fewer strings
+                found.add(_matching_text(pattern, rng))
+                if len(found) == SENSITIVE_GROUPS:
+                    break
+            values = sorted(found)
+    else:
+        low, high = _span(column, _extra_bounds(dataset, column.name))
+        values = list(dict.fromkeys(_as_type(np.linspace(low, high, SENSITIVE_GROUPS), column.type).tolist()))
+    if column.type in NUMPY_TYPES:
+        return np.array(values).astype(NUMPY_TYPES[column.type])
+    return np.array(values, dtype=object)
+
+
+def _rows_for_fairness(system: IRSystem, groups: dict[tuple[str, str], tuple[str, np.ndarray]]) -> int:
+    """Rows enough for TEST_ROWS_PER_GROUP rows of each sensitive group in a model's test split."""
+    share = {m.name: m.split.test for m in system.models}
+    return max((int(np.ceil(len(values) * TEST_ROWS_PER_GROUP / max(share[owner], 0.05)))
+                for owner, values in groups.values()), default=0)
+
+
+def _balanced(values: np.ndarray, score: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`values` spread over the rows so that the labels carry no sign of them: the rows in order
+    of the score the labels were made from, each run of len(values) rows gets every value once,
+    in a random order. Every value then has as many rows as another, rows alike in labels and
+    features."""
+    count, k = len(score), len(values)
+    runs = np.argsort(rng.random((-(-count // k), k)), axis=1).ravel()[:count]
+    spread = np.empty(count, dtype=values.dtype)
+    spread[np.argsort(score, kind="stable")] = values[runs]
+    return spread
 
 
 def _rng(parent: np.random.Generator, name: str) -> np.random.Generator:
