@@ -119,16 +119,25 @@ def logged_service(run, model, manifest: dict):
     """Where the published InferenceService's logger writes, as a folder of the work folder's
     store (its s3:// bucket is a folder there); models that log elsewhere get a traffic folder."""
     from mlspec.local.serving import LoggedService
-    from mlspec.local.workspace import _folder
+    from mlspec.local.workspace import store_folder
     from mlspec.targets.naming import drift_predictions
 
     predictor = manifest["spec"]["predictor"]
     logger = predictor.get("logger") or {}
-    location, kserve_log = drift_predictions(run.system, model, run.environment)
-    folder = Path(_folder(run.ws.root, location)) if kserve_log else run.ws.root / "traffic" / model.name
+    location, kserve_log = drift_predictions(run.system, model, run.environment) if model.drift else ("", False)
+    folder = Path(store_folder(run.ws.root, location)) if kserve_log else run.ws.root / "traffic" / model.name
     return LoggedService(manifest["metadata"]["name"], manifest["metadata"].get("namespace", "default"),
                          logger.get("url", f"file://{folder}"), (predictor.get("model") or {}).get(
                              "protocolVersion", "v1"), folder), kserve_log
+
+
+def _reference(run, model) -> Path | None:
+    """The drift check's reference in the work folder (the training data it compares with)."""
+    from mlspec.local.workspace import store_folder
+
+    if model.drift is None or not model.drift_reference:
+        return None
+    return Path(store_folder(run.ws.root, model.drift_reference))
 
 
 def traffic_time(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
@@ -161,7 +170,7 @@ def serve(run) -> dict[str, StageResult]:
             run.servers[model.name] = server
             if service.folder.exists():
                 shutil.rmtree(service.folder)
-            columns, rows = feature_rows(run.system, model)
+            columns, rows = feature_rows(run.system, model, _reference(run, model))
             requests = score_and_log(server, service, columns, rows, when, "undrifted")
         except ServingError as error:
             server.stop()
@@ -169,8 +178,9 @@ def serve(run) -> dict[str, StageResult]:
                                          f"{model.name} version {version} from {path}: {error}",
                                          _isvc_file(model, run.environment), anchor)}
         run.services[model.name] = (service, kserve_log)
-        done.append(f"{model.name} version {version} at {server.url}: {len(rows)} rows in {requests} requests,"
-                    f" logged ({service.protocol}) in {service.folder}")
+        drawn = "the drift reference (training data)" if _reference(run, model) else "sample data"
+        done.append(f"{model.name} version {version} at {server.url}: {len(rows)} rows of {drawn} in {requests}"
+                    f" requests, logged ({service.protocol}) in {service.folder}")
     return {"serve": StageResult("serve", "passed", time.monotonic() - started,
                                  f"by {RUNTIME}; " + "; ".join(done))}
 
@@ -239,7 +249,7 @@ def drift(run) -> dict[str, StageResult]:
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(service.folder), kept)
         try:
-            columns, rows = feature_rows(run.system, model, shift=DRIFT_SHIFT)
+            columns, rows = feature_rows(run.system, model, _reference(run, model), shift=DRIFT_SHIFT)
             score_and_log(run.servers[model.name], service, columns, rows, when, "drifted")
         except ServingError as error:
             return failed(f"scoring the drifted traffic: {error}")

@@ -29,7 +29,7 @@ from mlspec.local.inference_log import REQUEST, RESPONSE, log_request, write_obj
 
 RUNTIME = "MLflow's scoring server (`mlflow models serve`; MLServer does not install beside the pinned tools)"
 READY_SECONDS = 180
-ROWS_PER_REQUEST = 10
+ROWS_PER_REQUEST = 50
 
 
 class ServingError(RuntimeError):

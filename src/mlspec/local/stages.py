@@ -67,6 +67,7 @@ class LocalRun:
 
     def env(self) -> dict[str, str]:
         from mlspec.local.database import connection_env
+        from mlspec.local.workspace import store_folder
 
         env = {
             **connection_env(self.system, self.ws.databases),  # AIRFLOW_CONN_<ID> of each SQL source
@@ -77,6 +78,13 @@ class LocalRun:
             env[self._variable(model.name, "kfp_local")] = "true"
             env[self._variable(model.name, "kfp_local_root")] = str(self.ws.root / "kfp")
             env[self._variable(model.name, "mlflow_tracking_uri")] = self.ws.tracking_uri
+            if model.drift is not None and model.drift_reference_is_snapshot and model.drift_reference:
+                # The training data snapshot the pipeline writes and the drift DAG compares with:
+                # a location mlspec names (not a spec value), so the spec copy cannot move it.
+                snapshot = Path(store_folder(self.ws.root, model.drift_reference))
+                snapshot.parent.mkdir(parents=True, exist_ok=True)
+                env[self._variable(model.name, "reference_uri")] = str(snapshot)
+                env[self._variable(model.name, "reference")] = str(snapshot)
         env.update(self.extra_env)
         return env
 
@@ -160,7 +168,8 @@ class LocalRun:
             what = f"task `{failed[0]}` failed" if failed else f"`airflow dags test` exited {result.returncode}"
             views = [f"featureViews.{v.name}" for v in self.system.feature_views]
             anchor = next((v for v in views if v in self.ws.anchors), "")
-            return StageResult("materialize", "failed", seconds, f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
+            return StageResult("materialize", "failed", seconds,
+                               f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
         views = ", ".join(v.name for v in self.system.feature_views)
         return StageResult("materialize", "passed", seconds, f"{dag_id}: feast apply (when the repository changed),"

@@ -1,40 +1,71 @@
 """The requests a local run sends to a served model: rows of the model's features as the
 training data has them (undrifted), or moved by a few standard deviations (drifted).
 
-The rows come from the same synthesis that wrote the sources (mlspec.local.data), so the
-undrifted traffic is drawn from the very distribution the model was trained on, and the
-drifted traffic differs from it in every numeric feature."""
+For a drift-monitored model the rows are the drift check's own reference (the training data
+the drift DAG compares with, read from the work folder's store), every row of it: traffic
+that IS the reference cannot drift by chance, so the undrifted run checks the wiring (served,
+logged, read back, compared) and the drifted run checks detection. Other models get rows from
+the same synthesis that wrote the sources (mlspec.local.data)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from mlspec.local.data import ROWS, label_time
 from mlspec.local.synth import drifted, synthesize
 
-TRAFFIC_ROWS = 200
+SAMPLE_ROWS = 200  # traffic of a model without a drift reference
+MAX_ROWS = 10_000  # a reference larger than this is sampled
 SEED = 1
 DRIFT_SHIFT = 2.0  # standard deviations every numeric feature moves in the drifted traffic
 
 
-def feature_rows(system, model, shift: float = 0.0, rows: int = TRAFFIC_ROWS) -> tuple[list[str], list[list]]:
-    """(feature names in the model's order, rows of plain JSON values)."""
+def _feature_columns(system, model) -> dict[str, object]:
+    """feature name -> its IRColumn in the view's source dataset."""
+    views = {view.name: view for view in system.feature_views}
+    out = {}
+    for feature in model.features:
+        source = views[feature.view].source
+        out[feature.name] = next((c for c in source.columns if c.name == feature.name), None)
+    return out
+
+
+def _synthesized(system, model, rows: int):
     import pandas as pd
 
     sample = synthesize(system, rows=ROWS, seed=0, when=label_time())
-    columns = [feature.name for feature in model.features]
-    values = {}
     views = {view.name: view for view in system.feature_views}
-    picked = {}  # source dataset -> its rows in the traffic: a random draw, not the first rows
+    picked, values = {}, {}  # source dataset -> its rows in the traffic: a random draw
     for feature in model.features:
-        source = views[feature.view].source
-        frame = sample.frames[source.name]
-        if source.name not in picked:
-            picked[source.name] = frame.sample(n=min(rows, len(frame)), random_state=SEED).index
-        frame = frame.loc[picked[source.name]]
-        if shift:
-            frame = drifted(frame, [c for c in source.columns if c.name == feature.name], shift)
-        values[feature.name] = frame[feature.name].reset_index(drop=True)
-    table = pd.DataFrame(values)[columns].dropna()
+        frame = sample.frames[views[feature.view].source.name]
+        name = views[feature.view].source.name
+        if name not in picked:
+            picked[name] = frame.sample(n=min(rows, len(frame)), random_state=SEED).index
+        values[feature.name] = frame.loc[picked[name], feature.name].reset_index(drop=True)
+    return pd.DataFrame(values)
+
+
+def read_reference(location: Path):
+    """The reference as the drift DAG reads it: one Parquet file, or a folder of partitions."""
+    import pandas as pd
+
+    return pd.read_parquet(location)
+
+
+def feature_rows(system, model, reference: Path | None = None, shift: float = 0.0
+                 ) -> tuple[list[str], list[list]]:
+    """(feature names in the model's order, rows of plain JSON values)."""
+    columns = [feature.name for feature in model.features]
+    if reference is not None:
+        table = read_reference(reference)[columns]
+        if len(table) > MAX_ROWS:
+            table = table.sample(n=MAX_ROWS, random_state=SEED)
+    else:
+        table = _synthesized(system, model, SAMPLE_ROWS)
+    table = table.dropna().reset_index(drop=True)
+    if shift:
+        known = [c for c in _feature_columns(system, model).values() if c is not None]
+        table = drifted(table, known, shift)
     # to_json keeps each column's type (integers stay integers: the model's signature says so)
-    return columns, json.loads(table.to_json(orient="values"))
+    return columns, json.loads(table[columns].to_json(orient="values"))

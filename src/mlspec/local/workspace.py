@@ -136,7 +136,7 @@ def _anchors(document) -> dict[str, int]:
     return found
 
 
-def _folder(workdir: Path, uri: str) -> str:
+def store_folder(workdir: Path, uri: str) -> str:
     """Where an `s3://`, `file://` or absolute location lives in the work folder's store."""
     for scheme in ("s3://", "file://"):
         if uri.startswith(scheme):
@@ -154,7 +154,7 @@ def _point_at(document, workdir: Path) -> list[str]:
     notes.append(f"MLflow: tracking in {mlflow_dir / 'mlflow.db'} (SQLite, no server)")
     feast = platform.get("feast")
     if isinstance(feast, dict) and isinstance(feast.get("registry"), str):
-        feast["registry"] = _folder(workdir, feast["registry"])
+        feast["registry"] = store_folder(workdir, feast["registry"])
         Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
     if platform:
         document["platform"] = platform
@@ -170,10 +170,10 @@ def _point_at(document, workdir: Path) -> list[str]:
                 files.append(name)
                 dataset["source"] = {"uri": str(workdir / SOURCES / f"{name}.parquet")}
         if isinstance(dataset.get("storage"), str):
-            dataset["storage"] = _folder(workdir, dataset["storage"])
+            dataset["storage"] = store_folder(workdir, dataset["storage"])
         dvc = (dataset.get("versioning") or {}).get("dvc") if isinstance(dataset.get("versioning"), dict) else None
         if isinstance(dvc, dict) and isinstance(dvc.get("remote"), str):
-            dvc["remote"] = _folder(workdir, dvc["remote"])
+            dvc["remote"] = store_folder(workdir, dvc["remote"])
     if files:
         notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.parquet ({', '.join(files)})")
     for connection, names in sql.items():

@@ -97,3 +97,24 @@ def test_the_progress_line_draws_on_a_terminal_only():
     piped = io.StringIO()
     ProgressLine(piped).update("dag", 1, 4)
     assert piped.getvalue() == ""
+
+
+def test_traffic_is_the_drift_reference_itself_and_drifted_traffic_moves_every_numeric_feature(tmp_path):
+    import pandas as pd
+    from types import SimpleNamespace
+
+    from mlspec.local.traffic import DRIFT_SHIFT, feature_rows
+
+    columns = [SimpleNamespace(name="a", type="float64", min=None, max=None),
+               SimpleNamespace(name="n", type="int32", min=0, max=None)]
+    view = SimpleNamespace(name="v", source=SimpleNamespace(name="src", columns=columns))
+    model = SimpleNamespace(features=[SimpleNamespace(view="v", name="n"), SimpleNamespace(view="v", name="a")])
+    system = SimpleNamespace(feature_views=[view])
+    (tmp_path / "ds=2026-01-02").mkdir()
+    pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "n": [1, 2, 3, 4], "other": list("wxyz")}).to_parquet(
+        tmp_path / "ds=2026-01-02" / "part-0.parquet")
+    names, rows = feature_rows(system, model, tmp_path)
+    assert names == ["n", "a"] and rows == [[1, 1.0], [2, 2.0], [3, 3.0], [4, 4.0]]
+    assert all(isinstance(n, int) for n, _ in rows)  # integers stay integers, as the signature says
+    _, moved = feature_rows(system, model, tmp_path, shift=DRIFT_SHIFT)
+    assert all(m[0] > r[0] and m[1] > r[1] for m, r in zip(moved, rows))
