@@ -100,8 +100,9 @@ def test_the_progress_line_draws_on_a_terminal_only():
 
 
 def test_traffic_is_the_drift_reference_itself_and_drifted_traffic_moves_every_numeric_feature(tmp_path):
-    import pandas as pd
     from types import SimpleNamespace
+
+    import pandas as pd
 
     from mlspec.local.traffic import DRIFT_SHIFT, feature_rows
 
