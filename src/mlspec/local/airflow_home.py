@@ -35,6 +35,9 @@ def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = N
            if not key.startswith(("AIRFLOW", "AWS_", "OPENLINEAGE"))}
     env.update({
         "AIRFLOW_HOME": str(home),
+        # airflow.cfg records the database's absolute path when it is first written: named here,
+        # a work folder that was moved or copied still uses its own database.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{Path(home).resolve() / 'airflow.db'}",
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

@@ -137,7 +137,10 @@ def _reference(run, model) -> Path | None:
 
     if model.drift is None or not model.drift_reference:
         return None
-    return Path(store_folder(run.ws.root, model.drift_reference))
+    reference = model.drift_reference
+    # A dataset's storage is a store folder in the spec copy already; a snapshot mlspec names
+    # itself (s3://mlspec-monitoring/...) is moved there by LocalRun.env.
+    return Path(store_folder(run.ws.root, reference)) if "://" in reference else Path(reference)
 
 
 def traffic_time(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
