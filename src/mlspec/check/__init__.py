@@ -14,7 +14,7 @@ from mlspec.check.consistency import (
     check_platform_requirements,
     check_slo_queries,
 )
-from mlspec.check.serving_data import check_served_features
+from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import MLSystemSpec
@@ -29,6 +29,7 @@ PASSES = (
     check_derived_names,
     check_platform_requirements,
     check_served_features,
+    check_prediction_log_sink,
 )
 
 

@@ -1,4 +1,5 @@
-"""What a served model needs from the data side: features materialized online (E409)."""
+"""What a served model needs from the data side: features materialized online (E409), and a
+prediction log its drift check reads (E410)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,18 @@ def check_served_features(ctx: CheckContext) -> None:
                       ("models", name, "features", index),
                       label="not in Feast's online store",
                       help=f"set `online: true` on `featureViews.{view_name}`, or stop reading it in this model")
+
+
+def check_prediction_log_sink(ctx: CheckContext) -> None:
+    """A logger sending to an HTTP sink leaves the object store empty: the drift DAG must be told
+    which dataset the sink fills."""
+    for name, model in ctx.spec.models.items():
+        drift = model.monitoring.drift if model.monitoring else None
+        if drift is None or drift.loggerUrl is None or drift.predictions is not None:
+            continue
+        ctx.error("E410", f"model `{name}` logs its predictions to {drift.loggerUrl} but names no dataset that"
+                          " sink fills, so its drift DAG would read a prediction log nothing writes",
+                  ("models", name, "monitoring", "drift", "loggerUrl"),
+                  label="the drift DAG cannot read this",
+                  help="name the dataset with `monitoring.drift.predictions`, or drop `loggerUrl` to log to the"
+                       " object store")

@@ -171,6 +171,11 @@ _TABLE = (
          "Feast's online store. A view marked `online: false` is never materialized (the Feast DAG skips it), and\n"
          "the model would be served with empty features. Set `online: true` on the view (the default), or serve\n"
          "the model from features it is sent rather than from views it reads (drop the view from `features`)."),
+    Code("E410", _E, "check", "a prediction log sent to an HTTP sink the drift check does not read",
+         "With `monitoring.drift.loggerUrl` the InferenceService's logger sends its requests and responses to that\n"
+         "endpoint instead of the object store, and the drift DAG reads the dataset the endpoint fills, named by\n"
+         "`monitoring.drift.predictions`. Without that name the drift DAG would read a folder nothing writes, and\n"
+         "never find drift. Name the dataset the sink fills, or drop `loggerUrl` to log to the object store."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
