@@ -24,3 +24,20 @@ def test_version_adds_the_staged_file_to_dvc_and_pushes_it_to_the_remote(tmp_pat
     assert tasks.version(config, CONTEXT) == {"path": "data/customers.parquet", "md5": md5, "remote": str(remote)}
     assert (remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == open(staged, "rb").read()
     assert "md5: " + md5 in (tmp_path / "dvc-repo" / "data" / "customers.parquet.dvc").read_text()
+
+
+@pytest.mark.slow
+def test_version_works_in_a_folder_its_git_work_tree_ignores(tmp_path):
+    """A DVC repository under a git-ignored folder (`mlspec run --local`'s `.mlspec/run/...` in a
+    checkout): DVC refuses `init --subdir` there, so the task makes it a repository of its own."""
+    import subprocess
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("/work/\n")
+    repo = tmp_path / "work" / "dvc-repo"
+    config = ingest_config(tmp_path, dvc_repo=["mlspec__shop__dvc_repo", str(repo)])
+    config["dvc"] = {"remote": "lake", "url": str(tmp_path / "remote"), "path": "data/customers.parquet",
+                     "config": "dvc/config"}
+    GOOD.to_parquet(tasks.staging_path(config, CONTEXT))
+    assert tasks.version(config, CONTEXT)["md5"]
+    assert (repo / ".dvc" / "config").exists() and (repo / "data" / "customers.parquet.dvc").exists()

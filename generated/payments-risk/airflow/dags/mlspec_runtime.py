@@ -486,6 +486,11 @@ def version(config, context):
     if not os.path.isdir(os.path.join(repo, ".dvc")):
         in_git = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=repo, capture_output=True,
                                 text=True).returncode == 0
+        # A folder the surrounding git work tree ignores is not tracked by it (DVC refuses to
+        # init there: ".dvc is ignored by your SCM tool"), so it is a DVC repository of its own.
+        if in_git and subprocess.run(["git", "check-ignore", "-q", os.path.abspath(repo)], cwd=repo,
+                                     capture_output=True).returncode == 0:
+            in_git = False
         _dvc(["init", "--subdir"] if in_git else ["init", "--no-scm"], repo, env)
     _dvc(["remote", "add", "--force", dvc["remote"], dvc["url"]], repo, env)
     endpoint = setting(config, "s3_endpoint")
