@@ -17,6 +17,7 @@ MODULES = {
     "duckdb": "duckdb",
     "feast": "feast",
     "great_expectations": "great-expectations",
+    "evidently": "evidently",
     "dvc": "dvc",
     "mlflow": "mlflow",
     "kfp.kubernetes": "kfp-kubernetes",

@@ -119,3 +119,18 @@ def test_traffic_is_the_drift_reference_itself_and_drifted_traffic_moves_every_n
     assert all(isinstance(n, int) for n, _ in rows)  # integers stay integers, as the signature says
     _, moved = feature_rows(system, model, tmp_path, shift=DRIFT_SHIFT)
     assert all(m[0] > r[0] and m[1] > r[1] for m, r in zip(moved, rows))
+
+
+def test_the_tools_checked_before_a_run_are_exactly_the_local_extra():
+    """What `mlspec run --local` checks for is what `pip install 'mlspec[local]'` installs: a
+    tool the run needs but the extra lacks (evidently, once) fails a stage instead of the check."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    from mlspec.local.tools import MODULES
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())
+    extra = {re.split(r"[<>=\[ ]", requirement)[0] for requirement in pyproject["project"]["optional-dependencies"]
+             ["local"]}
+    assert set(MODULES.values()) == extra
