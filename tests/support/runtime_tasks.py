@@ -36,6 +36,10 @@ def no_airflow(monkeypatch):
     """By default Airflow is not installed: `from airflow.sdk import ...` raises ImportError, so a
     setting falls back to its default (as in the DVC stage, which runs without Airflow)."""
     monkeypatch.setitem(sys.modules, "airflow.sdk", None)
+    # A submodule an earlier test imported (airflow.sdk.exceptions, say) would still be found in
+    # sys.modules without its parent: hide those too.
+    for name in [n for n in sys.modules if n.startswith("airflow.sdk.")]:
+        monkeypatch.setitem(sys.modules, name, None)
 
 
 @pytest.fixture(autouse=True)
