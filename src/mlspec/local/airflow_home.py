@@ -126,6 +126,23 @@ class AirflowHome:
             return 0, 0
         return sum(s in FINAL_STATES for s in states), len(states)
 
+    def run_confs(self, dag_id: str) -> list[tuple[str, dict]]:
+        """(run id, conf) of the DAG's runs, newest first (a conf that is not a JSON object: {})."""
+        database = self.path / "airflow.db"
+        if not database.exists():
+            return []
+        with sqlite3.connect(database) as db:
+            rows = db.execute("SELECT run_id, conf FROM dag_run WHERE dag_id = ? ORDER BY id DESC",
+                              (dag_id,)).fetchall()
+        out = []
+        for run_id, conf in rows:
+            try:
+                value = json.loads(conf) if isinstance(conf, str) else {}
+            except ValueError:
+                value = {}
+            out.append((run_id, value if isinstance(value, dict) else {}))
+        return out
+
     def task_runs(self, dag_id: str) -> dict[str, TaskRun]:
         """task_id -> state and duration in the DAG's most recent run."""
         database = self.path / "airflow.db"

@@ -22,6 +22,7 @@ class Sources:
     tables: dict[str, Table]  # dataset -> the table its SQL source's query reads
     databases: dict[str, Path]  # connection -> its DuckDB file
     day: dt.date  # the UTC day the sample's first row stands on: the ingestion runs' logical date
+    frames: dict  # dataset -> the sample frame written (the serve stage's traffic of models without a reference)
 
 
 def label_time(now: dt.datetime | None = None) -> dt.datetime:
@@ -62,4 +63,4 @@ def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when
         sample.frames[dataset.name].to_parquet(path, index=False)
         files[dataset.name] = path
     written = write_tables(sample.frames, tables, databases, day) if tables else {}
-    return Sources(files, tables, written, day)
+    return Sources(files, tables, written, day, sample.frames)

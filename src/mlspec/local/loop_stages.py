@@ -22,7 +22,6 @@ import datetime as dt
 import json
 import re
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
@@ -31,12 +30,6 @@ from mlspec.local.result import StageResult, error_line, listed
 
 def _served(run) -> list:
     return [m for m in run.models if m.serving is not None]
-
-
-def _project(run):
-    from mlspec.build.session import load_unit
-
-    return load_unit(run.ws.spec, run.ws.root / "generated").project
 
 
 def _isvc_file(model, env) -> str:
@@ -60,7 +53,7 @@ def promote(run) -> dict[str, StageResult]:
     models = _served(run)
     if not models:
         return {"promote": StageResult("promote", "skipped", 0.0, "no model of the run has a `serving` section")}
-    project = _project(run)
+    project = run.ws.project
     env = monitored_environment(project)
     if env is None:
         return {"promote": StageResult("promote", "skipped", 0.0,
@@ -70,7 +63,7 @@ def promote(run) -> dict[str, StageResult]:
         return {"promote": StageResult("promote", "failed", time.monotonic() - started,
                                        f"`{published.shown}` exited {published.returncode}: {published.output[-800:]}",
                                        None, str(run.ws.original))}
-    run.repos, run.environment = repos, env
+    run.environment = env
     client = MlflowClient(tracking_uri=run.ws.tracking_uri)
     done = []
     for model in models:
@@ -173,7 +166,7 @@ def serve(run) -> dict[str, StageResult]:
             run.servers[model.name] = server
             if service.folder.exists():
                 shutil.rmtree(service.folder)
-            columns, rows = feature_rows(run.system, model, _reference(run, model))
+            columns, rows = feature_rows(run.system, model, _reference(run, model), sample=run.sample)
             requests = score_and_log(server, service, columns, rows, when, "undrifted")
         except ServingError as error:
             server.stop()
@@ -208,11 +201,8 @@ def _drift_result(log: Path) -> dict:
 
 
 def _check(run, model, label: str, logical: dt.datetime) -> tuple[object, dict, dict, Path]:
-    from mlspec.targets.airflow_common import variable_key
-
     service, _ = run.services[model.name]
-    key = "AIRFLOW_VAR_" + variable_key(run.system, model.name, "predictions").upper()
-    run.extra_env[key] = str(service.folder) + "/"
+    run.extra_env[run.variable(model.name, "predictions")] = str(service.folder) + "/"
     log = run.logs / f"{model.drift_dag_id}.{label}.log"
     result = run.home.dags_test(model.drift_dag_id, logical.isoformat(), run.env(), log, progress=run.progress)
     return result, run.home.task_runs(model.drift_dag_id), _drift_result(log), log
@@ -252,7 +242,8 @@ def drift(run) -> dict[str, StageResult]:
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(service.folder), kept)
         try:
-            columns, rows = feature_rows(run.system, model, _reference(run, model), shift=DRIFT_SHIFT)
+            columns, rows = feature_rows(run.system, model, _reference(run, model), shift=DRIFT_SHIFT,
+                                         sample=run.sample)
             score_and_log(run.servers[model.name], service, columns, rows, when, "drifted")
         except ServingError as error:
             return failed(f"scoring the drifted traffic: {error}")
@@ -273,18 +264,8 @@ def drift(run) -> dict[str, StageResult]:
 
 def _triggered_run(run, model) -> tuple[str, dict] | None:
     """(run id, conf) of the training run the drift DAG queued, or None."""
-    database = run.home.path / "airflow.db"
-    with sqlite3.connect(database) as db:
-        rows = db.execute("SELECT run_id, conf FROM dag_run WHERE dag_id = ? ORDER BY id DESC",
-                          (model.train_dag_id,)).fetchall()
-    for run_id, conf in rows:
-        try:
-            value = json.loads(conf) if isinstance(conf, str) else {}
-        except ValueError:
-            continue
-        if isinstance(value, dict) and value.get("reason") == "drift":
-            return run_id, value
-    return None
+    return next(((run_id, conf) for run_id, conf in run.home.run_confs(model.train_dag_id)
+                 if conf.get("reason") == "drift"), None)
 
 
 def retrain(run) -> dict[str, StageResult]:
@@ -314,7 +295,7 @@ def retrain(run) -> dict[str, StageResult]:
                                            f" {error_line(result, log)} (log: {log})",
                                            f"airflow/dags/{model.train_dag_id}.py",
                                            run.ws.where(f"models.{model.name}"))}
-        checked = run._check_registered(model, since)
+        checked = run.check_registered(model, since)
         if isinstance(checked, StageResult):
             return {"retrain": StageResult("retrain", "failed", time.monotonic() - started, checked.detail,
                                            checked.file, checked.spec_line)}

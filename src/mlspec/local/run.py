@@ -26,4 +26,4 @@ def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) ->
     logs.mkdir(exist_ok=True)
     home = AirflowHome(workspace.root / "airflow", workspace.dags)
     home.migrate(logs / "airflow-db-migrate.log")
-    return LocalRun(workspace, home, models, data_date=sources.day.isoformat())
+    return LocalRun(workspace, home, models, data_date=sources.day.isoformat(), sample=sources.frames)

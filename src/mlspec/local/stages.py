@@ -36,8 +36,9 @@ class LocalRun:
     """The generated system of one workspace, run stage by stage in its Airflow home."""
 
     def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None,
-                 data_date: str | None = None):
+                 data_date: str | None = None, sample: dict | None = None):
         self.ws = workspace
+        self.sample = sample or {}  # dataset -> the sample frame its source was written from
         self.home = home
         self.system = workspace.system
         self.models = models if models is not None else list(self.system.models)
@@ -51,7 +52,6 @@ class LocalRun:
         self.progress: Callable[[str, int, int], None] | None = None
         # what the later stages hand on (mlspec.local.loop_stages)
         self.extra_env: dict[str, str] = {}
-        self.repos = None  # local.repos.LocalRepos, once promote made them
         self.environment = None  # the IREnvironment promoted into
         self.promoted: dict[str, tuple] = {}  # model -> (version, (path, InferenceService))
         self.servers: dict[str, object] = {}  # model -> local.serving.ScoringServer (running)
@@ -60,7 +60,8 @@ class LocalRun:
 
     # --- settings the generated DAGs read (Airflow Variables, as environment variables) -------------
 
-    def _variable(self, *parts: str) -> str:
+    def variable(self, *parts: str) -> str:
+        """The environment variable that sets one of the generated DAGs' Airflow Variables."""
         from mlspec.targets.airflow_common import variable_key
 
         return "AIRFLOW_VAR_" + variable_key(self.system, *parts).upper()
@@ -71,20 +72,20 @@ class LocalRun:
 
         env = {
             **connection_env(self.system, self.ws.databases),  # AIRFLOW_CONN_<ID> of each SQL source
-            self._variable("dvc_repo"): str(self.ws.root / "dvc-repo"),
-            self._variable("staging_dir"): str(self.ws.root / "staging"),
+            self.variable("dvc_repo"): str(self.ws.root / "dvc-repo"),
+            self.variable("staging_dir"): str(self.ws.root / "staging"),
         }
         for model in self.models:
-            env[self._variable(model.name, "kfp_local")] = "true"
-            env[self._variable(model.name, "kfp_local_root")] = str(self.ws.root / "kfp")
-            env[self._variable(model.name, "mlflow_tracking_uri")] = self.ws.tracking_uri
+            env[self.variable(model.name, "kfp_local")] = "true"
+            env[self.variable(model.name, "kfp_local_root")] = str(self.ws.root / "kfp")
+            env[self.variable(model.name, "mlflow_tracking_uri")] = self.ws.tracking_uri
             if model.drift is not None and model.drift_reference_is_snapshot and model.drift_reference:
                 # The training data snapshot the pipeline writes and the drift DAG compares with:
                 # a location mlspec names (not a spec value), so the spec copy cannot move it.
                 snapshot = Path(store_folder(self.ws.root, model.drift_reference))
                 snapshot.parent.mkdir(parents=True, exist_ok=True)
-                env[self._variable(model.name, "reference_uri")] = str(snapshot)
-                env[self._variable(model.name, "reference")] = str(snapshot)
+                env[self.variable(model.name, "reference_uri")] = str(snapshot)
+                env[self.variable(model.name, "reference")] = str(snapshot)
         env.update(self.extra_env)
         return env
 
@@ -203,7 +204,7 @@ class LocalRun:
                 return {"train": failure, "register": StageResult("register", "skipped", 0.0, "train failed")}
             trained.append(model.name)
             started = time.monotonic()
-            checked = self._check_registered(model, since)
+            checked = self.check_registered(model, since)
             register_seconds += time.monotonic() - started
             if isinstance(checked, StageResult):
                 return {"train": StageResult("train", "passed", train_seconds, listed(trained)), "register": checked}
@@ -230,7 +231,7 @@ class LocalRun:
             location.mkdir(parents=True, exist_ok=True)
             client.create_experiment(name, artifact_location=location.as_uri())
 
-    def _check_registered(self, model, since: float) -> str | StageResult:
+    def check_registered(self, model, since: float) -> str | StageResult:
         """The version the alias points at, made by this run (not one a previous run left)."""
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient

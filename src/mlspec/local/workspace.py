@@ -43,6 +43,7 @@ class Workspace:
     files: dict[str, str]  # generated path (relative to system_dir) -> text
     anchors: dict[str, int] = field(default_factory=dict)  # "datasets.customers" -> line in `original`
     notes: tuple[str, ...] = ()
+    project: object = None  # the IRProject of the copy (its environments), as compiled
 
     @property
     def dags(self) -> Path:
@@ -108,7 +109,7 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
     for folder in (SOURCES, DATABASES, STORE, MLFLOW):
         (workdir / folder).mkdir(exist_ok=True)
     return Workspace(workdir, spec_file, copy, system_dir, result.project.base, dict(result.files), anchors,
-                     tuple(notes))
+                     tuple(notes), result.project)
 
 
 def _anchors(document) -> dict[str, int]:
