@@ -12,6 +12,7 @@ from typing import Callable
 
 from mlspec.local.database import Table, sql_tables, write_tables
 from mlspec.local.synth import synthesize
+from mlspec.local.workspace import local_path
 
 ROWS = 2000
 
@@ -58,7 +59,7 @@ def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when
         source = dataset.source
         if source is None or source.kind != "file" or dataset.name not in sample.frames:
             continue
-        path = Path(source.uri[len("file://"):] if source.uri.startswith("file://") else source.uri)
+        path = local_path(source.uri)
         path.parent.mkdir(parents=True, exist_ok=True)
         sample.frames[dataset.name].to_parquet(path, index=False)
         files[dataset.name] = path

@@ -104,10 +104,6 @@ def promote(run) -> dict[str, StageResult]:
 # --- serve ---------------------------------------------------------------------------------------
 
 
-def _file_path(uri: str) -> Path:
-    return Path(uri[len("file://"):] if uri.startswith("file://") else uri)
-
-
 def logged_service(run, model, manifest: dict):
     """Where the published InferenceService's logger writes, as a folder of the work folder's
     store (its s3:// bucket is a folder there); models that log elsewhere get a traffic folder."""
@@ -147,6 +143,7 @@ def traffic_time(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.dateti
 def serve(run) -> dict[str, StageResult]:
     from mlspec.local.serving import RUNTIME, ScoringServer, ServingError, score_and_log
     from mlspec.local.traffic import feature_rows
+    from mlspec.local.workspace import local_path
 
     started = time.monotonic()
     if not run.promoted:
@@ -159,7 +156,7 @@ def serve(run) -> dict[str, StageResult]:
         version, (path, manifest) = run.promoted[model.name]
         anchor = run.ws.where(f"models.{model.name}.serving")
         service, kserve_log = logged_service(run, model, manifest)
-        server = ScoringServer(_file_path(manifest["spec"]["predictor"]["model"]["storageUri"]),
+        server = ScoringServer(local_path(manifest["spec"]["predictor"]["model"]["storageUri"]),
                                run.logs / f"serve-{model.name}.log")
         try:
             server.start()

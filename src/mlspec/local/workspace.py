@@ -137,6 +137,11 @@ def _anchors(document) -> dict[str, int]:
     return found
 
 
+def local_path(uri: str) -> Path:
+    """The path of a `file://` URI or a plain path."""
+    return Path(uri.removeprefix("file://"))
+
+
 def store_folder(workdir: Path, uri: str) -> str:
     """Where an `s3://`, `file://` or absolute location lives in the work folder's store."""
     for scheme in ("s3://", "file://"):
