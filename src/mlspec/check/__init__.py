@@ -12,6 +12,7 @@ from mlspec.check.consistency import (
     check_derived_names,
     check_model_settings,
     check_platform_requirements,
+    check_canary_mode,
     check_slo_queries,
 )
 from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
@@ -26,6 +27,7 @@ PASSES = (
     check_model_references,
     check_model_settings,
     check_slo_queries,
+    check_canary_mode,
     check_derived_names,
     check_platform_requirements,
     check_served_features,

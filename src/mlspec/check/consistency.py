@@ -3,10 +3,12 @@ derived names with Kubernetes limits, features with the platform services they n
 
 from __future__ import annotations
 
+import re
+
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
-from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS, REVISION_LABELS
 
 
 def check_model_settings(ctx: CheckContext) -> None:
@@ -86,18 +88,64 @@ def _check_serving_format(ctx: CheckContext, name: str, model) -> None:
 
 def check_slo_queries(ctx: CheckContext) -> None:
     """Custom SLO queries must give one sample per revision, as the default ones do: the
-    analysis judges each revision (the canary's own requests), see targets/rollout.py."""
+    analysis judges each revision (the canary's own requests), see targets/rollout.py. The
+    revision's label is the deployment mode's: `revision_name` (Knative), `destination_workload`
+    (Standard) for every mode a model gated on the SLO is served in."""
     for name, slo in ctx.spec.slos.items():
+        modes = sorted({m.serving.mode for m in ctx.spec.models.values()
+                        if m.serving and m.rollout and m.rollout.slo == name}) or ["knative"]
+        labels = [REVISION_LABELS[mode] for mode in modes]
         for field in ("errorRate", "latencyP95Ms"):
             query = getattr(slo.queries, field) if slo.queries else None
             if query is None:
                 continue
-            missing = [part for part in ("{{selector}}", "revision_name") if part not in query]
+            missing = [part for part in ("{{selector}}", *labels) if part not in query]
             if missing:
                 ctx.error("E407", f"the `{field}` query of SLO `{name}` does not judge each revision: it lacks "
                           + " and ".join(f"`{part}`" for part in missing), ("slos", name, "queries", field),
                           help="select with `{{selector}}` and keep one sample per revision, e.g."
-                               " `sum by (revision_name) (...)`")
+                               f" `sum by ({labels[0]}) (...)`")
+
+
+def check_canary_mode(ctx: CheckContext) -> None:
+    """A canary in the shape KServe admits for the model's deployment mode (KServe 0.20,
+    inference_service_validation.go validateCanarySpecs): `spec.canary` is Standard mode's, with
+    a stable predictor under another name; `canaryTrafficPercent` is Knative's, where Knative
+    keeps the previous revision itself."""
+    for name, model in ctx.spec.models.items():
+        rollout, serving = model.rollout, model.serving
+        if rollout is None or serving is None:
+            continue
+        path = ("models", name, "rollout")
+        if serving.mode == "knative" and rollout.stable is not None:
+            ctx.error("E411", "`rollout.stable` is the stable predictor of a Standard-mode canary (`spec.canary`),"
+                              " but the model is served in Knative mode, where Knative keeps the previous revision"
+                              " itself", path + ("stable",), on_key=True,
+                      help="set `serving.mode: standard`, or remove `rollout.stable`")
+        if serving.mode != "standard":
+            continue
+        if rollout.backend == "iter8":
+            ctx.error("E411", "the `iter8` backend moves `predictor.canaryTrafficPercent`, which KServe acts on in"
+                              " Knative mode only; in Standard mode the canary is `spec.canary`",
+                      path + ("backend",), help="use `backend: kserve-analysis`, or `serving.mode: knative`")
+        stable = rollout.stable
+        if rollout.phase == "rolledBack" and stable is None:
+            ctx.error("E411", "a Standard-mode rollback serves `rollout.stable`, but the model has none: there is"
+                              " no previous version to go back to", path + ("phase",),
+                      help="name the version to return to under `rollout.stable`, or promote it")
+        if stable is not None and serving.storageUri is not None and stable.storageUri != serving.storageUri \
+                and _predictor_name(stable.modelVersion, "stable") == _predictor_name(serving.modelVersion, "canary"):
+            ctx.error("E411", f"the stable version and the canary would both be the predictor"
+                              f" `{_predictor_name(stable.modelVersion, 'stable')}` (KServe refuses a canary named"
+                              " like the stable predictor)", path + ("stable", "modelVersion"),
+                      help="give the stable and the canary their own `modelVersion`")
+
+
+def _predictor_name(version: str | None, fallback: str) -> str:
+    # The same rule as targets/k8s.predictor_name (check sits below targets; a test keeps them equal).
+    if not version:
+        return fallback
+    return ("v" + re.sub(r"[^a-z0-9-]", "-", version.lower())).rstrip("-")
 
 
 def check_derived_names(ctx: CheckContext) -> None:

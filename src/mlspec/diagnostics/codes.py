@@ -176,6 +176,15 @@ _TABLE = (
          "endpoint instead of the object store, and the drift DAG reads the dataset the endpoint fills, named by\n"
          "`monitoring.drift.predictions`. Without that name the drift DAG would read a folder nothing writes, and\n"
          "never find drift. Name the dataset the sink fills, or drop `loggerUrl` to log to the object store."),
+    Code("E411", _E, "check", "a canary KServe's deployment mode does not admit",
+         "`serving.mode` picks the KServe deployment mode, written as the `serving.kserve.io/deploymentMode`\n"
+         "annotation (`Knative` or `Standard`; `Serverless` and `RawDeployment` are their deprecated names since\n"
+         "KServe 0.16), and the mode decides the canary's shape. Knative mode: `predictor.canaryTrafficPercent`, and\n"
+         "Knative keeps the previous revision itself, so `rollout.stable` has no place there. Standard mode (KServe\n"
+         "0.20): the new version is a named `spec.canary` predictor beside the stable predictor (`rollout.stable`),\n"
+         "which KServe admits only with the annotation exactly `Standard` and a canary named unlike the stable\n"
+         "predictor (both are named `v<modelVersion>`); `canaryTrafficPercent` does nothing there, so the `iter8`\n"
+         "backend, which moves it, cannot drive it; and a rollback needs a `rollout.stable` to return to."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

@@ -102,13 +102,16 @@ def serving(value: spec.Serving | None) -> IRServing | None:
     return IRServing(
         format=value.format, runtime=value.runtime, storage_uri=value.storageUri, model_version=value.modelVersion,
         replicas=IRReplicas(value.replicas.min, value.replicas.max), resources=resources(value.resources),
-        service_account=value.serviceAccount, model_format=value.modelFormat)
+        service_account=value.serviceAccount, model_format=value.modelFormat, mode=value.mode)
 
 
 def rollout(value: spec.Rollout | None) -> IRRollout | None:
     if value is None:
         return None
-    return IRRollout(value.backend, value.canaryTrafficPercent, value.slo, value.phase)
+    stable = value.stable
+    return IRRollout(value.backend, value.canaryTrafficPercent, value.slo, value.phase,
+                     stable_storage_uri=stable.storageUri if stable else None,
+                     stable_model_version=stable.modelVersion if stable else None)
 
 
 def drift(value: spec.Drift | None) -> IRDrift | None:

@@ -164,6 +164,7 @@ class IRServing:
     resources: IRResources | None
     service_account: str | None
     model_format: str | None = None  # modelFormat.name of a custom runtime
+    mode: str = "knative"  # KServe deployment mode: knative or standard
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,9 @@ class IRRollout:
     canary_traffic_percent: int
     slo_name: str  # the SLO itself is IRModel.slo
     phase: str  # canary, promoted or rolledBack
+    # Standard mode: the version that stays the stable predictor during the canary (rollout.stable)
+    stable_storage_uri: str | None = None
+    stable_model_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -310,7 +314,7 @@ class IRSlo:
     interval: str
     interval_seconds: int
     iterations: int
-    error_rate_query: str | None
+    error_rate_query: str | None  # the spec's own query; None: the deployment mode's default
     latency_query: str | None
 
 

@@ -25,19 +25,6 @@ from mlspec.ir.model import (
 from mlspec.spec.models import GATE_RE, MLSystemSpec
 from mlspec.spec.types import duration_seconds
 
-# One sample per predictor revision (`by (revision_name)`): the analysis judges every revision
-# that serves, so a canary taking a few percent of the traffic is judged on its own requests
-# rather than diluted by the stable revision's (see targets/rollout.py).
-DEFAULT_ERROR_RATE_QUERY = (
-    'sum by (revision_name) (rate(revision_app_request_count{response_code_class="5xx", {{selector}}}[{{window}}]))'
-    " / sum by (revision_name) (rate(revision_app_request_count{{{selector}}}[{{window}}]))"
-)
-DEFAULT_LATENCY_QUERY = (
-    "histogram_quantile(0.95, sum by (revision_name, le)"
-    " (rate(revision_app_request_latencies_bucket{{{selector}}}[{{window}}])))"
-)
-
-
 def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpec], spec_path: str) -> IRProject:
     """The IR of a checked spec: the base system and one system per environment, each built
     from that environment's overlaid spec (`environment_specs`, in the spec's order).
@@ -114,10 +101,9 @@ def _slo(name: str, slo) -> IRSlo:
         latency_p95_ms_max=slo.latencyP95Ms.max if slo.latencyP95Ms else None,
         min_requests=slo.minRequests, interval=slo.interval, interval_seconds=max(1, int(duration_seconds(slo.interval))),
         iterations=slo.iterations,
-        error_rate_query=(queries.errorRate if queries and queries.errorRate else DEFAULT_ERROR_RATE_QUERY)
-        if slo.errorRate else None,
-        latency_query=(queries.latencyP95Ms if queries and queries.latencyP95Ms else DEFAULT_LATENCY_QUERY)
-        if slo.latencyP95Ms else None)
+        # The spec's own queries; without them the analysis uses its deployment mode's (targets/k8s.py).
+        error_rate_query=queries.errorRate if queries else None,
+        latency_query=queries.latencyP95Ms if queries else None)
 
 
 def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:

@@ -512,6 +512,19 @@ class ReplicaBounds(SpecModel):
         return self
 
 
+def _kserve_storage(value: str | None) -> str | None:
+    if value is not None and re.match(r"^(models|runs):/", value):
+        raise PydanticCustomError(
+            "storage_uri", "KServe cannot read `{value}`: use the storage folder URI of the model version"
+            " (s3://.../artifacts/model)", {"value": value})
+    return value
+
+
+# The label that tells a predictor's revisions apart in each KServe deployment mode's request
+# series (targets/k8s.py): Knative's queue-proxy `revision_name`, the mesh's `destination_workload`
+# (the Deployment) in Standard mode.
+REVISION_LABELS = {"knative": "revision_name", "standard": "destination_workload"}
+
 SERVING_FORMATS = ("mlflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "triton", "custom")
 
 
@@ -532,6 +545,12 @@ class Serving(SpecModel):
     replicas: ReplicaBounds = F("Replica bounds.", default_factory=lambda: ReplicaBounds())
     resources: Resources | None = F("Resources of the predictor.", default=None)
     serviceAccount: DnsLabel | None = F("Service account with access to the model storage.", default=None)
+    mode: Literal["knative", "standard"] = F(
+        "KServe deployment mode (the `serving.kserve.io/deploymentMode` annotation, `Knative` or `Standard`; KServe"
+        " 0.16 renamed `Serverless` and `RawDeployment` to these). `knative`: Knative Services, a canary is"
+        " `predictor.canaryTrafficPercent` and Knative keeps the previous revision. `standard`: plain Deployments"
+        " behind a Gateway API HTTPRoute, a canary is a named `spec.canary` predictor (KServe 0.20) beside the stable"
+        " predictor (`rollout.stable`).", default="knative")
 
     @field_validator("modelFormat")
     @classmethod
@@ -551,11 +570,19 @@ class Serving(SpecModel):
     @field_validator("storageUri")
     @classmethod
     def _storage(cls, value: str | None) -> str | None:
-        if value is not None and re.match(r"^(models|runs):/", value):
-            raise PydanticCustomError(
-                "storage_uri", "KServe cannot read `{value}`: use the storage folder URI of the model version"
-                " (s3://.../artifacts/model)", {"value": value})
-        return value
+        return _kserve_storage(value)
+
+
+class StableVersion(SpecModel):
+    storageUri: str = F("Folder holding the stable model (for MLflow: the folder with `MLmodel`).",
+                        examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
+    modelVersion: ModelVersion | None = F("Registered model version of the stable model.", default=None,
+                                          examples=["6"])
+
+    @field_validator("storageUri")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        return _kserve_storage(value)
 
 
 class Rollout(SpecModel):
@@ -569,6 +596,11 @@ class Rollout(SpecModel):
         "Where the rollout of `serving.modelVersion` stands: `canary` splits traffic and runs the SLO analysis,"
         " `promoted` sends all traffic to it, `rolledBack` sends all traffic to the previous version."
         " Set by `mlspec promote` and `mlspec rollback`.", default="canary")
+    stable: StableVersion | None = F(
+        "`serving.mode: standard` only: the version that keeps serving as the stable predictor while"
+        " `serving.modelVersion` is in canary (`spec.canary`), and that a rollback returns to. Set by `mlspec promote`"
+        " when it starts a canary after a promoted version; without it the first version serves alone.",
+        default=None)
 
 
 class Drift(SpecModel):
@@ -640,10 +672,12 @@ class RateLimit(SpecModel):
 class SloQueries(SpecModel):
     errorRate: str | None = F(
         "PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
-        " `revision_name` (`sum by (revision_name) (...)`).", default=None)
+        " `revision_name` (`sum by (revision_name) (...)`), in `serving.mode: standard` `destination_workload`.",
+        default=None)
     latencyP95Ms: str | None = F(
         "PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
-        " `revision_name` (`sum by (revision_name, le) (...)`).", default=None)
+        " `revision_name` (`sum by (revision_name, le) (...)`), in `serving.mode: standard` `destination_workload`.",
+        default=None)
 
 
 class Slo(SpecModel):

@@ -7,7 +7,10 @@ files the targets write there, so a target names its own files.)
 
 from __future__ import annotations
 
+import re
+
 from mlspec.ir.model import IREnvironment, IRModel, IRSystem
+from mlspec.spec.models import REVISION_LABELS
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}
 
@@ -38,19 +41,104 @@ def metadata(name: str, namespace: str, system: IRSystem, env: IREnvironment, mo
     return meta
 
 
+def predictor_name(version: str | None, fallback: str) -> str:
+    """A Standard-mode predictor's `name` (KServe names its Deployment and Service
+    `{isvc}-{name}-predictor`, constants.PredictorServiceName): `v` and the model version,
+    lower-cased, in the CRD's pattern `^[a-z]([-a-z0-9]*[a-z0-9])?$`; `fallback` without a version."""
+    if not version:
+        return fallback
+    return ("v" + re.sub(r"[^a-z0-9-]", "-", version.lower())).rstrip("-")
+
+
+def canary_name(model: IRModel) -> str:
+    return predictor_name(model.serving.model_version, "canary")
+
+
+def stable_name(model: IRModel) -> str:
+    return predictor_name(model.rollout.stable_model_version, "stable")
+
+
+def standard_canary_active(model: IRModel) -> bool:
+    """Standard mode with a stable version to keep serving: the new version is a `spec.canary`."""
+    rollout = model.rollout
+    return (model.serving.mode == "standard" and rollout is not None and rollout.phase == "canary"
+            and rollout.stable_storage_uri is not None)
+
+
+def predictor_deployments(model: IRModel) -> list[str]:
+    """Standard mode: the Deployments whose requests a canary analysis judges, stable first."""
+    service = model.inference_service
+    rollout = model.rollout
+    if rollout is None:
+        return [f"{service}-predictor"]
+    names = [canary_name(model)]
+    if standard_canary_active(model):
+        names.insert(0, stable_name(model))
+    return [f"{service}-{name}-predictor" for name in names]
+
+
+# Per revision, the label a query keeps (one sample per revision) and the default queries, per
+# KServe deployment mode; `{{selector}}` and `{{window}}` are filled in (render_query).
+#
+# Knative mode: every predictor revision's queue-proxy exports `revision_app_request_count`
+# (labels `namespace_name`, `configuration_name`, `revision_name`, `response_code_class`...) and
+# `revision_app_request_latencies` (a histogram in ms) (Knative serving, pkg/metrics).
+#
+# Standard mode has no queue-proxy: the predictor and each canary are Deployments named
+# `{isvc}-predictor` / `{isvc}-{name}-predictor` (KServe constants.PredictorServiceName) behind a
+# Gateway API HTTPRoute whose backend weights split the traffic (httproute_reconciler.go,
+# applyCanaryWeights). Their per-Deployment request series are the mesh's: Istio's standard
+# metrics `istio_requests_total` (a counter) and `istio_request_duration_milliseconds` (a
+# histogram in ms), labelled `destination_workload` (the Deployment), `destination_workload_namespace`,
+# `response_code` and `reporter` (istio.io docs/reference/config/telemetry/metrics; Iter8's
+# `metrics.istio` template queries them the same way). `reporter="destination"`: the predictor
+# pods' own sidecars (or ambient waypoint) count each request once. KServe's model server exports
+# only latency (`request_predict_seconds`, python/kserve/kserve/metrics.py, labelled `model_name`,
+# no status code, no Deployment), so it cannot give an error rate per canary: with another Gateway
+# implementation, override the queries (`slos.*.queries`).
+REVISION_LABEL = REVISION_LABELS
+DEFAULT_ERROR_RATE_QUERY = {
+    "knative": 'sum by (revision_name) (rate(revision_app_request_count{response_code_class="5xx", {{selector}}}'
+               '[{{window}}])) / sum by (revision_name) (rate(revision_app_request_count{{{selector}}}[{{window}}]))',
+    "standard": 'sum by (destination_workload) (rate(istio_requests_total{response_code=~"5..", {{selector}}}'
+                '[{{window}}])) / sum by (destination_workload) (rate(istio_requests_total{{{selector}}}[{{window}}]))',
+}
+DEFAULT_LATENCY_QUERY = {
+    "knative": "histogram_quantile(0.95, sum by (revision_name, le)"
+               " (rate(revision_app_request_latencies_bucket{{{selector}}}[{{window}}])))",
+    "standard": "histogram_quantile(0.95, sum by (destination_workload, le)"
+                " (rate(istio_request_duration_milliseconds_bucket{{{selector}}}[{{window}}])))",
+}
+REQUEST_COUNT = {"knative": "revision_app_request_count", "standard": "istio_requests_total"}
+
+
 def canary_selector(env: IREnvironment, model: IRModel) -> str:
-    """PromQL label selector for the predictor's revisions in Knative (serverless) mode.
+    """PromQL label selector for the predictor's revisions, in the model's deployment mode.
 
     `{{args.revision}}` is the analysis' `revision` argument (a regex, `.+` by default): the
-    queries keep `revision_name` in their result, one sample per revision, and the conditions
-    judge each of them, the canary's included (see targets/rollout.py)."""
+    queries keep the revision label in their result (`revision_name` in Knative mode, the
+    Deployment's `destination_workload` in Standard mode), one sample per revision, and the
+    conditions judge each of them, the canary's included (see targets/rollout.py)."""
+    if model.serving.mode == "standard":
+        deployments = "|".join(predictor_deployments(model))
+        return (f'reporter="destination", destination_workload_namespace="{env.namespace}",'
+                f' destination_workload=~"{deployments}", destination_workload=~"{{{{args.revision}}}}"')
     return (f'namespace_name="{env.namespace}", configuration_name="{model.inference_service}-predictor",'
             ' revision_name=~"{{args.revision}}"')
 
 
-def request_count_query(selector: str, window: str) -> str:
+def error_rate_query(model: IRModel) -> str:
+    return model.slo.error_rate_query or DEFAULT_ERROR_RATE_QUERY[model.serving.mode]
+
+
+def latency_query(model: IRModel) -> str:
+    return model.slo.latency_query or DEFAULT_LATENCY_QUERY[model.serving.mode]
+
+
+def request_count_query(model: IRModel, selector: str, window: str) -> str:
     """Requests each revision served in `window`: one sample per revision."""
-    return f"sum by (revision_name) (increase(revision_app_request_count{{{selector}}}[{window}]))"
+    mode = model.serving.mode
+    return f"sum by ({REVISION_LABEL[mode]}) (increase({REQUEST_COUNT[mode]}{{{selector}}}[{window}]))"
 
 
 def render_query(template: str, selector: str, window: str) -> str:

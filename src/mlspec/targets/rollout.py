@@ -7,7 +7,8 @@
   `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024.
 
 Every query is per revision: it keeps `revision_name` in its result (one sample per Knative
-revision of the predictor), and every revision that serves must meet the SLO and have served
+revision of the predictor; in Standard mode `destination_workload`, one sample per Deployment,
+the stable predictor's and the canary's: see k8s.py for the series each mode has), and every revision that serves must meet the SLO and have served
 `minRequests`, so the canary is judged on its own requests, not diluted by the stable
 revision's. (Binding the canary's revision name when the run starts is not possible for an
 AnalysisRun committed to git: Argo Rollouts resolves `valueFrom.fieldRef` only for runs a
@@ -101,11 +102,11 @@ def analysis_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
     # window gives NaN: that is no error, and the request-count metric guards volume.
     if slo.error_rate_max is not None:
         metrics.append(metric(
-            "error-rate", k8s.render_query(slo.error_rate_query, selector, window),
+            "error-rate", k8s.render_query(k8s.error_rate_query(model), selector, window),
             f"all(result, {{isNaN(#) || # <= {_number(slo.error_rate_max)}}})"))
     if slo.latency_p95_ms_max is not None:
         metrics.append(metric(
-            "latency-p95", k8s.render_query(slo.latency_query, selector, window),
+            "latency-p95", k8s.render_query(k8s.latency_query(model), selector, window),
             f"all(result, {{isNaN(#) || # <= {_number(slo.latency_p95_ms_max)}}})"))
     metrics.append({
         "name": "request-count",
@@ -115,7 +116,7 @@ def analysis_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
         "count": 1,
         "failureLimit": 0,
         "successCondition": f"len(result) > 0 && all(result, {{# >= {slo.min_requests}}})",
-        "provider": {"prometheus": {"address": address, "query": k8s.request_count_query(selector, whole_run)}},
+        "provider": {"prometheus": {"address": address, "query": k8s.request_count_query(model, selector, whole_run)}},
     })
     return metrics
 
@@ -172,13 +173,13 @@ def iter8_metrics(env: IREnvironment, model: IRModel) -> list[dict]:
     # Argo Rollouts analysis. `or on() vector(0)`: no requests at all is 0 requests, and no 5xx
     # series (a queue-proxy exports one only after its first 5xx) is no errors, not "no value".
     entries = [("request-count", "Counter",
-                f"min({k8s.request_count_query(selector, window)}) or on() vector(0)",
+                f"min({k8s.request_count_query(model, selector, window)}) or on() vector(0)",
                 "Requests served by the revision that served the fewest during the experiment")]
     if slo.error_rate_max is not None:
-        entries.append(("error-rate", "Gauge", f"max({k8s.render_query(slo.error_rate_query, selector, window)}) or on() vector(0)",
+        entries.append(("error-rate", "Gauge", f"max({k8s.render_query(k8s.error_rate_query(model), selector, window)}) or on() vector(0)",
                         "Share of 5xx responses of the revision with the most"))
     if slo.latency_p95_ms_max is not None:
-        entries.append(("latency-p95", "Gauge", f"max({k8s.render_query(slo.latency_query, selector, window)})",
+        entries.append(("latency-p95", "Gauge", f"max({k8s.render_query(k8s.latency_query(model), selector, window)})",
                         "95th percentile latency in milliseconds of the slowest revision"))
     metrics = []
     for metric, kind, query, description in entries:

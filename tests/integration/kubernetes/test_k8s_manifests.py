@@ -14,6 +14,8 @@ import yaml
 from conftest import REPO
 from support.crds import schema_errors
 
+from mlspec.targets.kserve import admission_errors
+
 GENERATED = REPO / "generated"
 GOLDEN = REPO / "tests" / "cases" / "golden"
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -68,14 +70,48 @@ def test_names_and_labels_fit_kubernetes_limits(path, document):
         assert len(metadata["name"] + "-predictor-00001") <= 63
 
 
-def test_canary_percent_is_in_range_and_only_in_knative_mode():
+def test_every_inference_service_names_its_mode_and_has_the_canary_of_that_mode():
+    """The current mode names (KServe 0.16+), `canaryTrafficPercent` in Knative mode only, and
+    `spec.canary` only where KServe 0.20 admits it (annotation exactly `Standard`)."""
     services = [d for _, d in DOCUMENTS if d["kind"] == "InferenceService"]
     assert services
+    shapes = set()
     for service in services:
+        mode = service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"]
+        assert mode in ("Knative", "Standard")
+        assert admission_errors(service) == []
         percent = service["spec"]["predictor"].get("canaryTrafficPercent")
         if percent is not None:
-            assert 0 <= percent <= 100
-            assert service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
+            assert 0 <= percent <= 100 and mode == "Knative"
+            shapes.add("knative-canary")
+        for canary in service["spec"].get("canary", []):
+            assert mode == "Standard" and 0 <= canary["trafficPercent"] <= 100
+            assert canary["predictor"]["name"] != service["spec"]["predictor"].get("name")
+            shapes.add("standard-canary")
+        # A named predictor's Deployment and Service are `{isvc}-{name}-predictor`: DNS labels too.
+        for predictor in [service["spec"]["predictor"]] + [c["predictor"] for c in service["spec"].get("canary", [])]:
+            if "name" in predictor:
+                assert len(f"{service['metadata']['name']}-{predictor['name']}-predictor") <= 63
+    assert shapes == {"knative-canary", "standard-canary"}
+
+
+@pytest.mark.parametrize("change,refusal", [
+    (lambda s: s["metadata"]["annotations"].update({"serving.kserve.io/deploymentMode": "RawDeployment"}),
+     "only admitted with the annotation"),
+    (lambda s: s["spec"]["canary"][0]["predictor"].update(name=s["spec"]["predictor"]["name"]),
+     "conflicts with the stable"),
+    (lambda s: s["spec"]["canary"][0]["predictor"].update(maxReplicas=3), "must not set maxReplicas"),
+    (lambda s: s["spec"]["predictor"].update(canaryTrafficPercent=10), "Knative mode only"),
+    (lambda s: s["spec"]["canary"].append({"predictor": {"name": "x", "model": {}}, "trafficPercent": 100}),
+     "over 100"),
+])
+def test_the_admission_rules_refuse_what_kserve_refuses(change, refusal):
+    import copy
+
+    standard = next(d for _, d in DOCUMENTS if d["kind"] == "InferenceService" and d["spec"].get("canary"))
+    service = copy.deepcopy(standard)
+    change(service)
+    assert any(refusal in message for message in admission_errors(service)), admission_errors(service)
 
 
 def test_mlflow_models_use_protocol_v2_and_a_storage_folder():
