@@ -5,7 +5,12 @@ The exporter serves what a KServe predictor's queue-proxies export in Knative (s
 mode, one set of series per revision: `revision_app_request_count` (a counter with
 `namespace_name`, `configuration_name`, `revision_name`, `response_code`,
 `response_code_class`) and `revision_app_request_latencies` (a histogram in milliseconds),
-with counts growing with wall-clock time at each revision's request rate. Prometheus runs on
+with counts growing with wall-clock time at each revision's request rate; and what the mesh
+exports for KServe's Standard mode, one set per Deployment (`Workload`): Istio's standard
+metrics `istio_requests_total` (a counter with `reporter`, `destination_workload`,
+`destination_workload_namespace`, `response_code`) and `istio_request_duration_milliseconds` (a
+histogram in milliseconds), as istio.io's reference (docs/reference/config/telemetry/metrics)
+names them. Prometheus runs on
 a free loopback port with its own storage folder, scrapes every second, and is stopped (its
 process group) when the test is done.
 """
@@ -46,6 +51,40 @@ class Revision:
     latency_ms: float = 20.0  # every request takes this long
 
 
+@dataclass(frozen=True)
+class Workload:
+    """One Deployment of a Standard-mode predictor (`{isvc}-{name}-predictor`) and its traffic."""
+
+    namespace: str
+    name: str
+    requests_per_second: float
+    error_share: float = 0.0
+    latency_ms: float = 20.0
+
+
+def istio_exposition(workloads: list[Workload], elapsed: float) -> str:
+    """Istio's standard metrics as the destination sidecars report them, after `elapsed` seconds.
+    Each request is reported once by the gateway too (`reporter="source"`), as a mesh does: a
+    query that forgets `reporter` counts it twice."""
+    lines = ["# TYPE istio_requests_total counter", "# TYPE istio_request_duration_milliseconds histogram"]
+    for workload in workloads:
+        total = math.floor(workload.requests_per_second * elapsed)
+        errors = math.floor(total * workload.error_share)
+        for reporter in ("destination", "source"):
+            base = (f'reporter="{reporter}",destination_workload_namespace="{workload.namespace}",'
+                    f'destination_workload="{workload.name}",source_workload="istio-ingressgateway"')
+            lines.append(f'istio_requests_total{{{base},response_code="200"}} {total - errors}')
+            if workload.error_share:
+                lines.append(f'istio_requests_total{{{base},response_code="503"}} {errors}')
+            for bound in BUCKETS_MS:
+                count = total if workload.latency_ms <= bound else 0
+                lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="{bound}"}} {count}')
+            lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="+Inf"}} {total}')
+            lines.append(f"istio_request_duration_milliseconds_sum{{{base}}} {total * workload.latency_ms}")
+            lines.append(f"istio_request_duration_milliseconds_count{{{base}}} {total}")
+    return "\n".join(lines) + "\n"
+
+
 def exposition(revisions: list[Revision], elapsed: float) -> str:
     """The Prometheus text format of the revisions' series after `elapsed` seconds."""
     lines = ["# TYPE revision_app_request_count counter",
@@ -70,14 +109,16 @@ def exposition(revisions: list[Revision], elapsed: float) -> str:
 
 
 @contextmanager
-def knative_exporter(revisions: list[Revision]):
-    """An HTTP server on 127.0.0.1 serving the revisions' metrics at /metrics; yields its
-    `host:port`."""
+def knative_exporter(revisions: list[Revision], workloads: list[Workload] = ()):
+    """An HTTP server on 127.0.0.1 serving the revisions' (and the Standard-mode workloads')
+    metrics at /metrics; yields its `host:port`."""
     started = time.monotonic()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            body = exposition(revisions, time.monotonic() - started).encode()
+            elapsed = time.monotonic() - started
+            body = (exposition(revisions, elapsed) + (istio_exposition(list(workloads), elapsed)
+                                                      if workloads else "")).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.send_header("Content-Length", str(len(body)))

@@ -31,7 +31,8 @@ import yaml
 from conftest import REPO, SPECS, run_mlspec
 from support.lab_spec import lab_spec
 from support import expr_subset
-from support.prometheus import PROMETHEUS, Revision, knative_exporter, prometheus_server, query, vector_values
+from support.prometheus import (PROMETHEUS, Revision, Workload, knative_exporter, prometheus_server, query,
+                                vector_values)
 
 GENERATED = REPO / "generated"
 GOLDEN = REPO / "tests/cases/golden"
@@ -54,6 +55,22 @@ LAB_SPEC = lab_spec(
     <<: *model
     registry: {name: Legacy}
     rollout: {backend: iter8, canaryTrafficPercent: 4, slo: defaults}
+  standard:
+    <<: *model
+    registry: {name: Standard}
+    serving: {format: mlflow, storageUri: s3://models/standard/2, modelVersion: "2", mode: standard}
+    rollout:
+      canaryTrafficPercent: 4
+      slo: defaults
+      stable: {storageUri: s3://models/standard/1, modelVersion: "1"}
+  standard-custom:
+    <<: *model
+    registry: {name: StandardCustom}
+    serving: {format: mlflow, storageUri: s3://models/standard-custom/2, modelVersion: "2", mode: standard}
+    rollout:
+      canaryTrafficPercent: 4
+      slo: custom-standard
+      stable: {storageUri: s3://models/standard-custom/1, modelVersion: "1"}
 """,
     rest="""\
 slos:
@@ -67,6 +84,15 @@ slos:
     queries:
       errorRate: 'sum by (revision_name) (rate(revision_app_request_count{response_code=~"5..", {{selector}}}[{{window}}])) / sum by (revision_name) (rate(revision_app_request_count{{{selector}}}[{{window}}]))'
       latencyP95Ms: 'histogram_quantile(0.99, sum by (revision_name, le) (rate(revision_app_request_latencies_bucket{{{selector}}}[{{window}}])))'
+  custom-standard:
+    errorRate: {max: 0.01}
+    latencyP95Ms: {max: 100}
+    minRequests: 100
+    interval: 5s
+    iterations: 2
+    queries:
+      errorRate: 'sum by (destination_workload) (rate(istio_requests_total{response_code=~"5..", {{selector}}}[{{window}}])) / sum by (destination_workload) (rate(istio_requests_total{{{selector}}}[{{window}}]))'
+      latencyP95Ms: 'histogram_quantile(0.99, sum by (destination_workload, le) (rate(istio_request_duration_milliseconds_bucket{{{selector}}}[{{window}}])))'
 environments:
   healthy: {namespace: healthy}
   errors: {namespace: errors}
@@ -91,6 +117,13 @@ def _revisions(namespace: str, service: str, canary: dict) -> list[Revision]:
     return [Revision(namespace, configuration, f"{configuration}-00001", 1000 - canary["requests_per_second"],
                      latency_ms=20),
             Revision(namespace, configuration, f"{configuration}-00002", **canary)]
+
+
+def _workloads(namespace: str, service: str, canary: dict) -> list[Workload]:
+    """KServe Standard mode: the stable predictor's Deployment (version 1) and the canary's (version 2),
+    `{isvc}-{name}-predictor` (constants.PredictorServiceName)."""
+    return [Workload(namespace, f"{service}-v1-predictor", 1000 - canary["requests_per_second"], latency_ms=20),
+            Workload(namespace, f"{service}-v2-predictor", **canary)]
 
 
 def _documents(folder: Path) -> list[dict]:
@@ -169,8 +202,11 @@ def test_every_query_keeps_one_sample_per_revision(folder, document):
             expr_subset.parse(metric["successCondition"])  # the subset the evaluator knows (else Unsupported)
             assert metric["successCondition"].startswith(("all(result", "len(result) > 0 && all(result"))
     assert queries
+    # Knative mode: one sample per revision; Standard mode: per Deployment (stable and canary).
     for promql in queries:
-        assert "by (revision_name" in promql, promql
+        assert "by (revision_name" in promql or "by (destination_workload" in promql, promql
+        if "istio_" in promql:
+            assert 'reporter="destination"' in promql, promql  # each request counted once
 
 
 @pytest.mark.parametrize("condition,result,expected", [
@@ -205,22 +241,24 @@ def test_a_bad_canary_at_a_few_percent_fails_and_a_healthy_one_passes(tmp_path):
     run_mlspec("compile", str(spec), "--out", str(tmp_path / "out"), cwd=tmp_path, check=True)
     run_mlspec("compile", str(SPECS / "customer-churn.yaml"), "--out", str(tmp_path / "out"), cwd=tmp_path,
                check=True)
-    revisions = []
+    revisions, workloads = [], []
     for namespace, canary in SCENARIOS.items():
         for model in ("argo", "custom", "legacy"):
             revisions += _revisions(namespace, f"lab-{model}", canary)
+        for model in ("standard", "standard-custom"):
+            workloads += _workloads(namespace, f"lab-{model}", canary)
     # customer-churn in prod: the issue's canary (4% of the traffic, 10% errors, a 4 s p95); in dev a healthy one.
     revisions += _revisions("models", "customer-churn-churn",
                             dict(requests_per_second=40, error_share=0.10, latency_ms=4000))
     revisions += _revisions("models-dev", "customer-churn-churn", SCENARIOS["healthy"])
 
-    with knative_exporter(revisions) as target, prometheus_server(target, tmp_path / "prometheus") as url:
+    with knative_exporter(revisions, workloads) as target, prometheus_server(target, tmp_path / "prometheus") as url:
         _wait_for_data(url, seconds=12)
         for namespace, failing in EXPECTED_FAILURES.items():
             folder = tmp_path / "out/lab/k8s" / namespace
             runs = {d["metadata"]["labels"]["mlspec.dev/model"]: d for d in _documents(folder)
                     if d["kind"] == "AnalysisRun"}
-            assert set(runs) == {"argo", "custom"}
+            assert set(runs) == {"argo", "custom", "standard", "standard-custom"}
             for model, run in runs.items():
                 outcome = _judge_analysis_run(url, run)
                 assert {name for name, ok in outcome.items() if not ok} == failing, (namespace, model, outcome)
@@ -241,6 +279,12 @@ def test_a_bad_canary_at_a_few_percent_fails_and_a_healthy_one_passes(tmp_path):
         p95 = vector_values(query(url, "histogram_quantile(0.95, sum(rate(revision_app_request_latencies_bucket"
                                        f"{{{selector}}}[10s])) by (le))"))
         assert overall[0] <= 0.01 and p95[0] <= 100, (overall, p95)
+        # The same in Standard mode: over both Deployments the errors namespace's canary is diluted.
+        selector = 'reporter="destination", destination_workload_namespace="errors"'
+        overall = vector_values(query(url, f'sum(rate(istio_requests_total{{response_code=~"5..", {selector},'
+                                           f' destination_workload=~"lab-standard-v.-predictor"}}[10s])) / sum(rate('
+                                           f'istio_requests_total{{{selector}, destination_workload=~"lab-standard-v.-predictor"}}[10s]))'))
+        assert overall[0] <= 0.01, overall
 
 
 def _wait_for_data(url: str, seconds: float) -> None:
