@@ -13,6 +13,12 @@ when asked, a publish), never a change to generated files or to the cluster:
 - rollback sets `rollout.phase: rolledBack` (`canaryTrafficPercent: 0`: all traffic back
   on the previous revision).
 
+In KServe's Standard mode (`serving.mode: standard`) the same phases take the shape of
+`spec.canary` (targets/kserve.py): a canary started after a promoted version records that
+version as `rollout.stable`, which stays the predictor beside the canary; completing the canary
+makes the canary's model the predictor and removes the canary; a rollback removes the canary
+and needs a `rollout.stable` to return to.
+
 When the spec has environments the values go into that environment's `overrides` (one
 dotted key each, or inside an override that already covers them), so other environments
 keep what they serve. Edits are spliced into the text (`yaml_edit`): the diff is exactly
@@ -174,13 +180,37 @@ def plan_promote(unit: SpecUnit, model_name: str, env_name: str, version: str | 
         if rollout is not None:
             if rollout.phase != "canary":
                 changes[("rollout", "phase")] = "canary"
+            changes.update(_stable_changes(serving, rollout))
             summary = (f"{model_name} version {version}: canary started in {env_name}"
                        f" ({rollout.canary_traffic_percent}% of traffic)")
+            if serving.mode == "standard":
+                stable = changes.get(("rollout", "stable", "storageUri"), rollout.stable_storage_uri)
+                summary += (f", beside the stable version {_stable_version(changes, rollout)}" if stable else
+                            ", serving alone: there is no stable version yet")
         else:
             summary = f"{model_name} version {version} now serves in {env_name}"
     promotion = _edit(unit, model_name, env_name, changes, summary)
     promotion.version = str(version)
     return promotion
+
+
+def _stable_changes(serving, rollout) -> dict[tuple[str, ...], object]:
+    """Standard mode: starting a canary after a promoted version makes that version the stable
+    predictor (`rollout.stable`), which keeps serving beside the canary (`spec.canary`) and which a
+    rollback returns to. After a canary that never completed (in canary or rolled back) the
+    stable version stays; Knative mode keeps the previous revision itself."""
+    if serving.mode != "standard" or rollout.phase != "promoted" or serving.storage_uri is None:
+        return {}
+    changes: dict[tuple[str, ...], object] = {}
+    if rollout.stable_storage_uri != serving.storage_uri:
+        changes[("rollout", "stable", "storageUri")] = serving.storage_uri
+    if serving.model_version is not None and rollout.stable_model_version != serving.model_version:
+        changes[("rollout", "stable", "modelVersion")] = str(serving.model_version)
+    return changes
+
+
+def _stable_version(changes: dict, rollout) -> str:
+    return str(changes.get(("rollout", "stable", "modelVersion"), rollout.stable_model_version or "?"))
 
 
 def plan_complete_canary(unit: SpecUnit, model_name: str, env_name: str, evidence: str) -> Promotion:
@@ -214,9 +244,15 @@ def plan_rollback(unit: SpecUnit, model_name: str, env_name: str, evidence: str 
     if model.rollout.phase == "rolledBack":
         promotion = _edit(unit, model_name, env_name, {}, f"{model_name} is already rolled back in {env_name}")
     else:
+        if model.serving.mode == "standard" and model.rollout.stable_storage_uri is None:
+            raise UsageError(f"{model_name} serves in KServe Standard mode without a stable version"
+                             " (`rollout.stable`): there is no previous version to send the traffic back to;"
+                             " promote the previous version instead")
+        previous = ("the stable version " + (model.rollout.stable_model_version or model.rollout.stable_storage_uri)
+                    + " (the canary is removed)") if model.serving.mode == "standard" else "the previous revision"
         promotion = _edit(unit, model_name, env_name, {("rollout", "phase"): "rolledBack"},
                           f"{model_name} version {model.serving.model_version or '?'} rolled back in {env_name}:"
-                          " all traffic on the previous revision" + (f" ({evidence})" if evidence else ""))
+                          f" all traffic on {previous}" + (f" ({evidence})" if evidence else ""))
     promotion.evidence, promotion.version = evidence, version
     return promotion
 
@@ -261,7 +297,8 @@ def _set_override(text: str, env_name: str, target: tuple[str, ...], value) -> s
 
 # The spec keys an edit sets (under the model's `serving` and `rollout`) -> the IR fields that
 # hold their values once the edited spec is resolved.
-IR_FIELDS = {"storageUri": "storage_uri", "modelVersion": "model_version", "phase": "phase"}
+IR_FIELDS = {"storageUri": "storage_uri", "modelVersion": "model_version", "phase": "phase",
+             "stable.storageUri": "stable_storage_uri", "stable.modelVersion": "stable_model_version"}
 
 
 def _verify(promotion: Promotion, before: SpecUnit) -> None:
@@ -281,7 +318,8 @@ def _verify(promotion: Promotion, before: SpecUnit) -> None:
             if (old.serving, old.rollout) != (new.serving, new.rollout):
                 raise RuntimeError(f"editing {promotion.env} changed {env.name} as well")
             continue
-        for (section, key), value in promotion.changes.items():
+        for (section, *keys), value in promotion.changes.items():
+            key = ".".join(keys)
             if getattr(getattr(new, section), IR_FIELDS[key]) != value:
                 raise RuntimeError(f"the edit did not set {section}.{key} to {value!r}")
 

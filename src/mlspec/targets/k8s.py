@@ -62,7 +62,7 @@ def standard_canary_active(model: IRModel) -> bool:
     """Standard mode with a stable version to keep serving: the new version is a `spec.canary`."""
     rollout = model.rollout
     return (model.serving.mode == "standard" and rollout is not None and rollout.phase == "canary"
-            and rollout.stable_storage_uri is not None)
+            and rollout.stable_storage_uri not in (None, model.serving.storage_uri))
 
 
 def predictor_deployments(model: IRModel) -> list[str]:

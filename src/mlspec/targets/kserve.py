@@ -107,10 +107,11 @@ def inference_service(env: IREnvironment, model: IRModel) -> dict:
         return _inference_service(env, model, annotations, _knative_predictor(env, model), None)
     if rollout is None:
         return _inference_service(env, model, annotations, _predictor(env, model, serving.storage_uri), None)
-    if rollout.phase == "promoted" or rollout.stable_storage_uri is None:
+    if rollout.phase == "promoted" or rollout.stable_storage_uri in (None, serving.storage_uri):
         # Promoted: the canary's predictor became the stable one under its own name (KServe keeps its
         # Deployment: "set predictor.name to the canary name and remove the canary entry"). Without a
-        # stable version (the first rollout) the version serves alone, as in Knative mode.
+        # stable version (the first rollout), or when it is the stable version itself, the version
+        # serves alone, as in Knative mode.
         predictor = _predictor(env, model, serving.storage_uri, k8s.canary_name(model))
         return _inference_service(env, model, annotations, predictor, None)
     stable = _predictor(env, model, rollout.stable_storage_uri, k8s.stable_name(model))
