@@ -157,8 +157,9 @@ _TABLE = (
     Code("E407", _E, "check", "a custom SLO query that does not judge each revision",
          "A canary analysis judges every revision of the predictor on its own, so a query under `slos.*.queries`\n"
          "must select with `{{selector}}` and keep the `revision_name` label in its result, one sample per\n"
-         "revision (e.g. `sum by (revision_name) (rate(...{ {{selector}} }[{{window}}]))`). A query summed over all\n"
-         "revisions would let a canary taking a few percent of the traffic hide behind the stable revision."),
+         "revision (e.g. `sum by (revision_name) (rate(...{ {{selector}} }[{{window}}]))`); for a model served in\n"
+         "`serving.mode: standard` the label is the Deployment's, `destination_workload` (the mesh's series). A query\n"
+         "summed over all revisions would let a canary taking a few percent of the traffic hide behind the stable one."),
     Code("E408", _E, "check", "a serving format the trained model cannot be logged in",
          "The training pipeline logs the model in the MLflow flavor its serving format needs: `mlflow` and `custom`\n"
          "as an MLflow (scikit-learn) model, `sklearn` as a pickle KServe's scikit-learn server loads (a\n"
