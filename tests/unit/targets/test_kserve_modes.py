@@ -1,0 +1,31 @@
+"""KServe deployment modes: the names a Standard-mode canary's predictors get, and the series
+each mode's canary analysis reads (one sample per revision, the mode's label)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mlspec.check.consistency import _predictor_name as checked_name
+from mlspec.spec.models import REVISION_LABELS
+from mlspec.targets import k8s
+
+# KServe's CRD pattern for PredictorSpec.name (pkg/apis/serving/v1beta1/predictor.go).
+PREDICTOR_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+@pytest.mark.parametrize("version", ["1", "12", "2.0", "v3", "Release_7", "1-", "a.b.c", None])
+def test_predictor_names_fit_kserve_and_the_check_derives_the_same(version):
+    name = k8s.predictor_name(version, "canary")
+    assert PREDICTOR_NAME.match(name), name
+    assert checked_name(version, "canary") == name  # E411 judges the names the target writes
+
+
+@pytest.mark.parametrize("mode", ["knative", "standard"])
+def test_every_default_query_keeps_the_modes_revision_label(mode):
+    label = REVISION_LABELS[mode]
+    for query in (k8s.DEFAULT_ERROR_RATE_QUERY[mode], k8s.DEFAULT_LATENCY_QUERY[mode]):
+        assert f"by ({label}" in query and "{{selector}}" in query and "{{window}}" in query
+    other = REVISION_LABELS["standard" if mode == "knative" else "knative"]
+    assert other not in k8s.DEFAULT_ERROR_RATE_QUERY[mode] + k8s.DEFAULT_LATENCY_QUERY[mode]
