@@ -3,8 +3,6 @@ derived names with Kubernetes limits, features with the platform services they n
 
 from __future__ import annotations
 
-import re
-
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
@@ -129,23 +127,26 @@ def check_canary_mode(ctx: CheckContext) -> None:
                               " Knative mode only; in Standard mode the canary is `spec.canary`",
                       path + ("backend",), help="use `backend: kserve-analysis`, or `serving.mode: knative`")
         stable = rollout.stable
+        service = names.inference_service_name(ctx.spec.metadata.name, name)
+        for key, version, fallback in (("serving", serving.modelVersion, "canary"),
+                                       ("stable", stable.modelVersion if stable else None, "stable")):
+            deployment = names.predictor_deployment(service, names.predictor_name(version, fallback))
+            if (key == "serving" or stable is not None) and len(deployment) > 63:
+                ctx.error("E209", f"Standard mode names the predictor's Deployment `{deployment}`, {len(deployment)}"
+                                  " characters; Kubernetes allows 63",
+                          ("models", name, "serving", "modelVersion") if key == "serving"
+                          else path + ("stable", "modelVersion"),
+                          help="shorten the model or system name, or the model version")
         if rollout.phase == "rolledBack" and stable is None:
             ctx.error("E411", "a Standard-mode rollback serves `rollout.stable`, but the model has none: there is"
                               " no previous version to go back to", path + ("phase",),
                       help="name the version to return to under `rollout.stable`, or promote it")
         if stable is not None and serving.storageUri is not None and stable.storageUri != serving.storageUri \
-                and _predictor_name(stable.modelVersion, "stable") == _predictor_name(serving.modelVersion, "canary"):
+                and names.predictor_name(stable.modelVersion, "stable") == names.predictor_name(serving.modelVersion, "canary"):
             ctx.error("E411", f"the stable version and the canary would both be the predictor"
-                              f" `{_predictor_name(stable.modelVersion, 'stable')}` (KServe refuses a canary named"
+                              f" `{names.predictor_name(stable.modelVersion, 'stable')}` (KServe refuses a canary named"
                               " like the stable predictor)", path + ("stable", "modelVersion"),
                       help="give the stable and the canary their own `modelVersion`")
-
-
-def _predictor_name(version: str | None, fallback: str) -> str:
-    # The same rule as targets/k8s.predictor_name (check sits below targets; a test keeps them equal).
-    if not version:
-        return fallback
-    return ("v" + re.sub(r"[^a-z0-9-]", "-", version.lower())).rstrip("-")
 
 
 def check_derived_names(ctx: CheckContext) -> None:

@@ -135,7 +135,9 @@ _TABLE = (
          "Two names derive the same generated name (`a-b` and `a_b` both become `a_b` in Python), or differ only in\n"
          "case where file systems and registries may confuse them."),
     Code("E209", _E, "check", "derived Kubernetes name too long",
-         "An InferenceService name (`<system>-<model>`) must leave room for Knative's `-predictor-00001` suffix."),
+         "An InferenceService name (`<system>-<model>`) must leave room for Knative's `-predictor-00001` suffix. In\n"
+         "KServe Standard mode a rollout's predictors are Deployments named `<system>-<model>-v<modelVersion>-predictor`,\n"
+         "which must fit a DNS label (63 characters) too."),
     Code("E210", _E, "build", "the same system in two spec files",
          "Each spec file compiles into `generated/<metadata.name>/`, so two files may not share a `metadata.name`."),
     Code("E301", _E, "check", "a secret written inline",

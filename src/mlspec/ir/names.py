@@ -6,9 +6,24 @@ here, and checking for collisions in one place, keeps targets from inventing the
 
 from __future__ import annotations
 
+import re
+
 # Knative names a predictor's revisions `<isvc>-predictor-00001`, and a revision name is
 # a DNS-1123 label (63 characters), so an InferenceService name may use 47 of them.
 MAX_INFERENCE_SERVICE_NAME = 63 - len("-predictor-00001")
+
+
+def predictor_name(version: str | None, fallback: str) -> str:
+    """A KServe Standard-mode predictor's `name` (KServe names its Deployment and Service
+    `{isvc}-{name}-predictor`, constants.PredictorServiceName): `v` and the model version,
+    lower-cased, in the CRD's pattern `^[a-z]([-a-z0-9]*[a-z0-9])?$`; `fallback` without a version."""
+    if not version:
+        return fallback
+    return ("v" + re.sub(r"[^a-z0-9-]", "-", version.lower())).rstrip("-")
+
+
+def predictor_deployment(service: str, name: str | None) -> str:
+    return f"{service}-{name}-predictor" if name else f"{service}-predictor"
 
 
 def k8s_name(*parts: str) -> str:

@@ -7,8 +7,7 @@ files the targets write there, so a target names its own files.)
 
 from __future__ import annotations
 
-import re
-
+from mlspec.ir import names
 from mlspec.ir.model import IREnvironment, IRModel, IRSystem
 from mlspec.spec.models import REVISION_LABELS
 
@@ -41,21 +40,12 @@ def metadata(name: str, namespace: str, system: IRSystem, env: IREnvironment, mo
     return meta
 
 
-def predictor_name(version: str | None, fallback: str) -> str:
-    """A Standard-mode predictor's `name` (KServe names its Deployment and Service
-    `{isvc}-{name}-predictor`, constants.PredictorServiceName): `v` and the model version,
-    lower-cased, in the CRD's pattern `^[a-z]([-a-z0-9]*[a-z0-9])?$`; `fallback` without a version."""
-    if not version:
-        return fallback
-    return ("v" + re.sub(r"[^a-z0-9-]", "-", version.lower())).rstrip("-")
-
-
 def canary_name(model: IRModel) -> str:
-    return predictor_name(model.serving.model_version, "canary")
+    return names.predictor_name(model.serving.model_version, "canary")
 
 
 def stable_name(model: IRModel) -> str:
-    return predictor_name(model.rollout.stable_model_version, "stable")
+    return names.predictor_name(model.rollout.stable_model_version, "stable")
 
 
 def standard_canary_active(model: IRModel) -> bool:
@@ -67,14 +57,13 @@ def standard_canary_active(model: IRModel) -> bool:
 
 def predictor_deployments(model: IRModel) -> list[str]:
     """Standard mode: the Deployments whose requests a canary analysis judges, stable first."""
-    service = model.inference_service
     rollout = model.rollout
     if rollout is None:
-        return [f"{service}-predictor"]
-    names = [canary_name(model)]
+        return [names.predictor_deployment(model.inference_service, None)]
+    found = [canary_name(model)]
     if standard_canary_active(model):
-        names.insert(0, stable_name(model))
-    return [f"{service}-{name}-predictor" for name in names]
+        found.insert(0, stable_name(model))
+    return [names.predictor_deployment(model.inference_service, name) for name in found]
 
 
 # Per revision, the label a query keeps (one sample per revision) and the default queries, per
