@@ -6,7 +6,7 @@ from __future__ import annotations
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
-from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS, REVISION_LABELS
+from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 
 def check_model_settings(ctx: CheckContext) -> None:
@@ -92,7 +92,7 @@ def check_slo_queries(ctx: CheckContext) -> None:
     for name, slo in ctx.spec.slos.items():
         modes = sorted({m.serving.mode for m in ctx.spec.models.values()
                         if m.serving and m.rollout and m.rollout.slo == name}) or ["knative"]
-        labels = [REVISION_LABELS[mode] for mode in modes]
+        labels = [names.REVISION_LABELS[mode] for mode in modes]
         for field in ("errorRate", "latencyP95Ms"):
             query = getattr(slo.queries, field) if slo.queries else None
             if query is None:

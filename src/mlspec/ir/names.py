@@ -13,6 +13,12 @@ import re
 MAX_INFERENCE_SERVICE_NAME = 63 - len("-predictor-00001")
 
 
+# The label that tells a predictor's revisions apart in each KServe deployment mode's request
+# series (targets/k8s.py): Knative's queue-proxy `revision_name`, the mesh's `destination_workload`
+# (the Deployment) in Standard mode.
+REVISION_LABELS = {"knative": "revision_name", "standard": "destination_workload"}
+
+
 def predictor_name(version: str | None, fallback: str) -> str:
     """A KServe Standard-mode predictor's `name` (KServe names its Deployment and Service
     `{isvc}-{name}-predictor`, constants.PredictorServiceName): `v` and the model version,

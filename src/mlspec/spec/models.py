@@ -520,11 +520,6 @@ def _kserve_storage(value: str | None) -> str | None:
     return value
 
 
-# The label that tells a predictor's revisions apart in each KServe deployment mode's request
-# series (targets/k8s.py): Knative's queue-proxy `revision_name`, the mesh's `destination_workload`
-# (the Deployment) in Standard mode.
-REVISION_LABELS = {"knative": "revision_name", "standard": "destination_workload"}
-
 SERVING_FORMATS = ("mlflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "triton", "custom")
 
 

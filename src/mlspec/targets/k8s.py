@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from mlspec.ir import names
 from mlspec.ir.model import IREnvironment, IRModel, IRSystem
-from mlspec.spec.models import REVISION_LABELS
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}
 
@@ -85,7 +84,7 @@ def predictor_deployments(model: IRModel) -> list[str]:
 # only latency (`request_predict_seconds`, python/kserve/kserve/metrics.py, labelled `model_name`,
 # no status code, no Deployment), so it cannot give an error rate per canary: with another Gateway
 # implementation, override the queries (`slos.*.queries`).
-REVISION_LABEL = REVISION_LABELS
+REVISION_LABEL = names.REVISION_LABELS
 DEFAULT_ERROR_RATE_QUERY = {
     "knative": 'sum by (revision_name) (rate(revision_app_request_count{response_code_class="5xx", {{selector}}}'
                '[{{window}}])) / sum by (revision_name) (rate(revision_app_request_count{{{selector}}}[{{window}}]))',

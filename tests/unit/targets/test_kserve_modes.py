@@ -8,7 +8,6 @@ import re
 import pytest
 
 from mlspec.ir import names
-from mlspec.spec.models import REVISION_LABELS
 from mlspec.targets import k8s
 
 # KServe's CRD pattern for PredictorSpec.name (pkg/apis/serving/v1beta1/predictor.go).
@@ -23,8 +22,8 @@ def test_predictor_names_fit_kserve(version):
 
 @pytest.mark.parametrize("mode", ["knative", "standard"])
 def test_every_default_query_keeps_the_modes_revision_label(mode):
-    label = REVISION_LABELS[mode]
+    label = names.REVISION_LABELS[mode]
     for query in (k8s.DEFAULT_ERROR_RATE_QUERY[mode], k8s.DEFAULT_LATENCY_QUERY[mode]):
         assert f"by ({label}" in query and "{{selector}}" in query and "{{window}}" in query
-    other = REVISION_LABELS["standard" if mode == "knative" else "knative"]
+    other = names.REVISION_LABELS["standard" if mode == "knative" else "knative"]
     assert other not in k8s.DEFAULT_ERROR_RATE_QUERY[mode] + k8s.DEFAULT_LATENCY_QUERY[mode]
