@@ -177,6 +177,9 @@ def test_a_zero_percent_canary_is_a_dark_launch(project, shared_dir):
     assert invoke_mlspec("compile", "specs", cwd=project).returncode == 0
     service = _service(project, shared_dir)
     assert _served(service) == (("v10", V10), [("v11", V11, 0)])
+    # nothing reaches the canary, so nothing is judged: no AnalysisRun (decide waits), the template stays
+    assert not (_k8s(project) / "analysisrun-fraud-score.yaml").exists()
+    assert (_k8s(project) / "analysistemplate-fraud-score.yaml").exists()
     broken = copy.deepcopy(service)
     broken["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] = "RawDeployment"
     assert admission_errors(broken)  # KServe wants exactly `Standard`, not the deprecated alias

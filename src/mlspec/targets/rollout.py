@@ -60,9 +60,20 @@ def rollout_files(model: IRModel) -> list[str]:
         return [f"iter8-metrics-{model.k8s_name}.yaml"] + (
             [f"iter8-experiment-{model.k8s_name}.yaml"] if model.rollout.phase == "canary" else [])
     files = [f"analysistemplate-{model.k8s_name}.yaml"]
-    if model.rollout.phase == "canary":
+    if analysed(model):
         files.append(f"analysisrun-{model.k8s_name}.yaml")
     return files
+
+
+def analysed(model: IRModel) -> bool:
+    """Whether the canary is analysed now: while it is on, except a Standard-mode dark launch
+    (`spec.canary` at 0%: no request reaches it, so there is nothing to judge and the request
+    count would always fail it). `rollout decide` then finds no run and changes nothing; raise the
+    share to start the analysis, or complete the canary with `mlspec promote --force`."""
+    rollout = model.rollout
+    if rollout.phase != "canary":
+        return False
+    return not (k8s.standard_canary_active(model) and rollout.canary_traffic_percent == 0)
 
 
 # --- Argo Rollouts analysis -----------------------------------------------------------------
@@ -70,7 +81,7 @@ def rollout_files(model: IRModel) -> list[str]:
 
 def analysis_documents(env: IREnvironment, model: IRModel) -> list[str]:
     documents = [dump_yaml(analysis_template(env, model))]
-    if model.rollout.phase == "canary":
+    if analysed(model):
         documents.append(dump_yaml(analysis_run(env, model)))
     return documents
 
