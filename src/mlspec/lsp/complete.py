@@ -113,13 +113,15 @@ def _references(ctx: CursorContext, data) -> list[Item] | None:
 
             task = _get(data, ("models", path[1], "task"))
             metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-            present = _get(data, path) or {}
+            present = _get(data, path)
+            present = present if isinstance(present, dict) else {}
             return [Item(m, "key", f'{m}: ">= "', f"gate metric ({task or 'classification'})")
                     for m in metrics if m not in present]
         if _matches(("featureViews", "*", "features"), path):
             source = _get(data, ("featureViews", path[1], "source"))
             columns = _get(data, ("datasets", source, "columns")) if isinstance(source, str) else None
-            present = _get(data, path) or {}
+            present = _get(data, path)
+            present = present if isinstance(present, dict) else {}
             return [Item(name, "key", f"{name}: {column.get('type')}" if isinstance(column, dict) else f"{name}: ",
                          f"column of `{source}`") for name, column in (columns or {}).items() if name not in present]
     return None

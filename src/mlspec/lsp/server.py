@@ -132,6 +132,20 @@ class SpecServer(LanguageServer):
             table.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
+    def markup(self, formats, text: str) -> types.MarkupContent:
+        """Markdown when the client renders it (its capabilities say), else the same text plain."""
+        markdown = types.MarkupKind.Markdown in (formats or ())
+        return types.MarkupContent(kind=types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText,
+                                   value=text)
+
+    def _capability(self, *names):
+        value = self.client_capabilities
+        for name in names:
+            value = getattr(value, name, None)
+            if value is None:
+                return None
+        return value
+
     # --- positions: the client's units at the edge ----------------------------------------
 
     def to_client(self, uri: str, analysis: Analysis, rng: TextRange) -> types.Range:
@@ -225,7 +239,7 @@ def build_server(codes_url: str = "") -> SpecServer:
         text = await asyncio.get_running_loop().run_in_executor(None, hover_text, analysis, line, col, memo, feeds)
         if not text:
             return None
-        return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text))
+        return types.Hover(contents=ls.markup(ls._capability("text_document", "hover", "content_format"), text))
 
     @server.feature(types.TEXT_DOCUMENT_DEFINITION)
     async def definition(ls: SpecServer, params: types.DefinitionParams) -> list[types.Location] | None:
@@ -269,10 +283,10 @@ def build_server(codes_url: str = "") -> SpecServer:
         replace = ls.to_client(uri, analysis, TextRange(line, ctx.start, line, col))
         kinds = {"key": types.CompletionItemKind.Property, "value": types.CompletionItemKind.Value,
                  "reference": types.CompletionItemKind.Reference}
+        formats = ls._capability("text_document", "completion", "completion_item", "documentation_format")
         items = [types.CompletionItem(
             label=item.label, kind=kinds[item.kind], detail=item.detail or None,
-            documentation=types.MarkupContent(kind=types.MarkupKind.Markdown, value=item.documentation)
-            if item.documentation else None,
+            documentation=ls.markup(formats, item.documentation) if item.documentation else None,
             text_edit=types.TextEdit(range=replace, new_text=item.insert),
             filter_text=item.label, sort_text=f"{index:04d}")
             for index, item in enumerate(complete(ctx, data))]
