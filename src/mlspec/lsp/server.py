@@ -15,6 +15,7 @@ this process, Python writes no bytecode).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -35,6 +36,10 @@ NAME = "mlspec"
 # Past this size a hover does not compile the spec to find what a value feeds (two compiles
 # of a spec that large take seconds; `mlspec explain` answers it).
 FEEDS_MAX_CHARS = 512 * 1024
+# A document up to this size is analysed on the server's own thread (a typical spec takes
+# ~10 ms; a thread hop costs more than that under load). A larger one goes to the worker
+# thread, so the server keeps reading while it works and skips versions edited meanwhile.
+INLINE_MAX_CHARS = 256 * 1024
 
 
 def codes_doc_url() -> str:
@@ -70,6 +75,7 @@ class SpecServer(LanguageServer):
         self.running: dict[str, asyncio.Task] = {}
         self.opened: set[str] = set()
         self.memos: dict[str, tuple[int | None, dict]] = {}  # uri -> (version, feeds memo)
+        self.frozen = False
 
     # --- documents -------------------------------------------------------------------------
 
@@ -95,8 +101,17 @@ class SpecServer(LanguageServer):
                 return
 
     async def _analyse(self, uri: str, version, text: str) -> Analysis:
-        loop = asyncio.get_running_loop()
-        analysis = await loop.run_in_executor(self.worker, Analysis.of, uri_to_path(uri), text)
+        if len(text) <= INLINE_MAX_CHARS:
+            analysis = Analysis.of(uri_to_path(uri), text)
+        else:
+            analysis = await asyncio.get_running_loop().run_in_executor(self.worker, Analysis.of, uri_to_path(uri), text)
+        if not self.frozen:
+            # What the first analysis imported and built (pydantic's validators, the modules)
+            # lives as long as the server: out of the garbage collector's way, so a collection
+            # after an edit walks only what that edit allocated.
+            gc.collect()
+            gc.freeze()
+            self.frozen = True
         self.analyses[uri] = (version, analysis)
         if analysis.loaded:
             self.last_loaded[uri] = analysis.unit.source.data
@@ -131,6 +146,32 @@ class SpecServer(LanguageServer):
         for table in (self.analyses, self.last_loaded, self.memos):
             table.pop(uri, None)
         self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        """Serve on stdin/stdout (see _PipeReader); stdin that is not a pipe (a file, say)
+        is read as pygls reads it."""
+        try:
+            asyncio.run(self._serve_io(stdin or sys.stdin.buffer, stdout or sys.stdout.buffer))
+        except (BrokenPipeError, KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    async def _serve_io(self, stdin, stdout) -> None:
+        import threading
+
+        from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout))
+        stream = asyncio.StreamReader(limit=64 * 1024)
+        try:
+            await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stream), stdin)
+            reader = _PipeReader(stream)
+        except (ValueError, OSError):
+            reader = StdinAsyncReader(stdin, self.thread_pool)
+        await run_async(stop_event=self._stop_event, reader=reader, protocol=self.protocol, logger=logger,
+                        error_handler=self.report_server_error)
 
     def markup(self, formats, text: str) -> types.MarkupContent:
         """Markdown when the client renders it (its capabilities say), else the same text plain."""
@@ -196,6 +237,27 @@ class SpecServer(LanguageServer):
             source=NAME,
             data={"path": d.path_text} if d.path else None,
         )
+
+
+class _PipeReader:
+    """pygls's reader interface on an asyncio stream: stdin read by the event loop itself,
+    rather than by a thread per header line and body (three thread hops per message, which
+    cost more than checking a spec on a busy machine)."""
+
+    def __init__(self, stream: asyncio.StreamReader):
+        self.stream = stream
+
+    async def readline(self) -> bytes:
+        try:
+            return await self.stream.readline()
+        except ValueError:  # a header line past the stream's limit: not LSP, stop reading
+            return b""
+
+    async def readexactly(self, n: int) -> bytes:
+        try:
+            return await self.stream.readexactly(n)
+        except asyncio.IncompleteReadError:
+            return b""
 
 
 def _version() -> str:
