@@ -21,10 +21,14 @@ import re
 from dataclasses import dataclass
 
 # indentation, list dashes, then a key (plain or quoted) and its colon
-_KEY_LINE = re.compile(r"""^(?P<indent>[ ]*)(?P<dashes>(?:-[ ]+)*)(?P<key>"[^"]*"|'[^']*'|[^\s:#'"{}\[\],&*!|>%@`-][^:#{}\[\]]*?|-[^\s:#{}\[\]][^:#{}\[\]]*?)[ ]*:(?:[ ]+(?P<rest>.*)|$)""")
+# A key ends at its last character that is not a space, so the pattern has one way to match
+# any line (no backtracking over runs of spaces: linear on a line of any length).
+_KEY_LINE = re.compile(r"""^(?P<indent>[ ]*)(?P<dashes>(?:-[ ]+)*)(?P<key>"[^"]*"|'[^']*'|[^\s:#'"{}\[\],&*!|>%@`-](?:[^:#{}\[\]]*[^\s:#{}\[\]])?|-[^\s:#{}\[\]](?:[^:#{}\[\]]*[^\s:#{}\[\]])?)[ ]*:(?:[ ]+(?P<rest>.*)|$)""")
 _ITEM_LINE = re.compile(r"^(?P<indent>[ ]*)(?P<dashes>(?:-[ ]+|-$)+)(?P<rest>.*)$")
-_WORD_END = re.compile(r"[^\s,\[\]{}:]*$")
-_CONTENT = re.compile(r"^[ ]*(?:[^ #]|#[^ !]|$)")
+_WORD_DELIMITERS = frozenset(" \t,[]{}:")
+# Lines longer than this are no key or list item a person writes (a long string, a minified
+# flow): not read for the cursor's context, so a hostile document costs nothing here.
+MAX_LINE = 4096
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ def _unquote(key: str) -> str:
 def context_at(lines: list[str], line: int, col: int, budget: int = 5000) -> CursorContext | None:
     """The context at (line, col); None in a comment, a block scalar's text, or past
     `budget` lines above (a huge document is not read to its top for a completion)."""
-    if not 0 <= line < len(lines):
+    if not 0 <= line < len(lines) or col > MAX_LINE:
         return None
     before = lines[line][:col]
     if re.search(r"(^|\s)#", before):
@@ -111,7 +115,10 @@ def _in_flow(path: tuple, rest: str, rest_col: int) -> CursorContext:
         elif ch == ":" and (index + 1 == len(rest) or rest[index + 1] == " ") and stack and stack[-1][0] == "{":
             stack[-1][1] = _unquote(rest[token_start:index])
             token_start = index + 1
-    word = _WORD_END.search(rest).group().lstrip("'\"")
+    cut = len(rest)
+    while cut > 0 and rest[cut - 1] not in _WORD_DELIMITERS:
+        cut -= 1
+    word = rest[cut:].lstrip("'\"")
     start = rest_col + len(rest) - len(word)
     inner = path
     for depth, (opener, key) in enumerate(stack):
@@ -138,6 +145,8 @@ def _owner(lines: list[str], line: int, need: int, item: bool, budget: int) -> t
         if seen > budget:
             return None
         text = lines[number]
+        if len(text) > MAX_LINE:
+            continue
         stripped = text.strip()
         if not stripped or stripped.startswith("#"):
             continue

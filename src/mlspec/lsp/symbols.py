@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlspec.lsp.text import TextEdit, TextRange, part_of_scalar, text_in
+from mlspec.lsp.text import TextEdit, TextRange, part_of_scalar
 
 Symbol = tuple  # ("dataset", name), ("column", dataset, name), ("feature", view, name), ...
 
@@ -251,17 +251,3 @@ def _mapping(value) -> dict:
 def _sequence(value) -> list:
     return value if isinstance(value, list) else []
 
-
-def word_range(lines: list[str], line: int, col: int) -> TextRange | None:
-    """The name under the cursor (letters, digits, `_`, `-`), for a rename's placeholder."""
-    if not 0 <= line < len(lines):
-        return None
-    text = lines[line]
-    start = col
-    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_-"):
-        start -= 1
-    end = col
-    while end < len(text) and (text[end].isalnum() or text[end] in "_-"):
-        end += 1
-    rng = TextRange(line, start, line, end)
-    return rng if text_in(lines, rng) else None

@@ -165,6 +165,18 @@ def test_the_cursors_context_is_read_from_text_that_does_not_parse():
     ]
 
 
+def test_reading_the_context_is_linear_on_hostile_lines():
+    import time
+
+    for line in ("a" + " " * 1_000_000, "a " * 500_000, "k: " + "a" * 1_000_000 + " ", "- " * 200_000):
+        lines = ["datasets:", line, line, "  x"]
+        started = time.perf_counter()
+        context_at(lines, 3, 3)
+        context_at(lines, 1, len(line))
+        context_at(lines, 1, 2000)
+        assert time.perf_counter() - started < 2, line[:10]
+
+
 def test_completion_offers_what_the_place_takes():
     data = Analysis.of(CHURN, CHURN.read_text(encoding="utf-8")).unit.source.data
 
