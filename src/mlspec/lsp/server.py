@@ -92,7 +92,15 @@ class SpecServer(LanguageServer):
         while uri in self.opened:
             document = self.document(uri)
             version = document.version
-            analysis = await self._analyse(uri, version, document.source)
+            try:
+                analysis = await self._analyse(uri, version, document.source)
+            except Exception as exc:  # a bug in mlspec: said in the editor's log, the server goes on
+                logger.exception("analysis failed")
+                self.window_log_message(types.LogMessageParams(
+                    type=types.MessageType.Error,
+                    message=f"mlspec: internal error while checking {uri}: {type(exc).__name__}: {exc}"
+                            " (a bug in mlspec; please report it)"))
+                return
             current = self.document(uri)
             if current is None:
                 return
