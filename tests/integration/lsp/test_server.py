@@ -325,19 +325,28 @@ def _apply(text: str, edits: list[types.TextEdit]) -> str:
 
 
 @pytest.mark.asyncio
-async def test_columns_are_counted_in_the_clients_units(tmp_path):
-    """UTF-16 code units by default: a character outside the BMP before the mistake counts two."""
+@pytest.mark.parametrize("encoding, units", [("utf-16", (14, 18, 21)), ("utf-8", (14, 20, 23)),
+                                             ("utf-32", (14, 17, 20))])
+async def test_columns_are_counted_in_the_clients_units(tmp_path, encoding, units):
+    """The encoding the client prefers (UTF-16 unless it offers another): a character outside
+    the BMP before the place counts 2 (UTF-16), 4 (UTF-8) or 1 (UTF-32), both ways."""
     uri = _uri(tmp_path)
-    text = TEXT.replace("slo: churn-api", "slo: churn-apx}").replace(
-        "      slo: churn-apx}", "      slo: churn-apx")
-    text = text.replace("    rollout: {", "    rollout: {") if "rollout: {" in text else text
-    line = "  churn-api: {errorRate: {max: 0.01}, latencyP95Ms: {max: 100}, minRequests: 100, interval: 10s, iterations: 10}"
-    emoji = line.replace("{errorRate:", '{"\U0001F600": 1, errorRate:')
-    async with lsp_session(tmp_path) as client:
-        [diagnostic] = await _open(client, uri, TEXT.replace(line, emoji))
+    line = ("  churn-api: {errorRate: {max: 0.01}, latencyP95Ms: {max: 100}, minRequests: 100, interval: 10s,"
+            " iterations: 10}")
+    text = TEXT.replace(line, line.replace("{errorRate:", '{"\U0001F600": 1, errorRate:'))
+    capabilities = client_capabilities("neovim@v0.10.0")
+    capabilities.general.position_encodings = [encoding]
+    async with lsp_session(tmp_path, capabilities) as client:
+        assert client.init_result.capabilities.position_encoding == encoding
+        [diagnostic] = await _open(client, uri, text)
         assert diagnostic.code == "E101"
-        # `"😀"` starts at character 14; in UTF-16 the key is 4 units long (two for the emoji).
-        assert (diagnostic.range.start.character, diagnostic.range.end.character) == (14, 18)
+        # `"😀"` starts at character 14 and is 4 characters long (quotes included)
+        assert (diagnostic.range.start.character, diagnostic.range.end.character) == units[:2]
+        # ... and a place the client names after it is read in the same units
+        number = _position(text, "errorRate").line
+        hover = await client.text_document_hover_async(types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=number, character=units[2] + 2)))
+        assert "Maximum share of 5xx responses" in hover.contents.value
 
 
 @pytest.mark.asyncio
