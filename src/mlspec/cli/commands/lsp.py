@@ -18,6 +18,9 @@ def command(stdio: bool, codes_url: str) -> None:
     environment included) as you type, hover with each field's documentation and its
     effective value per environment, go to definition, references, completion, quick fixes
     and rename. Needs the `lsp` extra (`pip install 'mlspec[lsp]'`)."""
+    import sys
+
+    sys.dont_write_bytecode = True  # the server writes no file: not even the bytecode of what it imports next
     try:
         import pygls  # noqa: F401 - imported here only: the server stays off the CLI's start-up path
     except ImportError:
