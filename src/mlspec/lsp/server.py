@@ -366,6 +366,9 @@ def build_server(codes_url: str = "") -> SpecServer:
                     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]))
     async def code_action(ls: SpecServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
+        only = params.context.only
+        if only and not any(types.CodeActionKind.QuickFix.value.startswith(kind) for kind in only):
+            return None  # the client asks for other kinds of actions (organize imports, refactorings)
         analysis = await ls.current(uri)
         if analysis is None:
             return None

@@ -161,6 +161,11 @@ async def test_a_quick_fix_replaces_the_misspelled_name_with_the_suggestion(tmp_
         assert action.title == "Replace `avg_order_valeu` with `avg_order_value`"
         [edit] = action.edit.changes[uri]
         start = _position(text, "avg_order_valeu")
+        # a client asking only for other kinds of actions gets none
+        assert await client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=diagnostic.range,
+            context=types.CodeActionContext(diagnostics=[diagnostic],
+                                            only=[types.CodeActionKind.SourceOrganizeImports]))) is None
         assert edit.range.start == start and edit.new_text == "avg_order_value"
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=3),
