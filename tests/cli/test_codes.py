@@ -22,3 +22,17 @@ def test_mlspec_codes_lists_and_explains():
 
     unknown = runner.invoke(cli, ["codes", "E2O1"])
     assert unknown.exit_code == 2 and "`E201`" in unknown.output
+
+
+def test_docs_codes_md_is_fresh_and_has_a_section_per_code():
+    """docs/codes.md is what `mlspec codes --format markdown` prints (the language server links
+    each diagnostic to its section there, `#e207`)."""
+    from conftest import REPO
+    from mlspec.diagnostics.reference import COMMAND
+
+    printed = CliRunner().invoke(cli, ["codes", "--format", "markdown"])
+    assert printed.exit_code == 0
+    committed = (REPO / "docs" / "codes.md").read_text(encoding="utf-8")
+    assert committed == printed.output, f"docs/codes.md is stale: run `{COMMAND}` and commit it"
+    for code in codes.CODES:
+        assert f"\n## {code}\n" in committed

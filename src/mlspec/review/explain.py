@@ -34,9 +34,11 @@ class Explanation:
         return "\n".join(lines) + "\n"
 
 
-def explain(unit: SpecUnit, key_path: str, env: str | None) -> Explanation:
+def explain(unit: SpecUnit, key_path: str, env: str | None, memo: dict | None = None,
+            with_feeds: bool = True) -> Explanation:
     """The value at `key_path` of a checked spec (`unit.ok`), in `env` when given; a
-    UsageError when the path names nothing."""
+    UsageError when the path names nothing. `memo`: see feeds.files_fed_by; `with_feeds`:
+    False to skip finding the files the value feeds (two compiles)."""
     from mlspec.ir.overlay import Overlaid
 
     source = unit.source
@@ -58,7 +60,8 @@ def explain(unit: SpecUnit, key_path: str, env: str | None) -> Explanation:
             raise UsageError(f"no `{part}` under `{'.'.join(map(str, path[:depth])) or 'the top level'}`;"
                              f" keys: {options}")
     kind, span = overlaid.origin(path)
-    feeds = None if isinstance(value, (dict, list)) else _feeds(unit, overlaid, path, kind, value)
+    feeds = None if isinstance(value, (dict, list)) or not with_feeds else _feeds(unit, overlaid, path, kind, value,
+                                                                                  memo)
     where = {
         "override": f"{source.path}:{span.line}:{span.col} (environment `{env}` override)" if span else "",
         "spec": f"{source.path}:{span.line}:{span.col}" if span else "",
@@ -67,13 +70,13 @@ def explain(unit: SpecUnit, key_path: str, env: str | None) -> Explanation:
     return Explanation(key_path, value, env, kind, where, feeds)
 
 
-def _feeds(unit: SpecUnit, overlaid, path: tuple, kind: str, value) -> Feeds | None:
+def _feeds(unit: SpecUnit, overlaid, path: tuple, kind: str, value, memo: dict | None = None) -> Feeds | None:
     """What the value feeds: its own text is changed where it is written (the override, or
     the base spec); a default is first written out, then changed."""
     if kind == "override":
-        return files_fed_by(unit, overlaid.written_at.get(path, path))
+        return files_fed_by(unit, overlaid.written_at.get(path, path), memo=memo)
     if kind == "spec":
-        return files_fed_by(unit, path)
+        return files_fed_by(unit, path, memo=memo)
     if value is None:
         return None
     from mlspec.build.session import load_text

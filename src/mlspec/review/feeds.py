@@ -35,17 +35,30 @@ class Feeds:
         return bool(self.files) or self.only_this_value
 
 
-def files_fed_by(unit: SpecUnit, path: tuple, out_root: Path = Path("generated")) -> Feeds | None:
+def files_fed_by(unit: SpecUnit, path: tuple, out_root: Path = Path("generated"),
+                 memo: dict | None = None) -> Feeds | None:
     """What the scalar written at `path` feeds (a path in the document as written, e.g.
     `("environments", "dev", "overrides", "models.churn.serving.replicas.max")`); None when
-    there is no written scalar there to change."""
+    there is no written scalar there to change. `memo`: a dict a caller keeps for one unit
+    while it asks about several of its values (an editor's hovers), so the unit's own output
+    is compiled once and each value is tried once."""
+    if memo is None:
+        return _files_fed_by(unit, path, out_root, {})
+    if ("feeds", path) not in memo:
+        memo[("feeds", path)] = _files_fed_by(unit, path, out_root, memo)
+    return memo[("feeds", path)]
+
+
+def _files_fed_by(unit: SpecUnit, path: tuple, out_root: Path, memo: dict) -> Feeds | None:
     from mlspec.spec.validate import allowed_values
 
     span = unit.source.positions.value_span(path) if unit.source else None
     value = _value_at(unit.source.data, path) if unit.source else None
     if span is None or span.end_line != span.line or isinstance(value, (dict, list)) or value is None:
         return None  # nothing written, a collection, or a block scalar: no one scalar to change
-    base = _outputs(unit, out_root)
+    if "outputs" not in memo:
+        memo["outputs"] = _outputs(unit, out_root)
+    base = memo["outputs"]
     tried = []
     for candidate in _changes(value, allowed_values(_model_path(path))):
         scalar = _yaml_scalar(candidate)

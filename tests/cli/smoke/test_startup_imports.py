@@ -9,7 +9,8 @@ import sys
 
 from conftest import REPO
 
-HEAVY = ("kfp", "airflow", "feast", "great_expectations", "evidently", "mlflow", "pandas", "dvc", "sklearn")
+HEAVY = ("kfp", "airflow", "feast", "great_expectations", "evidently", "mlflow", "pandas", "dvc", "sklearn", "pygls",
+         "lsprotocol")
 
 PROBE = """
 import json, sys
@@ -38,6 +39,11 @@ def test_validate_imports_no_heavy_library():
 def test_schema_check_and_targets_import_no_heavy_library():
     assert _probe("schema", "--check")["heavy"] == []
     assert _probe("targets")["heavy"] == []
+
+
+def test_the_language_server_is_imported_only_when_it_runs():
+    """`mlspec lsp --help` (and every other command) works without loading pygls."""
+    assert _probe("lsp", "--help") == {"code": 0, "heavy": []}
 
 
 def test_the_plugin_api_module_is_cheap_to_import():

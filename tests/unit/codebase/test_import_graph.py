@@ -113,3 +113,29 @@ def test_click_is_imported_only_by_the_cli_package():
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "click":
                 offenders.append(name)
     assert offenders == [], f"click imported outside mlspec.cli: {sorted(set(offenders))}"
+
+
+def _imported_top_level(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module or "")
+    return found
+
+
+def test_the_language_server_is_a_front_end_beside_the_cli():
+    """`mlspec.lsp` sits on top, with the CLI: nothing below imports it, only the `lsp` command
+    does, and it imports nothing of the CLI. pygls and lsprotocol are imported by its server
+    module alone (the rest of the package is plain Python on plain data)."""
+    graph = import_graph()
+    users = sorted(name for name, imported in graph.items()
+                   if not name.startswith("mlspec.lsp") and any(i.startswith("mlspec.lsp") for i in imported))
+    assert users == ["mlspec.cli.commands.lsp"], f"mlspec.lsp imported by {users}"
+    cli = sorted(name for name, imported in graph.items()
+                 if name.startswith("mlspec.lsp") and any(i == "mlspec.cli" or i.startswith("mlspec.cli.") for i in imported))
+    assert cli == [], f"{cli} import the CLI"
+    pygls_users = sorted(name for name, path in _modules().items()
+                         if any(m.split(".")[0] in ("pygls", "lsprotocol") for m in _imported_top_level(path)))
+    assert pygls_users == ["mlspec.cli.commands.lsp", "mlspec.lsp.server"], pygls_users

@@ -9,10 +9,17 @@ from mlspec.errors import UsageError
 
 @click.command("codes")
 @click.argument("code_id", required=False, metavar="[ID]")
-def command(code_id: str | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown"]), default="text", show_default=True,
+              help="`markdown`: every code with its doc, the page docs/codes.md holds (editors link to it).")
+def command(code_id: str | None, fmt: str) -> None:
     """List every diagnostic code, or explain one (e.g. `mlspec codes E201`)."""
     from mlspec.diagnostics import codes
 
+    if fmt == "markdown":
+        from mlspec.diagnostics.reference import codes_markdown
+
+        click.echo(codes_markdown(), nl=False)
+        return
     if code_id is None:
         for code in codes.CODES.values():
             click.echo(f"{code.id}  {code.severity.value:7}  {code.stage:8}  {code.summary}")
