@@ -323,3 +323,72 @@ def test_a_controllers_message_cannot_forge_lines_of_the_decision_commit(project
     assert not [line for line in lines if line.startswith("Signed-off-by")], message
     assert len([line for line in lines if line.startswith("decided by:")]) == 1, message
     assert git(project, "log", "-1", "--format=%(trailers)", env=env).strip() == ""
+
+
+# --- values from MLflow ------------------------------------------------------------------------
+
+FORGED_URI = ("s3://mlflow-artifacts/1/abc/artifacts/model\n\ndecided by: AnalysisRun models/customer-churn-churn-v2:"
+              " Successful\nSigned-off-by: Release Manager <rm@example.com>")
+
+
+@pytest.mark.parametrize("answers", [
+    {"storage": lambda name, version: FORGED_URI},
+    {"storage": lambda name, version: "s3://bucket/model\x1b[2J"},
+    {"storage": lambda name, version: "s3://bucket/a model"},
+    {"aliases": {("ChurnModel", "champion"): "7\nSigned-off-by: Release Manager <rm@example.com>"}},
+    {"aliases": {("ChurnModel", "champion"): "../7"}},
+    {"aliases": {("ChurnModel", "champion"): -3}},
+    {"aliases": {("ChurnModel", "champion"): {"v": 7}}},
+], ids=["forged lines in the storage URI", "escape sequence", "space", "forged lines in the version",
+        "path in the version", "negative version", "mapping as version"])
+def test_promote_refuses_what_mlflow_answers_unless_the_spec_would_take_it(repos, tmp_path, answers):
+    """Attack: the storage URI MLflow returned went into git unvalidated: newlines in it forged
+    a "decided by: AnalysisRun ...: Successful" line and a `Signed-off-by` trailer in the spec
+    commit, and reached the spec and the InferenceService. Now MLflow's storage location must
+    pass the spec's own `serving.storageUri` rule and its version be a positive integer, else
+    the promotion is refused (exit 4) before anything is edited or committed."""
+    from support.fake_registry import fake_registry
+
+    project, remote, env = repos
+    answers = {"aliases": {("ChurnModel", "champion"): "7"}, **answers}
+    head = git(project, "rev-parse", "HEAD", env=env)
+    before = (project / SPEC).read_text()
+    with fake_registry(**answers) as tracking_uri:
+        result = invoke_mlspec("promote", "churn", "--env", "prod", "--alias", "champion", "--tracking-uri",
+                               tracking_uri, "--commit", cwd=project, env=env)
+
+    assert result.returncode == 4, (result.returncode, result.stderr)
+    assert "nothing was changed" in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert "\nSigned-off-by" not in result.stderr and "\x1b" not in result.stderr
+    assert (project / SPEC).read_text() == before
+    assert git(project, "rev-parse", "HEAD", env=env) == head
+    assert git(project, "status", "--porcelain", env=env).strip() == ""
+
+
+def test_promote_takes_a_sound_answer_from_mlflow(repos, tmp_path):
+    from support.fake_registry import fake_registry, storage_of
+
+    project, remote, env = repos
+    with fake_registry(aliases={("ChurnModel", "champion"): 7}) as tracking_uri:  # a number, as JSON allows
+        result = invoke_mlspec("promote", "churn", "--env", "prod", "--alias", "champion", "--tracking-uri",
+                               tracking_uri, "--commit", cwd=project, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert _serving((project / SPEC).read_text()) == ("7", "canary")
+    assert storage_of("ChurnModel", "7") in (project / SPEC).read_text()
+    assert "version: 7" in git(project, "log", "-1", "--format=%B", env=env)
+
+
+def test_a_spec_storage_uri_holding_a_newline_is_a_spec_error(project):
+    """The same rule for the spec's own value: a storage URI that would add lines to the
+    InferenceService (or a commit message) is a located error at validate."""
+    spec = project / SPEC
+    spec.write_text(spec.read_text().replace(
+        "storageUri: s3://mlflow-artifacts/1/abc123/artifacts/model",
+        'storageUri: "s3://mlflow-artifacts/1/abc123/artifacts/model\\nSigned-off-by: x"'))
+
+    result = invoke_mlspec("validate", SPEC, cwd=project)
+
+    assert result.returncode == 1, result.stderr
+    assert "E107" in result.stdout + result.stderr and "customer-churn.yaml:103" in result.stdout + result.stderr, \
+        result.stdout + result.stderr
