@@ -17,6 +17,17 @@ its result to a spec edit made by `promote.py`'s machinery:
 
 An object for another version than the one in canary (not synced yet) changes nothing; an
 AnalysisRun that was terminated by hand is not taken as a success.
+
+Whoever can create or patch these objects writes what is read here, so a verdict needs its
+evidence and the object must be the one compiled for the version (gitops/analysis_docs.py
+type-checks every field read): an AnalysisRun's metrics are exactly the ones
+`targets.rollout.analysis_metrics` compiles for the model in the environment, `Successful`
+promotes only with a successful measurement of each, `Failed`/`Error` rolls back only with a
+compiled metric that failed or errored; an Experiment's objectives and candidate are the
+compiled ones, and its recommendation of the candidate promotes only when the candidate's
+version assessments (one boolean per objective) are all true. Anything else is a UsageError
+saying why, and nothing is decided. The decision is then bound to what was judged when it is
+pushed (gitops/spec_commit.replan).
 """
 
 from __future__ import annotations
@@ -113,8 +124,11 @@ def read_from_cluster(kind: AnalysisKind, namespace: str, name: str) -> dict | N
             raise ExternalError(f"no Kubernetes configuration (in-cluster or kubeconfig): {exc}") from None
     api = client.CustomObjectsApi()
     try:
-        return api.get_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, name,
-                                                _request_timeout=60)
+        found = api.get_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, name,
+                                                 _request_timeout=60)
+        if not isinstance(found, dict):
+            raise ExternalError(f"reading {kind.kind} {namespace}/{name} gave no Kubernetes object")
+        return found
     except client.exceptions.ApiException as exc:
         if exc.status == 404:
             return None

@@ -5,6 +5,12 @@ beside the spec, and CI checks it is fresh), nothing else that happens to be sta
 A spec or output folder with uncommitted changes is refused before anything is edited, so
 the commit holds exactly the decision; the message names the model, the environment, the
 version and what decided it (the analysis and its result, or --force).
+
+A commit that loses the push race is never merged as text (two edits on different lines
+merge cleanly whatever they mean: a decision on version 7 promoted the version 8 pushed
+meanwhile). The edit is planned again on the spec the remote holds (`replan`), and only
+while the model there is still what it was planned on: same version, storage folder and
+rollout phase in the same environment; otherwise it is abandoned and nothing is pushed.
 """
 
 from __future__ import annotations
