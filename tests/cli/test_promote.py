@@ -101,13 +101,14 @@ def test_promoting_the_version_in_canary_with_force_completes_it_and_removes_the
 
 
 def _analysis_run_file(project: Path, tmp_path: Path, phase: str) -> Path:
-    """The generated AnalysisRun with the status Argo Rollouts writes (see test_rollout_decide.py)."""
+    """The generated AnalysisRun with the status Argo Rollouts writes (metric results and
+    measurements included: a phase alone proves nothing)."""
     import json
 
-    run = yaml.safe_load((project / "generated/customer-churn/k8s/dev/analysisrun-churn.yaml").read_text())
-    run["status"] = {"phase": phase, "startedAt": "2026-12-01T10:00:00Z"}
+    from support.analysis_objects import analysis_run
+
     path = tmp_path / f"analysisrun-{phase}.json"
-    path.write_text(json.dumps(run))
+    path.write_text(json.dumps(analysis_run(project, "dev", phase)))
     return path
 
 

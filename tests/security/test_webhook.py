@@ -205,3 +205,31 @@ def test_a_promotion_whose_publish_fails_is_undone_so_a_retry_starts_the_canary_
     assert service["spec"]["predictor"]["model"]["storageUri"] == storage
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 10  # a canary, not 100%
     assert len(log(remote, env)) == len(commits) + 1
+
+
+def test_a_hostile_version_or_storage_location_is_refused_before_it_reaches_git(setup):
+    """Attack: a signed alias event's version, and the storage location MLflow answers for it,
+    went into the spec, the InferenceService and the commit message unchecked (newlines in the
+    URI forged a "decided by" line and a `Signed-off-by` trailer). Now the event's version must
+    be a positive integer (400) and MLflow's storage location pass the spec's own
+    `serving.storageUri` rule (422); the deployments repository and the spec are untouched."""
+    from support.fake_registry import fake_registry
+
+    project, remote, env, state = setup
+    spec = project / "specs/customer-churn.yaml"
+    before, commits = spec.read_text(), log(remote, env)
+    forged = "s3://mlflow-artifacts/1/abc/artifacts/model\nSigned-off-by: Release Manager <rm@example.com>"
+    with fake_registry(storage=lambda name, version: forged) as tracking_uri:
+        receiver_env = {**env, "MLFLOW_TRACKING_URI": tracking_uri}
+        with webhook_receiver(project, _args(remote, state), receiver_env) as (url, rlog):
+            for version in ("7\nSigned-off-by: Release Manager <rm@example.com>", "-1", "0", "7.0", "../7"):
+                body = _event("ChurnModel", version=version)
+                answer = _raw(url, _request(body, _signed(body)))
+                assert _status(answer) == 400 and b"not a positive integer" in answer, answer
+            body = _event("ChurnModel", version="7")
+            answer = _raw(url, _request(body, _signed(body)), timeout=120)
+            assert _status(answer) == 422 and b"storage location the spec cannot take" in answer, answer
+            text = rlog.read_text()
+    assert not any(line.startswith("Signed-off-by") for line in text.splitlines()), text
+    assert spec.read_text() == before
+    assert log(remote, env) == commits

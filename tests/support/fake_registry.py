@@ -16,8 +16,10 @@ def storage_of(name: str, version: str) -> str:
 
 
 @contextmanager
-def fake_registry():
-    """Yields the tracking URI of the stand-in."""
+def fake_registry(storage=storage_of, aliases: dict | None = None):
+    """Yields the tracking URI of the stand-in. `storage(name, version)` is the storage location
+    it answers; `aliases` maps (name, alias) to the version it answers for that alias (any
+    JSON value: a hostile registry's answers)."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format, *args):  # noqa: A002 - quiet
@@ -27,7 +29,10 @@ def fake_registry():
             url = urllib.parse.urlparse(self.path)
             query = dict(urllib.parse.parse_qsl(url.query))
             if url.path.endswith("/model-versions/get-download-uri"):
-                status, body = 200, {"artifact_uri": storage_of(query["name"], query["version"])}
+                status, body = 200, {"artifact_uri": storage(query["name"], query["version"])}
+            elif url.path.endswith("/registered-models/alias") and (query["name"], query["alias"]) in (aliases or {}):
+                status, body = 200, {"model_version": {"name": query["name"],
+                                                       "version": aliases[(query["name"], query["alias"])]}}
             else:
                 status, body = 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "not in the stand-in"}
             data = json.dumps(body).encode()

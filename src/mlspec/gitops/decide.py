@@ -17,6 +17,17 @@ its result to a spec edit made by `promote.py`'s machinery:
 
 An object for another version than the one in canary (not synced yet) changes nothing; an
 AnalysisRun that was terminated by hand is not taken as a success.
+
+Whoever can create or patch these objects writes what is read here, so a verdict needs its
+evidence and the object must be the one compiled for the version (gitops/analysis_docs.py
+type-checks every field read): an AnalysisRun's metrics are exactly the ones
+`targets.rollout.analysis_metrics` compiles for the model in the environment, `Successful`
+promotes only with a successful measurement of each, `Failed`/`Error` rolls back only with a
+compiled metric that failed or errored; an Experiment's objectives and candidate are the
+compiled ones, and its recommendation of the candidate promotes only when the candidate's
+version assessments (one boolean per objective) are all true. Anything else is a UsageError
+saying why, and nothing is decided. The decision is then bound to what was judged when it is
+pushed (gitops/spec_commit.replan).
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlspec.errors import ExternalError, UsageError
+from mlspec.gitops.analysis_docs import quoted
 
 PROMOTE, ROLLBACK, WAIT = "promote", "rollback", "wait"
 
@@ -112,8 +124,11 @@ def read_from_cluster(kind: AnalysisKind, namespace: str, name: str) -> dict | N
             raise ExternalError(f"no Kubernetes configuration (in-cluster or kubeconfig): {exc}") from None
     api = client.CustomObjectsApi()
     try:
-        return api.get_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, name,
-                                                _request_timeout=60)
+        found = api.get_namespaced_custom_object(kind.group, kind.version, namespace, kind.plural, name,
+                                                 _request_timeout=60)
+        if not isinstance(found, dict):
+            raise ExternalError(f"reading {kind.kind} {namespace}/{name} gave no Kubernetes object")
+        return found
     except client.exceptions.ApiException as exc:
         if exc.status == 404:
             return None
@@ -129,69 +144,115 @@ def read_from_cluster(kind: AnalysisKind, namespace: str, name: str) -> dict | N
 
 def judge(obj: dict, env, model, source: str) -> AnalysisResult:
     """The object's result for the model's canary in `env`. Raises UsageError when the object
-    is not the analysis generated for it (another kind, name or namespace)."""
+    is not the analysis generated for it (another kind, name or namespace, metrics other than
+    the ones compiled for it, a field of the wrong type), or when its verdict lacks the
+    evidence it needs (a success without a successful measurement of every compiled metric)."""
+    from mlspec.gitops.analysis_docs import read_identity
+
     kind, name = expected_analysis(env, model)
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    found = (obj.get("apiVersion"), obj.get("kind"), metadata.get("name"), metadata.get("namespace"))
+    identity = read_identity(obj, source)
+    found = (identity.api_version, identity.kind, identity.name, identity.namespace)
     wanted = (kind.api_version, kind.kind, name, env.namespace)
     if found != wanted:
         raise UsageError(f"{source} is {_describe(found)}; the analysis of {model.name}'s canary in {env.name} is"
                          f" {_describe(wanted)}")
-    annotations = metadata.get("annotations") if isinstance(metadata.get("annotations"), dict) else {}
-    version = str(annotations.get("mlspec.dev/model-version", ""))
-    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    version = identity.annotations.get("mlspec.dev/model-version", "")
+    where = f"{source} ({kind.kind} {env.namespace}/{name})"
     if kind is ANALYSIS_RUN:
-        result, verdict, reason = _judge_analysis_run(obj, status)
+        result, verdict, reason = _judge_analysis_run(obj, env, model, where)
     else:
-        result, verdict, reason = _judge_experiment(obj, status)
+        result, verdict, reason = _judge_experiment(obj, env, model, where)
     return AnalysisResult(kind.kind, env.namespace, name, version, result, verdict, reason)
 
 
 def _describe(identity) -> str:
-    api_version, kind, name, namespace = identity
+    api_version, kind, name, namespace = (quoted(str(part), 100) for part in identity)
     return f"{api_version} {kind} {namespace}/{name}"
 
 
-def _judge_analysis_run(obj: dict, status: dict) -> tuple[str, str, str]:
-    phase = status.get("phase") or ""
-    message = f" ({status['message']})" if isinstance(status.get("message"), str) and status["message"] else ""
+def _names(names) -> str:
+    return ", ".join(f"`{quoted(n, 100)}`" for n in names) or "none"
+
+
+def _refuse(where: str, problem: str) -> UsageError:
+    return UsageError(f"{where}: {problem}; nothing was decided (a person decides: `mlspec promote --force` or"
+                      " `mlspec rollback`)")
+
+
+def _judge_analysis_run(obj: dict, env, model, where: str) -> tuple[str, str, str]:
+    from mlspec.gitops.analysis_docs import read_analysis_run
+    from mlspec.targets.rollout import analysis_metrics
+
+    run = read_analysis_run(obj, where)
+    compiled = [metric["name"] for metric in analysis_metrics(env, model)]
+    version = canary_version(model)
+    if sorted(run.metrics) != sorted(compiled):
+        raise _refuse(where, f"its metrics ({_names(run.metrics)}) are not the ones mlspec compiled for {model.name}"
+                             f" version {quoted(version)} in {env.name} ({_names(compiled)})")
+    phase = run.phase
+    message = f" ({quoted(run.message)})" if run.message else ""
     if phase == "Successful":
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-        if spec.get("terminate"):
+        if run.terminate:
             return (f"Successful, terminated{message}", WAIT,
                     "the run was terminated before it finished, so it proves nothing; promote with"
                     " `mlspec promote --force` if a person decided so")
+        results = [r.name for r in run.results]
+        if sorted(results) != sorted(compiled):
+            raise _refuse(where, f"it says Successful, but its metric results ({_names(results)}) are not one for"
+                                 f" each metric compiled ({_names(compiled)})")
+        unproven = [r.name for r in run.results
+                    if r.phase != "Successful" or "Successful" not in r.measurement_phases]
+        if unproven:
+            raise _refuse(where, f"it says Successful, but metric {_names(unproven)} has no successful measurement")
         return "Successful", PROMOTE, "every metric met the SLO"
     if phase in ("Failed", "Error"):
+        failing = [r.name for r in run.results if r.name in compiled and r.phase in ("Failed", "Error")
+                   and any(p in ("Failed", "Error") for p in r.measurement_phases)]
+        if not failing:
+            raise _refuse(where, f"it says {phase}, but no metric compiled for it ({_names(compiled)}) has a failed"
+                                 " or erroneous measurement")
         return phase + message, ROLLBACK, ("a metric broke the SLO" if phase == "Failed"
                                            else "the analysis could not measure (a query or the provider failed)")
     if phase in ARGO_WAITING:
         return phase or "no status yet", WAIT, ("the analysis is still running" if phase != "Inconclusive" else
                                                 "the analysis is inconclusive: a person decides (promote --force or"
                                                 " rollback)")
-    raise ExternalError(f"the AnalysisRun has phase `{phase}`, which Argo Rollouts does not write")
+    raise _refuse(where, f"it has phase `{quoted(phase, 100)}`, which Argo Rollouts does not write")
 
 
-def _judge_experiment(obj: dict, status: dict) -> tuple[str, str, str]:
-    conditions = {c.get("type"): c for c in status.get("conditions") or [] if isinstance(c, dict)}
-    stage = status.get("stage") or "no status yet"
+def _judge_experiment(obj: dict, env, model, where: str) -> tuple[str, str, str]:
+    from mlspec.gitops.analysis_docs import read_experiment
+    from mlspec.targets.rollout import iter8_experiment
+
+    experiment = read_experiment(obj, where)
+    compiled_spec = iter8_experiment(env, model)["spec"]
+    objectives = [o["metric"] for o in compiled_spec["criteria"]["objectives"]]
+    candidates = [c["name"] for c in compiled_spec["versionInfo"]["candidates"]]
+    if list(experiment.objectives) != objectives:
+        raise _refuse(where, f"its objectives ({_names(experiment.objectives)}) are not the ones mlspec compiled for"
+                             f" {model.name} in {env.name} ({_names(objectives)})")
+    if list(experiment.candidates) != candidates:
+        raise _refuse(where, f"its candidates ({_names(experiment.candidates)}) are not the one mlspec compiled"
+                             f" ({_names(candidates)})")
+    conditions, stage = experiment.conditions, experiment.stage or "no status yet"
 
     def true(kind: str) -> bool:
-        return (conditions.get(kind) or {}).get("status") == "True"
+        return kind in conditions and conditions[kind].status == "True"
 
     if true("Failed"):
-        detail = (conditions["Failed"].get("message") or conditions["Failed"].get("reason") or "").strip()
-        return f"Failed{f' ({detail})' if detail else ''}", ROLLBACK, "the experiment failed"
+        detail = (conditions["Failed"].message or conditions["Failed"].reason).strip()
+        return f"Failed{f' ({quoted(detail)})' if detail else ''}", ROLLBACK, "the experiment failed"
     if true("Completed") or stage == "Completed":
-        spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-        info = spec.get("versionInfo") if isinstance(spec.get("versionInfo"), dict) else {}
-        candidates = [c.get("name") for c in info.get("candidates") or [] if isinstance(c, dict)]
-        recommended = status.get("versionRecommendedForPromotion")
+        recommended = experiment.recommended
         if recommended and recommended in candidates:
-            return f"Completed, {recommended} recommended", PROMOTE, "the candidate met every objective"
-        return (f"Completed, {recommended or 'the baseline'} recommended", ROLLBACK,
+            met = (experiment.assessments or {}).get(recommended)
+            if met is None or len(met) != len(objectives) or not all(met):
+                raise _refuse(where, f"it recommends {quoted(recommended, 100)}, but its version assessments do not"
+                                     f" show that version meeting each of its {len(objectives)} objectives")
+            return f"Completed, {quoted(recommended, 100)} recommended", PROMOTE, "the candidate met every objective"
+        return (f"Completed, {quoted(recommended, 100) if recommended else 'the baseline'} recommended", ROLLBACK,
                 "the candidate did not meet its objectives")
-    return stage, WAIT, "the experiment is still running"
+    return quoted(stage, 100), WAIT, "the experiment is still running"
 
 
 # --- the decision -------------------------------------------------------------------------------
@@ -230,7 +291,8 @@ def decide(unit, model_name: str, env_name: str, analysis: dict | None, source: 
                                     f" {model_name} version {version} stays in {phase} in {env_name}")
     result = judge(analysis, env, model, source)
     if result.version != version:
-        message = (f"{result.title} judged version {result.version or '(unknown)'}, but version {version} is the one"
+        message = (f"{result.title} judged version {quoted(result.version, 100) or '(unknown)'}, but version {version}"
+                   " is the one"
                    f" in {phase} in {env_name}")
         if not from_cluster:
             raise UsageError(message)
@@ -261,7 +323,7 @@ def completion_evidence(unit, model_name: str, env_name: str, analysis_file: str
     env, model = find_target(unit, model_name, env_name)
     result = judge(load_analysis_file(analysis_file), env, model, analysis_file)
     if result.version != canary_version(model):
-        raise UsageError(f"{result.title} judged version {result.version or '(unknown)'}, but version"
+        raise UsageError(f"{result.title} judged version {quoted(result.version, 100) or '(unknown)'}, but version"
                          f" {canary_version(model)} is in canary in {env_name}")
     if result.verdict != PROMOTE:
         raise UsageError(f"{result.evidence}: {result.reason}; a canary is completed only after a successful"

@@ -5,6 +5,12 @@ beside the spec, and CI checks it is fresh), nothing else that happens to be sta
 A spec or output folder with uncommitted changes is refused before anything is edited, so
 the commit holds exactly the decision; the message names the model, the environment, the
 version and what decided it (the analysis and its result, or --force).
+
+A commit that loses the push race is never merged as text (two edits on different lines
+merge cleanly whatever they mean: a decision on version 7 promoted the version 8 pushed
+meanwhile). The edit is planned again on the spec the remote holds (`replan`), and only
+while the model there is still what it was planned on: same version, storage folder and
+rollout phase in the same environment; otherwise it is abandoned and nothing is pushed.
 """
 
 from __future__ import annotations
@@ -79,7 +85,8 @@ def commit_hook(kind: str, promotion, out_root: Path, system: str, push: bool,
         log(f"committed {commit[:12]} to the spec's repository: {subject}" if commit
             else "the spec's repository is up to date: nothing to commit")
         if push and commit:
-            pushed = push_spec(promotion.spec_file, out_root, system, recompile, log)
+            pushed = push_spec(promotion.spec_file, out_root, system, recompile, log,
+                               replan=lambda text, where: replan(promotion, text, where))
             if pushed.run is not None:
                 outcome.run = pushed.run
             log(f"pushed the spec commit {pushed.commit[:12]} to {pushed.remote}/{pushed.branch}")
@@ -155,14 +162,19 @@ def sync_spec(spec_file: Path) -> str:
 
 
 def push_spec(spec_file: Path, out_root: Path, system: str, recompile: Callable[[], object],
-              log: Callable[[str], None] = lambda _m: None) -> SpecPush:
+              log: Callable[[str], None] = lambda _m: None,
+              replan: Callable[[str, str], str | None] | None = None) -> SpecPush:
     """Push HEAD (the spec commit just made) to the branch's upstream. When the remote branch
-    moved on, `git pull --rebase` the commit and push again, a bounded number of times, never
-    forced: the spec file is merged three ways (our base, our commit, the remote's) and the
-    output, which is derived, is recompiled by `recompile()` rather than merged. When the push
-    cannot succeed (refused by the server, a conflicting edit, a remote that keeps moving, a
-    merged spec that does not compile) the spec commit is undone, the checkout is put at the
-    commit it started from, and a SpecPushError (or the compile's SpecError) is raised."""
+    moved on, the commit is made again on top of it, a bounded number of times, never
+    forced: `replan(text, where)` plans the edit again on the spec file as the remote holds it
+    (`text`) and gives the new spec text, None when the remote already holds the change, or
+    raises when what the edit was decided on changed there (a decision is bound to what it
+    judged); the output, which is derived, is recompiled by `recompile()`. The spec file is
+    never merged as text: two edits on different lines merge cleanly whatever they mean.
+    Without `replan` a moved remote is refused. When the push cannot succeed (refused by the
+    server, an edit that no longer applies, a remote that keeps moving, a spec that does not
+    compile) the spec commit is undone, the checkout is put at the commit it started from, and
+    a SpecPushError (or the compile's SpecError) is raised."""
     from mlspec.errors import SpecError
 
     git, remote, branch = _tracked(spec_file)
@@ -182,8 +194,11 @@ def push_spec(spec_file: Path, out_root: Path, system: str, recompile: Callable[
             if attempt == MAX_PUSH_ATTEMPTS:
                 raise SpecPushError(f"could not push the spec commit to {remote}/{branch} after {MAX_PUSH_ATTEMPTS}"
                                     " attempts: it keeps moving")
-            log(f"{remote}/{branch} (the spec repository) moved on; rebasing the spec commit and retrying"
-                f" (attempt {attempt + 1} of {MAX_PUSH_ATTEMPTS})")
+            if replan is None:
+                raise SpecPushError(f"{remote}/{branch} moved on since the spec was read; the spec commit was undone:"
+                                    " run the command again")
+            log(f"{remote}/{branch} (the spec repository) moved on; planning the change again on what it holds and"
+                f" retrying (attempt {attempt + 1} of {MAX_PUSH_ATTEMPTS})")
             outcome.retries += 1
             time.sleep(random.uniform(0.05, 0.25) * attempt)
             ours = git.head()
@@ -192,16 +207,20 @@ def push_spec(spec_file: Path, out_root: Path, system: str, recompile: Callable[
             if not git.ok("merge-base", "--is-ancestor", f"{ours}~1", theirs):
                 raise SpecPushError(f"{top} has commits that {remote}/{branch} does not besides the spec commit;"
                                     " rebase them by hand")
-            merged = _merge_spec(git, relative, f"{ours}~1", ours, theirs)
+            shown = git.run("show", f"{theirs}:{relative}", check=False)
+            if shown.returncode != 0:
+                raise SpecPushError(f"{remote}/{branch} no longer holds {relative}; the spec commit was undone")
             text = git.out("log", "-1", "--format=%B", ours) + "\n"
+            replanned = replan(shown.stdout, f"{remote}/{branch}")
             git.run("reset", "--quiet", "--keep", theirs)
-            from mlspec.fsutil import write_text_atomic
+            if replanned is not None:
+                from mlspec.fsutil import write_text_atomic
 
-            write_text_atomic(top / relative, merged)
+                write_text_atomic(top / relative, replanned)
             outcome.run = recompile()
             if not outcome.run.ok:
-                raise SpecError(f"{spec_file} as merged with {remote}/{branch} does not compile; the spec commit was"
-                                " undone", outcome.run.results)
+                raise SpecError(f"{spec_file} as {remote}/{branch} holds it, with the change planned again, does not"
+                                " compile; the spec commit was undone", outcome.run.results)
             paths = _paths(spec_file, out_root, system, top)
             git.run("add", "--all", "--", *paths)
             if not git.run("status", "--porcelain", "--", *paths).stdout.strip():
@@ -215,22 +234,63 @@ def push_spec(spec_file: Path, out_root: Path, system: str, recompile: Callable[
     raise AssertionError("unreachable")
 
 
-def _merge_spec(git: Git, relative: str, base: str, ours: str, theirs: str) -> str:
-    """The spec file merged three ways (`git merge-file`); SpecPushError on a conflict."""
-    import tempfile
+# The values of a model in an environment that a promotion or decision is bound to: it was
+# planned (an analysis judged) for this storage folder and version, at this rollout phase.
+def _bound_state(unit, model_name: str, env_name: str) -> tuple | None:
+    from mlspec.gitops.promote import _environment, _model
 
-    with tempfile.TemporaryDirectory(prefix="mlspec-merge-") as scratch:
-        names = []
-        for label, rev in (("ours", ours), ("base", base), ("theirs", theirs)):
-            shown = git.run("show", f"{rev}:{relative}", check=False)
-            path = Path(scratch) / label
-            path.write_text(shown.stdout if shown.returncode == 0 else "", encoding="utf-8")
-            names.append(str(path))
-        result = git.run("merge-file", "-p", "--", *names, check=False)
-    if result.returncode != 0:
-        raise SpecPushError(f"the spec commit conflicts with what was pushed to {relative} meanwhile; the promotion"
-                            " was undone: send the event again (or promote by hand) once the spec is settled")
-    return result.stdout
+    env = _environment(unit.project, env_name, unit.path)
+    model = _model(env, model_name, unit.path)
+    if model.serving is None:
+        return None
+    return (model.serving.storage_uri, model.serving.model_version,
+            model.rollout.phase if model.rollout is not None else None)
+
+
+def _describe_state(state: tuple | None) -> str:
+    from mlspec.textsafe import printable
+
+    if state is None:
+        return "no serving section"
+    uri, version, phase = state
+    return f"version {printable(version or 'latest')} ({printable(uri)}){f' in {phase}' if phase else ''}"
+
+
+def replan(promotion, text: str, where: str) -> str | None:
+    """The spec text `text` (the spec as `where` holds it now) with `promotion`'s edit planned
+    again on it: the same values set for the same model in the same environment, given that
+    the model there is still exactly what the promotion was planned on (storage folder,
+    version, rollout phase). None when `text` already gives the promoted values. Raises
+    SpecPushError (the decision is abandoned) when the model changed there meanwhile, and
+    SpecError when `text` has errors."""
+    from mlspec.build.session import load_text
+    from mlspec.errors import MlspecError, SpecError
+    from mlspec.gitops.promote import _edit
+
+    spec_file = Path(promotion.spec_file)
+    planned_on = _bound_state(load_text(spec_file, promotion.old_text), promotion.model, promotion.env)
+    wanted = _bound_state(load_text(spec_file, promotion.new_text), promotion.model, promotion.env)
+    unit = load_text(spec_file, text)
+    if not unit.ok:
+        raise SpecError(f"{spec_file} as {where} holds it has errors; the change was not pushed", [unit])
+    what = f"{promotion.model} in {promotion.env}"
+    try:
+        now = _bound_state(unit, promotion.model, promotion.env)
+    except MlspecError as exc:
+        raise SpecPushError(f"{where} changed {spec_file} meanwhile ({exc}); the change of {what} was abandoned,"
+                            " not pushed") from None
+    if now == wanted:
+        return None
+    if now != planned_on:
+        raise SpecPushError(
+            f"{where} changed {what} meanwhile: it is now {_describe_state(now)}, but this change was planned on"
+            f" {_describe_state(planned_on)}{f' ({promotion.evidence})' if promotion.evidence else ''}; it was"
+            f" abandoned, not pushed: decide again on the spec as it is now")
+    replanned = _edit(unit, promotion.model, promotion.env, promotion.changes, promotion.summary)
+    if _bound_state(load_text(spec_file, replanned.new_text), promotion.model, promotion.env) != wanted:
+        raise SpecPushError(f"the change of {what}, planned again on {where}, does not give the values it was"
+                            " planned to; it was abandoned, not pushed")
+    return replanned.new_text
 
 
 def _undo_commit(git: Git, spec_file: Path, out_root: Path, system: str, start: str,

@@ -202,6 +202,12 @@ class Receiver:
         name, alias, version = data.get("name"), data.get("alias"), data.get("version")
         if not all(isinstance(v, str) and v for v in (name, alias, version)):
             return 400, "the alias event lacks name, alias or version"
+        from mlspec.gitops.mlflow_registry import RegistryError, check_version
+
+        try:
+            check_version(version, "the alias event")
+        except RegistryError as exc:
+            return 400, str(exc)
         with self._lock:  # one promotion at a time: each reads the spec the previous one wrote
             target = self._find(name)
             if target is None:

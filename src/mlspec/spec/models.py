@@ -35,6 +35,7 @@ from mlspec.spec.types import (
     ResourceName,
     Schedule,
     SourceUri,
+    StorageUri,
     SystemName,
     Url,
 )
@@ -512,14 +513,6 @@ class ReplicaBounds(SpecModel):
         return self
 
 
-def _kserve_storage(value: str | None) -> str | None:
-    if value is not None and re.match(r"^(models|runs):/", value):
-        raise PydanticCustomError(
-            "storage_uri", "KServe cannot read `{value}`: use the storage folder URI of the model version"
-            " (s3://.../artifacts/model)", {"value": value})
-    return value
-
-
 SERVING_FORMATS = ("mlflow", "sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "tensorflow", "triton", "custom")
 
 
@@ -532,7 +525,7 @@ class Serving(SpecModel):
         "For `format: custom`: the InferenceService's `modelFormat.name`, the format your ServingRuntime lists"
         " under `supportedModelFormats` (KServe matches them). Defaults to the model's name. The training"
         " pipeline logs such a model as an MLflow (scikit-learn) model.", default=None, examples=["my-format"])
-    storageUri: str | None = F(
+    storageUri: StorageUri | None = F(
         "Folder holding the model (for MLflow: the folder with `MLmodel`). Set by `mlspec promote`.",
         default=None, examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
     modelVersion: ModelVersion | None = F("Registered model version being served. Set by `mlspec promote`.",
@@ -562,22 +555,12 @@ class Serving(SpecModel):
                                       " `{format}` is its own model format name", {"format": self.format})
         return self
 
-    @field_validator("storageUri")
-    @classmethod
-    def _storage(cls, value: str | None) -> str | None:
-        return _kserve_storage(value)
-
 
 class StableVersion(SpecModel):
-    storageUri: str = F("Folder holding the stable model (for MLflow: the folder with `MLmodel`).",
-                        examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
+    storageUri: StorageUri = F("Folder holding the stable model (for MLflow: the folder with `MLmodel`).",
+                               examples=["s3://mlflow-artifacts/1/abc123/artifacts/model"])
     modelVersion: ModelVersion | None = F("Registered model version of the stable model.", default=None,
                                           examples=["6"])
-
-    @field_validator("storageUri")
-    @classmethod
-    def _storage(cls, value: str) -> str:
-        return _kserve_storage(value)
 
 
 class Rollout(SpecModel):

@@ -226,6 +226,31 @@ def _url(value: str) -> str:
 Url = Annotated[str, AfterValidator(_url), Field(examples=["http://mlflow.mlflow.svc.cluster.local:5000"])]
 
 
+# Where KServe finds a model version (`serving.storageUri`): set by `mlspec promote` from what
+# MLflow answers, so the same rule checks the spec's value and MLflow's (gitops/promote.py).
+# A `scheme://...` URI or an absolute path (KServe's storage initializer copies a local
+# folder), one line of printable characters without spaces: it is written into manifests
+# and commit messages, where a newline would start a line of its own.
+STORAGE_URI_RE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s]+|/[^\s]*")
+MAX_STORAGE_URI = 2048
+
+
+def check_storage_uri(value: str) -> str:
+    if re.match(r"^(models|runs):/", value):
+        raise PydanticCustomError(
+            "storage_uri", "KServe cannot read `{value}`: use the storage folder URI of the model version"
+            " (s3://.../artifacts/model)", {"value": value})
+    if len(value) > MAX_STORAGE_URI or not value.isprintable() or not STORAGE_URI_RE.fullmatch(value):
+        raise PydanticCustomError(
+            "storage_uri", "`{value}` is not a storage URI: write `scheme://bucket/path` (s3://, gs://, pvc://...)"
+            " or an absolute path, on one line, without spaces or control characters, at most 2048 characters",
+            {"value": value})
+    return value
+
+
+StorageUri = Annotated[str, AfterValidator(check_storage_uri)]
+
+
 # Where the generated tasks read and write data. The runtime they run
 # (mlspec.runtime.airflow_tasks) reads and writes these and nothing else, so any other scheme
 # is refused here (E112) rather than handed to a task that would take `gs://b/k` for a local
