@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 import yaml
 
 from conftest import SPECS, invoke_mlspec
+from support.analysis_objects import analysis_run, write
 from support.crds import schema_errors
 
 from mlspec.targets.kserve import admission_errors
@@ -63,18 +63,10 @@ def _served(service: dict) -> tuple[tuple[str, str], list[tuple[str, str, int]]]
 
 
 def _analysis_file(project: Path, tmp_path: Path, shared_dir: Path, phase: str) -> Path:
-    """The generated AnalysisRun as Argo Rollouts leaves it once it has finished."""
-    run = yaml.safe_load((_k8s(project) / "analysisrun-fraud-score.yaml").read_text())
-    run["metadata"].update({"uid": "3f0c8a4e-1b2d-4c5e-8f90-123456789abc", "resourceVersion": "1",
-                            "creationTimestamp": STAMP})
-    run["status"] = {"phase": phase, "startedAt": STAMP, "completedAt": STAMP,
-                     "runSummary": {"count": 3, "successful": 3 if phase == "Successful" else 2}}
-    if phase == "Failed":
-        run["status"]["message"] = 'Metric "error-rate" assessed Failed due to failed (1) > failureLimit (0)'
-    assert schema_errors(shared_dir / "crds", run) == []
-    path = tmp_path / f"analysisrun-{phase}.json"
-    path.write_text(json.dumps(run))
-    return path
+    """The generated AnalysisRun as Argo Rollouts leaves it once it has finished (a result with a
+    measurement per compiled metric: what `rollout decide` requires)."""
+    run = analysis_run(project, "staging", phase, system="payments-risk", model="fraud-score")
+    return write(tmp_path, run, shared_dir, name=f"analysisrun-{phase}.json")
 
 
 def test_the_canary_runs_beside_the_stable_predictor_and_is_analysed_per_deployment(project, shared_dir):
