@@ -114,7 +114,9 @@ _TABLE = (
          "read and write s3:// (S3 or MinIO), file:// and absolute paths; gs:// and other schemes are refused rather\n"
          "than handed to a task that would take them for a local path (no GCS client is tested: there is no GCS\n"
          "emulator to test one against). Copy the data to an S3-compatible store (MinIO serves a GCS bucket's\n"
-         "contents through its S3 API after a `mc mirror`), or mount it and give the path."),
+         "contents through its S3 API after a `mc mirror`), or mount it and give the path.\n"
+         "A location (also the Feast registry) with a `..` or `.` segment, or a bucket named so, is refused too: it\n"
+         "names a place above the folder it seems to name (`mlspec run --local` maps s3:// into its work folder)."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),
