@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from mlspec.errors import ExternalError
+from mlspec.local import processes
 
 
 def airflow_executable() -> str:
@@ -74,8 +75,7 @@ class AirflowHome:
 
     def migrate(self, log: Path) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([airflow_executable(), "db", "migrate"], env=self.env(), capture_output=True,
-                                text=True, timeout=900, cwd=self.path)
+        result = processes.run([airflow_executable(), "db", "migrate"], env=self.env(), timeout=900, cwd=self.path)
         log.write_text(result.stdout + result.stderr, encoding="utf-8")
         if result.returncode != 0:
             raise ExternalError(f"`airflow db migrate` failed in {self.path} (log: {log}):\n"
@@ -92,18 +92,20 @@ class AirflowHome:
         log.parent.mkdir(parents=True, exist_ok=True)
         before = self._last_run_id(dag_id)
         with open(log, "w", encoding="utf-8") as out:
-            process = subprocess.Popen(command, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT,
-                                       text=True, cwd=self.path)
+            process = processes.start(command, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT,
+                                      text=True, cwd=self.path)
             deadline = time.monotonic() + timeout
-            while process.poll() is None:
-                if time.monotonic() > deadline:
-                    process.kill()
-                    process.wait()
-                    out.write(f"\nmlspec: `airflow dags test` killed after {timeout} s\n")
-                    break
-                if progress is not None:
-                    progress(dag_id, *self._finished(dag_id, before))
-                time.sleep(1)
+            try:
+                while process.poll() is None:
+                    if time.monotonic() > deadline:
+                        processes.end(process, grace=5)
+                        out.write(f"\nmlspec: `airflow dags test` killed after {timeout} s\n")
+                        break
+                    if progress is not None:
+                        progress(dag_id, *self._finished(dag_id, before))
+                    time.sleep(1)
+            finally:  # its tasks' processes too (kfp steps), also when the run is interrupted
+                processes.end(process, grace=5)
         output = log.read_text(encoding="utf-8", errors="replace")
         return subprocess.CompletedProcess(command, process.returncode, output, "")
 
