@@ -178,6 +178,14 @@ _TABLE = (
          "endpoint instead of the object store, and the drift DAG reads the dataset the endpoint fills, named by\n"
          "`monitoring.drift.predictions`. Without that name the drift DAG would read a folder nothing writes, and\n"
          "never find drift. Name the dataset the sink fills, or drop `loggerUrl` to log to the object store."),
+    Code("E411", _E, "check", "an estimator that is not an estimator class of the training libraries",
+         "`training.estimator` names the class the training pipeline calls with `params`, so it must be an estimator\n"
+         "class of scikit-learn, LightGBM or XGBoost: a class (CapWords; `LGBM...`, `XGB...`) of a module that holds\n"
+         "estimators (`sklearn.ensemble`, `sklearn.linear_model`, `sklearn.tree`, `sklearn.svm`, `sklearn.neighbors`,\n"
+         "`sklearn.naive_bayes`, `sklearn.neural_network`, `sklearn.gaussian_process`, `sklearn.discriminant_analysis`,\n"
+         "`sklearn.kernel_ridge`, `sklearn.isotonic`, `sklearn.dummy`, `lightgbm`, `xgboost`). Any other callable\n"
+         "(`subprocess.Popen`, `os.system`) would run on the training machine with the spec's params; the train step\n"
+         "checks again that what it imports is a scikit-learn estimator class before calling it."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
