@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlspec.local import processes
+from mlspec.local.airflow_home import step_environment
 from mlspec.local.inference_log import REQUEST, RESPONSE, log_request, write_objects
 
 RUNTIME = "MLflow's scoring server (`mlflow models serve`; MLServer does not install beside the pinned tools)"
@@ -57,7 +58,8 @@ class ScoringServer:
     def start(self) -> None:
         self.port = self.port or _free_port()
         executable = Path(sys.executable).parent / "mlflow"
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        # The server unpickles the trained model (the spec's estimator): only the variables a step may see.
+        env = {**step_environment(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "w", encoding="utf-8") as out:

@@ -20,8 +20,8 @@ WIDTH = 11  # the longest stage name, and a space
               " so far; needs the `local` extra: pip install 'mlspec[local]').")
 @click.option("--model", default=None, help="Train only this model [default: every model of the spec].")
 @click.option("--workdir", default=None, type=click.Path(), help="Work folder: the spec copy, generated files,"
-              " sample data (files, DuckDB databases), the object store as folders, Airflow, MLflow"
-              " [default: .mlspec/run/<spec name>].")
+              " sample data (files, DuckDB databases), the object store as folders, Airflow, MLflow; used only"
+              " when new, empty or made by an earlier run [default: .mlspec/run/<spec name>].")
 @click.option("--report", default=None, type=click.Path(), help="Write the stages' results as JSON to this file.")
 def command(spec, local, model, workdir, report) -> None:
     """Compile SPEC and run the generated system, stage by stage, with the real tools:
