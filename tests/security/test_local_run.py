@@ -274,3 +274,23 @@ def test_sigterm_to_the_cli_ends_every_process_the_run_started(project):
     output = process.stdout.read()
     assert process.returncode == 143, output
     assert "terminated (SIGTERM)" in output
+
+
+def test_the_feast_online_store_file_is_moved_into_the_store(tmp_path, outside):
+    """Attack: `onlineStore: {type: sqlite, path: ~/.bashrc}` made Feast write its SQLite file
+    over the user's file; the run's copy puts it in the store, and refuses one climbing out."""
+    import yaml
+
+    from mlspec.local.workspace import prepare_workspace
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(MINIMAL + f"  feast: {{onlineStore: {{type: sqlite, path: {outside / 'bashrc'}}}}}\n")
+    workspace = prepare_workspace(spec, tmp_path / "work")
+    copy = yaml.safe_load(workspace.spec.read_text())
+    path = Path(copy["platform"]["feast"]["onlineStore"]["path"])
+    assert path.is_relative_to(tmp_path / "work" / "store") and path.name == "bashrc"
+
+    spec.write_text(MINIMAL + "  feast: {onlineStore: {type: sqlite, path: ../../../../bashrc}}\n")
+    with pytest.raises(SpecError, match="outside"):
+        prepare_workspace(spec, tmp_path / "work")
+    assert sorted(p.name for p in outside.iterdir()) == ["credentials"]

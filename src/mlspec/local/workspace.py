@@ -210,6 +210,11 @@ def _point_at(document, workdir: Path) -> list[str]:
     if isinstance(feast, dict) and isinstance(feast.get("registry"), str):
         feast["registry"] = store_folder(workdir, feast["registry"])
         Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
+    online = feast.get("onlineStore") if isinstance(feast, dict) else None
+    if isinstance(online, dict) and isinstance(online.get("path"), str):
+        # A SQLite online store is a file Feast writes: in the store too, never where the spec points.
+        online["path"] = store_folder(workdir, online["path"])
+        Path(online["path"]).parent.mkdir(parents=True, exist_ok=True)
     if platform:
         document["platform"] = platform
     sql, files = {}, []
