@@ -57,7 +57,8 @@ def run_python(folder: Path) -> Path:
 
     venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(folder)  # anew: nothing of a past run
     paths = sysconfig.get_paths(vars={"base": str(folder), "platbase": str(folder)})
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in site.getsitepackages())
+    bases = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in bases)
     Path(paths["purelib"]).mkdir(parents=True, exist_ok=True)
     (Path(paths["purelib"]) / "_mlspec_run_base.pth").write_text(lines, encoding="utf-8")
     return folder / "bin" / "python"
