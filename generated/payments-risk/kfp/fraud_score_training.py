@@ -107,8 +107,24 @@ def train_model(
     else:
         stratify = frame[label] if task != "regression" else None
         train, test = train_test_split(frame, test_size=test_size, random_state=seed, stratify=stratify)
+    # Only an estimator class of the training libraries is called, whatever the pipeline was
+    # given (a run's parameters can be edited): the modules mlspec validate allows
+    # (mlspec.check.estimators), and a class derived from scikit-learn's BaseEstimator.
+    from sklearn.base import BaseEstimator
+
+    estimator_modules = (
+        "sklearn.discriminant_analysis", "sklearn.dummy", "sklearn.ensemble", "sklearn.gaussian_process",
+        "sklearn.isotonic", "sklearn.kernel_ridge", "sklearn.linear_model", "sklearn.naive_bayes",
+        "sklearn.neighbors", "sklearn.neural_network", "sklearn.svm", "sklearn.tree",
+        "lightgbm", "lightgbm.sklearn", "xgboost", "xgboost.sklearn",
+    )
     module_name, _, class_name = estimator.rpartition(".")
-    estimator_class = getattr(importlib.import_module(module_name), class_name)
+    if module_name not in estimator_modules or not class_name[:1].isupper():
+        raise ValueError(f"estimator {estimator!r} is not a class of the modules {', '.join(estimator_modules)}")
+    estimator_class = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(estimator_class, type) and issubclass(estimator_class, BaseEstimator)):
+        raise TypeError(f"estimator {estimator!r} is not a scikit-learn compatible estimator class"
+                        f" (a subclass of sklearn.base.BaseEstimator)")
     fitted = estimator_class(**json.loads(params_json))
     if categorical:
         from sklearn.compose import ColumnTransformer

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
+from mlspec.check.estimators import EXAMPLES as ESTIMATOR_EXAMPLES
+from mlspec.check.estimators import estimator_problem
 from mlspec.diagnostics import did_you_mean
 from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
@@ -29,6 +31,10 @@ def check_model_settings(ctx: CheckContext) -> None:
         if model.serving and model.serving.format == "custom" and not model.serving.runtime:
             ctx.error("E405", "serving format `custom` needs a `runtime` (a ServingRuntime name)",
                       path + ("serving", "format"), help="add `runtime: my-serving-runtime`")
+        problem = estimator_problem(model.training.estimator)
+        if problem:
+            ctx.error("E414", problem, path + ("training", "estimator"),
+                      help=f"name an estimator class such as {ESTIMATOR_EXAMPLES}")
         if model.serving:
             _check_serving_format(ctx, name, model)
         slo = ctx.spec.slos.get(model.rollout.slo) if model.rollout else None

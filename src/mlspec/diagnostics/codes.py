@@ -114,7 +114,9 @@ _TABLE = (
          "read and write s3:// (S3 or MinIO), file:// and absolute paths; gs:// and other schemes are refused rather\n"
          "than handed to a task that would take them for a local path (no GCS client is tested: there is no GCS\n"
          "emulator to test one against). Copy the data to an S3-compatible store (MinIO serves a GCS bucket's\n"
-         "contents through its S3 API after a `mc mirror`), or mount it and give the path."),
+         "contents through its S3 API after a `mc mirror`), or mount it and give the path.\n"
+         "A location (also the Feast registry) with a `..` or `.` segment, or a bucket named so, is refused too: it\n"
+         "names a place above the folder it seems to name (`mlspec run --local` maps s3:// into its work folder)."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),
@@ -188,6 +190,14 @@ _TABLE = (
          "which KServe admits only with the annotation exactly `Standard` and a canary named unlike the stable\n"
          "predictor (both are named `v<modelVersion>`); `canaryTrafficPercent` does nothing there, so the `iter8`\n"
          "backend, which moves it, cannot drive it; and a rollback needs a `rollout.stable` to return to."),
+    Code("E414", _E, "check", "an estimator that is not an estimator class of the training libraries",
+         "`training.estimator` names the class the training pipeline calls with `params`, so it must be an estimator\n"
+         "class of scikit-learn, LightGBM or XGBoost: a class (CapWords; `LGBM...`, `XGB...`) of a module that holds\n"
+         "estimators (`sklearn.ensemble`, `sklearn.linear_model`, `sklearn.tree`, `sklearn.svm`, `sklearn.neighbors`,\n"
+         "`sklearn.naive_bayes`, `sklearn.neural_network`, `sklearn.gaussian_process`, `sklearn.discriminant_analysis`,\n"
+         "`sklearn.kernel_ridge`, `sklearn.isotonic`, `sklearn.dummy`, `lightgbm`, `xgboost`). Any other callable\n"
+         "(`subprocess.Popen`, `os.system`) would run on the training machine with the spec's params; the train step\n"
+         "checks again that what it imports is a scikit-learn estimator class before calling it."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

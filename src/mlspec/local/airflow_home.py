@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from mlspec.errors import ExternalError
+from mlspec.local import processes
 
 
 def airflow_executable() -> str:
@@ -27,12 +28,50 @@ def airflow_executable() -> str:
     return found
 
 
-def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of an Airflow command run on an own AIRFLOW_HOME: this process's
-    environment without its Airflow, AWS and OpenLineage settings, the home and DAG folder,
-    no example DAGs, no lineage events and no telemetry, then `extra`."""
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("AIRFLOW", "AWS_", "OPENLINEAGE"))}
+# What of this process's environment reaches the processes that run a spec's code (Airflow's
+# tasks and the kfp steps they start, the scoring server): where programs, the home folder,
+# the locale and temporary files are, certificates, and where pip finds packages. Nothing
+# else: no cloud credentials (AWS_*, GOOGLE_*, AZURE_*), no tokens (GITHUB_TOKEN,
+# MLSPEC_WEBHOOK_SECRET), no Airflow, MLflow or OpenLineage settings of the machine, no proxy
+# (its URL may carry a password), no PIP_INDEX_URL (it may carry a token: use a pip.conf).
+# The run sets what its steps need itself (AIRFLOW_HOME, AIRFLOW_CONN_*, AIRFLOW_VAR_*).
+PASSED_ON = frozenset({"PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "USER", "LOGNAME", "NO_COLOR",
+                       "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "PIP_CONFIG_FILE",
+                       "PIP_FIND_LINKS", "PIP_NO_INDEX"})
+
+
+def step_environment() -> dict[str, str]:
+    """The variables of this process's environment a spec's code may see (PASSED_ON, LC_*)."""
+    return {key: value for key, value in os.environ.items() if key in PASSED_ON or key.startswith("LC_")}
+
+
+def run_python(folder: Path) -> Path:
+    """The Python of the run, a virtual environment made anew in `folder`: it sees the
+    packages of the environment mlspec runs from (a .pth file adds their folder after its own),
+    but pip installs into `folder`. Airflow runs on it, so kfp's local runner, which installs a
+    step's `packages_to_install` with the Python it runs on, installs a spec's
+    `training.packages` here, never into mlspec's environment."""
+    import site
+    import sysconfig
+    import venv
+
+    venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(folder)  # anew: nothing of a past run
+    paths = sysconfig.get_paths(vars={"base": str(folder), "platbase": str(folder)})
+    bases = [*site.getsitepackages(), *([site.getusersitepackages()] if site.ENABLE_USER_SITE else [])]
+    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in bases)
+    Path(paths["purelib"]).mkdir(parents=True, exist_ok=True)
+    (Path(paths["purelib"]) / "_mlspec_run_base.pth").write_text(lines, encoding="utf-8")
+    return folder / "bin" / "python"
+
+
+def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = None,
+                        python: Path | None = None) -> dict[str, str]:
+    """The environment of an Airflow command run on an own AIRFLOW_HOME: the few variables of
+    this process's environment a step may see (step_environment), the home and DAG folder, no
+    example DAGs, no lineage events and no telemetry, then `extra`. PATH starts with the bin
+    folder of `python` (the run's environment), then this Python's."""
+    env = step_environment()
+    bins = [str(Path(python).parent)] if python else []
     env.update({
         "AIRFLOW_HOME": str(home),
         # airflow.cfg records the database's absolute path when it is first written: named here,
@@ -48,7 +87,7 @@ def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = N
         "GX_ANALYTICS_ENABLED": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": os.pathsep.join([*bins, str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
         **(extra or {}),
     })
     return env
@@ -68,14 +107,17 @@ class TaskRun:
 class AirflowHome:
     path: Path
     dags: Path
+    python: Path | None = None  # the run's Python (run_python); None: the `airflow` beside this one
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        return airflow_environment(self.path, self.dags, extra)
+        return airflow_environment(self.path, self.dags, extra, self.python)
+
+    def airflow(self) -> list[str]:
+        return [str(self.python), "-m", "airflow"] if self.python else [airflow_executable()]
 
     def migrate(self, log: Path) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        result = subprocess.run([airflow_executable(), "db", "migrate"], env=self.env(), capture_output=True,
-                                text=True, timeout=900, cwd=self.path)
+        result = processes.run([*self.airflow(), "db", "migrate"], env=self.env(), timeout=900, cwd=self.path)
         log.write_text(result.stdout + result.stderr, encoding="utf-8")
         if result.returncode != 0:
             raise ExternalError(f"`airflow db migrate` failed in {self.path} (log: {log}):\n"
@@ -86,24 +128,26 @@ class AirflowHome:
                   progress: Callable[[str, int, int], None] | None = None) -> subprocess.CompletedProcess:
         """`airflow dags test DAG DATE [--conf JSON]`; its whole output goes to `log`. While it
         runs, `progress(dag_id, tasks finished, tasks)` is called about once a second."""
-        command = [airflow_executable(), "dags", "test", dag_id, logical_date]
+        command = [*self.airflow(), "dags", "test", dag_id, logical_date]
         if conf is not None:
             command += ["--conf", json.dumps(conf)]
         log.parent.mkdir(parents=True, exist_ok=True)
         before = self._last_run_id(dag_id)
         with open(log, "w", encoding="utf-8") as out:
-            process = subprocess.Popen(command, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT,
-                                       text=True, cwd=self.path)
+            process = processes.start(command, env=self.env(extra_env), stdout=out, stderr=subprocess.STDOUT,
+                                      text=True, cwd=self.path)
             deadline = time.monotonic() + timeout
-            while process.poll() is None:
-                if time.monotonic() > deadline:
-                    process.kill()
-                    process.wait()
-                    out.write(f"\nmlspec: `airflow dags test` killed after {timeout} s\n")
-                    break
-                if progress is not None:
-                    progress(dag_id, *self._finished(dag_id, before))
-                time.sleep(1)
+            try:
+                while process.poll() is None:
+                    if time.monotonic() > deadline:
+                        processes.end(process, grace=5)
+                        out.write(f"\nmlspec: `airflow dags test` killed after {timeout} s\n")
+                        break
+                    if progress is not None:
+                        progress(dag_id, *self._finished(dag_id, before))
+                    time.sleep(1)
+            finally:  # its tasks' processes too (kfp steps), also when the run is interrupted
+                processes.end(process, grace=5)
         output = log.read_text(encoding="utf-8", errors="replace")
         return subprocess.CompletedProcess(command, process.returncode, output, "")
 

@@ -8,6 +8,11 @@ connection type `duckdb`, opens the file its host names). Each SQL dataset's sam
 the table its query reads: the one table after the query's FROM, in the schema the query
 names (`payments.transactions` is the table `transactions` of the schema `payments`).
 
+Every DuckDB connection here and in the generated extract task (mlspec_runtime.query_frame,
+which opens the file itself: the DuckDB hook takes no settings from the connection) has
+external access off, no extension installed or loaded, and its configuration locked
+(DUCKDB_CONFIG): a query reads the tables of its database file, no other file.
+
 A column the query compares with `'{{ ds }}'` that the dataset does not declare (a partition
 column such as `day`) is added to the table, holding the run's logical date, so the query's
 WHERE keeps every row.
@@ -23,6 +28,7 @@ from typing import Callable
 from urllib.parse import quote
 
 from mlspec.errors import SpecError
+from mlspec.runtime.airflow_tasks import DUCKDB_CONFIG
 
 SUFFIX = ".duckdb"
 CONN_TYPE = "duckdb"
@@ -137,7 +143,7 @@ def write_tables(frames: dict, tables: dict[str, Table], folder: Path, day: dt.d
         path = database_path(folder, connection)
         path.unlink(missing_ok=True)
         Path(f"{path}.wal").unlink(missing_ok=True)
-        with duckdb.connect(str(path)) as db:
+        with duckdb.connect(str(path), config=dict(DUCKDB_CONFIG)) as db:
             for dataset, table in sorted(tables.items()):
                 if table.connection != connection or dataset not in frames:
                     continue

@@ -46,6 +46,7 @@ def promote(run) -> dict[str, StageResult]:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    from mlspec.errors import UsageError
     from mlspec.local.repos import make_repos, published_object
     from mlspec.targets.naming import deployment_path, monitored_environment
 
@@ -58,7 +59,11 @@ def promote(run) -> dict[str, StageResult]:
     if env is None:
         return {"promote": StageResult("promote", "skipped", 0.0,
                                        "the spec has no environments: nothing is deployed to promote into")}
-    repos, published = make_repos(run.ws.root, run.ws.spec)
+    try:
+        repos, published = make_repos(run.ws.root, run.ws.spec)
+    except UsageError as error:
+        return {"promote": StageResult("promote", "failed", time.monotonic() - started, str(error), None,
+                                       str(run.ws.original))}
     if published.returncode != 0:
         return {"promote": StageResult("promote", "failed", time.monotonic() - started,
                                        f"`{published.shown}` exited {published.returncode}: {published.output[-800:]}",
@@ -143,7 +148,8 @@ def traffic_time(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.dateti
 def serve(run) -> dict[str, StageResult]:
     from mlspec.local.serving import RUNTIME, ScoringServer, ServingError, score_and_log
     from mlspec.local.traffic import feature_rows
-    from mlspec.local.workspace import local_path
+    from mlspec.errors import SpecError
+    from mlspec.local.workspace import inside, local_path
 
     started = time.monotonic()
     if not run.promoted:
@@ -156,8 +162,13 @@ def serve(run) -> dict[str, StageResult]:
         version, (path, manifest) = run.promoted[model.name]
         anchor = run.ws.where(f"models.{model.name}.serving")
         service, kserve_log = logged_service(run, model, manifest)
-        server = ScoringServer(local_path(manifest["spec"]["predictor"]["model"]["storageUri"]),
-                               run.logs / f"serve-{model.name}.log")
+        storage = manifest["spec"]["predictor"]["model"]["storageUri"]
+        try:  # MLflow's answer, published: served only from the work folder's MLflow artifacts
+            served = inside(run.ws.mlflow_dir, local_path(storage), f"the model folder {storage}")
+        except SpecError as error:
+            return {"serve": StageResult("serve", "failed", time.monotonic() - started, str(error),
+                                         _isvc_file(model, run.environment), anchor)}
+        server = ScoringServer(served, run.logs / f"serve-{model.name}.log")
         try:
             server.start()
             run.servers[model.name] = server

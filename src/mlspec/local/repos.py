@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from mlspec.errors import UsageError
+from mlspec.local import processes
 
 SPEC_REPO = "spec-repo"
 DEPLOYMENTS = "deployments"
@@ -59,13 +61,11 @@ class LocalRepos:
     def mlspec(self, *args: str) -> CommandResult:
         """An mlspec command in the spec repository."""
         command = [sys.executable, "-m", "mlspec", *args]
-        done = subprocess.run(command, cwd=self.spec_repo, env={**os.environ, **IDENTITY}, capture_output=True,
-                              text=True, timeout=600)
+        done = processes.run(command, cwd=self.spec_repo, env={**os.environ, **IDENTITY}, timeout=600)
         return CommandResult(["mlspec", *args], done.returncode, done.stdout + done.stderr)
 
     def git(self, repo: Path, *args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=repo, env={**os.environ, **IDENTITY}, capture_output=True,
-                              text=True, timeout=120)
+        done = processes.run(["git", *args], cwd=repo, env={**os.environ, **IDENTITY}, timeout=120)
         if done.returncode != 0:
             raise RuntimeError(f"git {' '.join(args)} in {repo}: {done.stderr.strip()}")
         return done.stdout
@@ -78,15 +78,29 @@ class LocalRepos:
         return self.git(repo, "show", "--name-only", "--format=", "HEAD").split()
 
 
+MARKER = "mlspec-run-local"  # in the .git folder of each repository made here: the next run may replace it
+
+
+def made_here(folder: Path) -> bool:
+    """Whether `folder` is a repository an earlier local run made (a real folder, not a link)."""
+    marker = folder / ".git" / MARKER
+    return folder.is_dir() and not folder.is_symlink() and not (folder / ".git").is_symlink() \
+        and marker.is_file() and not marker.is_symlink()
+
+
 def make_repos(root: Path, spec_copy: Path) -> tuple[LocalRepos, CommandResult]:
     """Both repositories, made anew: the spec copy committed with its compiled output, and the
     deployments repository holding what that spec deploys (`mlspec publish`)."""
     repos = LocalRepos(root, spec_copy.name)
     for folder in (repos.spec_repo, repos.deployments):
-        if folder.exists():
+        if folder.exists() or folder.is_symlink():
+            if not made_here(folder):
+                raise UsageError(f"{folder} exists and was not made by a local run (no .git/{MARKER}): the promote"
+                                 f" stage does not delete it; move it away or use another --workdir")
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         repos.git(folder, "init", "-q", "-b", "main")
+        (folder / ".git" / MARKER).write_text("made by mlspec run --local\n", encoding="utf-8")
     (repos.spec_repo / "specs").mkdir()
     shutil.copyfile(spec_copy, repos.spec_repo / repos.spec)
     compiled = repos.mlspec("compile", str(repos.spec))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlspec.errors import UsageError
-from mlspec.local.airflow_home import AirflowHome
+from mlspec.local.airflow_home import AirflowHome, run_python
 from mlspec.local.data import write_sources
 from mlspec.local.stages import LocalRun
 from mlspec.local.workspace import prepare_workspace
@@ -24,6 +24,8 @@ def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) ->
     sources = write_sources(workspace.system, workspace.databases, where=workspace.where)
     logs = workspace.root / "logs"
     logs.mkdir(exist_ok=True)
-    home = AirflowHome(workspace.root / "airflow", workspace.dags)
+    # Airflow, and the kfp steps it runs, on the run's own Python: `training.packages` are
+    # installed there, not into the environment mlspec runs from.
+    home = AirflowHome(workspace.root / "airflow", workspace.dags, run_python(workspace.root / "python"))
     home.migrate(logs / "airflow-db-migrate.log")
     return LocalRun(workspace, home, models, data_date=sources.day.isoformat(), sample=sources.frames)

@@ -25,6 +25,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlspec.local import processes
+from mlspec.local.airflow_home import step_environment
 from mlspec.local.inference_log import REQUEST, RESPONSE, log_request, write_objects
 
 RUNTIME = "MLflow's scoring server (`mlflow models serve`; MLServer does not install beside the pinned tools)"
@@ -56,14 +58,15 @@ class ScoringServer:
     def start(self) -> None:
         self.port = self.port or _free_port()
         executable = Path(sys.executable).parent / "mlflow"
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        # The server unpickles the trained model (the spec's estimator): only the variables a step may see.
+        env = {**step_environment(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
                "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "w", encoding="utf-8") as out:
-            self.process = subprocess.Popen(
+            self.process = processes.start(
                 [str(executable), "models", "serve", "-m", str(self.model_path), "--env-manager", "local",
                  "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"],
-                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + READY_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -79,13 +82,9 @@ class ScoringServer:
         raise ServingError(f"`mlflow models serve` did not answer /ping within {READY_SECONDS} s")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """End the server and its worker (its whole process group)."""
+        if self.process is not None:
+            processes.end(self.process, grace=20)
         self.process = None
 
     def predict(self, columns: list[str], rows: list[list]) -> list:

@@ -26,6 +26,8 @@ from pathlib import Path
 from mlspec.errors import SpecError, UsageError
 from mlspec.local.database import database_path
 
+MARKER = ".mlspec-run-local"  # written in each work folder a run creates; a folder without it is not claimed
+MARKER_TEXT = "This folder is a work folder of `mlspec run --local`: the run may replace everything in it.\n"
 SOURCES = "sources"
 DATABASES = "databases"
 STORE = "store"
@@ -76,6 +78,38 @@ class Workspace:
         return f"{self.original}:{line}" if line else str(self.original)
 
 
+def claim_workdir(workdir: Path, spec_file: Path) -> Path:
+    """The work folder, resolved, once it is certain the run may write there: a folder that does
+    not exist yet (made, with the marker), an empty one (marked), or one that carries the marker
+    of an earlier run. Refused (UsageError, exit 2), before anything is written: a file, the
+    folder of the spec being run or one above it, a git repository's root, a folder holding
+    anything mlspec did not put there."""
+    resolved = Path(workdir).resolve()
+    spec = Path(spec_file).resolve()
+    why = None
+    if resolved.exists() and not resolved.is_dir():
+        why = "it is not a folder"
+    elif spec.is_relative_to(resolved):
+        why = f"it holds the spec being run ({spec}), which the run's copy would replace"
+    elif (resolved / ".git").exists():
+        why = "it is the root of a git repository"
+    elif resolved.is_dir() and any(resolved.iterdir()) and not _marked(resolved):
+        why = f"it holds files mlspec did not create (no {MARKER} file from an earlier run)"
+    if why:
+        raise UsageError(f"--workdir {workdir}: not used as a work folder: {why}. A local run replaces what it"
+                         f" finds in its work folder; name a new or empty folder (the default is"
+                         f" .mlspec/run/<spec name>)")
+    if not resolved.exists() or not _marked(resolved):
+        resolved.mkdir(parents=True, exist_ok=True)
+        (resolved / MARKER).write_text(MARKER_TEXT, encoding="utf-8")
+    return resolved
+
+
+def _marked(folder: Path) -> bool:
+    marker = folder / MARKER
+    return marker.is_file() and not marker.is_symlink()
+
+
 def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
     """Write the local copy of `spec_file` under `workdir` and compile it there."""
     from ruamel.yaml import YAML
@@ -84,7 +118,7 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
 
     if not spec_file.is_file():
         raise UsageError(f"no spec file at {spec_file}")
-    workdir = workdir.resolve()
+    workdir = claim_workdir(workdir, spec_file)
     yaml = YAML()
     document = yaml.load(spec_file.read_text(encoding="utf-8"))
     if not isinstance(document, dict):
@@ -92,7 +126,6 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
     anchors = _anchors(document)
     notes = _point_at(document, workdir)
     copy = workdir / spec_file.name
-    workdir.mkdir(parents=True, exist_ok=True)
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     copy.write_text(buffer.getvalue(), encoding="utf-8")
@@ -142,12 +175,27 @@ def local_path(uri: str) -> Path:
     return Path(uri.removeprefix("file://"))
 
 
+def inside(folder: Path, path: Path, what: str) -> Path:
+    """`path`, checked to stay under `folder` once resolved (`..` segments and links followed):
+    a SpecError naming `what` otherwise, before anything is read or written there."""
+    base = Path(folder).resolve()
+    resolved = Path(path).resolve()
+    if resolved == base or not resolved.is_relative_to(base):
+        raise SpecError(f"{what} would be {resolved}, outside {base}: a local run reads and writes only in its"
+                        f" work folder (a location may not climb out of its folder or bucket with `..`)")
+    return resolved
+
+
 def store_folder(workdir: Path, uri: str) -> str:
-    """Where an `s3://`, `file://` or absolute location lives in the work folder's store."""
+    """Where an `s3://`, `file://` or absolute location lives in the work folder's store; a
+    location that would land outside the store (`s3://../x`, `s3://b/../../x`) is a SpecError."""
+    original = uri
     for scheme in ("s3://", "file://"):
         if uri.startswith(scheme):
             uri = uri[len(scheme):]
-    return str(workdir / STORE / uri.lstrip("/"))
+    mapped = workdir / STORE / uri.lstrip("/")
+    inside(workdir / STORE, mapped, f"`{original}` (mapped into the work folder's store)")
+    return str(mapped)
 
 
 def _point_at(document, workdir: Path) -> list[str]:
@@ -162,6 +210,11 @@ def _point_at(document, workdir: Path) -> list[str]:
     if isinstance(feast, dict) and isinstance(feast.get("registry"), str):
         feast["registry"] = store_folder(workdir, feast["registry"])
         Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
+    online = feast.get("onlineStore") if isinstance(feast, dict) else None
+    if isinstance(online, dict) and isinstance(online.get("path"), str):
+        # A SQLite online store is a file Feast writes: in the store too, never where the spec points.
+        online["path"] = store_folder(workdir, online["path"])
+        Path(online["path"]).parent.mkdir(parents=True, exist_ok=True)
     if platform:
         document["platform"] = platform
     sql, files = {}, []

@@ -386,14 +386,43 @@ def cast_columns(frame, columns):
     return frame
 
 
+# How a query of a SQL source reaches a DuckDB database: the file and nothing else. The DuckDB
+# hook (airflow-provider-duckdb 0.2.0, DuckDBHook.get_conn) opens `duckdb.connect(host)` with
+# DuckDB's defaults and reads no settings from the connection (its extras are a hidden field),
+# so a query could read and write
+# any file (`read_text('/etc/passwd')`, `COPY ... TO '~/.profile'`), ATTACH other databases and
+# install or load extensions. This module opens DuckDB connections itself, read-only, with
+# external access off, no extension installed or loaded, and the configuration locked, so the
+# query cannot turn these back on (`SET enable_external_access = true` is refused).
+DUCKDB_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+
+def query_frame(conn_id, sql):
+    """The rows `sql` returns through the Airflow connection `conn_id`, as a DataFrame; a DuckDB
+    connection (type `duckdb`, its host the database file) is opened contained (DUCKDB_CONFIG)."""
+    from airflow.sdk import Connection
+
+    connection = Connection.get(conn_id)
+    if connection.conn_type == "duckdb" and not connection.password:  # with a password: MotherDuck, no file
+        import duckdb
+
+        database = connection.host or ":memory:"
+        log.info("querying DuckDB database %s read-only, external access off, configuration locked", database)
+        with duckdb.connect(database, read_only=database != ":memory:", config=dict(DUCKDB_CONFIG)) as db:
+            return db.execute(sql).df()
+    return connection.get_hook().get_df(sql, df_type="pandas")
+
+
 def extract(config, context):
     source = config["source"]
     if source["kind"] == "sql":
-        from airflow.sdk import Connection
-
-        sql = context["templates_dict"]["sql"]
-        hook = Connection.get(source["connection"]).get_hook()
-        frame = hook.get_df(sql, df_type="pandas")
+        frame = query_frame(source["connection"], context["templates_dict"]["sql"])
     else:
         frame = read_frame(config, setting(config, "source_uri"), source["format"])
     frame = cast_columns(frame, config["columns"])

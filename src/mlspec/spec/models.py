@@ -149,6 +149,13 @@ class FeastStore(SpecModel):
     offlineStore: dict[str, Any] = F("Feast `offline_store` block, written as given.",
                                      default_factory=lambda: {"type": "file"}, examples=[{"type": "file"}])
 
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, value: str) -> str:
+        from mlspec.spec.types import _no_dot_segments
+
+        return _no_dot_segments(value)
+
 
 class Platform(SpecModel):
     objectStore: ObjectStore | None = F("Object store for datasets and artifacts.", default=None)

@@ -260,7 +260,29 @@ DATA_SCHEMES = "s3:// (S3 or MinIO), file:// or an absolute path"
 WILDCARD_RE = re.compile(r"[*?\[]")
 
 
+# A `..` segment climbs out of the folder or bucket a location names: `/data/../../home/u/.profile`
+# on a worker, `s3://../x` read by `mlspec run --local` as `store/../x`, outside its work folder.
+# No location needs one (write the path it means), so none is taken; `.` segments likewise.
+DOT_SEGMENT_RE = re.compile(r"(^|/)\.{1,2}(/|$)")
+
+
+def dot_segment_problem(value: str) -> str:
+    """Why `value` (a location, after its scheme) is refused for its `.`/`..` segments, or ""."""
+    rest = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value)
+    if DOT_SEGMENT_RE.search(rest) or DOT_SEGMENT_RE.search(rest.replace("\\", "/")):
+        return "a `..` or `.` segment (a location names its folder or bucket plainly, never one above it)"
+    return ""
+
+
+def _no_dot_segments(value: str) -> str:
+    problem = dot_segment_problem(value)
+    if problem:
+        raise PydanticCustomError("dot_segment", "`{value}`: {problem}", {"value": value, "problem": problem})
+    return value
+
+
 def _data_location(value: str, *, wildcards: bool) -> str:
+    _no_dot_segments(value)
     if not DATA_LOCATION_RE.fullmatch(value):
         scheme = re.match(r"([a-z][a-z0-9+.-]*)://\S", value)
         if scheme:

@@ -243,7 +243,7 @@ def test_extract_runs_the_rendered_sql_on_the_connections_hook(tmp_path, airflow
             with sqlite3.connect(database) as db:
                 return pd.read_sql(sql, db)
 
-    airflow.connections["shop_db"] = types.SimpleNamespace(get_hook=SqliteHook)
+    airflow.connections["shop_db"] = types.SimpleNamespace(conn_type="sqlite", password=None, get_hook=SqliteHook)
     config = ingest_config(tmp_path)
     config["source"] = {"kind": "sql", "connection": "shop_db"}
     context = dict(CONTEXT, templates_dict={"sql": "select * from customers where plan != 'gold'"})

@@ -20,8 +20,8 @@ WIDTH = 11  # the longest stage name, and a space
               " so far; needs the `local` extra: pip install 'mlspec[local]').")
 @click.option("--model", default=None, help="Train only this model [default: every model of the spec].")
 @click.option("--workdir", default=None, type=click.Path(), help="Work folder: the spec copy, generated files,"
-              " sample data (files, DuckDB databases), the object store as folders, Airflow, MLflow"
-              " [default: .mlspec/run/<spec name>].")
+              " sample data (files, DuckDB databases), the object store as folders, Airflow, MLflow; used only"
+              " when new, empty or made by an earlier run [default: .mlspec/run/<spec name>].")
 @click.option("--report", default=None, type=click.Path(), help="Write the stages' results as JSON to this file.")
 def command(spec, local, model, workdir, report) -> None:
     """Compile SPEC and run the generated system, stage by stage, with the real tools:
@@ -55,8 +55,6 @@ def command(spec, local, model, workdir, report) -> None:
 
     from mlspec.build.session import load_unit
     from mlspec.cli.output import print_diagnostics
-    from mlspec.local.run import start_local_run
-    from mlspec.local.stages import run_stages
 
     spec_file = Path(spec)
     if not spec_file.is_file():
@@ -66,6 +64,22 @@ def command(spec, local, model, workdir, report) -> None:
         print_diagnostics([unit], "human")
         sys.exit(ExitCode.SPEC_ERRORS)
     folder = Path(workdir) if workdir else Path(".mlspec") / "run" / spec_file.stem
+    from mlspec.local.processes import Terminated, handle_sigterm
+
+    # SIGTERM (a cancelled CI job, `timeout`) ends the run as Ctrl-C does: every `finally` runs,
+    # and every process group the run started (Airflow, its kfp steps, the scoring server) ends.
+    try:
+        with handle_sigterm():
+            _run(spec_file, folder, model, report)
+    except Terminated:
+        say("terminated (SIGTERM): the run's processes were ended")
+        sys.exit(128 + 15)
+
+
+def _run(spec_file: Path, folder: Path, model, report) -> None:
+    from mlspec.local.run import start_local_run
+    from mlspec.local.stages import run_stages
+
     say(f"preparing {folder}: spec copy, generated files, sample data, Airflow home")
     run = start_local_run(spec_file, folder, model)
     for note in run.ws.notes:
