@@ -6,7 +6,7 @@ AnalysisRun with the `status` Argo Rollouts writes (phase, message, runSummary,
 metricResults with measurements) and the Iter8 v2alpha2 Experiment with the `status` its
 controller writes (stage, conditions Completed/Failed/TargetAcquired,
 versionRecommendedForPromotion, analysis.winnerAssessment); each is validated against the
-strict CRD schema in ../shared/crds before use, so the shapes are the controllers' own.
+strict CRD schema in vendor/crds before use, so the shapes are the controllers' own.
 
 Reading from the cluster is tested against a fake Kubernetes API: no real API server can
 run on these machines (no container daemon, no kind/k3s), so a loopback HTTP server answers
@@ -120,8 +120,8 @@ def iter8_experiment(project: Path, env: str, stage: str, recommended: str | Non
     return obj
 
 
-def _write(tmp_path: Path, obj: dict, shared_dir: Path, name: str = "analysis.json") -> Path:
-    errors = schema_errors(shared_dir / "crds", obj)
+def _write(tmp_path: Path, obj: dict, vendor_dir: Path, name: str = "analysis.json") -> Path:
+    errors = schema_errors(vendor_dir / "crds", obj)
     assert not errors, errors  # the shape the controller writes, status included
     path = tmp_path / name
     path.write_text(json.dumps(obj, indent=2))
@@ -131,10 +131,10 @@ def _write(tmp_path: Path, obj: dict, shared_dir: Path, name: str = "analysis.js
 # --- Argo Rollouts ---------------------------------------------------------------------------------
 
 
-def test_a_successful_analysis_promotes_the_canary(project, tmp_path, shared_dir):
+def test_a_successful_analysis_promotes_the_canary(project, tmp_path, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
 
@@ -151,10 +151,10 @@ def test_a_successful_analysis_promotes_the_canary(project, tmp_path, shared_dir
 
 
 @pytest.mark.parametrize("phase", ["Failed", "Error"])
-def test_a_failed_analysis_rolls_the_canary_back(project, tmp_path, shared_dir, phase):
+def test_a_failed_analysis_rolls_the_canary_back(project, tmp_path, vendor_dir, phase):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "dev", phase), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "dev", phase), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "dev", "--analysis", str(analysis), cwd=project)
 
@@ -166,11 +166,11 @@ def test_a_failed_analysis_rolls_the_canary_back(project, tmp_path, shared_dir, 
 
 
 @pytest.mark.parametrize("phase", ["Running", "Pending", "Inconclusive", None])
-def test_a_running_or_inconclusive_analysis_changes_nothing(project, tmp_path, shared_dir, phase):
+def test_a_running_or_inconclusive_analysis_changes_nothing(project, tmp_path, vendor_dir, phase):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
     generated = (project / "generated/customer-churn/manifest.json").read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", phase), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", phase), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
 
@@ -181,10 +181,10 @@ def test_a_running_or_inconclusive_analysis_changes_nothing(project, tmp_path, s
     assert (project / "generated/customer-churn/manifest.json").read_text() == generated
 
 
-def test_a_terminated_run_is_not_a_success(project, tmp_path, shared_dir):
+def test_a_terminated_run_is_not_a_success(project, tmp_path, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful", terminate=True), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful", terminate=True), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
 
@@ -192,14 +192,14 @@ def test_a_terminated_run_is_not_a_success(project, tmp_path, shared_dir):
     assert spec.read_text() == before
 
 
-def test_an_analysis_of_another_version_or_model_is_refused(project, tmp_path, shared_dir):
+def test_an_analysis_of_another_version_or_model_is_refused(project, tmp_path, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
     other_version = analysis_run(project, "prod", "Successful")
     other_version["metadata"]["annotations"]["mlspec.dev/model-version"] = "1"
     dev_run = analysis_run(project, "dev", "Successful")  # namespace models-dev, not prod's
     for obj, message in ((other_version, "judged version 1, but version 2"), (dev_run, "models-dev")):
-        analysis = _write(tmp_path, obj, shared_dir)
+        analysis = _write(tmp_path, obj, vendor_dir)
         result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
         assert result.returncode == 2 and message in result.stderr, result.stderr
     assert spec.read_text() == before
@@ -222,10 +222,10 @@ def test_a_model_without_a_canary_is_a_usage_error(project, tmp_path):
     ("Running", None, False, None),
     ("Waiting", None, False, None),
 ])
-def test_an_iter8_experiment_decides_the_same_way(project, tmp_path, shared_dir, stage, recommended, failed, phase):
+def test_an_iter8_experiment_decides_the_same_way(project, tmp_path, vendor_dir, stage, recommended, failed, phase):
     spec = project / "specs/payments-risk.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, iter8_experiment(project, "staging", stage, recommended, failed), shared_dir)
+    analysis = _write(tmp_path, iter8_experiment(project, "staging", stage, recommended, failed), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "chargeback-loss", "--env", "staging", "--analysis", str(analysis),
                         cwd=project)
@@ -247,7 +247,7 @@ def _spec_repo(project: Path, env: dict) -> None:
     git(project, "commit", "--quiet", "-m", "specs and their output", env=env)
 
 
-def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_it(project, tmp_path, shared_dir):
+def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_it(project, tmp_path, vendor_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)
     (project / "notes.txt").write_text("staged, unrelated\n")
@@ -256,7 +256,7 @@ def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_i
     work = clone(remote, tmp_path / "work", env)
     assert invoke_mlspec("publish", "specs", "--repo", str(work), cwd=project, env=env).returncode == 0
     published = len(log(work, env))
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                         "--repo", str(work), cwd=project, env=env)
@@ -276,7 +276,7 @@ def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_i
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 0
 
 
-def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_path(project, tmp_path, shared_dir):
+def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_path(project, tmp_path, vendor_dir):
     """The spec commit is the source of truth once made: a publish that fails after it leaves
     the commit (and the checkout equal to it), and says how to retry, instead of undoing the
     edit in the working tree, which would leave the checkout disagreeing with its HEAD."""
@@ -288,7 +288,7 @@ def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_p
     published = git(work, "rev-parse", "HEAD", env=env)
     stray = work / "deployments/customer-churn/prod/stray.yaml"
     stray.write_text("kind: ConfigMap\n")  # an uncommitted file in the folder publish owns
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                            "--repo", str(work), cwd=project, env=env)
@@ -304,13 +304,13 @@ def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_p
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 0
 
 
-def test_commit_refuses_a_spec_with_uncommitted_changes(project, tmp_path, shared_dir):
+def test_commit_refuses_a_spec_with_uncommitted_changes(project, tmp_path, vendor_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)
     spec = project / "specs/customer-churn.yaml"
     spec.write_text(spec.read_text() + "# a hand edit\n")
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                         cwd=project, env=env)
@@ -369,11 +369,11 @@ def fake_api(tmp_path):
 RUN_PATH = "/apis/argoproj.io/v1alpha1/namespaces/models/analysisruns/customer-churn-churn-v2"
 
 
-def test_decide_reads_the_analysis_run_from_the_cluster(project, fake_api, shared_dir):
+def test_decide_reads_the_analysis_run_from_the_cluster(project, fake_api, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
     obj = analysis_run(project, "prod", "Successful")
-    assert not schema_errors(shared_dir / "crds", obj)
+    assert not schema_errors(vendor_dir / "crds", obj)
     _FakeApi.objects[RUN_PATH] = obj
 
     result = run_mlspec("rollout", "decide", "churn", "--env", "prod", cwd=project, env=fake_api)
@@ -413,7 +413,7 @@ def test_an_api_error_is_an_external_error(project, fake_api):
 
 
 def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_pushed_meanwhile(project, tmp_path,
-                                                                                              shared_dir):
+                                                                                              vendor_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)
     specs = tmp_path / "specs.git"
@@ -425,7 +425,7 @@ def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_push
     git(person, "add", "NOTES.md", env=env)
     git(person, "commit", "--quiet", "-m", "notes", env=env)
     git(person, "push", "--quiet", "origin", "main", env=env)
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                            "--push-spec", cwd=project, env=env)
@@ -436,8 +436,8 @@ def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_push
     assert "rolledBack" in files_at(specs, "main", env)["specs/customer-churn.yaml"]
 
 
-def test_push_spec_needs_commit(project, tmp_path, shared_dir):
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+def test_push_spec_needs_commit(project, tmp_path, vendor_dir):
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--push-spec",
                            cwd=project)
     assert result.returncode == 2 and "--push-spec" in result.stderr, result.stderr
