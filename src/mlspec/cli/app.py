@@ -41,6 +41,7 @@ COMMANDS = {
     "webhook": "webhook",
     "lineage": "lineage",
     "run": "run",
+    "ci": "ci",
 }
 
 
