@@ -315,3 +315,16 @@ def test_the_gitlab_template_posts_one_note_and_updates_it(project, tmp_path):
             ("POST", "/api/v4/projects/17/merge_requests/3/notes"),
             ("PUT", f"/api/v4/projects/17/merge_requests/3/notes/{forge.comments[0]['id']}")]
         assert len(forge.comments) == 1 and "@weekly" in forge.comments[0]["body"]
+
+
+def test_the_readmes_minimal_files_validate_too(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## CI in one file"):readme.index("## Performance")]
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    for block, schema in zip(blocks, ("vendor.github-workflows", "vendor.gitlab-ci")):
+        path = tmp_path / f"{schema}.yml"
+        path.write_text(block)
+        result = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", schema, str(path)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
