@@ -7,7 +7,9 @@ wall time (what the guards are about), the children's CPU time (user + system) i
 loaded machine it moves far less than wall time, so it says whether a change helped when the wall
 figures are too noisy to.
 
-Run: .venv/bin/python bench/cold_path.py [--rounds 15]
+Run: .venv/bin/python bench/cold_path.py [--rounds 15] [--tree before=../old-checkout/src ...]
+(`--tree NAME=SRC` adds mlspec's code from another source folder to the same rounds, e.g. the
+main branch's, for before/after figures measured in one go.)
 """
 
 from __future__ import annotations
@@ -44,17 +46,24 @@ def run(command: list[str], cwd: Path, env: dict) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=SRC",
+                        help="also run mlspec from this source folder (PYTHONPATH), in the same rounds")
     args = parser.parse_args()
+    trees = {"": {}} | {name: {"PYTHONPATH": str(Path(src).resolve())}
+                        for name, _, src in (t.partition("=") for t in args.tree)}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shutil.copytree(REPO / "specs", work / "specs")
         no_cache = {"MLSPEC_NO_CACHE": "1"}
-        subprocess.run(MLSPEC + ["compile", SPEC], cwd=work, check=True, capture_output=True, env={**os.environ,
-                                                                                                     **no_cache})
+        commands = {"floor": (IMPORT_FLOOR, {})}
+        for tree, env in trees.items():
+            suffix = f" ({tree})" if tree else ""
+            subprocess.run(MLSPEC + ["compile", SPEC], cwd=work, check=True, capture_output=True,
+                           env={**os.environ, **no_cache, **env})
+            commands[f"validate{suffix}"] = (MLSPEC + ["validate", SPEC], {**no_cache, **env})
+            commands[f"compile{suffix}"] = (MLSPEC + ["compile", SPEC], {**no_cache, **env})
         spec = work / SPEC
         original = spec.read_text()
-        commands = {"floor": (IMPORT_FLOOR, {}), "validate": (MLSPEC + ["validate", SPEC], no_cache),
-                    "compile": (MLSPEC + ["compile", SPEC], no_cache)}
         walls: dict[str, list[float]] = {name: [] for name in commands}
         cpus: dict[str, list[float]] = {name: [] for name in commands}
         for index in range(args.rounds + 1):  # the first round warms the disk cache and is not counted
@@ -68,12 +77,12 @@ def main() -> None:
                     cpus[name].append(cpu)
     floor_wall, floor_cpu = statistics.median(walls["floor"]), statistics.median(cpus["floor"])
     rows = [["import floor", f"{floor_wall * 1000:.0f} ms", "1.00x", f"{floor_cpu * 1000:.0f} ms", "1.00x", "", ""]]
-    for name in ("validate", "compile"):
+    for name in (n for n in commands if n != "floor"):
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
         per_round = sorted(w / f for w, f in zip(walls[name], walls["floor"]))
         spread = f"{per_round[len(per_round) // 4]:.2f}-{per_round[(3 * len(per_round)) // 4]:.2f}x"
         rows.append([f"mlspec {name}, no cache", f"{wall * 1000:.0f} ms", f"{wall / floor_wall:.2f}x",
-                     f"{cpu * 1000:.0f} ms", f"{cpu / floor_cpu:.2f}x", spread, f"<= {GUARDS[name]}x"])
+                     f"{cpu * 1000:.0f} ms", f"{cpu / floor_cpu:.2f}x", spread, f"<= {GUARDS[name.split()[0]]}x"])
     print(f"MLSPEC_NO_CACHE=1 on {SPEC}: medians of {args.rounds} alternating rounds")
     print(table(rows, ["command", "wall", "vs floor", "cpu", "vs floor", "per-round wall ratio (IQR)", "guard"]))
 
