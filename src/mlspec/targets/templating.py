@@ -72,7 +72,10 @@ def _packaged_loader(folder: str):
     class PackagedLoader(jinja2.FileSystemLoader):
         def load(self, environment, name, globals=None):
             source, _, _ = self.get_source(environment, name)
-            spec = importlib.util.find_spec(f"{PRECOMPILED}.{precompiled_key(name, source)}")
+            try:
+                spec = importlib.util.find_spec(f"{PRECOMPILED}.{precompiled_key(name, source)}")
+            except ModuleNotFoundError:  # no precompiled package at all
+                spec = None
             if spec is None:
                 return super().load(environment, name, globals)
             # A module of its own per environment (never put in sys.modules): the template's
