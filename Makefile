@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 
-.PHONY: run run-local test test-fast update-goldens schema constraints bench clean
+.PHONY: run run-local test test-fast update-goldens schema templates constraints bench clean
 
 ## run: install mlspec and compile specs/ into generated/ (the main job)
 run: $(VENV)/.runtime-installed
@@ -29,6 +29,10 @@ update-goldens: $(VENV)/.test-installed
 ## schema: regenerate schema/mlspec.schema.json from the spec models
 schema: $(VENV)/.runtime-installed
 	$(BIN)/mlspec schema
+
+## templates: precompile templates/ into src/mlspec/targets/precompiled (after editing a template)
+templates: $(VENV)/.runtime-installed
+	$(BIN)/python scripts/precompile_templates.py
 
 ## constraints: re-pin the test environment (after changing the test extra)
 constraints: $(VENV)/.test-installed

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = [["startup.py"], ["scale.py", "--sizes", "1,10,100,1000"], ["check_tree.py", "--systems", "100"],
+BENCHMARKS = [["startup.py"], ["cold_path.py"], ["scale.py", "--sizes", "1,10,100,1000"], ["check_tree.py", "--systems", "100"],
               ["airflow_parse.py", "--dags", "20"], ["lsp.py", "--edits", "400"], ["run_local.py"]]
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ os.environ["MLSPEC_CACHE_KEY"] = os.path.join(tempfile.mkdtemp(prefix="mlspec-te
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-SHARED = REPO.parent / "shared"
+VENDOR = REPO / "vendor"  # upstream schemas the tests validate against (vendor/README.md)
 SPECS = REPO / "specs"
 
 
@@ -98,10 +98,16 @@ def compiled_project(compiled_examples: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not (SHARED / "crds").is_dir():
-        pytest.fail(f"the CRD schemas are expected in {SHARED / 'crds'} (../shared beside the repository)")
-    return SHARED
+def vendor_dir() -> Path:
+    """vendor/: the strict CRD schemas (crds/) and other upstream schemas (schemas/), kept in the
+    repository with their provenance, so a clone needs nothing beside it."""
+    return VENDOR
+
+
+@pytest.fixture(scope="session")
+def shared_dir(vendor_dir: Path) -> Path:
+    """The old name of `vendor_dir` (the schemas used to be read from a folder beside the clone)."""
+    return vendor_dir
 
 
 @pytest.fixture(autouse=True)

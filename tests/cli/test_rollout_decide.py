@@ -3,7 +3,7 @@ rollback, or changes nothing while the analysis runs.
 
 The analysis objects are the ones mlspec generated, as the controllers leave them
 (tests/support/analysis_objects.py), each validated against the strict CRD schema in
-../shared/crds before use, so the shapes are the controllers' own.
+vendor/crds before use, so the shapes are the controllers' own.
 
 Reading from the cluster is tested against a fake Kubernetes API: no real API server can
 run on these machines (no container daemon, no kind/k3s), so a loopback HTTP server answers
@@ -48,10 +48,10 @@ def _changed_lines(old: str, new: str) -> list[str]:
 # --- Argo Rollouts ---------------------------------------------------------------------------------
 
 
-def test_a_successful_analysis_promotes_the_canary(project, tmp_path, shared_dir):
+def test_a_successful_analysis_promotes_the_canary(project, tmp_path, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
 
@@ -68,10 +68,10 @@ def test_a_successful_analysis_promotes_the_canary(project, tmp_path, shared_dir
 
 
 @pytest.mark.parametrize("phase", ["Failed", "Error"])
-def test_a_failed_analysis_rolls_the_canary_back(project, tmp_path, shared_dir, phase):
+def test_a_failed_analysis_rolls_the_canary_back(project, tmp_path, vendor_dir, phase):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "dev", phase), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "dev", phase), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "dev", "--analysis", str(analysis), cwd=project)
 
@@ -83,11 +83,11 @@ def test_a_failed_analysis_rolls_the_canary_back(project, tmp_path, shared_dir, 
 
 
 @pytest.mark.parametrize("phase", ["Running", "Pending", "Inconclusive", None])
-def test_a_running_or_inconclusive_analysis_changes_nothing(project, tmp_path, shared_dir, phase):
+def test_a_running_or_inconclusive_analysis_changes_nothing(project, tmp_path, vendor_dir, phase):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
     generated = (project / "generated/customer-churn/manifest.json").read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", phase), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", phase), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
 
@@ -98,10 +98,10 @@ def test_a_running_or_inconclusive_analysis_changes_nothing(project, tmp_path, s
     assert (project / "generated/customer-churn/manifest.json").read_text() == generated
 
 
-def test_a_terminated_run_is_not_a_success(project, tmp_path, shared_dir):
+def test_a_terminated_run_is_not_a_success(project, tmp_path, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful", terminate=True), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful", terminate=True), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
 
@@ -109,14 +109,14 @@ def test_a_terminated_run_is_not_a_success(project, tmp_path, shared_dir):
     assert spec.read_text() == before
 
 
-def test_an_analysis_of_another_version_or_model_is_refused(project, tmp_path, shared_dir):
+def test_an_analysis_of_another_version_or_model_is_refused(project, tmp_path, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
     other_version = analysis_run(project, "prod", "Successful")
     other_version["metadata"]["annotations"]["mlspec.dev/model-version"] = "1"
     dev_run = analysis_run(project, "dev", "Successful")  # namespace models-dev, not prod's
     for obj, message in ((other_version, "judged version 1, but version 2"), (dev_run, "models-dev")):
-        analysis = _write(tmp_path, obj, shared_dir)
+        analysis = _write(tmp_path, obj, vendor_dir)
         result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), cwd=project)
         assert result.returncode == 2 and message in result.stderr, result.stderr
     assert spec.read_text() == before
@@ -139,10 +139,10 @@ def test_a_model_without_a_canary_is_a_usage_error(project, tmp_path):
     ("Running", None, False, None),
     ("Waiting", None, False, None),
 ])
-def test_an_iter8_experiment_decides_the_same_way(project, tmp_path, shared_dir, stage, recommended, failed, phase):
+def test_an_iter8_experiment_decides_the_same_way(project, tmp_path, vendor_dir, stage, recommended, failed, phase):
     spec = project / "specs/payments-risk.yaml"
     before = spec.read_text()
-    analysis = _write(tmp_path, iter8_experiment(project, "staging", stage, recommended, failed), shared_dir)
+    analysis = _write(tmp_path, iter8_experiment(project, "staging", stage, recommended, failed), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "chargeback-loss", "--env", "staging", "--analysis", str(analysis),
                         cwd=project)
@@ -164,7 +164,7 @@ def _spec_repo(project: Path, env: dict) -> None:
     git(project, "commit", "--quiet", "-m", "specs and their output", env=env)
 
 
-def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_it(project, tmp_path, shared_dir):
+def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_it(project, tmp_path, vendor_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)
     (project / "notes.txt").write_text("staged, unrelated\n")
@@ -173,7 +173,7 @@ def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_i
     work = clone(remote, tmp_path / "work", env)
     assert invoke_mlspec("publish", "specs", "--repo", str(work), cwd=project, env=env).returncode == 0
     published = len(log(work, env))
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                         "--repo", str(work), cwd=project, env=env)
@@ -193,7 +193,7 @@ def test_commit_records_the_decision_in_the_spec_repository_and_repo_publishes_i
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 0
 
 
-def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_path(project, tmp_path, shared_dir):
+def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_path(project, tmp_path, vendor_dir):
     """The spec commit is the source of truth once made: a publish that fails after it leaves
     the commit (and the checkout equal to it), and says how to retry, instead of undoing the
     edit in the working tree, which would leave the checkout disagreeing with its HEAD."""
@@ -205,7 +205,7 @@ def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_p
     published = git(work, "rev-parse", "HEAD", env=env)
     stray = work / "deployments/customer-churn/prod/stray.yaml"
     stray.write_text("kind: ConfigMap\n")  # an uncommitted file in the folder publish owns
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                            "--repo", str(work), cwd=project, env=env)
@@ -221,13 +221,13 @@ def test_a_committed_decision_whose_publish_fails_stays_committed_with_a_retry_p
     assert service["spec"]["predictor"]["canaryTrafficPercent"] == 0
 
 
-def test_commit_refuses_a_spec_with_uncommitted_changes(project, tmp_path, shared_dir):
+def test_commit_refuses_a_spec_with_uncommitted_changes(project, tmp_path, vendor_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)
     spec = project / "specs/customer-churn.yaml"
     spec.write_text(spec.read_text() + "# a hand edit\n")
     before = spec.read_text()
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Successful"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                         cwd=project, env=env)
@@ -286,11 +286,11 @@ def fake_api(tmp_path):
 RUN_PATH = "/apis/argoproj.io/v1alpha1/namespaces/models/analysisruns/customer-churn-churn-v2"
 
 
-def test_decide_reads_the_analysis_run_from_the_cluster(project, fake_api, shared_dir):
+def test_decide_reads_the_analysis_run_from_the_cluster(project, fake_api, vendor_dir):
     spec = project / "specs/customer-churn.yaml"
     before = spec.read_text()
     obj = analysis_run(project, "prod", "Successful")
-    assert not schema_errors(shared_dir / "crds", obj)
+    assert not schema_errors(vendor_dir / "crds", obj)
     _FakeApi.objects[RUN_PATH] = obj
 
     result = run_mlspec("rollout", "decide", "churn", "--env", "prod", cwd=project, env=fake_api)
@@ -330,7 +330,7 @@ def test_an_api_error_is_an_external_error(project, fake_api):
 
 
 def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_pushed_meanwhile(project, tmp_path,
-                                                                                              shared_dir):
+                                                                                              vendor_dir):
     env = git_env(tmp_path / "home")
     _spec_repo(project, env)
     specs = tmp_path / "specs.git"
@@ -342,7 +342,7 @@ def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_push
     git(person, "add", "NOTES.md", env=env)
     git(person, "commit", "--quiet", "-m", "notes", env=env)
     git(person, "push", "--quiet", "origin", "main", env=env)
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                            "--push-spec", cwd=project, env=env)
@@ -353,8 +353,8 @@ def test_push_spec_lands_the_decision_in_the_spec_remote_on_top_of_what_was_push
     assert "rolledBack" in files_at(specs, "main", env)["specs/customer-churn.yaml"]
 
 
-def test_push_spec_needs_commit(project, tmp_path, shared_dir):
-    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), shared_dir)
+def test_push_spec_needs_commit(project, tmp_path, vendor_dir):
+    analysis = _write(tmp_path, analysis_run(project, "prod", "Failed"), vendor_dir)
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--push-spec",
                            cwd=project)
     assert result.returncode == 2 and "--push-spec" in result.stderr, result.stderr

@@ -96,15 +96,13 @@ def test_compile_check_is_not_fooled_by_a_tampered_tree_and_a_forged_entry(proje
         assert "generated is stale for: web-events" in check.stderr and "attacker.example" in check.stdout
 
 
-def _plant_bytecode(cache: Path, marker: Path) -> int:
+def _plant_bytecode(cache: Path, marker: Path, templates: Path) -> int:
     """Replace every compiled template in the cache by code that creates `marker`, in
     jinja2's own format, for the very template source (so its checksum matches)."""
     import jinja2
     from jinja2.bccache import FileSystemBytecodeCache, bc_magic
 
-    from mlspec.locations import template_dir
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir())))
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)))
     bcc = FileSystemBytecodeCache(str(cache / "jinja2"))
     code = compile(f"open({str(marker)!r}, 'w').write('pwned')\n", "<template>", "exec")
     planted = 0
@@ -120,13 +118,19 @@ def _plant_bytecode(cache: Path, marker: Path) -> int:
 def test_planted_template_bytecode_is_not_run(project, cache_env, tmp_path):
     """Attack: rewrite the compiled templates jinja2 keeps in the cache folder (a valid
     bytecode file for each template's very source): the next compile ran the planted code
-    as the user (in CI, with the job's tokens)."""
+    as the user (in CI, with the job's tokens). mlspec's own templates ship precompiled, so
+    the templates compiled (and cached) here are a user's template folder's, copies of them."""
+    from mlspec.locations import template_dir
+
+    templates = tmp_path / "user-templates"
+    shutil.copytree(template_dir(), templates)
+    cache_env = {**cache_env, "MLSPEC_TEMPLATES": str(templates)}
     run_mlspec("compile", "specs/minimal.yaml", cwd=project, env=cache_env, check=True)
     expected = snapshot(project / "generated")
     marker = tmp_path / "PWNED"
-    assert _plant_bytecode(Path(cache_env["MLSPEC_CACHE_DIR"]), marker) > 0
+    assert _plant_bytecode(Path(cache_env["MLSPEC_CACHE_DIR"]), marker, templates) > 0
     shutil.rmtree(project / "generated")
-    shutil.rmtree(Path(cache_env["MLSPEC_CACHE_DIR"]) / "compile")  # so the result cache cannot answer
+    shutil.rmtree(Path(cache_env["MLSPEC_CACHE_DIR"]) / "compile", ignore_errors=True)  # no result cache answers
 
     result = run_mlspec("compile", "specs/minimal.yaml", cwd=project, env=cache_env)
 

@@ -3,7 +3,7 @@ generated AnalysisRun with the `status` Argo Rollouts writes (phase, message, ru
 metricResults with measurements) and the generated Iter8 v2alpha2 Experiment with the
 `status` its controller writes (stage, conditions Completed/Failed/TargetAcquired,
 versionRecommendedForPromotion, analysis.versionAssessments and winnerAssessment). `write`
-validates each against the strict CRD schema in ../shared/crds before use, so the shapes are
+validates each against the strict CRD schema in vendor/crds before use, so the shapes are
 the controllers' own."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Strict CRD schemas from ../shared/crds, one Draft 2020-12 validator per (apiVersion, kind),
-built once per test session (the KServe one is large)."""
+"""Strict CRD schemas from vendor/crds (provenance in vendor/README.md), one Draft 2020-12
+validator per (apiVersion, kind), built once per test session (the KServe one is large)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
+
+# The vendored schemas: `schema_errors(VENDORED_CRDS, document)`.
+VENDORED_CRDS = Path(__file__).resolve().parents[2] / "vendor" / "crds"
 
 CRD_FILES = {
     ("serving.kserve.io/v1beta1", "InferenceService"): "serving.kserve.io_inferenceservice_v1beta1.json",

@@ -30,8 +30,6 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from mlspec import integrity
-from mlspec.build.writer import Foreign, read_tree
 from mlspec.fsutil import read_regular
 from mlspec.diagnostics import Diagnostic, Severity, Span
 from mlspec.locations import PACKAGE_DIR, USER_TEMPLATES_ENV, cache_disabled, cache_root, template_dir
@@ -74,6 +72,8 @@ def get(kind: str, key: str) -> dict | None:
         blob = read_regular(cache_root() / kind / key[:2] / f"{key}.json", MAX_ENTRY_BYTES)
     except OSError:  # missing, unreadable, a link or a FIFO, too large
         return None
+    from mlspec import integrity
+
     payload = integrity.unseal(kind, key, blob)
     if payload is None:
         return None
@@ -88,6 +88,8 @@ def put(kind: str, key: str, value: dict) -> None:
     if not enabled():
         return
     import tempfile
+
+    from mlspec import integrity
 
     blob = integrity.seal(kind, key, json.dumps(value, sort_keys=True).encode("utf-8"))
     if blob is None:
@@ -158,6 +160,8 @@ def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str]
     hit = get("compile", key) if key else None
     if hit is None or not isinstance(hit.get("system"), str) or not isinstance(hit.get("manifest_sha256"), str):
         return None
+    from mlspec.build.writer import Foreign, read_tree
+
     current = read_tree(out_root / hit["system"])
     if any(isinstance(text, Foreign) for text in current.values()):
         return None  # a link or a FIFO in the tree: compare (and replace) it

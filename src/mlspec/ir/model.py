@@ -9,13 +9,14 @@ copied as the spec's validators left them (quantities as strings, dicts in spec 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar, Union
+
+from mlspec.ir.record import record
 
 # --- sections copied from the spec ----------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class IRMetadata:
     name: str
     owner: str | None
@@ -23,35 +24,35 @@ class IRMetadata:
     labels: dict[str, str]
 
 
-@dataclass(frozen=True)
+@record
 class IRObjectStore:
     endpoint: str
     credentials_secret: str  # Kubernetes Secret name, and Airflow connection id, of the access keys
     region: str | None
 
 
-@dataclass(frozen=True)
+@record
 class IRMlflow:
     tracking_uri: str
 
 
-@dataclass(frozen=True)
+@record
 class IRLineage:
     url: str
     namespace: str
 
 
-@dataclass(frozen=True)
+@record
 class IRPrometheus:
     url: str
 
 
-@dataclass(frozen=True)
+@record
 class IRKubeflow:
     host: str
 
 
-@dataclass(frozen=True)
+@record
 class IRFeastStore:
     provider: str
     registry: str
@@ -59,14 +60,14 @@ class IRFeastStore:
     offline_store: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@record
 class IRDeployments:
     repo_url: str
     revision: str
     path: str
 
 
-@dataclass(frozen=True)
+@record
 class IRPlatform:
     object_store: IRObjectStore | None
     mlflow: IRMlflow | None
@@ -77,7 +78,7 @@ class IRPlatform:
     deployments: IRDeployments | None
 
 
-@dataclass(frozen=True)
+@record
 class IRSqlSource:
     kind: ClassVar[str] = "sql"
     sql: str
@@ -85,7 +86,7 @@ class IRSqlSource:
     tables: tuple[str, ...] = ()  # what the query reads, as OpenLineage dataset URIs
 
 
-@dataclass(frozen=True)
+@record
 class IRFileSource:
     kind: ClassVar[str] = "file"
     uri: str
@@ -95,7 +96,7 @@ class IRFileSource:
 IRSource = Union[IRSqlSource, IRFileSource]
 
 
-@dataclass(frozen=True)
+@record
 class IRExpectation:
     expect: str
     column: str | None
@@ -106,20 +107,20 @@ class IRExpectation:
     mostly: float | None
 
 
-@dataclass(frozen=True)
+@record
 class IRResources:
     cpu: str | None  # Kubernetes quantities, as text
     memory: str | None
     gpu: int | None
 
 
-@dataclass(frozen=True)
+@record
 class IRSecretRef:
     name: str  # Kubernetes Secret
     key: str
 
 
-@dataclass(frozen=True)
+@record
 class IRTraining:
     estimator: str
     params: dict[str, Any]  # in spec order
@@ -133,7 +134,7 @@ class IRTraining:
     submit_retries: int = 0  # of the Airflow task that submits the pipeline
 
 
-@dataclass(frozen=True)
+@record
 class IRSplit:
     test: float
     seed: int
@@ -141,20 +142,20 @@ class IRSplit:
     column: str | None = None  # the label dataset's timestamp column a time split orders by
 
 
-@dataclass(frozen=True)
+@record
 class IRFairness:
     sensitive: tuple[str, ...]
     metric: str
     max_disparity: float
 
 
-@dataclass(frozen=True)
+@record
 class IRReplicas:
     min: int
     max: int
 
 
-@dataclass(frozen=True)
+@record
 class IRServing:
     format: str
     runtime: str | None
@@ -167,7 +168,7 @@ class IRServing:
     mode: str = "knative"  # KServe deployment mode: knative or standard
 
 
-@dataclass(frozen=True)
+@record
 class IRRollout:
     backend: str  # kserve-analysis or iter8
     canary_traffic_percent: int
@@ -178,7 +179,7 @@ class IRRollout:
     stable_model_version: str | None = None
 
 
-@dataclass(frozen=True)
+@record
 class IRDrift:
     schedule: str
     window: str
@@ -189,13 +190,13 @@ class IRDrift:
     logger_url: str | None = None  # HTTP sink of the InferenceService's logger, instead of the object store
 
 
-@dataclass(frozen=True)
+@record
 class IREthicalConsideration:
     name: str
     mitigation: str
 
 
-@dataclass(frozen=True)
+@record
 class IRCard:
     overview: str | None
     use_cases: tuple[str, ...]
@@ -207,20 +208,20 @@ class IRCard:
     license: str | None
 
 
-@dataclass(frozen=True)
+@record
 class IRAutomatedSync:
     prune: bool
     self_heal: bool
 
 
-@dataclass(frozen=True)
+@record
 class IRArgoCd:
     project: str
     namespace: str
     automated: IRAutomatedSync | None
 
 
-@dataclass(frozen=True)
+@record
 class IROperator:
     """mlspec in the cluster (targets/operator.py)."""
 
@@ -233,7 +234,7 @@ class IROperator:
     decide_schedule: str
 
 
-@dataclass(frozen=True)
+@record
 class IRDeploy:
     argocd: IRArgoCd | None
     operator: IROperator | None = None
@@ -242,7 +243,7 @@ class IRDeploy:
 # --- resolved objects ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record
 class IRColumn:
     name: str
     type: str
@@ -254,7 +255,7 @@ class IRColumn:
     description: str | None
 
 
-@dataclass(frozen=True)
+@record
 class IRDataset:
     name: str
     py_name: str
@@ -272,7 +273,7 @@ class IRDataset:
         return next((c for c in self.columns if c.name == name), None)
 
 
-@dataclass(frozen=True)
+@record
 class IREntity:
     name: str
     join_keys: tuple[str, ...]
@@ -280,7 +281,7 @@ class IREntity:
     description: str | None
 
 
-@dataclass(frozen=True)
+@record
 class IRFeature:
     view: str
     name: str
@@ -292,7 +293,7 @@ class IRFeature:
         return f"{self.view}:{self.name}"
 
 
-@dataclass(frozen=True)
+@record
 class IRFeatureView:
     name: str
     entities: tuple[IREntity, ...]
@@ -305,7 +306,7 @@ class IRFeatureView:
     description: str | None
 
 
-@dataclass(frozen=True)
+@record
 class IRSlo:
     name: str
     error_rate_max: float | None
@@ -318,14 +319,14 @@ class IRSlo:
     latency_query: str | None
 
 
-@dataclass(frozen=True)
+@record
 class IRGate:
     metric: str
     operator: str
     threshold: float
 
 
-@dataclass(frozen=True)
+@record
 class IRModel:
     name: str
     k8s_name: str
@@ -357,7 +358,7 @@ class IRModel:
     drift_reference_is_snapshot: bool = False
 
 
-@dataclass(frozen=True)
+@record
 class IRSystem:
     """One ML system as seen in one environment (or the base, for shared artifacts)."""
 
@@ -378,7 +379,7 @@ class IRSystem:
         return next(d for d in self.datasets if d.name == name)
 
 
-@dataclass(frozen=True)
+@record
 class IREnvironment:
     name: str
     namespace: str
@@ -395,7 +396,7 @@ class IREnvironment:
         return {"server": self.cluster or "https://kubernetes.default.svc", "namespace": self.namespace}
 
 
-@dataclass(frozen=True)
+@record
 class IRProject:
     """Everything a compile of one spec file produces from: the shared system and its environments."""
 

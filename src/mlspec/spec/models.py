@@ -64,8 +64,24 @@ def _gate_condition(value: str) -> str:
 GateCondition = Annotated[str, AfterValidator(_gate_condition), Field(pattern=GATE_RE.pattern)]
 
 
+def _empty_list() -> list:
+    return []
+
+
+def _empty_dict() -> dict:
+    return {}
+
+
+# pydantic reads each default factory's signature; a builtin's (`list`, `dict`) is parsed from
+# its text signature by the tokenizer, whose first use compiles a large regular expression:
+# 5% of the import floor on every cold run, for nothing a Python function would not say faster.
+_FACTORIES = {list: _empty_list, dict: _empty_dict}
+
+
 def F(description: str, *, examples: list | None = None, **kwargs) -> Any:
     """A field with the description (and example) an editor shows on hover."""
+    if "default_factory" in kwargs:
+        kwargs["default_factory"] = _FACTORIES.get(kwargs["default_factory"], kwargs["default_factory"])
     return Field(description=description, examples=examples, **kwargs)
 
 

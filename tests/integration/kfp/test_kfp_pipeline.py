@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from mlspec.build.compile import compile_spec
-from conftest import REPO, SHARED, SPECS
+from conftest import REPO, SPECS, VENDOR
 from support.churn_data import churn_frames, feast_repo_copy
 
 pytestmark = pytest.mark.slow
@@ -100,7 +100,7 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
     # The model card logged with the run is valid and carries the measured metrics per slice.
     card_path = client.download_artifacts(version.run_id, "model_card/model-card.json", str(tmp_path))
     card = json.loads(Path(card_path).read_text())
-    schema = json.loads((SHARED / "schemas" / "model_card.v0.0.2.schema.json").read_text())
+    schema = json.loads((VENDOR / "schemas" / "model_card.v0.0.2.schema.json").read_text())
     jsonschema.Draft7Validator(schema).validate(card)
     performance = card["quantitative_analysis"]["performance_metrics"]
     overall = {m["type"]: m["value"] for m in performance if "slice" not in m}

@@ -51,8 +51,8 @@ def test_the_example_specs_produce_every_kind_of_object():
 
 @pytest.mark.parametrize("path,document", DOCUMENTS, ids=[f"{p}:{d['kind']}:{d['metadata']['name']}"
                                                          for p, d in DOCUMENTS])
-def test_object_validates_against_the_strict_crd_schema(shared_dir, path, document):
-    errors = schema_errors(shared_dir / "crds", document)
+def test_object_validates_against_the_strict_crd_schema(vendor_dir, path, document):
+    errors = schema_errors(vendor_dir / "crds", document)
     assert not errors, f"{path} ({document['kind']}):\n" + "\n".join(errors)
 
 
@@ -153,7 +153,7 @@ def test_environment_folder_builds_with_kustomize(env_dir: Path):
     assert built and all(d["metadata"]["namespace"] == namespace for d in built)
 
 
-def test_drift_monitored_models_log_predictions_to_the_object_store_or_the_named_sink(shared_dir, tmp_path):
+def test_drift_monitored_models_log_predictions_to_the_object_store_or_the_named_sink(vendor_dir, tmp_path):
     """Every served, drift-monitored model logs requests and responses with KServe's logger: to the
     monitoring bucket by default (tests/unit/runtime/test_prediction_log.py checks the drift DAG
     reads that folder), or to the HTTP sink a spec names in `monitoring.drift.loggerUrl`."""
@@ -171,4 +171,4 @@ def test_drift_monitored_models_log_predictions_to_the_object_store_or_the_named
     assert sinks and all(s["spec"]["predictor"]["logger"] == {
         "mode": "all", "url": "http://prediction-sink.monitoring.svc.cluster.local"} for s in sinks)
     for service in sinks:
-        assert not schema_errors(shared_dir / "crds", service)
+        assert not schema_errors(vendor_dir / "crds", service)

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from mlspec.build.compile import compile_spec
-from conftest import REPO, SHARED, SPECS
+from conftest import REPO, SPECS, VENDOR
 
 GENERATED = REPO / "generated"
 CARDS = sorted(GENERATED.glob("*/docs/*.model-card.json"))
@@ -18,7 +18,7 @@ CARDS = sorted(GENERATED.glob("*/docs/*.model-card.json"))
 
 @pytest.fixture(scope="module")
 def validator():
-    schema = json.loads((SHARED / "schemas" / "model_card.v0.0.2.schema.json").read_text())
+    schema = json.loads((VENDOR / "schemas" / "model_card.v0.0.2.schema.json").read_text())
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 
