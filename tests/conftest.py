@@ -104,12 +104,6 @@ def vendor_dir() -> Path:
     return VENDOR
 
 
-@pytest.fixture(scope="session")
-def shared_dir(vendor_dir: Path) -> Path:
-    """The old name of `vendor_dir` (the schemas used to be read from a folder beside the clone)."""
-    return vendor_dir
-
-
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """mlspec's result cache (mlspec/build/cache.py) in a folder of this test's own, so a test

@@ -45,9 +45,9 @@ def _k8s(project: Path) -> Path:
     return project / "generated/payments-risk/k8s/staging"
 
 
-def _service(project: Path, shared_dir: Path) -> dict:
+def _service(project: Path, vendor_dir: Path) -> dict:
     service = yaml.safe_load((_k8s(project) / "inferenceservice-fraud-score.yaml").read_text())
-    assert schema_errors(shared_dir / "crds", service) == []
+    assert schema_errors(vendor_dir / "crds", service) == []
     assert admission_errors(service) == []
     assert service["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Standard"
     assert "canaryTrafficPercent" not in service["spec"]["predictor"]
@@ -62,15 +62,15 @@ def _served(service: dict) -> tuple[tuple[str, str], list[tuple[str, str, int]]]
              for c in service["spec"].get("canary", [])])
 
 
-def _analysis_file(project: Path, tmp_path: Path, shared_dir: Path, phase: str) -> Path:
+def _analysis_file(project: Path, tmp_path: Path, vendor_dir: Path, phase: str) -> Path:
     """The generated AnalysisRun as Argo Rollouts leaves it once it has finished (a result with a
     measurement per compiled metric: what `rollout decide` requires)."""
     run = analysis_run(project, "staging", phase, system="payments-risk", model="fraud-score")
-    return write(tmp_path, run, shared_dir, name=f"analysisrun-{phase}.json")
+    return write(tmp_path, run, vendor_dir, name=f"analysisrun-{phase}.json")
 
 
-def test_the_canary_runs_beside_the_stable_predictor_and_is_analysed_per_deployment(project, shared_dir):
-    service = _service(project, shared_dir)
+def test_the_canary_runs_beside_the_stable_predictor_and_is_analysed_per_deployment(project, vendor_dir):
+    service = _service(project, vendor_dir)
     assert _served(service) == (("v10", V10), [("v11", V11, 50)])
     run = yaml.safe_load((_k8s(project) / "analysisrun-fraud-score.yaml").read_text())
     for metric in run["spec"]["metrics"]:
@@ -80,17 +80,17 @@ def test_the_canary_runs_beside_the_stable_predictor_and_is_analysed_per_deploym
                 in query)
 
 
-def test_a_successful_analysis_moves_the_canary_into_the_predictor_and_removes_it(project, tmp_path, shared_dir):
+def test_a_successful_analysis_moves_the_canary_into_the_predictor_and_removes_it(project, tmp_path, vendor_dir):
     spec = project / "specs/payments-risk.yaml"
     before = spec.read_text()
-    analysis = _analysis_file(project, tmp_path, shared_dir, "Successful")
+    analysis = _analysis_file(project, tmp_path, vendor_dir, "Successful")
 
     result = invoke_mlspec("rollout", "decide", "fraud-score", "--env", "staging", "--analysis", str(analysis),
                            cwd=project)
 
     assert result.returncode == 0, result.stderr
     assert _changed_lines(before, spec.read_text()) == ["+      models.fraud-score.rollout.phase: promoted"]
-    service = _service(project, shared_dir)
+    service = _service(project, vendor_dir)
     # the canary's model and name (KServe keeps its Deployment), no canary left
     assert _served(service) == (("v11", V11), [])
     assert service["metadata"]["annotations"]["mlspec.dev/previous-model-version"] == "10"
@@ -113,7 +113,7 @@ def test_a_successful_analysis_moves_the_canary_into_the_predictor_and_removes_i
         f"+      models.fraud-score.serving.storageUri: {V12}",
         '+      models.fraud-score.serving.modelVersion: "12"',
     ])
-    assert _served(_service(project, shared_dir)) == (("v11", V11), [("v12", V12, 50)])
+    assert _served(_service(project, vendor_dir)) == (("v11", V11), [("v12", V12, 50)])
     run = yaml.safe_load((_k8s(project) / "analysisrun-fraud-score.yaml").read_text())
     assert run["metadata"]["annotations"]["mlspec.dev/model-version"] == "12"
     assert "payments-risk-fraud-score-v11-predictor|payments-risk-fraud-score-v12-predictor" in \
@@ -124,10 +124,10 @@ def test_a_successful_analysis_moves_the_canary_into_the_predictor_and_removes_i
     assert dev["spec"]["predictor"]["model"]["storageUri"] == V11 and "canary" not in dev["spec"]
 
 
-def test_a_failed_analysis_removes_the_canary_and_the_stable_version_serves(project, tmp_path, shared_dir):
+def test_a_failed_analysis_removes_the_canary_and_the_stable_version_serves(project, tmp_path, vendor_dir):
     spec = project / "specs/payments-risk.yaml"
     before = spec.read_text()
-    analysis = _analysis_file(project, tmp_path, shared_dir, "Failed")
+    analysis = _analysis_file(project, tmp_path, vendor_dir, "Failed")
 
     result = invoke_mlspec("rollout", "decide", "fraud-score", "--env", "staging", "--analysis", str(analysis),
                            cwd=project)
@@ -135,17 +135,17 @@ def test_a_failed_analysis_removes_the_canary_and_the_stable_version_serves(proj
     assert result.returncode == 0, result.stderr
     assert "all traffic on the stable version 10 (the canary is removed)" in result.stderr, result.stderr
     assert _changed_lines(before, spec.read_text()) == ["+      models.fraud-score.rollout.phase: rolledBack"]
-    assert _served(_service(project, shared_dir)) == (("v10", V10), [])
+    assert _served(_service(project, vendor_dir)) == (("v10", V10), [])
     assert not (_k8s(project) / "analysisrun-fraud-score.yaml").exists()
 
     # promoting a new version after the rollback: version 10 stays the stable one
     result = invoke_mlspec("promote", "fraud-score", "--version", "12", "--storage-uri", V12, "--env", "staging",
                            cwd=project)
     assert result.returncode == 0, result.stderr
-    assert _served(_service(project, shared_dir)) == (("v10", V10), [("v12", V12, 50)])
+    assert _served(_service(project, vendor_dir)) == (("v10", V10), [("v12", V12, 50)])
 
 
-def test_a_rollback_without_a_stable_version_is_refused(project, shared_dir):
+def test_a_rollback_without_a_stable_version_is_refused(project, vendor_dir):
     spec = project / "specs/payments-risk.yaml"
     text = spec.read_text().replace(
         '      models.fraud-score.rollout.stable: {storageUri: s3://mlflow-artifacts/3/beef/artifacts/model,'
@@ -153,7 +153,7 @@ def test_a_rollback_without_a_stable_version_is_refused(project, shared_dir):
     spec.write_text(text)
     assert invoke_mlspec("compile", "specs", cwd=project).returncode == 0
     # the first version in Standard mode serves alone: no canary without a stable version
-    assert _served(_service(project, shared_dir)) == (("v11", V11), [])
+    assert _served(_service(project, vendor_dir)) == (("v11", V11), [])
 
     result = invoke_mlspec("rollback", "fraud-score", "--env", "staging", cwd=project)
 
@@ -162,12 +162,12 @@ def test_a_rollback_without_a_stable_version_is_refused(project, shared_dir):
     assert spec.read_text() == text
 
 
-def test_a_zero_percent_canary_is_a_dark_launch(project, shared_dir):
+def test_a_zero_percent_canary_is_a_dark_launch(project, vendor_dir):
     spec = project / "specs/payments-risk.yaml"
     spec.write_text(spec.read_text().replace("models.fraud-score.rollout.canaryTrafficPercent: 50",
                                              "models.fraud-score.rollout.canaryTrafficPercent: 0"))
     assert invoke_mlspec("compile", "specs", cwd=project).returncode == 0
-    service = _service(project, shared_dir)
+    service = _service(project, vendor_dir)
     assert _served(service) == (("v10", V10), [("v11", V11, 0)])
     # nothing reaches the canary, so nothing is judged: no AnalysisRun (decide waits), the template stays
     assert not (_k8s(project) / "analysisrun-fraud-score.yaml").exists()

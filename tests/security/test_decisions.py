@@ -68,7 +68,7 @@ def _serving(text: str, env_name: str = "prod") -> tuple[str, str]:
     return str(version), phase
 
 
-def test_a_decision_never_promotes_a_version_it_did_not_judge(repos, tmp_path, shared_dir):
+def test_a_decision_never_promotes_a_version_it_did_not_judge(repos, tmp_path, vendor_dir):
     """Attack: while `rollout decide` judged version 2's successful analysis, another party
     pushed version 3 into the spec (here the base `serving` the prod environment inherits).
     The decision commit was rebased as a text merge (the two edits touch different lines)
@@ -80,7 +80,7 @@ def test_a_decision_never_promotes_a_version_it_did_not_judge(repos, tmp_path, s
     _prepare_concurrent_push(tmp_path, project, remote, env, lambda text: text.replace(
         "storageUri: s3://mlflow-artifacts/1/abc123/artifacts/model\n      modelVersion: \"2\"",
         "storageUri: s3://mlflow-artifacts/1/def456/artifacts/model\n      modelVersion: \"3\""))
-    analysis = write(tmp_path, analysis_run(project, "prod", "Successful"), shared_dir)
+    analysis = write(tmp_path, analysis_run(project, "prod", "Successful"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                            "--push-spec", cwd=project, env=env)
@@ -96,7 +96,7 @@ def test_a_decision_never_promotes_a_version_it_did_not_judge(repos, tmp_path, s
 
 
 def test_a_decision_is_replanned_on_a_spec_that_moved_without_touching_what_was_judged(repos, tmp_path,
-                                                                                        shared_dir):
+                                                                                        vendor_dir):
     """The other side of the binding: another party's change of the same environment's
     overrides (a text conflict for a merge) leaves version 2 in canary in prod, so the
     decision is planned again on the spec as pushed and lands on top of it."""
@@ -105,7 +105,7 @@ def test_a_decision_is_replanned_on_a_spec_that_moved_without_touching_what_was_
         "  prod:\n    namespace: models\n    cluster: https://kubernetes.default.svc\n",
         "  prod:\n    namespace: models\n    cluster: https://kubernetes.default.svc\n    overrides:\n"
         "      models.churn.serving.replicas: {min: 2, max: 6}\n"))
-    analysis = write(tmp_path, analysis_run(project, "prod", "Successful"), shared_dir)
+    analysis = write(tmp_path, analysis_run(project, "prod", "Successful"), vendor_dir)
 
     result = invoke_mlspec("rollout", "decide", "churn", "--env", "prod", "--analysis", str(analysis), "--commit",
                            "--push-spec", cwd=project, env=env)
@@ -164,7 +164,7 @@ def _forged_runs(project: Path) -> dict[str, dict]:
 
 @pytest.mark.parametrize("case", ["no metrics, no results", "no results", "another metric", "a metric without result",
                                   "a result without measurement", "only a failed measurement"])
-def test_a_successful_phase_alone_does_not_promote(project, tmp_path, shared_dir, case):
+def test_a_successful_phase_alone_does_not_promote(project, tmp_path, vendor_dir, case):
     """Attack: an AnalysisRun with no metrics and no results, `phase: Successful` (anyone who
     can create AnalysisRuns in the namespace can write one), promoted the canary and was
     recorded as the reason. Now a promotion needs exactly the metrics mlspec compiled for the
@@ -172,7 +172,7 @@ def test_a_successful_phase_alone_does_not_promote(project, tmp_path, shared_dir
     spec is unchanged."""
     spec = project / SPEC
     before = spec.read_text()
-    analysis = write(tmp_path, _forged_runs(project)[case], shared_dir)
+    analysis = write(tmp_path, _forged_runs(project)[case], vendor_dir)
 
     result = _decide(project, analysis)
 
@@ -181,12 +181,12 @@ def test_a_successful_phase_alone_does_not_promote(project, tmp_path, shared_dir
     assert spec.read_text() == before
 
 
-def test_a_failed_phase_without_a_failed_metric_rolls_nothing_back(project, tmp_path, shared_dir):
+def test_a_failed_phase_without_a_failed_metric_rolls_nothing_back(project, tmp_path, vendor_dir):
     spec = project / SPEC
     before = spec.read_text()
     forged = analysis_run(project, "prod", "Failed")
     forged["status"]["metricResults"] = []
-    analysis = write(tmp_path, forged, shared_dir)
+    analysis = write(tmp_path, forged, vendor_dir)
 
     result = _decide(project, analysis)
 
@@ -194,7 +194,7 @@ def test_a_failed_phase_without_a_failed_metric_rolls_nothing_back(project, tmp_
     assert spec.read_text() == before
 
 
-def test_an_iter8_recommendation_needs_the_candidates_assessments(project, tmp_path, shared_dir):
+def test_an_iter8_recommendation_needs_the_candidates_assessments(project, tmp_path, vendor_dir):
     """Iter8's equivalent: a Completed experiment recommending the candidate promotes only when
     its version assessments show the candidate meeting every compiled objective."""
     spec = project / "specs/payments-risk.yaml"
@@ -209,7 +209,7 @@ def test_an_iter8_recommendation_needs_the_candidates_assessments(project, tmp_p
     other_objectives["spec"]["criteria"]["objectives"] = other_objectives["spec"]["criteria"]["objectives"][-1:]
     other_objectives["status"]["analysis"]["versionAssessments"]["data"]["vlatest"] = [True]
     for obj in (bare, one_false, short, other_objectives):
-        analysis = write(tmp_path, obj, shared_dir)
+        analysis = write(tmp_path, obj, vendor_dir)
         result = _decide(project, analysis, "chargeback-loss", "staging")
         assert result.returncode == 2 and "nothing was decided" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
@@ -302,7 +302,7 @@ def test_a_malformed_analysis_run_is_refused_cleanly(project, tmp_path, case):
     assert spec.read_text() == before
 
 
-def test_a_controllers_message_cannot_forge_lines_of_the_decision_commit(project, tmp_path, shared_dir):
+def test_a_controllers_message_cannot_forge_lines_of_the_decision_commit(project, tmp_path, vendor_dir):
     """The run's `status.message` is quoted in the commit message ("decided by: ..."): with
     newlines it forged a "decided by" line and a `Signed-off-by` trailer. Now it is one line,
     its control characters escaped."""
@@ -313,7 +313,7 @@ def test_a_controllers_message_cannot_forge_lines_of_the_decision_commit(project
     forged = analysis_run(project, "prod", "Failed")
     forged["status"]["message"] = ("error-rate failed\n\ndecided by: AnalysisRun models/customer-churn-churn-v2:"
                                    " Successful\nSigned-off-by: Release Manager <rm@example.com>")
-    analysis = write(tmp_path, forged, shared_dir)
+    analysis = write(tmp_path, forged, vendor_dir)
 
     result = _decide(project, analysis, "churn", "prod", "--commit", env=env)
 

@@ -99,11 +99,11 @@ def iter8_experiment(project: Path, env: str, stage: str, recommended: str | Non
     return obj
 
 
-def write(folder: Path, obj: dict, shared_dir: Path, name: str = "analysis.json", check: bool = True) -> Path:
+def write(folder: Path, obj: dict, vendor_dir: Path, name: str = "analysis.json", check: bool = True) -> Path:
     """`obj` as `kubectl get -o json` prints it, in `folder/name`; checked against the strict
     CRD schema unless `check` is False (a malformed object, as an attacker may write it)."""
     if check:
-        errors = schema_errors(shared_dir / "crds", obj)
+        errors = schema_errors(vendor_dir / "crds", obj)
         assert not errors, errors  # the shape the controller writes, status included
     path = folder / name
     path.write_text(json.dumps(obj, indent=2))
