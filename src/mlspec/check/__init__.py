@@ -15,6 +15,7 @@ from mlspec.check.consistency import (
     check_slo_queries,
 )
 from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
+from mlspec.check.sql_sources import check_sql_sources
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import MLSystemSpec
@@ -22,6 +23,7 @@ from mlspec.spec.models import MLSystemSpec
 # Read top to bottom, this is the table of contents of what `mlspec validate` checks.
 PASSES = (
     check_dataset_expectations,
+    check_sql_sources,
     check_feature_views,
     check_model_references,
     check_model_settings,
