@@ -179,6 +179,11 @@ def parse_query(sql: str, dialect: str | None = None) -> ParsedQuery:
         with _quiet_sqlglot():
             statements = [s for s in sqlglot.parse(rendered, read=dialect) if s is not None]
     except (SqlglotError, RecursionError, ValueError) as exc:
+        word = re.match(r"\s*([A-Za-z]+)", rendered)
+        if word and word.group(1).upper() not in ("SELECT", "WITH", "FROM", "VALUES", "TABLE"):
+            return ParsedQuery(rendered, dialect, (), (SqlProblem(
+                f"the query is not a SELECT (it starts with `{word.group(1).upper()}`)", "not one SELECT",
+                _HELP_ONE_SELECT),))
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return ParsedQuery(rendered, dialect, (), (SqlProblem(
             f"the query cannot be parsed as {_dialect_name(dialect)} SQL: {first}", "not valid SQL",

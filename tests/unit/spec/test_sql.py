@@ -76,3 +76,14 @@ def test_the_dialect_is_the_one_the_table_uris_name_when_they_agree():
     assert dialect_for(["mysql://h:3306/db.t", "mysql://h:3306/db.u"]) == "mysql"
     assert dialect_for(["mysql://h:3306/db.t", "postgres://h:5432/db.public.t"]) is None
     assert dialect_for([]) is None
+
+
+def test_the_readme_lists_exactly_the_allowed_variables():
+    from conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("- **SQL sources**"):readme.index("- **Typed values**")]
+    import re
+
+    listed = re.findall(r"`\{\{ (\w+) \}\}`", section.split("each written bare", 1)[1].split("(Airflow's", 1)[0])
+    assert listed == list(AIRFLOW_DATE_VARIABLES)
