@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlspec.check.context import CheckContext
+from mlspec.check.images import check_operator_image
 from mlspec.check.references import (
     check_dataset_expectations,
     check_feature_views,
@@ -32,6 +33,7 @@ PASSES = (
     check_platform_requirements,
     check_served_features,
     check_prediction_log_sink,
+    check_operator_image,
 )
 
 

@@ -157,6 +157,12 @@ _TABLE = (
          "files (`pg_read_file`, `load_file`, `read_*`...), and a query the parser cannot read. It is parsed with\n"
          "sqlglot in the dialect of the database the source's `tables` name (postgres://, mysql://, snowflake://...),\n"
          "else a generic dialect, with the date variables rendered as Airflow renders them."),
+    Code("E313", _E, "check", "an in-cluster image not pinned by digest",
+         "The webhook and the decision jobs of `deploy.operator` hold the git credentials that push to the spec and\n"
+         "deployments repositories, so the image they run is named by its digest: `registry/mlspec:0.1.0@sha256:...`.\n"
+         "A tag alone can be moved by whoever can push to the registry, and a node that already pulled it keeps\n"
+         "the old one. Build mlspec's Dockerfile, push it, and write the digest the push printed (the README says how\n"
+         "to bump it)."),
     Code("E401", _E, "check", "unknown gate metric",
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
