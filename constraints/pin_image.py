@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONSTRAINTS = ROOT / "constraints/test.txt"
 # The build backend of pyproject.toml and its dependencies; setuptools and wheel build the
 # dependencies that publish no wheel. Pinned here (they are not in the test environment).
-BUILD = ["hatchling==1.33.0", "packaging==26.4", "pathspec==1.1.1", "pluggy==1.7.0",
+BUILD = ["hatchling==1.33.0", "packaging==26.4", "pathspec==1.1.1", "pluggy==1.7.0", "tomlkit==0.15.2",
          "trove-classifiers==2026.9.21.13", "setuptools==80.9.0", "wheel==0.45.1"]
 # The image: CPython 3.11 on Debian (glibc), either architecture.
 MARKERS = {"python_version": "3.11", "python_full_version": "3.11.13", "sys_platform": "linux",
@@ -114,15 +114,19 @@ def write(path: Path, pins: list[str], folder: Path, title: str) -> list[str]:
     return sdists
 
 
-def main() -> None:
-    runtime = [f"{name}=={version}" for name, version in runtime_closure().items()]
+def main(which: list[str]) -> None:
+    """`which`: `runtime`, `build` or both (the default)."""
+    which = which or ["runtime", "build"]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        write(ROOT / "constraints/image.txt", runtime, folder,
-              "mlspec's runtime dependencies for the image (pip install --require-hashes --no-deps).")
-        write(ROOT / "constraints/image-build.txt", BUILD, folder,
-              "What builds mlspec and the dependencies published only as source, for the image.")
+        if "runtime" in which:
+            runtime = [f"{name}=={version}" for name, version in runtime_closure().items()]
+            write(ROOT / "constraints/image.txt", runtime, folder,
+                  "mlspec's runtime dependencies for the image (pip install --require-hashes --no-deps).")
+        if "build" in which:
+            write(ROOT / "constraints/image-build.txt", BUILD, folder,
+                  "What builds mlspec and the dependencies published only as source, for the image.")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -5,6 +5,7 @@ rendered, and the query must be one SELECT that only reads tables."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -112,3 +113,38 @@ def test_the_allowed_date_variables_render_in_airflow_and_nothing_else_of_the_sp
             if "{{" in line or "{%" in line:
                 assert "templates_dict" in line or line.strip().startswith("#"), (dag_file.name, line)
                 assert not re.search(r"\{\{(?!\s*(ds|ds_nodash|data_interval_start|data_interval_end)\s*\}\})", line)
+
+
+def test_one_long_query_behind_many_aliases_is_parsed_once(tmp_path):
+    """Attack: a long query (parsing costs about 10 microseconds a character) shared by 62
+    datasets through YAML aliases, or a query of megabytes: each alias was one more parse.
+    A query is parsed once however often it appears, and one past 100,000 characters is
+    refused unparsed. No time is asserted: a regression shows as the timeout."""
+    import subprocess
+    import sys
+
+    query = "SELECT a FROM t WHERE day = '{{ ds }}' AND x IN (" + ",".join(str(i) for i in range(17_000)) + ")"
+    assert 90_000 < len(query) < 100_000
+    datasets = [f"""  d0:
+    source: {{sql: &q "{query}", connection: warehouse}}
+    columns: {{a: {{type: int64}}}}
+"""] + [f"""  d{i}:
+    source: {{sql: *q, connection: warehouse}}
+    columns: {{a: {{type: int64}}}}
+""" for i in range(1, 63)] + [f"""  huge:
+    source: {{sql: "SELECT a FROM t WHERE b = '{'x' * 2_000_000}'", connection: warehouse}}
+    columns: {{a: {{type: int64}}}}
+"""]
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("apiVersion: mlspec/v1alpha1\nkind: MLSystem\nmetadata: {name: many}\ndatasets:\n"
+                    + "".join(datasets))
+
+    result = subprocess.run([sys.executable, "-m", "mlspec", "validate", "--format", "json", str(spec)],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+
+    import json
+
+    diagnostics = json.loads(result.stdout)["diagnostics"]
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert [(d["code"], d["path"]) for d in diagnostics] == [("E312", "datasets.huge.source.sql")], diagnostics
+    assert "characters long" in diagnostics[0]["message"]

@@ -55,6 +55,10 @@ FILE_FUNCTIONS = frozenset({
     "read_json_auto", "read_json_objects", "read_ndjson", "read_parquet", "parquet_scan", "glob", "sniff_csv",
 })
 
+# A query longer than this is refused unparsed: parsing costs about 10 microseconds a character,
+# and a spec file may be 16 MB. Real extraction queries are a few kilobytes.
+MAX_QUERY_CHARS = 100_000
+
 # sqlglot dialects by the scheme of an OpenLineage table URI (the source's `tables`).
 _DIALECTS = {
     "postgres": "postgres", "postgresql": "postgres", "mysql": "mysql", "snowflake": "snowflake",
@@ -167,6 +171,10 @@ def render_sample(sql: str) -> str:
 
 def parse_query(sql: str, dialect: str | None = None) -> ParsedQuery:
     """The query of a SQL source, checked (see the module docstring), with the tables it reads."""
+    if len(sql) > MAX_QUERY_CHARS:
+        return ParsedQuery(sql, dialect, (), (SqlProblem(
+            f"the query is {len(sql):,} characters long; a source's query is at most {MAX_QUERY_CHARS:,}",
+            "too long", "read a view or a table that holds the logic, and select from it"),))
     problems = template_problems(sql)
     if problems:
         return ParsedQuery(sql, dialect, (), tuple(problems))

@@ -87,3 +87,10 @@ def test_the_readme_lists_exactly_the_allowed_variables():
 
     listed = re.findall(r"`\{\{ (\w+) \}\}`", section.split("each written bare", 1)[1].split("(Airflow's", 1)[0])
     assert listed == list(AIRFLOW_DATE_VARIABLES)
+
+
+def test_a_query_past_the_length_limit_is_refused_unparsed():
+    from mlspec.spec.sql import MAX_QUERY_CHARS
+
+    parsed = parse_query("SELECT {{ ds }}" * (MAX_QUERY_CHARS // 10))
+    assert "characters long" in parsed.problems[0].message and not parsed.problems[0].template
