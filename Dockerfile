@@ -3,21 +3,30 @@
 # mlspec's runtime only (no test tools), with git: publishing and spec commits run git.
 #   build:  docker build -t ghcr.io/mlspec/mlspec:0.1.0 .
 #   lint:   hadolint Dockerfile   (tests/test_in_cluster.py runs it)
-FROM python:3.11.13-slim-bookworm
+#   bump:   the README's "mlspec in the cluster" (base digest, then `make image-requirements`)
+# The base image by digest (the multi-architecture index of python:3.11.13-slim-bookworm): a tag
+# can be moved, and these pods hold git push credentials.
+FROM python:3.11.13-slim-bookworm@sha256:86adf8dbadc3d6e82ee5dd2c74bec2e1c2467cdad47886280501df722372d2e1
 
 # Debian bookworm's packages, pinned (bump with the base image).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git=1:2.39.5-0+deb12u3 ca-certificates=20230311+deb12u1 \
     && rm -rf /var/lib/apt/lists/*
 
-# The runtime dependencies at the versions the project tests with (constraints/test.txt pins
-# them all; only mlspec's own runtime requirements are installed from it).
+# The runtime dependencies at the versions the project tests with, each file checked against
+# its hash (constraints/image.txt, written from constraints/test.txt by `make
+# image-requirements`), then mlspec itself, built offline by the hashed hatchling.
 WORKDIR /opt/mlspec
+COPY constraints/image-build.txt constraints/image.txt constraints/
+RUN pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps \
+        -r constraints/image-build.txt \
+    && pip install --no-cache-dir --disable-pip-version-check --require-hashes --no-deps --no-build-isolation \
+        -r constraints/image.txt
 COPY pyproject.toml README.md ./
-COPY constraints/test.txt constraints/test.txt
 COPY templates templates
 COPY src src
-RUN pip install --no-cache-dir --disable-pip-version-check --constraint constraints/test.txt . \
+RUN pip install --no-cache-dir --disable-pip-version-check --no-deps --no-build-isolation --no-index . \
+    && pip check \
     && rm -rf /opt/mlspec/src /opt/mlspec/templates
 
 # A user of its own, never root; the work folder holds the clones of the spec and

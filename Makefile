@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 
-.PHONY: run run-local test test-fast update-goldens schema templates constraints bench clean
+.PHONY: run run-local test test-fast update-goldens schema templates constraints image-requirements bench clean
 
 ## run: install mlspec and compile specs/ into generated/ (the main job)
 run: $(VENV)/.runtime-installed
@@ -38,6 +38,10 @@ templates: $(VENV)/.runtime-installed
 constraints: $(VENV)/.test-installed
 	(echo "# Pinned test/verify environment (Python 3.11). Regenerate: make constraints"; \
 	 $(BIN)/pip freeze --exclude-editable | grep -v '^mlspec') > $(CONSTRAINTS)
+
+## image-requirements: re-hash the Dockerfile's requirements (after `make constraints`, or a new dependency)
+image-requirements: $(VENV)/.test-installed
+	$(BIN)/python constraints/pin_image.py
 
 ## bench: print the benchmark figures
 bench: $(VENV)/.test-installed

@@ -291,3 +291,67 @@ def test_publishing_to_an_empty_bare_repository_creates_the_branch_argo_cd_track
     assert result.returncode == 0, result.stderr
     assert git(empty, "for-each-ref", "--format=%(refname)", env=env).split() == ["refs/heads/main"]
     assert "deployments/customer-churn/prod/kustomization.yaml" in files_at(empty, "main", env)
+
+
+@pytest.mark.parametrize("bare_head", ["master", "trunk"])
+def test_publish_push_from_a_fresh_clone_of_an_empty_repository_pushes_the_branch_argo_cd_tracks(
+        project, tmp_path, bare_head):
+    """The README's own set-up: a new, empty deployments repository, cloned, then `mlspec
+    publish --repo <clone> --push`. With git's default branch `master` (init.defaultBranch),
+    publish committed and pushed `master` while every Application tracks `main`
+    (`platform.deployments.revision`), so nothing deployed and nothing said why."""
+    home = tmp_path / "master-home"
+    home.mkdir()
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = master\n")
+    env = git_env(home)
+    empty = tmp_path / "empty.git"
+    git(tmp_path, "init", "--quiet", "--bare", "-b", bare_head, str(empty), env=env)
+    work = tmp_path / "deployments"
+    git(tmp_path, "clone", "--quiet", str(empty), str(work), env=env)
+    # The clone's unborn branch: the remote's HEAD (git >= 2.31), or init.defaultBranch.
+    assert git(work, "symbolic-ref", "HEAD", env=env).strip() in ("refs/heads/master", f"refs/heads/{bare_head}")
+
+    result = run_mlspec("publish", "specs/customer-churn.yaml", "--repo", str(work), "--push", cwd=project, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert git(empty, "for-each-ref", "--format=%(refname)", env=env).split() == ["refs/heads/main"]
+    assert "deployments/customer-churn/prod/kustomization.yaml" in files_at(empty, "main", env)
+    assert git(work, "symbolic-ref", "--short", "HEAD", env=env).strip() == "main"
+    # The clone's main tracks the remote's: a second publish (or `git pull`) just works.
+    assert git(work, "rev-parse", "--abbrev-ref", "main@{upstream}", env=env).strip() == "origin/main"
+
+
+def test_publish_into_a_new_repository_with_no_remote_commits_on_the_branch_argo_cd_tracks(project, tmp_path):
+    """`git init` (default branch master), then publish without --push: the first commit is
+    made on the branch the Applications track, ready to push."""
+    home = tmp_path / "master-home"
+    home.mkdir()
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = master\n")
+    env = git_env(home)
+    work = tmp_path / "deployments"
+    git(tmp_path, "init", "--quiet", str(work), env=env)
+
+    result = run_mlspec("publish", "specs/customer-churn.yaml", "--repo", str(work), cwd=project, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert git(work, "for-each-ref", "--format=%(refname)", env=env).split() == ["refs/heads/main"]
+
+
+def test_publish_push_from_a_new_work_tree_of_a_repository_with_history_builds_on_it(project, tmp_path, remote):
+    """`git init` (default branch master) and `git remote add origin` of a deployments
+    repository that has commits on main: the first publish commits on top of the remote's
+    main and pushes there, rather than an unrelated `master`."""
+    home = tmp_path / "master-home"
+    home.mkdir()
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = master\n")
+    env = git_env(home)
+    work = tmp_path / "deployments"
+    git(tmp_path, "init", "--quiet", str(work), env=env)
+    git(work, "remote", "add", "origin", str(remote), env=env)
+
+    result = run_mlspec("publish", "specs/customer-churn.yaml", "--repo", str(work), "--push", cwd=project, env=env)
+
+    assert result.returncode == 0, result.stderr
+    assert git(remote, "for-each-ref", "--format=%(refname)", env=env).split() == ["refs/heads/main"]
+    assert log(remote, env)[1:] == ["initial"]
+    assert "README.md" in files_at(remote, "main", env)

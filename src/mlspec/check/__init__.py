@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlspec.check.context import CheckContext
+from mlspec.check.images import check_operator_image
 from mlspec.check.references import (
     check_dataset_expectations,
     check_feature_views,
@@ -16,6 +17,7 @@ from mlspec.check.consistency import (
     check_slo_queries,
 )
 from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
+from mlspec.check.sql_sources import check_sql_sources
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import MLSystemSpec
@@ -23,6 +25,7 @@ from mlspec.spec.models import MLSystemSpec
 # Read top to bottom, this is the table of contents of what `mlspec validate` checks.
 PASSES = (
     check_dataset_expectations,
+    check_sql_sources,
     check_feature_views,
     check_model_references,
     check_model_settings,
@@ -32,6 +35,7 @@ PASSES = (
     check_platform_requirements,
     check_served_features,
     check_prediction_log_sink,
+    check_operator_image,
 )
 
 

@@ -146,6 +146,27 @@ _TABLE = (
          "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
          "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"
          "or key written as a value, or credentials inside a URL or connection string, are refused."),
+    Code("E311", _E, "check", "a template expression in a SQL source that Airflow would render",
+         "Airflow renders the query of a SQL source as a Jinja template before the task runs, with every\n"
+         "connection (`{{ conn.<id>.password }}`), Variable (`{{ var.value.<name> }}`), macro and the task itself in\n"
+         "scope. A query may use only the run's date and interval variables the README lists, each written bare:\n"
+         "`{{ ds }}`, `{{ ds_nodash }}`, `{{ ts }}`, `{{ ts_nodash }}`, `{{ ts_nodash_with_tz }}`, `{{ logical_date }}`,\n"
+         "`{{ data_interval_start }}`, `{{ data_interval_end }}`. Any other name, attribute, filter, call or\n"
+         "`{% statement %}` is refused, and so is a query Jinja cannot parse."),
+    Code("E312", _E, "check", "a SQL source that is not one SELECT reading tables",
+         "The query of a SQL source is one SELECT statement (WITH clauses and UNION, INTERSECT or EXCEPT of\n"
+         "SELECTs allowed) that only reads tables. Refused: a second statement, DDL or DML (also inside a WITH or\n"
+         "as `SELECT ... INTO`), COPY, PRAGMA, ATTACH, SET, INSTALL, LOAD, `FOR UPDATE`, a table function in FROM\n"
+         "(`read_text(...)`, `read_csv(...)`, `generate_series(...)`), a file named as a table, functions that read\n"
+         "files (`pg_read_file`, `load_file`, `read_*`...), and a query the parser cannot read. It is parsed with\n"
+         "sqlglot in the dialect of the database the source's `tables` name (postgres://, mysql://, snowflake://...),\n"
+         "else a generic dialect, with the date variables rendered as Airflow renders them."),
+    Code("E313", _E, "check", "an in-cluster image not pinned by digest",
+         "The webhook and the decision jobs of `deploy.operator` hold the git credentials that push to the spec and\n"
+         "deployments repositories, so the image they run is named by its digest: `registry/mlspec:0.1.0@sha256:...`.\n"
+         "A tag alone can be moved by whoever can push to the registry, and a node that already pulled it keeps\n"
+         "the old one. Build mlspec's Dockerfile, push it, and write the digest the push printed (the README says how\n"
+         "to bump it)."),
     Code("E401", _E, "check", "unknown gate metric",
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",

@@ -334,8 +334,13 @@ def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, 
         if not git.ok("rev-parse", "--is-inside-work-tree"):
             raise PublishError(f"{printable(repo)} is not a git repository")
         git = Git(Path(git.out("rev-parse", "--show-toplevel")))
-        return _publish_in(git, plans, branch, push, remote=_upstream_remote(git, branch) if push else None,
-                           log=log, may_reset=False)
+        remote = _upstream_remote(git, branch) if push else None
+        if branch is None and not git.has_commits():
+            branch = _start_branch(git, plans, remote)
+        outcome = _publish_in(git, plans, branch, push, remote=remote, log=log, may_reset=False)
+        if push and outcome.commit:
+            _track(git, remote, outcome.branch)
+        return outcome
     # A bare repository or a URL: work in a throwaway clone and push (the point of publishing there).
     source = str(Path(repo).resolve()) if is_local_repo(repo) else repo
     scratch = Path(tempfile.mkdtemp(prefix="mlspec-publish-"))
@@ -345,7 +350,7 @@ def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, 
         git = Git(scratch / "repo")
         heads = git.run("ls-remote", "--heads", "--", "origin").stdout
         remote_branches = {line.split("refs/heads/", 1)[1] for line in heads.splitlines() if "refs/heads/" in line}
-        wanted = branch or _default_branch(git, plans, remote_branches)
+        wanted = branch or _default_branch(git, plans, remote_branches, "origin")
         if wanted in remote_branches:
             if git.current_branch() != wanted:
                 git.run("checkout", "--quiet", wanted, "--")
@@ -358,10 +363,38 @@ def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _default_branch(git: Git, plans: list[SystemPlan], remote_branches: set[str]) -> str:
+def _start_branch(git: Git, plans: list[SystemPlan], remote: str | None) -> str:
+    """In a work tree with no commits yet (`git init`, or a clone of an empty repository,
+    whose unborn branch is git's `init.defaultBranch`, often `master`), put HEAD on the branch
+    to publish to (see _default_branch): the remote's branch of that name when it has one,
+    else a new branch of that name, so that the first commit lands where Argo CD looks."""
+    remote_branches: set[str] = set()
+    if remote is not None:
+        heads = git.run("ls-remote", "--heads", "--", remote, check=False).stdout
+        remote_branches = {line.split("refs/heads/", 1)[1] for line in heads.splitlines() if "refs/heads/" in line}
+    wanted = _default_branch(git, plans, remote_branches, remote)
+    if wanted in remote_branches:
+        git.run("fetch", "--quiet", "--no-tags", "--", remote, f"refs/heads/{wanted}:refs/remotes/{remote}/{wanted}")
+        git.run("checkout", "--quiet", "-b", wanted, "--track", f"{remote}/{wanted}", "--")
+    else:
+        git.run("symbolic-ref", "HEAD", f"refs/heads/{wanted}")
+    return wanted
+
+
+def _track(git: Git, remote: str | None, branch: str) -> None:
+    """After the first push of a branch the work tree had no upstream for, make it track the
+    remote's (as `git push -u` would), so the next publish and `git pull` find it."""
+    if remote is None or git.ok("config", "--get", f"branch.{branch}.remote"):
+        return
+    if git.ok("rev-parse", "--verify", "--quiet", f"refs/remotes/{remote}/{branch}"):
+        git.run("branch", "--quiet", f"--set-upstream-to={remote}/{branch}", "--", branch)
+
+
+def _default_branch(git: Git, plans: list[SystemPlan], remote_branches: set[str], remote: str | None) -> str:
     """The branch to publish to when none is named: the one Argo CD tracks (every plan's
-    `platform.deployments.revision`, when they agree and it names a branch), else the remote's
-    default branch, else `main`; never git's own default for a new repository (`master`)."""
+    `platform.deployments.revision`, when they agree and it names a branch, not a tag of the
+    remote), else the remote's default branch, else `main`; never git's own default for a new
+    repository (`init.defaultBranch`, often `master`)."""
     revisions = {plan.revision for plan in plans if plan.revision}
     if len(revisions) == 1:
         revision = revisions.pop()
@@ -369,7 +402,7 @@ def _default_branch(git: Git, plans: list[SystemPlan], remote_branches: set[str]
             check_branch_name(revision)
         except UsageError:
             revision = None
-        tags = git.run("ls-remote", "--tags", "--", "origin", check=False).stdout if revision else ""
+        tags = git.run("ls-remote", "--tags", "--", remote, check=False).stdout if revision and remote else ""
         if revision and f"refs/tags/{revision}" not in tags.split():
             return revision
     if remote_branches:

@@ -739,8 +739,11 @@ class OperatorDecide(SpecModel):
 
 class Operator(SpecModel):
     image: ImageRef | None = F("The mlspec image the webhook and the decision jobs run (built from mlspec's"
-                               " Dockerfile) [default: ghcr.io/mlspec/mlspec:<version of the mlspec that compiles>].",
-                               default=None, examples=["ghcr.io/myorg/mlspec:0.1.0"])
+                               " Dockerfile and pushed), pinned by the digest the push printed: these pods hold the"
+                               " git credentials, so a tag alone is refused (E313) [required].",
+                               default=None,
+                               examples=["ghcr.io/myorg/mlspec:0.1.0@sha256:"
+                                         "055f3687fb337442b139b45d75a3f8bbb5526a8665120eb1da7b4b78633a04a5"])
     specRepo: SpecRepo = F("The git repository of this spec.")
     gitCredentialsSecret: DnsLabel = F(
         "Kubernetes Secret with a `.git-credentials` file (git's `store` helper format) for the spec and deployments"

@@ -35,10 +35,15 @@ _REFERENCE_KEYS = {"credentialsSecret", "secretKeyRef"}
 # Mappings whose keys are user-chosen names (a feature called `max_tokens`), not settings.
 _NAME_KEYED_PARENTS = {"features", "columns", "gates", "labels"}
 _PLACEHOLDER_RE = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
-# scheme://userinfo@host anywhere in a string; userinfo may be empty before the colon.
-# The look-behind starts a match only where a scheme can start and the user part is bounded,
-# which keeps the search linear on hostile text (a 16 MB description, thousands of `x://`).
-_URL_USERINFO_RE = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,32}://([^\s@]{0,512})@", re.IGNORECASE)
+# scheme://userinfo@host anywhere in a string; userinfo may be empty before the colon. Found
+# without a backtracking regex, so that the scan stays linear in the text with a small
+# constant (see _url_userinfos): a userinfo is the tail of a run of characters other than
+# white space and `@` that ends at an `@`, after the run's first `scheme://` within
+# _MAX_USERINFO characters of that `@`.
+_MAX_USERINFO = 512
+_MAX_SCHEME = 33
+_RUN_RE = re.compile(r"[^\s@]+")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
 # What follows the first `:` of that part when it is a port and a path, not a password
 # (`http://host:8080/path@v2`).
 _PORT_AND_PATH_RE = re.compile(r"^\d+(/|$)")
@@ -52,11 +57,15 @@ _INLINE_SECRET_RE = re.compile(
 
 def find_literal_secrets(source: LoadedSource) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    _walk(source, source.data, (), found)
+    _walk(source, source.data, (), found, {})
     return found
 
 
-def _walk(source: LoadedSource, value: Any, path: tuple, found: list[Diagnostic]) -> None:
+def _walk(source: LoadedSource, value: Any, path: tuple, found: list[Diagnostic],
+          scanned: dict[int, tuple[str, ...] | None]) -> None:
+    """`scanned` maps the id of each string already read to what was found in it. The
+    loader builds every alias of a YAML node from the same string objects, so text shared
+    through aliases (62 aliases of a 1 MB value) is read once however often it appears."""
     if isinstance(value, dict):
         for key, item in value.items():
             child = path + (key,)
@@ -68,12 +77,15 @@ def _walk(source: LoadedSource, value: Any, path: tuple, found: list[Diagnostic]
                          " `{secretKeyRef: {name: my-secret, key: " + str(key).lower() + "}}`, or write a"
                          " `${ENV_VAR}` placeholder where the tool expands one"))
             else:
-                _walk(source, item, child, found)
+                _walk(source, item, child, found, scanned)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _walk(source, item, path + (index,), found)
+            _walk(source, item, path + (index,), found, scanned)
     elif isinstance(value, str):
-        problem = _secret_in_text(value)
+        if id(value) in scanned:
+            # Reported at the first place it appears (the anchor, where it is fixed).
+            return
+        problem = scanned[id(value)] = _secret_in_text(value)
         if problem:
             message, label, help = problem
             found.append(Diagnostic("E301", message, source.path, source.positions.value_span(path), path,
@@ -82,8 +94,7 @@ def _walk(source: LoadedSource, value: Any, path: tuple, found: list[Diagnostic]
 
 def _secret_in_text(text: str) -> tuple[str, str, str] | None:
     """(message, label, help) when `text` holds credentials."""
-    for match in (_URL_USERINFO_RE.finditer(text) if "://" in text and "@" in text else ()):
-        userinfo = match.group(1)
+    for userinfo in (_url_userinfos(text) if "://" in text and "@" in text else ()):
         user, colon, password = userinfo.partition(":")
         if (colon and not _PORT_AND_PATH_RE.match(password)) or (not colon and _TOKEN_USER_RE.search(user)):
             return ("credentials are written into a URL", "user:password@ in URL",
@@ -94,6 +105,30 @@ def _secret_in_text(text: str) -> tuple[str, str, str] | None:
                 f"write `{inline.group(1)}=${{ENV_VAR}}` and set the variable where the tool runs, or reference"
                 " a Secret")
     return None
+
+
+def _url_userinfos(text: str):
+    """The userinfo part of each `scheme://userinfo@` in `text` (at most one per `@`), in
+    time linear in the text: each run of characters other than white space and `@` is read
+    once, and only the last _MAX_USERINFO characters before its `@` are searched for `://`.
+    A scheme is a letter then letters, digits, `+`, `.` or `-` (RFC 3986), not preceded by
+    one of those (it starts where a scheme can start)."""
+    for run in _RUN_RE.finditer(text):
+        start, end = run.span()
+        if end >= len(text) or text[end] != "@":
+            continue
+        colon = text.find("://", max(start, end - _MAX_USERINFO - 3), end)
+        while colon != -1:
+            scheme_start = colon
+            while scheme_start > start and colon - scheme_start <= _MAX_SCHEME and text[scheme_start - 1] in _SCHEME_CHARS:
+                scheme_start -= 1
+            scheme_ok = (0 < colon - scheme_start <= _MAX_SCHEME and text[scheme_start].isascii()
+                         and text[scheme_start].isalpha()
+                         and (scheme_start == start or text[scheme_start - 1] not in _SCHEME_CHARS))
+            if scheme_ok:
+                yield text[colon + 3:end]
+                break
+            colon = text.find("://", colon + 1, end)
 
 
 def _looks_like_literal_secret(key: Any, value: Any, parent: tuple) -> bool:

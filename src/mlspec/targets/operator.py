@@ -22,8 +22,8 @@ Secrets each environment's namespace must hold (referenced, never written here).
   published, so a failed step publishes nothing and the next run starts again from the spec
   repository.
 
-The image is `deploy.operator.image` (built from the repository's Dockerfile; by default
-`ghcr.io/mlspec/mlspec:<mlspec's version>`, the compiler that wrote these manifests).
+The image is `deploy.operator.image` (built from the repository's Dockerfile), pinned by digest
+(a tag alone is refused, E313), so `IfNotPresent` pulls exactly that content once per node.
 """
 
 from __future__ import annotations

@@ -4,9 +4,12 @@ passwords). The refused forms are in the invalid corpus (tests/cases/invalid/sec
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlspec.build.session import load_text
 
@@ -40,3 +43,18 @@ def test_references_and_look_alikes_are_not_secrets(body: str):
 ])
 def test_literal_secrets_are_found_where_they_are(body: str, where: str):
     assert secrets_in(body) == [where]
+
+
+# The backtracking regex the scan used before it was made linear: same findings, kept here
+# as the reference.
+_OLD_URL_USERINFO_RE = re.compile(r"(?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,32}://([^\s@]{0,512})@", re.IGNORECASE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab1+.-:/@ xZ_")), max_size=120)
+       | st.lists(st.sampled_from(["x://", "a:b@", "@", " ", "https://", "u:p", "x" * 40, "y" * 600, "-", "/"]),
+                  max_size=12).map("".join))
+def test_the_linear_userinfo_search_finds_what_the_regex_found(text):
+    from mlspec.spec.secrets import _url_userinfos
+
+    assert list(_url_userinfos(text)) == [m.group(1) for m in _OLD_URL_USERINFO_RE.finditer(text)]

@@ -101,7 +101,8 @@ with DAG(
     extract_task = PythonOperator(
         task_id='extract',
         python_callable=extract,
-        # Rendered by Airflow before the task runs, so the query may use macros like {{ ds }}.
+        # Rendered by Airflow before the task runs: the query may use the run's date variables,
+        # like {{ ds }}, and nothing else (`mlspec validate` refuses the rest, E311).
         templates_dict={"sql": "SELECT * FROM payments.transactions WHERE created_at >= '{{ ds }}'"},
         inlets=[
             Table(cluster='postgres://payments-db.internal:5432', database='payments', name='payments.transactions'),
