@@ -7,7 +7,7 @@ every field decide uses is checked for its type (a string, a list of mappings...
 is used, and anything else is a `MalformedAnalysis`: a clean refusal naming the field, never
 a crash. Only the fields decide reads are taken; the rest of the object is ignored. The
 shapes are those of the CRDs (argo-rollouts manifests/crds/analysis-run-crd.yaml, iter8-tools
-etc3 config/crd/bases/iter8.tools_experiments.yaml, see ../shared/crds).
+etc3 config/crd/bases/iter8.tools_experiments.yaml, see vendor/crds).
 """
 
 from __future__ import annotations

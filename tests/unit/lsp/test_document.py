@@ -206,6 +206,6 @@ def test_field_documentation_is_the_json_schemas():
                 doc = fields.field_doc(("models", "m", "rollout", key))
                 assert doc is not None and doc.description == prop["description"]
                 checked += 1
-    assert checked == 4
+    assert checked == len(schema["$defs"]["Rollout"]["properties"]) >= 4  # every field of Rollout
     assert fields.field_doc(("datasets", "d", "source", "sql")).description == \
         schema["$defs"]["SqlSource"]["properties"]["sql"]["description"]
