@@ -58,6 +58,7 @@ def check_dataset_expectations(ctx: CheckContext) -> None:
 
 def check_feature_views(ctx: CheckContext) -> None:
     spec = ctx.spec
+    reported_keys: set[tuple] = set()
     for name, view in spec.featureViews.items():
         path = ("featureViews", name)
         for index, entity in enumerate(view.entities):
@@ -78,11 +79,16 @@ def check_feature_views(ctx: CheckContext) -> None:
             ctx.error("E206", f"`{view.timestampField}` is a column of type {timestamp.type}, not timestamp",
                       path + ("timestampField",), help="name the dataset's event-time column")
         for entity_name in view.entities:
-            for key in getattr(spec.entities.get(entity_name), "joinKeys", []):
-                if key not in columns:
+            for index, key in enumerate(getattr(spec.entities.get(entity_name), "joinKeys", [])):
+                if key not in columns and (entity_name, key, view.source) not in reported_keys:
+                    # Reported where the key is written (a typo is made there), once per dataset.
+                    reported_keys.add((entity_name, key, view.source))
+                    close = did_you_mean(key, columns)
                     ctx.error("E204", f"join key `{key}` of entity `{entity_name}` is not a column of"
-                                      f" dataset `{view.source}`", path + ("source",),
-                              help=f"add `{key}` under `{where}`")
+                                      f" dataset `{view.source}` (the source of feature view `{name}`)",
+                              ("entities", entity_name, "joinKeys", index),
+                              label=f"not defined under `{where}`",
+                              help=close if close.startswith("did you mean") else f"add `{key}` under `{where}`")
         for feature, dtype in view.features.items():
             column = columns.get(feature)
             if column is None:
