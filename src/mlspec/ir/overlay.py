@@ -116,14 +116,17 @@ def _matches(pattern: tuple, target: tuple) -> bool:
 
 
 def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: tuple, result: Overlaid):
+    from mlspec.spec.validate import schema_keys
+
     current: Any = data
     for depth, part in enumerate(target[:-1]):
+        known = schema_keys(target[:depth]) if isinstance(current, dict) else None
+        if isinstance(current, dict) and part not in current and known and known.get(part):
+            # A sub-section the base leaves to its defaults (`serving.replicas`): the override
+            # sets part of it, the rest keeps its defaults.
+            current[part] = {}
         if not isinstance(current, dict) or part not in current:
-            existing = list(current) if isinstance(current, dict) else []
-            where = ".".join(target[:depth]) or "the top level"
-            result.diagnostics.append(_diag(
-                source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does not define",
-                key_path, on_key=True, label=f"no `{part}` in `{where}`", help=did_you_mean(part, existing)))
+            result.diagnostics.append(_not_defined(source, target, depth, current, known, key_path))
             return None
         current = current[part]
     if not isinstance(current, dict):
@@ -132,6 +135,30 @@ def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: t
             key_path, on_key=True))
         return None
     return current
+
+
+def _not_defined(source: LoadedSource, target: tuple, depth: int, current: Any, known: dict | None,
+                 key_path: tuple) -> Diagnostic:
+    """E601 for an override whose path leaves the base spec at `target[depth]`. The help
+    suggests what the base spec writes there, but never a key the spec language does not
+    know (a misspelled key in the base, reported as E101): the override is usually right."""
+    part = target[depth]
+    existing = list(current) if isinstance(current, dict) else []
+    where = ".".join(target[:depth]) or "the top level"
+    label = f"no `{part}` in `{where}`"
+    if known is not None:
+        typos = [key for key in existing if key not in known]
+        existing = [key for key in existing if key in known]
+        if part in known:
+            close = did_you_mean(part, typos)
+            help = (f"`{where}` has no `{part}` to override: set it in the base spec first"
+                    + (f" (the base spec writes {close.removeprefix('did you mean ').rstrip('?')}, which is not a key"
+                       " of the spec: rename it)" if close.startswith("did you mean") else ""))
+            return _diag(source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does"
+                         " not define", key_path, on_key=True, label=label, help=help)
+        existing += [key for key in known if key not in existing]
+    return _diag(source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does not"
+                 " define", key_path, on_key=True, label=label, help=did_you_mean(part, existing))
 
 
 def _deep_merge(base: dict, overlay: dict) -> None:

@@ -362,3 +362,20 @@ def allowed_values(path: tuple) -> list | None:
     if typing.get_origin(annotation) is typing.Literal:
         return list(typing.get_args(annotation))
     return None
+
+
+def schema_keys(path: tuple) -> dict[str, bool] | None:
+    """The keys the spec language allows in the mapping at `path` (keys and indexes of the
+    document), each with whether leaving it out means an empty mapping of its own (a
+    sub-section with every field defaulted, such as `serving.replicas`); None when the
+    mapping there is not one of the spec's models (a named section, a free-form block)."""
+    annotation: Any = MLSystemSpec
+    for element in path:
+        annotation = _step(annotation, element)
+        if annotation is None:
+            return None
+    model = _as_model(annotation)
+    if model is None:
+        return None
+    return {field.alias or name: field.default_factory is not None and _as_model(field.annotation) is not None
+            for name, field in model.model_fields.items()}
