@@ -13,6 +13,7 @@ from mlspec.check.consistency import (
     check_model_settings,
     check_platform_requirements,
     check_slo_queries,
+    check_task_metrics,
 )
 from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
 from mlspec.diagnostics import Diagnostic
@@ -24,6 +25,7 @@ PASSES = (
     check_dataset_expectations,
     check_feature_views,
     check_model_references,
+    check_task_metrics,
     check_model_settings,
     check_slo_queries,
     check_derived_names,

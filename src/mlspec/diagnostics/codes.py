@@ -146,8 +146,10 @@ _TABLE = (
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
          "A gate is a comparison such as `\">= 0.85\"` or `\"<= 0.2\"`."),
-    Code("E403", _E, "check", "fairness gate on a regression model",
-         "Fairness gates compare classification metrics across groups; regression models cannot have one."),
+    Code("E403", _E, "check", "a fairness gate the model's task cannot have",
+         "Fairness gates compare classification metrics across groups, so regression models cannot have one. The\n"
+         "rates of the positive class (`selection_rate`, the default, `true_positive_rate`, `false_positive_rate`)\n"
+         "need a binary model; a multiclass model compares `metric: accuracy`."),
     Code("E404", _E, "check", "a rollout without serving",
          "A canary rollout needs the model to be served: add a `serving` section."),
     Code("E405", _E, "check", "custom serving format without a runtime",
