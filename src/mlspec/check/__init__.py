@@ -16,6 +16,7 @@ from mlspec.check.consistency import (
     check_task_metrics,
 )
 from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
+from mlspec.check.training_data import check_feature_sources, check_label_dataset, check_training_schedules
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
 from mlspec.spec.models import MLSystemSpec
@@ -32,6 +33,9 @@ PASSES = (
     check_platform_requirements,
     check_served_features,
     check_prediction_log_sink,
+    check_label_dataset,
+    check_feature_sources,
+    check_training_schedules,
 )
 
 

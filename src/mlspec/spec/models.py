@@ -117,7 +117,16 @@ class Mlflow(SpecModel):
 
 class Lineage(SpecModel):
     url: Url = F("Marquez (OpenLineage) API URL.", examples=["http://marquez-api.marquez.svc.cluster.local:5000"])
-    namespace: str = F("OpenLineage namespace for this system's jobs and datasets.", examples=["customer-churn"])
+    namespace: str = F("OpenLineage namespace for this system's jobs and datasets: one line without surrounding"
+                       " spaces (it is written into an environment file).", examples=["customer-churn"])
+
+    @field_validator("namespace")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\0") or value != value.strip() or not value:
+            raise PydanticCustomError("lineage_namespace", "the OpenLineage namespace must be one line without"
+                                      " surrounding spaces: it is written into an environment file", {})
+        return value
 
 
 class Prometheus(SpecModel):

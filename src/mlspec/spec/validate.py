@@ -32,6 +32,7 @@ _CUSTOM_CODES = {
     "schedule": "E107", "quantity": "E107", "url": "E107", "object_uri": "E107", "estimator": "E107",
     "relative_path": "E107", "registry_name": "E107", "storage_uri": "E107", "package": "E107",
     "model_version": "E107", "region": "E107", "git_revision": "E107", "table_uri": "E107", "model_format": "E107",
+    "lineage_namespace": "E107",
     "secret_in_url": "E301", "unreadable_uri": "E112",
     # E108 is a value outside its own range (a JSON Schema can say so); E111 is bounds that
     # contradict each other or the column type (min > max), which only the validator sees.

@@ -190,26 +190,10 @@ class KfpTarget(Target):
         where = ("models", model.name)
         views = {v.name: v for v in system.feature_views}
         join_keys = list(dict.fromkeys(k for v in model.feature_views for e in views[v].entities for k in e.join_keys))
-        dataset = model.label_dataset
         timestamp_column = self._timestamp_column(system, model)
-        missing = [k for k in join_keys if dataset.columns and dataset.column(k) is None]
-        if missing:
-            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` lacks the join key(s)"
-                             f" {', '.join(missing)} its features are looked up by", system.spec_path, where)
-            return None
-        if timestamp_column is None:
-            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no timestamp column for"
-                             " Feast's point-in-time join", system.spec_path, where + ("label",))
-            return None
-        if dataset.storage is None:
-            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no `storage` to read"
-                             " the labels from", system.spec_path, where + ("label",))
-            return None
+        # The label dataset has the join keys, a timestamp column and storage, and the feature
+        # names are distinct: check/training_data.py (E411, E208), so validate reports them too.
         feature_names = [f.name for f in model.features]
-        if len(set(feature_names)) != len(feature_names):
-            self.unsupported(f"model `{model.name}` uses two features of the same name from different views",
-                             system.spec_path, where + ("features",))
-            return None
         fairness = model.fairness  # a metric the task has: check/consistency.py (E403)
         sensitive = list(fairness.sensitive) if fairness else []
         split = model.split
