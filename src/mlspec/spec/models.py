@@ -33,6 +33,7 @@ from mlspec.spec.types import (
     RegionName,
     RepoPath,
     ResourceName,
+    CronJobSchedule,
     Schedule,
     SourceUri,
     SystemName,
@@ -707,7 +708,8 @@ class OperatorWebhook(SpecModel):
 
 
 class OperatorDecide(SpecModel):
-    schedule: Schedule = F("How often the decision job reads each canary's analysis (cron).",
+    schedule: CronJobSchedule = F("How often the decision job reads each canary's analysis: the schedule of a"
+                                  " Kubernetes CronJob (five cron fields, or a descriptor such as `@hourly`).",
                            default="*/5 * * * *", examples=["*/5 * * * *"])
 
 
