@@ -54,6 +54,30 @@ def check_dataset_expectations(ctx: CheckContext) -> None:
             if expectation.column and dataset.columns and expectation.column not in dataset.columns:
                 ctx.unknown("E204", "column", expectation.column, f"datasets.{name}.columns", dataset.columns,
                             path + ("column",))
+            column = dataset.columns.get(expectation.column) if expectation.column else None
+            _check_expectation_bounds(ctx, expectation, column, path)
+
+
+def _check_expectation_bounds(ctx: CheckContext, expectation, column, path: tuple) -> None:
+    """Bounds are of the column's type: ISO 8601 dates or times for a timestamp column (as a
+    column's own `min`/`max`), numbers for any other."""
+    from mlspec.spec.models import timestamp_value
+
+    for bound in ("min", "max"):
+        value = getattr(expectation, bound)
+        if value is None:
+            continue
+        if column is not None and column.type == "timestamp":
+            if not isinstance(value, str) or timestamp_value(value) is None:
+                shown = f"{value:g}" if isinstance(value, float) else value
+                ctx.error("E111", f"`{bound}` of an expectation on the timestamp column `{expectation.column}` must be"
+                                  f" an ISO 8601 date or time, found `{shown}`", path + (bound,),
+                          help="write a date such as `2024-01-31` or a time such as `2024-01-31T12:00:00Z`")
+        elif isinstance(value, str):
+            what = (f"the {column.type} column `{expectation.column}`" if column is not None
+                    else "a table or an untyped column")
+            ctx.error("E103", f"expected a number as `{bound}` of an expectation on {what}, found string `{value}`",
+                      path + (bound,), help="dates are bounds of timestamp columns only")
 
 
 def check_feature_views(ctx: CheckContext) -> None:

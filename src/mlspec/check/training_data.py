@@ -27,10 +27,13 @@ def check_label_dataset(ctx: CheckContext) -> None:
     as of the label rows' event time."""
     spec = ctx.spec
     for name, model in spec.models.items():
-        dataset_name, dot, _ = model.label.partition(".")
+        dataset_name, dot, column = model.label.partition(".")
         dataset = spec.datasets.get(dataset_name)
-        if not dot or dataset is None:
-            continue  # an unknown or malformed label: check_model_references reports it
+        if not dot or dataset is None or (dataset.columns and column not in dataset.columns):
+            # An unknown or malformed label (check_model_references reports it): which dataset
+            # was meant is not known either.
+            _check_feature_names(ctx, name, model)
+            continue
         where = ("models", name, "label")
         views = _model_views(spec, model)
         if dataset.columns:

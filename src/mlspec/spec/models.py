@@ -228,7 +228,7 @@ DatasetSource = Annotated[Union[Annotated[SqlSource, Tag("sql-source")], Annotat
 NUMERIC_COLUMN_TYPES = ("int8", "int16", "int32", "int64", "float32", "float64")
 
 
-def _timestamp(value: Any) -> datetime.datetime | None:
+def timestamp_value(value: Any) -> datetime.datetime | None:
     """An ISO 8601 date or date-time written as a string (YAML dates stay strings), else None."""
     if not isinstance(value, str):
         return None
@@ -248,7 +248,7 @@ def _fits_column(column_type: str, value: Any) -> bool:
     if column_type == "bool":
         return isinstance(value, bool)
     if column_type == "timestamp":
-        return _timestamp(value) is not None
+        return timestamp_value(value) is not None
     return isinstance(value, str)  # string, bytes
 
 
@@ -308,7 +308,7 @@ class Column(SpecModel):
         if (self.min is not None or self.max is not None) and self.type in ("string", "bool", "bytes"):
             raise PydanticCustomError("bounds", "`min`/`max` apply to numeric and timestamp columns, not {type}",
                                       {"type": self.type})
-        low, high = (self.min, self.max) if self.type != "timestamp" else (_timestamp(self.min), _timestamp(self.max))
+        low, high = (self.min, self.max) if self.type != "timestamp" else (timestamp_value(self.min), timestamp_value(self.max))
         if low is not None and high is not None and low > high:
             raise PydanticCustomError("bounds", "`min` ({min}) is greater than `max` ({max})",
                                       {"min": _shown(self.min), "max": _shown(self.max)})
@@ -326,8 +326,10 @@ class Expectation(SpecModel):
     expect: str = F("Great Expectations expectation name without the `expect_` prefix.",
                     examples=["table_row_count_to_be_between"])
     column: str | None = F("Column the expectation applies to (column expectations only).", default=None)
-    min: float | None = F("Lower bound (`min_value`).", default=None)
-    max: float | None = F("Upper bound (`max_value`).", default=None)
+    min: float | str | None = F("Lower bound (`min_value`): a number, or an ISO 8601 date or time when the column is"
+                                " a timestamp.", default=None, examples=[0, "2024-01-01"])
+    max: float | str | None = F("Upper bound (`max_value`): a number, or an ISO 8601 date or time when the column is"
+                                " a timestamp.", default=None, examples=[100, "2030-12-31T23:59:59Z"])
     values: list[str | int | float | bool] | None = F("Value set (`value_set`).", default=None)
     regex: str | None = F("Regular expression (`regex`).", default=None)
     mostly: float | None = F("Fraction of rows that must pass (0-1).", default=None, ge=0, le=1)
