@@ -133,6 +133,10 @@ def _check_and_resolve(unit: SpecUnit) -> None:
         env_spec = _overlay_environment(unit, name)
         if env_spec is not None:
             environment_specs[name] = env_spec
+    if len(unit.overlays) == len(validated.spec.environments):
+        from mlspec.ir.overlay import shadowed_base_values
+
+        unit.diagnostics += shadowed_base_values(source, unit.overlays)
     if not validated.complete or unit.has_errors or len(environment_specs) != len(validated.spec.environments):
         return
     from mlspec.ir.resolve import resolve_project

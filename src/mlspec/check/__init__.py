@@ -15,7 +15,12 @@ from mlspec.check.consistency import (
     check_slo_queries,
     check_task_metrics,
 )
-from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
+from mlspec.check.serving_data import (
+    check_drift_has_predictions,
+    check_feature_views_read,
+    check_prediction_log_sink,
+    check_served_features,
+)
 from mlspec.check.training_data import check_feature_sources, check_label_dataset, check_training_schedules
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
@@ -36,6 +41,8 @@ PASSES = (
     check_label_dataset,
     check_feature_sources,
     check_training_schedules,
+    check_drift_has_predictions,
+    check_feature_views_read,
 )
 
 

@@ -138,6 +138,11 @@ _TABLE = (
          "An InferenceService name (`<system>-<model>`) must leave room for Knative's `-predictor-00001` suffix."),
     Code("E210", _E, "build", "the same system in two spec files",
          "Each spec file compiles into `generated/<metadata.name>/`, so two files may not share a `metadata.name`."),
+    Code("W211", _W, "check", "a feature view no model reads",
+         "Every feature view is applied to Feast and materialized into the online store, whether a model reads it\n"
+         "or not. A view no model names in its `features` is work for nothing, and usually a mistake: a model reads\n"
+         "another view than meant, or the view was left behind. Read it in a model (`view.*` or `view.feature`), or\n"
+         "remove it. (Not reported for a spec without models: a feature store of its own.)"),
     Code("E301", _E, "check", "a secret written inline",
          "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
          "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"
@@ -194,6 +199,11 @@ _TABLE = (
          "`training.schedule`, on that schedule too (Airflow 3's AssetOrTimeSchedule). `@once` and `@continuous`\n"
          "are not timetables and cannot be combined with assets: use a cron expression or a preset such as\n"
          "`@weekly`, or no schedule."),
+    Code("W410", _W, "check", "drift monitoring that reads a prediction log nothing writes",
+         "Without `monitoring.drift.predictions`, the drift DAG reads the requests and responses the model's\n"
+         "InferenceService logs to the object store in the last environment. A model without `serving`, or a spec\n"
+         "without `environments` (nothing is deployed), logs nothing there, so its drift DAG reads an empty folder\n"
+         "and never finds drift. Serve the model, or name the dataset that holds its predictions."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
@@ -210,6 +220,11 @@ _TABLE = (
          "slos, platform.prometheus, platform.feast, platform.deployments and deploy. Data, features, training and\n"
          "the services the shared DAGs and pipelines name (object store, MLflow, Kubeflow, lineage) are generated\n"
          "once for all environments, so overriding them per environment would be silently ignored."),
+    Code("W604", _W, "overlay", "a base value every environment overrides",
+         "Where environments are defined, what may differ per environment (serving replicas and resources, rollout\n"
+         "settings, SLOs) feeds only the files generated per environment. A value of the base spec that every\n"
+         "environment overrides therefore feeds no generated file (`mlspec explain` says so): editing it changes\n"
+         "nothing, which misleads the next reader. Remove it from the base, or let one environment keep it."),
     Code("E604", _E, "usage", "unknown environment",
          "The environment named on the command line (`--env`) is not defined under `environments`."),
     # --- generate: what a target can express ------------------------------------------------------

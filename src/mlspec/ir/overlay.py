@@ -192,3 +192,52 @@ def _record(result: Overlaid, source: LoadedSource, target: tuple, key_path: tup
 def _diag(source: LoadedSource, code: str, message: str, path: tuple, on_key: bool = False, **extra) -> Diagnostic:
     _, span = source.positions.nearest(path, prefer_key=on_key)
     return Diagnostic(code, message, source.path, span, path, **extra)
+
+
+# Values only the files generated per environment read (InferenceServices, canary analysis):
+# once every environment overrides one, the base's value feeds nothing. Kept to what is known
+# to feed nothing else (a base `serving.format` still decides the training pipeline's model
+# flavor, a base `platform.feast` the shared feature_store.yaml); tests/cli/test_warnings.py
+# holds each against `mlspec explain`.
+PER_ENVIRONMENT_ONLY = (
+    ("models", "*", "serving", "replicas"),
+    ("models", "*", "serving", "resources"),
+    ("models", "*", "rollout", "canaryTrafficPercent"),
+    ("slos",),
+)
+
+
+def shadowed_base_values(source: LoadedSource, overlays: dict[str, Overlaid]) -> list[Diagnostic]:
+    """W604 for each value written in the base spec that every environment overrides, where
+    only per-environment files read it."""
+    if not overlays:
+        return []
+    found = []
+    data = source.data
+    for path, span in sorted(source.positions.values.items(), key=lambda item: (item[1].line, item[1].col)):
+        if not path or path[0] == "environments" or not _per_environment_only(path):
+            continue
+        if isinstance(_value_at(data, path), (dict, list)):
+            continue  # its scalars are reported one by one
+        if all(path in overlaid.overridden for overlaid in overlays.values()):
+            names = ", ".join(f"`{env}`" for env in overlays)
+            found.append(Diagnostic("W604", f"`{'.'.join(map(str, path))}` is overridden by every environment"
+                                            f" ({names}), so this value feeds no generated file",
+                                    source.path, span, path, label="never in effect",
+                                    help="remove it from the base spec, or let one environment keep it"))
+    return found
+
+
+def _per_environment_only(path: tuple) -> bool:
+    return any(len(path) >= len(pattern) and _matches(pattern, path) for pattern in PER_ENVIRONMENT_ONLY)
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
