@@ -6,10 +6,7 @@ from __future__ import annotations
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
-from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
-
-
-TASKS = ("binary_classification", "multiclass_classification", "regression")
+from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
 
 
 def _written_models(ctx: CheckContext):
@@ -31,15 +28,6 @@ def _written_models(ctx: CheckContext):
         fairness = evaluation.get("fairness")
         metric = fairness.get("metric", "selection_rate") if isinstance(fairness, dict) else None
         yield str(name), raw["task"], [str(g) for g in gates], metric if isinstance(metric, str) else None
-
-
-# The fairness metrics each classification task can compare across groups: per-group rates of
-# the positive class need a positive class (a binary model); accuracy is defined for any.
-FAIRNESS_METRICS = {
-    "binary_classification": ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"),
-    "multiclass_classification": ("accuracy",),
-    "regression": (),
-}
 
 
 def check_task_metrics(ctx: CheckContext) -> None:
