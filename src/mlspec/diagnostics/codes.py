@@ -199,6 +199,11 @@ _TABLE = (
          "`training.schedule`, on that schedule too (Airflow 3's AssetOrTimeSchedule). `@once` and `@continuous`\n"
          "are not timetables and cannot be combined with assets: use a cron expression or a preset such as\n"
          "`@weekly`, or no schedule."),
+    Code("E414", _E, "overlay", "an environment serves a model in a format of another flavor",
+         "One training pipeline serves every environment, and it logs the model in the MLflow flavor the base\n"
+         "spec's `serving.format` needs (`mlflow` and `custom`: scikit-learn; `sklearn`: a pickle; `xgboost`,\n"
+         "`lightgbm`: a booster file). An environment that overrides the format to one needing another flavor would\n"
+         "serve a model the pipeline never wrote. Serve the model in one format everywhere."),
     Code("W410", _W, "check", "drift monitoring that reads a prediction log nothing writes",
          "Without `monitoring.drift.predictions`, the drift DAG reads the requests and responses the model's\n"
          "InferenceService logs to the object store in the last environment. A model without `serving`, or a spec\n"

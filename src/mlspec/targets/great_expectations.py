@@ -10,7 +10,7 @@ names the spec key it comes from, so a failure report leads back to the spec.
 
 from __future__ import annotations
 
-from mlspec.ir.coltypes import pandas_dtypes
+from mlspec.ir.coltypes import pandas_dtypes, timestamp_text
 from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target, header_note
 from mlspec.targets.emit import dump_json
@@ -100,17 +100,8 @@ def _plain(value):
 
 def _bound(value: float | str) -> int | float | str:
     """A bound as the validated frame compares it: a number as the spec reads; a date or time
-    (of a timestamp column) as a naive UTC `YYYY-MM-DDTHH:MM:SS`, the way the ingestion's
-    cast_columns stores timestamps. GX compares the column with the string (pandas parses it);
-    a date alone, or a time with an offset, would fail against the naive column."""
-    if isinstance(value, str):
-        import datetime
-
-        from mlspec.spec.models import timestamp_value
-
-        moment = timestamp_value(value)
-        return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat()
-    return _number(value)
+    (of a timestamp column) as naive UTC text (see coltypes.timestamp_text)."""
+    return timestamp_text(value) if isinstance(value, str) else _number(value)
 
 
 def _number(value: float) -> int | float:

@@ -158,9 +158,7 @@ class KfpTarget(Target):
                       " `feast_config` that names a registry they can read", system.spec_path,
                       ("platform", "feast", "registry"))
         pipelines = []
-        for model in system.models:
-            if not self._one_flavor(project, model):
-                continue
+        for model in system.models:  # one flavor in every environment: check/environments.py (E414)
             source = self.pipeline_source(system, model)
             if source is not None:
                 pipelines.append((model, source, self._previous_ir(pipeline_ir_path(model), source)))
@@ -233,19 +231,6 @@ class KfpTarget(Target):
             label_columns=label_columns, features=feature_names,
             categorical=[f.name for f in model.features if f.type in CATEGORICAL_TYPES],
             split_method=split.method, split_column=split_column, flavor=model_flavor(model))
-
-    def _one_flavor(self, project: IRProject, model: IRModel) -> bool:
-        """One pipeline serves every environment, so it logs the model in one flavor: an
-        environment may not serve it in a format that needs another."""
-        for env in project.environments:
-            served = next(m for m in env.system.models if m.name == model.name)
-            if model_flavor(served) != model_flavor(model):
-                self.unsupported(f"model `{model.name}`: environment `{env.name}` serves it as"
-                                 f" `{served.serving.format}`, which needs the model logged in another flavor than"
-                                 " the one training pipeline of all environments logs; serve it in one format",
-                                 project.base.spec_path, ("environments", env.name, "overrides"))
-                return False
-        return True
 
     @staticmethod
     def _timestamp_column(system: IRSystem, model: IRModel) -> str | None:
