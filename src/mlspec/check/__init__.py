@@ -6,6 +6,7 @@ from mlspec.check.context import CheckContext
 from mlspec.check.references import (
     check_dataset_expectations,
     check_feature_views,
+    check_left_out_model_references,
     check_model_references,
 )
 from mlspec.check.consistency import (
@@ -31,6 +32,7 @@ PASSES = (
     check_dataset_expectations,
     check_feature_views,
     check_model_references,
+    check_left_out_model_references,
     check_task_metrics,
     check_model_settings,
     check_slo_queries,

@@ -14,20 +14,17 @@ def _written_models(ctx: CheckContext):
     valid, including a model validation left out for an error elsewhere in it (read from the
     document as written): these rules need only the task, so a broken gate condition or
     estimator beside them does not hide them until it is fixed."""
-    raw_models = ctx.source.data.get("models") if isinstance(ctx.source.data, dict) else None
     for name, model in ctx.spec.models.items():
         fairness = model.evaluation.fairness
         yield name, model.task, list(model.evaluation.gates), fairness.metric if fairness else None
-    if not isinstance(raw_models, dict):
-        return
-    for name, raw in raw_models.items():
-        if name in ctx.spec.models or not isinstance(raw, dict) or raw.get("task") not in TASKS:
+    for name, raw in ctx.left_out("models"):
+        if raw.get("task") not in TASKS:
             continue
         evaluation = raw.get("evaluation") if isinstance(raw.get("evaluation"), dict) else {}
         gates = evaluation.get("gates") if isinstance(evaluation.get("gates"), dict) else {}
         fairness = evaluation.get("fairness")
         metric = fairness.get("metric", "selection_rate") if isinstance(fairness, dict) else None
-        yield str(name), raw["task"], [str(g) for g in gates], metric if isinstance(metric, str) else None
+        yield name, raw["task"], [str(g) for g in gates], metric if isinstance(metric, str) else None
 
 
 def check_task_metrics(ctx: CheckContext) -> None:

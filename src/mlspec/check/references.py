@@ -154,6 +154,25 @@ def check_model_references(ctx: CheckContext) -> None:
                         path + ("monitoring", "drift", "predictions"))
 
 
+def check_left_out_model_references(ctx: CheckContext) -> None:
+    """The references of a model validation left out for an error elsewhere in it (a malformed
+    estimator, say), read as written: a misspelled view, label or SLO beside that error is
+    reported in the same run."""
+    spec = ctx.spec
+    for name, raw in ctx.left_out("models"):
+        path = ("models", name)
+        features = raw.get("features")
+        for index, reference in enumerate(features if isinstance(features, list) else []):
+            if isinstance(reference, str):
+                _check_feature_reference(ctx, reference, path + ("features", index))
+        if isinstance(raw.get("label"), str):
+            _check_column_reference(ctx, raw["label"], path + ("label",), "label")
+        rollout = raw.get("rollout")
+        slo = rollout.get("slo") if isinstance(rollout, dict) else None
+        if isinstance(slo, str) and slo not in spec.slos:
+            ctx.unknown("E207", "SLO", slo, "slos", spec.slos, path + ("rollout", "slo"))
+
+
 def _check_feature_reference(ctx: CheckContext, reference: str, path: tuple) -> None:
     view_name, dot, feature = reference.partition(".")
     if not dot or not feature:
