@@ -1,4 +1,4 @@
-"""Rules between the base spec and an environment's overlaid spec (E414): what one artifact
+"""Rules between the base spec and an environment's overlaid spec (E418): what one artifact
 shared by every environment decides may not differ in one of them."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def check_environment_flavors(base: MLSystemSpec, env_name: str, env_spec: MLSys
         _, span = source.positions.nearest(at, prefer_key=True)
         found.append(Diagnostic(
             # The front end adds "(in environment `<name>`)".
-            "E414", f"model `{name}` is served as `{served}`, which needs the model logged in another MLflow flavor"
+            "E418", f"model `{name}` is served as `{served}`, which needs the model logged in another MLflow flavor"
                     f" than the one training pipeline of all environments logs (for"
                     f" `{base_model.serving.format if base_model.serving else 'mlflow'}`)",
             source.path, span, at, help="serve the model in one format in every environment, or in formats of one"

@@ -1,7 +1,7 @@
 """What a model's training and its features need from the data side: a label dataset the
-features can be joined to (E411), feature names that stay apart (E208), feature sources Feast
-can read (E412), and a training schedule the training DAG can combine with the ingestion
-assets it waits for (E413).
+features can be joined to (E415), feature names that stay apart (E208), feature sources Feast
+can read (E416), and a training schedule the training DAG can combine with the ingestion
+assets it waits for (E417).
 
 These were found only by the kfp, Feast and Airflow targets, so `mlspec compile` refused specs
 `mlspec validate` passed; they are checked here, once, for both."""
@@ -47,18 +47,18 @@ def check_label_dataset(ctx: CheckContext) -> None:
                         if key not in dataset.columns and known:
                             missing.setdefault(key, f"entity `{entity_name}` of feature view `{view_name}`")
             for key, whose in missing.items():
-                ctx.error("E411", f"the label dataset `{dataset_name}` has no column `{key}`, the join key of"
+                ctx.error("E415", f"the label dataset `{dataset_name}` has no column `{key}`, the join key of"
                                   f" {whose}: the training pipeline looks the model's features up by it",
                           where, label="the features cannot be joined to these labels",
                           help=f"add `{key}` under `datasets.{dataset_name}.columns`, or label the model from a"
                                " dataset that has it")
         if not any(column.type == "timestamp" for column in dataset.columns.values()):
-            ctx.error("E411", f"the label dataset `{dataset_name}` has no timestamp column: Feast's point-in-time"
+            ctx.error("E415", f"the label dataset `{dataset_name}` has no timestamp column: Feast's point-in-time"
                               " join takes each feature as of the label row's event time",
                       where, help=f"add the event-time column under `datasets.{dataset_name}.columns`"
                                   " (`event_timestamp: {type: timestamp}`)")
         if dataset.storage is None:
-            ctx.error("E411", f"the label dataset `{dataset_name}` has no `storage`, so the training pipeline has"
+            ctx.error("E415", f"the label dataset `{dataset_name}` has no `storage`, so the training pipeline has"
                               " nothing to read the labels from", where,
                       help=f"set `datasets.{dataset_name}.storage` (where its ingestion writes it)")
         _check_feature_names(ctx, name, model)
@@ -93,7 +93,7 @@ def check_feature_sources(ctx: CheckContext) -> None:
         uri, fmt = getattr(source, "uri", None), getattr(source, "format", None)
         if uri is not None and fmt == "parquet" and uri.endswith(".parquet"):
             continue
-        ctx.error("E412", f"feature view `{name}` reads dataset `{view.source}`, which has neither `storage` nor a"
+        ctx.error("E416", f"feature view `{name}` reads dataset `{view.source}`, which has neither `storage` nor a"
                           " Parquet file `source`: Feast reads its features from a Parquet file",
                   ("featureViews", name, "source"),
                   help=f"set `datasets.{view.source}.storage`, where its ingestion writes a validated Parquet copy")
@@ -112,7 +112,7 @@ def check_training_schedules(ctx: CheckContext) -> None:
         landed = [d for d in dict.fromkeys(read)
                   if d in spec.datasets and spec.datasets[d].source is not None and spec.datasets[d].storage]
         if landed:
-            ctx.error("E413", f"training schedule `{schedule}` cannot be combined with the ingestion assets the"
+            ctx.error("E417", f"training schedule `{schedule}` cannot be combined with the ingestion assets the"
                               f" training DAG of model `{name}` waits for ({', '.join(f'`{d}`' for d in landed)})",
                       ("models", name, "training", "schedule"),
                       help="use a cron schedule or a preset such as `@weekly`, or none (it then runs when the data"

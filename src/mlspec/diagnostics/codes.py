@@ -183,23 +183,23 @@ _TABLE = (
          "endpoint instead of the object store, and the drift DAG reads the dataset the endpoint fills, named by\n"
          "`monitoring.drift.predictions`. Without that name the drift DAG would read a folder nothing writes, and\n"
          "never find drift. Name the dataset the sink fills, or drop `loggerUrl` to log to the object store."),
-    Code("E411", _E, "check", "a label dataset the model's features cannot be joined to",
+    Code("E415", _E, "check", "a label dataset the model's features cannot be joined to",
          "The training pipeline reads the label dataset from its `storage` and joins the model's features to it\n"
          "with Feast's point-in-time join: by the join keys of every entity of every feature view the model reads\n"
          "(so the label dataset must have each of those columns: a view keyed by `user` and one keyed by `item`\n"
          "need both `user_id` and `item_id` beside the label), and as of each label row's event time (a timestamp\n"
          "column; one named like the views' `timestampField` is preferred). Add the columns or the storage, or\n"
          "label the model from a dataset that has them."),
-    Code("E412", _E, "check", "a feature view whose source Feast cannot read",
+    Code("E416", _E, "check", "a feature view whose source Feast cannot read",
          "Feast reads a feature view's rows from a Parquet file: the source dataset's `storage` (the validated\n"
          "copy its ingestion writes) or, without storage, a `source: {uri: ....parquet, format: parquet}`. Set the\n"
          "dataset's `storage`."),
-    Code("E413", _E, "check", "a training schedule that cannot be combined with assets",
+    Code("E417", _E, "check", "a training schedule that cannot be combined with assets",
          "A training DAG runs when every ingested dataset it reads has landed again (Airflow assets) and, with\n"
          "`training.schedule`, on that schedule too (Airflow 3's AssetOrTimeSchedule). `@once` and `@continuous`\n"
          "are not timetables and cannot be combined with assets: use a cron expression or a preset such as\n"
          "`@weekly`, or no schedule."),
-    Code("E414", _E, "overlay", "an environment serves a model in a format of another flavor",
+    Code("E418", _E, "overlay", "an environment serves a model in a format of another flavor",
          "One training pipeline serves every environment, and it logs the model in the MLflow flavor the base\n"
          "spec's `serving.format` needs (`mlflow` and `custom`: scikit-learn; `sklearn`: a pickle; `xgboost`,\n"
          "`lightgbm`: a booster file). An environment that overrides the format to one needing another flavor would\n"

@@ -79,7 +79,7 @@ class AirflowTarget(Target):
                 self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
                           f" Airflow Variable `{common.variable_key(system, model.name, 'kfp_host')}`",
                           system.spec_path, ("platform",))
-            context = train_context(system, model)  # a schedule it can express: check/training_data.py (E413)
+            context = train_context(system, model)  # a schedule it can express: check/training_data.py (E417)
             dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **context)))
             if model.drift_dag_id:
                 monitored = naming.monitored_environment(project)

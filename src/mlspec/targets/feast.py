@@ -70,7 +70,7 @@ class FeastTarget(Target):
             key = (view.source.name, view.timestamp_field)
             if key in sources:
                 continue
-            # A Parquet file to read: check/training_data.py (E412).
+            # A Parquet file to read: check/training_data.py (E416).
             uri = view.source.storage or _file_uri(view.source)
             # One source per dataset, unless two views read it by different timestamp fields.
             shared = sum(1 for k in used_names if k[0] == view.source.name) > 1

@@ -158,7 +158,7 @@ class KfpTarget(Target):
                       " `feast_config` that names a registry they can read", system.spec_path,
                       ("platform", "feast", "registry"))
         pipelines = []
-        for model in system.models:  # one flavor in every environment: check/environments.py (E414)
+        for model in system.models:  # one flavor in every environment: check/environments.py (E418)
             source = self.pipeline_source(system, model)
             if source is not None:
                 pipelines.append((model, source, self._previous_ir(pipeline_ir_path(model), source)))
@@ -190,7 +190,7 @@ class KfpTarget(Target):
         join_keys = list(dict.fromkeys(k for v in model.feature_views for e in views[v].entities for k in e.join_keys))
         timestamp_column = self._timestamp_column(system, model)
         # The label dataset has the join keys, a timestamp column and storage, and the feature
-        # names are distinct: check/training_data.py (E411, E208), so validate reports them too.
+        # names are distinct: check/training_data.py (E415, E208), so validate reports them too.
         feature_names = [f.name for f in model.features]
         fairness = model.fairness  # a metric the task has: check/consistency.py (E403)
         sensitive = list(fairness.sensitive) if fairness else []
