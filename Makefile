@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := constraints/test.txt
 
-.PHONY: run run-local test test-fast update-goldens schema templates constraints image-requirements bench clean
+.PHONY: run run-local test test-fast update-goldens schema docs templates constraints image-requirements bench clean
 
 ## run: install mlspec and compile specs/ into generated/ (the main job)
 run: $(VENV)/.runtime-installed
@@ -26,9 +26,14 @@ test-fast: $(VENV)/.test-installed
 update-goldens: $(VENV)/.test-installed
 	MLSPEC_UPDATE_GOLDENS=1 $(BIN)/python -m pytest -q tests/cli/test_invalid_corpus.py tests/unit/targets/test_golden.py
 
-## schema: regenerate schema/mlspec.schema.json from the spec models
+## schema: regenerate schema/mlspec.schema.json and docs/spec-reference.md from the spec models
 schema: $(VENV)/.runtime-installed
 	$(BIN)/mlspec schema
+	$(BIN)/mlspec docs
+
+## docs: regenerate docs/spec-reference.md (the spec reference) from the spec models
+docs: $(VENV)/.runtime-installed
+	$(BIN)/mlspec docs
 
 ## templates: precompile templates/ into src/mlspec/targets/precompiled (after editing a template)
 templates: $(VENV)/.runtime-installed

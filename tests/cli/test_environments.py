@@ -80,3 +80,32 @@ def test_broken_overlays_get_diagnostics_at_the_overlay_line(tmp_path, edit, cod
     assert f"[{code}]" in result.stderr and message in result.stderr, result.stderr
     assert f"{CHURN}:{line}:" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_override_may_set_part_of_a_section_the_base_leaves_to_its_defaults(tmp_path):
+    """`serving.replicas` left out of the base is `{min: 1, max: 1}`: an environment may
+    raise `max` alone (it is not "an override of something the spec does not define")."""
+    shutil.copytree(SPECS, tmp_path / "specs")
+    spec = tmp_path / CHURN
+    text = spec.read_text()
+    text = text.replace("      replicas: {min: 1, max: 5}\n", "", 1)
+    text = text.replace("models.churn.serving.replicas: {min: 1, max: 1}", "models.churn.serving.replicas.max: 3", 1)
+    spec.write_text(text)
+    result = invoke_mlspec("compile", CHURN, "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    k8s = tmp_path / "out/customer-churn/k8s"
+    dev = yaml.safe_load((k8s / "dev/inferenceservice-churn.yaml").read_text())["spec"]["predictor"]
+    prod = yaml.safe_load((k8s / "prod/inferenceservice-churn.yaml").read_text())["spec"]["predictor"]
+    assert (dev["minReplicas"], dev["maxReplicas"]) == (1, 3)
+    assert (prod["minReplicas"], prod["maxReplicas"]) == (1, 1)
+
+
+def test_an_override_of_a_misspelled_base_key_points_at_the_misspelling(tmp_path):
+    shutil.copytree(SPECS, tmp_path / "specs")
+    spec = tmp_path / CHURN
+    spec.write_text(spec.read_text().replace("      replicas: {min: 1, max: 5}\n", "      replica: {min: 1, max: 5}\n", 1))
+    result = invoke_mlspec("validate", CHURN, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "unknown key `replica`" in result.stderr and "did you mean `replicas`?" in result.stderr
+    # the correct override in `dev` is not reported, and nothing suggests the misspelling
+    assert "E601" not in result.stderr and "did you mean `replica`?" not in result.stderr, result.stderr

@@ -130,9 +130,13 @@ def _check_and_resolve(unit: SpecUnit) -> None:
             unit.overlays[name] = apply_overlay(source, name)
             environment_specs[name] = validated.spec
             continue
-        env_spec = _overlay_environment(unit, name)
+        env_spec = _overlay_environment(unit, name, validated.spec)
         if env_spec is not None:
             environment_specs[name] = env_spec
+    if len(unit.overlays) == len(validated.spec.environments):
+        from mlspec.ir.overlay import shadowed_base_values
+
+        unit.diagnostics += shadowed_base_values(source, unit.overlays)
     if not validated.complete or unit.has_errors or len(environment_specs) != len(validated.spec.environments):
         return
     from mlspec.ir.resolve import resolve_project
@@ -141,7 +145,7 @@ def _check_and_resolve(unit: SpecUnit) -> None:
     unit.project = resolve_project(validated.spec, environment_specs, unit.recorded_path)
 
 
-def _overlay_environment(unit: SpecUnit, env_name: str) -> MLSystemSpec | None:
+def _overlay_environment(unit: SpecUnit, env_name: str, base: MLSystemSpec) -> MLSystemSpec | None:
     """Merge one environment's overrides and validate and check the result like a spec of
     its own. Reports only what is new in that environment (the base's own errors are not
     repeated once per environment), each marked with the environment's name."""
@@ -159,7 +163,10 @@ def _overlay_environment(unit: SpecUnit, env_name: str) -> MLSystemSpec | None:
     validated = validate_partial(merged)
     found = list(validated.diagnostics)
     if validated.spec is not None:
+        from mlspec.check.environments import check_environment_flavors
+
         found += check_spec(validated.spec, merged, validated.dropped)
+        found += check_environment_flavors(base, env_name, validated.spec, source, overlaid.written_at)
     seen = {(d.code, d.path, d.message) for d in unit.diagnostics}
     label = f" (in environment `{env_name}`)"
     unit.diagnostics += [_relabel(d, label) for d in found if (d.code, d.path, d.message) not in seen]

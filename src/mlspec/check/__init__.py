@@ -7,6 +7,7 @@ from mlspec.check.images import check_operator_image
 from mlspec.check.references import (
     check_dataset_expectations,
     check_feature_views,
+    check_left_out_model_references,
     check_model_references,
 )
 from mlspec.check.consistency import (
@@ -15,8 +16,15 @@ from mlspec.check.consistency import (
     check_platform_requirements,
     check_canary_mode,
     check_slo_queries,
+    check_task_metrics,
 )
-from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
+from mlspec.check.serving_data import (
+    check_drift_has_predictions,
+    check_feature_views_read,
+    check_prediction_log_sink,
+    check_served_features,
+)
+from mlspec.check.training_data import check_feature_sources, check_label_dataset, check_training_schedules
 from mlspec.check.sql_sources import check_sql_sources
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
@@ -28,6 +36,8 @@ PASSES = (
     check_sql_sources,
     check_feature_views,
     check_model_references,
+    check_left_out_model_references,
+    check_task_metrics,
     check_model_settings,
     check_slo_queries,
     check_canary_mode,
@@ -36,6 +46,11 @@ PASSES = (
     check_served_features,
     check_prediction_log_sink,
     check_operator_image,
+    check_label_dataset,
+    check_feature_sources,
+    check_training_schedules,
+    check_drift_has_predictions,
+    check_feature_views_read,
 )
 
 

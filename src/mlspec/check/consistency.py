@@ -8,23 +8,63 @@ from mlspec.check.context import CheckContext
 from mlspec.check.estimators import EXAMPLES as ESTIMATOR_EXAMPLES
 from mlspec.check.estimators import estimator_problem
 from mlspec.diagnostics import did_you_mean
-from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
+
+
+def _written_models(ctx: CheckContext):
+    """(name, task, gate metric names, fairness metric or None) of every model whose task is
+    valid, including a model validation left out for an error elsewhere in it (read from the
+    document as written): these rules need only the task, so a broken gate condition or
+    estimator beside them does not hide them until it is fixed."""
+    for name, model in ctx.spec.models.items():
+        fairness = model.evaluation.fairness
+        yield name, model.task, list(model.evaluation.gates), fairness.metric if fairness else None
+    for name, raw in ctx.left_out("models"):
+        if raw.get("task") not in TASKS:
+            continue
+        evaluation = raw.get("evaluation") if isinstance(raw.get("evaluation"), dict) else {}
+        gates = evaluation.get("gates") if isinstance(evaluation.get("gates"), dict) else {}
+        fairness = evaluation.get("fairness")
+        metric = fairness.get("metric", "selection_rate") if isinstance(fairness, dict) else None
+        yield name, raw["task"], [str(g) for g in gates], metric if isinstance(metric, str) else None
+
+
+def check_task_metrics(ctx: CheckContext) -> None:
+    """Gate and fairness metrics the model's task has."""
+    for name, task, gates, fairness_metric in _written_models(ctx):
+        path = ("models", name)
+        known = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+        for metric in gates:
+            if metric not in known:
+                other = CLASSIFICATION_METRICS if task == "regression" else REGRESSION_METRICS
+                hint = (f"`{metric}` is a metric for {'classification' if task == 'regression' else 'regression'}"
+                        f" models; this model's task is {task}") if metric in other else did_you_mean(metric, known)
+                ctx.error("E401", f"unknown gate metric `{metric}`", path + ("evaluation", "gates", metric),
+                          on_key=True, help=hint)
+        if fairness_metric is None:
+            continue
+        if task == "regression":
+            ctx.error("E403", "fairness gates apply to classification models", path + ("evaluation", "fairness"),
+                      on_key=True)
+        elif fairness_metric not in FAIRNESS_METRICS[task]:
+            written = "metric" in _written_fairness(ctx, name)
+            ctx.error("E403", f"fairness metric `{fairness_metric}`{'' if written else ' (the default)'} compares a"
+                              f" rate of the positive class, which a {task.replace('_', ' ')} model does not have",
+                      path + ("evaluation", "fairness", "metric"), on_key=not written,
+                      help="use `metric: accuracy` for a multiclass model")
+
+
+def _written_fairness(ctx: CheckContext, name: str) -> dict:
+    try:
+        fairness = ctx.source.data["models"][name]["evaluation"]["fairness"]
+    except (KeyError, TypeError):
+        return {}
+    return fairness if isinstance(fairness, dict) else {}
 
 
 def check_model_settings(ctx: CheckContext) -> None:
     for name, model in ctx.spec.models.items():
         path = ("models", name)
-        known = REGRESSION_METRICS if model.task == "regression" else CLASSIFICATION_METRICS
-        for metric in model.evaluation.gates:
-            if metric not in known:
-                other = CLASSIFICATION_METRICS if model.task == "regression" else REGRESSION_METRICS
-                hint = (f"`{metric}` is a metric for {'classification' if model.task == 'regression' else 'regression'}"
-                        f" models; this model's task is {model.task}") if metric in other else did_you_mean(metric, known)
-                ctx.error("E401", f"unknown gate metric `{metric}`", path + ("evaluation", "gates", metric),
-                          on_key=True, help=hint)
-        if model.evaluation.fairness and model.task == "regression":
-            ctx.error("E403", "fairness gates apply to classification models", path + ("evaluation", "fairness"),
-                      on_key=True)
         if model.rollout and not model.serving:
             ctx.error("E404", "a rollout needs a `serving` section", path + ("rollout",), on_key=True,
                       help="add `serving: {format: mlflow}` to this model")

@@ -24,6 +24,19 @@ class CheckContext:
         self.diagnostics.append(Diagnostic(code, message, self.source.path, span, tuple(path),
                                            severity=severity, label=label, help=help))
 
+    def left_out(self, section: str):
+        """(name, mapping as written) of each entry of a named section that validation left out
+        for an error inside it: rules that need only a few of its values (references written as
+        strings, the model's task) still check those, so the error beside them does not hide
+        theirs until it is fixed."""
+        entries = self.source.data.get(section) if isinstance(self.source.data, dict) else None
+        if not isinstance(entries, dict):
+            return
+        present = getattr(self.spec, section)
+        for name, raw in entries.items():
+            if name not in present and isinstance(raw, dict) and (section, name) in self.dropped:
+                yield str(name), raw
+
     def _hidden_by_dropped(self, section: str, name: str, candidates) -> bool:
         """Whether an unknown reference may only look unknown because validation left out
         what it refers to: the entry itself, its whole section, or (after a misspelled or

@@ -54,10 +54,35 @@ def check_dataset_expectations(ctx: CheckContext) -> None:
             if expectation.column and dataset.columns and expectation.column not in dataset.columns:
                 ctx.unknown("E204", "column", expectation.column, f"datasets.{name}.columns", dataset.columns,
                             path + ("column",))
+            column = dataset.columns.get(expectation.column) if expectation.column else None
+            _check_expectation_bounds(ctx, expectation, column, path)
+
+
+def _check_expectation_bounds(ctx: CheckContext, expectation, column, path: tuple) -> None:
+    """Bounds are of the column's type: ISO 8601 dates or times for a timestamp column (as a
+    column's own `min`/`max`), numbers for any other."""
+    from mlspec.spec.models import timestamp_value
+
+    for bound in ("min", "max"):
+        value = getattr(expectation, bound)
+        if value is None:
+            continue
+        if column is not None and column.type == "timestamp":
+            if not isinstance(value, str) or timestamp_value(value) is None:
+                shown = f"{value:g}" if isinstance(value, float) else value
+                ctx.error("E111", f"`{bound}` of an expectation on the timestamp column `{expectation.column}` must be"
+                                  f" an ISO 8601 date or time, found `{shown}`", path + (bound,),
+                          help="write a date such as `2024-01-31` or a time such as `2024-01-31T12:00:00Z`")
+        elif isinstance(value, str):
+            what = (f"the {column.type} column `{expectation.column}`" if column is not None
+                    else "a table or an untyped column")
+            ctx.error("E103", f"expected a number as `{bound}` of an expectation on {what}, found string `{value}`",
+                      path + (bound,), help="dates are bounds of timestamp columns only")
 
 
 def check_feature_views(ctx: CheckContext) -> None:
     spec = ctx.spec
+    reported_keys: set[tuple] = set()
     for name, view in spec.featureViews.items():
         path = ("featureViews", name)
         for index, entity in enumerate(view.entities):
@@ -78,11 +103,16 @@ def check_feature_views(ctx: CheckContext) -> None:
             ctx.error("E206", f"`{view.timestampField}` is a column of type {timestamp.type}, not timestamp",
                       path + ("timestampField",), help="name the dataset's event-time column")
         for entity_name in view.entities:
-            for key in getattr(spec.entities.get(entity_name), "joinKeys", []):
-                if key not in columns:
+            for index, key in enumerate(getattr(spec.entities.get(entity_name), "joinKeys", [])):
+                if key not in columns and (entity_name, key, view.source) not in reported_keys:
+                    # Reported where the key is written (a typo is made there), once per dataset.
+                    reported_keys.add((entity_name, key, view.source))
+                    close = did_you_mean(key, columns)
                     ctx.error("E204", f"join key `{key}` of entity `{entity_name}` is not a column of"
-                                      f" dataset `{view.source}`", path + ("source",),
-                              help=f"add `{key}` under `{where}`")
+                                      f" dataset `{view.source}` (the source of feature view `{name}`)",
+                              ("entities", entity_name, "joinKeys", index),
+                              label=f"not defined under `{where}`",
+                              help=close if close.startswith("did you mean") else f"add `{key}` under `{where}`")
         for feature, dtype in view.features.items():
             column = columns.get(feature)
             if column is None:
@@ -122,6 +152,25 @@ def check_model_references(ctx: CheckContext) -> None:
         if drift and drift.predictions and drift.predictions not in spec.datasets:
             ctx.unknown("E201", "dataset", drift.predictions, "datasets", spec.datasets,
                         path + ("monitoring", "drift", "predictions"))
+
+
+def check_left_out_model_references(ctx: CheckContext) -> None:
+    """The references of a model validation left out for an error elsewhere in it (a malformed
+    estimator, say), read as written: a misspelled view, label or SLO beside that error is
+    reported in the same run."""
+    spec = ctx.spec
+    for name, raw in ctx.left_out("models"):
+        path = ("models", name)
+        features = raw.get("features")
+        for index, reference in enumerate(features if isinstance(features, list) else []):
+            if isinstance(reference, str):
+                _check_feature_reference(ctx, reference, path + ("features", index))
+        if isinstance(raw.get("label"), str):
+            _check_column_reference(ctx, raw["label"], path + ("label",), "label")
+        rollout = raw.get("rollout")
+        slo = rollout.get("slo") if isinstance(rollout, dict) else None
+        if isinstance(slo, str) and slo not in spec.slos:
+            ctx.unknown("E207", "SLO", slo, "slos", spec.slos, path + ("rollout", "slo"))
 
 
 def _check_feature_reference(ctx: CheckContext, reference: str, path: tuple) -> None:

@@ -1,9 +1,10 @@
 """What a served model needs from the data side: features materialized online (E409), and a
-prediction log its drift check reads (E410)."""
+prediction log its drift check reads (E410, W410); and features something reads (W211)."""
 
 from __future__ import annotations
 
 from mlspec.check.context import CheckContext
+from mlspec.diagnostics import Severity
 
 
 def check_served_features(ctx: CheckContext) -> None:
@@ -40,3 +41,42 @@ def check_prediction_log_sink(ctx: CheckContext) -> None:
                   label="the drift DAG cannot read this",
                   help="name the dataset with `monitoring.drift.predictions`, or drop `loggerUrl` to log to the"
                        " object store")
+
+
+def check_drift_has_predictions(ctx: CheckContext) -> None:
+    """Without `predictions`, the drift DAG reads the prediction log the model's InferenceService
+    writes in the last environment: a model that is not served, or a spec with no environment
+    to serve it in, writes none, and the drift check would never find drift."""
+    spec = ctx.spec
+    for name, model in spec.models.items():
+        drift = model.monitoring.drift if model.monitoring else None
+        if drift is None or drift.predictions is not None or drift.loggerUrl is not None:
+            continue  # no drift check, or E410 (logger sink) speaks of it
+        if model.serving is None:
+            why = f"model `{name}` is not served, so no InferenceService logs its predictions"
+        elif not spec.environments and not any(path[0] == "environments" for path in ctx.dropped):
+            why = (f"the spec has no environment to serve model `{name}` in, so no InferenceService logs its"
+                   " predictions")
+        else:
+            continue
+        ctx.error("W410", f"drift monitoring reads a prediction log nothing writes: {why}",
+                  ("models", name, "monitoring", "drift"), on_key=True, severity=Severity.WARNING,
+                  label="this drift DAG would never find drift",
+                  help="serve the model (`serving` and an `environments` entry), or name the dataset that holds its"
+                       " predictions with `monitoring.drift.predictions`")
+
+
+def check_feature_views_read(ctx: CheckContext) -> None:
+    """A feature view no model reads is still applied and materialized by Feast, for nothing:
+    usually a model names the wrong view, or a view was left behind."""
+    spec = ctx.spec
+    if not spec.models or any(path[0] == "models" for path in ctx.dropped):
+        return  # a feature-store-only spec; or a model left out may read it
+    read = {reference.partition(".")[0] for model in spec.models.values() for reference in model.features}
+    if read - set(spec.featureViews):
+        return  # a misspelled view name (E203): the view it meant looks unread
+    for name in spec.featureViews:
+        if name not in read:
+            ctx.error("W211", f"feature view `{name}` is read by no model", ("featureViews", name), on_key=True,
+                      severity=Severity.WARNING, label="Feast materializes it for nothing",
+                      help=f"read it in a model (`features: [{name}.*]`), or remove it")

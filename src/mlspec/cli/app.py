@@ -50,6 +50,7 @@ COMMANDS = {
     "codes": "codes",
     "targets": "targets",
     "schema": "schema",
+    "docs": "docs",
     "diff": "diff",
     "graph": "graph",
     "impact": "impact",

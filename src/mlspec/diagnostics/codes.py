@@ -142,6 +142,11 @@ _TABLE = (
          "which must fit a DNS label (63 characters) too."),
     Code("E210", _E, "build", "the same system in two spec files",
          "Each spec file compiles into `generated/<metadata.name>/`, so two files may not share a `metadata.name`."),
+    Code("W211", _W, "check", "a feature view no model reads",
+         "Every feature view is applied to Feast and materialized into the online store, whether a model reads it\n"
+         "or not. A view no model names in its `features` is work for nothing, and usually a mistake: a model reads\n"
+         "another view than meant, or the view was left behind. Read it in a model (`view.*` or `view.feature`), or\n"
+         "remove it. (Not reported for a spec without models: a feature store of its own.)"),
     Code("E301", _E, "check", "a secret written inline",
          "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
          "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"
@@ -171,8 +176,10 @@ _TABLE = (
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
          "A gate is a comparison such as `\">= 0.85\"` or `\"<= 0.2\"`."),
-    Code("E403", _E, "check", "fairness gate on a regression model",
-         "Fairness gates compare classification metrics across groups; regression models cannot have one."),
+    Code("E403", _E, "check", "a fairness gate the model's task cannot have",
+         "Fairness gates compare classification metrics across groups, so regression models cannot have one. The\n"
+         "rates of the positive class (`selection_rate`, the default, `true_positive_rate`, `false_positive_rate`)\n"
+         "need a binary model; a multiclass model compares `metric: accuracy`."),
     Code("E404", _E, "check", "a rollout without serving",
          "A canary rollout needs the model to be served: add a `serving` section."),
     Code("E405", _E, "check", "custom serving format without a runtime",
@@ -219,6 +226,32 @@ _TABLE = (
          "`sklearn.kernel_ridge`, `sklearn.isotonic`, `sklearn.dummy`, `lightgbm`, `xgboost`). Any other callable\n"
          "(`subprocess.Popen`, `os.system`) would run on the training machine with the spec's params; the train step\n"
          "checks again that what it imports is a scikit-learn estimator class before calling it."),
+    Code("E415", _E, "check", "a label dataset the model's features cannot be joined to",
+         "The training pipeline reads the label dataset from its `storage` and joins the model's features to it\n"
+         "with Feast's point-in-time join: by the join keys of every entity of every feature view the model reads\n"
+         "(so the label dataset must have each of those columns: a view keyed by `user` and one keyed by `item`\n"
+         "need both `user_id` and `item_id` beside the label), and as of each label row's event time (a timestamp\n"
+         "column; one named like the views' `timestampField` is preferred). Add the columns or the storage, or\n"
+         "label the model from a dataset that has them."),
+    Code("E416", _E, "check", "a feature view whose source Feast cannot read",
+         "Feast reads a feature view's rows from a Parquet file: the source dataset's `storage` (the validated\n"
+         "copy its ingestion writes) or, without storage, a `source: {uri: ....parquet, format: parquet}`. Set the\n"
+         "dataset's `storage`."),
+    Code("E417", _E, "check", "a training schedule that cannot be combined with assets",
+         "A training DAG runs when every ingested dataset it reads has landed again (Airflow assets) and, with\n"
+         "`training.schedule`, on that schedule too (Airflow 3's AssetOrTimeSchedule). `@once` and `@continuous`\n"
+         "are not timetables and cannot be combined with assets: use a cron expression or a preset such as\n"
+         "`@weekly`, or no schedule."),
+    Code("E418", _E, "overlay", "an environment serves a model in a format of another flavor",
+         "One training pipeline serves every environment, and it logs the model in the MLflow flavor the base\n"
+         "spec's `serving.format` needs (`mlflow` and `custom`: scikit-learn; `sklearn`: a pickle; `xgboost`,\n"
+         "`lightgbm`: a booster file). An environment that overrides the format to one needing another flavor would\n"
+         "serve a model the pipeline never wrote. Serve the model in one format everywhere."),
+    Code("W410", _W, "check", "drift monitoring that reads a prediction log nothing writes",
+         "Without `monitoring.drift.predictions`, the drift DAG reads the requests and responses the model's\n"
+         "InferenceService logs to the object store in the last environment. A model without `serving`, or a spec\n"
+         "without `environments` (nothing is deployed), logs nothing there, so its drift DAG reads an empty folder\n"
+         "and never finds drift. Serve the model, or name the dataset that holds its predictions."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
@@ -235,6 +268,11 @@ _TABLE = (
          "slos, platform.prometheus, platform.feast, platform.deployments and deploy. Data, features, training and\n"
          "the services the shared DAGs and pipelines name (object store, MLflow, Kubeflow, lineage) are generated\n"
          "once for all environments, so overriding them per environment would be silently ignored."),
+    Code("W604", _W, "overlay", "a base value every environment overrides",
+         "Where environments are defined, what may differ per environment (serving replicas and resources, rollout\n"
+         "settings, SLOs) feeds only the files generated per environment. A value of the base spec that every\n"
+         "environment overrides therefore feeds no generated file (`mlspec explain` says so): editing it changes\n"
+         "nothing, which misleads the next reader. Remove it from the base, or let one environment keep it."),
     Code("E604", _E, "usage", "unknown environment",
          "The environment named on the command line (`--env`) is not defined under `environments`."),
     # --- generate: what a target can express ------------------------------------------------------

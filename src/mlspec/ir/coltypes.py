@@ -38,3 +38,15 @@ def pandas_dtypes(column_type: str, nullable: bool) -> list[str]:
     if nullable and column_type.startswith("int"):
         types.append("float64")
     return types
+
+
+def timestamp_text(value: str) -> str:
+    """An ISO 8601 date or time of the spec (a timestamp column's bound) as the validated data
+    holds it: naive UTC, `YYYY-MM-DDTHH:MM:SS` (the ingestion's cast_columns stores timestamps
+    so). Great Expectations compares a timestamp column with such a string; a date alone, or a
+    time with an offset, fails against the naive column."""
+    import datetime
+
+    from mlspec.spec.models import timestamp_value
+
+    return timestamp_value(value).astimezone(datetime.timezone.utc).replace(tzinfo=None).isoformat()

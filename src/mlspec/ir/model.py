@@ -100,8 +100,8 @@ IRSource = Union[IRSqlSource, IRFileSource]
 class IRExpectation:
     expect: str
     column: str | None
-    min: float | None
-    max: float | None
+    min: float | str | None  # a string only for a timestamp column: an ISO 8601 date or time
+    max: float | str | None
     values: tuple | None
     regex: str | None
     mostly: float | None

@@ -61,3 +61,15 @@ def inference_service_name(system: str, model: str) -> str:
 def pipeline_name(system: str, model_k8s_name: str) -> str:
     """The Kubeflow pipeline of a model (`@dsl.pipeline(name=...)`, a Kubernetes-style name)."""
     return f"{system}-{model_k8s_name}-training"
+
+
+# How the training pipeline logs a model for its serving format (targets/kfp.py, register_model):
+# MLflow's scikit-learn flavor for `mlflow` and `custom` (and a model not served), a pickle for
+# KServe's scikit-learn server, a booster file for xgboost and lightgbm. One pipeline serves
+# every environment, so an environment may not need another flavor (check/environments.py).
+SERVING_FLAVORS = {"sklearn": "sklearn-pickle", "xgboost": "xgboost", "lightgbm": "lightgbm"}
+
+
+def serving_flavor(serving_format: str | None) -> str:
+    """`sklearn`, `sklearn-pickle`, `xgboost` or `lightgbm` for a serving format (None: not served)."""
+    return SERVING_FLAVORS.get(serving_format or "mlflow", "sklearn")

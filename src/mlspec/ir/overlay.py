@@ -116,14 +116,17 @@ def _matches(pattern: tuple, target: tuple) -> bool:
 
 
 def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: tuple, result: Overlaid):
+    from mlspec.spec.validate import schema_keys
+
     current: Any = data
     for depth, part in enumerate(target[:-1]):
+        known = schema_keys(target[:depth]) if isinstance(current, dict) else None
+        if isinstance(current, dict) and part not in current and known and known.get(part):
+            # A sub-section the base leaves to its defaults (`serving.replicas`): the override
+            # sets part of it, the rest keeps its defaults.
+            current[part] = {}
         if not isinstance(current, dict) or part not in current:
-            existing = list(current) if isinstance(current, dict) else []
-            where = ".".join(target[:depth]) or "the top level"
-            result.diagnostics.append(_diag(
-                source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does not define",
-                key_path, on_key=True, label=f"no `{part}` in `{where}`", help=did_you_mean(part, existing)))
+            result.diagnostics.append(_not_defined(source, target, depth, current, known, key_path))
             return None
         current = current[part]
     if not isinstance(current, dict):
@@ -132,6 +135,30 @@ def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: t
             key_path, on_key=True))
         return None
     return current
+
+
+def _not_defined(source: LoadedSource, target: tuple, depth: int, current: Any, known: dict | None,
+                 key_path: tuple) -> Diagnostic:
+    """E601 for an override whose path leaves the base spec at `target[depth]`. The help
+    suggests what the base spec writes there, but never a key the spec language does not
+    know (a misspelled key in the base, reported as E101): the override is usually right."""
+    part = target[depth]
+    existing = list(current) if isinstance(current, dict) else []
+    where = ".".join(target[:depth]) or "the top level"
+    label = f"no `{part}` in `{where}`"
+    if known is not None:
+        typos = [key for key in existing if key not in known]
+        existing = [key for key in existing if key in known]
+        if part in known:
+            close = did_you_mean(part, typos)
+            help = (f"`{where}` has no `{part}` to override: set it in the base spec first"
+                    + (f" (the base spec writes {close.removeprefix('did you mean ').rstrip('?')}, which is not a key"
+                       " of the spec: rename it)" if close.startswith("did you mean") else ""))
+            return _diag(source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does"
+                         " not define", key_path, on_key=True, label=label, help=help)
+        existing += [key for key in known if key not in existing]
+    return _diag(source, "E601", f"override targets `{'.'.join(target[:depth + 1])}`, which the spec does not"
+                 " define", key_path, on_key=True, label=label, help=did_you_mean(part, existing))
 
 
 def _deep_merge(base: dict, overlay: dict) -> None:
@@ -165,3 +192,52 @@ def _record(result: Overlaid, source: LoadedSource, target: tuple, key_path: tup
 def _diag(source: LoadedSource, code: str, message: str, path: tuple, on_key: bool = False, **extra) -> Diagnostic:
     _, span = source.positions.nearest(path, prefer_key=on_key)
     return Diagnostic(code, message, source.path, span, path, **extra)
+
+
+# Values only the files generated per environment read (InferenceServices, canary analysis):
+# once every environment overrides one, the base's value feeds nothing. Kept to what is known
+# to feed nothing else (a base `serving.format` still decides the training pipeline's model
+# flavor, a base `platform.feast` the shared feature_store.yaml); tests/cli/test_warnings.py
+# holds each against `mlspec explain`.
+PER_ENVIRONMENT_ONLY = (
+    ("models", "*", "serving", "replicas"),
+    ("models", "*", "serving", "resources"),
+    ("models", "*", "rollout", "canaryTrafficPercent"),
+    ("slos",),
+)
+
+
+def shadowed_base_values(source: LoadedSource, overlays: dict[str, Overlaid]) -> list[Diagnostic]:
+    """W604 for each value written in the base spec that every environment overrides, where
+    only per-environment files read it."""
+    if not overlays:
+        return []
+    found = []
+    data = source.data
+    for path, span in sorted(source.positions.values.items(), key=lambda item: (item[1].line, item[1].col)):
+        if not path or path[0] == "environments" or not _per_environment_only(path):
+            continue
+        if isinstance(_value_at(data, path), (dict, list)):
+            continue  # its scalars are reported one by one
+        if all(path in overlaid.overridden for overlaid in overlays.values()):
+            names = ", ".join(f"`{env}`" for env in overlays)
+            found.append(Diagnostic("W604", f"`{'.'.join(map(str, path))}` is overridden by every environment"
+                                            f" ({names}), so this value feeds no generated file",
+                                    source.path, span, path, label="never in effect",
+                                    help="remove it from the base spec, or let one environment keep it"))
+    return found
+
+
+def _per_environment_only(path: tuple) -> bool:
+    return any(len(path) >= len(pattern) and _matches(pattern, path) for pattern in PER_ENVIRONMENT_ONLY)
+
+
+def _value_at(data: Any, path: tuple) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data

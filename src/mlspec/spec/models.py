@@ -33,6 +33,7 @@ from mlspec.spec.types import (
     RegionName,
     RepoPath,
     ResourceName,
+    CronJobSchedule,
     Schedule,
     SourceUri,
     StorageUri,
@@ -50,6 +51,14 @@ ColumnType = Literal["int8", "int16", "int32", "int64", "float32", "float64", "b
 # pipeline knows which way a gate points.
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "balanced_accuracy")
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+TASKS = ("binary_classification", "multiclass_classification", "regression")
+# The fairness metrics each task can compare across groups: per-group rates of the positive
+# class need a positive class (a binary model); accuracy is defined for any classifier.
+FAIRNESS_METRICS = {
+    "binary_classification": ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"),
+    "multiclass_classification": ("accuracy",),
+    "regression": (),
+}
 GATE_RE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(\.\d+)?)\s*$")
 
 
@@ -134,7 +143,16 @@ class Mlflow(SpecModel):
 
 class Lineage(SpecModel):
     url: Url = F("Marquez (OpenLineage) API URL.", examples=["http://marquez-api.marquez.svc.cluster.local:5000"])
-    namespace: str = F("OpenLineage namespace for this system's jobs and datasets.", examples=["customer-churn"])
+    namespace: str = F("OpenLineage namespace for this system's jobs and datasets: one line without surrounding"
+                       " spaces (it is written into an environment file).", examples=["customer-churn"])
+
+    @field_validator("namespace")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(ch in value for ch in "\r\n\0") or value != value.strip() or not value:
+            raise PydanticCustomError("lineage_namespace", "the OpenLineage namespace must be one line without"
+                                      " surrounding spaces: it is written into an environment file", {})
+        return value
 
 
 class Prometheus(SpecModel):
@@ -242,7 +260,7 @@ DatasetSource = Annotated[Union[Annotated[SqlSource, Tag("sql-source")], Annotat
 NUMERIC_COLUMN_TYPES = ("int8", "int16", "int32", "int64", "float32", "float64")
 
 
-def _timestamp(value: Any) -> datetime.datetime | None:
+def timestamp_value(value: Any) -> datetime.datetime | None:
     """An ISO 8601 date or date-time written as a string (YAML dates stay strings), else None."""
     if not isinstance(value, str):
         return None
@@ -262,7 +280,7 @@ def _fits_column(column_type: str, value: Any) -> bool:
     if column_type == "bool":
         return isinstance(value, bool)
     if column_type == "timestamp":
-        return _timestamp(value) is not None
+        return timestamp_value(value) is not None
     return isinstance(value, str)  # string, bytes
 
 
@@ -289,7 +307,8 @@ class Column(SpecModel):
                                 " column.", default=None, examples=[120])
     in_: list[str | int | float | bool] | None = F("Allowed values, each of the column's type.", alias="in",
                                                     default=None, examples=[[0, 1]])
-    description: str | None = F("What the column means.", default=None)
+    description: str | None = F("What the column means (shown beside its results in GX's data docs).", default=None,
+                                examples=["Total purchase amount in EUR over the last 90 days."])
 
     @field_validator("min", "max", mode="before")
     @classmethod
@@ -322,7 +341,7 @@ class Column(SpecModel):
         if (self.min is not None or self.max is not None) and self.type in ("string", "bool", "bytes"):
             raise PydanticCustomError("bounds", "`min`/`max` apply to numeric and timestamp columns, not {type}",
                                       {"type": self.type})
-        low, high = (self.min, self.max) if self.type != "timestamp" else (_timestamp(self.min), _timestamp(self.max))
+        low, high = (self.min, self.max) if self.type != "timestamp" else (timestamp_value(self.min), timestamp_value(self.max))
         if low is not None and high is not None and low > high:
             raise PydanticCustomError("bounds", "`min` ({min}) is greater than `max` ({max})",
                                       {"min": _shown(self.min), "max": _shown(self.max)})
@@ -339,11 +358,15 @@ def _shown(value: Any) -> str:
 class Expectation(SpecModel):
     expect: str = F("Great Expectations expectation name without the `expect_` prefix.",
                     examples=["table_row_count_to_be_between"])
-    column: str | None = F("Column the expectation applies to (column expectations only).", default=None)
-    min: float | None = F("Lower bound (`min_value`).", default=None)
-    max: float | None = F("Upper bound (`max_value`).", default=None)
+    column: str | None = F("Column the expectation applies to (column expectations only; a column of the dataset).",
+                           default=None, examples=["age"])
+    min: float | str | None = F("Lower bound (`min_value`): a number, or an ISO 8601 date or time when the column is"
+                                " a timestamp.", default=None, examples=[0, "2024-01-01"])
+    max: float | str | None = F("Upper bound (`max_value`): a number, or an ISO 8601 date or time when the column is"
+                                " a timestamp.", default=None, examples=[100, "2030-12-31T23:59:59Z"])
     values: list[str | int | float | bool] | None = F("Value set (`value_set`).", default=None)
-    regex: str | None = F("Regular expression (`regex`).", default=None)
+    regex: str | None = F("Regular expression (`regex`), for the `*_match_regex` expectations.", default=None,
+                          examples=["^[A-Z]{2}$"])
     mostly: float | None = F("Fraction of rows that must pass (0-1).", default=None, ge=0, le=1)
 
 
@@ -380,26 +403,34 @@ class Dataset(SpecModel):
                                           default_factory=dict)
     expectations: list[Expectation] = F("Extra Great Expectations rules beyond what columns imply.",
                                         default_factory=list)
-    description: str | None = F("What the dataset holds.", default=None)
+    description: str | None = F("What the dataset holds (shown in the GX suite and the lineage graph).", default=None,
+                                examples=["One row per customer, refreshed daily from the CRM."])
 
 
 # --- features -----------------------------------------------------------------------------
 
 
 class Entity(SpecModel):
-    joinKeys: list[Identifier] = F("Columns that identify the entity.", min_length=1, examples=[["customer_id"]])
-    description: str | None = F("What the entity is.", default=None)
+    joinKeys: list[Identifier] = F("Columns that identify the entity: columns of every feature view source keyed by"
+                                   " it, and of the label dataset of every model reading such a view.", min_length=1,
+                                   examples=[["customer_id"]])
+    description: str | None = F("What the entity is (Feast's entity description).", default=None,
+                                examples=["A customer of the web shop."])
 
 
 class FeatureView(SpecModel):
-    entities: list[str] = F("Entities (by name) the features are keyed by.", min_length=1, examples=[["customer"]])
+    entities: list[str] = F("Entities (by name) the features are keyed by: the view's rows are looked up by the join"
+                            " keys of all of them (the source must have each key as a column).", min_length=1,
+                            examples=[["customer"]])
     source: str = F("Dataset (by name) the features are read from.", examples=["customer_activity"])
     timestampField: Identifier = F("Event-time column of the source dataset.", examples=["event_timestamp"])
     ttl: Duration = F("How long a feature value stays valid.", examples=["1d"])
-    online: bool = F("Materialize into the online store.", default=True)
+    online: bool = F("Materialize into Feast's online store. A served model may read only online views (E409);"
+                     " `false` keeps a view for training only.", default=True)
     features: dict[Identifier, ColumnType] = F("Feature names and types (each a column of the source).",
                                                min_length=1, examples=[{"total_purchases": "float32"}])
-    description: str | None = F("What the features describe.", default=None)
+    description: str | None = F("What the features describe (Feast's feature view description).", default=None,
+                                examples=["Purchase activity per customer."])
 
 
 # --- models -------------------------------------------------------------------------------
@@ -497,7 +528,8 @@ class Fairness(SpecModel):
     sensitive: list[Identifier] = F("Sensitive attribute columns (of the label's dataset).", min_length=1,
                                     examples=[["age_group"]])
     metric: Literal["selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"] = F(
-        "Metric compared across groups (with fairlearn's MetricFrame).", default="selection_rate")
+        "Metric compared across groups (with fairlearn's MetricFrame). The rates of the positive class need a binary"
+        " model: a multiclass model compares `accuracy` (E403).", default="selection_rate")
     maxDisparity: float = F("Largest allowed difference of the metric between groups.", ge=0, le=1,
                             examples=[0.1])
 
@@ -555,7 +587,8 @@ class Serving(SpecModel):
                                           default=None, examples=["7"])
     replicas: ReplicaBounds = F("Replica bounds.", default_factory=lambda: ReplicaBounds())
     resources: Resources | None = F("Resources of the predictor.", default=None)
-    serviceAccount: DnsLabel | None = F("Service account with access to the model storage.", default=None)
+    serviceAccount: DnsLabel | None = F("Kubernetes service account of the predictor, with access to the model storage.",
+                                        default=None, examples=["kserve-s3"])
     mode: Literal["knative", "standard"] = F(
         "KServe deployment mode (the `serving.kserve.io/deploymentMode` annotation, `Knative` or `Standard`; KServe"
         " 0.16 renamed `Serverless` and `RawDeployment` to these). `knative`: Knative Services, a canary is"
@@ -614,7 +647,7 @@ class Drift(SpecModel):
     predictions: str | None = F(
         "Dataset (by name) holding the prediction log; defaults to the requests and responses the"
         " InferenceService's logger writes to the object store (KServe's JSON objects), which the drift DAG"
-        " reads from the last environment's namespace.", default=None)
+        " reads from the last environment's namespace.", default=None, examples=["churn_predictions"])
     loggerUrl: Url | None = F(
         "HTTP(S) endpoint that receives the InferenceService's logged requests and responses as CloudEvents"
         " instead of the object store; the drift DAG then reads the dataset that endpoint fills (`predictions`).",
@@ -631,7 +664,8 @@ class EthicalConsideration(SpecModel):
 
 
 class Card(SpecModel):
-    overview: str | None = F("What the model does.", default=None)
+    overview: str | None = F("What the model does.", default=None,
+                             examples=["Predicts churn probability per customer from purchase activity."])
     useCases: list[str] = F("Intended uses.", default_factory=list)
     users: list[str] = F("Intended users.", default_factory=list)
     limitations: list[str] = F("Known limitations.", default_factory=list)
@@ -645,9 +679,12 @@ class Card(SpecModel):
 class Model(SpecModel):
     task: Literal["binary_classification", "multiclass_classification", "regression"] = F(
         "Kind of prediction.", examples=["binary_classification"])
-    features: list[str] = F("Features as `view.feature` (or `view.*` for all of a view).", min_length=1,
+    features: list[str] = F("Features as `view.feature` (or `view.*` for all of a view). A served model reads online"
+                            " views only; the label dataset must have the join keys of every view read.", min_length=1,
                             examples=[["customer_features.total_purchases"]])
-    label: str = F("Label as `dataset.column`.", examples=["customers.churn"])
+    label: str = F("Label as `dataset.column`. The dataset needs `storage`, a timestamp column and the join keys of"
+                   " the views the model reads (the features are joined to it point in time).",
+                   examples=["customers.churn"])
     training: Training = F("How the model is trained.")
     evaluation: Evaluation = F("Evaluation and gates.", default_factory=Evaluation)
     registry: Registry | None = F("Where the model is registered.", default=None)
@@ -655,7 +692,8 @@ class Model(SpecModel):
     rollout: Rollout | None = F("Canary rollout gated on an SLO.", default=None)
     monitoring: Monitoring | None = F("Production monitoring.", default=None)
     card: Card | None = F("Model card contents.", default=None)
-    description: str | None = F("What the model predicts.", default=None)
+    description: str | None = F("What the model predicts (the training DAG's and the model card's description).",
+                                default=None, examples=["Probability that a customer churns within 30 days."])
 
 
 # --- SLOs, environments, deploy ---------------------------------------------------------------
@@ -673,12 +711,17 @@ class RateLimit(SpecModel):
 class SloQueries(SpecModel):
     errorRate: str | None = F(
         "PromQL for the error rate; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
-        " `revision_name` (`sum by (revision_name) (...)`), in `serving.mode: standard` `destination_workload`.",
-        default=None)
+        " `revision_name` (`sum by (revision_name) (...)`), in `serving.mode: standard` `destination_workload`."
+        " See the reference's SLO query placeholders.", default=None,
+        examples=['sum by (revision_name) (rate(revision_app_request_count{response_code_class="5xx", {{selector}}}'
+                  '[{{window}}])) / sum by (revision_name) (rate(revision_app_request_count{ {{selector}} }'
+                  '[{{window}}]))'])
     latencyP95Ms: str | None = F(
         "PromQL for p95 latency in ms; `{{selector}}` and `{{window}}` are filled in. One sample per revision: keep"
         " `revision_name` (`sum by (revision_name, le) (...)`), in `serving.mode: standard` `destination_workload`.",
-        default=None)
+        default=None,
+        examples=["histogram_quantile(0.95, sum by (revision_name, le) (rate(revision_app_request_latencies_bucket"
+                  "{ {{selector}} }[{{window}}])))"])
 
 
 class Slo(SpecModel):
@@ -695,7 +738,8 @@ class Environment(SpecModel):
     namespace: DnsLabel = F("Kubernetes namespace the models are deployed to.", examples=["models"])
     cluster: Url | None = F("API server URL of the destination cluster (Argo CD `destination.server`).",
                             default=None, examples=["https://kubernetes.default.svc"])
-    clusterName: str | None = F("Argo CD cluster name (instead of `cluster`).", default=None)
+    clusterName: str | None = F("Argo CD cluster name (`destination.name`, instead of `cluster`).", default=None,
+                                examples=["prod-eu"])
     overrides: dict[str, Any] = F(
         "Values deep-merged over the base spec in this environment; keys are dotted paths.",
         default_factory=dict, examples=[{"models.churn.serving.replicas.max": 1}])
@@ -733,7 +777,8 @@ class OperatorWebhook(SpecModel):
 
 
 class OperatorDecide(SpecModel):
-    schedule: Schedule = F("How often the decision job reads each canary's analysis (cron).",
+    schedule: CronJobSchedule = F("How often the decision job reads each canary's analysis: the schedule of a"
+                                  " Kubernetes CronJob (five cron fields, or a descriptor such as `@hourly`).",
                            default="*/5 * * * *", examples=["*/5 * * * *"])
 
 

@@ -137,8 +137,15 @@ Duration = Annotated[str, AfterValidator(_duration),
 
 # --- schedules ----------------------------------------------------------------------------
 
+# Airflow 3 turns a schedule string into a timetable (airflow.sdk.definitions.dag): `@once` and
+# `@continuous` are timetables of their own; anything else is a cron expression, after its
+# presets (airflow.utils.dates.cron_presets: @hourly ... @yearly, with @quarterly) are
+# expanded, that croniter must accept (CronMixin.validate). croniter knows @midnight and
+# @annually itself.
 SCHEDULE_PRESETS = ("@once", "@continuous", "@hourly", "@daily", "@weekly", "@monthly", "@quarterly",
-                    "@yearly", "@annually")
+                    "@yearly", "@annually", "@midnight")
+# What a Kubernetes CronJob takes (robfig/cron's standard parser): its descriptors, or five fields.
+CRONJOB_PRESETS = ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually")
 _CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
                 ("month", 1, 12, {m: i + 1 for i, m in enumerate(
                     "jan feb mar apr may jun jul aug sep oct nov dec".split())}),
@@ -146,7 +153,10 @@ _CRON_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 
 
 
 def cron_problem(expression: str) -> str | None:
-    """Why a five-field cron expression is invalid, or None when it is valid."""
+    """Why a plain five-field cron expression (numbers, names, `*`, ranges, steps and lists) is
+    invalid, or None when it is valid. Every expression this accepts croniter accepts too
+    (tests/unit/spec/test_schedules.py); croniter's extensions (`L`, `W`, `#`, `?`) are not
+    plain."""
     fields = expression.split()
     if len(fields) != 5:
         return f"a cron expression has 5 fields (minute hour day month weekday), found {len(fields)}"
@@ -172,6 +182,27 @@ def cron_problem(expression: str) -> str | None:
     return None
 
 
+def airflow_cron_problem(expression: str) -> str | None:
+    """Why Airflow would refuse a cron expression, or None when it takes it: a plain expression is
+    checked here, anything else by croniter, the library Airflow validates cron schedules with
+    (imported only then: it costs a spec without such a schedule nothing)."""
+    problem = cron_problem(expression)
+    if problem is None:
+        return None
+    fields = expression.split()
+    if len(fields) != 5:
+        # croniter would take a sixth (seconds) and seventh (year) field, but Airflow schedules
+        # by the minute and does not describe them (CronMixin treats more than 5 as malformed).
+        return problem
+    from croniter import CroniterError, croniter
+
+    try:
+        croniter(expression)
+    except (CroniterError, ValueError, KeyError, IndexError):  # croniter's own or a parse failure
+        return problem
+    return None
+
+
 def _schedule(value: str) -> str:
     if value.startswith("@"):
         if value not in SCHEDULE_PRESETS:
@@ -179,15 +210,34 @@ def _schedule(value: str) -> str:
                 "schedule", "unknown schedule preset `{value}`: use one of {presets} or a cron expression",
                 {"value": value, "presets": ", ".join(SCHEDULE_PRESETS)})
         return value
-    problem = cron_problem(value)
+    problem = airflow_cron_problem(value)
     if problem:
         raise PydanticCustomError("schedule", "`{value}` is not a valid schedule: {problem}",
                                   {"value": value, "problem": problem})
     return value
 
 
+def _cronjob_schedule(value: str) -> str:
+    if value.startswith("@"):
+        if value not in CRONJOB_PRESETS:
+            raise PydanticCustomError(
+                "schedule", "a Kubernetes CronJob does not take `{value}`: use one of {presets} or a cron expression",
+                {"value": value, "presets": ", ".join(CRONJOB_PRESETS)})
+        return value
+    problem = cron_problem(value)
+    if problem:
+        raise PydanticCustomError("schedule", "`{value}` is not a valid CronJob schedule: {problem}",
+                                  {"value": value, "problem": problem})
+    return value
+
+
+# An Airflow DAG's schedule: a preset or a cron expression Airflow (croniter) accepts, such as
+# `0 6 L * *` (06:00 on the last day of each month).
 Schedule = Annotated[str, AfterValidator(_schedule),
                      Field(examples=["@daily", "0 3 * * 1-5"])]
+# A Kubernetes CronJob's schedule.
+CronJobSchedule = Annotated[str, AfterValidator(_cronjob_schedule),
+                            Field(examples=["*/5 * * * *", "@hourly"])]
 
 # --- Kubernetes quantities ----------------------------------------------------------------
 

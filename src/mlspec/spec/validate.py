@@ -32,6 +32,7 @@ _CUSTOM_CODES = {
     "schedule": "E107", "quantity": "E107", "url": "E107", "object_uri": "E107", "estimator": "E107",
     "relative_path": "E107", "registry_name": "E107", "storage_uri": "E107", "package": "E107",
     "model_version": "E107", "region": "E107", "git_revision": "E107", "table_uri": "E107", "model_format": "E107",
+    "lineage_namespace": "E107",
     "secret_in_url": "E301", "unreadable_uri": "E112", "dot_segment": "E112",
     # E108 is a value outside its own range (a JSON Schema can say so); E111 is bounds that
     # contradict each other or the column type (min > max), which only the validator sees.
@@ -362,3 +363,20 @@ def allowed_values(path: tuple) -> list | None:
     if typing.get_origin(annotation) is typing.Literal:
         return list(typing.get_args(annotation))
     return None
+
+
+def schema_keys(path: tuple) -> dict[str, bool] | None:
+    """The keys the spec language allows in the mapping at `path` (keys and indexes of the
+    document), each with whether leaving it out means an empty mapping of its own (a
+    sub-section with every field defaulted, such as `serving.replicas`); None when the
+    mapping there is not one of the spec's models (a named section, a free-form block)."""
+    annotation: Any = MLSystemSpec
+    for element in path:
+        annotation = _step(annotation, element)
+        if annotation is None:
+            return None
+    model = _as_model(annotation)
+    if model is None:
+        return None
+    return {field.alias or name: field.default_factory is not None and _as_model(field.annotation) is not None
+            for name, field in model.model_fields.items()}

@@ -70,12 +70,8 @@ class FeastTarget(Target):
             key = (view.source.name, view.timestamp_field)
             if key in sources:
                 continue
+            # A Parquet file to read: check/training_data.py (E416).
             uri = view.source.storage or _file_uri(view.source)
-            if uri is None:
-                self.unsupported(f"feature view `{view.name}` reads dataset `{view.source.name}`, which has neither"
-                                 " `storage` nor a parquet file `source`; Feast needs a Parquet file to read",
-                                 system.spec_path, ("featureViews", view.name, "source"))
-                continue
             # One source per dataset, unless two views read it by different timestamp fields.
             shared = sum(1 for k in used_names if k[0] == view.source.name) > 1
             name = f"{view.source.name}__{view.timestamp_field}" if shared else view.source.name

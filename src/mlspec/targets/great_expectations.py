@@ -10,7 +10,7 @@ names the spec key it comes from, so a failure report leads back to the spec.
 
 from __future__ import annotations
 
-from mlspec.ir.coltypes import pandas_dtypes
+from mlspec.ir.coltypes import pandas_dtypes, timestamp_text
 from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target, header_note
 from mlspec.targets.emit import dump_json
@@ -44,7 +44,7 @@ class GreatExpectationsTarget(Target):
             for field, kwarg in KWARGS:
                 value = getattr(extra, field)
                 if value is not None:
-                    kwargs[kwarg] = _number(value) if field in ("min", "max") else _plain(value)
+                    kwargs[kwarg] = _bound(value) if field in ("min", "max") else _plain(value)
             expectations.append(_expectation(extra.expect.removeprefix("expect_"), kwargs,
                                              f"datasets.{dataset.name}.expectations[{index}]"))
         meta = {"mlspec": {"note": header_note(system.spec_path),
@@ -73,17 +73,12 @@ class GreatExpectationsTarget(Target):
         if column.unique:
             found.append(_expectation("column_values_to_be_unique", {"column": column.name}, where + ".unique"))
         if column.min is not None or column.max is not None:
-            if column.type == "timestamp":
-                self.warn(f"`{where}`: min/max on a timestamp column are not turned into an expectation"
-                          " (write an explicit `column_values_to_be_between` with dates)",
-                          system.spec_path, tuple(where.split(".")))
-            else:
-                bounds = {"column": column.name}
-                if column.min is not None:
-                    bounds["min_value"] = _number(column.min)
-                if column.max is not None:
-                    bounds["max_value"] = _number(column.max)
-                found.append(_expectation("column_values_to_be_between", bounds, where + ".min/max"))
+            bounds = {"column": column.name}
+            if column.min is not None:
+                bounds["min_value"] = _bound(column.min)
+            if column.max is not None:
+                bounds["max_value"] = _bound(column.max)
+            found.append(_expectation("column_values_to_be_between", bounds, where + ".min/max"))
         if column.allowed is not None:
             found.append(_expectation("column_values_to_be_in_set",
                                       {"column": column.name, "value_set": list(column.allowed)}, where + ".in"))
@@ -101,6 +96,12 @@ def _expectation(kind: str, kwargs: dict, where: str) -> dict:
 def _plain(value):
     """The IR keeps value sets as tuples; the suite writes them as lists."""
     return list(value) if isinstance(value, tuple) else value
+
+
+def _bound(value: float | str) -> int | float | str:
+    """A bound as the validated frame compares it: a number as the spec reads; a date or time
+    (of a timestamp column) as naive UTC text (see coltypes.timestamp_text)."""
+    return timestamp_text(value) if isinstance(value, str) else _number(value)
 
 
 def _number(value: float) -> int | float:

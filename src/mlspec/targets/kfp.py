@@ -158,9 +158,7 @@ class KfpTarget(Target):
                       " `feast_config` that names a registry they can read", system.spec_path,
                       ("platform", "feast", "registry"))
         pipelines = []
-        for model in system.models:
-            if not self._one_flavor(project, model):
-                continue
+        for model in system.models:  # one flavor in every environment: check/environments.py (E418)
             source = self.pipeline_source(system, model)
             if source is not None:
                 pipelines.append((model, source, self._previous_ir(pipeline_ir_path(model), source)))
@@ -190,32 +188,11 @@ class KfpTarget(Target):
         where = ("models", model.name)
         views = {v.name: v for v in system.feature_views}
         join_keys = list(dict.fromkeys(k for v in model.feature_views for e in views[v].entities for k in e.join_keys))
-        dataset = model.label_dataset
         timestamp_column = self._timestamp_column(system, model)
-        missing = [k for k in join_keys if dataset.columns and dataset.column(k) is None]
-        if missing:
-            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` lacks the join key(s)"
-                             f" {', '.join(missing)} its features are looked up by", system.spec_path, where)
-            return None
-        if timestamp_column is None:
-            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no timestamp column for"
-                             " Feast's point-in-time join", system.spec_path, where + ("label",))
-            return None
-        if dataset.storage is None:
-            self.unsupported(f"model `{model.name}`: the label dataset `{dataset.name}` has no `storage` to read"
-                             " the labels from", system.spec_path, where + ("label",))
-            return None
+        # The label dataset has the join keys, a timestamp column and storage, and the feature
+        # names are distinct: check/training_data.py (E415, E208), so validate reports them too.
         feature_names = [f.name for f in model.features]
-        if len(set(feature_names)) != len(feature_names):
-            self.unsupported(f"model `{model.name}` uses two features of the same name from different views",
-                             system.spec_path, where + ("features",))
-            return None
-        fairness = model.fairness
-        if fairness and model.task == "multiclass_classification" and fairness.metric != "accuracy":
-            self.unsupported(f"model `{model.name}`: fairness metric `{fairness.metric}` needs a binary model;"
-                             " use `accuracy` for multiclass models", system.spec_path,
-                             where + ("evaluation", "fairness", "metric"))
-            return None
+        fairness = model.fairness  # a metric the task has: check/consistency.py (E403)
         sensitive = list(fairness.sensitive) if fairness else []
         split = model.split
         split_column = "" if split.column is None else \
@@ -254,19 +231,6 @@ class KfpTarget(Target):
             label_columns=label_columns, features=feature_names,
             categorical=[f.name for f in model.features if f.type in CATEGORICAL_TYPES],
             split_method=split.method, split_column=split_column, flavor=model_flavor(model))
-
-    def _one_flavor(self, project: IRProject, model: IRModel) -> bool:
-        """One pipeline serves every environment, so it logs the model in one flavor: an
-        environment may not serve it in a format that needs another."""
-        for env in project.environments:
-            served = next(m for m in env.system.models if m.name == model.name)
-            if model_flavor(served) != model_flavor(model):
-                self.unsupported(f"model `{model.name}`: environment `{env.name}` serves it as"
-                                 f" `{served.serving.format}`, which needs the model logged in another flavor than"
-                                 " the one training pipeline of all environments logs; serve it in one format",
-                                 project.base.spec_path, ("environments", env.name, "overrides"))
-                return False
-        return True
 
     @staticmethod
     def _timestamp_column(system: IRSystem, model: IRModel) -> str | None:

@@ -30,10 +30,7 @@ class LineageTarget(Target):
         lineage = system.platform.lineage
         if lineage is None:
             return []
-        if any(ch in lineage.namespace for ch in "\r\n\0") or lineage.namespace != lineage.namespace.strip():
-            self.unsupported("`platform.lineage.namespace` must be one line without surrounding spaces: it is"
-                             " written into an environment file", system.spec_path, ("platform", "lineage", "namespace"))
-            return []
+        # One line without surrounding spaces: the spec's Lineage model (E107).
         for dataset in system.datasets:
             if isinstance(dataset.source, IRSqlSource) and not dataset.source.tables:
                 self.warn(f"dataset `{dataset.name}`: its SQL source names no `tables`, so the lineage graph"

@@ -171,15 +171,13 @@ def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
     }
 
 
-# How the pipeline logs a model for its serving format (see register_model), and the MLflow
-# module that loads it back.
-FLAVORS = {"sklearn": "sklearn-pickle", "xgboost": "xgboost", "lightgbm": "lightgbm"}
-
-
 def model_flavor(model: IRModel) -> str:
-    """`sklearn` (MLflow's scikit-learn flavor: `format: mlflow`, `custom`, or not served),
-    `sklearn-pickle` (`format: sklearn`), `xgboost` or `lightgbm`."""
-    return FLAVORS.get(model.serving.format if model.serving else "mlflow", "sklearn")
+    """How the pipeline logs the model (see register_model): `sklearn` (MLflow's scikit-learn
+    flavor: `format: mlflow`, `custom`, or not served), `sklearn-pickle` (`format: sklearn`),
+    `xgboost` or `lightgbm`; decided once, in ir.names (the check of environments uses it)."""
+    from mlspec.ir.names import serving_flavor
+
+    return serving_flavor(model.serving.format if model.serving else None)
 
 
 def mlflow_flavor_module(model: IRModel) -> str:

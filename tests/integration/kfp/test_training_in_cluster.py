@@ -457,8 +457,8 @@ def test_an_environment_may_not_serve_the_model_in_a_format_of_another_flavor(tm
         "      models.churn.rollout.canaryTrafficPercent: 50\n      models.churn.serving.format: sklearn\n"))
     result = compile_spec(spec, tmp_path / "generated", targets=["kfp"])
     assert not result.ok
-    [error] = [d for d in result.diagnostics if d.code == "E701"]
-    assert "environment `dev` serves it as `sklearn`" in error.message
+    [error] = [d for d in result.diagnostics if d.code == "E418"]  # found by the front end validate runs too
+    assert "model `churn` is served as `sklearn`" in error.message and "(in environment `dev`)" in error.message
 
 
 # --- the submit step's local mode (kfp's local runner; the whole loop: integration/process/test_loop_e2e.py)

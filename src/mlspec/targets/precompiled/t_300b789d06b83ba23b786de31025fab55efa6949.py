@@ -63,7 +63,7 @@ def root(context, missing=missing):
         yield ',\n'
         if ((environment.getattr(l_1_task, 'task_id') == 'extract') and (not t_2((undefined(name='sql') if l_1_sql is missing else l_1_sql)))):
             pass
-            yield '        # Rendered by Airflow before the task runs, so the query may use macros like {{ ds }}.\n        templates_dict={"sql": '
+            yield '        # Rendered by Airflow before the task runs: the query may use the run\'s date variables,\n        # like {{ ds }}, and nothing else (`mlspec validate` refuses the rest, E311).\n        templates_dict={"sql": '
             yield str(t_1((undefined(name='sql') if l_1_sql is missing else l_1_sql)))
             yield '},\n'
         yield '        inlets='
@@ -77,4 +77,4 @@ def root(context, missing=missing):
     yield '\n'
 
 blocks = {}
-debug_info = '10=28&14=36&15=40&16=42&20=45&21=51&22=56&23=58&24=60&25=62&27=65&29=68&30=70&34=74'
+debug_info = '10=28&14=36&15=40&16=42&20=45&21=51&22=56&23=58&24=60&25=62&28=65&30=68&31=70&35=74'
