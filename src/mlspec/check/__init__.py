@@ -12,6 +12,7 @@ from mlspec.check.consistency import (
     check_derived_names,
     check_model_settings,
     check_platform_requirements,
+    check_promotion,
     check_slo_queries,
 )
 from mlspec.check.serving_data import check_prediction_log_sink, check_served_features
@@ -28,6 +29,7 @@ PASSES = (
     check_slo_queries,
     check_derived_names,
     check_platform_requirements,
+    check_promotion,
     check_served_features,
     check_prediction_log_sink,
 )

@@ -182,6 +182,18 @@ _TABLE = (
          "`platform.deployments`."),
     Code("E502", _E, "check", "Argo CD without environments",
          "Argo CD Applications are generated per environment: define at least one under `environments`."),
+    Code("E503", _E, "check", "Kargo promotion the spec cannot carry out",
+         "`deploy.promotion: kargo` makes one Kargo Stage per environment, in the order of `environments`, each\n"
+         "syncing its environment's Argo CD Application from a branch of the deployments repository. It needs at\n"
+         "least one entry under `environments`, `deploy.argocd` (the Applications Kargo syncs) and\n"
+         "`platform.deployments` with an https:// or ssh:// repoURL (the only ones Kargo's git subscription and\n"
+         "git-clone step accept; pkg/subscription/schemas/git.json) that holds no `${{` (Kargo would evaluate it\n"
+         "as an expression)."),
+    Code("E504", _E, "check", "a Kargo Stage with nothing to verify a model with",
+         "Kargo verifies each Stage with the SLO AnalysisTemplate mlspec writes for every served model, and lets a\n"
+         "version move on only when that analysis succeeded. Only `rollout.backend: kserve-analysis` writes one: give\n"
+         "every served model a rollout on that backend (the `iter8` backend writes Iter8 objects, which Kargo\n"
+         "cannot run), or promote with `deploy.promotion: direct`."),
     # --- overlay: environments ------------------------------------------------------------------
     Code("E601", _E, "overlay", "an override of something the spec does not define",
          "An override's path names a key that is not in the base spec (often a misspelled model or section)."),
@@ -194,6 +206,11 @@ _TABLE = (
          "once for all environments, so overriding them per environment would be silently ignored."),
     Code("E604", _E, "usage", "unknown environment",
          "The environment named on the command line (`--env`) is not defined under `environments`."),
+    Code("E605", _E, "overlay", "a setting that must be the same in every environment",
+         "Some settings may be written under an environment's `overrides` but must end up the same in all of them:\n"
+         "`deploy.promotion` decides whether a version moves through every environment in order (Kargo) or reaches\n"
+         "each at once, which cannot hold for some environments only. Set it at the top level, or to the same value\n"
+         "under every environment."),
     # --- generate: what a target can express ------------------------------------------------------
     Code("E701", _E, "generate", "a target cannot express part of the spec",
          "A target refuses to write something it cannot express correctly, rather than writing it wrong. The message\n"

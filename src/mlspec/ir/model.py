@@ -233,6 +233,7 @@ class IROperator:
 class IRDeploy:
     argocd: IRArgoCd | None
     operator: IROperator | None = None
+    promotion: str = "direct"  # or "kargo" (targets/kargo.py)
 
 
 # --- resolved objects ------------------------------------------------------------------------

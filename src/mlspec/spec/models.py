@@ -716,6 +716,14 @@ class Operator(SpecModel):
 
 class Deploy(SpecModel):
     argocd: ArgoCd | None = F("Argo CD Applications, one per environment.", default=None)
+    promotion: Literal["direct", "kargo"] = F(
+        "How a published version reaches each environment. `direct`: each environment's Argo CD Application"
+        " watches its folder on the deployments repository's branch, so `mlspec publish` deploys everywhere at"
+        " once. `kargo`: a Kargo (v1.11) Project, Warehouse and one Stage per environment, in the order"
+        " `environments` lists them; a commit of the deployments repository (the Freight) goes live in an"
+        " environment only after it passed the previous environment's SLO analysis (manifests under `kargo/`)."
+        " Needs `deploy.argocd`, at least one environment and every served model's rollout on `kserve-analysis`;"
+        " set it here or the same under every environment.", default="direct", examples=["kargo"])
     operator: Operator | None = F("Run mlspec in the cluster, in each environment: the MLflow webhook and a decision"
                                   " job per canary (manifests under `k8s/<env>/`).", default=None)
 

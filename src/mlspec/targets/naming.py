@@ -229,3 +229,15 @@ def analysis_run_name(model: IRModel) -> str:
 def iter8_experiment_name(model: IRModel) -> str:
     """The Iter8 Experiment of the canary (written by the rollout target, read by `rollout decide`)."""
     return f"{model.inference_service}-canary"
+
+
+def kargo_project(project: IRProject) -> str:
+    """The Kargo Project (and its namespace, and its Warehouse) of a system promoted with Kargo."""
+    return project.base.name
+
+
+def kargo_stage_branch(project: IRProject, env: IREnvironment) -> str:
+    """The branch of the deployments repository where the environment's Kargo Stage puts the
+    folder it promoted, and which the environment's Argo CD Application watches (Kargo's
+    `stage/<stage>` convention, with the system's name since systems share the repository)."""
+    return f"stage/{project.base.name}/{env.name}"
