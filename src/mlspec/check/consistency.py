@@ -182,10 +182,13 @@ def check_promotion(ctx: CheckContext) -> None:
         if not {("platform",), ("platform", "deployments")} & ctx.dropped:
             ctx.error("E503", "Kargo promotion needs `platform.deployments` (the repository its Warehouse watches)",
                       where)
-    elif not KARGO_GIT_URL_RE.fullmatch(deployments.repoURL) or "${{" in deployments.repoURL:
-        ctx.error("E503", f"Kargo cannot clone `{deployments.repoURL}`: its git steps take https:// or ssh://"
-                  " URLs, and `${{` would be read as a Kargo expression", ("platform", "deployments", "repoURL"),
+    elif not KARGO_GIT_URL_RE.fullmatch(deployments.repoURL):
+        ctx.error("E503", f"Kargo cannot clone `{deployments.repoURL}`: its git subscription and steps take"
+                  " https:// or ssh:// URLs only", ("platform", "deployments", "repoURL"),
                   help="give the deployments repository's https:// URL")
+    elif "${{" in deployments.repoURL:
+        ctx.error("E503", "Kargo would read `${{` in the deployments repository's URL as an expression",
+                  ("platform", "deployments", "repoURL"))
     for name, model in spec.models.items():
         if model.serving is None:
             continue

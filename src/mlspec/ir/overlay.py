@@ -114,10 +114,9 @@ def _check_same_everywhere(source: LoadedSource, environment: str, path: tuple, 
     others = [name for name in environments
               if isinstance(name, str) and _effective(source.data, name, path, default) != mine]
     if others:
-        shown = mine
         result.diagnostics.append(_diag(
-            source, "E605", f"`{'.'.join(path)}` is `{shown}` here but not in environment"
-            f"{'s' if len(others) > 1 else ''} {', '.join(f'`{o}`' for o in others)}: {reason}",
+            source, "E605", f"`{'.'.join(path)}` is `{mine}` in environment `{environment}` but not in"
+            f" {', '.join(f'`{o}`' for o in others)}: {reason}",
             written[0], on_key=True,
             help=f"set `{'.'.join(path)}` at the top level, or the same under every environment"))
 

@@ -182,7 +182,8 @@ def stage(project: IRProject, env: IREnvironment, previous: IREnvironment | None
 
 
 def _template_name(env: IREnvironment, model: IRModel) -> str:
-    return f"{model.inference_service}-slo-{env.name}"[:253]
+    # A DNS label, like every name mlspec writes (the InferenceService's name leaves room: E209).
+    return f"{model.inference_service}-slo-{env.name}"[:63].rstrip("-")
 
 
 def verification_template(project: IRProject, env: IREnvironment, model: IRModel) -> dict:

@@ -51,14 +51,16 @@ def test_publish_commits_the_deployable_manifests_where_the_argocd_application_l
     published = files_at(work, "HEAD", env)
     ours = {p: c for p, c in published.items() if p.startswith("deployments/")}
     expected = {}
-    for env_name in ("dev", "prod"):
+    environments = sorted(p.name for p in (REPO / "generated/customer-churn/k8s").iterdir())
+    assert environments == ["dev", "prod", "staging"]
+    for env_name in environments:
         folder = REPO / "generated/customer-churn/k8s" / env_name
         for file in folder.iterdir():
             expected[f"deployments/customer-churn/{env_name}/{file.name}"] = file.read_text()
     assert ours == expected  # byte for byte what `mlspec compile` writes, nothing else
     assert set(published) - set(ours) == {"README.md"}
     # the Application of each environment points at exactly the folder that was written
-    for env_name in ("dev", "prod"):
+    for env_name in environments:
         app = yaml.safe_load((REPO / f"generated/customer-churn/argocd/{env_name}/application.yaml").read_text())
         assert f"{app['spec']['source']['path']}/kustomization.yaml" in published
     message = git(work, "log", "-1", "--format=%B", env=env)
@@ -92,6 +94,8 @@ def test_a_changed_spec_updates_files_and_deletes_the_ones_no_longer_produced(pr
     start = text.index("    rollout:\n")
     end = text.index("    monitoring:\n")
     text = text[:start] + text[end:]
+    # (Kargo verifies each environment with the canary's analysis: without one, promote directly.)
+    text = text.replace("  promotion: kargo\n", "")
     spec.write_text(text.replace("      models.churn.rollout.canaryTrafficPercent: 50\n", ""))
 
     result = _publish(project, env, "specs/customer-churn.yaml", "--repo", str(work))
@@ -204,7 +208,7 @@ def test_two_publishers_racing_on_one_bare_repository_both_land(project, remote,
     assert git(remote, "rev-list", "--merges", "main", env=env) == ""
     published = files_at(remote, "main", env)
     # per environment: 4 serving and analysis files, and 3 of mlspec in the cluster
-    assert sum(p.startswith("deployments/customer-churn/") for p in published) == 14
+    assert sum(p.startswith("deployments/customer-churn/") for p in published) == 21  # 7 in each of 3 environments
     assert sum(p.startswith("deployments/payments-risk/") for p in published) == 21
     git(remote, "fsck", "--no-progress", env=env)
 
