@@ -7,7 +7,7 @@ import re
 
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
-from mlspec.diagnostics import did_you_mean
+from mlspec.diagnostics import Severity, did_you_mean
 from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
 
@@ -33,6 +33,12 @@ def check_model_settings(ctx: CheckContext) -> None:
                       path + ("serving", "format"), help="add `runtime: my-serving-runtime`")
         if model.serving:
             _check_serving_format(ctx, name, model)
+        if model.rollout and model.rollout.backend == "iter8":
+            ctx.error("W411", "the `iter8` backend writes Iter8 v2alpha2 objects that no released Iter8 acts on:"
+                      " nothing will split traffic or judge the canary", path + ("rollout", "backend"),
+                      severity=Severity.WARNING,
+                      help="use `backend: kserve-analysis` (KServe's canary and an Argo Rollouts analysis);"
+                           " `mlspec codes W411` says why Iter8 v1.1 cannot take its place")
         slo = ctx.spec.slos.get(model.rollout.slo) if model.rollout else None
         if slo is not None and slo.errorRate is None and slo.latencyP95Ms is None:
             ctx.error("E406", f"SLO `{model.rollout.slo}` sets neither `errorRate` nor `latencyP95Ms`",

@@ -176,6 +176,16 @@ _TABLE = (
          "endpoint instead of the object store, and the drift DAG reads the dataset the endpoint fills, named by\n"
          "`monitoring.drift.predictions`. Without that name the drift DAG would read a folder nothing writes, and\n"
          "never find drift. Name the dataset the sink fills, or drop `loggerUrl` to log to the object store."),
+    Code("W411", _W, "check", "a rollout on the legacy Iter8 backend",
+         "`rollout.backend: iter8` writes `iter8.tools/v2alpha2` Experiments and Metrics, the last Experiment API\n"
+         "Iter8 released; no controller has reconciled it since Iter8 0.8 (2021), so nothing splits the traffic or\n"
+         "judges the canary, and `rollout decide` waits for a verdict that never comes. Iter8's last release, v1.1.2\n"
+         "(2024-04), cannot take its place: its `release` chart moves KServe traffic between one InferenceService\n"
+         "per version through an Istio VirtualService that its own controller keeps, with the weights you set by\n"
+         "hand, and its HTTP/gRPC experiments only measure latency and errors for a Grafana dashboard; the task that\n"
+         "judged them against limits (`assess`) was removed before v1.0 (iter8-tools/iter8#1565), so no v1.1 result\n"
+         "says whether a version passed. Use `backend: kserve-analysis`: KServe's canary split and an Argo Rollouts\n"
+         "AnalysisTemplate/AnalysisRun on the same SLO, which `rollout decide` reads."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"

@@ -561,7 +561,8 @@ class Serving(SpecModel):
 class Rollout(SpecModel):
     backend: Literal["kserve-analysis", "iter8"] = F(
         "Canary backend: `kserve-analysis` (KServe canary plus Argo Rollouts analysis, maintained) or `iter8`"
-        " (Iter8 v2alpha2 experiment, legacy).", default="kserve-analysis")
+        " (Iter8 v2alpha2 Experiment and Metrics, the last Experiment API Iter8 released: no released Iter8 acts on"
+        " it, so every compile warns, W411).", default="kserve-analysis")
     canaryTrafficPercent: int = F("Share of traffic the new version receives during the canary.",
                                   ge=0, le=100, examples=[10])
     slo: str = F("SLO (by name, under `slos`) the canary must meet.", examples=["churn-api"])

@@ -4,7 +4,13 @@
   `AnalysisTemplate` (Prometheus queries for error rate and p95 latency against the SLO,
   and the minimum request count) and an `AnalysisRun` for the version being rolled out.
 - `iter8` (legacy): the last released Iter8 API, `iter8.tools/v2alpha2` `Experiment` and
-  `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024.
+  `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024, so nothing
+  acts on them; every compile says so (W411). Iter8's last release, v1.1.2, is no substitute:
+  its `release` chart splits KServe traffic between one InferenceService per version through
+  an Istio VirtualService (charts/release/templates/_kserve.canary.routemap.tpl) with weights
+  set by hand, and its HTTP/gRPC experiments only measure (charts/iter8/templates/_task-*.tpl;
+  the `assess` task that judged them went in iter8-tools/iter8#1565, base/assess.go), so no
+  v1.1 result says whether a version passed.
 
 Every query is per revision: it keeps `revision_name` in its result (one sample per Knative
 revision of the predictor), and every revision that serves must meet the SLO and have served
