@@ -194,6 +194,11 @@ def card_path(model: IRModel, extension: str) -> str:
     return f"docs/{model.name}.model-card.{extension}"
 
 
+def hf_card_path(model: IRModel) -> str:
+    """The model's Hugging Face model card (README.md format, YAML metadata first)."""
+    return f"docs/{model.name}.hf-card.md"
+
+
 # --- Kubernetes and GitOps ------------------------------------------------------------------
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
