@@ -72,6 +72,10 @@ class KargoTarget(Target):
                      self.artifact("kargo/warehouse.yaml", dump_yaml(warehouse(project)))]
         previous = None
         for env in project.environments:
+            if not k8s.deployed_models(env.system):
+                self.warn(f"environment `{env.name}` serves no model yet (no `serving.storageUri`): it has no folder"
+                          " in the deployments repository and no Argo CD Application, so its Stage's promotions fail"
+                          " until a version is published", project.base.spec_path, ("environments", env.name))
             artifacts.append(self.artifact(f"kargo/stage-{env.name}.yaml", dump_yaml(stage(project, env, previous))))
             for model in verified_models(env):
                 artifacts.append(self.artifact(f"kargo/analysistemplate-{env.name}-{model.k8s_name}.yaml",

@@ -106,3 +106,16 @@ def test_direct_promotion_writes_no_kargo_objects_and_plain_applications(tmp_pat
     assert not [path for path in files if path.startswith("kargo/")]
     app = files["argocd/prod/application.yaml"]
     assert "annotations" not in app["metadata"] and app["spec"]["source"]["targetRevision"] == "main"
+
+
+def test_an_environment_serving_nothing_yet_is_said(tmp_path):
+    from mlspec.build.compile import compile_spec
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text((SPECS / "customer-churn.yaml").read_text().replace(
+        "      storageUri: s3://mlflow-artifacts/1/abc123/artifacts/model\n", ""))
+    result = compile_spec(spec, tmp_path / "generated", targets=TARGETS)
+    assert result.ok
+    warnings = [d.message for d in result.diagnostics if d.code == "W701" and d.message.startswith("kargo:")]
+    assert [w.split("`")[1] for w in warnings] == ["dev", "staging", "prod"]
+    assert "kargo/stage-prod.yaml" in result.files and "argocd/prod/application.yaml" not in result.files
