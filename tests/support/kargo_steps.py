@@ -41,6 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 AUTHORIZED_STAGE = "kargo.akuity.io/authorized-stage"
+STAGING = "  staging:\n    namespace: models-staging\n    cluster: https://kubernetes.default.svc\n"
+
+
+def with_staging(churn_spec: str) -> str:
+    """customer-churn's spec (dev, prod) with a staging environment between them: three Stages."""
+    marker = "  prod:\n    namespace: models\n"
+    assert churn_spec.count(marker) == 1
+    return churn_spec.replace(marker, STAGING + marker)
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 

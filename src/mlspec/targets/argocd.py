@@ -13,8 +13,8 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.kargo import AUTHORIZED_STAGE, authorized_stage, uses_kargo
-from mlspec.targets.naming import deployment_path, kargo_stage_branch
+from mlspec.targets.naming import (KARGO_AUTHORIZED_STAGE, deployment_path, kargo_authorized_stage,
+                                   kargo_stage_branch, uses_kargo)
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # Fields of a live InferenceService that KServe's controller and webhooks fill in and that
@@ -71,7 +71,7 @@ def application(project: IRProject, env: IREnvironment) -> dict:
     if uses_kargo(project):
         # The environment's Kargo Stage puts what it promoted on a branch of its own and syncs this
         # Application (argocd-update), which it may do only with this annotation.
-        metadata["annotations"] = {AUTHORIZED_STAGE: authorized_stage(project, env)}
+        metadata["annotations"] = {KARGO_AUTHORIZED_STAGE: kargo_authorized_stage(project, env)}
         revision = kargo_stage_branch(project, env)
     application = {
         "apiVersion": "argoproj.io/v1alpha1",

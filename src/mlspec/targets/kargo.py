@@ -20,9 +20,10 @@ and the Stage's branch (created empty the first time) to ./out, `git-clear` empt
 `copy` puts the environment's folder of the commit there, `git-commit` and `git-push` publish
 it on the Stage's branch, and `argocd-update` syncs the environment's Application (whose
 `kargo.akuity.io/authorized-stage` annotation authorizes the Stage) to that commit. The Stage
-is verified with the SLO AnalysisTemplates of the environment's models, copied into the
-Project's namespace, where Kargo looks for them ("AnalysisTemplates reside in the same project
-namespace as the Stage from which they are referenced").
+is verified with the SLO AnalysisTemplates of the environment's models, which the rollout
+target also writes into the Project's namespace (kargo/analysistemplate-<env>-<model>.yaml),
+where Kargo looks for them ("AnalysisTemplates reside in the same project namespace as the
+Stage from which they are referenced").
 """
 
 from __future__ import annotations
@@ -31,23 +32,12 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import deployment_path, deployment_root, kargo_project, kargo_stage_branch
-from mlspec.targets.rollout import analysis_template
+from mlspec.targets.naming import (deployment_path, deployment_root, kargo_project, kargo_stage_branch,
+                                   kargo_verification_template, uses_kargo)
 
 API_VERSION = "kargo.akuity.io/v1alpha1"
-AUTHORIZED_STAGE = "kargo.akuity.io/authorized-stage"
 # Kargo's workspace paths of the two checkouts (relative to the promotion's work folder).
 SOURCE, OUT = "./src", "./out"
-
-
-def uses_kargo(project: IRProject) -> bool:
-    """Whether the system is promoted with Kargo (the same in every environment: E605)."""
-    return bool(project.environments) and not project.environments[0].implicit and all(
-        env.system.deploy is not None and env.system.deploy.promotion == "kargo" for env in project.environments)
-
-
-def authorized_stage(project: IRProject, env: IREnvironment) -> str:
-    return f"{kargo_project(project)}:{env.name}"
 
 
 class KargoTarget(Target):
@@ -77,9 +67,6 @@ class KargoTarget(Target):
                           " in the deployments repository and no Argo CD Application, so its Stage's promotions fail"
                           " until a version is published", project.base.spec_path, ("environments", env.name))
             artifacts.append(self.artifact(f"kargo/stage-{env.name}.yaml", dump_yaml(stage(project, env, previous))))
-            for model in verified_models(env):
-                artifacts.append(self.artifact(f"kargo/analysistemplate-{env.name}-{model.k8s_name}.yaml",
-                                               dump_yaml(verification_template(project, env, model))))
             previous = env
         return artifacts
 
@@ -173,7 +160,7 @@ def stage(project: IRProject, env: IREnvironment, previous: IREnvironment | None
         ],
         "promotionTemplate": {"spec": {"steps": promotion_steps(project, env)}},
     }
-    templates = [{"name": _template_name(env, model)} for model in verified_models(env)]
+    templates = [{"name": kargo_verification_template(env, model)} for model in verified_models(env)]
     if templates:
         spec["verification"] = {"analysisTemplates": templates}
     return {
@@ -183,17 +170,3 @@ def stage(project: IRProject, env: IREnvironment, previous: IREnvironment | None
                      "labels": dict(sorted({**_labels(project), "mlspec.dev/environment": env.name}.items()))},
         "spec": spec,
     }
-
-
-def _template_name(env: IREnvironment, model: IRModel) -> str:
-    # A DNS label, like every name mlspec writes (the InferenceService's name leaves room: E209).
-    return f"{model.inference_service}-slo-{env.name}"[:63].rstrip("-")
-
-
-def verification_template(project: IRProject, env: IREnvironment, model: IRModel) -> dict:
-    """The environment's SLO AnalysisTemplate of the model (targets/rollout.py), in the Project's
-    namespace: its queries still select the environment's namespace."""
-    template = analysis_template(env, model)
-    template["metadata"] = {**template["metadata"], "name": _template_name(env, model),
-                            "namespace": kargo_project(project)}
-    return template

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 
 from mlspec.ir.model import IRModel, IRSystem
-from mlspec.targets.base import header_note
+from mlspec.targets.base import header_lines, header_note
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.templating import render_template
 
 SCHEMA_VERSION = "0.0.2"
 OUTPUT_FORMAT = {
@@ -150,3 +152,31 @@ def hf_card_evaluation(model: IRModel) -> dict:
     """What the pipeline needs to write `model-index`: the task and the dataset evaluated on."""
     return {"task": HF_PIPELINE_TAGS[model.task], "dataset": model.label_dataset.name,
             "placeholder": HF_RESULTS_PLACEHOLDER}
+
+
+def gate_rows(model: IRModel) -> list[dict]:
+    rows = [{"metric": g.metric, "requirement": f"{g.operator} {g.threshold:g}"} for g in model.gates]
+    if model.fairness:
+        rows.append({"metric": f"{model.fairness.metric} difference between groups of "
+                               + ", ".join(model.fairness.sensitive),
+                     "requirement": f"<= {model.fairness.max_disparity:g}"})
+    return rows
+
+
+def hf_card_parts(system: IRSystem, model: IRModel) -> dict:
+    """The Hugging Face card as the spec describes it: its metadata, its Markdown body and what
+    the pipeline needs to add the measured results (the kfp target embeds these)."""
+    evaluation = hf_card_evaluation(model)
+    datasets = [model.label_dataset, *[d for d in model.feature_sources if d.name != model.label_dataset.name]]
+    body = render_template("model_card/hf_card.md.j2", system=system, model=model, gates=gate_rows(model),
+                           params=sorted(model.training.params.items()), datasets=datasets,
+                           overview=(model.card.overview if model.card and model.card.overview else None)
+                           or model.description or f"Model {model.name} of the {system.name} system.",
+                           placeholder=evaluation["placeholder"])
+    return {"metadata": hf_card_metadata(system, model), "body": body, "evaluation": evaluation}
+
+
+def hf_card_text(system: IRSystem, model: IRModel) -> str:
+    parts = hf_card_parts(system, model)
+    note = "".join(f"# {line}\n" for line in header_lines(system.spec_path))
+    return f"---\n{note}{dump_yaml(parts['metadata'])}---\n\n{parts['body']}"

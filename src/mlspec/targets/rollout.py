@@ -32,7 +32,8 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml, dump_yaml_all
-from mlspec.targets.naming import analysis_run_name, iter8_experiment_name, k8s_dir
+from mlspec.targets.naming import (analysis_run_name, iter8_experiment_name, k8s_dir, kargo_project,
+                                   kargo_verification_template, uses_kargo)
 
 ALL_REVISIONS = ".+"
 
@@ -44,6 +45,7 @@ class RolloutTarget(Target):
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
+        kargo = uses_kargo(project)
         for env in project.environments:
             for model in k8s.deployed_models(env.system):
                 files = rollout_files(model)
@@ -53,6 +55,13 @@ class RolloutTarget(Target):
                 for file, content in zip(files, documents):
                     artifacts.append(self.artifact(f"{k8s_dir(env)}/{file}", content, deployable=True,
                                                    environment=env.name))
+                if kargo and model.rollout.backend == "kserve-analysis":
+                    # Kargo verifies the environment's Stage with it, from the Project's namespace.
+                    template = analysis_template(env, model)
+                    template["metadata"] = {**template["metadata"], "name": kargo_verification_template(env, model),
+                                            "namespace": kargo_project(project)}
+                    artifacts.append(self.artifact(f"kargo/analysistemplate-{env.name}-{model.k8s_name}.yaml",
+                                                   dump_yaml(template)))
         return artifacts
 
 

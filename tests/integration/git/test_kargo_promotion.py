@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_mlspec
-from support.git_repos import files_at, git, published_churn_project
-from support.kargo_steps import Kargo, PromotionFailed
+from conftest import SPECS, run_mlspec
+from support.git_repos import files_at, git, git_env, make_remote
+from support.kargo_steps import Kargo, PromotionFailed, with_staging
 
 SYSTEM = "customer-churn"
 REPO_URL = "https://github.com/myorg/ml-deployments"
@@ -53,7 +53,13 @@ def _isvc_version(files: dict[str, str]) -> str:
 
 @pytest.fixture
 def walk(tmp_path: Path):
-    project, remote, env = published_churn_project(tmp_path)
+    """customer-churn with dev, staging and prod, published once to a fresh deployments repository."""
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / "specs" / f"{SYSTEM}.yaml").write_text(with_staging((SPECS / f"{SYSTEM}.yaml").read_text()))
+    env = git_env(tmp_path / "home")
+    remote = make_remote(tmp_path, env)
+    assert run_mlspec("publish", "specs", "--repo", str(remote), cwd=project, env=env).returncode == 0
     return project, remote, env, _kargo(project, remote, env, tmp_path / "kargo")
 
 

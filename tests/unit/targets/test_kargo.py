@@ -10,6 +10,7 @@ import yaml
 
 from conftest import SPECS
 from support.crds import kargo_subscription_errors, schema_errors
+from support.kargo_steps import with_staging
 
 TARGETS = ["kserve", "rollout", "argocd", "kargo"]
 
@@ -26,7 +27,8 @@ def _compile(spec_text: str, tmp_path: Path) -> dict[str, dict]:
 
 
 def _churn(tmp_path: Path, edit=lambda text: text) -> dict[str, dict]:
-    return _compile(edit((SPECS / "customer-churn.yaml").read_text()), tmp_path)
+    """customer-churn with dev, staging and prod."""
+    return _compile(edit(with_staging((SPECS / "customer-churn.yaml").read_text())), tmp_path)
 
 
 def test_stages_follow_the_environments_order_each_fed_by_the_one_before(tmp_path):
@@ -112,7 +114,7 @@ def test_an_environment_serving_nothing_yet_is_said(tmp_path):
     from mlspec.build.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
-    spec.write_text((SPECS / "customer-churn.yaml").read_text().replace(
+    spec.write_text(with_staging((SPECS / "customer-churn.yaml").read_text()).replace(
         "      storageUri: s3://mlflow-artifacts/1/abc123/artifacts/model\n", ""))
     result = compile_spec(spec, tmp_path / "generated", targets=TARGETS)
     assert result.ok
