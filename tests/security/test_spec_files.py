@@ -82,7 +82,9 @@ def test_links_and_fifos_inside_a_specs_folder_are_left_out(project, outside):
     result = _validate(project, "specs", timeout=120)
 
     assert result.returncode == 0, result.stderr
-    assert result.stderr.strip() == f"{len(list(SPECS.glob('*.yaml')))} specs valid"
+    # Nothing said about the links (the example specs' own warnings, W411, aside).
+    assert result.stderr.strip().splitlines()[-1] == f"{len(list(SPECS.glob('*.yaml')))} specs valid"
+    assert "error[" not in result.stderr and "creds" not in result.stderr and "pipe" not in result.stderr
 
 
 def test_a_linked_specs_folder_on_the_command_line_is_refused(project, outside):

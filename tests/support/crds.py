@@ -21,7 +21,18 @@ CRD_FILES = {
     ("iter8.tools/v2alpha2", "Experiment"): "iter8.tools_experiment_v2alpha2.json",
     ("iter8.tools/v2alpha2", "Metric"): "iter8.tools_metric_v2alpha2.json",
     ("flagger.app/v1beta1", "Canary"): "flagger.app_canary_v1beta1.json",
+    ("kargo.akuity.io/v1alpha1", "Project"): "kargo.akuity.io_project_v1alpha1.json",
+    ("kargo.akuity.io/v1alpha1", "Warehouse"): "kargo.akuity.io_warehouse_v1alpha1.json",
+    ("kargo.akuity.io/v1alpha1", "Stage"): "kargo.akuity.io_stage_v1alpha1.json",
+    ("kargo.akuity.io/v1alpha1", "Freight"): "kargo.akuity.io_freight_v1alpha1.json",
+    ("kargo.akuity.io/v1alpha1", "Promotion"): "kargo.akuity.io_promotion_v1alpha1.json",
+    ("kargo.akuity.io/v1alpha1", "PromotionTask"): "kargo.akuity.io_promotiontask_v1alpha1.json",
 }
+
+# The CRD leaves a Warehouse's subscriptions open (x-kubernetes-preserve-unknown-fields): Kargo
+# validates each against the schema of its type, vendored here (akuity/kargo v1.11.2,
+# pkg/subscription/schemas/git.json, Apache-2.0).
+KARGO_SUBSCRIPTION_SCHEMAS = {"git": Path(__file__).with_name("kargo_git_subscription.schema.json")}
 
 
 @lru_cache(maxsize=None)
@@ -55,3 +66,17 @@ def schema_errors(crd_dir: Path, document: dict) -> list[str]:
     validator = validator_for(str(crd_dir), document["apiVersion"], document["kind"])
     return [f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
             for e in sorted(validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))]
+
+
+def kargo_subscription_errors(warehouse: dict) -> list[str]:
+    """Each subscription of a Warehouse against its type's schema (exactly one type per entry)."""
+    errors = []
+    for index, subscription in enumerate(warehouse["spec"]["subscriptions"]):
+        if len(subscription) != 1 or next(iter(subscription)) not in KARGO_SUBSCRIPTION_SCHEMAS:
+            errors.append(f"subscriptions/{index}: not exactly one of {sorted(KARGO_SUBSCRIPTION_SCHEMAS)}")
+            continue
+        (kind, config), = subscription.items()
+        validator = jsonschema.Draft202012Validator(json.loads(KARGO_SUBSCRIPTION_SCHEMAS[kind].read_text()))
+        errors += [f"subscriptions/{index}/{kind}/{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                   for e in validator.iter_errors(config)]
+    return errors

@@ -278,7 +278,7 @@ def register_model(
                                                 signature=signature, input_example=sample,
                                                 skops_trusted_types=trusted)
             version = str(info.registered_model_version)
-        # The held-out rows travel with the run, for the What-If notebook and later audits.
+        # The held-out rows travel with the run, for the fairness notebook and later audits.
         with tempfile.TemporaryDirectory() as folder:
             copy = os.path.join(folder, "test.parquet")
             shutil.copyfile(test_data.path, copy)
@@ -296,6 +296,7 @@ def register_model(
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
 def write_model_card(
     card: dict,
+    hf_card: dict,
     metrics_json: str,
     fairness_json: str,
     version: str,
@@ -304,10 +305,13 @@ def write_model_card(
     model_card: Output[Artifact],
 ):
     """Fill the model card with the measured metrics (overall and per sensitive slice) and
-    the registered version, and log it (JSON and Markdown) as an artifact of the run."""
+    the registered version, and log it as artifacts of the run: Model Card Toolkit JSON and
+    Markdown, and the Hugging Face model card (`model_card/README.md`: YAML metadata whose
+    `model-index` holds the results, huggingface.co/docs/hub/model-cards#evaluation-results)."""
     import datetime
     import json
 
+    import yaml
     from mlflow.tracking import MlflowClient
 
     measured = json.loads(metrics_json)
@@ -330,6 +334,36 @@ def write_model_card(
     client = MlflowClient(tracking_uri=tracking_uri or None)
     client.log_text(run_id, text, "model_card/model-card.json")
     client.log_text(run_id, markdown, "model_card/model-card.md")
+
+    # The Hugging Face card: one evaluation result for the whole held-out split, one per slice.
+    evaluation = hf_card["evaluation"]
+    task = {"type": evaluation["task"]}
+    dataset = {"name": evaluation["dataset"], "type": evaluation["dataset"], "split": "test"}
+    overall = [{"type": name, "value": float(value), "name": name} for name, value in sorted(measured.items())]
+    overall += [{"type": f"{fairness['metric']}_disparity", "value": float(value),
+                 "name": f"{fairness['metric']} disparity across {column}"}
+                for column, value in sorted(fairness.get("disparity", {}).items())]
+    results = [{"task": task, "dataset": dataset, "metrics": overall}]
+    table = [("overall", m["name"], m["value"]) for m in overall]
+    for column, groups in sorted(fairness.get("by_group", {}).items()):
+        for group, value in sorted(groups.items()):
+            where = f"{column}={group}"
+            results.append({"task": task, "dataset": dict(dataset, config=where), "metrics": [
+                {"type": fairness["metric"], "value": float(value), "name": f"{fairness['metric']} ({where})"}]})
+            table.append((where, fairness["metric"], float(value)))
+    metadata = dict(hf_card["metadata"])
+    metadata["model-index"] = [{"name": metadata.get("model_name") or card["model_details"]["name"],
+                                "results": results}]
+
+    def cell(value) -> str:
+        return " ".join(str(value).split()).replace("|", "\\|")
+
+    rows = "\n".join(f"| {cell(where)} | {cell(name)} | {value:.4f} |" for where, name, value in table)
+    measured_text = (f"Version {cell(version)} (MLflow run `{run_id}`), on the held-out split:\n\n"
+                     f"| Slice | Metric | Value |\n|---|---|---|\n{rows}")
+    body = hf_card["body"].replace(evaluation["placeholder"], measured_text)
+    front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    client.log_text(run_id, f"---\n{front}---\n\n{body}", "model_card/README.md")
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
@@ -362,6 +396,85 @@ MODEL_CARD = {'considerations': {},
                       'output_format': 'Predicted value.'},
  'quantitative_analysis': {'performance_metrics': []},
  'schema_version': '0.0.2'}
+# The Hugging Face model card as compiled from the spec; `write_model_card` adds the results.
+HF_MODEL_CARD = {'metadata': {'library_name': 'sklearn',
+              'pipeline_tag': 'tabular-regression',
+              'tags': ['mlspec', 'tabular-regression', 'payments-risk'],
+              'datasets': ['transactions', 'merchant_stats', 'card_stats'],
+              'metrics': ['r2', 'mae'],
+              'model_name': 'ChargebackLoss'},
+ 'body': '# Model card for ChargebackLoss\n'
+         '\n'
+         'Model chargeback-loss of the payments-risk system.\n'
+         '\n'
+         '## Model Details\n'
+         '\n'
+         '### Model Description\n'
+         '\n'
+         '- **Developed by:** risk-ml@example.com\n'
+         '- **Model type:** regression, `sklearn.ensemble.RandomForestRegressor`\n'
+         '- **System:** model `chargeback-loss` of `payments-risk`, registered in MLflow as '
+         '`ChargebackLoss@champion`\n'
+         '\n'
+         '## Uses\n'
+         '\n'
+         '### Direct Use\n'
+         '\n'
+         'Not described in the spec (`card.useCases`).\n'
+         '\n'
+         '## Bias, Risks, and Limitations\n'
+         '\n'
+         'Not described in the spec (`card.limitations`, `card.tradeoffs`).\n'
+         '\n'
+         '## Training Details\n'
+         '\n'
+         '### Training Data\n'
+         '\n'
+         '- **transactions** (labels: `chargeback_amount`)\n'
+         '- **merchant\\_stats**\n'
+         '- **card\\_stats**\n'
+         '\n'
+         '### Training Procedure\n'
+         '\n'
+         '`sklearn.ensemble.RandomForestRegressor` with `n_estimators=150`, `random_state=7`.\n'
+         '\n'
+         '## Evaluation\n'
+         '\n'
+         '### Testing Data, Factors & Metrics\n'
+         '\n'
+         '#### Testing Data\n'
+         '\n'
+         '20.0% of the rows of `transactions`, held out at random (seed 42).\n'
+         '\n'
+         '#### Factors\n'
+         '\n'
+         'No sensitive features are named (`evaluation.fairness`): the model is evaluated overall '
+         'only.\n'
+         '\n'
+         '#### Metrics\n'
+         '\n'
+         'A version is registered only when every gate passes:\n'
+         '\n'
+         '| Metric | Requirement |\n'
+         '|---|---|\n'
+         '| r2 | `>= 0.5` |\n'
+         '| mae | `<= 40` |\n'
+         '\n'
+         '### Results\n'
+         '\n'
+         'The training pipeline measures these on the held-out split and writes them, overall and '
+         'per slice, into the card it logs to each MLflow run as `model_card/README.md` (its '
+         '`model-index` holds them as evaluation results).\n'
+         '\n'
+         '## Model Card Contact\n'
+         '\n'
+         'risk-ml@example.com\n',
+ 'evaluation': {'task': 'tabular-regression',
+                'dataset': 'transactions',
+                'placeholder': 'The training pipeline measures these on the held-out split and '
+                               'writes them, overall and per slice, into the card it logs to each '
+                               'MLflow run as `model_card/README.md` (its `model-index` holds them '
+                               'as evaluation results).'}}
 
 
 def _configure(task, retry: bool = True, resources: bool = False):
@@ -435,6 +548,7 @@ def chargeback_loss_training_pipeline(
     ))
     card = _configure(write_model_card(
         card=MODEL_CARD,
+        hf_card=HF_MODEL_CARD,
         metrics_json=evaluated.outputs["Output"],
         fairness_json=fairness_json,
         version=registered.outputs["version"],

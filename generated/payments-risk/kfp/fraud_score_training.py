@@ -327,7 +327,7 @@ def register_model(
                                                 signature=signature, input_example=sample,
                                                 skops_trusted_types=trusted)
             version = str(info.registered_model_version)
-        # The held-out rows travel with the run, for the What-If notebook and later audits.
+        # The held-out rows travel with the run, for the fairness notebook and later audits.
         with tempfile.TemporaryDirectory() as folder:
             copy = os.path.join(folder, "test.parquet")
             shutil.copyfile(test_data.path, copy)
@@ -345,6 +345,7 @@ def register_model(
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
 def write_model_card(
     card: dict,
+    hf_card: dict,
     metrics_json: str,
     fairness_json: str,
     version: str,
@@ -353,10 +354,13 @@ def write_model_card(
     model_card: Output[Artifact],
 ):
     """Fill the model card with the measured metrics (overall and per sensitive slice) and
-    the registered version, and log it (JSON and Markdown) as an artifact of the run."""
+    the registered version, and log it as artifacts of the run: Model Card Toolkit JSON and
+    Markdown, and the Hugging Face model card (`model_card/README.md`: YAML metadata whose
+    `model-index` holds the results, huggingface.co/docs/hub/model-cards#evaluation-results)."""
     import datetime
     import json
 
+    import yaml
     from mlflow.tracking import MlflowClient
 
     measured = json.loads(metrics_json)
@@ -379,6 +383,36 @@ def write_model_card(
     client = MlflowClient(tracking_uri=tracking_uri or None)
     client.log_text(run_id, text, "model_card/model-card.json")
     client.log_text(run_id, markdown, "model_card/model-card.md")
+
+    # The Hugging Face card: one evaluation result for the whole held-out split, one per slice.
+    evaluation = hf_card["evaluation"]
+    task = {"type": evaluation["task"]}
+    dataset = {"name": evaluation["dataset"], "type": evaluation["dataset"], "split": "test"}
+    overall = [{"type": name, "value": float(value), "name": name} for name, value in sorted(measured.items())]
+    overall += [{"type": f"{fairness['metric']}_disparity", "value": float(value),
+                 "name": f"{fairness['metric']} disparity across {column}"}
+                for column, value in sorted(fairness.get("disparity", {}).items())]
+    results = [{"task": task, "dataset": dataset, "metrics": overall}]
+    table = [("overall", m["name"], m["value"]) for m in overall]
+    for column, groups in sorted(fairness.get("by_group", {}).items()):
+        for group, value in sorted(groups.items()):
+            where = f"{column}={group}"
+            results.append({"task": task, "dataset": dict(dataset, config=where), "metrics": [
+                {"type": fairness["metric"], "value": float(value), "name": f"{fairness['metric']} ({where})"}]})
+            table.append((where, fairness["metric"], float(value)))
+    metadata = dict(hf_card["metadata"])
+    metadata["model-index"] = [{"name": metadata.get("model_name") or card["model_details"]["name"],
+                                "results": results}]
+
+    def cell(value) -> str:
+        return " ".join(str(value).split()).replace("|", "\\|")
+
+    rows = "\n".join(f"| {cell(where)} | {cell(name)} | {value:.4f} |" for where, name, value in table)
+    measured_text = (f"Version {cell(version)} (MLflow run `{run_id}`), on the held-out split:\n\n"
+                     f"| Slice | Metric | Value |\n|---|---|---|\n{rows}")
+    body = hf_card["body"].replace(evaluation["placeholder"], measured_text)
+    front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    client.log_text(run_id, f"---\n{front}---\n\n{body}", "model_card/README.md")
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
@@ -417,6 +451,93 @@ MODEL_CARD = {'considerations': {'ethical_considerations': [{'mitigation_strateg
                       'output_format': 'Probability of each class and the predicted class.'},
  'quantitative_analysis': {'performance_metrics': []},
  'schema_version': '0.0.2'}
+# The Hugging Face model card as compiled from the spec; `write_model_card` adds the results.
+HF_MODEL_CARD = {'metadata': {'library_name': 'sklearn',
+              'pipeline_tag': 'tabular-classification',
+              'tags': ['mlspec', 'tabular-classification', 'payments-risk'],
+              'datasets': ['transactions', 'card_stats', 'merchant_stats'],
+              'metrics': ['roc_auc', 'recall', 'false_positive_rate'],
+              'model_name': 'FraudScore'},
+ 'body': '# Model card for FraudScore\n'
+         '\n'
+         'Scores each card payment with its probability of being fraudulent.\n'
+         '\n'
+         '## Model Details\n'
+         '\n'
+         '### Model Description\n'
+         '\n'
+         '- **Developed by:** risk-ml@example.com\n'
+         '- **Model type:** binary classification, `sklearn.ensemble.GradientBoostingClassifier`\n'
+         '- **System:** model `fraud-score` of `payments-risk`, registered in MLflow as '
+         '`FraudScore@champion`\n'
+         '\n'
+         '## Uses\n'
+         '\n'
+         '### Direct Use\n'
+         '\n'
+         'Not described in the spec (`card.useCases`).\n'
+         '\n'
+         '## Bias, Risks, and Limitations\n'
+         '\n'
+         '- Card-present transactions are under-represented.\n'
+         '\n'
+         '### Recommendations\n'
+         '\n'
+         '| Risk | Mitigation |\n'
+         '|---|---|\n'
+         '| Country bias | False-positive-rate disparity across countries gated at 0.05. |\n'
+         '\n'
+         '## Training Details\n'
+         '\n'
+         '### Training Data\n'
+         '\n'
+         '- **transactions** (labels: `is_fraud`)\n'
+         '- **card\\_stats**\n'
+         '- **merchant\\_stats**\n'
+         '\n'
+         '### Training Procedure\n'
+         '\n'
+         '`sklearn.ensemble.GradientBoostingClassifier` with `learning_rate=0.05`, '
+         '`n_estimators=200`, `random_state=7`.\n'
+         '\n'
+         '## Evaluation\n'
+         '\n'
+         '### Testing Data, Factors & Metrics\n'
+         '\n'
+         '#### Testing Data\n'
+         '\n'
+         '20.0% of the rows of `transactions`, held out at random (seed 42).\n'
+         '\n'
+         '#### Factors\n'
+         '\n'
+         'Each group of `country`: `false_positive_rate` is measured per group, and the largest '
+         'difference between groups must stay at or below 0.05.\n'
+         '\n'
+         '#### Metrics\n'
+         '\n'
+         'A version is registered only when every gate passes:\n'
+         '\n'
+         '| Metric | Requirement |\n'
+         '|---|---|\n'
+         '| roc\\_auc | `>= 0.9` |\n'
+         '| recall | `>= 0.6` |\n'
+         '| false\\_positive\\_rate difference between groups of country | `<= 0.05` |\n'
+         '\n'
+         '### Results\n'
+         '\n'
+         'The training pipeline measures these on the held-out split and writes them, overall and '
+         'per slice, into the card it logs to each MLflow run as `model_card/README.md` (its '
+         '`model-index` holds them as evaluation results).\n'
+         '\n'
+         '## Model Card Contact\n'
+         '\n'
+         'risk-ml@example.com\n',
+ 'evaluation': {'task': 'tabular-classification',
+                'dataset': 'transactions',
+                'placeholder': 'The training pipeline measures these on the held-out split and '
+                               'writes them, overall and per slice, into the card it logs to each '
+                               'MLflow run as `model_card/README.md` (its `model-index` holds them '
+                               'as evaluation results).'}}
 
 
 def _configure(task, retry: bool = True, resources: bool = False):
@@ -507,6 +628,7 @@ def fraud_score_training_pipeline(
     ))
     card = _configure(write_model_card(
         card=MODEL_CARD,
+        hf_card=HF_MODEL_CARD,
         metrics_json=evaluated.outputs["Output"],
         fairness_json=fairness_json,
         version=registered.outputs["version"],

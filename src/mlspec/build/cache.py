@@ -153,12 +153,17 @@ def compile_key(raw: bytes, recorded_path: str) -> str | None:
     return make_key("compile", raw, recorded_path, installed_kfp_version())
 
 
-def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str]] | None:
-    """(system, files on disk) when this very spec, compiled by this very mlspec, is known to
-    produce the manifest on disk, and every file on disk still has the hash that manifest
-    records: then there is nothing to compile (pydantic, jinja2 and kfp stay unloaded)."""
+def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str], list[Diagnostic]] | None:
+    """(system, files on disk, the compile's warnings) when this very spec, compiled by this very
+    mlspec, is known to produce the manifest on disk, and every file on disk still has the hash
+    that manifest records: then there is nothing to compile (pydantic, jinja2 and kfp stay
+    unloaded), and the warnings are said again, as a compile would."""
     hit = get("compile", key) if key else None
     if hit is None or not isinstance(hit.get("system"), str) or not isinstance(hit.get("manifest_sha256"), str):
+        return None
+    try:
+        warnings = [_diagnostic_from_json(d) for d in hit.get("diagnostics", [])]
+    except (KeyError, TypeError, ValueError):
         return None
     from mlspec.build.writer import Foreign, read_tree
 
@@ -176,12 +181,13 @@ def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str]
             return None
     except (ValueError, KeyError, TypeError):
         return None
-    return hit["system"], current
+    return hit["system"], current, warnings
 
 
-def record_compile(key: str | None, system: str, manifest_text: str) -> None:
+def record_compile(key: str | None, system: str, manifest_text: str, warnings: list[Diagnostic] = ()) -> None:
     if key:
-        put("compile", key, {"system": system, "manifest_sha256": _sha256(manifest_text)})
+        put("compile", key, {"system": system, "manifest_sha256": _sha256(manifest_text),
+                             "diagnostics": [_diagnostic_to_json(d) for d in warnings]})
 
 
 def _sha256(text: str) -> str:

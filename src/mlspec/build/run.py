@@ -72,8 +72,10 @@ def compile_files(files: list[Path], out_root: Path, targets: list[str] = (), en
     for f in files:
         hit = cache.lookup_compile(keys[str(f)], out_root)
         if hit is not None:
-            system, tree = hit
-            unchanged[f] = CompileResult(str(f), system=system, files=tree, unchanged_on_disk=True)
+            system, tree, warnings = hit
+            unchanged[f] = CompileResult(str(f), system=system, files=tree, diagnostics=warnings,
+                                         source_text=raws[f].decode("utf-8", errors="replace") if warnings else "",
+                                         unchanged_on_disk=True)
     compiled = iter(compile_all([f for f in files if f not in unchanged], out_root, list(targets), list(envs), raws,
                                 reuse_previous))
     results = [unchanged.get(f) or next(compiled) for f in files]
@@ -102,5 +104,6 @@ def compile_and_apply(files: list[Path], spec_paths: list[str], out_root: Path, 
     if mode == "write":
         for result in run.results:
             if result.scope == (None, None) and not result.unchanged_on_disk:
-                cache.record_compile(run.keys.get(result.spec_file), result.system, result.files["manifest.json"])
+                cache.record_compile(run.keys.get(result.spec_file), result.system, result.files["manifest.json"],
+                                     result.diagnostics)
     return run

@@ -15,6 +15,7 @@ from mlspec.check.consistency import (
     check_model_settings,
     check_platform_requirements,
     check_canary_mode,
+    check_promotion,
     check_slo_queries,
     check_task_metrics,
 )
@@ -43,6 +44,7 @@ PASSES = (
     check_canary_mode,
     check_derived_names,
     check_platform_requirements,
+    check_promotion,
     check_served_features,
     check_prediction_log_sink,
     check_operator_image,

@@ -3,11 +3,13 @@ derived names with Kubernetes limits, features with the platform services they n
 
 from __future__ import annotations
 
+import re
+
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.check.estimators import EXAMPLES as ESTIMATOR_EXAMPLES
 from mlspec.check.estimators import estimator_problem
-from mlspec.diagnostics import did_you_mean
+from mlspec.diagnostics import Severity, did_you_mean
 from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
 
 
@@ -77,6 +79,12 @@ def check_model_settings(ctx: CheckContext) -> None:
                       help=f"name an estimator class such as {ESTIMATOR_EXAMPLES}")
         if model.serving:
             _check_serving_format(ctx, name, model)
+        if model.rollout and model.rollout.backend == "iter8":
+            ctx.error("W411", "the `iter8` backend writes Iter8 v2alpha2 objects that no released Iter8 acts on:"
+                      " nothing will split traffic or judge the canary", path + ("rollout", "backend"),
+                      severity=Severity.WARNING,
+                      help="use `backend: kserve-analysis` (KServe's canary and an Argo Rollouts analysis);"
+                           " `mlspec codes W411` says why Iter8 v1.1 cannot take its place")
         slo = ctx.spec.slos.get(model.rollout.slo) if model.rollout else None
         if slo is not None and slo.errorRate is None and slo.latencyP95Ms is None:
             ctx.error("E406", f"SLO `{model.rollout.slo}` sets neither `errorRate` nor `latencyP95Ms`",
@@ -248,3 +256,48 @@ def check_platform_requirements(ctx: CheckContext) -> None:
         if not spec.environments and not any(path[0] == "environments" for path in ctx.dropped):
             ctx.error("E502", "Argo CD deployment needs at least one entry under `environments`",
                       ("deploy", "argocd"), on_key=True, help="add `environments: {prod: {namespace: models}}`")
+
+
+# Kargo's git subscription and git-clone accept these URLs only (akuity/kargo v1.11.2,
+# pkg/subscription/schemas/git.json, `repoURL.pattern`).
+KARGO_GIT_URL_RE = re.compile(
+    r"(?:^(ssh|https?)://(?:([\w-]+)(:(.+))?@)?([\w-]+(?:\.[\w-]+)*)(?::(\d{1,5}))?(/.*)$)"
+    r"|(?:^([\w-]+)@([\w+]+(?:\.[\w-]+)*):(/?.*))$")
+
+
+def check_promotion(ctx: CheckContext) -> None:
+    """`deploy.promotion: kargo` needs environments, Argo CD Applications, a repository Kargo can
+    clone, and an SLO AnalysisTemplate for every served model (targets/kargo.py)."""
+    spec = ctx.spec
+    if spec.deploy is None or spec.deploy.promotion != "kargo":
+        return
+    where = ("deploy", "promotion")
+    if not spec.environments and not any(path[0] == "environments" for path in ctx.dropped):
+        ctx.error("E503", "Kargo promotion needs at least one entry under `environments` (one Stage each)", where,
+                  help="add `environments: {staging: {namespace: models-staging}, prod: {namespace: models}}`")
+    if spec.deploy.argocd is None and ("deploy", "argocd") not in ctx.dropped:
+        ctx.error("E503", "Kargo promotion syncs each environment's Argo CD Application: it needs `deploy.argocd`",
+                  where, help="add `deploy: {argocd: {project: default}}`")
+    deployments = spec.platform.deployments
+    if deployments is None:
+        if not {("platform",), ("platform", "deployments")} & ctx.dropped:
+            ctx.error("E503", "Kargo promotion needs `platform.deployments` (the repository its Warehouse watches)",
+                      where)
+    elif not KARGO_GIT_URL_RE.fullmatch(deployments.repoURL):
+        ctx.error("E503", f"Kargo cannot clone `{deployments.repoURL}`: its git subscription and steps take"
+                  " https:// or ssh:// URLs only", ("platform", "deployments", "repoURL"),
+                  help="give the deployments repository's https:// URL")
+    elif "${{" in deployments.repoURL:
+        ctx.error("E503", "Kargo would read `${{` in the deployments repository's URL as an expression",
+                  ("platform", "deployments", "repoURL"))
+    for name, model in spec.models.items():
+        if model.serving is None:
+            continue
+        if model.rollout is None:
+            ctx.error("E504", f"model `{name}` is served but has no rollout: Kargo would have no SLO analysis to"
+                      " verify it with before promoting it further", ("models", name, "serving"), on_key=True,
+                      help="add `rollout: {backend: kserve-analysis, canaryTrafficPercent: 10, slo: <an SLO>}`")
+        elif model.rollout.backend != "kserve-analysis":
+            ctx.error("E504", f"the `{model.rollout.backend}` backend writes no AnalysisTemplate for Kargo to verify"
+                      f" model `{name}` with", ("models", name, "rollout", "backend"),
+                      help="use `backend: kserve-analysis` with `deploy.promotion: kargo`")

@@ -252,12 +252,34 @@ _TABLE = (
          "InferenceService logs to the object store in the last environment. A model without `serving`, or a spec\n"
          "without `environments` (nothing is deployed), logs nothing there, so its drift DAG reads an empty folder\n"
          "and never finds drift. Serve the model, or name the dataset that holds its predictions."),
+    Code("W411", _W, "check", "a rollout on the legacy Iter8 backend",
+         "`rollout.backend: iter8` writes `iter8.tools/v2alpha2` Experiments and Metrics, the last Experiment API\n"
+         "Iter8 released; no controller has reconciled it since Iter8 0.8 (2021), so nothing splits the traffic or\n"
+         "judges the canary, and `rollout decide` waits for a verdict that never comes. Iter8's last release, v1.1.2\n"
+         "(2024-04), cannot take its place: its `release` chart moves KServe traffic between one InferenceService\n"
+         "per version through an Istio VirtualService that its own controller keeps, with the weights you set by\n"
+         "hand, and its HTTP/gRPC experiments only measure latency and errors for a Grafana dashboard; the task that\n"
+         "judged them against limits (`assess`) was removed before v1.0 (iter8-tools/iter8#1565), so no v1.1 result\n"
+         "says whether a version passed. Use `backend: kserve-analysis`: KServe's canary split and an Argo Rollouts\n"
+         "AnalysisTemplate/AnalysisRun on the same SLO, which `rollout decide` reads."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
          "`platform.deployments`."),
     Code("E502", _E, "check", "Argo CD without environments",
          "Argo CD Applications are generated per environment: define at least one under `environments`."),
+    Code("E503", _E, "check", "Kargo promotion the spec cannot carry out",
+         "`deploy.promotion: kargo` makes one Kargo Stage per environment, in the order of `environments`, each\n"
+         "syncing its environment's Argo CD Application from a branch of the deployments repository. It needs at\n"
+         "least one entry under `environments`, `deploy.argocd` (the Applications Kargo syncs) and\n"
+         "`platform.deployments` with an https:// or ssh:// repoURL (the only ones Kargo's git subscription and\n"
+         "git-clone step accept; pkg/subscription/schemas/git.json) that holds no `${{` (Kargo would evaluate it\n"
+         "as an expression)."),
+    Code("E504", _E, "check", "a Kargo Stage with nothing to verify a model with",
+         "Kargo verifies each Stage with the SLO AnalysisTemplate mlspec writes for every served model, and lets a\n"
+         "version move on only when that analysis succeeded. Only `rollout.backend: kserve-analysis` writes one: give\n"
+         "every served model a rollout on that backend (the `iter8` backend writes Iter8 objects, which Kargo\n"
+         "cannot run), or promote with `deploy.promotion: direct`."),
     # --- overlay: environments ------------------------------------------------------------------
     Code("E601", _E, "overlay", "an override of something the spec does not define",
          "An override's path names a key that is not in the base spec (often a misspelled model or section)."),
@@ -275,6 +297,11 @@ _TABLE = (
          "nothing, which misleads the next reader. Remove it from the base, or let one environment keep it."),
     Code("E604", _E, "usage", "unknown environment",
          "The environment named on the command line (`--env`) is not defined under `environments`."),
+    Code("E605", _E, "overlay", "a setting that must be the same in every environment",
+         "Some settings may be written under an environment's `overrides` but must end up the same in all of them:\n"
+         "`deploy.promotion` decides whether a version moves through every environment in order (Kargo) or reaches\n"
+         "each at once, which cannot hold for some environments only. Set it at the top level, or to the same value\n"
+         "under every environment."),
     # --- generate: what a target can express ------------------------------------------------------
     Code("E701", _E, "generate", "a target cannot express part of the spec",
          "A target refuses to write something it cannot express correctly, rather than writing it wrong. The message\n"

@@ -146,7 +146,7 @@ def deploy(value: spec.Deploy | None) -> IRDeploy | None:
     if argocd is not None:
         automated = IRAutomatedSync(argocd.automated.prune, argocd.automated.selfHeal) if argocd.automated else None
         ir_argocd = IRArgoCd(argocd.project, argocd.namespace, automated)
-    return IRDeploy(ir_argocd, operator(value.operator))
+    return IRDeploy(ir_argocd, operator(value.operator), value.promotion)
 
 
 def operator(value: spec.Operator | None) -> IROperator | None:

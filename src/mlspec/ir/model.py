@@ -238,6 +238,7 @@ class IROperator:
 class IRDeploy:
     argocd: IRArgoCd | None
     operator: IROperator | None = None
+    promotion: str = "direct"  # or "kargo" (targets/kargo.py)
 
 
 # --- resolved objects ------------------------------------------------------------------------

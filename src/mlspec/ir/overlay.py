@@ -36,6 +36,15 @@ SHARED_BECAUSE = {
     ("platform", "lineage"): "the OpenLineage config every environment shares names it",
 }
 
+# Settings an environment may override but that must end up the same in every environment
+# (E605): what they decide spans the environments.
+# path -> (the value when nothing sets it, why).
+SAME_EVERYWHERE = {
+    ("deploy", "promotion"): ("direct", "Kargo promotes a version through every environment in the order they"
+                                        " are listed"),
+}
+_MISSING = object()
+
 
 @dataclass
 class Overlaid:
@@ -87,7 +96,52 @@ def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
         else:
             parent[last] = copy.deepcopy(value)
         _record(result, source, target, key_path, value)
+    for path, (default, reason) in SAME_EVERYWHERE.items():
+        _check_same_everywhere(source, environment, path, default, reason, result)
     return result
+
+
+def _check_same_everywhere(source: LoadedSource, environment: str, path: tuple, default, reason: str,
+                           result: Overlaid) -> None:
+    """E605 at this environment's override of `path` when some environment ends up with another value."""
+    written = [overlay_path for merged, overlay_path in result.written_at.items() if merged == path]
+    if not written:
+        return
+    environments = source.data.get("environments")
+    if not isinstance(environments, dict):
+        return
+    mine = _effective(source.data, environment, path, default)
+    others = [name for name in environments
+              if isinstance(name, str) and _effective(source.data, name, path, default) != mine]
+    if others:
+        result.diagnostics.append(_diag(
+            source, "E605", f"`{'.'.join(path)}` is `{mine}` in environment `{environment}` but not in"
+            f" {', '.join(f'`{o}`' for o in others)}: {reason}",
+            written[0], on_key=True,
+            help=f"set `{'.'.join(path)}` at the top level, or the same under every environment"))
+
+
+def _effective(data: dict, environment: str, path: tuple, default):
+    """The value at `path` in `environment` after its overrides (as `apply_overlay` merges them)."""
+    value = _get(data, path)
+    value = default if value is _MISSING else value
+    env = (data.get("environments") or {}).get(environment)
+    overrides = env.get("overrides") if isinstance(env, dict) else None
+    if isinstance(overrides, dict):
+        for target, _, override in _override_entries(overrides, ()):
+            if path[:len(target)] == target:
+                found = _get(override, path[len(target):])
+                if found is not _MISSING:
+                    value = found
+    return value
+
+
+def _get(data, path: tuple):
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return _MISSING
+        data = data[part]
+    return data
 
 
 def _override_entries(overrides: dict, key_path: tuple, prefix: tuple = ()):

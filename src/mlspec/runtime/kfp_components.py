@@ -325,7 +325,7 @@ def register_model(
                                                 signature=signature, input_example=sample,
                                                 skops_trusted_types=trusted)
             version = str(info.registered_model_version)
-        # The held-out rows travel with the run, for the What-If notebook and later audits.
+        # The held-out rows travel with the run, for the fairness notebook and later audits.
         with tempfile.TemporaryDirectory() as folder:
             copy = os.path.join(folder, "test.parquet")
             shutil.copyfile(test_data.path, copy)
@@ -343,6 +343,7 @@ def register_model(
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
 def write_model_card(
     card: dict,
+    hf_card: dict,
     metrics_json: str,
     fairness_json: str,
     version: str,
@@ -351,10 +352,13 @@ def write_model_card(
     model_card: Output[Artifact],
 ):
     """Fill the model card with the measured metrics (overall and per sensitive slice) and
-    the registered version, and log it (JSON and Markdown) as an artifact of the run."""
+    the registered version, and log it as artifacts of the run: Model Card Toolkit JSON and
+    Markdown, and the Hugging Face model card (`model_card/README.md`: YAML metadata whose
+    `model-index` holds the results, huggingface.co/docs/hub/model-cards#evaluation-results)."""
     import datetime
     import json
 
+    import yaml
     from mlflow.tracking import MlflowClient
 
     measured = json.loads(metrics_json)
@@ -377,6 +381,36 @@ def write_model_card(
     client = MlflowClient(tracking_uri=tracking_uri or None)
     client.log_text(run_id, text, "model_card/model-card.json")
     client.log_text(run_id, markdown, "model_card/model-card.md")
+
+    # The Hugging Face card: one evaluation result for the whole held-out split, one per slice.
+    evaluation = hf_card["evaluation"]
+    task = {"type": evaluation["task"]}
+    dataset = {"name": evaluation["dataset"], "type": evaluation["dataset"], "split": "test"}
+    overall = [{"type": name, "value": float(value), "name": name} for name, value in sorted(measured.items())]
+    overall += [{"type": f"{fairness['metric']}_disparity", "value": float(value),
+                 "name": f"{fairness['metric']} disparity across {column}"}
+                for column, value in sorted(fairness.get("disparity", {}).items())]
+    results = [{"task": task, "dataset": dataset, "metrics": overall}]
+    table = [("overall", m["name"], m["value"]) for m in overall]
+    for column, groups in sorted(fairness.get("by_group", {}).items()):
+        for group, value in sorted(groups.items()):
+            where = f"{column}={group}"
+            results.append({"task": task, "dataset": dict(dataset, config=where), "metrics": [
+                {"type": fairness["metric"], "value": float(value), "name": f"{fairness['metric']} ({where})"}]})
+            table.append((where, fairness["metric"], float(value)))
+    metadata = dict(hf_card["metadata"])
+    metadata["model-index"] = [{"name": metadata.get("model_name") or card["model_details"]["name"],
+                                "results": results}]
+
+    def cell(value) -> str:
+        return " ".join(str(value).split()).replace("|", "\\|")
+
+    rows = "\n".join(f"| {cell(where)} | {cell(name)} | {value:.4f} |" for where, name, value in table)
+    measured_text = (f"Version {cell(version)} (MLflow run `{run_id}`), on the held-out split:\n\n"
+                     f"| Slice | Metric | Value |\n|---|---|---|\n{rows}")
+    body = hf_card["body"].replace(evaluation["placeholder"], measured_text)
+    front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, default_flow_style=False)
+    client.log_text(run_id, f"---\n{front}---\n\n{body}", "model_card/README.md")
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)

@@ -622,7 +622,8 @@ class StableVersion(SpecModel):
 class Rollout(SpecModel):
     backend: Literal["kserve-analysis", "iter8"] = F(
         "Canary backend: `kserve-analysis` (KServe canary plus Argo Rollouts analysis, maintained) or `iter8`"
-        " (Iter8 v2alpha2 experiment, legacy).", default="kserve-analysis")
+        " (Iter8 v2alpha2 Experiment and Metrics, the last Experiment API Iter8 released: no released Iter8 acts on"
+        " it, so every compile warns, W411).", default="kserve-analysis")
     canaryTrafficPercent: int = F("Share of traffic the new version receives during the canary.",
                                   ge=0, le=100, examples=[10])
     slo: str = F("SLO (by name, under `slos`) the canary must meet.", examples=["churn-api"])
@@ -799,6 +800,14 @@ class Operator(SpecModel):
 
 class Deploy(SpecModel):
     argocd: ArgoCd | None = F("Argo CD Applications, one per environment.", default=None)
+    promotion: Literal["direct", "kargo"] = F(
+        "How a published version reaches each environment. `direct`: each environment's Argo CD Application"
+        " watches its folder on the deployments repository's branch, so `mlspec publish` deploys everywhere at"
+        " once. `kargo`: a Kargo (v1.11) Project, Warehouse and one Stage per environment, in the order"
+        " `environments` lists them; a commit of the deployments repository (the Freight) goes live in an"
+        " environment only after it passed the previous environment's SLO analysis (manifests under `kargo/`)."
+        " Needs `deploy.argocd`, at least one environment and every served model's rollout on `kserve-analysis`;"
+        " set it here or the same under every environment.", default="direct", examples=["kargo"])
     operator: Operator | None = F("Run mlspec in the cluster, in each environment: the MLflow webhook and a decision"
                                   " job per canary (manifests under `k8s/<env>/`).", default=None)
 

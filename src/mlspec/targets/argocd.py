@@ -13,7 +13,8 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import deployment_path
+from mlspec.targets.naming import (KARGO_AUTHORIZED_STAGE, deployment_path, kargo_authorized_stage,
+                                   kargo_stage_branch, uses_kargo)
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 # Fields of a live InferenceService that KServe's controller and webhooks fill in and that
@@ -60,18 +61,25 @@ def application(project: IRProject, env: IREnvironment) -> dict:
     # Argo CD shows `info` on the Application's page: what the system is and who owns it.
     info = [{"name": name, "value": value} for name, value in (
         ("Description", system.metadata.description), ("Owner", system.metadata.owner)) if value]
+    metadata = {
+        "name": f"{system.name}-{env.name}",
+        "namespace": argocd.namespace,
+        "labels": k8s.labels(system, env),
+        "finalizers": [FINALIZER],
+    }
+    revision = deployments.revision
+    if uses_kargo(project):
+        # The environment's Kargo Stage puts what it promoted on a branch of its own and syncs this
+        # Application (argocd-update), which it may do only with this annotation.
+        metadata["annotations"] = {KARGO_AUTHORIZED_STAGE: kargo_authorized_stage(project, env)}
+        revision = kargo_stage_branch(project, env)
     application = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {
-            "name": f"{system.name}-{env.name}",
-            "namespace": argocd.namespace,
-            "labels": k8s.labels(system, env),
-            "finalizers": [FINALIZER],
-        },
+        "metadata": metadata,
         "spec": {
             "project": argocd.project,
-            "source": {"repoURL": deployments.repo_url, "targetRevision": deployments.revision,
+            "source": {"repoURL": deployments.repo_url, "targetRevision": revision,
                        "path": deployment_path(project, env)},
             "destination": env.destination,
             "syncPolicy": sync_policy,

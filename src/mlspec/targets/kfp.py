@@ -30,7 +30,7 @@ from mlspec.runtime import ALWAYS, emitted_source
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.feast_store import registry_is_remote
-from mlspec.targets.model_card_document import card_document
+from mlspec.targets.model_card_document import card_document, hf_card_parts
 from mlspec.targets.naming import (feature_service_name, model_flavor, pipeline_function_name, pipeline_ir_path,
                                    pipeline_source_path, training_arguments)
 from mlspec.targets.templating import pyliteral, render_template
@@ -219,6 +219,7 @@ class KfpTarget(Target):
             components=pipeline_components(bool(fairness)),
             params_json=json.dumps(training.params, sort_keys=True),
             card_literal=pyliteral(card_document(system, model, for_pipeline=True), sort_dicts=True),
+            hf_card_literal=pyliteral(hf_card_parts(system, model)),
             env_plain=env_plain,
             env_secrets=_secret_env_calls(secret_env),
             retries=training.retries, resources=_resource_calls(training.resources),

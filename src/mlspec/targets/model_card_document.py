@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 
 from mlspec.ir.model import IRModel, IRSystem
-from mlspec.targets.base import header_note
+from mlspec.targets.base import header_lines, header_note
+from mlspec.targets.emit import dump_yaml
+from mlspec.targets.templating import render_template
 
 SCHEMA_VERSION = "0.0.2"
 OUTPUT_FORMAT = {
@@ -88,3 +90,93 @@ def card_document(system: IRSystem, model: IRModel, for_pipeline: bool = False) 
         "quantitative_analysis": {"performance_metrics": []},
     }
     return document
+
+
+# --- the Hugging Face model card (README.md with YAML metadata) ---------------------------------
+
+# huggingface.co/docs/hub/model-cards: `pipeline_tag` names the task; tabular models have these two.
+HF_PIPELINE_TAGS = {
+    "binary_classification": "tabular-classification",
+    "multiclass_classification": "tabular-classification",
+    "regression": "tabular-regression",
+}
+# License identifiers the Hub knows (huggingface.co/docs/hub/repositories-licenses), lower case;
+# any other license is `other` with its name in `license_name`.
+HF_LICENSES = frozenset((
+    "apache-2.0", "mit", "bsd", "bsd-2-clause", "bsd-3-clause", "bsd-3-clause-clear", "bsl-1.0", "cc", "cc0-1.0",
+    "cc-by-2.0", "cc-by-2.5", "cc-by-3.0", "cc-by-4.0", "cc-by-sa-3.0", "cc-by-sa-4.0", "cc-by-nc-2.0",
+    "cc-by-nc-3.0", "cc-by-nc-4.0", "cc-by-nd-4.0", "cc-by-nc-nd-3.0", "cc-by-nc-nd-4.0", "cc-by-nc-sa-2.0",
+    "cc-by-nc-sa-3.0", "cc-by-nc-sa-4.0", "agpl-3.0", "gpl", "gpl-2.0", "gpl-3.0", "lgpl", "lgpl-2.1", "lgpl-3.0",
+    "mpl-2.0", "epl-1.0", "epl-2.0", "eupl-1.1", "eupl-1.2", "isc", "unlicense", "zlib", "odbl", "odc-by",
+    "openrail", "postgresql", "wtfpl", "artistic-2.0", "afl-3.0", "osl-3.0", "unknown",
+))
+# Libraries the Hub names (`library_name`), by the estimator's top-level package.
+HF_LIBRARIES = {"sklearn": "sklearn", "xgboost": "xgboost", "lightgbm": "lightgbm"}
+# Where the measured results go: the compiled card says so; the training pipeline's
+# `write_model_card` replaces this paragraph with them in the card it logs to the run.
+HF_RESULTS_PLACEHOLDER = ("The training pipeline measures these on the held-out split and writes them, overall and"
+                          " per slice, into the card it logs to each MLflow run as `model_card/README.md`"
+                          " (its `model-index` holds them as evaluation results).")
+
+
+def hf_card_metadata(system: IRSystem, model: IRModel) -> dict:
+    """The card's YAML metadata as the spec describes it. The measured results (`model-index`)
+    are added by the training pipeline, which knows them."""
+    metadata: dict = {}
+    card = model.card
+    if card and card.license:
+        identifier = card.license.strip().lower()
+        if identifier in HF_LICENSES:
+            metadata["license"] = identifier
+        else:
+            metadata["license"] = "other"
+            metadata["license_name"] = re.sub(r"[^a-z0-9.]+", "-", identifier).strip("-.") or "other"
+    library = HF_LIBRARIES.get(model.training.estimator.split(".")[0])
+    if library:
+        metadata["library_name"] = library
+    metadata["pipeline_tag"] = HF_PIPELINE_TAGS[model.task]
+    metadata["tags"] = ["mlspec", HF_PIPELINE_TAGS[model.task], system.name]
+    datasets = [model.label_dataset.name] + [d.name for d in model.feature_sources
+                                             if d.name != model.label_dataset.name]
+    metadata["datasets"] = datasets
+    metrics = [g.metric for g in model.gates]
+    if model.fairness and model.fairness.metric not in metrics:
+        metrics.append(model.fairness.metric)
+    if metrics:
+        metadata["metrics"] = metrics
+    metadata["model_name"] = model.registry_name
+    return metadata
+
+
+def hf_card_evaluation(model: IRModel) -> dict:
+    """What the pipeline needs to write `model-index`: the task and the dataset evaluated on."""
+    return {"task": HF_PIPELINE_TAGS[model.task], "dataset": model.label_dataset.name,
+            "placeholder": HF_RESULTS_PLACEHOLDER}
+
+
+def gate_rows(model: IRModel) -> list[dict]:
+    rows = [{"metric": g.metric, "requirement": f"{g.operator} {g.threshold:g}"} for g in model.gates]
+    if model.fairness:
+        rows.append({"metric": f"{model.fairness.metric} difference between groups of "
+                               + ", ".join(model.fairness.sensitive),
+                     "requirement": f"<= {model.fairness.max_disparity:g}"})
+    return rows
+
+
+def hf_card_parts(system: IRSystem, model: IRModel) -> dict:
+    """The Hugging Face card as the spec describes it: its metadata, its Markdown body and what
+    the pipeline needs to add the measured results (the kfp target embeds these)."""
+    evaluation = hf_card_evaluation(model)
+    datasets = [model.label_dataset, *[d for d in model.feature_sources if d.name != model.label_dataset.name]]
+    body = render_template("model_card/hf_card.md.j2", system=system, model=model, gates=gate_rows(model),
+                           params=sorted(model.training.params.items()), datasets=datasets,
+                           overview=(model.card.overview if model.card and model.card.overview else None)
+                           or model.description or f"Model {model.name} of the {system.name} system.",
+                           placeholder=evaluation["placeholder"])
+    return {"metadata": hf_card_metadata(system, model), "body": body, "evaluation": evaluation}
+
+
+def hf_card_text(system: IRSystem, model: IRModel) -> str:
+    parts = hf_card_parts(system, model)
+    note = "".join(f"# {line}\n" for line in header_lines(system.spec_path))
+    return f"---\n{note}{dump_yaml(parts['metadata'])}---\n\n{parts['body']}"

@@ -192,6 +192,11 @@ def card_path(model: IRModel, extension: str) -> str:
     return f"docs/{model.name}.model-card.{extension}"
 
 
+def hf_card_path(model: IRModel) -> str:
+    """The model's Hugging Face model card (README.md format, YAML metadata first)."""
+    return f"docs/{model.name}.hf-card.md"
+
+
 # --- Kubernetes and GitOps ------------------------------------------------------------------
 
 KUSTOMIZATION_FILE = "kustomization.yaml"
@@ -227,3 +232,38 @@ def analysis_run_name(model: IRModel) -> str:
 def iter8_experiment_name(model: IRModel) -> str:
     """The Iter8 Experiment of the canary (written by the rollout target, read by `rollout decide`)."""
     return f"{model.inference_service}-canary"
+
+
+KARGO_AUTHORIZED_STAGE = "kargo.akuity.io/authorized-stage"
+
+
+def uses_kargo(project: IRProject) -> bool:
+    """Whether the system is promoted with Kargo (`deploy.promotion: kargo`, the same in every
+    environment: E605); never for the environment made up when the spec has none (E503)."""
+    return bool(project.environments) and not project.environments[0].implicit and all(
+        env.system.deploy is not None and env.system.deploy.promotion == "kargo" for env in project.environments)
+
+
+def kargo_authorized_stage(project: IRProject, env: IREnvironment) -> str:
+    """The `kargo.akuity.io/authorized-stage` value that lets the environment's Stage sync its
+    Argo CD Application (`<project>:<stage>`)."""
+    return f"{kargo_project(project)}:{env.name}"
+
+
+def kargo_verification_template(env: IREnvironment, model: IRModel) -> str:
+    """The model's SLO AnalysisTemplate of an environment, in the Kargo Project's namespace (the
+    rollout target writes it, the environment's Stage names it); a DNS label, like every name
+    mlspec writes (the InferenceService's name leaves room: E209)."""
+    return f"{model.inference_service}-slo-{env.name}"[:63].rstrip("-")
+
+
+def kargo_project(project: IRProject) -> str:
+    """The Kargo Project (and its namespace, and its Warehouse) of a system promoted with Kargo."""
+    return project.base.name
+
+
+def kargo_stage_branch(project: IRProject, env: IREnvironment) -> str:
+    """The branch of the deployments repository where the environment's Kargo Stage puts the
+    folder it promoted, and which the environment's Argo CD Application watches (Kargo's
+    `stage/<stage>` convention, with the system's name since systems share the repository)."""
+    return f"stage/{project.base.name}/{env.name}"

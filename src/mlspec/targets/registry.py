@@ -20,6 +20,7 @@ BUILTIN_TARGETS: dict[str, str] = {
     "kserve": "mlspec.targets.kserve:KServeTarget",
     "rollout": "mlspec.targets.rollout:RolloutTarget",
     "argocd": "mlspec.targets.argocd:ArgoCdTarget",
+    "kargo": "mlspec.targets.kargo:KargoTarget",
     "mlspec_operator": "mlspec.targets.operator:OperatorTarget",
     "airflow": "mlspec.targets.airflow:AirflowTarget",
     "great_expectations": "mlspec.targets.great_expectations:GreatExpectationsTarget",

@@ -4,7 +4,13 @@
   `AnalysisTemplate` (Prometheus queries for error rate and p95 latency against the SLO,
   and the minimum request count) and an `AnalysisRun` for the version being rolled out.
 - `iter8` (legacy): the last released Iter8 API, `iter8.tools/v2alpha2` `Experiment` and
-  `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024.
+  `Metric` objects. Iter8 has shipped no CRD since v0.8 and no release since 2024, so nothing
+  acts on them; every compile says so (W411). Iter8's last release, v1.1.2, is no substitute:
+  its `release` chart splits KServe traffic between one InferenceService per version through
+  an Istio VirtualService (charts/release/templates/_kserve.canary.routemap.tpl) with weights
+  set by hand, and its HTTP/gRPC experiments only measure (charts/iter8/templates/_task-*.tpl;
+  the `assess` task that judged them went in iter8-tools/iter8#1565, base/assess.go), so no
+  v1.1 result says whether a version passed.
 
 Every query is per revision: it keeps `revision_name` in its result (one sample per Knative
 revision of the predictor; in Standard mode `destination_workload`, one sample per Deployment,
@@ -27,7 +33,8 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml, dump_yaml_all
-from mlspec.targets.naming import analysis_run_name, iter8_experiment_name, k8s_dir
+from mlspec.targets.naming import (analysis_run_name, iter8_experiment_name, k8s_dir, kargo_project,
+                                   kargo_verification_template, uses_kargo)
 
 ALL_REVISIONS = ".+"
 
@@ -39,6 +46,7 @@ class RolloutTarget(Target):
 
     def generate(self, project: IRProject) -> list[Artifact]:
         artifacts = []
+        kargo = uses_kargo(project)
         for env in project.environments:
             for model in k8s.deployed_models(env.system):
                 files = rollout_files(model)
@@ -48,6 +56,13 @@ class RolloutTarget(Target):
                 for file, content in zip(files, documents):
                     artifacts.append(self.artifact(f"{k8s_dir(env)}/{file}", content, deployable=True,
                                                    environment=env.name))
+                if kargo and model.rollout.backend == "kserve-analysis":
+                    # Kargo verifies the environment's Stage with it, from the Project's namespace.
+                    template = analysis_template(env, model)
+                    template["metadata"] = {**template["metadata"], "name": kargo_verification_template(env, model),
+                                            "namespace": kargo_project(project)}
+                    artifacts.append(self.artifact(f"kargo/analysistemplate-{env.name}-{model.k8s_name}.yaml",
+                                                   dump_yaml(template)))
         return artifacts
 
 

@@ -109,6 +109,18 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
     assert slices == ["age_group=18-29", "age_group=30-44", "age_group=45-64", "age_group=65+"]
     assert card["model_details"]["version"]["name"] == "1"
 
+    # The Hugging Face card logged with the run: huggingface_hub reads the run's real metrics back.
+    from huggingface_hub import ModelCard
+
+    hf_path = client.download_artifacts(version.run_id, "model_card/README.md", str(tmp_path))
+    hf = ModelCard.load(hf_path)
+    results = {(r.dataset_config, r.metric_type): r.metric_value for r in hf.data.eval_results}
+    assert results[(None, "accuracy")] == pytest.approx(metrics["accuracy"])
+    assert results[(None, "roc_auc")] == pytest.approx(metrics["roc_auc"])
+    assert results[(None, "selection_rate_disparity")] == pytest.approx(metrics["selection_rate_disparity_age_group"])
+    assert sorted(c for c, m in results if c) == slices
+    assert hf.data.license == "other" and hf.data.model_name == "ChurnModel"
+
     # The drift check's reference: the features this version was trained on.
     import pandas as pd
 
@@ -132,22 +144,22 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
          "support_tickets_count": "int32"})
     assert list(model.predict(sample)) == [1]  # many tickets, long inactive: churns
 
-    # The What-If notebook finds the model by alias and the held-out rows its run logged
-    # (every cell but the last, which opens the widget).
+    # The fairness notebook finds the model by alias and the held-out rows its run logged, and
+    # shows the gate's metric per slice as the run measured it (every cell, in order).
     import nbformat
 
     result = compile_spec(SPECS / "customer-churn.yaml", REPO / "generated", targets=["what_if"])
-    notebook = nbformat.reads(result.files["analysis/churn_what_if.ipynb"], as_version=4)
+    notebook = nbformat.reads(result.files["analysis/churn_fairness.ipynb"], as_version=4)
     code = [c.source for c in notebook.cells if c.cell_type == "code"]
-    assert "WitWidget" in code[-1]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri)
     namespace: dict = {}
-    for source in code[:-1]:
-        exec(compile(source, "churn_what_if.ipynb", "exec"), namespace)
+    for source in code:
+        exec(compile(source, "churn_fairness.ipynb", "exec"), namespace)
     assert str(namespace["version"].version) == "1"
     assert len(namespace["test"]) == 400  # the 20% test split of 2000 rows
-    assert set(namespace["columns"]) <= set(namespace["test"].columns)
-    assert list(namespace["model"].predict_proba(namespace["test"][namespace["FEATURES"]].head(2)).shape) == [2, 2]
+    frame = namespace["frames"]["age_group"]
+    assert frame.difference(method="between_groups")["selection_rate"] == pytest.approx(
+        metrics["selection_rate_disparity_age_group"])
 
 
 def test_failed_gate_stops_at_evaluation_and_registers_nothing(churn_setup, tmp_path, monkeypatch, capsys):

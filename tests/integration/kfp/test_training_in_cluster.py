@@ -416,16 +416,16 @@ def test_format_lightgbm_puts_the_booster_kserve_loads_beside_the_flavor(tmp_pat
 # --- the fairness gate's metric, everywhere it is reported -----------------------------------------
 
 
-def test_the_what_if_notebook_slices_by_the_fairness_gates_metric():
+def test_the_fairness_notebook_slices_by_the_fairness_gates_metric():
     import nbformat
 
-    notebook = nbformat.read(GENERATED / "payments-risk/analysis/fraud_score_what_if.ipynb", as_version=4)
+    notebook = nbformat.read(GENERATED / "payments-risk/analysis/fraud_score_fairness.ipynb", as_version=4)
     code = "".join(c.source for c in notebook.cells if c.cell_type == "code")
     assert "FAIRNESS_METRIC = 'false_positive_rate'" in code
-    assert "MetricFrame(metrics={FAIRNESS_METRIC: functions[FAIRNESS_METRIC]}" in code
+    assert 'frame.difference(method="between_groups")[FAIRNESS_METRIC]' in code
     assert "pos_label=positive" in code and "selection_rate" in code  # counted as the gate counts it
     text = "".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    assert "measures `false_positive_rate` per group" in text
+    assert "`false_positive_rate` is the metric the\ntraining pipeline's fairness gate compares" in text
     card = (GENERATED / "payments-risk/docs/fraud-score.model-card.md").read_text()
     assert "`false_positive_rate` (the metric the fairness gate compares) per group of\n`country`" in card
 
@@ -442,7 +442,7 @@ def test_the_notebook_loads_the_model_with_its_flavor(tmp_path):
                  "      format: xgboost\n      storageUri: s3://mlflow-artifacts/3/f00d"))
     result = compile_spec(spec, tmp_path / "generated", targets=["what_if", "kfp"])
     assert result.ok, [d.message for d in result.diagnostics]
-    notebook = nbformat.reads(result.files["analysis/fraud_score_what_if.ipynb"], as_version=4)
+    notebook = nbformat.reads(result.files["analysis/fraud_score_fairness.ipynb"], as_version=4)
     assert 'mlflow.xgboost.load_model(f"models:/{MODEL_NAME}@{MODEL_ALIAS}")' in "".join(
         c.source for c in notebook.cells)
     assert "        flavor='xgboost',\n" in result.files["kfp/fraud_score_training.py"]

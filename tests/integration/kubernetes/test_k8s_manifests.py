@@ -25,7 +25,8 @@ LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 def _k8s_documents() -> list[tuple[str, dict]]:
     found = []
     # The example specs' output, and the serving goldens (promoted, rolled back, no environments...).
-    paths = [p for pattern in ("*/k8s/*/*.yaml", "*/argocd/*/*.yaml") for p in sorted(GENERATED.glob(pattern))]
+    paths = [p for pattern in ("*/k8s/*/*.yaml", "*/argocd/*/*.yaml", "*/kargo/*.yaml")
+             for p in sorted(GENERATED.glob(pattern))]
     paths += [p for pattern in ("*/expected/k8s/*/*.yaml", "*/expected/argocd/*/*.yaml")
               for p in sorted(GOLDEN.glob(pattern))]
     for path in paths:
@@ -46,7 +47,9 @@ def test_the_example_specs_produce_every_kind_of_object():
     kinds = {(d["apiVersion"], d["kind"]) for _, d in DOCUMENTS}
     assert {("serving.kserve.io/v1beta1", "InferenceService"), ("argoproj.io/v1alpha1", "Application"),
             ("argoproj.io/v1alpha1", "AnalysisTemplate"), ("argoproj.io/v1alpha1", "AnalysisRun"),
-            ("iter8.tools/v2alpha2", "Experiment"), ("iter8.tools/v2alpha2", "Metric")} <= kinds
+            ("iter8.tools/v2alpha2", "Experiment"), ("iter8.tools/v2alpha2", "Metric"),
+            ("kargo.akuity.io/v1alpha1", "Project"), ("kargo.akuity.io/v1alpha1", "Warehouse"),
+            ("kargo.akuity.io/v1alpha1", "Stage")} <= kinds
 
 
 @pytest.mark.parametrize("path,document", DOCUMENTS, ids=[f"{p}:{d['kind']}:{d['metadata']['name']}"

@@ -197,7 +197,7 @@ def test_ingest_train_register_drift_retrain(tmp_path):
         assert run.data.metrics["accuracy"] >= 0.85 and run.data.metrics["roc_auc"] >= 0.80
         assert run.data.metrics["selection_rate_disparity_age_group"] <= 0.1
         assert {a.path for a in client.list_artifacts(version.run_id, "model_card")} == {
-            "model_card/model-card.json", "model_card/model-card.md"}
+            "model_card/model-card.json", "model_card/model-card.md", "model_card/README.md"}
 
         # 4. Drift: predictions logged in the window, far from the training data, in the folder and
         # the form KServe's logger writes them.

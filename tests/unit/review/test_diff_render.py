@@ -24,6 +24,7 @@ def test_an_object_without_a_manifest_entry_goes_to_the_target_that_declares_its
     assert targets_by_kind() == {
         "InferenceService": "kserve", "AnalysisTemplate": "rollout", "AnalysisRun": "rollout",
         "Experiment": "rollout", "Metric": "rollout", "Application": "argocd", "Kustomization": "argocd",
+        "Project": "kargo", "Warehouse": "kargo", "Stage": "kargo",
         **dict.fromkeys(("Deployment", "Service", "NetworkPolicy", "CronJob", "ServiceAccount", "Role",
                          "RoleBinding"), "mlspec_operator")}
     run = "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisRun\nmetadata: {name: a, namespace: models}\n"

@@ -218,8 +218,12 @@ def test_model_card_gets_the_measured_metrics_per_slice_and_the_version(mlflow_c
     card = {"model_details": {"name": "churn", "overview": "Who leaves next month."}, "schema_version": "0.0.2"}
     fairness = {"metric": "selection_rate", "disparity": {"age_group": 0.1},
                 "by_group": {"age_group": {"40+": 0.3, "18-39": 0.4}}}
+    hf_card = {"metadata": {"license": "mit", "pipeline_tag": "tabular-classification", "model_name": "churn"},
+               "body": "# Model card for churn\n\n### Results\n\nMEASURED LATER\n",
+               "evaluation": {"task": "tabular-classification", "dataset": "customers",
+                              "placeholder": "MEASURED LATER"}}
     components.write_model_card.python_func(
-        card=card, metrics_json=json.dumps({"roc_auc": 0.91, "accuracy": 0.875}),
+        card=card, hf_card=hf_card, metrics_json=json.dumps({"roc_auc": 0.91, "accuracy": 0.875}),
         fairness_json=json.dumps(fairness), version="3", run_id=run.info.run_id, tracking_uri=uri,
         model_card=artifact(dsl.Artifact, tmp_path, "model-card.json"))
     logged = json.loads((tmp_path / "model-card.json").read_text(encoding="utf-8"))
@@ -235,6 +239,20 @@ def test_model_card_gets_the_measured_metrics_per_slice_and_the_version(mlflow_c
     text = read_artifact(client, run, "model_card/model-card.md", tmp_path)
     assert text.startswith("# Model card: churn version 3\n\nWho leaves next month.\n")
     assert "| selection_rate | age_group=18-39 | 0.4000 |" in text and "| accuracy | overall | 0.8750 |" in text
+
+    # The Hugging Face card: huggingface_hub reads the results back from its model-index.
+    from huggingface_hub import ModelCard
+
+    hf = ModelCard(read_artifact(client, run, "model_card/README.md", tmp_path))
+    assert hf.data.license == "mit" and hf.data.model_name == "churn"
+    results = {(r.dataset_config, r.metric_type): r.metric_value for r in hf.data.eval_results}
+    assert results == {(None, "accuracy"): 0.875, (None, "roc_auc"): 0.91,
+                       (None, "selection_rate_disparity"): 0.1,
+                       ("age_group=18-39", "selection_rate"): 0.4, ("age_group=40+", "selection_rate"): 0.3}
+    assert {(r.task_type, r.dataset_name, r.dataset_split) for r in hf.data.eval_results} == {
+        ("tabular-classification", "customers", "test")}
+    assert "MEASURED LATER" not in hf.text and "| age_group=40+ | selection_rate | 0.3000 |" in hf.text
+    assert f"Version 3 (MLflow run `{run.info.run_id}`)" in hf.text
 
 
 def test_set_alias_points_the_alias_at_the_version(mlflow_client, tmp_path, capsys):

@@ -1,5 +1,6 @@
-"""What-If notebooks are valid nbformat, every code cell parses, and they load the model by
-its alias with the label vocabulary and sensitive slices of the spec."""
+"""Fairness notebooks (they replaced the What-If Tool notebooks) are valid nbformat, every code
+cell parses, they load the model by its alias and slice by the spec's sensitive features; and
+they run, cell by cell, against a real MLflow store with the pinned libraries."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import pytest
 from conftest import REPO
 
 GENERATED = REPO / "generated"
-NOTEBOOKS = sorted(GENERATED.glob("*/analysis/*_what_if.ipynb"))
+NOTEBOOKS = sorted(GENERATED.glob("*/analysis/*_fairness.ipynb"))
 
 
 def test_one_notebook_per_model():
     assert [p.relative_to(GENERATED).as_posix() for p in NOTEBOOKS] == [
-        "customer-churn/analysis/churn_what_if.ipynb",
-        "payments-risk/analysis/chargeback_loss_what_if.ipynb",
-        "payments-risk/analysis/fraud_score_what_if.ipynb",
+        "customer-churn/analysis/churn_fairness.ipynb",
+        "payments-risk/analysis/chargeback_loss_fairness.ipynb",
+        "payments-risk/analysis/fraud_score_fairness.ipynb",
     ]
 
 
@@ -43,22 +44,70 @@ def _namespace(path) -> dict:
     return namespace
 
 
-def test_churn_notebook_targets_the_alias_with_vocab_and_slices(monkeypatch):
+def test_churn_notebook_targets_the_alias_and_the_gates_slices(monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    path = GENERATED / "customer-churn/analysis/churn_what_if.ipynb"
+    path = GENERATED / "customer-churn/analysis/churn_fairness.ipynb"
     ns = _namespace(path)
     assert (ns["MODEL_NAME"], ns["MODEL_ALIAS"]) == ("ChurnModel", "champion")
     assert ns["TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
-    assert ns["LABEL"] == "churn" and ns["LABEL_VOCAB"] == ["0", "1"]
-    assert ns["SENSITIVE"] == ["age_group"]
+    assert ns["LABEL"] == "churn" and ns["SENSITIVE"] == ["age_group"]
+    assert (ns["FAIRNESS_METRIC"], ns["MAX_DISPARITY"]) == ("selection_rate", 0.1)
     source = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
     assert 'mlflow.sklearn.load_model(f"models:/{MODEL_NAME}@{MODEL_ALIAS}")' in source
-    assert ".set_label_vocab(LABEL_VOCAB)" in source and "WitWidget(config" in source
+    assert "witwidget" not in source.lower().replace("witwidget (last release 2021)", "")
 
 
-def test_regression_notebook_uses_regression_mode():
-    path = GENERATED / "payments-risk/analysis/chargeback_loss_what_if.ipynb"
+def test_regression_notebook_measures_errors_not_rates():
+    path = GENERATED / "payments-risk/analysis/chargeback_loss_fairness.ipynb"
     ns = _namespace(path)
-    assert ns["LABEL_VOCAB"] == [] and ns["SENSITIVE"] == []
+    assert ns["SENSITIVE"] == [] and ns["FAIRNESS_METRIC"] is None
     source = "".join(c.source for c in nbformat.read(path, as_version=4).cells)
-    assert '.set_model_type("regression")' in source and "predict_proba" not in source
+    assert '"mae": mean_absolute_error' in source and "selection_rate" not in source
+
+
+def test_the_notebook_runs_against_a_registered_model_and_shows_every_slice(tmp_path, monkeypatch, capsys):
+    """Every code cell, in order, as a kernel would run them: a model registered under the alias
+    in a real MLflow store, with its held-out rows logged as the training pipeline logs them."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from fairlearn.metrics import MetricFrame, selection_rate
+    from sklearn.linear_model import LogisticRegression
+
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.chdir(tmp_path)
+    uri = (tmp_path / "mlruns").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    path = GENERATED / "customer-churn/analysis/churn_fairness.ipynb"
+    ns = _namespace(path)
+    rng = np.random.default_rng(7)
+    rows = 240
+    frame = pd.DataFrame({feature: rng.normal(size=rows) for feature in ns["FEATURES"]})
+    frame["age_group"] = rng.choice(["18-29", "30-44", "45-64", "65+"], size=rows)
+    frame["churn"] = (frame[ns["FEATURES"][0]] + rng.normal(scale=0.5, size=rows) > 0).astype("int8")
+    fitted = LogisticRegression().fit(frame[ns["FEATURES"]], frame["churn"])
+    mlflow.set_tracking_uri(uri)
+    with mlflow.start_run() as run:
+        mlflow.sklearn.log_model(fitted, name="model", registered_model_name="ChurnModel")
+        frame.to_parquet(tmp_path / "test.parquet")
+        mlflow.log_artifact(str(tmp_path / "test.parquet"), artifact_path="test_data")
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("ChurnModel", "champion", "1")
+    assert run.info.run_id
+
+    notebook = nbformat.read(path, as_version=4)
+    namespace: dict = {}
+    capsys.readouterr()
+    for source in [c.source for c in notebook.cells if c.cell_type == "code"]:
+        exec(compile(source, path.name, "exec"), namespace)
+    out = capsys.readouterr().out
+    assert f"ChurnModel version 1: {rows} held-out rows" in out
+    by_group = namespace["frames"]["age_group"].by_group
+    assert sorted(by_group.index) == ["18-29", "30-44", "45-64", "65+"]
+    assert {"count", "accuracy", "selection_rate", "true_positive_rate", "false_positive_rate"} <= set(by_group)
+    assert by_group["count"].sum() == rows
+    # The gate's metric per slice, as fairlearn counts it directly.
+    expected = MetricFrame(metrics=selection_rate, y_true=frame["churn"], y_pred=fitted.predict(frame[ns["FEATURES"]]),
+                           sensitive_features=frame["age_group"]).by_group
+    assert dict(by_group["selection_rate"]) == pytest.approx(dict(expected))
+    assert "selection_rate difference between groups of age_group:" in out

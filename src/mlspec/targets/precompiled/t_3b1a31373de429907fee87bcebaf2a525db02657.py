@@ -17,7 +17,6 @@ def root(context, missing=missing):
     l_0_note = resolve('note')
     l_0_tracking_uri = resolve('tracking_uri')
     l_0_features = resolve('features')
-    l_0_label_vocab = resolve('label_vocab')
     l_0_flavor_module = resolve('flavor_module')
     l_0_classification = resolve('classification')
     try:
@@ -33,27 +32,30 @@ def root(context, missing=missing):
         def t_2(*unused):
             raise TemplateRuntimeError("No filter named 'pyrepr' found.")
     pass
-    yield '# %% [markdown]\n# What-If analysis: '
+    yield '# %% [markdown]\n# Fairness analysis: '
     yield str(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'registry_name'))
     yield '@'
     yield str(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'registry_alias'))
-    yield '\n\nExplore model `'
+    yield '\n\nHow model `'
     yield str(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'name'))
     yield '` of system `'
     yield str(environment.getattr((undefined(name='system') if l_0_system is missing else l_0_system), 'name'))
-    yield '` with the\n[What-If Tool](https://pair-code.github.io/what-if-tool/): the version registered in MLflow\nunder the alias `'
+    yield '` behaves per group: the version registered in MLflow\nunder the alias `'
     yield str(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'registry_alias'))
-    yield '`, on the held-out rows its training run logged.\n'
+    yield "`, on the held-out rows its training run logged, measured with\n[fairlearn](https://fairlearn.org)'s `MetricFrame`.\n"
     if (undefined(name='sensitive') if l_0_sensitive is missing else l_0_sensitive):
         pass
-        yield 'Slice by the sensitive attributes '
+        yield 'The slices are the sensitive features '
         yield str(t_1(context.eval_ctx, (undefined(name='sensitive') if l_0_sensitive is missing else l_0_sensitive), ', '))
-        yield ' in the "Performance & Fairness" tab; the cell\nbelow measures `'
+        yield '; `'
         yield str((undefined(name='fairness_metric') if l_0_fairness_metric is missing else l_0_fairness_metric))
-        yield "` per group, the metric the training pipeline's fairness gate compares\n(largest difference allowed: "
+        yield "` is the metric the\ntraining pipeline's fairness gate compares (largest difference allowed between groups: "
         yield str((undefined(name='max_disparity') if l_0_max_disparity is missing else l_0_max_disparity))
         yield ').\n'
-    yield '\nNeeds `witwidget`, `mlflow`, `pandas`, `scikit-learn` and `fairlearn` (`pip install witwidget ...`)\nand access to the MLflow tracking server (`MLFLOW_TRACKING_URI` overrides the default below).\n\n'
+    else:
+        pass
+        yield 'The spec names no sensitive features (`evaluation.fairness`), so the metrics are shown overall only.\n'
+    yield '\nThis notebook replaces the What-If Tool notebook: witwidget (last release 2021) ships only a classic-Notebook\nextension, which Notebook 7 and JupyterLab 4 do not load, and its vendored protocol buffers do not import\nwith a current protobuf. Needs `mlflow`, `pandas`, `scikit-learn` and `fairlearn`, and access to the MLflow\ntracking server (`MLFLOW_TRACKING_URI` overrides the default below).\n\n'
     yield str((undefined(name='note') if l_0_note is missing else l_0_note))
     yield '\n# %%\nimport os\n\nimport mlflow\nimport pandas as pd\n\nTRACKING_URI = os.environ.get("MLFLOW_TRACKING_URI", '
     yield str(t_2((undefined(name='tracking_uri') if l_0_tracking_uri is missing else l_0_tracking_uri)))
@@ -69,32 +71,18 @@ def root(context, missing=missing):
     yield str(t_2((undefined(name='sensitive') if l_0_sensitive is missing else l_0_sensitive)))
     yield '\nFAIRNESS_METRIC = '
     yield str(t_2((undefined(name='fairness_metric') if l_0_fairness_metric is missing else l_0_fairness_metric)))
-    yield '  # what the fairness gate compares across groups\nLABEL_VOCAB = '
-    yield str(t_2((undefined(name='label_vocab') if l_0_label_vocab is missing else l_0_label_vocab)))
+    yield '  # what the fairness gate compares across groups\nMAX_DISPARITY = '
+    yield str(t_2((undefined(name='max_disparity') if l_0_max_disparity is missing else l_0_max_disparity)))
     yield '\n# %%\nmlflow.set_tracking_uri(TRACKING_URI)\nclient = mlflow.MlflowClient()\nversion = client.get_model_version_by_alias(MODEL_NAME, MODEL_ALIAS)\nmodel = mlflow.'
     yield str((undefined(name='flavor_module') if l_0_flavor_module is missing else l_0_flavor_module))
-    yield '.load_model(f"models:/{MODEL_NAME}@{MODEL_ALIAS}")\ntest_file = client.download_artifacts(version.run_id, "test_data/test.parquet")\ntest = pd.read_parquet(test_file)\ncolumns = FEATURES + [LABEL] + SENSITIVE\nprint(f"{MODEL_NAME} version {version.version}: {len(test)} held-out rows")\n# %%\n'
+    yield '.load_model(f"models:/{MODEL_NAME}@{MODEL_ALIAS}")\ntest_file = client.download_artifacts(version.run_id, "test_data/test.parquet")\ntest = pd.read_parquet(test_file)\npredicted = model.predict(test[FEATURES])\nprint(f"{MODEL_NAME} version {version.version}: {len(test)} held-out rows")\n# %%\nfrom fairlearn.metrics import MetricFrame, count\n'
     if (undefined(name='classification') if l_0_classification is missing else l_0_classification):
         pass
-        yield 'from fairlearn.metrics import (MetricFrame, false_positive_rate, selection_rate,\n                               true_positive_rate)\nfrom sklearn.metrics import accuracy_score\n\npredicted = model.predict(test[FEATURES])\npositive = model.classes_[-1]  # as the gate counts it\nfunctions = {\n    "selection_rate": lambda t, p: selection_rate(t, p, pos_label=positive),\n    "true_positive_rate": lambda t, p: true_positive_rate(t, p, pos_label=positive),\n    "false_positive_rate": lambda t, p: false_positive_rate(t, p, pos_label=positive),\n    "accuracy": accuracy_score,\n}\nprint("accuracy", accuracy_score(test[LABEL], predicted))\nfor column in SENSITIVE:\n    frame = MetricFrame(metrics={FAIRNESS_METRIC: functions[FAIRNESS_METRIC]}, y_true=test[LABEL],\n                        y_pred=predicted, sensitive_features=test[column].astype(str))\n    print(f"{FAIRNESS_METRIC} by {column} (difference {frame.difference(method=\'between_groups\').iloc[0]:.4f})")\n    print(frame.by_group)\n'
+        yield 'from fairlearn.metrics import false_positive_rate, selection_rate, true_positive_rate\nfrom sklearn.metrics import accuracy_score\n\npositive = model.classes_[-1]  # as the gate counts it\nmetrics = {\n    "count": count,\n    "accuracy": accuracy_score,\n    "selection_rate": lambda t, p: selection_rate(t, p, pos_label=positive),\n    "true_positive_rate": lambda t, p: true_positive_rate(t, p, pos_label=positive),\n    "false_positive_rate": lambda t, p: false_positive_rate(t, p, pos_label=positive),\n}\n'
     else:
         pass
-        yield 'from sklearn.metrics import mean_absolute_error\n\npredicted = model.predict(test[FEATURES])\nprint("mae", mean_absolute_error(test[LABEL], predicted))\n'
-    yield '# %%\nfrom witwidget.notebook.visualization import WitConfigBuilder, WitWidget\n\nexamples = test[columns].values.tolist()\n\n\ndef predict(rows):\n    frame = pd.DataFrame(rows, columns=columns)[FEATURES]\n'
-    if (undefined(name='classification') if l_0_classification is missing else l_0_classification):
-        pass
-        yield '    return model.predict_proba(frame).tolist()\n'
-    else:
-        pass
-        yield '    return model.predict(frame).tolist()\n'
-    yield '\n\nconfig = (WitConfigBuilder(examples, feature_names=columns)\n          .set_custom_predict_fn(predict)\n          .set_target_feature(LABEL)\n'
-    if (undefined(name='classification') if l_0_classification is missing else l_0_classification):
-        pass
-        yield '          .set_label_vocab(LABEL_VOCAB))\n'
-    else:
-        pass
-        yield '          .set_model_type("regression"))\n'
-    yield 'WitWidget(config, height=800)\n'
+        yield 'from sklearn.metrics import mean_absolute_error\n\nmetrics = {\n    "count": count,\n    "mae": mean_absolute_error,\n    "mean_prediction": lambda t, p: float(pd.Series(p).mean()),\n}\n'
+    yield 'overall = MetricFrame(metrics=metrics, y_true=test[LABEL], y_pred=predicted,\n                      sensitive_features=pd.Series("all", index=test.index, name="rows"))\nprint(overall.overall)\n# %%\n# One table per sensitive feature, as the fairness gate slices: every metric per group, and the\n# gate\'s metric\'s largest difference between groups.\nframes = {}\nfor column in SENSITIVE:\n    frame = MetricFrame(metrics=metrics, y_true=test[LABEL], y_pred=predicted,\n                        sensitive_features=test[column].astype(str))\n    frames[column] = frame\n    print(f"by {column}")\n    print(frame.by_group)\n    if FAIRNESS_METRIC in metrics:\n        difference = frame.difference(method="between_groups")[FAIRNESS_METRIC]\n        verdict = "within" if difference <= MAX_DISPARITY else "OVER"\n        print(f"{FAIRNESS_METRIC} difference between groups of {column}: {difference:.4f}"\n              f" ({verdict} the gate\'s {MAX_DISPARITY})")\n# %%\n# Every combination of the sensitive features at once (intersectional groups).\nif len(SENSITIVE) > 1:\n    combined = MetricFrame(metrics=metrics, y_true=test[LABEL], y_pred=predicted,\n                           sensitive_features=test[SENSITIVE].astype(str))\n    print(combined.by_group)\n'
 
 blocks = {}
-debug_info = '2=35&4=39&6=43&7=45&8=48&9=50&10=52&16=55&23=57&24=59&25=61&26=63&27=65&28=67&29=69&30=71&35=73&41=75&74=82&84=89'
+debug_info = '2=34&4=38&5=42&7=44&8=47&9=51&19=57&26=59&27=61&28=63&29=65&30=67&31=69&32=71&33=73&38=75&45=77'

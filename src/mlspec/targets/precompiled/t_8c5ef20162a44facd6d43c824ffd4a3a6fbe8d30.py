@@ -17,6 +17,7 @@ def root(context, missing=missing):
     l_0_packages = resolve('packages')
     l_0_components = resolve('components')
     l_0_card_literal = resolve('card_literal')
+    l_0_hf_card_literal = resolve('hf_card_literal')
     l_0_env_plain = resolve('env_plain')
     l_0_env_secrets = resolve('env_secrets')
     l_0_retries = resolve('retries')
@@ -65,6 +66,8 @@ def root(context, missing=missing):
     yield str((undefined(name='components') if l_0_components is missing else l_0_components))
     yield '\n\n\n# The model card as compiled from the spec; `write_model_card` adds the measured metrics.\nMODEL_CARD = '
     yield str((undefined(name='card_literal') if l_0_card_literal is missing else l_0_card_literal))
+    yield '\n# The Hugging Face model card as compiled from the spec; `write_model_card` adds the results.\nHF_MODEL_CARD = '
+    yield str((undefined(name='hf_card_literal') if l_0_hf_card_literal is missing else l_0_hf_card_literal))
     yield '\n\n\ndef _configure(task, retry: bool = True, resources: bool = False):\n    """Apply the spec\'s environment, secrets, retries and resources to one step.\n\n    Retries happen here, inside the run (`training.retries`); the Airflow task that submits the\n    run does not resubmit a failed one."""\n    task.set_caching_options(enable_caching=False)  # inputs are URIs whose data changes\n'
     for (l_1_name, l_1_value) in (undefined(name='env_plain') if l_0_env_plain is missing else l_0_env_plain):
         _loop_vars = {}
@@ -182,7 +185,7 @@ def root(context, missing=missing):
     yield str(t_1((undefined(name='params_json') if l_0_params_json is missing else l_0_params_json)))
     yield ',\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        tracking_uri=mlflow_tracking_uri,\n        experiment=mlflow_experiment,\n        registered_model_name=registered_model_name,\n        flavor='
     yield str(t_1((undefined(name='flavor') if l_0_flavor is missing else l_0_flavor)))
-    yield ',\n    ))\n    card = _configure(write_model_card(\n        card=MODEL_CARD,\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        tracking_uri=mlflow_tracking_uri,\n    ))\n    _configure(set_alias(\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n    )).after(card)\n'
+    yield ',\n    ))\n    card = _configure(write_model_card(\n        card=MODEL_CARD,\n        hf_card=HF_MODEL_CARD,\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        tracking_uri=mlflow_tracking_uri,\n    ))\n    _configure(set_alias(\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n    )).after(card)\n'
 
 blocks = {}
-debug_info = '1=45&3=49&4=51&5=55&15=57&23=59&24=61&27=63&31=65&40=67&41=71&43=76&44=80&45=82&47=85&49=88&51=90&53=93&54=97&60=101&61=105&62=107&63=109&64=111&65=113&66=115&67=117&68=119&69=121&70=123&71=126&77=129&78=131&79=133&83=135&84=137&85=139&86=141&87=143&88=145&89=147&90=149&91=151&92=153&97=155&98=157&99=159&102=161&106=164&107=166&108=168&109=170&121=176&122=178&123=180&129=182'
+debug_info = '1=46&3=50&4=52&5=56&15=58&23=60&24=62&27=64&31=66&33=68&42=70&43=74&45=79&46=83&47=85&49=88&51=91&53=93&55=96&56=100&62=104&63=108&64=110&65=112&66=114&67=116&68=118&69=120&70=122&71=124&72=126&73=129&79=132&80=134&81=136&85=138&86=140&87=142&88=144&89=146&90=148&91=150&92=152&93=154&94=156&99=158&100=160&101=162&104=164&108=167&109=169&110=171&111=173&123=179&124=181&125=183&131=185'
