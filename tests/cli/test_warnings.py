@@ -34,9 +34,12 @@ def _warnings(stderr: str) -> list[tuple[str, str, str]]:
     return re.findall(r"^warning\[(W\d{3})\]: (.*)\n\s+--> (\S+)$", stderr, flags=re.M)
 
 
-def test_the_example_specs_have_no_warnings():
+def test_the_example_specs_have_no_warnings_but_the_legacy_iter8_one():
+    """payments-risk keeps one rollout on the legacy Iter8 backend on purpose (its output stays
+    compiled and tested); that rollout's W411 is the only warning the examples give."""
     result = invoke_mlspec("validate", "specs", check=True)
-    assert "warning[" not in result.stderr, result.stderr
+    assert [code for code, _, _ in _warnings(result.stderr)] == ["W411"], result.stderr
+    assert "specs/payments-risk.yaml:" in result.stderr
 
 
 def test_drift_monitoring_on_a_model_that_is_not_served(tmp_path):
