@@ -72,12 +72,12 @@ def test_applications_authorize_their_stage_and_watch_its_branch(tmp_path):
         assert (update["namespace"], update["name"]) == (app["metadata"]["namespace"], app["metadata"]["name"])
 
 
-def test_every_kargo_object_validates_against_the_v1_11_schemas(tmp_path, shared_dir):
+def test_every_kargo_object_validates_against_the_v1_11_schemas(tmp_path, vendor_dir):
     files = _churn(tmp_path)
     kargo = {path: doc for path, doc in files.items() if path.startswith("kargo/")}
     assert {doc["kind"] for doc in kargo.values()} == {"Project", "Warehouse", "Stage", "AnalysisTemplate"}
     for path, document in kargo.items():
-        assert not schema_errors(shared_dir / "crds", document), (path, schema_errors(shared_dir / "crds", document))
+        assert not schema_errors(vendor_dir / "crds", document), (path, schema_errors(vendor_dir / "crds", document))
     assert not kargo_subscription_errors(kargo["kargo/warehouse.yaml"])
 
 
