@@ -13,7 +13,7 @@ from typing import Any
 
 from mlspec.diagnostics import Diagnostic, Span, did_you_mean
 from mlspec.source.loader import LoadedSource
-from mlspec.source.positions import PositionTree
+from mlspec.source.positions import PositionTree, value_at
 
 # What may differ between environments: what feeds the files generated per environment
 # (InferenceServices, canary analysis, Argo CD Applications, an environment's Feast store).
@@ -271,7 +271,7 @@ def shadowed_base_values(source: LoadedSource, overlays: dict[str, Overlaid]) ->
     for path, span in sorted(source.positions.values.items(), key=lambda item: (item[1].line, item[1].col)):
         if not path or path[0] == "environments" or not _per_environment_only(path):
             continue
-        if isinstance(_value_at(data, path), (dict, list)):
+        if isinstance(value_at(data, path), (dict, list)):
             continue  # its scalars are reported one by one
         if all(path in overlaid.overridden for overlaid in overlays.values()):
             names = ", ".join(f"`{env}`" for env in overlays)
@@ -284,14 +284,3 @@ def shadowed_base_values(source: LoadedSource, overlays: dict[str, Overlaid]) ->
 
 def _per_environment_only(path: tuple) -> bool:
     return any(len(path) >= len(pattern) and _matches(pattern, path) for pattern in PER_ENVIRONMENT_ONLY)
-
-
-def _value_at(data: Any, path: tuple) -> Any:
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from mlspec.lsp.context import CursorContext
 from mlspec.spec import fields
+from mlspec.source.positions import value_at
 
 
 @dataclass(frozen=True)
@@ -25,24 +26,13 @@ def _matches(pattern: tuple, path: tuple) -> bool:
                                              for p, x in zip(pattern, path))
 
 
-def _get(data, path: tuple):
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
-
-
 def _names(data, section: str) -> list[str]:
-    value = _get(data, (section,))
+    value = value_at(data, (section,))
     return [str(k) for k in value] if isinstance(value, dict) else []
 
 
 def _columns(data, dataset, only_type: str | None = None) -> list[str]:
-    columns = _get(data, ("datasets", dataset, "columns"))
+    columns = value_at(data, ("datasets", dataset, "columns"))
     if not isinstance(columns, dict):
         return []
     return [str(name) for name, column in columns.items()
@@ -50,7 +40,7 @@ def _columns(data, dataset, only_type: str | None = None) -> list[str]:
 
 
 def _label_dataset(data, model: str):
-    label = _get(data, ("models", model, "label"))
+    label = value_at(data, ("models", model, "label"))
     return label.partition(".")[0] if isinstance(label, str) else None
 
 
@@ -78,7 +68,7 @@ def _references(ctx: CursorContext, data) -> list[Item] | None:
         if _matches(("models", "*", "label"), path):
             return refs([f"{d}.{c}" for d in _names(data, "datasets") for c in _columns(data, d)], "label column")
         if _matches(("featureViews", "*", "timestampField"), path):
-            source = _get(data, ("featureViews", path[1], "source"))
+            source = value_at(data, ("featureViews", path[1], "source"))
             return refs(_columns(data, source, "timestamp") or _columns(data, source), "timestamp column")
         if _matches(("models", "*", "evaluation", "split", "column"), path):
             dataset = _label_dataset(data, path[1])
@@ -93,7 +83,7 @@ def _references(ctx: CursorContext, data) -> list[Item] | None:
         if _matches(("models", "*", "features"), path):
             found = []
             for view in _names(data, "featureViews"):
-                features = _get(data, ("featureViews", view, "features"))
+                features = value_at(data, ("featureViews", view, "features"))
                 found.append(Item(f"{view}.*", "reference", f"{view}.*", "every feature of the view"))
                 for feature, dtype in (features.items() if isinstance(features, dict) else []):
                     found.append(Item(f"{view}.{feature}", "reference", f"{view}.{feature}", f"feature ({dtype})"))
@@ -101,8 +91,8 @@ def _references(ctx: CursorContext, data) -> list[Item] | None:
         if _matches(("featureViews", "*", "entities"), path):
             return refs(_names(data, "entities"), "entity")
         if _matches(("entities", "*", "joinKeys"), path):
-            sources = {_get(data, ("featureViews", v, "source")) for v in _names(data, "featureViews")
-                       if path[1] in (_get(data, ("featureViews", v, "entities")) or [])}
+            sources = {value_at(data, ("featureViews", v, "source")) for v in _names(data, "featureViews")
+                       if path[1] in (value_at(data, ("featureViews", v, "entities")) or [])}
             datasets = sorted(s for s in sources if isinstance(s, str)) or _names(data, "datasets")
             return refs(sorted({c for d in datasets for c in _columns(data, d)}), "column")
         if _matches(("models", "*", "evaluation", "fairness", "sensitive"), path):
@@ -111,16 +101,16 @@ def _references(ctx: CursorContext, data) -> list[Item] | None:
         if _matches(("models", "*", "evaluation", "gates"), path):
             from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
-            task = _get(data, ("models", path[1], "task"))
+            task = value_at(data, ("models", path[1], "task"))
             metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
-            present = _get(data, path)
+            present = value_at(data, path)
             present = present if isinstance(present, dict) else {}
             return [Item(m, "key", f'{m}: ">= "', f"gate metric ({task or 'classification'})")
                     for m in metrics if m not in present]
         if _matches(("featureViews", "*", "features"), path):
-            source = _get(data, ("featureViews", path[1], "source"))
-            columns = _get(data, ("datasets", source, "columns")) if isinstance(source, str) else None
-            present = _get(data, path)
+            source = value_at(data, ("featureViews", path[1], "source"))
+            columns = value_at(data, ("datasets", source, "columns")) if isinstance(source, str) else None
+            present = value_at(data, path)
             present = present if isinstance(present, dict) else {}
             return [Item(name, "key", f"{name}: {column.get('type')}" if isinstance(column, dict) else f"{name}: ",
                          f"column of `{source}`") for name, column in (columns or {}).items() if name not in present]
@@ -140,7 +130,7 @@ def complete(ctx: CursorContext, data) -> list[Item]:
     if ctx.kind == "item":
         items = [Item(_scalar(v), "value", _scalar(v)) for v in fields.values_at(ctx.path + (0,))]
         return items + _keys(ctx.path + (0,), {})
-    return _keys(ctx.path, _get(data, ctx.path))
+    return _keys(ctx.path, value_at(data, ctx.path))
 
 
 def _keys(path: tuple, present) -> list[Item]:

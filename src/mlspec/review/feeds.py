@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.build.session import SpecUnit, load_text
+from mlspec.source.positions import value_at
 
 MANIFEST = "manifest.json"
 
@@ -53,7 +54,7 @@ def _files_fed_by(unit: SpecUnit, path: tuple, out_root: Path, memo: dict) -> Fe
     from mlspec.spec.validate import allowed_values
 
     span = unit.source.positions.value_span(path) if unit.source else None
-    value = _value_at(unit.source.data, path) if unit.source else None
+    value = value_at(unit.source.data, path) if unit.source else None
     if span is None or span.end_line != span.line or isinstance(value, (dict, list)) or value is None:
         return None  # nothing written, a collection, or a block scalar: no one scalar to change
     if "outputs" not in memo:
@@ -77,17 +78,6 @@ def _outputs(unit: SpecUnit, out_root: Path) -> dict[str, str]:
 
     result = compile_unit(unit, out_root, derived=False)
     return result.files if result.ok else {}
-
-
-def _value_at(data, path: tuple):
-    for part in path:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
-            data = data[part]
-        else:
-            return None
-    return data
 
 
 def _model_path(path: tuple) -> tuple:

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlspec.diagnostics import Span
+
+
+def value_at(data: Any, path: tuple) -> Any:
+    """The value at a key path (keys and list indexes) of the plain document, or None where the
+    path leads nowhere: what the position tree locates, read from the data itself."""
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 @dataclass
