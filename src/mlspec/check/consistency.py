@@ -6,23 +6,43 @@ from __future__ import annotations
 from mlspec.ir import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
-from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
+from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS, metric_task, ranking_cutoff_error
+
+
+TASK_FAMILY = {"binary_classification": "classification", "multiclass_classification": "classification",
+               "regression": "regression", "ranking": "ranking"}
+METRICS_OF = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS,
+              "ranking": ("ndcg@10", "map@10", "mrr")}
 
 
 def check_model_settings(ctx: CheckContext) -> None:
     for name, model in ctx.spec.models.items():
         path = ("models", name)
-        known = REGRESSION_METRICS if model.task == "regression" else CLASSIFICATION_METRICS
+        family = TASK_FAMILY[model.task]
         for metric in model.evaluation.gates:
-            if metric not in known:
-                other = CLASSIFICATION_METRICS if model.task == "regression" else REGRESSION_METRICS
-                hint = (f"`{metric}` is a metric for {'classification' if model.task == 'regression' else 'regression'}"
-                        f" models; this model's task is {model.task}") if metric in other else did_you_mean(metric, known)
-                ctx.error("E401", f"unknown gate metric `{metric}`", path + ("evaluation", "gates", metric),
-                          on_key=True, help=hint)
-        if model.evaluation.fairness and model.task == "regression":
+            where = path + ("evaluation", "gates", metric)
+            other = metric_task(metric)
+            if other != family:
+                hint = (f"`{metric}` is a metric for {other} models; this model's task is {model.task}"
+                        if other else did_you_mean(metric, METRICS_OF[family]))
+                if family == "ranking" and other is None:
+                    hint += " (ranking metrics: `ndcg`, `map`, `mrr`, each alone or with a cutoff as `ndcg@10`)"
+                ctx.error("E401", f"unknown gate metric `{metric}`", where, on_key=True, help=hint)
+            elif family == "ranking" and ranking_cutoff_error(metric):
+                ctx.error("E412", ranking_cutoff_error(metric), where, on_key=True,
+                          help=f"write `{metric.partition('@')[0]}@10` for the top 10 of each group, or"
+                               f" `{metric.partition('@')[0]}` for each group's whole list")
+        if family == "ranking" and model.group is None:
+            ctx.error("E413", "a ranking model needs `group`: the column of its label's dataset that groups the"
+                              " rows ranked together", path + ("task",),
+                      help="add `group: session_id` (a query or session column of the label's dataset)")
+        elif family != "ranking" and model.group is not None:
+            ctx.error("E413", f"`group` groups the rows of a ranking model; this model's task is {model.task}",
+                      path + ("group",), on_key=True, help="set `task: ranking`, or remove `group`")
+        if model.evaluation.fairness and family != "classification":
             ctx.error("E403", "fairness gates apply to classification models", path + ("evaluation", "fairness"),
-                      on_key=True)
+                      on_key=True, help="a ranking model's fairness is a matter of exposure across groups, which"
+                      " fairlearn's rates do not measure" if family == "ranking" else "")
         if model.rollout and not model.serving:
             ctx.error("E404", "a rollout needs a `serving` section", path + ("rollout",), on_key=True,
                       help="add `serving: {format: mlflow}` to this model")

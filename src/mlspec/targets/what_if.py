@@ -27,7 +27,7 @@ def notebook_path(model: IRModel) -> str:
 
 def label_vocabulary(model: IRModel) -> list[str]:
     """Class names in the order of the model's `predict_proba` columns (sorted classes)."""
-    if model.task == "regression":
+    if model.task in ("regression", "ranking"):
         return []
     column = model.label_dataset.column(model.label_column)
     if column is not None and column.allowed:
@@ -94,5 +94,5 @@ class WhatIfTarget(Target):
             fairness_metric=model.fairness.metric if model.fairness else None,
             max_disparity=model.fairness.max_disparity if model.fairness else None,
             flavor_module=mlflow_flavor_module(model),
-            label_vocab=vocab, classification=model.task != "regression")
+            label_vocab=vocab, classification=model.task.endswith("_classification"))
         return json.dumps(notebook(split_cells(source), note), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
