@@ -138,7 +138,7 @@ def _check_ranking_columns(ctx: CheckContext, model, path: tuple, label_dataset)
         elif model.group == label:
             ctx.error("E206", f"`{model.group}` is the label; the group column is another column, the query or"
                               " session the rows are ranked in", path + ("group",))
-        elif column.type in ("float32", "float64", "timestamp", "bytes"):
+        elif not (column.type.startswith("int") or column.type == "string"):
             ctx.error("E206", f"a group column holds query or session ids; `{model.group}` is {column.type}",
                       path + ("group",), help="name an integer or string column of the label's dataset")
     column = label_dataset.columns.get(label)

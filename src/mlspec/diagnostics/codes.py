@@ -130,7 +130,7 @@ _TABLE = (
     Code("E206", _E, "check", "a column of the wrong type for its use",
          "A feature's declared type differs from its source column's type, a timestamp field or time split column\n"
          "is not a timestamp, a ranking model's label is not a whole-number relevance grade (an integer or bool\n"
-         "column), or its group column is not an id (an integer, string or bool column other than the label)."),
+         "column), or its group column is not an id (an integer or string column other than the label)."),
     Code("E207", _E, "check", "unknown SLO",
          "A rollout names an SLO that is not defined under `slos`."),
     Code("E208", _E, "check", "names that collide",
