@@ -345,7 +345,8 @@ def register_model(
     fitted = joblib.load(model.path)
     sample = pd.read_parquet(test_data.path)[features].head(5)
     signature = infer_signature(sample, fitted.predict(sample))
-    measured = json.loads(metrics_json)
+    # MLflow's metric names take no `@`: a ranking metric's cutoff is logged as `ndcg_at_10`.
+    measured = {name.replace("@", "_at_"): value for name, value in json.loads(metrics_json).items()}
     fairness = json.loads(fairness_json) if fairness_json else {}
     for column, value in fairness.get("disparity", {}).items():
         measured[f"{fairness['metric']}_disparity_{column}"] = value
