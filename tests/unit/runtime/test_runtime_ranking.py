@@ -103,12 +103,13 @@ def sessions(n_sessions=60, per=8, seed=0) -> pd.DataFrame:
     })
 
 
-def train(folder, rows, split_method="random", categorical=(), features=("quality", "noise"), estimator=RANKER):
+def train(folder, rows, split_method="random", categorical=(), features=("quality", "noise"), estimator=RANKER,
+          params=None):
     data = artifact(dsl.Dataset, folder, "training_data.parquet")
     rows.to_parquet(data.path, index=False)
     model, test_data = artifact(dsl.Model, folder, "model.joblib"), artifact(dsl.Dataset, folder, "test.parquet")
     components.train_model.python_func(
-        training_data=data, estimator=estimator, params_json=json.dumps({"n_estimators": 30, "verbose": -1}),
+        training_data=data, estimator=estimator, params_json=json.dumps({"n_estimators": 30, "verbose": -1} if params is None else params),
         features=list(features), categorical=list(categorical), label="relevance", task="ranking", test_size=0.25,
         seed=7, split_method=split_method, split_column="event_timestamp" if split_method == "time" else "",
         model=model, test_data=test_data, group="session")
@@ -152,3 +153,15 @@ def test_a_ranker_without_groups_is_refused_by_lightgbm_so_groups_are_what_it_go
     rows["device"] = np.where(np.arange(len(rows)) % 3 == 0, "mobile", "desktop")
     model, _, _ = train(tmp_path, rows, categorical=["device"], features=("quality", "noise", "device"))
     assert type(joblib.load(model.path)).__name__ == "Pipeline"
+
+
+def test_an_estimator_taking_query_ids_gets_one_per_row_ascending_by_group(tmp_path):
+    model, _, _ = train(tmp_path, sessions(), estimator="support.rankers.QidRanker", params={})
+    qid = joblib.load(model.path).qid_
+    assert len(qid) == 45 * 8 and list(np.unique(qid)) == list(range(45))
+    assert (np.diff(qid) >= 0).all() and set(np.bincount(qid)) == {8}  # contiguous: rows sorted by group
+
+
+def test_an_estimator_taking_neither_learns_row_by_row(tmp_path):
+    model, _, _ = train(tmp_path, sessions(), estimator="support.rankers.PointwiseRanker", params={})
+    assert type(joblib.load(model.path)).__name__ == "PointwiseRanker"
