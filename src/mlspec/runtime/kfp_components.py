@@ -354,9 +354,15 @@ def register_model(
         mlflow.log_params({"estimator": estimator, **json.loads(params_json)})
         mlflow.log_metrics(measured)
         if flavor == "lightgbm":
+            import skops.io
+
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, "model")
-                mlflow.lightgbm.save_model(fitted, path, signature=signature, input_example=sample)
+                # MLflow saves LightGBM's scikit-learn models with skops too, trusting only the classifier and
+                # regressor by itself: the ranker (LGBMRanker) was fitted by this pipeline as well.
+                trusted = skops.io.get_untrusted_types(data=skops.io.dumps(fitted))
+                mlflow.lightgbm.save_model(fitted, path, signature=signature, input_example=sample,
+                                           skops_trusted_types=trusted)
                 fitted.booster_.save_model(os.path.join(path, "model.bst"))
                 mlflow.log_artifacts(path, artifact_path="model")
             registered = mlflow.register_model(f"runs:/{run.info.run_id}/model", registered_model_name)

@@ -6,6 +6,7 @@ averaged, checked against hand-computed examples and scikit-learn's `ndcg_score`
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -165,3 +166,53 @@ def test_an_estimator_taking_query_ids_gets_one_per_row_ascending_by_group(tmp_p
 def test_an_estimator_taking_neither_learns_row_by_row(tmp_path):
     model, _, _ = train(tmp_path, sessions(), estimator="support.rankers.PointwiseRanker", params={})
     assert type(joblib.load(model.path)).__name__ == "PointwiseRanker"
+
+
+@pytest.fixture
+def mlflow_globals(monkeypatch):
+    """register_model sets MLflow's process-wide tracking URI and experiment: put them back."""
+    import os
+
+    import mlflow
+    from mlflow.tracking import fluent
+
+    saved = {key: value for key, value in os.environ.items() if key.startswith("MLFLOW_")}
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
+    yield
+    mlflow.set_tracking_uri(None)
+    for key in [k for k in os.environ if k.startswith("MLFLOW_")]:
+        del os.environ[key]
+    os.environ.update(saved)
+
+
+@pytest.mark.parametrize("flavor, files", [("sklearn", {"MLmodel", "model.skops"}),
+                                           ("lightgbm", {"MLmodel", "model.bst"})])
+def test_the_ranker_is_registered_in_the_flavor_its_serving_format_loads(tmp_path, monkeypatch, mlflow_globals,
+                                                                         flavor, files):
+    """`format: mlflow` (MLServer loads the scikit-learn flavor) and `format: lightgbm` (KServe's
+    LightGBM server loads `model.bst`): the registered ranker scores rows as the fitted one does,
+    under MLflow's metric names (no `@`)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.chdir(tmp_path)
+    rows = sessions()
+    model, test_data, training_data = train(tmp_path, rows)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    registered = components.register_model.python_func(
+        model=model, test_data=test_data, training_data=training_data, reference_uri="",
+        features=["quality", "noise"], estimator=RANKER, params_json="{}",
+        metrics_json=json.dumps({"ndcg@10": 0.9, "mrr": 0.8}), fairness_json="", tracking_uri=uri,
+        experiment="recs/ranker", registered_model_name="ranker", flavor=flavor)
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_run(registered.run_id).data.metrics == {"ndcg_at_10": 0.9, "mrr": 0.8}
+    folder = client.download_artifacts(registered.run_id, "model", str(tmp_path / "served"))
+    assert files <= {p.name for p in Path(folder).iterdir()}
+    fitted = joblib.load(model.path)
+    sample = rows[["quality", "noise"]].head(16)
+    assert np.allclose(mlflow.pyfunc.load_model(folder).predict(sample), fitted.predict(sample))
+    if flavor == "lightgbm":
+        import lightgbm
+
+        booster = lightgbm.Booster(model_file=str(Path(folder) / "model.bst"))
+        assert np.allclose(booster.predict(sample), fitted.predict(sample))
