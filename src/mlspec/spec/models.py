@@ -473,7 +473,8 @@ class Split(SpecModel):
     method: Literal["random", "time"] = F(
         "`random` holds out a random (stratified, for classification) share of the rows; `time` holds out the"
         " latest rows by `column`, so the model is evaluated on a period after the one it was trained on (no"
-        " future rows leak into training, as a forecast needs).", default="random")
+        " future rows leak into training, as a forecast needs). A ranking model holds out whole groups (`group`):"
+        " a random share of them, or the groups that start last.", default="random")
     test: float = F("Fraction of rows held out for evaluation.", default=0.2, gt=0, lt=1)
     seed: int = F("Random seed of a random split.", default=42)
     column: Identifier | None = F(
