@@ -1,7 +1,7 @@
 """Nothing in a spec is silently ignored.
 
-Every value the example specs and `tests/cases/spec/every-field.yaml` (which writes every
-field of the spec language at least once) write is changed, one at a time, and the spec
+Every value the example specs, `tests/cases/spec/every-field.yaml` (which writes every field of
+the spec language at least once) and the realistic specs of tests/cases/spec/ write is changed, one at a time, and the spec
 compiled again (`mlspec.review.feeds`): some generated file must change, or any other value
 must be refused."""
 
@@ -15,7 +15,8 @@ from mlspec.build.session import load_unit
 from mlspec.review.feeds import files_fed_by
 
 EVERY_FIELD = REPO / "tests/cases/spec/every-field.yaml"
-SPEC_FILES = [*sorted(SPECS.glob("*.yaml")), EVERY_FIELD]
+RECOMMENDER = REPO / "tests/cases/spec/recommender.yaml"  # a ranking model: `group`
+SPEC_FILES = [*sorted(SPECS.glob("*.yaml")), EVERY_FIELD, RECOMMENDER]
 
 
 def _leaves(data, path=()):

@@ -3,8 +3,7 @@
 # Spec: specs/payments-risk.yaml
 """Kubeflow training pipeline of model `chargeback-loss` (system `payments-risk`).
 
-Steps: historical features from Feast joined to the label -> train sklearn.ensemble.RandomForestRegressor
--> evaluate and gate -> log and register in MLflow
+Steps: historical features from Feast joined to the label -> train sklearn.ensemble.RandomForestRegressor-> evaluate and gate -> log and register in MLflow
 -> model card (measured metrics) -> alias `champion`. A failed gate stops the run
 before anything is registered.
 
@@ -80,6 +79,7 @@ def train_model(
     split_column: str,
     model: Output[Model],
     test_data: Output[Dataset],
+    group: str = "",
 ):
     """Split the rows, then fit the spec's estimator with its params on the training part.
 
@@ -87,8 +87,14 @@ def train_model(
     holds out the rows from the cut-off time of `split_column` on, so no later rows are trained
     on. String and bool features (`categorical`) are one-hot encoded inside the fitted model (an
     sklearn Pipeline), so whatever serves the model takes the raw values. The params travel as
-    JSON: a KFP struct parameter would turn every integer into a float."""
+    JSON: a KFP struct parameter would turn every integer into a float.
+
+    A ranking model (`group`, the column grouping the rows ranked together) holds out whole
+    groups (a random share of them, or for a time split the groups that start from the cut-off
+    on), and is fitted on rows sorted by group with each group's size (`group=` for LightGBM's
+    LGBMRanker, `qid=` for XGBoost's XGBRanker; an estimator taking neither learns row by row)."""
     import importlib
+    import inspect
     import json
 
     import joblib
@@ -96,7 +102,27 @@ def train_model(
     from sklearn.model_selection import train_test_split
 
     frame = pd.read_parquet(training_data.path)
-    if split_method == "time":
+    if group:  # ranking: a group is held out whole or trained on whole, never split
+        from sklearn.model_selection import GroupShuffleSplit
+
+        frame = frame.sort_values(group, kind="mergesort").reset_index(drop=True)
+        if frame[group].nunique() < 2:
+            raise RuntimeError(f"ranking: the training rows hold {frame[group].nunique()} group of {group}; holding"
+                               " groups out for evaluation needs two at least")
+        if split_method == "time":
+            starts = pd.to_datetime(frame[split_column], utc=True).groupby(frame[group]).min()
+            starts = starts.sort_values(kind="mergesort")
+            held = starts.index[min(len(starts) - 1, int(len(starts) * (1 - test_size))):]
+            is_test = frame[group].isin(held)
+            train, test = frame[~is_test], frame[is_test]
+            print(f"time split on {split_column}: {len(held)} groups of {group} starting from"
+                  f" {starts[held[0]]} held out")
+        else:
+            splitter = GroupShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+            train_index, test_index = next(splitter.split(frame, groups=frame[group]))
+            train, test = frame.iloc[train_index], frame.iloc[test_index]
+        print(f"ranking: {train[group].nunique()} groups of {group} trained on, {test[group].nunique()} held out")
+    elif split_method == "time":
         times = pd.to_datetime(frame[split_column], utc=True)
         cutoff = times.sort_values(kind="mergesort").iloc[int(len(frame) * (1 - test_size))]
         train, test = frame[times < cutoff], frame[times >= cutoff]
@@ -136,7 +162,16 @@ def train_model(
         encode = ColumnTransformer([("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                                      positions)], remainder="passthrough")
         fitted = Pipeline([("encode", encode), ("estimator", fitted)])
-    fitted = fitted.fit(train[features], train[label])
+    fit_params = {}
+    if group:
+        accepts = inspect.signature(estimator_class.fit).parameters
+        if "group" in accepts:  # the size of each group, in row order (the rows are sorted by group)
+            fit_params["group"] = train.groupby(group, sort=False).size().to_numpy()
+        elif "qid" in accepts:  # a query id per row, ascending
+            fit_params["qid"] = pd.factorize(train[group], sort=True)[0]
+        if categorical:
+            fit_params = {f"estimator__{name}": value for name, value in fit_params.items()}
+    fitted = fitted.fit(train[features], train[label], **fit_params)
     joblib.dump(fitted, model.path)
     model.metadata.update({"estimator": estimator, "train_rows": len(train), "test_rows": len(test)})
     test.to_parquet(test_data.path, index=False)
@@ -152,11 +187,19 @@ def evaluate_model(
     task: str,
     gates: list,
     metrics: Output[Metrics],
+    group: str = "",
 ) -> str:
     """Measure the model on the held-out rows and stop the pipeline when a gate fails.
 
     Each gate is the spec's own comparison (`accuracy >= 0.85`, `mae <= 40`), so lower-is-better metrics
-    (log_loss, rmse, mae, mape) are gated the way the spec wrote them. Returns the metrics as JSON."""
+    (log_loss, rmse, mae, mape) are gated the way the spec wrote them. Returns the metrics as JSON.
+
+    A ranking model's metrics (`ndcg`, `map`, `mrr`, each alone or with a cutoff `@k`: those the
+    gates name and a few more) are measured on each group of held-out rows, ranked by the model's
+    scores, and averaged over the groups that hold a relevant row (relevance above 0; a group
+    without one ranks nothing right or wrong). NDCG is scikit-learn's (`ndcg_score`: the
+    relevance as gain, tied scores averaged); MAP and MRR count a row relevant when its relevance
+    is above 0, and break tied scores against the model (the irrelevant row first)."""
     import json
     import operator
 
@@ -170,7 +213,32 @@ def evaluate_model(
     x, y = test[features], test[label]
     predicted = fitted.predict(x)
     values = {}
-    if task == "regression":
+    if task == "ranking":
+        def ranking_metric(name, cutoff, relevance, score):
+            if name == "ndcg":
+                if len(relevance) == 1:
+                    return 1.0  # one relevant row, ranked first
+                return float(skm.ndcg_score([relevance], [score], k=cutoff))
+            hits = relevance[np.lexsort((relevance, -score))][:cutoff] > 0
+            if name == "mrr":
+                return float(1.0 / (np.argmax(hits) + 1)) if hits.any() else 0.0
+            precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)  # map: average precision
+            return float((precision * hits).sum() / min(len(hits) if cutoff is None else cutoff,
+                                                        int((relevance > 0).sum())))
+
+        wanted = ["ndcg", "ndcg@5", "ndcg@10", "map@5", "map@10", "mrr"] + [gate.split()[0] for gate in gates]
+        score = np.asarray(predicted, dtype="float64")
+        per_group = [(y.to_numpy()[rows], score[rows]) for rows in test.groupby(group, sort=True).indices.values()]
+        per_group = [(relevance.astype("float64"), s) for relevance, s in per_group if (relevance > 0).any()]
+        if not per_group:
+            raise RuntimeError(f"ranking: no group of {group} among the held-out rows has a relevant row (label > 0)"
+                               " to rank, so nothing can be measured")
+        for metric in dict.fromkeys(wanted):
+            name, _, cutoff = metric.partition("@")
+            values[metric] = float(np.mean([ranking_metric(name, int(cutoff) if cutoff else None, relevance, s)
+                                            for relevance, s in per_group]))
+        print(f"ranking metrics over {len(per_group)} groups of {group} with a relevant row")
+    elif task == "regression":
         values["rmse"] = float(np.sqrt(skm.mean_squared_error(y, predicted)))
         values["mae"] = float(skm.mean_absolute_error(y, predicted))
         values["r2"] = float(skm.r2_score(y, predicted))
@@ -245,7 +313,8 @@ def register_model(
     fitted = joblib.load(model.path)
     sample = pd.read_parquet(test_data.path)[features].head(5)
     signature = infer_signature(sample, fitted.predict(sample))
-    measured = json.loads(metrics_json)
+    # MLflow's metric names take no `@`: a ranking metric's cutoff is logged as `ndcg_at_10`.
+    measured = {name.replace("@", "_at_"): value for name, value in json.loads(metrics_json).items()}
     fairness = json.loads(fairness_json) if fairness_json else {}
     for column, value in fairness.get("disparity", {}).items():
         measured[f"{fairness['metric']}_disparity_{column}"] = value
@@ -253,9 +322,15 @@ def register_model(
         mlflow.log_params({"estimator": estimator, **json.loads(params_json)})
         mlflow.log_metrics(measured)
         if flavor == "lightgbm":
+            import skops.io
+
             with tempfile.TemporaryDirectory() as folder:
                 path = os.path.join(folder, "model")
-                mlflow.lightgbm.save_model(fitted, path, signature=signature, input_example=sample)
+                # MLflow saves LightGBM's scikit-learn models with skops too, trusting only the classifier and
+                # regressor by itself: the ranker (LGBMRanker) was fitted by this pipeline as well.
+                trusted = skops.io.get_untrusted_types(data=skops.io.dumps(fitted))
+                mlflow.lightgbm.save_model(fitted, path, signature=signature, input_example=sample,
+                                           skops_trusted_types=trusted)
                 fitted.booster_.save_model(os.path.join(path, "model.bst"))
                 mlflow.log_artifacts(path, artifact_path="model")
             registered = mlflow.register_model(f"runs:/{run.info.run_id}/model", registered_model_name)

@@ -10,7 +10,20 @@ from mlspec.check.context import CheckContext
 from mlspec.check.estimators import EXAMPLES as ESTIMATOR_EXAMPLES
 from mlspec.check.estimators import estimator_problem
 from mlspec.diagnostics import Severity, did_you_mean
-from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
+from mlspec.spec.models import (
+    CLASSIFICATION_METRICS,
+    FAIRNESS_METRICS,
+    REGRESSION_METRICS,
+    TASKS,
+    metric_task,
+    ranking_cutoff_error,
+)
+
+
+TASK_FAMILY = {"binary_classification": "classification", "multiclass_classification": "classification",
+               "regression": "regression", "ranking": "ranking"}
+METRICS_OF = {"classification": CLASSIFICATION_METRICS, "regression": REGRESSION_METRICS,
+              "ranking": ("ndcg@10", "map@10", "mrr")}
 
 
 def _written_models(ctx: CheckContext):
@@ -35,19 +48,26 @@ def check_task_metrics(ctx: CheckContext) -> None:
     """Gate and fairness metrics the model's task has."""
     for name, task, gates, fairness_metric in _written_models(ctx):
         path = ("models", name)
-        known = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+        family = TASK_FAMILY[task]
         for metric in gates:
-            if metric not in known:
-                other = CLASSIFICATION_METRICS if task == "regression" else REGRESSION_METRICS
-                hint = (f"`{metric}` is a metric for {'classification' if task == 'regression' else 'regression'}"
-                        f" models; this model's task is {task}") if metric in other else did_you_mean(metric, known)
-                ctx.error("E401", f"unknown gate metric `{metric}`", path + ("evaluation", "gates", metric),
-                          on_key=True, help=hint)
+            where = path + ("evaluation", "gates", metric)
+            other = metric_task(metric)
+            if other != family:
+                hint = (f"`{metric}` is a metric for {other} models; this model's task is {task}"
+                        if other else did_you_mean(metric, METRICS_OF[family]))
+                if family == "ranking" and other is None:
+                    hint += " (ranking metrics: `ndcg`, `map`, `mrr`, each alone or with a cutoff as `ndcg@10`)"
+                ctx.error("E401", f"unknown gate metric `{metric}`", where, on_key=True, help=hint)
+            elif family == "ranking" and ranking_cutoff_error(metric):
+                ctx.error("E412", ranking_cutoff_error(metric), where, on_key=True,
+                          help=f"write `{metric.partition('@')[0]}@10` for the top 10 of each group, or"
+                               f" `{metric.partition('@')[0]}` for each group's whole list")
         if fairness_metric is None:
             continue
-        if task == "regression":
+        if family != "classification":
             ctx.error("E403", "fairness gates apply to classification models", path + ("evaluation", "fairness"),
-                      on_key=True)
+                      on_key=True, help="a ranking model's fairness is a matter of exposure across groups, which"
+                      " fairlearn's rates do not measure" if family == "ranking" else "")
         elif fairness_metric not in FAIRNESS_METRICS[task]:
             written = "metric" in _written_fairness(ctx, name)
             ctx.error("E403", f"fairness metric `{fairness_metric}`{'' if written else ' (the default)'} compares a"
@@ -67,6 +87,14 @@ def _written_fairness(ctx: CheckContext, name: str) -> dict:
 def check_model_settings(ctx: CheckContext) -> None:
     for name, model in ctx.spec.models.items():
         path = ("models", name)
+        family = TASK_FAMILY[model.task]
+        if family == "ranking" and model.group is None:
+            ctx.error("E413", "a ranking model needs `group`: the column of its label's dataset that groups the"
+                              " rows ranked together", path + ("task",),
+                      help="add `group: session_id` (a query or session column of the label's dataset)")
+        elif family != "ranking" and model.group is not None:
+            ctx.error("E413", f"`group` groups the rows of a ranking model; this model's task is {model.task}",
+                      path + ("group",), on_key=True, help="set `task: ranking`, or remove `group`")
         if model.rollout and not model.serving:
             ctx.error("E404", "a rollout needs a `serving` section", path + ("rollout",), on_key=True,
                       help="add `serving: {format: mlflow}` to this model")

@@ -136,6 +136,8 @@ def check_model_references(ctx: CheckContext) -> None:
                 if column not in label_dataset.columns:
                     ctx.unknown("E204", "sensitive column", column, f"datasets.{dataset_name}.columns",
                                 label_dataset.columns, path + ("evaluation", "fairness", "sensitive", index))
+        if label_dataset is not None and label_dataset.columns:
+            _check_ranking_columns(ctx, model, path, label_dataset)
         split = model.evaluation.split
         if split.column and label_dataset is not None and label_dataset.columns:
             where = path + ("evaluation", "split", "column")
@@ -171,6 +173,28 @@ def check_left_out_model_references(ctx: CheckContext) -> None:
         slo = rollout.get("slo") if isinstance(rollout, dict) else None
         if isinstance(slo, str) and slo not in spec.slos:
             ctx.unknown("E207", "SLO", slo, "slos", spec.slos, path + ("rollout", "slo"))
+
+
+def _check_ranking_columns(ctx: CheckContext, model, path: tuple, label_dataset) -> None:
+    """The group column of a ranking model is a column of the label's dataset, and the label a
+    whole-number relevance grade (what rankers learn from)."""
+    dataset_name, _, label = model.label.partition(".")
+    if model.group is not None:
+        column = label_dataset.columns.get(model.group)
+        if column is None:
+            ctx.unknown("E204", "group column", model.group, f"datasets.{dataset_name}.columns",
+                        label_dataset.columns, path + ("group",))
+        elif model.group == label:
+            ctx.error("E206", f"`{model.group}` is the label; the group column is another column, the query or"
+                              " session the rows are ranked in", path + ("group",))
+        elif not (column.type.startswith("int") or column.type == "string"):
+            ctx.error("E206", f"a group column holds query or session ids; `{model.group}` is {column.type}",
+                      path + ("group",), help="name an integer or string column of the label's dataset")
+    column = label_dataset.columns.get(label)
+    if model.task == "ranking" and column is not None and not (column.type.startswith("int") or column.type == "bool"):
+        ctx.error("E206", f"a ranking label is a whole-number relevance grade (0 irrelevant, higher more relevant);"
+                          f" `{label}` is {column.type}", path + ("label",),
+                  help="label the rows with an integer grade such as clicked (1) or not (0)")
 
 
 def _check_feature_reference(ctx: CheckContext, reference: str, path: tuple) -> None:

@@ -129,8 +129,10 @@ _TABLE = (
          "defined in the dataset or feature view it is looked up in."),
     Code("E205", _E, "check", "unknown expectation",
          "The expectation is not one of the Great Expectations 1.x expectations mlspec can express."),
-    Code("E206", _E, "check", "type mismatch between a feature and its column",
-         "A feature's declared type differs from its source column's type, or a timestamp field is not a timestamp."),
+    Code("E206", _E, "check", "a column of the wrong type for its use",
+         "A feature's declared type differs from its source column's type, a timestamp field or time split column\n"
+         "is not a timestamp, a ranking model's label is not a whole-number relevance grade (an integer or bool\n"
+         "column), or its group column is not an id (an integer or string column other than the label)."),
     Code("E207", _E, "check", "unknown SLO",
          "A rollout names an SLO that is not defined under `slos`."),
     Code("E208", _E, "check", "names that collide",
@@ -177,9 +179,11 @@ _TABLE = (
     Code("E402", _E, "validate", "malformed gate condition",
          "A gate is a comparison such as `\">= 0.85\"` or `\"<= 0.2\"`."),
     Code("E403", _E, "check", "a fairness gate the model's task cannot have",
-         "Fairness gates compare classification metrics across groups, so regression models cannot have one. The\n"
-         "rates of the positive class (`selection_rate`, the default, `true_positive_rate`, `false_positive_rate`)\n"
-         "need a binary model; a multiclass model compares `metric: accuracy`."),
+         "Fairness gates compare classification metrics across groups, so regression and ranking models cannot have\n"
+         "one (a ranking's fairness is a question of exposure, how high each group's items stand in the lists, which\n"
+         "these rates do not measure). The rates of the positive class (`selection_rate`, the default,\n"
+         "`true_positive_rate`, `false_positive_rate`) need a binary model; a multiclass model compares\n"
+         "`metric: accuracy`."),
     Code("E404", _E, "check", "a rollout without serving",
          "A canary rollout needs the model to be served: add a `serving` section."),
     Code("E405", _E, "check", "custom serving format without a runtime",
@@ -218,6 +222,14 @@ _TABLE = (
          "which KServe admits only with the annotation exactly `Standard` and a canary named unlike the stable\n"
          "predictor (both are named `v<modelVersion>`); `canaryTrafficPercent` does nothing there, so the `iter8`\n"
          "backend, which moves it, cannot drive it; and a rollback needs a `rollout.stable` to return to."),
+    Code("E412", _E, "check", "a ranking metric with a cutoff that is not one",
+         "A ranking gate metric is `ndcg`, `map` or `mrr`, alone (each group's whole list) or with a cutoff `@k`,\n"
+         "the number of top-ranked rows of each group it looks at: a whole number from 1 to 1000, as in `ndcg@10`."),
+    Code("E413", _E, "check", "a ranking model without a group, or a group on another task",
+         "A ranking model orders the rows of each group (a query, a session) by relevance, so it names the column\n"
+         "of its label's dataset that groups them with `group`: training sorts the rows by it and hands the ranker\n"
+         "each group's size, the held-out split keeps whole groups, and the metrics are measured per group. `group`\n"
+         "means nothing to other tasks, so there it is refused rather than ignored."),
     Code("E414", _E, "check", "an estimator that is not an estimator class of the training libraries",
          "`training.estimator` names the class the training pipeline calls with `params`, so it must be an estimator\n"
          "class of scikit-learn, LightGBM or XGBoost: a class (CapWords; `LGBM...`, `XGB...`) of a module that holds\n"

@@ -357,6 +357,7 @@ class IRModel:
     # they all come from one, else a snapshot of the training data the pipeline writes.
     drift_reference: str | None = None
     drift_reference_is_snapshot: bool = False
+    group: str | None = None  # ranking: the label dataset's column grouping the rows ranked together
 
 
 @record

@@ -141,4 +141,4 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         inference_service=names.inference_service_name(system, name),
         train_dag_id=names.dag_id(system, "train", name),
         drift_dag_id=names.dag_id(system, "drift", name) if drift else None,
-        drift_reference=reference, drift_reference_is_snapshot=snapshot)
+        drift_reference=reference, drift_reference_is_snapshot=snapshot, group=model.group)

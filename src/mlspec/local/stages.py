@@ -250,7 +250,10 @@ class LocalRun:
                                f" {version.version}, registered before this run: this run registered no version",
                                f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
         metrics = client.get_run(version.run_id).data.metrics
-        shown = ", ".join(f"{g.metric}={metrics[g.metric]:.3f}" for g in model.gates if g.metric in metrics)
+        from mlspec.targets.naming import mlflow_metric_name
+
+        shown = ", ".join(f"{g.metric}={metrics[mlflow_metric_name(g.metric)]:.3f}" for g in model.gates
+                          if mlflow_metric_name(g.metric) in metrics)
         return (f"{model.registry_name} version {version.version} has alias `{model.registry_alias}` in"
                 f" {self.ws.tracking_uri}" + (f" ({shown})" if shown else ""))
 

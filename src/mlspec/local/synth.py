@@ -32,6 +32,8 @@ NUMPY_TYPES = {"int8": "int8", "int16": "int16", "int32": "int32", "int64": "int
                "float64": "float64", "bool": "bool"}
 REGEX_POOL = 4  # draws of distinct strings for a non-unique column with a regex expectation
 LABEL_NOISE = 0.1  # standard deviation of the noise added to a label's score (a sum of standardized features)
+RELEVANT_SHARE = 0.3  # of a ranking label's rows, those above the lowest grade: see `_labels`
+GROUP_ROWS = 10  # rows of each group (query, session) of a ranking model: see `_groups`
 POSITIVE_SHARE = 0.2  # of a binary label's rows, as in most binary tasks (fraud, churn): see `_labels`
 SENSITIVE_GROUPS = 2  # values of a sensitive column that declares none: see `_sensitive_groups`
 MAX_SENSITIVE_GROUPS = 4  # of the values a sensitive column declares, the first so many are used
@@ -71,6 +73,8 @@ def synthesize(system: IRSystem, rows: int = 1000, seed: int = 0, when: dt.datet
             continue
         score = _score(model, frames, keys, _rng(rng, model.name))
         frames[dataset.name][model.label_column] = _labels(model, score)
+        if model.group is not None and dataset.column(model.group) is not None:
+            frames[dataset.name][model.group] = _groups(dataset.column(model.group), len(score))
         for (name, column), (owner, values) in groups.items():
             if name == dataset.name and owner == model.name:
                 frames[dataset.name][column] = _balanced(values, score, _rng(rng, f"{model.name}.{column}"))
@@ -301,7 +305,9 @@ def _score(model: IRModel, frames: dict[str, pd.DataFrame], keys: dict[str, np.n
 
 def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
     """The score as the label column's values: scaled into its range (regression), or cut into
-    its classes at the score's quantiles. A multiclass label has as many rows in each class; a
+    its classes at the score's quantiles (for ranking, grades rising with the score, the rows of
+    every grade above the lowest making RELEVANT_SHARE; rows of one group then differ in relevance
+    as their features differ). A multiclass label has as many rows in each class; a
     binary one has its positive class (the last, as scikit-learn orders them) on the top
     POSITIVE_SHARE of the scores: the negatives a false positive rate is measured on are then
     many, and few of them lie near the class boundary, where a model errs."""
@@ -312,7 +318,10 @@ def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
         scale = abs(high - low) / 8 if np.isfinite(high - low) else 10.0
         return _as_type(np.clip(centre + score * scale, low, high), column.type)
     classes = list(column.allowed) if column.allowed else [0, 1]
-    if model.task == "binary_classification":
+    if model.task == "ranking":  # grades in order: the top RELEVANT_SHARE of the scores above the lowest
+        classes = sorted(classes)
+        edges = np.quantile(score, np.linspace(1 - RELEVANT_SHARE, 1, len(classes))[:-1])
+    elif model.task == "binary_classification":
         classes = sorted(classes[:2])
         edges = np.quantile(score, [1 - POSITIVE_SHARE])
     else:
@@ -320,6 +329,12 @@ def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
     index = np.searchsorted(edges, score)
     values = np.array([classes[i] for i in index], dtype=object)
     return values.astype(NUMPY_TYPES[column.type]) if column.type in NUMPY_TYPES else values
+
+
+def _groups(column: IRColumn, count: int) -> np.ndarray:
+    """A ranking model's group column: GROUP_ROWS consecutive rows to each group (a session
+    showing that many items), so that the time split holds out whole, later groups."""
+    return _distinct_values(column, -(-count // GROUP_ROWS))[np.arange(count) // GROUP_ROWS]
 
 
 # --- sensitive columns -------------------------------------------------------------------------

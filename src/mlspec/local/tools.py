@@ -25,6 +25,7 @@ MODULES = {
     "pyarrow": "pyarrow",
     "sklearn": "scikit-learn",
     "fairlearn": "fairlearn",
+    "lightgbm": "lightgbm",  # the ranker of `task: ranking` models
 }
 
 

@@ -99,10 +99,10 @@ def _references(ctx: CursorContext, data) -> list[Item] | None:
             return refs(_columns(data, _label_dataset(data, path[1])), "column of the label's dataset")
     if kind == "key":
         if _matches(("models", "*", "evaluation", "gates"), path):
-            from mlspec.spec.models import CLASSIFICATION_METRICS, REGRESSION_METRICS
+            from mlspec.check.consistency import METRICS_OF, TASK_FAMILY
 
             task = value_at(data, ("models", path[1], "task"))
-            metrics = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+            metrics = METRICS_OF[TASK_FAMILY.get(task if isinstance(task, str) else "", "classification")]
             present = value_at(data, path)
             present = present if isinstance(present, dict) else {}
             return [Item(m, "key", f'{m}: ">= "', f"gate metric ({task or 'classification'})")

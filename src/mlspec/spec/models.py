@@ -51,14 +51,40 @@ ColumnType = Literal["int8", "int16", "int32", "int64", "float32", "float64", "b
 # pipeline knows which way a gate points.
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "balanced_accuracy")
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
-TASKS = ("binary_classification", "multiclass_classification", "regression")
+TASKS = ("binary_classification", "multiclass_classification", "regression", "ranking")
 # The fairness metrics each task can compare across groups: per-group rates of the positive
 # class need a positive class (a binary model); accuracy is defined for any classifier.
 FAIRNESS_METRICS = {
     "binary_classification": ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"),
     "multiclass_classification": ("accuracy",),
     "regression": (),
+    "ranking": (),  # a ranking's fairness is exposure across groups, which fairlearn's rates do not measure
 }
+
+# Ranking metrics, each averaged over the groups (queries) of the held-out rows; written alone
+# (`mrr`: over each group's whole list) or with a cutoff (`ndcg@10`: the top 10 of each group).
+RANKING_METRICS = ("ndcg", "map", "mrr")
+RANKING_METRIC_RE = re.compile(r"^(ndcg|map|mrr)(?:@(.*))?$")
+MAX_RANKING_CUTOFF = 1000
+
+
+def metric_task(metric: str) -> str | None:
+    """The family of tasks a gate metric belongs to (`classification`, `regression`, `ranking`), or None."""
+    if metric in CLASSIFICATION_METRICS:
+        return "classification"
+    if metric in REGRESSION_METRICS:
+        return "regression"
+    return "ranking" if RANKING_METRIC_RE.fullmatch(metric) else None
+
+
+def ranking_cutoff_error(metric: str) -> str | None:
+    """Why the cutoff of a ranking metric (`ndcg@k`) is not one, or None when it is one or absent."""
+    cutoff = RANKING_METRIC_RE.fullmatch(metric).group(2)
+    if cutoff is None:
+        return None
+    if not cutoff.isascii() or not cutoff.isdigit() or not 1 <= int(cutoff) <= MAX_RANKING_CUTOFF:
+        return f"the cutoff k of `{metric}` must be a whole number from 1 to {MAX_RANKING_CUTOFF}"
+    return None
 GATE_RE = re.compile(r"^\s*(>=|<=|>|<)\s*(-?\d+(\.\d+)?)\s*$")
 
 
@@ -504,7 +530,8 @@ class Split(SpecModel):
     method: Literal["random", "time"] = F(
         "`random` holds out a random (stratified, for classification) share of the rows; `time` holds out the"
         " latest rows by `column`, so the model is evaluated on a period after the one it was trained on (no"
-        " future rows leak into training, as a forecast needs).", default="random")
+        " future rows leak into training, as a forecast needs). A ranking model holds out whole groups (`group`):"
+        " a random share of them, or the groups that start last.", default="random")
     test: float = F("Fraction of rows held out for evaluation.", default=0.2, gt=0, lt=1)
     seed: int = F("Random seed of a random split.", default=42)
     column: Identifier | None = F(
@@ -678,14 +705,21 @@ class Card(SpecModel):
 
 
 class Model(SpecModel):
-    task: Literal["binary_classification", "multiclass_classification", "regression"] = F(
-        "Kind of prediction.", examples=["binary_classification"])
+    task: Literal["binary_classification", "multiclass_classification", "regression", "ranking"] = F(
+        "Kind of prediction. `ranking` orders the rows of each group (`group`) by relevance, the label being a"
+        " whole-number relevance grade (0 irrelevant; 1 and more relevant: a click, a purchase); it is gated on"
+        " `ndcg@k`, `map@k` and `mrr` averaged over the groups.", examples=["binary_classification"])
     features: list[str] = F("Features as `view.feature` (or `view.*` for all of a view). A served model reads online"
                             " views only; the label dataset must have the join keys of every view read.", min_length=1,
                             examples=[["customer_features.total_purchases"]])
     label: str = F("Label as `dataset.column`. The dataset needs `storage`, a timestamp column and the join keys of"
                    " the views the model reads (the features are joined to it point in time).",
                    examples=["customers.churn"])
+    group: Identifier | None = F(
+        "For `task: ranking` only (and required there): the column of the label's dataset whose value groups the"
+        " rows that are ranked together, a query or a session. The training step sorts the rows by it and hands"
+        " the ranker each group's size, the held-out split holds out whole groups, and the ranking metrics are"
+        " measured per group and averaged.", default=None, examples=["session_id"])
     training: Training = F("How the model is trained.")
     evaluation: Evaluation = F("Evaluation and gates.", default_factory=Evaluation)
     registry: Registry | None = F("Where the model is registered.", default=None)

@@ -198,6 +198,7 @@ class KfpTarget(Target):
         split_column = "" if split.column is None else \
             "event_timestamp" if split.column == timestamp_column else split.column  # the join renames it
         label_columns = list(dict.fromkeys([*join_keys, timestamp_column, model.label_column, *sensitive,
+                                            *([model.group] if model.group else []),
                                             *([split.column] if split.column else [])]))
         training = model.training
         env_plain = sorted(training.env.items())

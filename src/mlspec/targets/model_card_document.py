@@ -24,6 +24,7 @@ OUTPUT_FORMAT = {
     "binary_classification": "Probability of each class and the predicted class.",
     "multiclass_classification": "Probability of each class and the predicted class.",
     "regression": "Predicted value.",
+    "ranking": "A relevance score per row: the rows of one group (query or session) rank by descending score.",
 }
 _URI_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 

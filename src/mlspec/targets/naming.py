@@ -180,6 +180,12 @@ def model_flavor(model: IRModel) -> str:
     return serving_flavor(model.serving.format if model.serving else None)
 
 
+def mlflow_metric_name(metric: str) -> str:
+    """The name a gate metric is logged under in MLflow, whose names take no `@` (`ndcg@10` ->
+    `ndcg_at_10`); the training pipeline's `register_model` logs them so."""
+    return metric.replace("@", "_at_")
+
+
 def mlflow_flavor_module(model: IRModel) -> str:
     """`mlflow.<this>.load_model` loads the registered model with its own API (predict_proba...)."""
     return {"sklearn-pickle": "sklearn"}.get(model_flavor(model), model_flavor(model))

@@ -89,5 +89,5 @@ class WhatIfTarget(Target):
             fairness_metric=model.fairness.metric if model.fairness else None,
             max_disparity=model.fairness.max_disparity if model.fairness else None,
             flavor_module=mlflow_flavor_module(model),
-            classification=model.task != "regression")
+            classification=model.task.endswith("_classification"))
         return json.dumps(notebook(split_cells(source), note), indent=1, sort_keys=True, ensure_ascii=False) + "\n"

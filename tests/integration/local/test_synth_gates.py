@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from kfp import dsl
 
-from conftest import SPECS
+from conftest import REPO, SPECS
 from mlspec.build.session import load_unit
 from mlspec.local.data import ROWS
 from mlspec.local.synth import synthesize
@@ -25,8 +25,9 @@ from mlspec.runtime import kfp_components as components
 from mlspec.targets.kfp import CATEGORICAL_TYPES, KfpTarget
 
 SEEDS = (0, 1, 2)  # 0 is the seed `mlspec run --local` writes its sources with
+RECOMMENDER = REPO / "tests/cases/spec/recommender.yaml"  # a ranking model (LightGBM's LGBMRanker)
 MODELS = [("payments-risk.yaml", "fraud-score"), ("payments-risk.yaml", "chargeback-loss"),
-          ("customer-churn.yaml", "churn")]
+          ("customer-churn.yaml", "churn"), (str(RECOMMENDER), "home-ranker")]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,8 @@ def training_rows(system, model, sample) -> pd.DataFrame:
     join_keys = list(dict.fromkeys(k for v in views.values() for e in v.entities for k in e.join_keys))
     timestamp = KfpTarget._timestamp_column(system, model)
     sensitive = list(model.fairness.sensitive) if model.fairness else []
-    label_columns = list(dict.fromkeys([*join_keys, timestamp, model.label_column, *sensitive]))
+    label_columns = list(dict.fromkeys([*join_keys, timestamp, model.label_column, *sensitive,
+                                        *([model.group] if model.group else [])]))
     rows = sample.frames[model.label_dataset.name][label_columns].rename(columns={timestamp: "event_timestamp"})
     for view in views.values():
         keys = [k for e in view.entities for k in e.join_keys]
@@ -65,6 +67,27 @@ def stricter(gate) -> str:
     return f"{gate.metric} {gate.operator} {gate.threshold * 0.75:g}"
 
 
+def train_and_evaluate(model, rows, tmp_path, gates: list[str]) -> None:
+    """The pipeline's own train and evaluate steps on `rows`; raises when a gate fails."""
+    features = [f.name for f in model.features]
+    training_data = dsl.Dataset(name="training_data", uri=str(tmp_path / "training_data.parquet"))
+    rows.to_parquet(training_data.path, index=False)
+    fitted = dsl.Model(name="model", uri=str(tmp_path / "model.joblib"))
+    test_data = dsl.Dataset(name="test_data", uri=str(tmp_path / "test_data.parquet"))
+    group = {"group": model.group} if model.group else {}
+    components.train_model.python_func(
+        training_data=training_data, estimator=model.training.estimator,
+        params_json=json.dumps(model.training.params), features=features,
+        categorical=[f.name for f in model.features if f.type in CATEGORICAL_TYPES], label=model.label_column,
+        task=model.task, test_size=model.split.test, seed=model.split.seed, split_method=model.split.method,
+        split_column="" if model.split.column is None else "event_timestamp", model=fitted, test_data=test_data,
+        **group)
+    components.evaluate_model.python_func(
+        model=fitted, test_data=test_data, features=features, label=model.label_column, task=model.task,
+        gates=gates, metrics=dsl.Metrics(name="metrics"), **group)
+    return fitted, test_data
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("spec, name", MODELS)
 def test_a_model_trained_on_the_sample_passes_its_gates_by_a_margin(systems, spec, name, seed, tmp_path):
@@ -75,21 +98,8 @@ def test_a_model_trained_on_the_sample_passes_its_gates_by_a_margin(systems, spe
     assert len(rows) == len(sample.frames[model.label_dataset.name]), "every label row has its features"
 
     features = [f.name for f in model.features]
-    training_data = dsl.Dataset(name="training_data", uri=str(tmp_path / "training_data.parquet"))
-    rows.to_parquet(training_data.path, index=False)
-    fitted = dsl.Model(name="model", uri=str(tmp_path / "model.joblib"))
-    test_data = dsl.Dataset(name="test_data", uri=str(tmp_path / "test_data.parquet"))
-    components.train_model.python_func(
-        training_data=training_data, estimator=model.training.estimator,
-        params_json=json.dumps(model.training.params), features=features,
-        categorical=[f.name for f in model.features if f.type in CATEGORICAL_TYPES], label=model.label_column,
-        task=model.task, test_size=model.split.test, seed=model.split.seed, split_method=model.split.method,
-        split_column="" if model.split.column is None else "event_timestamp", model=fitted, test_data=test_data)
-
     # Each raises, naming the metric, when a (stricter) gate fails.
-    components.evaluate_model.python_func(
-        model=fitted, test_data=test_data, features=features, label=model.label_column, task=model.task,
-        gates=[stricter(g) for g in model.gates], metrics=dsl.Metrics(name="metrics"))
+    fitted, test_data = train_and_evaluate(model, rows, tmp_path, [stricter(g) for g in model.gates])
     if model.fairness:
         fairness = model.fairness
         result = json.loads(components.check_fairness.python_func(
@@ -98,3 +108,17 @@ def test_a_model_trained_on_the_sample_passes_its_gates_by_a_margin(systems, spe
             fairness=dsl.Metrics(name="fairness")))
         for column in fairness.sensitive:
             assert len(result["by_group"][column]) >= 2, "the gate compares groups"
+
+
+@pytest.mark.parametrize("spec, name", [(str(RECOMMENDER), "home-ranker")])
+def test_with_the_label_shuffled_the_same_model_fails_its_gates(systems, spec, name, tmp_path):
+    """The negative control: the sample's relevance is learnt from the features, not from the
+    row order or a leak, so with the label shuffled across rows the spec's own gates fail."""
+    system = systems[spec]
+    model = next(m for m in system.models if m.name == name)
+    rows = training_rows(system, model, synthesize(system, rows=ROWS, seed=0))
+    rows[model.label_column] = rows[model.label_column].sample(frac=1.0, random_state=0).to_numpy()
+    with pytest.raises(RuntimeError, match="evaluation gate failed") as failure:
+        train_and_evaluate(model, rows, tmp_path, [f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates])
+    for gate in model.gates:
+        assert gate.metric in str(failure.value)

@@ -225,3 +225,11 @@ def test_field_documentation_is_the_json_schemas():
     assert checked == len(schema["$defs"]["Rollout"]["properties"]) >= 4  # every field of Rollout
     assert fields.field_doc(("datasets", "d", "source", "sql")).description == \
         schema["$defs"]["SqlSource"]["properties"]["sql"]["description"]
+
+
+def test_a_ranking_models_gates_complete_with_ranking_metrics():
+    recommender = CHURN.parents[1] / "tests/cases/spec/recommender.yaml"
+    data = Analysis.of(recommender, recommender.read_text(encoding="utf-8")).unit.source.data
+    gates = [item.label for item in complete(CursorContext(("models", "home-ranker", "evaluation", "gates"), "key",
+                                                           "", 0), data)]
+    assert gates == ["map@10"]  # ndcg@10 and mrr are written already; no classification metric

@@ -50,7 +50,12 @@ def root(context, missing=missing):
     yield str(environment.getattr((undefined(name='system') if l_0_system is missing else l_0_system), 'name'))
     yield '`).\n\nSteps: historical features from Feast joined to the label -> train '
     yield str(environment.getattr((undefined(name='training') if l_0_training is missing else l_0_training), 'estimator'))
-    yield '\n-> evaluate and gate'
+    if environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group'):
+        pass
+        yield 'on groups of `'
+        yield str(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group'))
+        yield '` (ranking)'
+    yield '-> evaluate and gate'
     if (undefined(name='fairness') if l_0_fairness is missing else l_0_fairness):
         pass
         yield ' -> fairness gate (fairlearn)'
@@ -156,13 +161,25 @@ def root(context, missing=missing):
     yield str(t_1((undefined(name='split_method') if l_0_split_method is missing else l_0_split_method)))
     yield ',\n        split_column='
     yield str(t_1((undefined(name='split_column') if l_0_split_column is missing else l_0_split_column)))
-    yield ',\n    ), resources=True)\n    evaluated = _configure(evaluate_model(\n        model=trained.outputs["model"],\n        test_data=trained.outputs["test_data"],\n        features='
+    yield ',\n'
+    if environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group'):
+        pass
+        yield '        group='
+        yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group')))
+        yield ',\n'
+    yield '    ), resources=True)\n    evaluated = _configure(evaluate_model(\n        model=trained.outputs["model"],\n        test_data=trained.outputs["test_data"],\n        features='
     yield str(t_1((undefined(name='features') if l_0_features is missing else l_0_features)))
     yield ',\n        label='
     yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'label_column')))
     yield ',\n        task='
     yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'task')))
-    yield ',\n        gates=gates,\n    ), retry=False)\n'
+    yield ',\n        gates=gates,\n'
+    if environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group'):
+        pass
+        yield '        group='
+        yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group')))
+        yield ',\n'
+    yield '    ), retry=False)\n'
     if (undefined(name='fairness') if l_0_fairness is missing else l_0_fairness):
         pass
         yield '    fair = _configure(check_fairness(\n        model=trained.outputs["model"],\n        test_data=trained.outputs["test_data"],\n        features='
@@ -188,4 +205,4 @@ def root(context, missing=missing):
     yield ',\n    ))\n    card = _configure(write_model_card(\n        card=MODEL_CARD,\n        hf_card=HF_MODEL_CARD,\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        tracking_uri=mlflow_tracking_uri,\n    ))\n    _configure(set_alias(\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n    )).after(card)\n'
 
 blocks = {}
-debug_info = '1=46&3=50&4=52&5=56&15=58&23=60&24=62&27=64&31=66&33=68&42=70&43=74&45=79&46=83&47=85&49=88&51=91&53=93&55=96&56=100&62=104&63=108&64=110&65=112&66=114&67=116&68=118&69=120&70=122&71=124&72=126&73=129&79=132&80=134&81=136&85=138&86=140&87=142&88=144&89=146&90=148&91=150&92=152&93=154&94=156&99=158&100=160&101=162&104=164&108=167&109=169&110=171&111=173&123=179&124=181&125=183&131=185'
+debug_info = '1=46&3=50&4=54&5=57&6=61&16=63&24=65&25=67&28=69&32=71&34=73&43=75&44=79&46=84&47=88&48=90&50=93&52=96&54=98&56=101&57=105&63=109&64=113&65=115&66=117&67=119&68=121&69=123&70=125&71=127&72=129&73=131&74=134&80=137&81=139&82=141&86=143&87=145&88=147&89=149&90=151&91=153&92=155&93=157&94=159&95=161&96=163&97=166&103=169&104=171&105=173&107=175&108=178&111=181&115=184&116=186&117=188&118=190&130=196&131=198&132=200&138=202'
