@@ -1,5 +1,5 @@
-"""Small estimators for the tests of the ranking train step: they record how `fit` was called,
-standing in for rankers whose libraries are not installed (XGBoost's XGBRanker takes `qid=`)."""
+"""A small estimator for the tests of the ranking train step: it records how `fit` was called,
+standing in for a ranker whose library is not installed (XGBoost's XGBRanker takes `qid=`)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,3 @@ class QidRanker(RegressorMixin, BaseEstimator):
     def predict(self, X):
         return np.asarray(X, dtype="float64")[:, 0]
 
-
-class PointwiseRanker(QidRanker):
-    """Takes neither groups nor query ids: a regressor used as a pointwise ranker."""
-
-    def fit(self, X, y):
-        self.mean_ = float(np.mean(y))
-        return self

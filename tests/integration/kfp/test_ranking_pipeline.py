@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import REPO, VENDOR
 from mlspec.build.compile import compile_spec
 from mlspec.build.session import load_unit
 from mlspec.local.synth import synthesize
@@ -96,7 +96,7 @@ def test_the_ranker_is_trained_on_sessions_gated_registered_and_served_as_mlflow
     # The model card carries the ranking metrics as measured.
     card = json.loads(Path(client.download_artifacts(version.run_id, "model_card/model-card.json",
                                                      str(tmp_path))).read_text())
-    jsonschema.Draft7Validator(json.loads((SHARED / "schemas" / "model_card.v0.0.2.schema.json").read_text())
+    jsonschema.Draft7Validator(json.loads((VENDOR / "schemas" / "model_card.v0.0.2.schema.json").read_text())
                                ).validate(card)
     overall = {m["type"]: m["value"] for m in card["quantitative_analysis"]["performance_metrics"]}
     assert overall["ndcg@10"] == pytest.approx(metrics["ndcg_at_10"])
