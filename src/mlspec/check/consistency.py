@@ -192,6 +192,24 @@ def check_platform_requirements(ctx: CheckContext) -> None:
         if dataset.storage and dataset.storage.startswith("s3://") and missing("objectStore"):
             ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
                       ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
+    # gs:// and abfs:// locations: their credentials (and an abfs:// account) are named only there.
+    stores = {"gs://": ("gcs", "add `platform: {gcs: {credentialsSecret: gcs-credentials}}`"),
+              "abfs://": ("azure", "add `platform: {azure: {account: ..., credentialsSecret: azure-credentials}}`")}
+    for name, dataset in spec.datasets.items():
+        source = dataset.source
+        places = [(("datasets", name, "storage"), dataset.storage),
+                  (("datasets", name, "source", "uri"), getattr(source, "uri", None)),
+                  (("datasets", name, "versioning", "dvc", "remote"),
+                   dataset.versioning.dvc.remote if dataset.versioning else None)]
+        for path, location in places:
+            for scheme, (service, help_text) in stores.items():
+                if isinstance(location, str) and location.startswith(scheme) and missing(service):
+                    ctx.error("E501", f"a {scheme} location needs `platform.{service}`", path, help=help_text)
+    registry = platform.feast.registry
+    for scheme, (service, help_text) in stores.items():
+        if registry.startswith(scheme) and missing(service):
+            ctx.error("E501", f"a {scheme} Feast registry needs `platform.{service}`",
+                      ("platform", "feast", "registry"), help=help_text)
     if spec.deploy and spec.deploy.operator and missing("deployments"):
         ctx.error("E501", "running mlspec in the cluster needs `platform.deployments` (the repository it publishes to)",
                   ("deploy", "operator"), on_key=True)

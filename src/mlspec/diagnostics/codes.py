@@ -111,10 +111,11 @@ _TABLE = (
          "or bounds and value sets do not have the column's type."),
     Code("E112", _E, "validate", "a data location the generated tasks cannot read or write",
          "A file source, a dataset's storage or a DVC remote uses a scheme the generated tasks do not handle. They\n"
-         "read and write s3:// (S3 or MinIO), file:// and absolute paths; gs:// and other schemes are refused rather\n"
-         "than handed to a task that would take them for a local path (no GCS client is tested: there is no GCS\n"
-         "emulator to test one against). Copy the data to an S3-compatible store (MinIO serves a GCS bucket's\n"
-         "contents through its S3 API after a `mc mirror`), or mount it and give the path."),
+         "read and write s3:// (S3 or MinIO, through boto3), gs:// (Google Cloud Storage, through gcsfs), abfs://\n"
+         "(Azure Blob Storage or ADLS Gen2, through adlfs: `abfs://container/key`, the account in\n"
+         "`platform.azure.account`), file:// and absolute paths. Other schemes (adlfs's alias az://, wasbs://, hdfs://,\n"
+         "http://) are refused rather than handed to a task that would take them for a local path: write az:// as\n"
+         "abfs://, copy other data to one of the stores above, or mount it and give the path."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),
@@ -190,8 +191,9 @@ _TABLE = (
          "backend, which moves it, cannot drive it; and a rollback needs a `rollout.stable` to return to."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
-         "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
-         "`platform.deployments`."),
+         "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, a gs:// location (file\n"
+         "source, storage, DVC remote, Feast registry) needs `platform.gcs` and an abfs:// one `platform.azure`\n"
+         "(where their credentials are named), Argo CD needs `platform.deployments`."),
     Code("E502", _E, "check", "Argo CD without environments",
          "Argo CD Applications are generated per environment: define at least one under `environments`."),
     # --- overlay: environments ------------------------------------------------------------------

@@ -67,6 +67,19 @@ class IRDeployments:
 
 
 @dataclass(frozen=True)
+class IRGcsStore:
+    credentials_secret: str  # Airflow connection id and Kubernetes Secret name of the service-account key
+    endpoint: str | None
+
+
+@dataclass(frozen=True)
+class IRAzureStore:
+    account: str
+    credentials_secret: str  # Airflow connection id and Kubernetes Secret name of the account's credentials
+    endpoint: str | None
+
+
+@dataclass(frozen=True)
 class IRPlatform:
     object_store: IRObjectStore | None
     mlflow: IRMlflow | None
@@ -75,6 +88,8 @@ class IRPlatform:
     kubeflow: IRKubeflow | None
     feast: IRFeastStore
     deployments: IRDeployments | None
+    gcs: IRGcsStore | None = None
+    azure: IRAzureStore | None = None
 
 
 @dataclass(frozen=True)
@@ -267,6 +282,7 @@ class IRDataset:
     expectations: tuple[IRExpectation, ...]
     ingest_dag_id: str
     retries: int = 0  # of each ingestion task
+    azure_account: str | None = None  # the storage account of its abfs:// locations (`platform.azure`)
 
     def column(self, name: str) -> IRColumn | None:
         return next((c for c in self.columns if c.name == name), None)
