@@ -115,7 +115,9 @@ _TABLE = (
          "(Azure Blob Storage or ADLS Gen2, through adlfs: `abfs://container/key`, the account in\n"
          "`platform.azure.account`), file:// and absolute paths. Other schemes (adlfs's alias az://, wasbs://, hdfs://,\n"
          "http://) are refused rather than handed to a task that would take them for a local path: write az:// as\n"
-         "abfs://, copy other data to one of the stores above, or mount it and give the path."),
+         "abfs://, copy other data to one of the stores above, or mount it and give the path. Feast keeps its registry\n"
+         "on a file, s3://, gs://, hdfs:// or a SQL database only, so `platform.feast.registry` on abfs:// (or az://)\n"
+         "is refused too."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),

@@ -112,6 +112,7 @@ def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: 
     kinds = {lineage.airflow_entity_kind(d) for _, inputs, outputs in tasks for d in (*inputs, *outputs)}
     return {
         "lineage_entities": sorted(kinds & {"File", "Table"}),
+        "ol_dataset": "Dataset" in kinds,
         "sdk_names": ["DAG", *sorted(set(sdk_names) | (kinds & {"Asset"}))],
         "dag_id": dag_id,
         "schedule_source": ascii(schedule),

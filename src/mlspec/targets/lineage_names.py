@@ -47,7 +47,7 @@ from mlspec.targets import naming
 
 # URI schemes Airflow's OpenLineage provider names as `scheme://bucket` + key (its
 # `File` conversion), which is also OpenLineage's convention for them.
-OBJECT_SCHEMES = ("s3", "gs", "abfss")
+OBJECT_SCHEMES = ("s3", "gs")
 
 
 @dataclass(frozen=True, order=True)
@@ -206,10 +206,12 @@ def static_jobs(project: IRProject) -> list[OLJob]:
 
 
 def airflow_entity_kind(dataset: OLDataset) -> str:
-    """The class `airflow_entity` declares `dataset` with: File, Asset or Table."""
+    """The class `airflow_entity` declares `dataset` with: File, Asset, Dataset or Table."""
     namespace = dataset.namespace
     if "://" in namespace and namespace.split("://", 1)[0] in OBJECT_SCHEMES:
         return "File"
+    if namespace.startswith("abfss://"):
+        return "Dataset"
     if namespace == "file" or namespace.startswith("file://"):
         return "Asset"
     return "Table"
@@ -223,6 +225,9 @@ def airflow_entity(dataset: OLDataset) -> str:
     - objects: `File(url="s3://bucket/key")` -> (`s3://bucket`, `key`);
     - local files: `Asset(uri="file:///path")`, which the common-io provider names (`file`, `/path`)
       (a `File` would lose the path's first slash);
+    - abfs:// objects: an OpenLineage `Dataset` itself, which the provider passes through (it names
+      a `File(url="abfss://c@a.dfs.core.windows.net/k")` (`abfss`, `c@a.dfs.core.windows.net/k`),
+      not as the naming conventions say; this costs the DAG file the openlineage.client import);
     - anything else: `Table(cluster=namespace, database=a, name=b)` -> (namespace, `a.b`); these
       names are qualified (`database.schema.table`, `mlflow.Model`), so they split at a dot."""
     namespace, name = dataset.namespace, dataset.name
@@ -231,6 +236,8 @@ def airflow_entity(dataset: OLDataset) -> str:
         return f"File(url={ascii(namespace + '/' + name)})"
     if kind == "Asset":
         return f"Asset(uri={ascii('file://' + namespace[len('file://'):] + name)})"
+    if kind == "Dataset":
+        return f"Dataset(namespace={ascii(namespace)}, name={ascii(name)})"
     database, dot, rest = name.partition(".")
     if not (dot and database and rest):
         raise ValueError(f"lineage dataset {namespace} {name} has no qualified name")  # a bug in this module
