@@ -837,8 +837,12 @@ def feast_apply(config, context):
         if not changes:
             log.info("the Feast registry of %s matches the repository: nothing to apply", repo)
             return {"applied": False, "changes": []}
+        # Feast validates a file source with pyarrow's own GCS client, which reaches Google only
+        # (no endpoint override from the environment): against another endpoint it would retry
+        # for minutes, so a gs:// source there is not validated (reading it goes through gcsfs).
+        other_gcs = bool(_optional_setting(config, "gcs_endpoint"))
         apply_total_with_repo_instance(store, store.project, store.registry, contents,
-                                       skip_source_validation=False)
+                                       skip_source_validation=other_gcs)
     log.info("applied the Feast repository %s: %s", repo, "; ".join(changes))
     return {"applied": True, "changes": changes}
 
