@@ -146,7 +146,8 @@ _TABLE = (
     Code("E301", _E, "check", "a secret written inline",
          "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
          "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"
-         "or key written as a value, or credentials inside a URL or connection string, are refused."),
+         "or key written as a value, or credentials inside a URL or connection string (an Azure `AccountKey=`, a SAS\n"
+         "token's `sig=`), are refused."),
     Code("E401", _E, "check", "unknown gate metric",
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
