@@ -274,6 +274,31 @@ def check_platform_requirements(ctx: CheckContext) -> None:
         if dataset.storage and dataset.storage.startswith("s3://") and missing("objectStore"):
             ctx.error("E501", "an s3:// storage location needs `platform.objectStore`",
                       ("datasets", name, "storage"), help="add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}`")
+    # gs:// and abfs:// locations: their credentials (and an abfs:// account) are named only there.
+    stores = {"gs://": ("gcs", "add `platform: {gcs: {credentialsSecret: gcs-credentials}}`"),
+              "abfs://": ("azure", "add `platform: {azure: {account: ..., credentialsSecret: azure-credentials}}`")}
+    for name, dataset in spec.datasets.items():
+        source = dataset.source
+        places = [(("datasets", name, "storage"), dataset.storage),
+                  (("datasets", name, "source", "uri"), getattr(source, "uri", None)),
+                  (("datasets", name, "versioning", "dvc", "remote"),
+                   dataset.versioning.dvc.remote if dataset.versioning else None)]
+        for path, location in places:
+            for scheme, (service, help_text) in stores.items():
+                if isinstance(location, str) and location.startswith(scheme) and missing(service):
+                    ctx.error("E501", f"{'an' if scheme == 'abfs://' else 'a'} {scheme} location needs"
+                                      f" `platform.{service}`", path, help=help_text)
+    registry = platform.feast.registry
+    if registry.startswith(("abfs://", "az://", "abfss://", "wasbs://")):
+        # Feast 0.67's registry stores: file, s3://, gs://, hdfs:// (REGISTRY_STORE_CLASS_FOR_SCHEME
+        # in feast/infra/registry/registry.py) or a SQL database; none for Azure Blob Storage.
+        ctx.error("E112", "Feast cannot keep its registry on Azure Blob Storage: its registry stores are"
+                  " a file, s3://, gs://, hdfs:// or a SQL database", ("platform", "feast", "registry"),
+                  help="keep the registry in a SQL database (`registry: postgresql://...`, password by"
+                       " `${ENV}` reference) or on gs:// / s3://; the feature data can stay on abfs://")
+    if registry.startswith("gs://") and missing("gcs"):
+        ctx.error("E501", "a gs:// Feast registry needs `platform.gcs`", ("platform", "feast", "registry"),
+                  help=stores["gs://"][1])
     if spec.deploy and spec.deploy.operator and missing("deployments"):
         ctx.error("E501", "running mlspec in the cluster needs `platform.deployments` (the repository it publishes to)",
                   ("deploy", "operator"), on_key=True)

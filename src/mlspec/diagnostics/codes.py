@@ -111,12 +111,15 @@ _TABLE = (
          "or bounds and value sets do not have the column's type."),
     Code("E112", _E, "validate", "a data location the generated tasks cannot read or write",
          "A file source, a dataset's storage or a DVC remote uses a scheme the generated tasks do not handle. They\n"
-         "read and write s3:// (S3 or MinIO), file:// and absolute paths; gs:// and other schemes are refused rather\n"
-         "than handed to a task that would take them for a local path (no GCS client is tested: there is no GCS\n"
-         "emulator to test one against). Copy the data to an S3-compatible store (MinIO serves a GCS bucket's\n"
-         "contents through its S3 API after a `mc mirror`), or mount it and give the path.\n"
+         "read and write s3:// (S3 or MinIO, through boto3), gs:// (Google Cloud Storage, through gcsfs), abfs://\n"
+         "(Azure Blob Storage or ADLS Gen2, through adlfs: `abfs://container/key`, the account in\n"
+         "`platform.azure.account`), file:// and absolute paths. Other schemes (adlfs's alias az://, wasbs://, hdfs://,\n"
+         "http://) are refused rather than handed to a task that would take them for a local path: write az:// as\n"
+         "abfs://, copy other data to one of the stores above, or mount it and give the path. Feast keeps its registry\n"
+         "on a file, s3://, gs://, hdfs:// or a SQL database only, so `platform.feast.registry` on abfs:// (or az://)\n"
+         "is refused too.\n"
          "A location (also the Feast registry) with a `..` or `.` segment, or a bucket named so, is refused too: it\n"
-         "names a place above the folder it seems to name (`mlspec run --local` maps s3:// into its work folder)."),
+         "names a place above the folder it seems to name (`mlspec run --local` maps buckets into its work folder)."),
     # --- check: references and rules across sections ------------------------------------------
     Code("E201", _E, "check", "unknown dataset",
          "A reference names a dataset that is not defined under `datasets`. The help names the closest ones."),
@@ -152,7 +155,8 @@ _TABLE = (
     Code("E301", _E, "check", "a secret written inline",
          "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
          "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"
-         "or key written as a value, or credentials inside a URL or connection string, are refused."),
+         "or key written as a value, or credentials inside a URL or connection string (an Azure `AccountKey=`, a SAS\n"
+         "token's `sig=`), are refused."),
     Code("E311", _E, "check", "a template expression in a SQL source that Airflow would render",
          "Airflow renders the query of a SQL source as a Jinja template before the task runs, with every\n"
          "connection (`{{ conn.<id>.password }}`), Variable (`{{ var.value.<name> }}`), macro and the task itself in\n"
@@ -276,8 +280,9 @@ _TABLE = (
          "AnalysisTemplate/AnalysisRun on the same SLO, which `rollout decide` reads."),
     Code("E501", _E, "check", "a platform service is missing",
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
-         "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, Argo CD needs\n"
-         "`platform.deployments`."),
+         "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, a gs:// location (file\n"
+         "source, storage, DVC remote, Feast registry) needs `platform.gcs` and an abfs:// one `platform.azure`\n"
+         "(where their credentials are named), Argo CD needs `platform.deployments`."),
     Code("E502", _E, "check", "Argo CD without environments",
          "Argo CD Applications are generated per environment: define at least one under `environments`."),
     Code("E503", _E, "check", "Kargo promotion the spec cannot carry out",

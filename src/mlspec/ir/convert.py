@@ -26,6 +26,8 @@ from mlspec.ir.model import (
     IRMetadata,
     IRMlflow,
     IRObjectStore,
+    IRGcsStore,
+    IRAzureStore,
     IRPlatform,
     IRPrometheus,
     IRReplicas,
@@ -56,7 +58,10 @@ def platform(value: spec.Platform) -> IRPlatform:
         kubeflow=IRKubeflow(value.kubeflow.host) if value.kubeflow else None,
         feast=IRFeastStore(feast.provider, feast.registry, dict(feast.onlineStore), dict(feast.offlineStore)),
         deployments=IRDeployments(deployments.repoURL, deployments.revision, deployments.path)
-        if deployments else None)
+        if deployments else None,
+        gcs=IRGcsStore(value.gcs.credentialsSecret, value.gcs.endpoint) if value.gcs else None,
+        azure=IRAzureStore(value.azure.account, value.azure.credentialsSecret, value.azure.endpoint)
+        if value.azure else None)
 
 
 def source(value: spec.SqlSource | spec.FileSource | None) -> IRSource | None:

@@ -68,6 +68,19 @@ class IRDeployments:
 
 
 @record
+class IRGcsStore:
+    credentials_secret: str  # Airflow connection id and Kubernetes Secret name of the service-account key
+    endpoint: str | None
+
+
+@record
+class IRAzureStore:
+    account: str
+    credentials_secret: str  # Airflow connection id and Kubernetes Secret name of the account's credentials
+    endpoint: str | None
+
+
+@record
 class IRPlatform:
     object_store: IRObjectStore | None
     mlflow: IRMlflow | None
@@ -76,6 +89,8 @@ class IRPlatform:
     kubeflow: IRKubeflow | None
     feast: IRFeastStore
     deployments: IRDeployments | None
+    gcs: IRGcsStore | None = None
+    azure: IRAzureStore | None = None
 
 
 @record
@@ -269,6 +284,7 @@ class IRDataset:
     expectations: tuple[IRExpectation, ...]
     ingest_dag_id: str
     retries: int = 0  # of each ingestion task
+    azure_account: str | None = None  # the storage account of its abfs:// locations (`platform.azure`)
 
     def column(self, name: str) -> IRColumn | None:
         return next((c for c in self.columns if c.name == name), None)

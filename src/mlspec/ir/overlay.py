@@ -31,6 +31,8 @@ OVERRIDABLE = (
 )
 SHARED_BECAUSE = {
     ("platform", "objectStore"): "the DAGs, DVC config and pipelines every environment shares name it",
+    ("platform", "gcs"): "the DAGs, DVC config and pipelines every environment shares name it",
+    ("platform", "azure"): "the DAGs, DVC config and pipelines every environment shares name it",
     ("platform", "mlflow"): "the training pipelines and DAGs every environment shares name it",
     ("platform", "kubeflow"): "the training DAGs every environment shares submit to it",
     ("platform", "lineage"): "the OpenLineage config every environment shares names it",

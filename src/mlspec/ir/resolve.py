@@ -42,7 +42,8 @@ def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpe
 
 def build_system(spec: MLSystemSpec, spec_path: str, environment: str | None) -> IRSystem:
     system = spec.metadata.name
-    datasets = tuple(_dataset(system, name, d) for name, d in spec.datasets.items())
+    azure_account = spec.platform.azure.account if spec.platform.azure else None
+    datasets = tuple(_dataset(system, name, d, azure_account) for name, d in spec.datasets.items())
     by_name = {d.name: d for d in datasets}
     entities = tuple(_entity(spec, name) for name in spec.entities)
     entity_by_name = {e.name: e for e in entities}
@@ -66,7 +67,7 @@ def build_system(spec: MLSystemSpec, spec_path: str, environment: str | None) ->
         deploy=convert.deploy(spec.deploy))
 
 
-def _dataset(system: str, name: str, dataset) -> IRDataset:
+def _dataset(system: str, name: str, dataset, azure_account: str | None = None) -> IRDataset:
     columns = tuple(
         IRColumn(col_name, c.type, c.nullable, c.unique, c.min, c.max,
                  tuple(c.in_) if c.in_ is not None else None, c.description)
@@ -77,7 +78,8 @@ def _dataset(system: str, name: str, dataset) -> IRDataset:
         storage=dataset.storage, schedule=dataset.schedule,
         dvc_remote=dataset.versioning.dvc.remote if dataset.versioning else None,
         columns=columns, expectations=tuple(convert.expectation(e) for e in dataset.expectations),
-        ingest_dag_id=names.dag_id(system, "ingest", name), retries=dataset.retries)
+        ingest_dag_id=names.dag_id(system, "ingest", name), retries=dataset.retries,
+        azure_account=azure_account)
 
 
 def _entity(spec: MLSystemSpec, name: str) -> IREntity:

@@ -8,9 +8,10 @@ The copy changes only where things live, never what the system does:
   sets AIRFLOW_CONN_<ID>: mlspec.local.database). Sample data is written to both
   (mlspec.local.data);
 - every `s3://` location (storage, DVC remotes, the Feast registry) becomes a folder under
-  `store/` (`s3://raw-data/customers.parquet` -> `store/raw-data/customers.parquet`): the
-  generated tasks read and write absolute paths as they do S3, so no object store runs;
-- `platform.objectStore` goes (nothing to reach), and MLflow tracks into `mlflow/mlflow.db`
+  `store/` (`s3://raw-data/customers.parquet` -> `store/raw-data/customers.parquet`; gs:// and
+  abfs:// ones under `store/gs+<bucket>/`, `store/abfs+<container>/`): the generated tasks read
+  and write absolute paths as they do object stores, so no object store runs;
+- `platform.objectStore`, `platform.gcs` and `platform.azure` go (nothing to reach), and MLflow tracks into `mlflow/mlflow.db`
   (SQLite: no server), its artifacts under `mlflow/artifacts/`.
 
 Everything else (schemas, expectations, feature views, gates) is the spec's own, so a failure
@@ -187,9 +188,14 @@ def inside(folder: Path, path: Path, what: str) -> Path:
 
 
 def store_folder(workdir: Path, uri: str) -> str:
-    """Where an `s3://`, `file://` or absolute location lives in the work folder's store; a
+    """Where an `s3://`, `gs://`, `abfs://`, `file://` or absolute location lives in the work
+    folder's store: a gs:// or abfs:// bucket gets its scheme in front (`gs+lake/...`: no S3
+    bucket name has a `+`), so it never shares a folder with an S3 bucket of the same name. A
     location that would land outside the store (`s3://../x`, `s3://b/../../x`) is a SpecError."""
     original = uri
+    for scheme in ("gs://", "abfs://"):
+        if uri.startswith(scheme):
+            uri = f"{scheme[:-3]}+{uri[len(scheme):]}"
     for scheme in ("s3://", "file://"):
         if uri.startswith(scheme):
             uri = uri[len(scheme):]
@@ -203,6 +209,9 @@ def _point_at(document, workdir: Path) -> list[str]:
     platform = document.get("platform") or {}
     if platform.pop("objectStore", None) is not None:
         notes.append(f"object store: the spec's s3:// locations are folders under {workdir / STORE}")
+    for key, scheme in (("gcs", "gs"), ("azure", "abfs")):
+        if platform.pop(key, None) is not None:
+            notes.append(f"object store: the spec's {scheme}:// locations are folders under {workdir / STORE}")
     mlflow_dir = workdir / MLFLOW
     platform.setdefault("mlflow", {})["trackingUri"] = f"sqlite:///{mlflow_dir / 'mlflow.db'}"
     notes.append(f"MLflow: tracking in {mlflow_dir / 'mlflow.db'} (SQLite, no server)")

@@ -18,6 +18,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Fiel
 from pydantic_core import PydanticCustomError
 
 from mlspec.spec.types import (
+    AzureAccount,
     DnsLabel,
     Duration,
     GitRevision,
@@ -163,6 +164,28 @@ class ObjectStore(SpecModel):
     region: RegionName | None = F("Region name, for S3 proper.", default=None, examples=["us-east-1"])
 
 
+class GcsStore(SpecModel):
+    credentialsSecret: DnsLabel = F(
+        "Name of the Airflow connection (type google_cloud_platform: its `keyfile_dict` or `key_path` extra) and"
+        " of the Kubernetes Secret (key `key.json`) holding the service-account key that reads and writes the"
+        " spec's gs:// locations. Credentials are never written in the spec.", examples=["gcs-credentials"])
+    endpoint: Url | None = F("GCS JSON API endpoint, when not Google's own (a private endpoint, an emulator).",
+                             default=None, examples=["http://fake-gcs.storage.svc:4443"])
+
+
+class AzureStore(SpecModel):
+    account: AzureAccount = F("Storage account of the spec's abfs:// locations (`abfs://container/key`).",
+                              examples=["mlspecdata"])
+    credentialsSecret: DnsLabel = F(
+        "Name of the Airflow connection (type wasb: login = account, password = account key, or a"
+        " `connection_string` extra) and of the Kubernetes Secret (key `connection-string`) that reads and"
+        " writes the spec's abfs:// locations. Credentials are never written in the spec.",
+        examples=["azure-credentials"])
+    endpoint: Url | None = F("Blob service endpoint, when not `https://<account>.blob.core.windows.net`"
+                             " (Azurite, a private endpoint).", default=None,
+                             examples=["http://azurite.storage.svc:10000/mlspecdata"])
+
+
 class Mlflow(SpecModel):
     trackingUri: Url = F("MLflow tracking server URI.", examples=["http://mlflow.mlflow.svc.cluster.local:5000"])
 
@@ -219,6 +242,8 @@ class FeastStore(SpecModel):
 
 class Platform(SpecModel):
     objectStore: ObjectStore | None = F("Object store for datasets and artifacts.", default=None)
+    gcs: GcsStore | None = F("Google Cloud Storage, for gs:// locations.", default=None)
+    azure: AzureStore | None = F("Azure Blob Storage (ADLS Gen2), for abfs:// locations.", default=None)
     mlflow: Mlflow | None = F("MLflow tracking and registry.", default=None)
     lineage: Lineage | None = F("OpenLineage / Marquez.", default=None)
     prometheus: Prometheus | None = F("Prometheus, for SLO-gated rollouts.", default=None)
@@ -265,7 +290,7 @@ class SqlSource(SpecModel):
 
 class FileSource(SpecModel):
     uri: SourceUri = F(
-        "Files to read: an s3:// object or a local path (file:// or absolute). A folder (ending in `/`) reads"
+        "Files to read: an s3://, gs:// or abfs:// object or a local path (file:// or absolute). A folder (ending in `/`) reads"
         " every file of the format under it; a wildcard (`*`, `?`, `[...]`, in the key or path, not the bucket)"
         " reads every file it matches. Other schemes (gs://, ...) are refused: the generated tasks cannot read"
         " them.", examples=["s3://landing/activity/*.parquet"])
@@ -397,7 +422,7 @@ class Expectation(SpecModel):
 
 
 class DvcVersioning(SpecModel):
-    remote: str = F("DVC remote URL (s3:// for MinIO/S3).", examples=["s3://dvc-storage"])
+    remote: str = F("DVC remote URL: s3:// (MinIO/S3), gs:// or abfs://.", examples=["s3://dvc-storage"])
 
     @field_validator("remote")
     @classmethod
@@ -416,7 +441,7 @@ class Dataset(SpecModel):
         "Where the data comes from: `{sql, connection}` for a database, `{uri, format}` for files.",
         default=None)
     storage: ObjectUri | None = F(
-        "Root of the dataset's validated Parquet copy (s3:// or a local path). Each ingestion run writes its own"
+        "Root of the dataset's validated Parquet copy (s3://, gs://, abfs:// or a local path). Each ingestion run writes its own"
         " Hive-style partition under it, `ds=YYYY-MM-DD/part-0.parquet` (`part-HHMMSS.parquet` for a schedule"
         " that runs more than once a day), and a re-run replaces only its own; every reader (Feast, training"
         " labels, the drift reference) reads the partitions under the root.", default=None,

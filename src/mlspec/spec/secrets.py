@@ -51,7 +51,9 @@ _PORT_AND_PATH_RE = re.compile(r"^\d+(/|$)")
 _TOKEN_USER_RE = re.compile(r"^(gh[pousr]_|github_pat_|glpat-|xox[abprs]-|sk-|AKIA)|^[A-Za-z0-9_-]{32,}$")
 # `password=...` inside a connection string (Redis, JDBC, ODBC, URL queries).
 _INLINE_SECRET_RE = re.compile(
-    r"(?<![\w-])(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|auth)"
+    # `AccountKey=` (an Azure connection string), `sig=` and `SharedAccessSignature=` (a SAS token).
+    r"(?<![\w-])(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|auth|account[_-]?key"
+    r"|sig|sharedaccesssignature)"
     r"\s*=\s*(?!\$\{)([^\s,;&]+)", re.IGNORECASE)
 
 

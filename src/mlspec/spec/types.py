@@ -303,10 +303,14 @@ StorageUri = Annotated[str, AfterValidator(check_storage_uri)]
 
 # Where the generated tasks read and write data. The runtime they run
 # (mlspec.runtime.airflow_tasks) reads and writes these and nothing else, so any other scheme
-# is refused here (E112) rather than handed to a task that would take `gs://b/k` for a local
-# path. gs:// is among the refused: there is no GCS emulator to test a client against.
-DATA_LOCATION_RE = re.compile(r"s3://[^/\s*?\[]+(/\S*)?|file:///\S*|/\S*")
-DATA_SCHEMES = "s3:// (S3 or MinIO), file:// or an absolute path"
+# is refused here (E112) rather than handed to a task that would take `x://b/k` for a local
+# path. s3:// goes through boto3, gs:// through fsspec's gcsfs, abfs:// through fsspec's adlfs
+# (the container is the authority; the storage account is `platform.azure.account`, so a
+# `container@account...` authority is refused: one account per spec, one lineage name).
+# adlfs's alias az:// is refused (E112) so a location has one spelling.
+DATA_LOCATION_RE = re.compile(r"(s3|gs|abfs)://[^/\s*?\[@]+(/\S*)?|file:///\S*|/\S*")
+OBJECT_SCHEMES = ("s3", "gs", "abfs")
+DATA_SCHEMES = "s3:// (S3 or MinIO), gs:// (Google Cloud Storage), abfs:// (Azure Blob Storage / ADLS Gen2), file:// or an absolute path"
 WILDCARD_RE = re.compile(r"[*?\[]")
 
 
@@ -335,6 +339,12 @@ def _data_location(value: str, *, wildcards: bool) -> str:
     _no_dot_segments(value)
     if not DATA_LOCATION_RE.fullmatch(value):
         scheme = re.match(r"([a-z][a-z0-9+.-]*)://\S", value)
+        if scheme and scheme.group(1) in OBJECT_SCHEMES:
+            raise PydanticCustomError(
+                "object_uri", "`{value}` is not an object-store URI: write `{scheme}://{container}/key`"
+                " (no user, account or host in it: an abfs:// account is `platform.azure.account`)",
+                {"value": value, "scheme": scheme.group(1),
+                 "container": "container" if scheme.group(1) == "abfs" else "bucket"})
         if scheme:
             raise PydanticCustomError(
                 "unreadable_uri", "`{value}`: the generated tasks cannot read or write {scheme}:// locations;"
@@ -389,6 +399,8 @@ ModelVersion = _matching(
     " Kubernetes names)")
 RegionName = _matching(
     r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$", "region", "`{value}` is not a region name like `us-east-1`")
+AzureAccount = _matching(
+    r"^[a-z0-9]{3,24}$", "region", "`{value}` is not an Azure storage account name: 3 to 24 lowercase letters or digits")
 GitUrl = _matching(
     r"^((https?|ssh|git|file)://[^\s]+|[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+)$", "url",
     "`{value}` is not a git repository URL (https://, ssh://, git://, file:// or user@host:path)")

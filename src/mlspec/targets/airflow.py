@@ -106,6 +106,7 @@ def _dag_args(system: IRSystem, dag_id: str, schedule: str | None, description: 
     kinds = {lineage.airflow_entity_kind(d) for _, inputs, outputs in tasks for d in (*inputs, *outputs)}
     return {
         "lineage_entities": sorted(kinds & {"File", "Table"}),
+        "ol_dataset": "Dataset" in kinds,
         "sdk_names": ["DAG", *sorted(set(sdk_names) | (kinds & {"Asset"}))],
         "dag_id": dag_id,
         "schedule_source": ascii(schedule),
@@ -124,12 +125,20 @@ def _system_settings(system: IRSystem) -> dict:
         "root": [common.variable_key(system, "root"), None],
         "s3_endpoint": [common.variable_key(system, "s3_endpoint"), store.endpoint if store else None],
         "staging_dir": [common.variable_key(system, "staging_dir"), None],
+        # gs:// and abfs:// endpoints, only for a spec that has such a store.
+        **({"gcs_endpoint": [common.variable_key(system, "gcs_endpoint"), system.platform.gcs.endpoint]}
+           if system.platform.gcs else {}),
+        **({"azure_endpoint": [common.variable_key(system, "azure_endpoint"), system.platform.azure.endpoint]}
+           if system.platform.azure else {}),
     }
 
 
 def _credentials(system: IRSystem) -> dict:
-    store = system.platform.object_store
-    return {"conn_id": store.credentials_secret if store else None, "region": store.region if store else None}
+    """Connection ids (never keys) the tasks read each store's credentials from."""
+    store, gcs, azure = system.platform.object_store, system.platform.gcs, system.platform.azure
+    return {"conn_id": store.credentials_secret if store else None, "region": store.region if store else None,
+            **({"gcs_conn_id": gcs.credentials_secret} if gcs else {}),
+            **({"azure_conn_id": azure.credentials_secret, "azure_account": azure.account} if azure else {})}
 
 
 def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
@@ -150,7 +159,7 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         else {"kind": "file", "format": source.format},
         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in dataset.columns],
         "suite": naming.suite_path(dataset),
-        "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": dataset.dvc_remote,
+        "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": common.dvc_url(dataset.dvc_remote),
                 "path": common.dvc_data_path(dataset), "config": "dvc/config"} if dataset.dvc_remote else None,
         "credentials": _credentials(system),
         "settings": settings,

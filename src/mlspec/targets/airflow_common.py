@@ -29,6 +29,12 @@ def dvc_remote_name(url: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", without_scheme).strip("-").lower() or "storage"
 
 
+def dvc_url(url: str) -> str:
+    """A remote URL as DVC spells it: `abfs://container/path` -> `azure://container/path` (dvc-azure's
+    scheme; the account is the remote's `account_name`); other schemes as they are."""
+    return "azure://" + url[len("abfs://"):] if url.startswith("abfs://") else url
+
+
 def dvc_data_path(dataset: IRDataset) -> str:
     return f"data/{dataset.name}.parquet"
 

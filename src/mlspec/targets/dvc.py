@@ -1,4 +1,4 @@
-"""DVC: the remote configuration (S3/MinIO endpoint, never credentials) and a `dvc.yaml`
+"""DVC: the remote configuration (S3/MinIO or GCS endpoint, Azure account, never credentials) and a `dvc.yaml`
 whose stages re-run each versioned dataset's Great Expectations suite.
 
 The ingestion DAG's `version` task does `dvc add data/<dataset>.parquet` and `dvc push` in
@@ -30,7 +30,7 @@ class DvcTarget(Target):
         versioned = [d for d in system.datasets if d.dvc_remote]
         if not versioned:
             return []
-        store = system.platform.object_store
+        store, gcs, azure = system.platform.object_store, system.platform.gcs, system.platform.azure
         remotes: dict[str, str] = {}
         for dataset in versioned:
             remotes.setdefault(common.dvc_remote_name(dataset.dvc_remote), dataset.dvc_remote)
@@ -39,11 +39,15 @@ class DvcTarget(Target):
                       system.spec_path, ("platform",))
         lines = ["[core]", f"    remote = {next(iter(remotes))}"]
         for name, url in remotes.items():
-            lines += [f"['remote \"{name}\"']", f"    url = {url}"]
+            lines += [f"['remote \"{name}\"']", f"    url = {common.dvc_url(url)}"]
             if store is not None and url.startswith("s3://"):
                 lines.append(f"    endpointurl = {store.endpoint}")
                 if store.region:
                     lines.append(f"    region = {store.region}")
+            if gcs is not None and gcs.endpoint and url.startswith("gs://"):
+                lines.append(f"    endpointurl = {gcs.endpoint}")  # dvc-gs
+            if azure is not None and url.startswith("abfs://"):
+                lines.append(f"    account_name = {azure.account}")  # dvc-azure; the key stays outside
         stages = {}
         for dataset in versioned:
             if not dataset.columns and not dataset.expectations:

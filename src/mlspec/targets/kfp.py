@@ -17,6 +17,8 @@ without importing kfp (see `ir_is_current`).
 
 from __future__ import annotations
 
+import re
+
 import hashlib
 import importlib.util
 import json
@@ -40,6 +42,7 @@ SOURCE_HASH_PREFIX = "# pipeline source sha256: "
 CATEGORICAL_TYPES = ("string", "bool")
 # Keys of the object-store credentials Secret (the same keys KServe's S3 secrets use).
 OBJECT_STORE_SECRET_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+GCS_KEY_DIR = "/var/run/secrets/mlspec/gcs"  # where each step mounts `platform.gcs`'s Secret
 
 _compiled: dict[str, str] = {}
 
@@ -209,6 +212,25 @@ class KfpTarget(Target):
             env_plain += [("AWS_ENDPOINT_URL", store.endpoint), ("FEAST_S3_ENDPOINT_URL", store.endpoint),
                           ("MLFLOW_S3_ENDPOINT_URL", store.endpoint)]
             secret_env |= {(store.credentials_secret, key, key) for key in OBJECT_STORE_SECRET_KEYS}
+        gcs, azure = system.platform.gcs, system.platform.azure
+        secret_volumes = []
+        if gcs is not None:
+            # gcsfs and google-cloud-storage (Feast's gs:// registry) read the service-account key
+            # file GOOGLE_APPLICATION_CREDENTIALS names: the Secret's `key.json`, mounted.
+            secret_volumes.append((gcs.credentials_secret, GCS_KEY_DIR))
+            env_plain.append(("GOOGLE_APPLICATION_CREDENTIALS", f"{GCS_KEY_DIR}/key.json"))
+            if gcs.endpoint:
+                env_plain += [("STORAGE_EMULATOR_HOST", gcs.endpoint), ("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")]
+        if azure is not None:
+            # adlfs reads the account and its connection string from the environment.
+            env_plain.append(("AZURE_STORAGE_ACCOUNT_NAME", azure.account))
+            secret_env |= {(azure.credentials_secret, "connection-string", "AZURE_STORAGE_CONNECTION_STRING")}
+        label_store = (model.label_dataset.storage or "").split("://")[0]
+        needed = {"gs": "gcsfs", "abfs": "adlfs"}.get(label_store)
+        if needed and not any(re.match(rf"{needed}\b", p) for p in training.packages):
+            self.warn(f"model `{model.name}`: its label data is on {label_store}://, which pandas reads through"
+                      f" `{needed}`: add it to `training.packages` unless `training.image` has it",
+                      system.spec_path, ("models", model.name, "training"))
         arguments = training_arguments(system, model)
         if not arguments["mlflow_tracking_uri"]:
             self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
@@ -223,6 +245,7 @@ class KfpTarget(Target):
             hf_card_literal=pyliteral(hf_card_parts(system, model)),
             env_plain=env_plain,
             env_secrets=_secret_env_calls(secret_env),
+            secret_volumes=sorted(secret_volumes),
             retries=training.retries, resources=_resource_calls(training.resources),
             pipeline_name=names.pipeline_name(system.name, model.k8s_name),
             pipeline_description=f"Train, evaluate and register model {model.name} of {system.name}",

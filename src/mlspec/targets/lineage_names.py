@@ -9,7 +9,10 @@ job names Airflow's provider uses), so static and runtime events describe one gr
 Data stores are named as OpenLineage's naming conventions say
 (https://openlineage.io/docs/spec/naming):
 
-- objects: `s3://bucket` + key, `gs://bucket` + key;
+- objects: `s3://bucket` + key, `gs://bucket` + key; an `abfs://container/key` of the spec's
+  Azure storage account as ABFSS (Azure Data Lake Gen2), `abfss://container@account.dfs.core.windows.net`
+  + key (the naming table's row for ADLS Gen2; its WASBS row names the same namespace with
+  `wasbs://`, but abfs:// is what the spec writes and the tasks use);
 - local files: `file` + absolute path (`file://host` + path when the URI names a host), as
   Airflow's own file assets are named;
 - SQL tables: as the spec's `source.tables` write them (`postgres://host:port` +
@@ -65,12 +68,15 @@ class OLJob:
 # --- datasets -------------------------------------------------------------------------------
 
 
-def of_uri(uri: str) -> OLDataset:
-    """A file or object URI (or an absolute path) as an OpenLineage dataset."""
+def of_uri(uri: str, azure_account: str | None = None) -> OLDataset:
+    """A file or object URI (or an absolute path) as an OpenLineage dataset; an abfs:// one
+    needs the storage account its container is in."""
     match = re.match(r"^([a-z][a-z0-9+.-]*)://([^/]*)(/.*)?$", uri)
     if match is None:  # an absolute path
         return OLDataset("file", uri)
     scheme, authority, path = match.group(1), match.group(2), match.group(3) or "/"
+    if scheme == "abfs":
+        return OLDataset(f"abfss://{authority}@{azure_account}.dfs.core.windows.net", path.lstrip("/") or "/")
     if scheme == "file":
         return OLDataset(f"file://{authority}" if authority else "file", path)
     return OLDataset(f"{scheme}://{authority}", path.lstrip("/") or "/")
@@ -94,19 +100,19 @@ def source_datasets(dataset: IRDataset) -> tuple[OLDataset, ...]:
     if isinstance(source, IRSqlSource):
         return tuple(of_table(t) for t in source.tables)
     if isinstance(source, IRFileSource):
-        return (of_uri(source.uri),)
+        return (of_uri(source.uri, dataset.azure_account),)
     return ()
 
 
 def storage_dataset(dataset: IRDataset) -> OLDataset | None:
-    return of_uri(dataset.storage) if dataset.storage else None
+    return of_uri(dataset.storage, dataset.azure_account) if dataset.storage else None
 
 
 def dvc_dataset(dataset: IRDataset) -> OLDataset | None:
     """The copy `dvc push` puts on the remote (under the path dvc.yaml tracks)."""
     if not dataset.dvc_remote:
         return None
-    return of_uri(f"{dataset.dvc_remote.rstrip('/')}/{common.dvc_data_path(dataset)}")
+    return of_uri(f"{dataset.dvc_remote.rstrip('/')}/{common.dvc_data_path(dataset)}", dataset.azure_account)
 
 
 def feature_view_dataset(system: IRSystem, view: str) -> OLDataset:
@@ -131,7 +137,8 @@ def training_inputs(system: IRSystem, model: IRModel) -> tuple[OLDataset, ...]:
 def drift_inputs(system: IRSystem, model: IRModel, env: IREnvironment | None) -> tuple[OLDataset, ...]:
     """What the drift check compares: the training reference and the prediction log."""
     uris = [model.drift_reference, naming.drift_predictions(system, model, env)[0]]
-    return tuple(dict.fromkeys(of_uri(u) for u in uris if u))
+    account = system.platform.azure.account if system.platform.azure else None
+    return tuple(dict.fromkeys(of_uri(u, account) for u in uris if u))
 
 
 # --- jobs: every task of every generated DAG ------------------------------------------------
@@ -199,10 +206,12 @@ def static_jobs(project: IRProject) -> list[OLJob]:
 
 
 def airflow_entity_kind(dataset: OLDataset) -> str:
-    """The class `airflow_entity` declares `dataset` with: File, Asset or Table."""
+    """The class `airflow_entity` declares `dataset` with: File, Asset, Dataset or Table."""
     namespace = dataset.namespace
     if "://" in namespace and namespace.split("://", 1)[0] in OBJECT_SCHEMES:
         return "File"
+    if namespace.startswith("abfss://"):
+        return "Dataset"
     if namespace == "file" or namespace.startswith("file://"):
         return "Asset"
     return "Table"
@@ -216,6 +225,9 @@ def airflow_entity(dataset: OLDataset) -> str:
     - objects: `File(url="s3://bucket/key")` -> (`s3://bucket`, `key`);
     - local files: `Asset(uri="file:///path")`, which the common-io provider names (`file`, `/path`)
       (a `File` would lose the path's first slash);
+    - abfs:// objects: an OpenLineage `Dataset` itself, which the provider passes through (it names
+      a `File(url="abfss://c@a.dfs.core.windows.net/k")` (`abfss`, `c@a.dfs.core.windows.net/k`),
+      not as the naming conventions say; this costs the DAG file the openlineage.client import);
     - anything else: `Table(cluster=namespace, database=a, name=b)` -> (namespace, `a.b`); these
       names are qualified (`database.schema.table`, `mlflow.Model`), so they split at a dot."""
     namespace, name = dataset.namespace, dataset.name
@@ -224,6 +236,8 @@ def airflow_entity(dataset: OLDataset) -> str:
         return f"File(url={ascii(namespace + '/' + name)})"
     if kind == "Asset":
         return f"Asset(uri={ascii('file://' + namespace[len('file://'):] + name)})"
+    if kind == "Dataset":
+        return f"Dataset(namespace={ascii(namespace)}, name={ascii(name)})"
     database, dot, rest = name.partition(".")
     if not (dot and database and rest):
         raise ValueError(f"lineage dataset {namespace} {name} has no qualified name")  # a bug in this module

@@ -110,6 +110,145 @@ def _s3(uri):
     return bucket, key
 
 
+# gs:// and abfs:// go through fsspec (gcsfs, adlfs). Their credentials come from the Airflow
+# connection named by the spec's `platform.gcs` / `platform.azure` credentialsSecret (a
+# google_cloud_platform connection's `keyfile_dict` or `key_path` extra; a wasb connection's
+# `connection_string` extra, or login = account and password = key), else from the
+# environment (GOOGLE_APPLICATION_CREDENTIALS; AZURE_STORAGE_CONNECTION_STRING or
+# AZURE_STORAGE_ACCOUNT_KEY). The endpoint settings point them at a private endpoint or an emulator.
+CLOUD_SCHEMES = ("gs://", "abfs://")
+
+
+def _optional_setting(config, name):
+    return setting(config, name) if name in config["settings"] else None
+
+
+def _connection(conn_id):
+    """The Airflow connection `conn_id`, or None (no Airflow here, or no such connection)."""
+    if not conn_id:
+        return None
+    try:
+        from airflow.sdk import Connection
+
+        return Connection.get(conn_id)
+    except ImportError:
+        return None
+    except Exception as error:  # noqa: BLE001 - only "not found" is expected here
+        if type(error).__name__ != "AirflowNotFoundException":
+            raise
+        log.info("no Airflow connection %r: using the environment's credentials", conn_id)
+        return None
+
+
+def gcs_token(config):
+    """gcsfs's `token`: the connection's service-account key (a dict or a file path), else None
+    (Google's default credentials); "anon" against an endpoint of our own without a key."""
+    creds = config.get("credentials") or {}
+    connection = _connection(creds.get("gcs_conn_id"))
+    extra = (connection.extra_dejson or {}) if connection is not None else {}
+    keyfile = extra.get("keyfile_dict") or extra.get("extra__google_cloud_platform__keyfile_dict")
+    if keyfile:
+        return json.loads(keyfile) if isinstance(keyfile, str) else keyfile
+    path = extra.get("key_path") or extra.get("extra__google_cloud_platform__key_path")
+    if path:
+        return path
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return os.environ["GOOGLE_APPLICATION_CREDENTIALS"]
+    return "anon" if _optional_setting(config, "gcs_endpoint") else None
+
+
+def azure_connection_string(config):
+    """A connection string for the spec's storage account: the connection's own, else one built
+    from its account key and the blob endpoint setting; else the environment's, else None."""
+    creds = config.get("credentials") or {}
+    account = creds.get("azure_account")
+    connection = _connection(creds.get("azure_conn_id"))
+    extra = (connection.extra_dejson or {}) if connection is not None else {}
+    if extra.get("connection_string"):
+        return extra["connection_string"]
+    key = ((connection.password if connection is not None else None) or os.environ.get("AZURE_STORAGE_ACCOUNT_KEY")
+           or os.environ.get("AZURE_STORAGE_KEY"))
+    endpoint = _optional_setting(config, "azure_endpoint")
+    if key:
+        protocol = "http" if (endpoint or "").startswith("http://") else "https"
+        return ";".join([f"DefaultEndpointsProtocol={protocol}", f"AccountName={account}", f"AccountKey={key}"]
+                        + ([f"BlobEndpoint={endpoint}"] if endpoint else [])) + ";"
+    return os.environ.get("AZURE_STORAGE_CONNECTION_STRING")
+
+
+def cloud_fs(config, uri):
+    """The fsspec filesystem of a gs:// or abfs:// location."""
+    if uri.startswith("gs://"):
+        endpoint = _optional_setting(config, "gcs_endpoint")
+        if endpoint:
+            # gcsfs's default class first asks Google's gRPC storage-control API for the bucket's
+            # layout, which another endpoint does not serve (a minute's timeout per bucket): the
+            # JSON API client alone.
+            from gcsfs.core import GCSFileSystem
+        else:
+            from gcsfs import GCSFileSystem
+        return GCSFileSystem(token=gcs_token(config), endpoint_url=endpoint, skip_instance_cache=True)
+    import adlfs
+
+    connection_string = azure_connection_string(config)
+    if connection_string:
+        return adlfs.AzureBlobFileSystem(connection_string=connection_string, skip_instance_cache=True)
+    # No key anywhere: the account's default Azure credentials (a managed identity, az login).
+    return adlfs.AzureBlobFileSystem(account_name=(config.get("credentials") or {}).get("azure_account"),
+                                     anon=False, skip_instance_cache=True)
+
+
+def _cloud(uri):
+    scheme, _, path = uri.partition("://")
+    return scheme + "://", path
+
+
+def _mtime(info):
+    import datetime
+
+    for key in ("updated", "last_modified", "mtime", "timeCreated", "creation_time"):
+        value = info.get(key)
+        if isinstance(value, datetime.datetime):
+            return value.timestamp()
+        if isinstance(value, str) and value:
+            return datetime.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+    return 0.0
+
+
+def _cloud_list(config, uri, wanted):
+    fs = cloud_fs(config, uri)
+    scheme, path = _cloud(uri)
+    bucket, _, key = path.partition("/")
+    wildcard = WILDCARD.search(key)
+
+    def listing(prefix):
+        # Every object whose key starts with `prefix` (an object-store prefix, not a folder).
+        folder = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        try:
+            found = fs.find(f"{bucket}/{folder}".rstrip("/"), detail=True)
+        except FileNotFoundError:
+            return []
+        out = []
+        for name, info in found.items():
+            name = name.split("/", 1)[1] if "/" in name else ""
+            if info.get("type") != "directory" and name.startswith(prefix) and not name.endswith("/"):
+                out.append((name, _mtime(info)))
+        return out
+
+    if wildcard:
+        pattern = _glob_regex(key)
+        found = [(k, t) for k, t in listing(key[:wildcard.start()]) if pattern.fullmatch(k) and not _skipped(k)]
+    elif key and not key.endswith("/"):
+        found = [(k, t) for k, t in listing(key + "/") if wanted(k)]
+        if not found and fs.isfile(f"{bucket}/{key}"):
+            found = [(key, _mtime(fs.info(f"{bucket}/{key}")))]
+    else:
+        found = [(k, t) for k, t in listing(key) if wanted(k)]
+    return [(f"{scheme}{bucket}/{k}", t) for k, t in sorted(found)]
+
+
 def _local(uri):
     return uri[len("file://"):] if uri.startswith("file://") else uri
 
@@ -170,6 +309,8 @@ def list_files(config, uri, suffixes=None):
     def wanted(name):
         return not _skipped(name) and (suffixes is None or name.endswith(tuple(suffixes)))
 
+    if uri.startswith(CLOUD_SCHEMES):
+        return _cloud_list(config, uri, wanted)
     if uri.startswith("s3://"):
         client = s3_client(config)
         bucket, key = _s3(uri)
@@ -213,6 +354,10 @@ def list_files(config, uri, suffixes=None):
 
 def download(config, uri, workdir, index=0):
     """A local copy of one listed file (the file itself when it is local)."""
+    if uri.startswith(CLOUD_SCHEMES):
+        target = os.path.join(workdir, f"{index}-{uri.rsplit('/', 1)[-1]}")
+        cloud_fs(config, uri).get_file(uri, target)
+        return target
     if not uri.startswith("s3://"):
         return _local(uri)
     bucket, key = _s3(uri)
@@ -247,7 +392,9 @@ def read_frame(config, uri, fmt=None):
 
 
 def put(config, path, uri):
-    if uri.startswith("s3://"):
+    if uri.startswith(CLOUD_SCHEMES):
+        cloud_fs(config, uri).put_file(path, uri)
+    elif uri.startswith("s3://"):
         bucket, key = _s3(uri)
         s3_client(config).upload_file(path, bucket, key)
     else:
@@ -261,6 +408,12 @@ def put(config, path, uri):
 def remove_except(config, folder, keep):
     """Delete every file under `folder` (a prefix ending in `/`) but `keep`; returns what went."""
     removed = []
+    if folder.startswith(CLOUD_SCHEMES):
+        for name, _ in _cloud_list(config, folder, lambda name: True):
+            if name != keep:
+                cloud_fs(config, name).rm_file(name)
+                removed.append(name)
+        return removed
     if folder.startswith("s3://"):
         client = s3_client(config)
         bucket, key = _s3(folder)
@@ -522,10 +675,36 @@ def version(config, context):
             in_git = False
         _dvc(["init", "--subdir"] if in_git else ["init", "--no-scm"], repo, env)
     _dvc(["remote", "add", "--force", dvc["remote"], dvc["url"]], repo, env)
-    endpoint = setting(config, "s3_endpoint")
-    if endpoint:
-        # Local config (not committed): where this deployment reaches the object store.
-        _dvc(["remote", "modify", "--local", dvc["remote"], "endpointurl", endpoint], repo, env)
+    url = dvc["url"]
+    if url.startswith("s3://"):
+        endpoint = setting(config, "s3_endpoint")
+        if endpoint:
+            # Local config (not committed): where this deployment reaches the object store.
+            _dvc(["remote", "modify", "--local", dvc["remote"], "endpointurl", endpoint], repo, env)
+    elif url.startswith("gs://"):
+        # dvc-gs hands these to gcsfs: the key file (GOOGLE_APPLICATION_CREDENTIALS), the endpoint.
+        token = gcs_token(config)
+        if isinstance(token, dict):
+            key_file = os.path.join(repo, ".dvc", "tmp", "gcs-key.json")
+            os.makedirs(os.path.dirname(key_file), exist_ok=True)
+            with open(os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+                json.dump(token, handle)
+            token = key_file
+        if token == "anon":
+            _dvc(["remote", "modify", "--local", dvc["remote"], "allow_anonymous_login", "true"], repo, env)
+        elif token:
+            env["GOOGLE_APPLICATION_CREDENTIALS"] = token
+        endpoint = _optional_setting(config, "gcs_endpoint")
+        if endpoint:
+            _dvc(["remote", "modify", "--local", dvc["remote"], "endpointurl", endpoint], repo, env)
+            env["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # see cloud_fs
+    elif url.startswith("azure://"):
+        _dvc(["remote", "modify", dvc["remote"], "account_name", config["credentials"]["azure_account"]], repo, env)
+        connection_string = azure_connection_string(config)
+        if connection_string:
+            # dvc-azure reads it from the environment (knack's AZURE_STORAGE_CONNECTION_STRING):
+            # never written in the repository's config.
+            env["AZURE_STORAGE_CONNECTION_STRING"] = connection_string
     data = os.path.join(repo, dvc["path"])
     os.makedirs(os.path.dirname(data), exist_ok=True)
     shutil.copyfile(staging_path(config, context), data)
@@ -581,7 +760,32 @@ def feast_environment(config):
     # registry (feature_store.yaml) reads FEAST_S3_ENDPOINT_URL.
     endpoint = setting(config, "s3_endpoint")
     return _environment({**credentials(config), config["s3_endpoint_env"]: endpoint,
-                         "FEAST_S3_ENDPOINT_URL": endpoint})
+                         "FEAST_S3_ENDPOINT_URL": endpoint, **cloud_environment(config)})
+
+
+def cloud_environment(config):
+    """Environment variables through which libraries that build their own gs:// and abfs://
+    clients (Feast's GCS registry through google-cloud-storage, its Dask offline store through
+    gcsfs and adlfs) reach the spec's stores: the endpoints and the credentials."""
+    env = {}
+    creds = config.get("credentials") or {}
+    if creds.get("gcs_conn_id"):
+        endpoint = _optional_setting(config, "gcs_endpoint")
+        if endpoint:
+            env["STORAGE_EMULATOR_HOST"] = endpoint  # google-cloud-storage's and gcsfs's endpoint override
+            env["GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT"] = "false"  # see cloud_fs
+        token = gcs_token(config)
+        if isinstance(token, dict):
+            handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # 0600
+            with handle:
+                json.dump(token, handle)
+            token = handle.name
+        if isinstance(token, str) and token != "anon":
+            env["GOOGLE_APPLICATION_CREDENTIALS"] = token
+    if creds.get("azure_conn_id"):
+        env["AZURE_STORAGE_ACCOUNT_NAME"] = creds.get("azure_account")
+        env["AZURE_STORAGE_CONNECTION_STRING"] = azure_connection_string(config)
+    return env
 
 
 def feast_store(config):
@@ -660,8 +864,12 @@ def feast_apply(config, context):
         if not changes:
             log.info("the Feast registry of %s matches the repository: nothing to apply", repo)
             return {"applied": False, "changes": []}
+        # Feast validates a file source with pyarrow's own GCS client, which reaches Google only
+        # (no endpoint override from the environment): against another endpoint it would retry
+        # for minutes, so a gs:// source there is not validated (reading it goes through gcsfs).
+        other_gcs = bool(_optional_setting(config, "gcs_endpoint"))
         apply_total_with_repo_instance(store, store.project, store.registry, contents,
-                                       skip_source_validation=False)
+                                       skip_source_validation=other_gcs)
     log.info("applied the Feast repository %s: %s", repo, "; ".join(changes))
     return {"applied": True, "changes": changes}
 

@@ -31,6 +31,9 @@ def root(context, missing=missing):
         yield 'from airflow.providers.common.compat.lineage.entities import '
         yield str(t_1(context.eval_ctx, environment.getattr((undefined(name='dag') if l_0_dag is missing else l_0_dag), 'lineage_entities'), ', '))
         yield '\n'
+    if environment.getattr((undefined(name='dag') if l_0_dag is missing else l_0_dag), 'ol_dataset'):
+        pass
+        yield 'from openlineage.client.event_v2 import Dataset\n'
     yield 'from airflow.sdk import '
     yield str(t_1(context.eval_ctx, environment.getattr((undefined(name='dag') if l_0_dag is missing else l_0_dag), 'sdk_names'), ', '))
     yield '\n\n# Settings: each [Airflow Variable, default]; set a Variable (or the environment variable\n# AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.\nCONFIG = '
@@ -38,4 +41,4 @@ def root(context, missing=missing):
     yield '\n\n\ndef _runtime():\n    """The helper module beside this file, loaded by path when a task runs (not at parse time)."""\n    import importlib.util\n    import re\n    import sys\n\n    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mlspec_runtime.py")\n    name = "mlspec_runtime_" + re.sub(r"\\W", "_", path)\n    if name not in sys.modules:\n        spec = importlib.util.spec_from_file_location(name, path)\n        module = importlib.util.module_from_spec(spec)\n        sys.modules[name] = module\n        spec.loader.exec_module(module)\n    return sys.modules[name]\n\n\ndef _run(step, context):\n    return _runtime().run_step(step, CONFIG, os.path.abspath(__file__), context)\n'
 
 blocks = {}
-debug_info = '6=21&7=24&9=27&10=30&12=33&16=35'
+debug_info = '6=21&7=24&9=27&10=30&12=32&15=36&19=38'

@@ -20,6 +20,7 @@ def root(context, missing=missing):
     l_0_hf_card_literal = resolve('hf_card_literal')
     l_0_env_plain = resolve('env_plain')
     l_0_env_secrets = resolve('env_secrets')
+    l_0_secret_volumes = resolve('secret_volumes')
     l_0_retries = resolve('retries')
     l_0_resources = resolve('resources')
     l_0_pipeline_name = resolve('pipeline_name')
@@ -92,6 +93,15 @@ def root(context, missing=missing):
         yield str(t_1(environment.getattr(l_1_secret, 'key_to_env')))
         yield ')\n'
     l_1_secret = missing
+    for (l_1_name, l_1_path) in (undefined(name='secret_volumes') if l_0_secret_volumes is missing else l_0_secret_volumes):
+        _loop_vars = {}
+        pass
+        yield '    kubernetes.use_secret_as_volume(task, secret_name='
+        yield str(t_1(l_1_name))
+        yield ', mount_path='
+        yield str(t_1(l_1_path))
+        yield ')\n'
+    l_1_name = l_1_path = missing
     if (undefined(name='retries') if l_0_retries is missing else l_0_retries):
         pass
         yield '    if retry:  # gate steps are not retried: a failed gate fails again\n        task.set_retry(num_retries='
@@ -205,4 +215,4 @@ def root(context, missing=missing):
     yield ',\n    ))\n    card = _configure(write_model_card(\n        card=MODEL_CARD,\n        hf_card=HF_MODEL_CARD,\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        tracking_uri=mlflow_tracking_uri,\n    ))\n    _configure(set_alias(\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n    )).after(card)\n'
 
 blocks = {}
-debug_info = '1=46&3=50&4=54&5=57&6=61&16=63&24=65&25=67&28=69&32=71&34=73&43=75&44=79&46=84&47=88&48=90&50=93&52=96&54=98&56=101&57=105&63=109&64=113&65=115&66=117&67=119&68=121&69=123&70=125&71=127&72=129&73=131&74=134&80=137&81=139&82=141&86=143&87=145&88=147&89=149&90=151&91=153&92=155&93=157&94=159&95=161&96=163&97=166&103=169&104=171&105=173&107=175&108=178&111=181&115=184&116=186&117=188&118=190&130=196&131=198&132=200&138=202'
+debug_info = '1=47&3=51&4=55&5=58&6=62&16=64&24=66&25=68&28=70&32=72&34=74&43=76&44=80&46=85&47=89&48=91&50=94&51=98&53=103&55=106&57=108&59=111&60=115&66=119&67=123&68=125&69=127&70=129&71=131&72=133&73=135&74=137&75=139&76=141&77=144&83=147&84=149&85=151&89=153&90=155&91=157&92=159&93=161&94=163&95=165&96=167&97=169&98=171&99=173&100=176&106=179&107=181&108=183&110=185&111=188&114=191&118=194&119=196&120=198&121=200&133=206&134=208&135=210&141=212'
