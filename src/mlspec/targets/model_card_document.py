@@ -100,6 +100,10 @@ HF_PIPELINE_TAGS = {
     "binary_classification": "tabular-classification",
     "multiclass_classification": "tabular-classification",
     "regression": "tabular-regression",
+    # The Hub has no tabular ranking task (its `text-ranking` is for text rerankers); a ranker
+    # serves a relevance score per row, which is what a tabular regression pipeline returns,
+    # and the card says it ranks with the `learning-to-rank` tag.
+    "ranking": "tabular-regression",
 }
 # License identifiers the Hub knows (huggingface.co/docs/hub/repositories-licenses), lower case;
 # any other license is `other` with its name in `license_name`.
@@ -136,7 +140,8 @@ def hf_card_metadata(system: IRSystem, model: IRModel) -> dict:
     if library:
         metadata["library_name"] = library
     metadata["pipeline_tag"] = HF_PIPELINE_TAGS[model.task]
-    metadata["tags"] = ["mlspec", HF_PIPELINE_TAGS[model.task], system.name]
+    metadata["tags"] = ["mlspec", HF_PIPELINE_TAGS[model.task], system.name] + (
+        ["learning-to-rank"] if model.task == "ranking" else [])
     datasets = [model.label_dataset.name] + [d.name for d in model.feature_sources
                                              if d.name != model.label_dataset.name]
     metadata["datasets"] = datasets

@@ -80,3 +80,17 @@ def test_spec_text_cannot_break_out_of_the_metadata_or_the_body(tmp_path):
     card = ModelCard(result.files["docs/churn.hf-card.md"])
     assert card.data.license == "other"
     assert "\n# Injected" not in card.text and "\n---\n" not in card.text.split("## Uses")[1]
+
+
+def test_a_ranking_model_has_a_card_huggingface_hub_reads(tmp_path):
+    """The Hub has no tabular ranking task: a ranker's card says tabular-regression (a score per
+    row, what it serves) and learning-to-rank, with its ranking gates as metrics."""
+    from mlspec.build.compile import compile_spec
+
+    result = compile_spec(REPO / "tests/cases/spec/recommender.yaml", tmp_path / "generated",
+                          targets=["model_card"])
+    assert result.ok, [d.message for d in result.diagnostics]
+    [name] = [p for p in result.files if p.endswith(".hf-card.md")]
+    card = ModelCard(result.files[name])
+    assert card.data.pipeline_tag == "tabular-regression" and "learning-to-rank" in card.data.tags
+    assert any(m.startswith("ndcg") for m in card.data.metrics)
