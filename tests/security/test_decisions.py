@@ -387,8 +387,11 @@ def test_a_spec_storage_uri_holding_a_newline_is_a_spec_error(project):
         "storageUri: s3://mlflow-artifacts/1/abc123/artifacts/model",
         'storageUri: "s3://mlflow-artifacts/1/abc123/artifacts/model\\nSigned-off-by: x"'))
 
+    line = 1 + spec.read_text().splitlines().index(
+        '      storageUri: "s3://mlflow-artifacts/1/abc123/artifacts/model\\nSigned-off-by: x"')
+
     result = invoke_mlspec("validate", SPEC, cwd=project)
 
     assert result.returncode == 1, result.stderr
-    assert "E107" in result.stdout + result.stderr and "customer-churn.yaml:103" in result.stdout + result.stderr, \
+    assert "E107" in result.stdout + result.stderr and f"customer-churn.yaml:{line}:" in result.stdout + result.stderr, \
         result.stdout + result.stderr
