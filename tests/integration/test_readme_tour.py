@@ -171,7 +171,10 @@ def _save_successful_analysis(project: Path, name: str) -> None:
     run["metadata"].update({"uid": str(uuid.uuid4()), "resourceVersion": "1", "creationTimestamp": "2026-12-01T10:00:00Z"})
     run["status"] = {"phase": "Successful", "startedAt": "2026-12-01T10:00:00Z", "completedAt": "2026-12-01T10:02:00Z",
                      "runSummary": {"count": len(run["spec"]["metrics"]), "successful": len(run["spec"]["metrics"])},
-                     "metricResults": [{"name": m["name"], "phase": "Successful", "count": 1, "successful": 1}
+                     # each metric measured, as Argo Rollouts records it (what `rollout decide` requires)
+                     "metricResults": [{"name": m["name"], "phase": "Successful", "count": 1, "successful": 1,
+                                        "measurements": [{"phase": "Successful", "startedAt": "2026-12-01T10:00:00Z",
+                                                          "finishedAt": "2026-12-01T10:00:10Z", "value": "[0]"}]}
                                        for m in run["spec"]["metrics"]]}
     (project / name).write_text(json.dumps(run, indent=2))
 
