@@ -31,15 +31,20 @@ BAD = GOOD.assign(age=[20, 7, 64])  # one customer too young for the suite
 CONTEXT = {"run_id": "manual__2026-01-02T03:04:05+00:00"}
 
 
-@pytest.fixture(autouse=True)
-def no_airflow(monkeypatch):
-    """By default Airflow is not installed: `from airflow.sdk import ...` raises ImportError, so a
-    setting falls back to its default (as in the DVC stage, which runs without Airflow)."""
+def hide_airflow_sdk(monkeypatch) -> None:
+    """`from airflow.sdk import ...` raises ImportError for the rest of the test, as where Airflow
+    is not installed. A submodule an earlier test imported (airflow.sdk.exceptions, say) would
+    still be found in sys.modules without its parent: hide those too."""
     monkeypatch.setitem(sys.modules, "airflow.sdk", None)
-    # A submodule an earlier test imported (airflow.sdk.exceptions, say) would still be found in
-    # sys.modules without its parent: hide those too.
     for name in [n for n in sys.modules if n.startswith("airflow.sdk.")]:
         monkeypatch.setitem(sys.modules, name, None)
+
+
+@pytest.fixture(autouse=True)
+def no_airflow(monkeypatch):
+    """By default Airflow is not installed, so a setting falls back to its default (as in the DVC
+    stage, which runs without Airflow)."""
+    hide_airflow_sdk(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,7 @@ from conftest import REPO, SPECS
 from mlspec.runtime import airflow_tasks as tasks
 from mlspec.runtime import kfp_components as components
 from support.mlspec_data import project_of
+from support.runtime_tasks import hide_airflow_sdk
 
 GENERATED = REPO / "generated"
 FEATURES = ["tenure_months", "plan", "is_business"]
@@ -209,7 +210,7 @@ def test_the_training_dag_submits_the_pipelines_arguments(monkeypatch, tmp_path)
             return types.SimpleNamespace(state="SUCCEEDED")
 
     monkeypatch.setattr(kfp, "Client", Client)
-    monkeypatch.setitem(sys.modules, "airflow.sdk", None)  # settings from the environment only
+    hide_airflow_sdk(monkeypatch)  # settings from the environment only
     monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__CUSTOMER_CHURN__CHURN__MLFLOW_TRACKING_URI", "http://mlflow.test:5000")
     tasks.submit_pipeline(config, {"run_id": "manual__1"})
     assert submitted["mlflow_tracking_uri"] == "http://mlflow.test:5000"  # a Variable overrides the spec
@@ -495,7 +496,7 @@ def test_the_submit_step_runs_the_pipeline_with_kfps_local_runner_when_asked(tmp
                            "kfp_local_root": ["mlspec__shop__tiny__kfp_local_root", None],
                            "greeting": ["mlspec__shop__tiny__greeting", "from the spec"],
                            "fail": ["mlspec__shop__tiny__fail", None]}}
-    monkeypatch.setitem(sys.modules, "airflow.sdk", None)  # settings from the environment only
+    hide_airflow_sdk(monkeypatch)  # settings from the environment only
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__SHOP__TINY__KFP_LOCAL", "true")  # no host needed
     monkeypatch.setenv("AIRFLOW_VAR_MLSPEC__SHOP__TINY__KFP_LOCAL_ROOT", str(tmp_path / "runs"))

@@ -6,12 +6,12 @@ the slow end-to-end run of a wildcard source is in tests/integration/airflow/tes
 
 from __future__ import annotations
 
-import sys
 
 import pandas as pd
 import pytest
 
 from mlspec.runtime import airflow_tasks as tasks
+from support.runtime_tasks import hide_airflow_sdk
 
 NAMES = ["activity/a.parquet", "activity/b.parquet", "activity/archive/old.parquet", "activity/2026/x.parquet",
          "activity/notes.txt", "activity/.hidden.parquet", "activity/_SUCCESS", "activity-2/c.parquet"]
@@ -19,7 +19,7 @@ NAMES = ["activity/a.parquet", "activity/b.parquet", "activity/archive/old.parqu
 
 @pytest.fixture(autouse=True)
 def no_airflow(monkeypatch):
-    monkeypatch.setitem(sys.modules, "airflow.sdk", None)
+    hide_airflow_sdk(monkeypatch)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ test` is tests/integration/airflow/test_ingest_partitions.py)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +15,7 @@ import pytest
 from mlspec.ir.model import IRDataset
 from mlspec.runtime import airflow_tasks as tasks
 from mlspec.targets import naming
+from support.runtime_tasks import hide_airflow_sdk
 
 LAYOUT_DAILY = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-0.parquet", "per_run": False}
 LAYOUT_PER_RUN = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-{time}.parquet", "per_run": True}
@@ -23,7 +23,7 @@ LAYOUT_PER_RUN = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-{time
 
 @pytest.fixture(autouse=True)
 def no_airflow(monkeypatch):
-    monkeypatch.setitem(sys.modules, "airflow.sdk", None)
+    hide_airflow_sdk(monkeypatch)
 
 
 def dataset(schedule, storage="s3://lake/activity.parquet") -> IRDataset:
