@@ -252,7 +252,7 @@ def _rules() -> list[str]:
     from mlspec.ir.overlay import OVERRIDABLE
     from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
     from mlspec.spec.types import CRONJOB_PRESETS, SCHEDULE_PRESETS
-    from mlspec.ir.names import predictor_deployment
+    from mlspec.names import predictor_deployment
     from mlspec.targets.k8s import DEFAULT_ERROR_RATE_QUERY, DEFAULT_LATENCY_QUERY, canary_selector
 
     gates = {task: REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS for task in TASKS}

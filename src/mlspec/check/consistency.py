@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.check.context import CheckContext
 from mlspec.check.estimators import EXAMPLES as ESTIMATOR_EXAMPLES
 from mlspec.check.estimators import estimator_problem

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource
-from mlspec.ir.names import serving_flavor
+from mlspec.names import serving_flavor
 from mlspec.spec.models import MLSystemSpec
 
 

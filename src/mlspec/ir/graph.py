@@ -13,7 +13,7 @@ Kubeflow pipeline it submits, the drift check) is downstream of it.
 
 from __future__ import annotations
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.ir.model import IRFileSource, IRProject, IRSqlSource
 
 

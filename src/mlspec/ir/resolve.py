@@ -8,7 +8,8 @@ every spec it hands over, so nothing here reports a diagnostic.
 
 from __future__ import annotations
 
-from mlspec.ir import convert, names
+from mlspec import names
+from mlspec.ir import convert
 from mlspec.ir.model import (
     IRColumn,
     IRDataset,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.ir.model import IRDataset, IRModel, IRSystem
 
 # The prediction log's event-time column when no `predictions` dataset with a timestamp
-# column says otherwise (the default log is written under the object store, see ir.names).
+# column says otherwise (the default log is written under the object store, see mlspec.names).
 DEFAULT_TIMESTAMP_COLUMN = "timestamp"
 
 

@@ -7,7 +7,7 @@ files the targets write there, so a target names its own files.)
 
 from __future__ import annotations
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.ir.model import IREnvironment, IRModel, IRSystem
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "mlspec"}

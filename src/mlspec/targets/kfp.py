@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
 from mlspec.runtime import ALWAYS, emitted_source
 from mlspec.targets.base import Artifact, Target

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
 from mlspec.targets import airflow_common as common
 from mlspec.targets.feast_store import feature_store_config
@@ -174,8 +174,8 @@ def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
 def model_flavor(model: IRModel) -> str:
     """How the pipeline logs the model (see register_model): `sklearn` (MLflow's scikit-learn
     flavor: `format: mlflow`, `custom`, or not served), `sklearn-pickle` (`format: sklearn`),
-    `xgboost` or `lightgbm`; decided once, in ir.names (the check of environments uses it)."""
-    from mlspec.ir.names import serving_flavor
+    `xgboost` or `lightgbm`; decided once, in mlspec.names (the check of environments uses it)."""
+    from mlspec.names import serving_flavor
 
     return serving_flavor(model.serving.format if model.serving else None)
 

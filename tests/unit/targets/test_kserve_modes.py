@@ -1,4 +1,4 @@
-"""KServe deployment modes: the names a Standard-mode canary's predictors get (ir/names.py, shared by E411 and the target), and the series
+"""KServe deployment modes: the names a Standard-mode canary's predictors get (names.py, shared by E411 and the target), and the series
 each mode's canary analysis reads (one sample per revision, the mode's label)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from mlspec.ir import names
+from mlspec import names
 from mlspec.targets import k8s
 
 # KServe's CRD pattern for PredictorSpec.name (pkg/apis/serving/v1beta1/predictor.go).
