@@ -35,7 +35,7 @@ from typing import Callable
 
 from mlspec.build.session import SpecUnit, load_text, load_unit
 from mlspec.errors import ExternalError, MlspecError, SpecError, UsageError
-from mlspec.gitops.yaml_edit import EditError, mapping_items, set_value
+from mlspec.source.yaml_edit import EditError, mapping_items, set_value
 
 
 @dataclass
@@ -278,7 +278,7 @@ def _edit(unit: SpecUnit, model_name: str, env_name: str, changes: dict, summary
 def _set_override(text: str, env_name: str, target: tuple[str, ...], value) -> str:
     """Set `target` in the environment's overrides: inside the last override that covers it,
     else as a new dotted key."""
-    from mlspec.gitops.yaml_edit import _compose, _get
+    from mlspec.source.yaml_edit import _compose, _get
 
     root = _compose(text)
     env_node = _get(_get(root, "environments"), env_name)

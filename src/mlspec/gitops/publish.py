@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlspec.errors import ExternalError, UsageError
-from mlspec.gitops.git import (
+from mlspec.git import (
     Git,
     GitError,
     check_branch_name,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from mlspec.errors import ExternalError
-from mlspec.gitops.git import Git, output_of, push_rejected
+from mlspec.git import Git, output_of, push_rejected
 from mlspec.gitops.publish import MAX_PUSH_ATTEMPTS
 
 

@@ -47,7 +47,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mlspec.errors import MlspecError
-from mlspec.gitops.git import Git
+from mlspec.git import Git
 from mlspec.textsafe import printable
 
 SIGNATURE_HEADER = "X-MLflow-Signature"

@@ -45,7 +45,7 @@ def _label_dataset(data, model: str):
 
 
 def _scalar(value) -> str:
-    from mlspec.gitops.yaml_edit import format_scalar
+    from mlspec.source.yaml_edit import format_scalar
 
     return format_scalar(value)
 

@@ -162,7 +162,7 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
-    from mlspec.gitops.git import Git, check_branch_name, is_local_repo
+    from mlspec.git import Git, check_branch_name, is_local_repo
     from mlspec.gitops.publish import check_owned_path, read_owned
 
     if branch is not None:
@@ -197,7 +197,7 @@ def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
 
 
 def _shallow_clone(source: str, branch: str | None) -> Path:
-    from mlspec.gitops.git import Git
+    from mlspec.git import Git
 
     scratch = Path(tempfile.mkdtemp(prefix="mlspec-diff-"))
     git = Git(scratch)

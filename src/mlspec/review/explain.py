@@ -80,7 +80,7 @@ def _feeds(unit: SpecUnit, overlaid, path: tuple, kind: str, value, memo: dict |
     if value is None:
         return None
     from mlspec.build.session import load_text
-    from mlspec.gitops.yaml_edit import EditError, set_value
+    from mlspec.source.yaml_edit import EditError, set_value
 
     try:
         written = load_text(unit.path, set_value(unit.source.text, tuple(map(str, path)), value))

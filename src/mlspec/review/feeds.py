@@ -102,7 +102,7 @@ def _changes(value, allowed: list | None) -> list:
 
 
 def _yaml_scalar(value) -> str:
-    from mlspec.gitops.yaml_edit import format_scalar
+    from mlspec.source.yaml_edit import format_scalar
 
     return format_scalar(value)
 

@@ -49,7 +49,7 @@ def serve(paths, env, repo, branch, push, out, host, port, tracking_uri, aliases
     """Promote and publish when MLflow sets a model's alias (signed webhooks only)."""
     from pathlib import Path
 
-    from mlspec.gitops.git import check_branch_name
+    from mlspec.git import check_branch_name
     from mlspec.gitops.publish import check_repo_argument
     from mlspec.gitops.webhook import Receiver, SeenDeliveries, Verifier, default_state_dir, log, make_server
     from mlspec.source.files import spec_files
