@@ -121,7 +121,7 @@ def test_feast_plans_the_feature_repository(compiled, tmp_path):
     assert plan.returncode == 0, plan.stdout + plan.stderr
 
 
-def test_every_kubernetes_object_validates_against_its_crd(compiled, shared_dir, tmp_path):
+def test_every_kubernetes_object_validates_against_its_crd(compiled, vendor_dir, tmp_path):
     _, result = compiled
     documents = [(path, d) for path, text in sorted(result.files.items())
                  if path.startswith(("k8s/", "argocd/")) and path.endswith(".yaml")
@@ -129,7 +129,7 @@ def test_every_kubernetes_object_validates_against_its_crd(compiled, shared_dir,
     assert documents
     for path, document in documents:
         if document.get("apiVersion", "").split("/")[0].endswith((".io", ".app", ".tools")):
-            errors = schema_errors(shared_dir / "crds", document)
+            errors = schema_errors(vendor_dir / "crds", document)
             assert not errors, f"{path} ({document['kind']}):\n" + "\n".join(errors)
     if shutil.which("kubectl"):
         for path, text in result.files.items():

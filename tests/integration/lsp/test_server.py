@@ -76,6 +76,11 @@ async def _diagnostics(client, uri: str, version: int, timeout: float = 30) -> l
     return await asyncio.wait_for(wait(), timeout)
 
 
+def _line(needle: str, occurrence: int = 0) -> int:
+    """The 1-based line of the spec where `needle` occurs: the example spec grows, the tests follow it."""
+    return _position(TEXT, needle, 0, occurrence).line + 1
+
+
 def _position(text: str, needle: str, offset: int = 0, occurrence: int = 0) -> types.Position:
     index = -1
     for _ in range(occurrence + 1):
@@ -187,8 +192,8 @@ async def test_hover_shows_the_fields_doc_and_its_value_per_environment_with_the
         assert schema["$defs"]["ReplicaBounds"]["properties"]["max"]["description"] in text
         assert text.startswith("`models.churn.serving.replicas.max`: Maximum replicas.")
         # What `mlspec explain` says, per environment.
-        assert "| `dev` | `1` | override, line 131 | `k8s/dev/inferenceservice-churn.yaml` |" in text
-        assert "| `prod` | `5` | spec, line 105 | `k8s/prod/inferenceservice-churn.yaml` |" in text
+        assert f"| `dev` | `1` | override, line {_line('models.churn.serving.replicas:')} | `k8s/dev/inferenceservice-churn.yaml` |" in text
+        assert f"| `prod` | `5` | spec, line {_line('replicas: {min: 1, max: 5}')} | `k8s/prod/inferenceservice-churn.yaml` |" in text
         explained = invoke_mlspec("explain", "models.churn.serving.replicas.max", str(CHURN), "--env", "dev",
                                   env={"MLSPEC_NO_CACHE": "1"}).stdout
         assert "feeds k8s/dev/inferenceservice-churn.yaml" in explained
@@ -197,7 +202,7 @@ async def test_hover_shows_the_fields_doc_and_its_value_per_environment_with_the
         hover = await client.text_document_hover_async(types.HoverParams(
             text_document=types.TextDocumentIdentifier(uri=uri), position=_position(TEXT, "source: customer_activity", 10)))
         assert "Dataset (by name) the features are read from." in hover.contents.value
-        assert "dataset `customer_activity`: defined on line 47" in hover.contents.value
+        assert f"dataset `customer_activity`: defined on line {_line('  customer_activity:')}" in hover.contents.value
 
         # A key being typed (the document does not even parse): still its documentation.
         broken = TEXT.replace("      replicas: {min: 1, max: 5}", "      replicas: {min: 1, max: 5}\n      runtime")
@@ -223,10 +228,10 @@ async def test_definition_and_references_follow_the_languages_references(tmp_pat
             return [(d.range.start.line + 1, TEXT.splitlines()[d.range.start.line][
                 d.range.start.character:d.range.end.character]) for d in found or []]
 
-        assert await definition("slo: churn-api", 6) == [(124, "churn-api")]  # rollout -> SLO
-        assert await definition("source: customer_activity", 9) == [(47, "customer_activity")]  # view -> dataset
+        assert await definition("slo: churn-api", 6) == [(_line("  churn-api:"), "churn-api")]  # rollout -> SLO
+        assert await definition("source: customer_activity", 9) == [(_line("  customer_activity:"), "customer_activity")]  # view -> dataset
         # model feature `view.feature`: the view part and the feature part
-        assert await definition("customer_features.avg_order_value", 2) == [(69, "customer_features")]
+        assert await definition("customer_features.avg_order_value", 2) == [(_line("  customer_features:"), "customer_features")]
         feature = await definition("customer_features.avg_order_value", 20)
         assert feature == [(TEXT[:TEXT.index("avg_order_value: float32")].count("\n") + 1, "avg_order_value")]
         # a view's feature is a column of its source dataset; an entity's join key too
@@ -236,12 +241,12 @@ async def test_definition_and_references_follow_the_languages_references(tmp_pat
         join_key = await definition("joinKeys: [customer_id]", 12)
         assert {name for _, name in join_key} == {"customer_id"} and len(join_key) >= 1
         # a model named by an environment's override
-        assert await definition("models.churn.serving.replicas", 8) == [(81, "churn")]
+        assert await definition("models.churn.serving.replicas", 8) == [(_line("\n  churn:") + 1, "churn")]
 
         refs = await client.text_document_references_async(types.ReferenceParams(
             text_document=types.TextDocumentIdentifier(uri=uri), position=_position(TEXT, "  churn-api:", 2),
             context=types.ReferenceContext(include_declaration=True)))
-        assert sorted(r.range.start.line + 1 for r in refs) == [111, 124]
+        assert sorted(r.range.start.line + 1 for r in refs) == [_line("slo: churn-api"), _line("  churn-api:")]
 
 
 @pytest.mark.asyncio
