@@ -1,6 +1,5 @@
 """The package's layout rules that a script can see: no import cycles between mlspec's
-modules, and click only in the CLI package (core code returns data and raises typed
-errors; only the CLI prints and picks exit codes).
+modules (click only in the CLI package, and the stage order: test_layers.py).
 
 Every import counts, also those inside functions (a lazy import still couples the two
 modules); imports under `if TYPE_CHECKING:` do not, as they never run."""
@@ -99,20 +98,6 @@ def test_the_cycle_finder_finds_a_cycle():
 def test_mlspec_has_no_import_cycles():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
-
-
-def test_click_is_imported_only_by_the_cli_package():
-    offenders = []
-    for name, path in _modules().items():
-        if name == "mlspec.cli" or name.startswith("mlspec.cli."):
-            continue
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "click" for a in node.names):
-                offenders.append(name)
-            elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "click":
-                offenders.append(name)
-    assert offenders == [], f"click imported outside mlspec.cli: {sorted(set(offenders))}"
 
 
 def _imported_top_level(path: Path) -> set[str]:
