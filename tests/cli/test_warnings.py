@@ -79,7 +79,7 @@ def test_a_base_value_every_environment_overrides(tmp_path):
 @pytest.mark.parametrize("path", ["models.churn.serving.replicas.max", "models.churn.rollout.canaryTrafficPercent",
                                   "slos.churn-api.latencyP95Ms.max"])
 def test_what_the_warning_calls_unused_explain_finds_unused(tmp_path, path):
-    """The per-environment-only table (ir/overlay.py) against `explain`, which compiles the
+    """The per-environment-only table (source/overlay.py) against `explain`, which compiles the
     spec with the value changed: each value of the table, overridden everywhere, feeds nothing."""
     value = {"models.churn.serving.replicas.max": "3", "models.churn.rollout.canaryTrafficPercent": "30",
              "slos.churn-api.latencyP95Ms.max": "150"}[path]

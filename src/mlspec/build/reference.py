@@ -249,7 +249,7 @@ def _anchor(path: str) -> str:
 
 
 def _rules() -> list[str]:
-    from mlspec.ir.overlay import OVERRIDABLE
+    from mlspec.source.overlay import OVERRIDABLE
     from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
     from mlspec.spec.types import CRONJOB_PRESETS, SCHEDULE_PRESETS
     from mlspec.names import predictor_deployment

@@ -23,7 +23,7 @@ from mlspec.source.loader import LoadedSource, load_spec_bytes, read_spec_file, 
 
 if TYPE_CHECKING:
     from mlspec.ir.model import IRProject
-    from mlspec.ir.overlay import Overlaid
+    from mlspec.source.overlay import Overlaid
     from mlspec.spec.models import MLSystemSpec
 
 
@@ -125,16 +125,17 @@ def _check_and_resolve(unit: SpecUnit) -> None:
     environment_specs = {}
     for name, env in validated.spec.environments.items():
         if not env.overrides:  # the base spec as it is: already validated and checked
-            from mlspec.ir.overlay import apply_overlay
+            from mlspec.source.overlay import apply_overlay
+            from mlspec.spec.validate import schema_keys
 
-            unit.overlays[name] = apply_overlay(source, name)
+            unit.overlays[name] = apply_overlay(source, name, schema_keys)
             environment_specs[name] = validated.spec
             continue
         env_spec = _overlay_environment(unit, name, validated.spec)
         if env_spec is not None:
             environment_specs[name] = env_spec
     if len(unit.overlays) == len(validated.spec.environments):
-        from mlspec.ir.overlay import shadowed_base_values
+        from mlspec.source.overlay import shadowed_base_values
 
         unit.diagnostics += shadowed_base_values(source, unit.overlays)
     if not validated.complete or unit.has_errors or len(environment_specs) != len(validated.spec.environments):
@@ -150,11 +151,11 @@ def _overlay_environment(unit: SpecUnit, env_name: str, base: MLSystemSpec) -> M
     its own. Reports only what is new in that environment (the base's own errors are not
     repeated once per environment), each marked with the environment's name."""
     from mlspec.check import check_spec
-    from mlspec.ir.overlay import apply_overlay
-    from mlspec.spec.validate import validate_partial
+    from mlspec.source.overlay import apply_overlay
+    from mlspec.spec.validate import schema_keys, validate_partial
 
     source = unit.source
-    overlaid = apply_overlay(source, env_name)
+    overlaid = apply_overlay(source, env_name, schema_keys)
     unit.overlays[env_name] = overlaid
     if overlaid.diagnostics:  # the overrides themselves are wrong: nothing to validate
         unit.diagnostics += overlaid.diagnostics

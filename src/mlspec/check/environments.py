@@ -14,7 +14,7 @@ def check_environment_flavors(base: MLSystemSpec, env_name: str, env_spec: MLSys
     """One training pipeline serves every environment, so it logs each model in one MLflow
     flavor, the one the base's serving format needs: an environment may not serve the model in
     a format that needs another. `written_at`: where each overridden value's override is
-    written (ir.overlay.Overlaid.written_at)."""
+    written (source.overlay.Overlaid.written_at)."""
     found = []
     for name, model in env_spec.models.items():
         base_model = base.models.get(name)

@@ -112,7 +112,7 @@ def _effective_values(analysis: Analysis, target: tuple, env: str | None, memo: 
     """A table of the value in each environment (or in the one whose override is under the
     cursor), as `mlspec explain` gives it."""
     from mlspec.errors import UsageError
-    from mlspec.ir.overlay import Overlaid
+    from mlspec.source.overlay import Overlaid
     from mlspec.review.explain import explain
 
     if not all(isinstance(p, int) or (isinstance(p, str) and p and "." not in p) for p in target):

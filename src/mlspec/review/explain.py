@@ -39,7 +39,7 @@ def explain(unit: SpecUnit, key_path: str, env: str | None, memo: dict | None = 
     """The value at `key_path` of a checked spec (`unit.ok`), in `env` when given; a
     UsageError when the path names nothing. `memo`: see feeds.files_fed_by; `with_feeds`:
     False to skip finding the files the value feeds (two compiles)."""
-    from mlspec.ir.overlay import Overlaid
+    from mlspec.source.overlay import Overlaid
 
     source = unit.source
     if env is not None:

@@ -3,12 +3,18 @@
 Works on the plain document (before pydantic), so the merged result is validated by the
 same models as the base, and remembers where every overridden value came from so that
 `mlspec explain` and diagnostics can point at the overlay's line rather than the base's.
+
+It lives in source/ because it works on what source/ owns, the YAML document and its
+positions (the IR is built from the validated spec only). Which keys the spec language
+allows is the spec models' knowledge, a layer above: the caller passes it in (`keys_at`,
+`mlspec.spec.validate.schema_keys`).
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from mlspec.diagnostics import Diagnostic, Span, did_you_mean
@@ -47,6 +53,10 @@ SAME_EVERYWHERE = {
 }
 _MISSING = object()
 
+# The keys the spec language allows in the mapping at a path, each with whether leaving it out
+# means an empty mapping of its own; None when the mapping is not one of the spec's models.
+KeysAt = Callable[[tuple], "dict[str, bool] | None"]
+
 
 @dataclass
 class Overlaid:
@@ -72,7 +82,9 @@ class Overlaid:
         return ("spec", span) if span is not None else ("default", None)
 
 
-def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
+def apply_overlay(source: LoadedSource, environment: str, keys_at: KeysAt) -> Overlaid:
+    """`environment`'s overrides merged over the base document; `keys_at` says which keys the
+    spec language allows where an override walks (`mlspec.spec.validate.schema_keys`)."""
     overrides = (source.data.get("environments") or {}).get(environment, {}).get("overrides") or {}
     if not overrides or not isinstance(overrides, dict):
         # Nothing to merge (or a type error validation reports): the base document as it is.
@@ -89,7 +101,7 @@ def apply_overlay(source: LoadedSource, environment: str) -> Overlaid:
                 help="environments override models' serving and rollout, slos, platform.prometheus, platform.feast,"
                      " platform.deployments and deploy; the rest is generated once for all environments"))
             continue
-        parent = _walk_to_parent(source, data, target, key_path, result)
+        parent = _walk_to_parent(source, data, target, key_path, result, keys_at)
         if parent is None:
             continue
         last = target[-1]
@@ -171,12 +183,11 @@ def _matches(pattern: tuple, target: tuple) -> bool:
     return all(p in ("*", t) for p, t in zip(pattern, target))
 
 
-def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: tuple, result: Overlaid):
-    from mlspec.spec.validate import schema_keys
-
+def _walk_to_parent(source: LoadedSource, data: dict, target: tuple, key_path: tuple, result: Overlaid,
+                    keys_at: KeysAt):
     current: Any = data
     for depth, part in enumerate(target[:-1]):
-        known = schema_keys(target[:depth]) if isinstance(current, dict) else None
+        known = keys_at(target[:depth]) if isinstance(current, dict) else None
         if isinstance(current, dict) and part not in current and known and known.get(part):
             # A sub-section the base leaves to its defaults (`serving.replicas`): the override
             # sets part of it, the rest keeps its defaults.
