@@ -87,7 +87,7 @@ def test_the_kfp_ir_is_what_kfp_compiles_from_the_source(compiled, tmp_path):
 
     from kfp import compiler
 
-    from mlspec.targets.naming import pipeline_function_name
+    from mlspec.ir.layout import pipeline_function_name
 
     spec, result = compiled
     for model in project_of(spec).base.models:

@@ -80,7 +80,7 @@ class AnalysisResult:
 
 def expected_analysis(env, model) -> tuple[AnalysisKind, str]:
     """The kind and name of the analysis object generated for the model's canary."""
-    from mlspec.targets.naming import analysis_run_name, iter8_experiment_name
+    from mlspec.ir.layout import analysis_run_name, iter8_experiment_name
 
     if model.rollout.backend == "iter8":
         return ITER8_EXPERIMENT, iter8_experiment_name(model)

@@ -366,7 +366,8 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
             before_publish(outcome)
             committed = True
         if repo is not None:
-            from mlspec.gitops.publish import plans_from_results, publish
+            from mlspec.build.deployments import plans_from_results
+            from mlspec.gitops.publish import publish
 
             outcome.published = publish(plans_from_results(outcome.run.results), repo, branch, push, log=log)
     except BaseException:

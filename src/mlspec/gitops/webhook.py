@@ -256,7 +256,8 @@ class Receiver:
         an older spec than the newest one this receiver saw. Failures are logged, not raised:
         the promotion itself is committed, pushed and published."""
         from mlspec.build.run import compile_and_apply
-        from mlspec.gitops.publish import plans_from_results, publish
+        from mlspec.build.deployments import plans_from_results
+        from mlspec.gitops.publish import publish
         from mlspec.gitops.spec_commit import sync_spec
 
         if self.repo is None:

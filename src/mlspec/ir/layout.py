@@ -1,20 +1,22 @@
-"""Names and paths that several targets and commands agree on.
+"""Where generated files land, and the names and paths that the targets and the commands agree on.
 
 A DAG submits the pipeline file the kfp target writes, the pipeline asks Feast for the
 feature service the feast target defines, `dvc.yaml` validates with the suite the Great
 Expectations target writes, `mlspec publish` copies the folder the Kubernetes targets write
-to. Each of those names is decided here, once, so no target reads another target's module
-to find it.
+to, `mlspec rollout decide` reads the AnalysisRun the rollout target names, `mlspec run
+--local` finds the DAGs, suites and pipelines where the targets put them. Each of those names
+is decided here, once, so no target reads another target's module to find it.
+
+Why in ir/: the targets that write these files and the commands that read them (gitops/,
+local/) are above the targets in the stage order (ARCHITECTURE.md), so the contract lives below
+all of them; every function here takes IR objects and nothing but the IR, so the IR is its
+floor (the shared base under it knows no IR).
 """
 
 from __future__ import annotations
 
-import json
-
 from mlspec import names
 from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSystem
-from mlspec.targets import airflow_common as common
-from mlspec.targets.feast_store import feature_store_config
 
 # --- Airflow --------------------------------------------------------------------------------
 
@@ -72,16 +74,25 @@ def monitored_environment(project: IRProject) -> IREnvironment | None:
     return project.environments[-1] if project.environments else None
 
 
+def prediction_dataset(model: IRModel, system: IRSystem) -> IRDataset | None:
+    """The dataset `monitoring.drift.predictions` names, if any."""
+    if model.drift and model.drift.predictions:
+        return system.dataset(model.drift.predictions)
+    return None
+
+
 def drift_predictions(system: IRSystem, model: IRModel, env: IREnvironment | None) -> tuple[str, bool]:
     """Where the drift DAG reads a model's predictions, and whether that is KServe's inference
     log: the dataset `monitoring.drift.predictions` names, else, for a served model logging to
     blob storage, the folder its logger writes in `env` (the last environment: production; a
     spec without environments deploys nothing, so nothing logs)."""
-    kserve_log = common.prediction_dataset(model, system) is None and model.serving is not None \
-        and not model.drift.logger_url and env is not None
+    dataset = prediction_dataset(model, system)
+    kserve_log = dataset is None and model.serving is not None and not model.drift.logger_url and env is not None
     if kserve_log:
         return prediction_log_prefix(system, model, env), True
-    return common.drift_predictions(model, system), False
+    if dataset is not None and dataset.storage:
+        return dataset.storage, False
+    return names.monitoring_uri(system.name, model.name, "predictions/"), False
 
 
 def drift_check_path(model: IRModel) -> str:
@@ -151,24 +162,6 @@ def pipeline_source_path(model: IRModel) -> str:
 def pipeline_ir_path(model: IRModel) -> str:
     """The compiled pipeline the training DAG submits."""
     return f"kfp/{model.py_name}_training.yaml"
-
-
-def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
-    """The pipeline parameters a deployment decides, with the spec's values: the pipeline declares
-    them as its defaults, and the training DAG submits them (each an Airflow Variable, so a
-    deployment or a test points them elsewhere without recompiling).
-
-    `feast_config` is the spec's Feast store (`feature_store.yaml`) as JSON: the training step
-    builds its `RepoConfig` from it, and reads the feature definitions from the registry it
-    names, so the training image needs no Feast repo folder."""
-    mlflow = system.platform.mlflow
-    return {
-        "feast_config": json.dumps(feature_store_config(system), sort_keys=True),
-        "label_data_uri": common.landed_uri(model.label_dataset) or "",
-        "mlflow_tracking_uri": mlflow.tracking_uri if mlflow else "",
-        # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
-        "reference_uri": model.drift_reference if model.drift_reference_is_snapshot else "",
-    }
 
 
 def model_flavor(model: IRModel) -> str:

@@ -13,7 +13,7 @@
             registered with the alias
 
 The production environment is the spec's last, as the drift DAGs monitor it
-(naming.monitored_environment). Each function returns {stage: StageResult}.
+(layout.monitored_environment). Each function returns {stage: StageResult}.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _served(run) -> list:
 
 def _isvc_file(model, env) -> str:
     from mlspec.targets.kserve import inference_service_file
-    from mlspec.targets.naming import k8s_dir
+    from mlspec.ir.layout import k8s_dir
 
     return f"{k8s_dir(env)}/{inference_service_file(model)}"
 
@@ -48,7 +48,7 @@ def promote(run) -> dict[str, StageResult]:
 
     from mlspec.errors import UsageError
     from mlspec.local.repos import make_repos, published_object
-    from mlspec.targets.naming import deployment_path, monitored_environment
+    from mlspec.ir.layout import deployment_path, monitored_environment
 
     started = time.monotonic()
     models = _served(run)
@@ -114,7 +114,7 @@ def logged_service(run, model, manifest: dict):
     store (its s3:// bucket is a folder there); models that log elsewhere get a traffic folder."""
     from mlspec.local.serving import LoggedService
     from mlspec.local.workspace import store_folder
-    from mlspec.targets.naming import drift_predictions
+    from mlspec.ir.layout import drift_predictions
 
     predictor = manifest["spec"]["predictor"]
     logger = predictor.get("logger") or {}

@@ -101,7 +101,7 @@ class LocalRun:
     def ingestion(self) -> dict[str, StageResult]:
         """Run every ingestion DAG (stopping at the first that fails); the three stages' results."""
         from mlspec.targets.airflow_common import ingested_datasets
-        from mlspec.targets.naming import suite_path
+        from mlspec.ir.layout import suite_path
 
         datasets = ingested_datasets(self.system)
         seconds = dict.fromkeys(INGEST_TASKS, 0.0)
@@ -155,7 +155,7 @@ class LocalRun:
                 for stage in INGEST_TASKS}
 
     def materialize(self) -> StageResult:
-        from mlspec.targets.naming import feast_dag_id
+        from mlspec.ir.layout import feast_dag_id
 
         dag_id = feast_dag_id(self.system)
         if not (self.ws.dags / f"{dag_id}.py").exists():
@@ -250,7 +250,7 @@ class LocalRun:
                                f" {version.version}, registered before this run: this run registered no version",
                                f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
         metrics = client.get_run(version.run_id).data.metrics
-        from mlspec.targets.naming import mlflow_metric_name
+        from mlspec.ir.layout import mlflow_metric_name
 
         shown = ", ".join(f"{g.metric}={metrics[mlflow_metric_name(g.metric)]:.3f}" for g in model.gates
                           if mlflow_metric_name(g.metric) in metrics)
@@ -259,7 +259,7 @@ class LocalRun:
 
 
 def _pipeline_source(model) -> str:
-    from mlspec.targets.naming import pipeline_source_path
+    from mlspec.ir.layout import pipeline_source_path
 
     return pipeline_source_path(model)
 

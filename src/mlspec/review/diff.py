@@ -162,8 +162,8 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
+    from mlspec.build.deployments import check_owned_path, read_owned
     from mlspec.git import Git, check_branch_name, is_local_repo
-    from mlspec.gitops.publish import check_owned_path, read_owned
 
     if branch is not None:
         check_branch_name(branch)
@@ -316,8 +316,8 @@ def render_json(diffs: list[SystemDiff]) -> str:
 def diff_specs(files: list[Path], out_root: Path, repo: str | None, branch: str | None):
     """(compile results, system diffs): what compiling `files` would change in `out_root`,
     or in the deployments repository `repo`. Diffs are None when a spec has errors."""
+    from mlspec.build.deployments import compile_plans
     from mlspec.build.run import compile_files
-    from mlspec.gitops.publish import compile_plans
 
     if repo is not None:
         plans, results = compile_plans(files, out_root)

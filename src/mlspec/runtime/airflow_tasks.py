@@ -436,7 +436,7 @@ def remove_except(config, folder, keep):
 
 
 # --- partitioned datasets -------------------------------------------------------------------------
-# The layout (mlspec.targets.naming, "dataset partitions"): each ingestion run writes
+# The layout (mlspec.ir.layout, "dataset partitions"): each ingestion run writes
 # <root>/<column>=<logical date>/<file>; the DAG's CONFIG["partition"] carries its names.
 
 

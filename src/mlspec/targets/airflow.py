@@ -24,7 +24,7 @@ from mlspec.ir.model import IRDataset, IREnvironment, IRModel, IRProject, IRSqlS
 from mlspec.runtime import emitted_source
 from mlspec.targets import airflow_common as common
 from mlspec.targets import lineage_names as lineage
-from mlspec.targets import naming
+from mlspec.ir import layout
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.templating import pyliteral, render_template
 
@@ -73,7 +73,7 @@ class AirflowTarget(Target):
         for dataset in common.ingested_datasets(system):
             dags.append((dataset.ingest_dag_id, render_template("airflow/ingest_dag.py.j2", **ingest_context(system, dataset))))
         if system.feature_views:
-            dags.append((naming.feast_dag_id(system), render_template("airflow/feast_dag.py.j2", **feast_context(system))))
+            dags.append((layout.feast_dag_id(system), render_template("airflow/feast_dag.py.j2", **feast_context(system))))
         for model in system.models:
             if system.platform.kubeflow is None:
                 self.warn(f"model `{model.name}`: `platform.kubeflow` is not set, so its training DAG needs the"
@@ -82,16 +82,16 @@ class AirflowTarget(Target):
             context = train_context(system, model)  # a schedule it can express: check/training_data.py (E417)
             dags.append((model.train_dag_id, render_template("airflow/train_dag.py.j2", **context)))
             if model.drift_dag_id:
-                monitored = naming.monitored_environment(project)
+                monitored = layout.monitored_environment(project)
                 dags.append((model.drift_dag_id, render_template("airflow/drift_dag.py.j2",
                                                                  **drift_context(system, model, monitored))))
         if not dags:
             return []
-        artifacts = [self.artifact(f"{naming.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
+        artifacts = [self.artifact(f"{layout.DAGS_DIR}/{dag_id}.py", text) for dag_id, text in dags]
         # The task bodies: mlspec.runtime.airflow_tasks, copied as it is written.
-        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/{naming.HELPER_MODULE}", emitted_source("airflow_tasks")))
-        artifacts.append(self.artifact(f"{naming.DAGS_DIR}/.airflowignore",
-                                       render_template("airflow/airflowignore.j2", helper=naming.HELPER_MODULE)))
+        artifacts.append(self.artifact(f"{layout.DAGS_DIR}/{layout.HELPER_MODULE}", emitted_source("airflow_tasks")))
+        artifacts.append(self.artifact(f"{layout.DAGS_DIR}/.airflowignore",
+                                       render_template("airflow/airflowignore.j2", helper=layout.HELPER_MODULE)))
         return artifacts
 
 
@@ -158,17 +158,17 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "source": {"kind": "sql", "connection": source.connection} if is_sql
         else {"kind": "file", "format": source.format},
         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in dataset.columns],
-        "suite": naming.suite_path(dataset),
+        "suite": layout.suite_path(dataset),
         "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": common.dvc_url(dataset.dvc_remote),
                 "path": common.dvc_data_path(dataset), "config": "dvc/config"} if dataset.dvc_remote else None,
         "credentials": _credentials(system),
         "settings": settings,
     }
     if dataset.storage:
-        config["partition"] = naming.partition_layout(dataset)
+        config["partition"] = layout.partition_layout(dataset)
     tasks = lineage.ingest_tasks(dataset)
     # The task that lands the dataset where training reads it updates its asset.
-    landing = {"upload": naming.dataset_asset(system, dataset)} if dataset.storage else {}
+    landing = {"upload": layout.dataset_asset(system, dataset)} if dataset.storage else {}
     declared = task_lineage(tasks, landing)
     return {
         "dag": _dag_args(system, dataset.ingest_dag_id, dataset.schedule, dataset.description, "ingest",
@@ -189,17 +189,17 @@ def feast_context(system: IRSystem) -> dict:
     assets, unscheduled = [], []
     for view in system.feature_views:
         landed = view.source.source is not None and view.source.storage
-        asset = naming.dataset_asset(system, view.source) if landed else None
+        asset = layout.dataset_asset(system, view.source) if landed else None
         if asset is None:
             unscheduled.append(view.source.name)
         elif asset not in assets:
             assets.append(asset)
     config = {
         "system": system.name,
-        "dag_id": naming.feast_dag_id(system),
-        "s3_endpoint_env": naming.FEAST_S3_ENDPOINT_ENV,
+        "dag_id": layout.feast_dag_id(system),
+        "s3_endpoint_env": layout.FEAST_S3_ENDPOINT_ENV,
         "views": [{"name": v.name, "online": v.online, "ttl_seconds": v.ttl_seconds,
-                   "asset": naming.dataset_asset(system, v.source)} for v in system.feature_views],
+                   "asset": layout.dataset_asset(system, v.source)} for v in system.feature_views],
         "credentials": _credentials(system),
         "settings": settings,
     }
@@ -209,7 +209,7 @@ def feast_context(system: IRSystem) -> dict:
                    " after their sources land")
     # Retried as often as its most-retried source: what makes ingestion worth retrying
     # (a flaky object store) is what Feast reads too.
-    dag = _dag_args(system, naming.feast_dag_id(system), None, description, "feast",
+    dag = _dag_args(system, layout.feast_dag_id(system), None, description, "feast",
                     retries=max(v.source.retries for v in system.feature_views), tasks=tasks,
                     sdk_names=("Asset", "AssetAny") if assets else ())
     # Sources no ingestion DAG writes never update an Asset: their views are materialized daily.
@@ -237,16 +237,16 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     settings["kfp_local"] = [common.variable_key(system, model.name, "kfp_local"), None]
     settings["kfp_local_root"] = [common.variable_key(system, model.name, "kfp_local_root"), None]
     # What the run is given: the pipeline's own defaults, each overridable per deployment.
-    arguments = naming.training_arguments(system, model)
+    arguments = common.training_arguments(system, model)
     for name, default in arguments.items():
         settings[name] = [common.variable_key(system, model.name, name), default or None]
     config = {
         "system": system.name,
         "model": model.name,
         "dag_id": model.train_dag_id,
-        "pipeline_package": naming.pipeline_ir_path(model),
-        "pipeline_source": naming.pipeline_source_path(model),
-        "pipeline_function": naming.pipeline_function_name(model),
+        "pipeline_package": layout.pipeline_ir_path(model),
+        "pipeline_source": layout.pipeline_source_path(model),
+        "pipeline_function": layout.pipeline_function_name(model),
         "experiment": system.name,
         "timeout_seconds": 6 * 3600,
         "arguments": list(arguments),
@@ -274,7 +274,7 @@ def training_assets(system: IRSystem, model: IRModel) -> list[str]:
     its features) that an ingestion DAG of this system lands."""
     read = [model.label_dataset, *model.feature_sources]
     landed = [d for d in read if d.source is not None and d.storage]
-    return list(dict.fromkeys(naming.dataset_asset(system, d) for d in landed))
+    return list(dict.fromkeys(layout.dataset_asset(system, d) for d in landed))
 
 
 def drift_context(system: IRSystem, model: IRModel, env: IREnvironment | None) -> dict:
@@ -283,15 +283,15 @@ def drift_context(system: IRSystem, model: IRModel, env: IREnvironment | None) -
     drift = model.drift
     settings = _system_settings(system)
     settings["reference"] = [common.variable_key(system, model.name, "reference"), model.drift_reference]
-    predictions, kserve_log = naming.drift_predictions(system, model, env)
+    predictions, kserve_log = layout.drift_predictions(system, model, env)
     settings["predictions"] = [common.variable_key(system, model.name, "predictions"), predictions]
     config = {
         "system": system.name,
         "model": model.name,
         "dag_id": model.drift_dag_id,
         "train_dag_id": model.train_dag_id,
-        "check": naming.drift_check_path(model),
-        "partition_column": naming.PARTITION_COLUMN,
+        "check": layout.drift_check_path(model),
+        "partition_column": layout.PARTITION_COLUMN,
         "window_seconds": drift.window_seconds,
         "timestamp_column": common.prediction_timestamp_column(model, system),
         "prediction_log": "kserve" if kserve_log else "dataset",

@@ -8,10 +8,13 @@ Computed once here so the DAGs, the suites, `dvc.yaml` and the lineage config ag
 
 from __future__ import annotations
 
+import json
 import re
 
 from mlspec import names
+from mlspec.ir.layout import prediction_dataset
 from mlspec.ir.model import IRDataset, IRModel, IRSystem
+from mlspec.targets.feast_store import feature_store_config
 
 # The prediction log's event-time column when no `predictions` dataset with a timestamp
 # column says otherwise (the default log is written under the object store, see mlspec.names).
@@ -50,17 +53,22 @@ def ingested_datasets(system: IRSystem) -> list[IRDataset]:
     return [d for d in system.datasets if d.source is not None]
 
 
-def prediction_dataset(model: IRModel, system: IRSystem) -> IRDataset | None:
-    if model.drift and model.drift.predictions:
-        return system.dataset(model.drift.predictions)
-    return None
+def training_arguments(system: IRSystem, model: IRModel) -> dict[str, str]:
+    """The pipeline parameters a deployment decides, with the spec's values: the pipeline declares
+    them as its defaults, and the training DAG submits them (each an Airflow Variable, so a
+    deployment or a test points them elsewhere without recompiling).
 
-
-def drift_predictions(model: IRModel, system: IRSystem) -> str:
-    dataset = prediction_dataset(model, system)
-    if dataset is not None and dataset.storage:
-        return dataset.storage
-    return names.monitoring_uri(system.name, model.name, "predictions/")
+    `feast_config` is the spec's Feast store (`feature_store.yaml`) as JSON: the training step
+    builds its `RepoConfig` from it, and reads the feature definitions from the registry it
+    names, so the training image needs no Feast repo folder."""
+    mlflow = system.platform.mlflow
+    return {
+        "feast_config": json.dumps(feature_store_config(system), sort_keys=True),
+        "label_data_uri": landed_uri(model.label_dataset) or "",
+        "mlflow_tracking_uri": mlflow.tracking_uri if mlflow else "",
+        # where the drift DAG finds the training-data snapshot, when it needs one ("" = none)
+        "reference_uri": model.drift_reference if model.drift_reference_is_snapshot else "",
+    }
 
 
 def prediction_timestamp_column(model: IRModel, system: IRSystem) -> str:

@@ -13,7 +13,7 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import (KARGO_AUTHORIZED_STAGE, deployment_path, kargo_authorized_stage,
+from mlspec.ir.layout import (KARGO_AUTHORIZED_STAGE, deployment_path, kargo_authorized_stage,
                                    kargo_stage_branch, uses_kargo)
 
 FINALIZER = "resources-finalizer.argocd.argoproj.io"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from mlspec.ir.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRProject
 from mlspec.targets.base import Artifact, Target
-from mlspec.targets.naming import drift_check_path
+from mlspec.ir.layout import drift_check_path
 from mlspec.targets.templating import pyliteral, render_template
 
 

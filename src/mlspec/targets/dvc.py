@@ -15,7 +15,7 @@ from mlspec.ir.model import IRProject
 from mlspec.targets import airflow_common as common
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import DAGS_DIR, HELPER_MODULE, suite_path
+from mlspec.ir.layout import DAGS_DIR, HELPER_MODULE, suite_path
 
 # Paths from the DVC folder (generated/<system>/dvc) to its neighbours.
 HELPER = f"../{DAGS_DIR}/{HELPER_MODULE}"

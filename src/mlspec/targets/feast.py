@@ -8,7 +8,7 @@ default); an environment that overrides it gets its own `feature_store.<env>.yam
 with `feast -f feature_store.<env>.yaml apply`.
 
 A file source is its dataset's storage root, which holds one Hive-style partition per
-ingestion run (see naming, "dataset partitions"): Feast's file offline store reads them all.
+ingestion run (see ir.layout, "dataset partitions"): Feast's file offline store reads them all.
 The Airflow Feast DAG applies this repository and materializes it (see the airflow target).
 """
 
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from mlspec.ir.coltypes import COLUMN_TYPES
 from mlspec.ir.model import IRDataset, IRFeatureView, IRFileSource, IRModel, IRProject, IRSystem
-from mlspec.targets import naming
+from mlspec.ir import layout
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
 from mlspec.targets.feast_store import feature_store_config
-from mlspec.targets.naming import feature_service_name
+from mlspec.ir.layout import feature_service_name
 from mlspec.targets.templating import render_template
 
 # Environment variable that points every file source at a local folder (`<dir>/<dataset>.parquet`),
@@ -94,7 +94,7 @@ class FeastTarget(Target):
             })
         return render_template(
             "feast/features.py.j2",
-            system=system, data_dir_env=DATA_DIR_ENV, endpoint_env=naming.FEAST_S3_ENDPOINT_ENV,
+            system=system, data_dir_env=DATA_DIR_ENV, endpoint_env=layout.FEAST_S3_ENDPOINT_ENV,
             dtypes=sorted({COLUMN_TYPES[f.type].feast_dtype for v in system.feature_views for f in v.features}),
             entities=[{"var": f"entity_{e.name}", "name": e.name, "join_keys": list(e.join_keys),
                        "value_type": COLUMN_TYPES[e.value_type].feast_value_type, "description": e.description or ""}

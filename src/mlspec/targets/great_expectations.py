@@ -14,7 +14,7 @@ from mlspec.ir.coltypes import pandas_dtypes, timestamp_text
 from mlspec.ir.model import IRColumn, IRDataset, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target, header_note
 from mlspec.targets.emit import dump_json
-from mlspec.targets.naming import suite_path
+from mlspec.ir.layout import suite_path
 
 # Spec field -> GX kwarg of the extra expectations.
 KWARGS = (("column", "column"), ("min", "min_value"), ("max", "max_value"), ("values", "value_set"),

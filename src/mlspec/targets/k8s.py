@@ -1,7 +1,7 @@
 """What the Kubernetes targets share: which models are deployed, labels and metadata, and
 the PromQL selector of a model's revisions.
 
-(Each environment's folder is `naming.k8s_dir`; the kustomization lists whatever deployable
+(Each environment's folder is `layout.k8s_dir`; the kustomization lists whatever deployable
 files the targets write there, so a target names its own files.)
 """
 

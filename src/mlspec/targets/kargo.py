@@ -32,7 +32,7 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import (deployment_path, deployment_root, kargo_project, kargo_stage_branch,
+from mlspec.ir.layout import (deployment_path, deployment_root, kargo_project, kargo_stage_branch,
                                    kargo_verification_template, uses_kargo)
 
 API_VERSION = "kargo.akuity.io/v1alpha1"

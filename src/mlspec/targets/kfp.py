@@ -5,7 +5,7 @@ The source uses the current KFP 2.17 forms (`@dsl.component(base_image=...,
 packages_to_install=...)`, `@dsl.pipeline`, `Input`/`Output` artifacts, `kfp.kubernetes`
 for secret references). Values that differ between a cluster and a local run (the Feast store
 configuration, label data, MLflow tracking URI, registry name and alias, gates) are pipeline
-parameters whose defaults come from the spec (`naming.training_arguments`, which the training
+parameters whose defaults come from the spec (`airflow_common.training_arguments`, which the training
 DAG submits too), so the IR names no machine and no absolute path.
 
 The IR is compiled by `compile_pipeline_source(source)`, a pure function of the source text
@@ -27,14 +27,15 @@ import tempfile
 from pathlib import Path
 
 from mlspec import names
+from mlspec.ir.layout import (feature_service_name, model_flavor, pipeline_function_name, pipeline_ir_path,
+                              pipeline_source_path)
 from mlspec.ir.model import IRModel, IRProject, IRResources, IRSystem
 from mlspec.runtime import ALWAYS, emitted_source
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.kfp_version import installed_kfp_version
 from mlspec.targets.feast_store import registry_is_remote
 from mlspec.targets.model_card_document import card_document, hf_card_parts
-from mlspec.targets.naming import (feature_service_name, model_flavor, pipeline_function_name, pipeline_ir_path,
-                                   pipeline_source_path, training_arguments)
+from mlspec.targets.airflow_common import training_arguments
 from mlspec.targets.templating import pyliteral, render_template
 
 SOURCE_HASH_PREFIX = "# pipeline source sha256: "

@@ -15,10 +15,11 @@ stable version stays the predictor and the new one is a named `spec.canary` pred
 from __future__ import annotations
 
 from mlspec.ir.model import IREnvironment, IRModel, IRProject
-from mlspec.targets import k8s, naming
+from mlspec.ir import layout
+from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import k8s_dir
+from mlspec.ir.layout import k8s_dir
 
 # KServe's own defaults for a predictor container without resources (its configmap's
 # `resource` defaults); written out so the live object equals the committed one.
@@ -67,17 +68,17 @@ def inference_service_file(model: IRModel) -> str:
 
 def prediction_logger(env: IREnvironment, model: IRModel) -> dict | None:
     """KServe's inference logger (0.20 `logger.storage`) for a drift-monitored model: every request and
-    response, as KServe's JSON objects in the monitoring bucket (see naming, "the prediction log"),
+    response, as KServe's JSON objects in the monitoring bucket (see ir.layout, "the prediction log"),
     written with the credentials of the model's service account; or, when the spec names an HTTP
     sink, sent there as CloudEvents. The drift DAG reads the objects (runtime: kserve_frame)."""
     if model.drift is None:
         return None
     if model.drift.logger_url:
         return {"mode": "all", "url": model.drift.logger_url}
-    storage = {"path": naming.PREDICTION_LOG_PATH, "parameters": {"format": naming.PREDICTION_LOG_FORMAT}}
+    storage = {"path": layout.PREDICTION_LOG_PATH, "parameters": {"format": layout.PREDICTION_LOG_FORMAT}}
     if model.serving.service_account:
         storage["serviceAccountName"] = model.serving.service_account
-    return {"mode": "all", "url": naming.prediction_log_url(env.system, model), "storage": storage}
+    return {"mode": "all", "url": layout.prediction_log_url(env.system, model), "storage": storage}
 
 
 # The `serving.kserve.io/deploymentMode` values since KServe 0.16 (pkg/constants/constants.go,

@@ -13,7 +13,7 @@ from typing import Iterable
 from mlspec.ir.model import IREnvironment, IRProject
 from mlspec.targets.base import Artifact
 from mlspec.targets.emit import dump_yaml
-from mlspec.targets.naming import KUSTOMIZATION_FILE, k8s_dir
+from mlspec.ir.layout import KUSTOMIZATION_FILE, k8s_dir
 
 OWNER = "argocd"
 RESOURCE_SUFFIXES = (".yaml", ".yml", ".json")  # what kustomize reads as resources

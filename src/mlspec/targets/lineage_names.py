@@ -43,7 +43,7 @@ from mlspec.ir.model import (
     IRSystem,
 )
 from mlspec.targets import airflow_common as common
-from mlspec.targets import naming
+from mlspec.ir import layout
 
 # URI schemes Airflow's OpenLineage provider names as `scheme://bucket` + key (its
 # `File` conversion), which is also OpenLineage's convention for them.
@@ -136,7 +136,7 @@ def training_inputs(system: IRSystem, model: IRModel) -> tuple[OLDataset, ...]:
 
 def drift_inputs(system: IRSystem, model: IRModel, env: IREnvironment | None) -> tuple[OLDataset, ...]:
     """What the drift check compares: the training reference and the prediction log."""
-    uris = [model.drift_reference, naming.drift_predictions(system, model, env)[0]]
+    uris = [model.drift_reference, layout.drift_predictions(system, model, env)[0]]
     account = system.platform.azure.account if system.platform.azure else None
     return tuple(dict.fromkeys(of_uri(u, account) for u in uris if u))
 
@@ -179,7 +179,7 @@ def dag_jobs(system: IRSystem, env: IREnvironment | None) -> list[OLJob]:
     is the environment whose prediction log the drift DAGs read (the last one)."""
     dags = [(d.ingest_dag_id, ingest_tasks(d)) for d in common.ingested_datasets(system)]
     if system.feature_views:
-        dags.append((naming.feast_dag_id(system), feast_tasks(system)))
+        dags.append((layout.feast_dag_id(system), feast_tasks(system)))
     for model in system.models:
         dags.append((model.train_dag_id, train_tasks(system, model)))
         if model.drift_dag_id:
@@ -193,7 +193,7 @@ def static_jobs(project: IRProject) -> list[OLJob]:
     feature view from its source dataset), plus what no DAG runs: each deployment (KServe
     serves the registered model)."""
     system = project.base
-    jobs = dag_jobs(system, naming.monitored_environment(project))
+    jobs = dag_jobs(system, layout.monitored_environment(project))
     for env in project.environments:
         for model in env.system.models:
             if model.serving:

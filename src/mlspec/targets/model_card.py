@@ -25,7 +25,7 @@ from mlspec.ir.model import IRProject
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_json
 from mlspec.targets.model_card_document import card_document, gate_rows, hf_card_text
-from mlspec.targets.naming import card_path, hf_card_path
+from mlspec.ir.layout import card_path, hf_card_path
 from mlspec.targets.templating import render_template
 
 

@@ -34,7 +34,7 @@ from mlspec.ir.model import IREnvironment, IRModel, IROperator, IRProject
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml_all
-from mlspec.targets.naming import k8s_dir
+from mlspec.ir.layout import k8s_dir
 
 WEBHOOK_PORT = 8765
 WORK = "/work"  # an emptyDir: the clones and the compiled output

@@ -33,7 +33,7 @@ from mlspec.ir.model import IREnvironment, IRModel, IRProject, IRSlo
 from mlspec.targets import k8s
 from mlspec.targets.base import Artifact, Target
 from mlspec.targets.emit import dump_yaml, dump_yaml_all
-from mlspec.targets.naming import (analysis_run_name, iter8_experiment_name, k8s_dir, kargo_project,
+from mlspec.ir.layout import (analysis_run_name, iter8_experiment_name, k8s_dir, kargo_project,
                                    kargo_verification_template, uses_kargo)
 
 ALL_REVISIONS = ".+"

@@ -24,7 +24,7 @@ import json
 
 from mlspec.ir.model import IRModel, IRProject, IRSystem
 from mlspec.targets.base import Artifact, Target, header_note
-from mlspec.targets.naming import mlflow_flavor_module
+from mlspec.ir.layout import mlflow_flavor_module
 from mlspec.targets.templating import render_template
 
 CELL_MARKER = "# %%"

@@ -166,12 +166,12 @@ def test_every_trigger_target_is_a_generated_dag(bags):
 
 @pytest.mark.parametrize("spec", SPEC_FILES, ids=lambda p: p.stem)
 def test_every_task_declares_the_openlineage_datasets_lineage_emit_names(bags, spec):
-    from mlspec.targets import naming
+    from mlspec.ir import layout
     from mlspec.targets.lineage_names import dag_jobs
 
     project = project_of(spec)
     system = project.base
-    jobs = {job.name: job for job in dag_jobs(system, naming.monitored_environment(project))}
+    jobs = {job.name: job for job in dag_jobs(system, layout.monitored_environment(project))}
     seen = set()
     for dag_id, dag in bags[system.name]["dags"].items():
         for task_id, task in dag["tasks"].items():

@@ -1,5 +1,5 @@
 """Feast's file offline store reads a dataset's partitions (one Hive-style partition per
-ingestion run, mlspec.targets.naming "dataset partitions") as one table."""
+ingestion run, mlspec.ir.layout "dataset partitions") as one table."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def test_targets_read_the_ir_not_the_spec_models_or_the_driver(path):
 
 @pytest.mark.parametrize("path", TARGETS_PACKAGE_FILES, ids=lambda p: p.name)
 def test_no_target_depends_on_another_target(path):
-    """Facts several targets share live in shared modules (naming, k8s, the model card
+    """Facts several targets share live in shared modules (ir.layout, k8s, the model card
     document...), never in a target; a shared module importing a target would let one
     target reach another through it."""
     own = _module_name(path)

@@ -1,5 +1,5 @@
 """Runs are partitioned: each ingestion run writes its own Hive-style partition of the dataset's
-storage (mlspec.targets.naming, "dataset partitions"), a re-run replaces that partition only,
+storage (mlspec.ir.layout, "dataset partitions"), a re-run replaces that partition only,
 and every reader reads the partitions: the runtime's own reader (the drift reference), pandas
 and pyarrow as the training pipeline reads its labels (Feast's file offline store reading them is
 tests/integration/feast/test_feast_partitions.py; an ingestion DAG writing them under `airflow dags
@@ -14,7 +14,7 @@ import pytest
 
 from mlspec.ir.model import IRDataset
 from mlspec.runtime import airflow_tasks as tasks
-from mlspec.targets import naming
+from mlspec.ir import layout
 from support.runtime_tasks import hide_airflow_sdk
 
 LAYOUT_DAILY = {"column": "ds", "date_format": "%Y-%m-%d", "file": "part-0.parquet", "per_run": False}
@@ -39,8 +39,8 @@ def dataset(schedule, storage="s3://lake/activity.parquet") -> IRDataset:
     ("30 4 * * 1-5", False), ("@hourly", True), ("@continuous", True), ("*/30 * * * *", True),
     ("0 */6 * * *", True), ("0 2,14 * * *", True), ("15 * * * *", True)])
 def test_a_schedule_that_runs_more_than_daily_writes_a_file_per_run(schedule, per_run):
-    assert naming.runs_more_than_daily(schedule) is per_run
-    assert naming.partition_layout(dataset(schedule)) == (LAYOUT_PER_RUN if per_run else LAYOUT_DAILY)
+    assert layout.runs_more_than_daily(schedule) is per_run
+    assert layout.partition_layout(dataset(schedule)) == (LAYOUT_PER_RUN if per_run else LAYOUT_DAILY)
 
 
 # --- writing partitions ---------------------------------------------------------------------------
