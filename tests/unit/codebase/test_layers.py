@@ -5,12 +5,13 @@ ARCHITECTURE.md's stage order, from the top:
     cli                      the command line, the one entry (`python -m mlspec` too)
     lsp                      the language server, a front end that `mlspec lsp` starts
     gitops | review | local  siblings: none imports another
-    build                    the compile driver (the front end every command reads a spec with)
+    the compile driver       mlspec.build: the front end every command reads a spec with,
+                             compiling, writing, the deployments-repository plan
     targets                  one module per generated tool
-    ir                       references resolved, overlays applied
+    ir                       references resolved; where generated files land (layout)
     check                    semantic rules
     spec                     the pydantic models
-    source                   YAML text, positions, the round-trip editor
+    source                   YAML text, positions, environment overlays, the round-trip editor
     shared base              mlspec's top-level modules (names, git, errors, locations, fsutil,
                              textsafe, integrity, ...), diagnostics/ and runtime/
 
@@ -35,20 +36,21 @@ from conftest import REPO
 
 SRC = REPO / "src"
 
-# Top to bottom; a tuple is one level of siblings.
+# Top to bottom; a tuple is one level of siblings. A layer is named by its package (written out
+# in full, so that renaming a package renames it here too) and reported without `mlspec.`.
 ORDER: tuple[tuple[str, ...], ...] = (
-    ("cli",),
-    ("lsp",),
-    ("gitops", "review", "local"),
-    ("build",),
-    ("targets",),
-    ("ir",),
-    ("check",),
-    ("spec",),
-    ("source",),
+    ("mlspec.cli",),
+    ("mlspec.lsp",),
+    ("mlspec.gitops", "mlspec.review", "mlspec.local"),
+    ("mlspec.build",),
+    ("mlspec.targets",),
+    ("mlspec.ir",),
+    ("mlspec.check",),
+    ("mlspec.spec",),
+    ("mlspec.source",),
     ("base",),
 )
-RANK = {layer: len(ORDER) - index for index, level in enumerate(ORDER) for layer in level}
+RANK = {package.removeprefix("mlspec."): len(ORDER) - index for index, level in enumerate(ORDER) for package in level}
 ENTRY = {"__main__": "cli"}  # `python -m mlspec` is the CLI
 STANDALONE = "runtime"  # in the base, and imports nothing of mlspec
 CLICK_ONLY_IN = "cli"
