@@ -106,7 +106,7 @@ def vendor_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """mlspec's result cache (mlspec/build/cache.py) in a folder of this test's own, so a test
+    """mlspec's result cache (mlspec/compiler/cache.py) in a folder of this test's own, so a test
     neither reads a developer's cache nor what an earlier test left (order never matters), and
     the CLI it runs, in this process or a child, sees the same folder. (Not under tmp_path, which
     some tests expect to hold only what the command under test wrote.)"""

@@ -114,7 +114,7 @@ def test_a_spec_saved_while_it_compiles_is_compiled_again_next_time(tmp_path, mo
     spec while mlspec is compiling it, the next compile must see the new bytes as new."""
     from click.testing import CliRunner
 
-    from mlspec.build import compile as compile_module
+    from mlspec.compiler import compile as compile_module
     from mlspec.cli import cli
 
     shutil.copytree(SPECS, tmp_path / "specs")

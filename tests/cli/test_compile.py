@@ -1,6 +1,6 @@
 """`mlspec compile`: the tree it writes, and the promises around it (the committed tree's bytes,
 --check and --diff write nothing, stale files pruned). Same bytes under any hash seed, and
-interrupted writes: tests/integration/process/ (real processes) and tests/unit/build/."""
+interrupted writes: tests/integration/process/ (real processes) and tests/unit/compiler/."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from mlspec.build.compile import compile_spec
+from mlspec.compiler.compile import compile_spec
 from support.churn_data import feast_repo_copy
 from support.crds import schema_errors
 from support.headers import strip_hash_header

@@ -85,7 +85,7 @@ def config_of(tree: ast.Module) -> dict:
        source_uri=uri_part.map(lambda p: "s3://landing/" + p))
 def test_spec_strings_reach_generated_python_only_as_exact_literals(system, dataset, model, texts, storage,
                                                                     source_uri):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     description, sql, owner, _, model_doc, file_doc = texts
     with tempfile.TemporaryDirectory() as tmp:

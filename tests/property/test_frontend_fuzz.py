@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from conftest import SPECS
 from pathlib import Path
 
-from mlspec.build.session import load_text
+from mlspec.compiler.session import load_text
 from mlspec.diagnostics import Diagnostic
 
 EXAMPLES = {p.name: yaml.safe_load(p.read_text()) for p in sorted(SPECS.glob("*.yaml"))}

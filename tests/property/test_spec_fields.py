@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import REPO, SPECS
-from mlspec.build.session import load_unit
+from mlspec.compiler.session import load_unit
 from mlspec.review.feeds import files_fed_by
 
 EVERY_FIELD = REPO / "tests/cases/spec/every-field.yaml"

@@ -88,7 +88,7 @@ class World:
 
     def spec_head_compiles_to(self) -> tuple[dict[str, str], tuple[str, ...]]:
         """What the spec remote's HEAD compiles to in the deployments repository: (files, owned folders)."""
-        from mlspec.build.deployments import compile_plans
+        from mlspec.compiler.deployments import compile_plans
 
         scratch = Path(tempfile.mkdtemp(dir=self.root, prefix="scratch-"))
         try:

@@ -17,7 +17,7 @@ from support.git_repos import clone, files_at, git, git_env, log, make_remote
 from support.trees import tree_state
 
 from mlspec.errors import UsageError
-from mlspec.build.deployments import SystemPlan
+from mlspec.compiler.deployments import SystemPlan
 from mlspec.gitops.publish import publish
 
 SECRET = "SECRETTOKEN"

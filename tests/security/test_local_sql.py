@@ -20,7 +20,7 @@ import duckdb
 import pytest
 
 from conftest import SPECS
-from mlspec.build.session import load_unit
+from mlspec.compiler.session import load_unit
 from mlspec.ir.model import IRFileSource, IRSqlSource
 from mlspec.local.data import write_sources
 from mlspec.local.database import connection_env

@@ -10,7 +10,7 @@ HEADER = "apiVersion: mlspec/v1alpha1\nkind: MLSystem\nmetadata: {name: churn}\n
 
 def front_end(raw: bytes, display: str = "spec.yaml") -> list:
     """The front end as `mlspec validate` runs it, and every rendering of its diagnostics."""
-    from mlspec.build.session import load_unit
+    from mlspec.compiler.session import load_unit
     from mlspec.diagnostics.render import render
 
     unit = load_unit(Path(display), raw=raw)

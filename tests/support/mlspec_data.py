@@ -10,7 +10,7 @@ DATA_TARGETS = ["airflow", "great_expectations", "dvc", "drift", "lineage"]
 
 def compile_data_targets(spec: Path, out_root: Path) -> Path:
     """Compile `spec` with the data-side targets into out_root/<system>/; returns that folder."""
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     result = compile_spec(spec, out_root, targets=DATA_TARGETS)
     if not result.ok:
@@ -24,7 +24,7 @@ def compile_data_targets(spec: Path, out_root: Path) -> Path:
 
 
 def project_of(spec: Path):
-    from mlspec.build.session import load_unit
+    from mlspec.compiler.session import load_unit
 
     unit = load_unit(spec)
     assert unit.ok, [d.message for d in unit.diagnostics]

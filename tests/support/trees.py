@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlspec.build.writer import LOCK_NAME
+from mlspec.compiler.writer import LOCK_NAME
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

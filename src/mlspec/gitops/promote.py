@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from mlspec.build.session import SpecUnit, load_text, load_unit
+from mlspec.compiler.session import SpecUnit, load_text, load_unit
 from mlspec.errors import ExternalError, MlspecError, SpecError, UsageError
 from mlspec.source.yaml_edit import EditError, mapping_items, set_value
 
@@ -339,7 +339,7 @@ def write_spec(promotion: Promotion) -> None:
 @dataclass
 class PromotionOutcome:
     promotion: Promotion
-    run: object = None  # build.run.CompileRun of the recompile
+    run: object = None  # compiler.run.CompileRun of the recompile
     published: object = None  # gitops.publish.PublishOutcome, when a repository was named
 
 
@@ -350,7 +350,7 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
     is named. Raises SpecError (with the compile's diagnostics) when the spec does not compile.
     `before_publish` runs after the compile (e.g. the spec commit, so that a failed publish is
     retried from the committed spec)."""
-    from mlspec.build.run import compile_and_apply
+    from mlspec.compiler.run import compile_and_apply
 
     if promotion.changed:
         write_spec(promotion)
@@ -366,7 +366,7 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
             before_publish(outcome)
             committed = True
         if repo is not None:
-            from mlspec.build.deployments import plans_from_results
+            from mlspec.compiler.deployments import plans_from_results
             from mlspec.gitops.publish import publish
 
             outcome.published = publish(plans_from_results(outcome.run.results), repo, branch, push, log=log)
@@ -387,7 +387,7 @@ def carry_out(promotion: Promotion, out_root: Path, repo: str | None, branch: st
 def _undo_edit(promotion: Promotion, out_root: Path, log: Callable[[str], None]) -> None:
     """Put the spec back as it was before `promotion` (unless someone changed it since) and
     recompile it, so the spec and the output folder say what is deployed."""
-    from mlspec.build.run import compile_and_apply
+    from mlspec.compiler.run import compile_and_apply
     from mlspec.fsutil import write_text_atomic
 
     try:

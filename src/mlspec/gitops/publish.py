@@ -7,7 +7,7 @@ at, `argocd.deployment_path`), files no longer produced are deleted, and one com
 every changed file and the sha256 of the spec it came from.
 
 What a compile puts where in that repository, and how its folders are checked and read
-(also by `mlspec diff --repo`), is mlspec.build.deployments. Safety rules: a repository with uncommitted changes is refused; nothing is committed when
+(also by `mlspec diff --repo`), is mlspec.compiler.deployments. Safety rules: a repository with uncommitted changes is refused; nothing is committed when
 nothing changed; pushes are never forced. When the remote branch moved on, the commit is
 rebased onto it (and the owned folders rewritten, so they hold exactly this compile) and
 the push retried a bounded number of times; concurrent publishers therefore all land. A
@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlspec.build.deployments import (
+from mlspec.compiler.deployments import (
     MAX_FILE_BYTES,
     PublishError,
     SystemPlan,

@@ -75,7 +75,7 @@ def commit_hook(kind: str, promotion, out_root: Path, system: str, push: bool,
     new base)."""
 
     def recompile():
-        from mlspec.build.run import compile_and_apply
+        from mlspec.compiler.run import compile_and_apply
 
         return compile_and_apply([promotion.spec_file], [str(promotion.spec_file)], out_root, use_cache=False)
 
@@ -120,7 +120,7 @@ class SpecPush:
     remote: str
     branch: str
     retries: int = 0
-    run: object = None  # build.run.CompileRun of the output, when it was recompiled on a new base
+    run: object = None  # compiler.run.CompileRun of the output, when it was recompiled on a new base
 
 
 def upstream(spec_file: Path) -> tuple[str, str] | None:
@@ -263,7 +263,7 @@ def replan(promotion, text: str, where: str) -> str | None:
     version, rollout phase). None when `text` already gives the promoted values. Raises
     SpecPushError (the decision is abandoned) when the model changed there meanwhile, and
     SpecError when `text` has errors."""
-    from mlspec.build.session import load_text
+    from mlspec.compiler.session import load_text
     from mlspec.errors import MlspecError, SpecError
     from mlspec.gitops.promote import _edit
 

@@ -255,8 +255,8 @@ class Receiver:
         person, CI), publish again from its head: the publish that lands last is then never
         an older spec than the newest one this receiver saw. Failures are logged, not raised:
         the promotion itself is committed, pushed and published."""
-        from mlspec.build.run import compile_and_apply
-        from mlspec.build.deployments import plans_from_results
+        from mlspec.compiler.run import compile_and_apply
+        from mlspec.compiler.deployments import plans_from_results
         from mlspec.gitops.publish import publish
         from mlspec.gitops.spec_commit import sync_spec
 

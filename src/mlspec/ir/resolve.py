@@ -2,7 +2,7 @@
 
 References become objects, defaults are applied and names are derived once, here; the
 sections that are only copied into their IR types (platform, training, serving...) come
-from `convert`. The front end (`mlspec.build.session`) has already validated and checked
+from `convert`. The front end (`mlspec.compiler.session`) has already validated and checked
 every spec it hands over, so nothing here reports a diagnostic.
 """
 

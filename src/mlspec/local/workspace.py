@@ -115,7 +115,7 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
     """Write the local copy of `spec_file` under `workdir` and compile it there."""
     from ruamel.yaml import YAML
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     if not spec_file.is_file():
         raise UsageError(f"no spec file at {spec_file}")

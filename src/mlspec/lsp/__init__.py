@@ -1,7 +1,7 @@
 """`mlspec lsp`: a Language Server Protocol server for spec files, a front end beside the CLI.
 
 Everything a spec's diagnostics say comes from the one front end every command uses
-(`mlspec.build.session`), run on the editor's buffer. The modules here are plain Python on
+(`mlspec.compiler.session`), run on the editor's buffer. The modules here are plain Python on
 plain data (0-based lines, columns in characters), so they are tested without a client:
 
     document    one version of a buffer: the front end's verdict, its diagnostics and quick fixes

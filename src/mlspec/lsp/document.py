@@ -1,7 +1,7 @@
 """One version of an editor's buffer, as the front end sees it.
 
 The diagnostics are `mlspec validate`'s for that file, word for word: the buffer's text goes
-through `build.session.load_text`, the front end every command uses (load with the same
+through `compiler.session.load_text`, the front end every command uses (load with the same
 budgets, validate, check, every environment's overlay), and is sorted and de-duplicated as
 the CLI prints it. Nothing is read from disk or written to it: the result cache is not
 consulted (its verdicts are keyed on bytes on disk, and recording one would write).
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from mlspec.build.session import SpecUnit, load_text
+from mlspec.compiler.session import SpecUnit, load_text
 from mlspec.diagnostics import Diagnostic, DiagnosticSink
 from mlspec.lsp.symbols import Index
 from mlspec.lsp.text import TextEdit, TextRange, split_lines, text_in

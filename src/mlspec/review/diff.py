@@ -79,7 +79,7 @@ def compare(old: dict[str, str], new: dict[str, str], owners: dict[str, tuple[st
             ) -> SystemDiff:
     """Fill `system` with what differs between `old` and `new` (path -> text); `owners`
     maps a path to (target, environment) where known."""
-    from mlspec.build.writer import same_content
+    from mlspec.compiler.writer import same_content
 
     for path in sorted(set(old) | set(new)):
         if path in old and path in new and same_content(old[path], new[path]):
@@ -139,8 +139,8 @@ def _manifest_owners(files: dict[str, str]) -> dict[str, tuple[str, str]]:
 
 
 def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
-    from mlspec.build.compile import merge_with_previous
-    from mlspec.build.writer import LOCK_NAME, Foreign, check_output_folder, read_tree
+    from mlspec.compiler.compile import merge_with_previous
+    from mlspec.compiler.writer import LOCK_NAME, Foreign, check_output_folder, read_tree
 
     try:
         check_output_folder(out_root)
@@ -162,7 +162,7 @@ def diff_against_disk(results, out_root: Path) -> list[SystemDiff]:
 
 
 def diff_against_repo(plans, repo: str, branch: str | None) -> list[SystemDiff]:
-    from mlspec.build.deployments import check_owned_path, read_owned
+    from mlspec.compiler.deployments import check_owned_path, read_owned
     from mlspec.git import Git, check_branch_name, is_local_repo
 
     if branch is not None:
@@ -316,8 +316,8 @@ def render_json(diffs: list[SystemDiff]) -> str:
 def diff_specs(files: list[Path], out_root: Path, repo: str | None, branch: str | None):
     """(compile results, system diffs): what compiling `files` would change in `out_root`,
     or in the deployments repository `repo`. Diffs are None when a spec has errors."""
-    from mlspec.build.deployments import compile_plans
-    from mlspec.build.run import compile_files
+    from mlspec.compiler.deployments import compile_plans
+    from mlspec.compiler.run import compile_files
 
     if repo is not None:
         plans, results = compile_plans(files, out_root)

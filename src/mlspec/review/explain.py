@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from mlspec.build.session import SpecUnit
+from mlspec.compiler.session import SpecUnit
 from mlspec.errors import UsageError
 from mlspec.review.feeds import Feeds, files_fed_by
 
@@ -79,7 +79,7 @@ def _feeds(unit: SpecUnit, overlaid, path: tuple, kind: str, value, memo: dict |
         return files_fed_by(unit, path, memo=memo)
     if value is None:
         return None
-    from mlspec.build.session import load_text
+    from mlspec.compiler.session import load_text
     from mlspec.source.yaml_edit import EditError, set_value
 
     try:

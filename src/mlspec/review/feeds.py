@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.build.session import SpecUnit, load_text
+from mlspec.compiler.session import SpecUnit, load_text
 from mlspec.source.positions import value_at
 
 MANIFEST = "manifest.json"
@@ -74,7 +74,7 @@ def _files_fed_by(unit: SpecUnit, path: tuple, out_root: Path, memo: dict) -> Fe
 
 
 def _outputs(unit: SpecUnit, out_root: Path) -> dict[str, str]:
-    from mlspec.build.compile import compile_unit
+    from mlspec.compiler.compile import compile_unit
 
     result = compile_unit(unit, out_root, derived=False)
     return result.files if result.ok else {}

@@ -26,7 +26,7 @@ class SystemGraph:
 
 def load_graphs(files: list[Path]) -> tuple[list[SystemGraph], list]:
     """(graphs, front-end units) for every spec; graphs only for those that resolve."""
-    from mlspec.build.session import load_unit
+    from mlspec.compiler.session import load_unit
     from mlspec.ir.graph import build_graph
 
     graphs, units = [], []

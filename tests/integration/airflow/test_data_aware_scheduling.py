@@ -71,7 +71,7 @@ with create_session() as session:
 def system(tmp_path_factory) -> Path:
     import pandas as pd
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     root = tmp_path_factory.mktemp("asset-shop")
     for folder in ("feeds", "lake"):
@@ -134,7 +134,7 @@ def test_the_training_dag_declares_its_assets_and_cron(system):
 
 
 def test_once_cannot_be_combined_with_assets(tmp_path, system):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text((system / "asset-shop.yaml").read_text().replace('schedule: "@weekly"', 'schedule: "@once"'))

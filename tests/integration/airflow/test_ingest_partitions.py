@@ -29,7 +29,7 @@ def test_an_ingestion_dag_writes_a_partition_per_date_from_a_wildcard_source(tmp
     from support.airflow_runner import shared_home
     from support.s3 import ACCESS_KEY, SECRET_KEY, moto_server
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "landing.yaml"
     spec.write_text(yaml.safe_dump(SPEC))

@@ -206,7 +206,7 @@ def test_every_dataset_is_named_by_the_openlineage_conventions(spec, tmp_path):
 
 
 def _compile(spec: Path, out: Path) -> Path:
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     result = compile_spec(spec, out, targets=["airflow", "great_expectations", "lineage", "drift"])
     assert result.ok, [d.message for d in result.diagnostics]

@@ -28,7 +28,7 @@ def _declared(path):
 def test_gs_and_abfs_datasets_are_named_as_openlineage_says_and_airflow_agrees(tmp_path):
     from airflow.providers.openlineage.extractors.manager import ExtractorManager
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     result = compile_spec(EVERY_FIELD, tmp_path, targets=["airflow", "great_expectations"])
     assert result.ok, [d.message for d in result.diagnostics]

@@ -33,7 +33,7 @@ def spec(scheme: str, platform: dict) -> dict:
 
 
 def compile_system(tmp_path, document: dict):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     path = tmp_path / "landing.yaml"
     path.write_text(yaml.safe_dump(document))

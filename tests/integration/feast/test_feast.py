@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlspec.build.compile import compile_spec
+from mlspec.compiler.compile import compile_spec
 from conftest import REPO, SPECS
 from support.churn_data import AS_OF, churn_frames, feast_repo_copy
 

@@ -42,7 +42,7 @@ def activity(day, stamp: datetime, base: int) -> list[tuple]:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     out = tmp_path_factory.mktemp("generated")
     result = compile_spec(SPECS / "customer-churn.yaml", out, targets=["airflow", "great_expectations", "dvc", "feast"])

@@ -56,7 +56,7 @@ print(json.dumps({"applied": applied, "materialized": materialized, "online": on
 
 @pytest.mark.slow
 def test_the_feast_registry_and_offline_store_live_on_gcs(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     path = tmp_path / "shop.yaml"
     path.write_text(yaml.safe_dump(SPEC))
@@ -98,7 +98,7 @@ def test_the_feast_offline_store_reads_azure_blob_partitions(tmp_path):
     """The same on Azurite, with the registry in the repository (Feast has no Azure registry)."""
     from support.emulators import AZURITE_ACCOUNT, AZURITE_KEY, azurite
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     document = json.loads(json.dumps(SPEC))
     document["platform"] = {"azure": {"account": AZURITE_ACCOUNT, "credentialsSecret": "azure-credentials"},

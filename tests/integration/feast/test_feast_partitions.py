@@ -28,7 +28,7 @@ def test_feasts_file_offline_store_reads_every_partition(tmp_path):
     from feast import FeatureStore
     from support.churn_data import feast_repo_copy
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     result = compile_spec(SPECS / "customer-churn.yaml", tmp_path / "generated", targets=["feast"])
     repo = feast_repo_copy(result.files, tmp_path / "feast")

@@ -26,7 +26,7 @@ datasets:
 
 
 def test_iso_date_bounds_of_timestamp_columns_are_checked_by_great_expectations(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC)

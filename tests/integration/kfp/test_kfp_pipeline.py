@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlspec.build.compile import compile_spec
+from mlspec.compiler.compile import compile_spec
 from conftest import REPO, SPECS, VENDOR
 from support.churn_data import churn_frames, feast_repo_copy
 

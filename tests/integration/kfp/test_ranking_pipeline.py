@@ -18,8 +18,8 @@ import jsonschema
 import pytest
 
 from conftest import REPO, VENDOR
-from mlspec.build.compile import compile_spec
-from mlspec.build.session import load_unit
+from mlspec.compiler.compile import compile_spec
+from mlspec.compiler.session import load_unit
 from mlspec.local.synth import synthesize
 from support.churn_data import feast_repo_copy
 

@@ -101,7 +101,7 @@ def test_numeric_features_keep_the_bare_estimator(tmp_path):
 
 
 def test_the_pipeline_passes_the_string_and_bool_features_as_categorical(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     text = (SPECS / "customer-churn.yaml").read_text()
@@ -140,7 +140,7 @@ def test_a_time_split_without_a_period_to_hold_out_says_so(tmp_path):
 
 
 def test_the_spec_s_time_split_reaches_the_pipeline(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text((SPECS / "customer-churn.yaml").read_text().replace(
@@ -173,7 +173,7 @@ def test_the_pipeline_gets_the_feast_store_of_the_spec_not_a_repo_folder():
 
 
 def test_a_registry_inside_the_feature_repo_is_a_warning(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text((SPECS / "customer-churn.yaml").read_text().replace(
@@ -284,7 +284,7 @@ def test_a_failed_run_is_not_resubmitted_but_a_failed_submission_is(monkeypatch,
 
 
 def test_a_custom_runtime_gets_the_specs_model_format(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text((SPECS / "customer-churn.yaml").read_text().replace(
@@ -434,7 +434,7 @@ def test_the_fairness_notebook_slices_by_the_fairness_gates_metric():
 def test_the_notebook_loads_the_model_with_its_flavor(tmp_path):
     import nbformat
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text((SPECS / "payments-risk.yaml").read_text().replace(
@@ -450,7 +450,7 @@ def test_the_notebook_loads_the_model_with_its_flavor(tmp_path):
 
 
 def test_an_environment_may_not_serve_the_model_in_a_format_of_another_flavor(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text((SPECS / "customer-churn.yaml").read_text().replace(

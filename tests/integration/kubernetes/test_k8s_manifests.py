@@ -160,7 +160,7 @@ def test_drift_monitored_models_log_predictions_to_the_object_store_or_the_named
     """Every served, drift-monitored model logs requests and responses with KServe's logger: to the
     monitoring bucket by default (tests/unit/runtime/test_prediction_log.py checks the drift DAG
     reads that folder), or to the HTTP sink a spec names in `monitoring.drift.loggerUrl`."""
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     services = [d for _, d in DOCUMENTS if d["kind"] == "InferenceService"]
     logged = {d["metadata"]["name"]: d["spec"]["predictor"]["logger"] for d in services

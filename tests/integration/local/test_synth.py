@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import SPECS
-from mlspec.build.compile import compile_spec
-from mlspec.build.session import load_unit
+from mlspec.compiler.compile import compile_spec
+from mlspec.compiler.session import load_unit
 from mlspec.local.synth import drifted, synthesize
 from mlspec.runtime.airflow_tasks import validate_frame
 

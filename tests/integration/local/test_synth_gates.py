@@ -18,7 +18,7 @@ import pytest
 from kfp import dsl
 
 from conftest import REPO, SPECS
-from mlspec.build.session import load_unit
+from mlspec.compiler.session import load_unit
 from mlspec.local.data import ROWS
 from mlspec.local.synth import synthesize
 from mlspec.runtime import kfp_components as components

@@ -74,7 +74,7 @@ def warehouse(pg) -> str:
 def compile_for(root: Path, s3_endpoint: str, pg_port: int) -> Path:
     """specs/customer-churn.yaml with its object store on moto and its warehouse tables named where
     the connection reaches them (127.0.0.1), compiled into root/generated/customer-churn."""
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     text = (SPECS / "customer-churn.yaml").read_text()
     text = text.replace("http://minio.minio.svc.cluster.local:9000", s3_endpoint)

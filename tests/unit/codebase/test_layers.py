@@ -5,7 +5,7 @@ ARCHITECTURE.md's stage order, from the top:
     cli                      the command line, the one entry (`python -m mlspec` too)
     lsp                      the language server, a front end that `mlspec lsp` starts
     gitops | review | local  siblings: none imports another
-    the compile driver       mlspec.build: the front end every command reads a spec with,
+    the compile driver       mlspec.compiler: the front end every command reads a spec with,
                              compiling, writing, the deployments-repository plan
     targets                  one module per generated tool
     ir                       references resolved; where generated files land (layout)
@@ -42,7 +42,7 @@ ORDER: tuple[tuple[str, ...], ...] = (
     ("mlspec.cli",),
     ("mlspec.lsp",),
     ("mlspec.gitops", "mlspec.review", "mlspec.local"),
-    ("mlspec.build",),
+    ("mlspec.compiler",),
     ("mlspec.targets",),
     ("mlspec.ir",),
     ("mlspec.check",),

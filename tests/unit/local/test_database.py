@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import SPECS
-from mlspec.build.session import load_unit
+from mlspec.compiler.session import load_unit
 from mlspec.errors import SpecError
 from mlspec.ir.model import IRFileSource, IRSqlSource
 from mlspec.local.data import write_sources

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from mlspec.build.run import validate_files
+from mlspec.compiler.run import validate_files
 from mlspec.diagnostics import DiagnosticSink, Severity
 from mlspec.lsp.complete import complete
 from mlspec.lsp.context import CursorContext, context_at

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mlspec.build.session import load_text
+from mlspec.compiler.session import load_text
 
 HEADER = "apiVersion: mlspec/v1alpha1\nkind: MLSystem\nmetadata: {name: churn}\n"
 

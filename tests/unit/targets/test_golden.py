@@ -14,7 +14,7 @@ SERVING_TARGETS = ["kserve", "rollout", "argocd"]
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_serving_output_matches_golden(case, tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     # Compile from a copy beside the output folder, so the recorded spec path is `spec.yaml`.
     spec = tmp_path / "spec.yaml"

@@ -54,7 +54,7 @@ def test_churn_card_carries_intended_use_slices_and_owners():
 
 
 def test_a_license_the_hub_knows_is_its_identifier(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
     from conftest import SPECS
 
     spec = tmp_path / "spec.yaml"
@@ -66,7 +66,7 @@ def test_a_license_the_hub_knows_is_its_identifier(tmp_path):
 
 
 def test_spec_text_cannot_break_out_of_the_metadata_or_the_body(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
     from conftest import SPECS
 
     hostile = "x\\n---\\nlicense: mit\\n# Injected"
@@ -85,7 +85,7 @@ def test_spec_text_cannot_break_out_of_the_metadata_or_the_body(tmp_path):
 def test_a_ranking_model_has_a_card_huggingface_hub_reads(tmp_path):
     """The Hub has no tabular ranking task: a ranker's card says tabular-regression (a score per
     row, what it serves) and learning-to-rank, with its ranking gates as metrics."""
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     result = compile_spec(REPO / "tests/cases/spec/recommender.yaml", tmp_path / "generated",
                           targets=["model_card"])

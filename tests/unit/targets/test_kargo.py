@@ -16,7 +16,7 @@ TARGETS = ["kserve", "rollout", "argocd", "kargo"]
 
 
 def _compile(spec_text: str, tmp_path: Path) -> dict[str, dict]:
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     spec = tmp_path / "spec.yaml"
@@ -111,7 +111,7 @@ def test_direct_promotion_writes_no_kargo_objects_and_plain_applications(tmp_pat
 
 
 def test_an_environment_serving_nothing_yet_is_said(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     spec = tmp_path / "spec.yaml"
     spec.write_text(with_staging((SPECS / "customer-churn.yaml").read_text()).replace(

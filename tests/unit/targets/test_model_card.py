@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import jsonschema
 import pytest
 
-from mlspec.build.compile import compile_spec
+from mlspec.compiler.compile import compile_spec
 from conftest import REPO, SPECS, VENDOR
 
 GENERATED = REPO / "generated"

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from conftest import SPECS
-from mlspec.build.compile import compile_spec
+from mlspec.compiler.compile import compile_spec
 
 HOSTILE_OWNER = "<img src=x onerror=alert(1)> | x"
 HOSTILE_LINK = "[click](javascript:alert(1))"

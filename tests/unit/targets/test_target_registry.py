@@ -8,7 +8,7 @@ from conftest import SPECS
 
 
 def test_register_adds_a_target_in_process(tmp_path):
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
     from mlspec.targets import Target, available_targets, register, unregister
 
     class Echo(Target):
@@ -33,7 +33,7 @@ def test_a_plugins_kubernetes_objects_are_deployed_with_the_others(tmp_path):
     kustomization, and the kind it declares is attributed to it."""
     import yaml
 
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
     from mlspec.targets import Target, dump_yaml, register, unregister
     from mlspec.targets.registry import targets_by_kind
 

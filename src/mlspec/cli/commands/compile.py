@@ -24,7 +24,7 @@ from mlspec.errors import ExitCode, UsageError
 @options.diagnostics_format
 def command(paths, out, envs, targets, check, show_diff, fmt) -> None:
     """Compile specs into the files each tool of the platform reads."""
-    from mlspec.build.run import compile_and_apply
+    from mlspec.compiler.run import compile_and_apply
     from mlspec.source.files import spec_files
     from mlspec.targets.registry import available_targets
 

@@ -17,7 +17,7 @@ from mlspec.errors import ExitCode
 def command(check: bool, out: str | None) -> None:
     """Write the spec reference (every key, its type, default, allowed values and an example, and the
     rules between keys), generated from the same models as the JSON Schema."""
-    from mlspec.build.reference import REFERENCE_PATH, reference_text
+    from mlspec.compiler.reference import REFERENCE_PATH, reference_text
     from mlspec.fsutil import unified_diff, write_text_atomic
 
     path = Path(out or REFERENCE_PATH)

@@ -23,7 +23,7 @@ def command(key_path: str, spec: str | None, env: str | None, fmt: str) -> None:
 
     SPEC defaults to the only spec under ./specs.
     """
-    from mlspec.build.session import load_unit
+    from mlspec.compiler.session import load_unit
     from mlspec.review.explain import explain
     from mlspec.source.files import expand_spec_paths
 

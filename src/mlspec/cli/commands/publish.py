@@ -21,7 +21,7 @@ from mlspec.errors import ExitCode
 @options.diagnostics_format
 def command(paths, repo, branch, push, out, fmt) -> None:
     """Commit the deployable manifests of specs into the GitOps deployments repository."""
-    from mlspec.build.deployments import compile_plans
+    from mlspec.compiler.deployments import compile_plans
     from mlspec.gitops.publish import check_repo_argument, publish
     from mlspec.source.files import spec_files
 

@@ -53,7 +53,7 @@ def command(spec, local, model, workdir, report) -> None:
         say(f"error: {missing_tools_message(missing)}")
         sys.exit(ExitCode.USAGE)
 
-    from mlspec.build.session import load_unit
+    from mlspec.compiler.session import load_unit
     from mlspec.cli.output import print_diagnostics
 
     spec_file = Path(spec)

@@ -17,7 +17,7 @@ from mlspec.errors import ExitCode
 def command(paths: tuple[str, ...], fmt: str) -> None:
     """Check spec files (or folders of them) and report every problem with its position:
     everything `compile` checks before it generates, environments included."""
-    from mlspec.build.run import validate_files
+    from mlspec.compiler.run import validate_files
     from mlspec.source.files import spec_files
 
     units = validate_files(spec_files(list(paths) or ["specs"]))

@@ -12,8 +12,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.build.compile import MANIFEST, CompileResult, merge_with_previous
-from mlspec.build.writer import (MAX_FILE_BYTES, TreeChange, compare_tree, output_lock, read_tree, recover,
+from mlspec.compiler.compile import MANIFEST, CompileResult, merge_with_previous
+from mlspec.compiler.writer import (MAX_FILE_BYTES, TreeChange, compare_tree, output_lock, read_tree, recover,
                                  tree_diff, write_tree)
 from mlspec.fsutil import read_regular
 

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlspec.build.session import SpecUnit, load_unit
-from mlspec.build.writer import tree_is_plain
+from mlspec.compiler.session import SpecUnit, load_unit
+from mlspec.compiler.writer import tree_is_plain
 from mlspec.diagnostics import Diagnostic, Severity
 from mlspec.targets.base import Artifact, header_lines
 
@@ -155,7 +155,7 @@ def merge_with_previous(result: CompileResult, previous: dict[str, str]) -> dict
     targets, envs = result.scope
     if targets is None and envs is None:
         return result.files
-    from mlspec.build.writer import Foreign
+    from mlspec.compiler.writer import Foreign
 
     try:
         old = json.loads(previous.get(MANIFEST, "")) if previous.get(MANIFEST) else {"artifacts": []}

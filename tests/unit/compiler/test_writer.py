@@ -1,4 +1,4 @@
-"""The output writer (mlspec.build.writer): a new tree replaces the old in one atomic exchange,
+"""The output writer (mlspec.compiler.writer): a new tree replaces the old in one atomic exchange,
 and a write that fails part-way leaves the previous tree as it was. (The same promises with a
 real kill, a full disk and a read-only mount: tests/integration/process/test_crash_safety.py.)"""
 
@@ -23,8 +23,8 @@ def project(tmp_path: Path) -> Path:
 
 def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
     """Fail the writer part-way (as a full disk or a kill would) and check nothing changed."""
-    from mlspec.build import writer
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler import writer
+    from mlspec.compiler.compile import compile_spec
 
     out = project / "generated"
     result = compile_spec(project / "specs/customer-churn.yaml", out)
@@ -56,7 +56,7 @@ def test_an_interrupted_write_leaves_the_previous_tree(project, monkeypatch):
 def test_the_new_tree_replaces_the_old_in_one_atomic_exchange(tmp_path):
     """On Linux the swap is renameat2(RENAME_EXCHANGE), so no moment exists at which the
     system folder is missing; the rename fallback (and its recovery) is for other systems."""
-    from mlspec.build import writer
+    from mlspec.compiler import writer
 
     old, new = tmp_path / "system", tmp_path / "staging"
     old.mkdir()

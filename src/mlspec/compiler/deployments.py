@@ -83,7 +83,7 @@ def plans_from_results(results) -> list[SystemPlan]:
 def compile_plans(files: list[Path], out_root: Path):
     """Compile each spec (without the result cache: publishing needs the IR); returns
     (plans, results), plans None unless every spec compiled."""
-    from mlspec.build.run import compile_files
+    from mlspec.compiler.run import compile_files
 
     results = compile_files(files, out_root, use_cache=False).results
     if not all(r.ok for r in results):
@@ -165,7 +165,7 @@ def owned_files(root: Path, owned: str) -> list[str]:
 def read_owned(root: Path, owned: str) -> dict[str, str]:
     """The files under an owned folder, path -> text (for `diff --repo`): a link, a FIFO or
     an oversized file is shown as a Foreign entry, unread; a linked owned folder is one."""
-    from mlspec.build.writer import Foreign, read_tree
+    from mlspec.compiler.writer import Foreign, read_tree
 
     try:
         check_no_link_on_the_way(root, owned)

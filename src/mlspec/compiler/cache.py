@@ -15,7 +15,7 @@ forged "this spec is valid" or "this manifest is what the spec compiles to" is n
 believed, and `compile --check` cannot be talked into skipping the comparison of a
 tampered tree.
 
-Two kinds of entries, used by one layer (`build.run`): the diagnostics `validate` found in
+Two kinds of entries, used by one layer (`compiler.run`): the diagnostics `validate` found in
 a spec, and which manifest a compile of a spec produced. The second only lets a compile
 skip work: the files on disk are still hashed against that manifest before anything is
 skipped, so a hand edit is found and undone.
@@ -165,7 +165,7 @@ def lookup_compile(key: str | None, out_root: Path) -> tuple[str, dict[str, str]
         warnings = [_diagnostic_from_json(d) for d in hit.get("diagnostics", [])]
     except (KeyError, TypeError, ValueError):
         return None
-    from mlspec.build.writer import Foreign, read_tree
+    from mlspec.compiler.writer import Foreign, read_tree
 
     current = read_tree(out_root / hit["system"])
     if any(isinstance(text, Foreign) for text in current.values()):

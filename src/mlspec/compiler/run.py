@@ -13,14 +13,14 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from mlspec.build import cache
-from mlspec.build.session import SpecUnit, load_unit, recorded_spec_path
+from mlspec.compiler import cache
+from mlspec.compiler.session import SpecUnit, load_unit, recorded_spec_path
 from mlspec.diagnostics import Diagnostic
 from mlspec.source.loader import LoadedSource, read_spec_file
 
 if TYPE_CHECKING:  # compiling and writing are imported by the commands that do them, not by validate
-    from mlspec.build.apply import ApplyReport
-    from mlspec.build.compile import CompileResult
+    from mlspec.compiler.apply import ApplyReport
+    from mlspec.compiler.compile import CompileResult
 
 
 def validate_files(files: list[Path]) -> list[SpecUnit]:
@@ -62,7 +62,7 @@ def compile_files(files: list[Path], out_root: Path, targets: list[str] = (), en
     same bytes, even if the file is edited while we run). A whole compile whose result the
     cache vouches for on disk is not compiled again. `reuse_previous`: see
     compile.compile_unit (False for a check or a diff)."""
-    from mlspec.build.compile import CompileResult, compile_all, reject_duplicate_systems
+    from mlspec.compiler.compile import CompileResult, compile_all, reject_duplicate_systems
 
     whole = use_cache and not (targets or envs)
     raws = {f: read_spec_file(f)[0] for f in files}
@@ -88,7 +88,7 @@ def compile_and_apply(files: list[Path], spec_paths: list[str], out_root: Path, 
     """Compile, then write (or check, or diff) the output folder; nothing is written when
     any spec has errors. A whole compile that was written is recorded in the cache.
     `use_cache=False` when the results' IR is needed (to publish them): a cache hit has none."""
-    from mlspec.build.apply import apply_results
+    from mlspec.compiler.apply import apply_results
 
     run = compile_files(files, out_root, targets, envs, use_cache=use_cache, reuse_previous=(mode == "write"))
     if not run.ok:
