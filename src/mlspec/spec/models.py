@@ -267,11 +267,11 @@ class Connection(SpecModel):
     schema_: str | None = F(
         "The schema a table named without one is in (BigQuery: the dataset). Default: `public` (postgres,"
         " redshift), `PUBLIC` (snowflake).", default=None, alias="schema", examples=["public"])
-    tables: dict[str, dict[Identifier, ColumnType]] = F(
-        "Columns of tables the queries read, by table name as a query writes it (`orders`, `sales.orders`): a query"
-        " of a source on this connection that reads a column its tables do not declare is an error (E315). Tables"
-        " not listed are not checked.", default_factory=dict,
-        examples=[{"customers": {"customer_id": "int64", "age": "int32", "signup_date": "timestamp"}}])
+    tables: dict[str, list[Identifier]] = F(
+        "The columns of tables the queries read, by table name as a query writes it (`orders`, `sales.orders`): a"
+        " query of a source on this connection that reads a column its tables do not declare is an error (E315)."
+        " Tables not listed are not checked.", default_factory=dict,
+        examples=[{"customers": ["customer_id", "age", "signup_date"]}])
 
     @field_validator("host")
     @classmethod
