@@ -74,7 +74,9 @@ def _check_columns(ctx: CheckContext, at: tuple, parsed, source: SqlSource, conn
         qualified, _ = table_name(connection, ref)
         return declared.get(qualified.lower()) if qualified is not None else None
 
-    for column, why in undeclared_columns(parsed, columns_of):
-        ctx.error("E315", f"the query reads `{column}`, a column its tables do not declare: {why}", (*at, "sql"),
+    several_lines = "\n" in source.sql.strip()
+    for column, why, line in undeclared_columns(parsed, columns_of):
+        where = f" (line {line} of the query)" if several_lines else ""
+        ctx.error("E315", f"the query reads `{column}`{where}, a column its tables do not declare: {why}", (*at, "sql"),
                   label="undeclared column",
                   help=f"fix the column's name, or add it to `platform.connections.{source.connection}.tables`")

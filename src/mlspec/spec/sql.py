@@ -438,8 +438,8 @@ def _list(items) -> str:
 # --- the columns a query reads ----------------------------------------------------------------
 
 
-def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str]]:
-    """(column as written, why) for each column the query reads that no table it could come from
+def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str, int]]:
+    """(column as written, why, line of the query) for each column the query reads that no table it could come from
     has, where every table it could come from is described: `columns_of(TableRef)` gives the
     (lower-case) columns of a table the spec describes, else None. Each SELECT's own sources are
     looked through sqlglot's scopes: a CTE's or subquery's columns are its select list (unknown
@@ -479,15 +479,17 @@ def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str]]
             return None  # WITH t(a, b) AS (...)
         return {name.lower() for name in expression.named_selects}
 
-    found: dict[tuple[str, str], None] = {}
+    found: dict[tuple[str, str], int] = {}
     for scope in scopes:
         select = scope.expression
         defined = ({e.alias.lower() for e in select.expressions if isinstance(e, exp.Alias)}
                    if isinstance(select, exp.Select) else set())
-        chain, parent = [], scope
-        while parent is not None:
-            chain.append(parent)
+        # A subquery in WHERE or SELECT may read the columns of the SELECTs around it (correlated);
+        # a WITH or a subquery in FROM reads only its own sources.
+        chain, parent = [scope], scope
+        while parent.is_subquery and parent.parent is not None:
             parent = parent.parent
+            chain.append(parent)
         for column in scope.columns:
             if isinstance(column.this, exp.Star) or not column.name:
                 continue
@@ -501,9 +503,12 @@ def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str]]
                 known = outputs(source)
                 if known is not None and name not in known:
                     found.setdefault((column.sql(dialect=parsed.dialect),
-                                      f"`{column.table}` ({_source_name(source, exp)}) has no column `{column.name}`"))
+                                      f"`{column.table}` ({_source_name(source, exp)}) has no column `{column.name}`"),
+                                     column.this.meta.get("line", 1))
                 continue
-            if name in defined or column.find_ancestor(exp.Lambda) is not None:
+            if name in defined and not _defines_itself(column, select, name, exp):
+                continue  # a name the SELECT defines (ORDER BY total; a lateral alias where allowed)
+            if column.find_ancestor(exp.Lambda) is not None:
                 continue
             sources = [source for s in chain for source in s.sources.values()]
             if not sources:
@@ -512,8 +517,18 @@ def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str]]
             if any(known is None for known in known_sets) or any(name in known for known in known_sets):
                 continue
             names = ", ".join(dict.fromkeys(f"`{_source_name(source, exp)}`" for source in sources))
-            found.setdefault((column.sql(dialect=parsed.dialect), f"none of the tables it reads ({names}) has it"))
-    return list(found)
+            found.setdefault((column.sql(dialect=parsed.dialect), f"none of the tables it reads ({names}) has it"),
+                             column.this.meta.get("line", 1))
+    return [(column, why, line) for (column, why), line in found.items()]
+
+
+def _defines_itself(column, select, name: str, exp) -> bool:
+    """Whether `column` is inside the projection that defines `name` (`SUM(units) AS units`),
+    where the name can only be the table's column."""
+    node = column
+    while node.parent is not None and node.parent is not select:
+        node = node.parent
+    return isinstance(node, exp.Alias) and node.alias.lower() == name and node.arg_key == "expressions"
 
 
 def _source_name(source, exp) -> str:
