@@ -387,22 +387,30 @@ def source_tables(parsed: ParsedQuery, written: list[str] | tuple[str, ...], con
                                               " connection's `database` and `schema`", at_connection=True))
             elif namespace is not None:
                 derived.setdefault(f"{namespace}/{name}", ref)
-        if namespace is None:
-            return SourceTables(tuple(written), tuple(problems))
-        uris = tuple(sorted(derived))
-        for index, uri in enumerate(written):
-            if uri not in derived:
-                problems.append(TablesProblem(
-                    f"`tables` lists `{uri}`, which the query does not read (it reads "
-                    f"{_list(uris) or 'no table'})", "not read by the query",
-                    "remove `tables`: the tables are read from the query", index))
-        missing = [uri for uri in uris if uri not in written]
-        if written and missing:
+        if namespace is not None:
+            return _derived_tables(derived, written, problems)
+    # No connection described (or one without a host): `tables` names the tables; each must be
+    # one the query reads.
+    return _written_tables(parsed, written, problems)
+
+
+def _derived_tables(derived: dict, written, problems: list) -> SourceTables:
+    uris = tuple(sorted(derived))
+    for index, uri in enumerate(written):
+        if uri not in derived:
             problems.append(TablesProblem(
-                f"the query reads {_list(missing)}, which `tables` does not list", "incomplete",
-                "remove `tables`: the tables are read from the query"))
-        return SourceTables(uris, tuple(problems))
-    # No connection described: `tables` names the tables; each must be one the query reads.
+                f"`tables` lists `{uri}`, which the query does not read (it reads "
+                f"{_list(uris) or 'no table'})", "not read by the query",
+                "remove `tables`: the tables are read from the query", index))
+    missing = [uri for uri in uris if uri not in written]
+    if written and missing:
+        problems.append(TablesProblem(
+            f"the query reads {_list(missing)}, which `tables` does not list", "incomplete",
+            "remove `tables`: the tables are read from the query"))
+    return SourceTables(uris, tuple(problems))
+
+
+def _written_tables(parsed: ParsedQuery, written, problems: list) -> SourceTables:
     matched: set[TableRef] = set()
     for index, uri in enumerate(written):
         name_parts = uri.partition("://")[2].partition("/")[2].lower().split(".")

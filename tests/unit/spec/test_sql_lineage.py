@@ -234,3 +234,13 @@ def test_queries_that_read_only_declared_columns_are_not_reported(sql):
 ])
 def test_a_column_no_table_declares_is_reported(sql, columns):
     assert sorted(_undeclared(sql)) == sorted(columns)
+
+
+def test_a_connection_without_a_host_keeps_the_written_tables_and_still_checks_them():
+    """Its type gives the dialect; the namespace needs the host, so `tables` names the tables."""
+    connection = _conn("mysql", None, None, "shop")
+    parsed = parse_query("SELECT o.id FROM orders o JOIN shop.customers c ON c.id = o.cid", "mysql")
+    written = ["mysql://db:3306/shop.orders", "mysql://db:3306/shop.customers"]
+    assert source_tables(parsed, written, connection) == source_tables(parsed, written, None)
+    assert source_tables(parsed, written, connection).problems == ()
+    assert [p.label for p in source_tables(parsed, written[:1], connection).problems] == ["incomplete"]
