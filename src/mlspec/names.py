@@ -45,6 +45,11 @@ def dag_id(system: str, kind: str, name: str) -> str:
     return f"{py_name(system)}__{kind}_{py_name(name)}"
 
 
+def feast_dag_id(system: str) -> str:
+    """The DAG that applies the Feast repository and materializes its online feature views."""
+    return f"{py_name(system)}__feast"
+
+
 # Bucket for what monitoring needs and no dataset holds: prediction logs and the training-data
 # snapshot a drift check compares against (the training pipeline writes it).
 MONITORING_BUCKET = "mlspec-monitoring"

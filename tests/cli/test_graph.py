@@ -72,6 +72,42 @@ def test_impact_of_a_table_lists_the_models_deployments_and_dags_downstream():
     }
 
 
+def test_impact_of_a_joined_table_reaches_the_models_of_the_dataset_its_query_builds():
+    """`prices` is read only by a JOIN (after a CTE) of the store_weeks source."""
+    result = invoke_mlspec("impact", "table:prices", "tests/cases/sql/demand.yaml", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    [found] = json.loads(result.stdout)
+    assert found["affected"] == {
+        "datasets": ["store_weeks"], "feature views": ["store_demand"], "models": ["stockout"],
+        "DAGs": ["demand__feast", "demand__ingest_store_weeks", "demand__train_stockout"],
+        "pipelines": ["demand-stockout-training"],
+    }
+    # a table read in a WHERE subquery, named as the query writes it or by its URI
+    for ref in ("table:shop.stores", "table:mysql://shop-db.internal:3307/shop.stores"):
+        result = invoke_mlspec("impact", ref, "tests/cases/sql/demand.yaml", "--format", "json")
+        assert json.loads(result.stdout)[0]["affected"]["datasets"] == ["promotions"], ref
+
+
+def test_an_unknown_table_names_the_tables_the_queries_read():
+    result = invoke_mlspec("impact", "table:price", "tests/cases/sql/demand.yaml")
+
+    assert result.returncode != 0
+    assert "no source or table `price`" in result.stderr and "analytics.pricing.prices" in result.stderr
+
+
+def test_the_feast_dag_is_in_the_graph_and_downstream_of_its_views_sources():
+    graph = _manifest_graph("customer-churn")
+    assert {"from": "featureView:customer_features", "to": "dag:customer_churn__feast"} in graph["edges"]
+    result = invoke_mlspec("graph", "specs/customer-churn.yaml")
+    assert '>"customer_churn__feast"]:::dag' in result.stdout
+    result = invoke_mlspec("impact", "dataset:customer_activity", "--format", "json")
+    assert "customer_churn__feast" in json.loads(result.stdout)[0]["affected"]["DAGs"]
+    # a dataset no feature view reads does not reach it
+    result = invoke_mlspec("impact", "dataset:customers", "--format", "json")
+    assert "customer_churn__feast" not in json.loads(result.stdout)[0]["affected"]["DAGs"]
+
+
 def test_impact_of_a_feature_is_only_the_models_that_read_it():
     view = json.loads(invoke_mlspec("impact", "feature:card_activity", "--format", "json").stdout)[0]
     one = json.loads(invoke_mlspec("impact", "feature:card_activity.distinct_merchants_7d", "--format",

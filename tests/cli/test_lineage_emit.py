@@ -92,7 +92,8 @@ def test_events_reach_the_lineage_api_and_describe_the_graph(receiver):
     for event in events.values():
         _check(event)
         assert event["job"]["namespace"] == "customer-churn" and event["eventType"] == "COMPLETE"
-    # ingestion reads the warehouse table (OpenLineage's postgres naming, from the spec's `tables`)
+    # ingestion reads the warehouse table (OpenLineage's postgres naming, from the query and the
+    # connection the spec describes under platform.connections)
     # and lands it where the spec stores it, with its schema
     source = ("postgres://warehouse.internal:5432", "analytics.public.customers")
     assert _io(events["customer_churn__ingest_customers.extract"]) == ([source], [])
@@ -124,6 +125,26 @@ def test_events_can_go_to_a_file(tmp_path):
     assert events and all(_check(e) is None for e in events)
     trains = {e["job"]["name"]: _io(e) for e in events if "__train_" in e["job"]["name"]}
     assert ("payments-risk", "feast.card_activity") in trains["payments_risk__train_chargeback_loss.submit_pipeline"][0]
+
+
+def test_an_ingestion_job_names_every_table_its_query_reads(tmp_path):
+    """A source that joins tables through a CTE (tests/cases/sql/demand.yaml), and one that reads
+    a subquery and a UNION on a MySQL connection: every table is an input of every ingestion task."""
+    out = tmp_path / "events.jsonl"
+
+    result = invoke_mlspec("lineage", "emit", "tests/cases/sql/demand.yaml", "--file", str(out))
+
+    assert result.returncode == 0, result.stderr
+    events = {e["job"]["name"]: e for e in map(json.loads, out.read_text().splitlines())}
+    for event in events.values():
+        _check(event)
+    warehouse, shop = "postgres://warehouse.internal:5432", "mysql://shop-db.internal:3307"
+    for task in ("extract", "validate", "upload"):
+        assert _io(events[f"demand__ingest_store_weeks.{task}"])[0] == [
+            (warehouse, "analytics.pricing.prices"), (warehouse, "analytics.public.sales"),
+            (warehouse, "analytics.public.stores")]
+    assert _io(events["demand__ingest_promotions.extract"]) == (
+        [(shop, "promo.archive"), (shop, "promo.campaigns"), (shop, "shop.stores")], [])
 
 
 def test_an_unreachable_lineage_api_is_a_clean_error():

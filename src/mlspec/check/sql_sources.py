@@ -1,4 +1,5 @@
-"""SQL sources: only the allowed Airflow date variables, and one SELECT that reads tables."""
+"""SQL sources: only the allowed Airflow date variables, one SELECT that reads tables, the
+tables it reads as `tables` lists them, and only columns its tables declare."""
 
 from __future__ import annotations
 
@@ -13,27 +14,69 @@ MAX_SPEC_SQL_CHARS = 1_000_000
 def check_sql_sources(ctx: CheckContext) -> None:
     """E311: the query uses Jinja other than a bare allowed date variable (Airflow renders it
     with every connection and Variable in scope). E312: it is not one SELECT reading tables.
+    E314: the source's `tables` are not the tables the query reads. E315: the query reads a
+    column that its tables, described under `platform.connections`, do not declare.
     See spec/sql.py; sqlglot is imported only when a spec has a SQL source."""
     sources = [(name, dataset.source) for name, dataset in ctx.spec.datasets.items()
                if isinstance(dataset.source, SqlSource)]
     if not sources:
         return
-    from mlspec.spec.sql import MAX_QUERY_CHARS, dialect_for, parse_query
+    from mlspec.spec.sql import MAX_QUERY_CHARS, parse_query, source_dialect
 
-    parsed_before: dict[tuple[str, str | None], object] = {}  # a query shared by YAML aliases is parsed once
+    connections = ctx.spec.platform.connections
     budget = MAX_SPEC_SQL_CHARS
+    seen: set[tuple[str, str | None]] = set()  # a query shared by YAML aliases counts once
     for name, source in sources:
-        key = (source.sql, dialect_for(source.tables))
-        if key not in parsed_before:
+        connection = connections.get(source.connection)
+        key = (source.sql, source_dialect(source.tables, connection))
+        if key not in seen:
+            seen.add(key)
             if len(source.sql) <= MAX_QUERY_CHARS:
                 budget -= len(source.sql)
-            if budget < 0:
-                ctx.error("E312", f"the spec's SQL sources hold more than {MAX_SPEC_SQL_CHARS:,} characters of"
-                                  " queries; this one was not checked", ("datasets", name, "source", "sql"),
-                          label="too much SQL", help="split the system into several spec files")
-                continue
-            parsed_before[key] = parse_query(*key)
-        parsed = parsed_before[key]
+        if budget < 0:
+            ctx.error("E312", f"the spec's SQL sources hold more than {MAX_SPEC_SQL_CHARS:,} characters of"
+                              " queries; this one was not checked", ("datasets", name, "source", "sql"),
+                      label="too much SQL", help="split the system into several spec files")
+            continue
+        parsed = parse_query(*key)
+        at = ("datasets", name, "source")
         for problem in parsed.problems:
-            ctx.error("E311" if problem.template else "E312", problem.message,
-                      ("datasets", name, "source", "sql"), label=problem.label, help=problem.help)
+            ctx.error("E311" if problem.template else "E312", problem.message, (*at, "sql"),
+                      label=problem.label, help=problem.help)
+        if not parsed.ok:
+            continue
+        _check_tables(ctx, at, parsed, source, connection)
+        if connection is not None and connection.tables:
+            _check_columns(ctx, at, parsed, source, connection)
+
+
+def _check_tables(ctx: CheckContext, at: tuple, parsed, source: SqlSource, connection) -> None:
+    from mlspec.spec.sql import source_tables
+
+    for problem in source_tables(parsed, source.tables, connection).problems:
+        path = (*at, "sql") if problem.at_connection else (*at, "tables") if problem.index is None \
+            else (*at, "tables", problem.index)
+        ctx.error("E314", problem.message, path, label=problem.label, help=problem.help)
+
+
+def _check_columns(ctx: CheckContext, at: tuple, parsed, source: SqlSource, connection) -> None:
+    from mlspec.spec.sql import TableRef, table_name, undeclared_columns
+
+    declared: dict[str, set[str]] = {}
+    for written, columns in connection.tables.items():
+        parts = written.split(".")
+        ref = TableRef(parts[-1], parts[-2] if len(parts) > 1 else "", parts[-3] if len(parts) > 2 else "")
+        qualified, _ = table_name(connection, ref)
+        if qualified is not None:
+            declared.setdefault(qualified.lower(), set()).update(c.lower() for c in columns)
+
+    def columns_of(ref):
+        qualified, _ = table_name(connection, ref)
+        return declared.get(qualified.lower()) if qualified is not None else None
+
+    several_lines = "\n" in source.sql.strip()
+    for column, why, line in undeclared_columns(parsed, columns_of):
+        where = f" (line {line} of the query)" if several_lines else ""
+        ctx.error("E315", f"the query reads `{column}`{where}, a column its tables do not declare: {why}", (*at, "sql"),
+                  label="undeclared column",
+                  help=f"fix the column's name, or add it to `platform.connections.{source.connection}.tables`")

@@ -170,14 +170,34 @@ _TABLE = (
          "as `SELECT ... INTO`), COPY, PRAGMA, ATTACH, SET, INSTALL, LOAD, `FOR UPDATE`, a table function in FROM\n"
          "(`read_text(...)`, `read_csv(...)`, `generate_series(...)`), a file named as a table, functions that read\n"
          "files (`pg_read_file`, `load_file`, `read_*`...), and a query the parser cannot read. It is parsed with\n"
-         "sqlglot in the dialect of the database the source's `tables` name (postgres://, mysql://, snowflake://...),\n"
-         "else a generic dialect, with the date variables rendered as Airflow renders them."),
+         "sqlglot in the dialect of the source's connection (its `type` under `platform.connections`), else of the\n"
+         "database the source's `tables` name (postgres://, mysql://, snowflake://...), else a generic dialect, with\n"
+         "the date variables rendered as Airflow renders them."),
     Code("E313", _E, "check", "an in-cluster image not pinned by digest",
          "The webhook and the decision jobs of `deploy.operator` hold the git credentials that push to the spec and\n"
          "deployments repositories, so the image they run is named by its digest: `registry/mlspec:0.1.0@sha256:...`.\n"
          "A tag alone can be moved by whoever can push to the registry, and a node that already pulled it keeps\n"
          "the old one. Build mlspec's Dockerfile, push it, and write the digest the push printed (the README says how\n"
          "to bump it)."),
+    Code("E314", _E, "check", "a SQL source's `tables` that are not the tables its query reads",
+         "The lineage graph names every table a SQL source's query reads (FROM, JOIN, subqueries, WITH, each side of\n"
+         "a UNION; the names a WITH defines are not tables) as an input of the dataset's ingestion job, with\n"
+         "OpenLineage's naming for the database (`postgres://host:port` and `database.schema.table`, ...). When the\n"
+         "source's connection is described under `platform.connections` ({type, host, port, database, schema}),\n"
+         "the names come from the query and `tables` is not needed; when `tables` is written anyway it must list\n"
+         "exactly those tables. Without a described connection, `tables` names them, and each entry must end with\n"
+         "the name of a table the query reads (`payments.transactions` matches\n"
+         "`postgres://db:5432/payments.payments.transactions`), and every table the query reads must be listed.\n"
+         "Also reported here: a table the query names without its database or schema when the connection names\n"
+         "no default one, so it cannot be named."),
+    Code("E315", _E, "check", "a SQL query that reads a column its tables do not declare",
+         "`platform.connections.<id>.tables` may declare the columns of the tables the queries of that connection\n"
+         "read. A query that reads a column none of its tables has is then an error, found before anything runs:\n"
+         "the ingestion task would fail at run time. The query is read with sqlglot's scopes: `alias.column` is\n"
+         "looked up in that alias's table, a column of a WITH or a subquery among its select list, an unqualified\n"
+         "column in every table of its SELECT (and of the SELECTs around a correlated subquery), and names the\n"
+         "SELECT defines (`AS total`) are not columns of a table. A query that reads a table that is not declared\n"
+         "(or a subquery that selects `*` from one) is not checked where that table could hold the column."),
     Code("E401", _E, "check", "unknown gate metric",
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",

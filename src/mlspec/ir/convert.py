@@ -64,11 +64,19 @@ def platform(value: spec.Platform) -> IRPlatform:
         if value.azure else None)
 
 
-def source(value: spec.SqlSource | spec.FileSource | None) -> IRSource | None:
+def source(value: spec.SqlSource | spec.FileSource | None, connections=None) -> IRSource | None:
+    """`connections`: the spec's `platform.connections`; a SQL source on one of them names every
+    table its query reads (spec/sql.source_tables), else the tables its `tables` lists."""
     if value is None:
         return None
     if isinstance(value, spec.SqlSource):
-        return IRSqlSource(value.sql, value.connection, tuple(value.tables))
+        connection = (connections or {}).get(value.connection)
+        if connection is None:
+            return IRSqlSource(value.sql, value.connection, tuple(value.tables))
+        from mlspec.spec.sql import parse_query, source_dialect, source_tables
+
+        parsed = parse_query(value.sql, source_dialect(value.tables, connection))
+        return IRSqlSource(value.sql, value.connection, source_tables(parsed, value.tables, connection).uris)
     return IRFileSource(value.uri, value.format)
 
 

@@ -6,6 +6,12 @@ Data and the jobs that move it alternate, the way the data flows:
     source -> ingestion DAG -> dataset -> feature view -> training DAG -> pipeline -> model
     label dataset ----------------------------------------^               model -> deployment
     model -> drift DAG -> training DAG (retraining); datasets the drift DAG compares -> drift DAG
+    feature view -> Feast DAG (it applies and materializes each view)
+
+A SQL source's nodes are every table its query reads (as OpenLineage URIs, ir.convert.source).
+The Feast DAG hangs off each view rather than between the datasets and the views: it reads every
+view's source, and an edge dataset -> Feast DAG -> view would put each view downstream of every
+dataset.
 
 so everything that reads a dataset (a training DAG through a feature view or the label, the
 Kubeflow pipeline it submits, the drift check) is downstream of it.
@@ -37,9 +43,12 @@ def build_graph(project: IRProject) -> dict:
                 (source.uri,) if isinstance(source, IRFileSource) else ()
             for uri in uris:
                 edges.add((node(f"source:{uri}", "source", uri), dag))
+    feast = node(f"dag:{names.feast_dag_id(base.name)}", "dag", names.feast_dag_id(base.name)) \
+        if base.feature_views else None
     for view in base.feature_views:
         v = node(f"featureView:{view.name}", "featureView", view.name)
         edges.add((f"dataset:{view.source.name}", v))
+        edges.add((v, feast))
     for model in base.models:
         m = node(f"model:{model.name}", "model", model.name)
         train = node(f"dag:{model.train_dag_id}", "dag", model.train_dag_id)

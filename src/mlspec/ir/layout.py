@@ -44,7 +44,7 @@ FEAST_S3_ENDPOINT_ENV = "MLSPEC_FEAST_S3_ENDPOINT"
 
 def feast_dag_id(system: IRSystem) -> str:
     """The DAG that applies the Feast repository and materializes its online feature views."""
-    return f"{system.py_name}__feast"
+    return names.feast_dag_id(system.name)
 
 
 # --- the prediction log ---------------------------------------------------------------------

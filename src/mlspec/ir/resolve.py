@@ -44,7 +44,8 @@ def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpe
 def build_system(spec: MLSystemSpec, spec_path: str, environment: str | None) -> IRSystem:
     system = spec.metadata.name
     azure_account = spec.platform.azure.account if spec.platform.azure else None
-    datasets = tuple(_dataset(system, name, d, azure_account) for name, d in spec.datasets.items())
+    datasets = tuple(_dataset(system, name, d, azure_account, spec.platform.connections)
+                     for name, d in spec.datasets.items())
     by_name = {d.name: d for d in datasets}
     entities = tuple(_entity(spec, name) for name in spec.entities)
     entity_by_name = {e.name: e for e in entities}
@@ -68,14 +69,14 @@ def build_system(spec: MLSystemSpec, spec_path: str, environment: str | None) ->
         deploy=convert.deploy(spec.deploy))
 
 
-def _dataset(system: str, name: str, dataset, azure_account: str | None = None) -> IRDataset:
+def _dataset(system: str, name: str, dataset, azure_account: str | None = None, connections=None) -> IRDataset:
     columns = tuple(
         IRColumn(col_name, c.type, c.nullable, c.unique, c.min, c.max,
                  tuple(c.in_) if c.in_ is not None else None, c.description)
         for col_name, c in dataset.columns.items())
     return IRDataset(
         name=name, py_name=names.py_name(name), description=dataset.description,
-        source=convert.source(dataset.source),
+        source=convert.source(dataset.source, connections),
         storage=dataset.storage, schedule=dataset.schedule,
         dvc_remote=dataset.versioning.dvc.remote if dataset.versioning else None,
         columns=columns, expectations=tuple(convert.expectation(e) for e in dataset.expectations),

@@ -11,7 +11,7 @@ from mlspec.review.graph import KIND_ORDER, KIND_TITLES, SystemGraph
 
 REF_KINDS = {"dataset": "dataset", "column": "column", "feature": "featureView", "featureview": "featureView",
              "featureView": "featureView", "model": "model", "dag": "dag", "pipeline": "pipeline",
-             "deployment": "deployment"}
+             "deployment": "deployment", "table": "source", "source": "source"}
 
 
 class UnknownNode(UsageError):
@@ -21,8 +21,9 @@ class UnknownNode(UsageError):
 def parse_ref(ref: str) -> tuple[str, str]:
     match = re.match(r"^([A-Za-z]+):(.+)$", ref)
     if not match or match.group(1) not in REF_KINDS and match.group(1).lower() not in REF_KINDS:
-        raise UnknownNode(f"`{ref}` is not a node: write dataset:NAME, column:DATASET.COLUMN,"
-                          " feature:VIEW[.FEATURE], model:NAME, dag:ID, pipeline:MODEL or deployment:ENV/MODEL")
+        raise UnknownNode(f"`{ref}` is not a node: write table:NAME (a table a SQL source reads, or a source's"
+                          " URI), dataset:NAME, column:DATASET.COLUMN, feature:VIEW[.FEATURE], model:NAME, dag:ID,"
+                          " pipeline:MODEL or deployment:ENV/MODEL")
     kind = REF_KINDS.get(match.group(1)) or REF_KINDS[match.group(1).lower()]
     return kind, match.group(2)
 
@@ -69,6 +70,11 @@ def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
             starts = [f"dag:{m.train_dag_id}" for m in g.project.base.models
                       if any(f.view == view and f.name == feature for f in m.features)]
             affected = [n for n in g.graph["nodes"] if n["id"] in starts] + downstream(g.graph, starts)
+        elif kind == "source":
+            starts = source_nodes(g.graph, name)
+            if not starts:
+                continue
+            affected = downstream(g.graph, starts)
         elif kind == "column":
             dataset, dot, column = name.partition(".")
             if f"dataset:{dataset}" not in ids:
@@ -89,9 +95,31 @@ def impact(graphs: list[SystemGraph], ref: str) -> list[dict]:
                       "affected": {k: v for k, v in grouped.items() if v}})
     if not found:
         names = sorted({c.split(":", 1)[1] for c in candidates})
-        what = {"dag": "DAG", "column": "dataset"}.get(kind) or KIND_TITLES.get(kind, kind)[:-1]
+        what = {"dag": "DAG", "column": "dataset", "source": "source or table"}.get(kind) \
+            or KIND_TITLES.get(kind, kind)[:-1]
         raise UnknownNode(f"no {what} `{name.split('.')[0] if kind == 'column' else name}` in the"
                           f" specs; " + (did_you_mean(name.split('.')[0], names) or "there are none"))
+    return found
+
+
+def source_nodes(graph: dict, name: str) -> list[str]:
+    """The source nodes `name` names: a source's URI (`postgres://host:5432/db.public.orders`,
+    `s3://bucket/key`), a table's OpenLineage name (`db.public.orders`), or its last name parts
+    as a query writes them (`orders`, `public.orders`); table names compare case-insensitively."""
+    found = []
+    wanted = name.lower().split(".")
+    for node in graph["nodes"]:
+        if node["kind"] != "source":
+            continue
+        uri = node["name"]
+        if uri == name:
+            found.append(node["id"])
+            continue
+        scheme, sep, rest = uri.partition("://")
+        table = rest.partition("/")[2] if sep else ""
+        parts = table.lower().split(".")
+        if table and "/" not in table and len(parts) >= 2 and parts[len(parts) - len(wanted):] == wanted:
+            found.append(node["id"])
     return found
 
 

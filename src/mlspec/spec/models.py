@@ -240,6 +240,66 @@ class FeastStore(SpecModel):
         return _no_dot_segments(value)
 
 
+# The databases a SQL source may read: the sqlglot dialect its queries are parsed in, the port
+# its host is reached on by default, and how OpenLineage names its tables (spec/sql.py).
+CONNECTION_TYPES = ("postgres", "mysql", "redshift", "snowflake", "bigquery", "trino", "oracle", "teradata")
+
+HOST_RE = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?")
+NAME_PART_RE = re.compile(r"[A-Za-z0-9_$-]{1,128}")
+
+
+class Connection(SpecModel):
+    type: Literal[CONNECTION_TYPES] = F(  # type: ignore[valid-type]
+        "The database the Airflow connection reaches: the SQL dialect its sources' queries are parsed in, and how"
+        " the lineage graph names the tables they read (OpenLineage's naming, https://openlineage.io/docs/spec/naming).",
+        examples=["postgres"])
+    host: str | None = F(
+        "Where the database is, as OpenLineage names it: the host (postgres, mysql, trino, oracle, teradata), the"
+        " `cluster-identifier.region` (redshift), the `organization-account` identifier (snowflake); not used by"
+        " bigquery. Write what the Airflow connection reaches: at run time Airflow's OpenLineage provider names the"
+        " tables from the connection itself, and Marquez joins the two only when the names agree.",
+        default=None, examples=["warehouse.internal"])
+    port: int | None = F("The port (default: the database's: 5432, 3306, 5439, 8080, 1521, 1025).", default=None,
+                         ge=1, le=65535, examples=[5432])
+    database: str | None = F(
+        "The database a table named without one is in (BigQuery: the project id; Trino: the catalog; Oracle: the"
+        " service name).", default=None, examples=["analytics"])
+    schema_: str | None = F(
+        "The schema a table named without one is in (BigQuery: the dataset). Default: `public` (postgres,"
+        " redshift), `PUBLIC` (snowflake).", default=None, alias="schema", examples=["public"])
+    tables: dict[str, list[Identifier]] = F(
+        "The columns of tables the queries read, by table name as a query writes it (`orders`, `sales.orders`): a"
+        " query of a source on this connection that reads a column its tables do not declare is an error (E315)."
+        " Tables not listed are not checked.", default_factory=dict,
+        examples=[{"customers": ["customer_id", "age", "signup_date"]}])
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None and not HOST_RE.fullmatch(value):
+            raise PydanticCustomError("connection_host", "`{value}` is not a host name: letters, digits, `.`, `-`"
+                                      " and `_` (no scheme, port or path)", {"value": value})
+        return value
+
+    @field_validator("tables")
+    @classmethod
+    def _table_names(cls, value: dict) -> dict:
+        for name in value:
+            parts = name.split(".")
+            if len(parts) > 3 or not all(NAME_PART_RE.fullmatch(part) for part in parts):
+                raise PydanticCustomError("connection_table", "`{value}` is not a table name: `table`,"
+                                          " `schema.table` or `database.schema.table`", {"value": name})
+        return value
+
+    @field_validator("database", "schema_")
+    @classmethod
+    def _name_part(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PART_RE.fullmatch(value):
+            raise PydanticCustomError("connection_name", "`{value}` is not a database or schema name: letters,"
+                                      " digits, `_`, `$` and `-`", {"value": value})
+        return value
+
+
 class Platform(SpecModel):
     objectStore: ObjectStore | None = F("Object store for datasets and artifacts.", default=None)
     gcs: GcsStore | None = F("Google Cloud Storage, for gs:// locations.", default=None)
@@ -251,6 +311,12 @@ class Platform(SpecModel):
     feast: FeastStore = F("Feast feature store configuration (`feature_store.yaml`); override it per"
                           " environment.", default_factory=FeastStore)
     deployments: Deployments | None = F("The GitOps deployments repository.", default=None)
+    connections: dict[Identifier, Connection] = F(
+        "The databases SQL sources read, by Airflow connection id (the sources' `connection`): what each is, so"
+        " the compiler parses the queries in its dialect and names every table they read in the lineage graph.",
+        default_factory=dict,
+        examples=[{"warehouse": {"type": "postgres", "host": "warehouse.internal", "port": 5432,
+                                 "database": "analytics", "schema": "public"}}])
 
 
 # --- datasets -----------------------------------------------------------------------------
@@ -279,12 +345,12 @@ class SqlSource(SpecModel):
     connection: Identifier = F("Airflow connection id of the database (a reference, never credentials).",
                                examples=["warehouse"])
     tables: list[TableUri] = F(
-        "The tables the query reads, each as its OpenLineage dataset URI (https://openlineage.io/docs/spec/naming):"
-        " `postgres://host:port/database.schema.table`, `mysql://host:port/database.table`,"
-        " `snowflake://org-account/database.schema.table`. The lineage graph (`mlspec lineage emit`) and the"
-        " ingestion DAG name the dataset's source so. Write what the Airflow connection reaches: at run time"
-        " Airflow's OpenLineage provider names the tables the query reads from the connection itself, and"
-        " Marquez joins the two only when the names agree. Without it the source is left out of the lineage.",
+        "Not needed when `platform.connections` describes the connection: the tables are then read from the query"
+        " (FROM, JOIN, subqueries, WITH, UNION). Otherwise the tables the query reads, each as its OpenLineage dataset"
+        " URI (https://openlineage.io/docs/spec/naming): `postgres://host:port/database.schema.table`,"
+        " `mysql://host:port/database.table`, `snowflake://org-account/database.schema.table`; they must be exactly"
+        " the tables the query reads (E314). The lineage graph (`mlspec lineage emit`) and the ingestion DAG name the"
+        " dataset's source so. Without either the source is left out of the lineage.",
         default_factory=list, examples=[["postgres://warehouse.internal:5432/analytics.public.customers"]])
 
 

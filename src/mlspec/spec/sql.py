@@ -26,6 +26,7 @@ not pay for them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 from dataclasses import dataclass, field
@@ -169,6 +170,7 @@ def render_sample(sql: str) -> str:
                               autoescape=False).from_string(sql).render(AIRFLOW_DATE_VARIABLES)
 
 
+@functools.lru_cache(maxsize=256)  # the check pass and the IR of each environment read the same queries
 def parse_query(sql: str, dialect: str | None = None) -> ParsedQuery:
     """The query of a SQL source, checked (see the module docstring), with the tables it reads."""
     if len(sql) > MAX_QUERY_CHARS:
@@ -283,3 +285,264 @@ def _tables(root, exp) -> tuple[TableRef, ...]:
             continue
         seen.setdefault(TableRef(table.name, table.db, table.catalog), None)
     return tuple(sorted(seen, key=lambda ref: ref.qualified))
+
+
+# --- the tables a source reads, named as OpenLineage names them ------------------------------
+
+
+@dataclass(frozen=True)
+class Database:
+    """How OpenLineage names a database's tables (https://openlineage.io/docs/spec/naming, and the
+    `openlineage.client.naming` classes of the same name): the namespace's scheme, the default port
+    written in it (None: no port), how many parts a table's name has, and the schema a table named
+    without one is in."""
+
+    dialect: str
+    scheme: str
+    port: int | None
+    parts: int
+    default_schema: str | None = None
+
+
+# Keyed by the `type` of a spec's connection (spec/models.CONNECTION_TYPES).
+DATABASES: dict[str, Database] = {
+    "postgres": Database("postgres", "postgres", 5432, 3, "public"),     # {database}.{schema}.{table}
+    "mysql": Database("mysql", "mysql", 3306, 2),                        # {database}.{table}
+    "redshift": Database("redshift", "redshift", 5439, 3, "public"),     # {database}.{schema}.{table}
+    "snowflake": Database("snowflake", "snowflake", None, 3, "PUBLIC"),  # {database}.{schema}.{table}
+    "bigquery": Database("bigquery", "bigquery", None, 3),               # {project}.{dataset}.{table}
+    "trino": Database("trino", "trino", 8080, 3),                        # {catalog}.{schema}.{table}
+    "oracle": Database("oracle", "oracle", 1521, 3),                     # {service name}.{schema}.{table}
+    "teradata": Database("teradata", "teradata", 1025, 2),               # {database}.{table}
+}
+
+
+def connection_namespace(connection) -> str | None:
+    """The OpenLineage namespace of a spec Connection's tables (None: it names no host)."""
+    database = DATABASES[connection.type]
+    if connection.type == "bigquery":
+        return "bigquery"
+    if not connection.host:
+        return None
+    if database.port is None:
+        return f"{database.scheme}://{connection.host}"
+    return f"{database.scheme}://{connection.host}:{connection.port or database.port}"
+
+
+def table_name(connection, ref: TableRef) -> tuple[str | None, str]:
+    """(the OpenLineage name of `ref` on `connection`, or None with why not)."""
+    database = DATABASES[connection.type]
+    written = [part for part in (ref.catalog, ref.db, ref.name) if part]
+    if len(written) > database.parts:
+        return None, (f"`{ref.qualified}` has {len(written)} name parts; a {connection.type} table has at most"
+                      f" {database.parts}")
+    defaults = [connection.database, connection.schema_ or database.default_schema][:database.parts - 1]
+    filled = defaults[:database.parts - len(written)]
+    if any(part is None for part in filled):
+        what = "database" if filled[0] is None else "schema"
+        return None, f"the query names `{ref.qualified}` without its {what}, and the connection names no default one"
+    return ".".join([*filled, *written]), ""
+
+
+@dataclass(frozen=True)
+class TablesProblem:
+    """A disagreement between a source's `tables` and its query; `index` is the entry of `tables`
+    it is about (None: the source's `tables` or `connection` as a whole)."""
+
+    message: str
+    label: str
+    help: str
+    index: int | None = None
+    at_connection: bool = False
+
+
+@dataclass(frozen=True)
+class SourceTables:
+    uris: tuple[str, ...]  # every table the query reads, as OpenLineage URIs (what lineage names)
+    problems: tuple[TablesProblem, ...] = ()
+
+
+def source_dialect(tables, connection) -> str | None:
+    """The sqlglot dialect of a source: its connection's type, else the scheme of its `tables`."""
+    if connection is not None:
+        return DATABASES[connection.type].dialect
+    return dialect_for(tables)
+
+
+def source_tables(parsed: ParsedQuery, written: list[str] | tuple[str, ...], connection) -> SourceTables:
+    """The tables a source reads, named from its connection (a spec Connection, or None) when the
+    spec describes it, else as its `tables` write them; with what in `tables` disagrees with the
+    query. A refused query (parsed.problems) names only what `tables` writes."""
+    if not parsed.ok:
+        return SourceTables(tuple(written))
+    problems: list[TablesProblem] = []
+    if connection is not None:
+        namespace = connection_namespace(connection)
+        derived: dict[str, TableRef] = {}
+        for ref in parsed.tables:
+            name, why = table_name(connection, ref)
+            if name is None:
+                problems.append(TablesProblem(f"cannot name table `{ref.qualified}` for the lineage graph: {why}",
+                                              "table not named", "qualify the table in the query, or set the"
+                                              " connection's `database` and `schema`", at_connection=True))
+            elif namespace is not None:
+                derived.setdefault(f"{namespace}/{name}", ref)
+        if namespace is not None:
+            return _derived_tables(derived, written, problems)
+    # No connection described (or one without a host): `tables` names the tables; each must be
+    # one the query reads.
+    return _written_tables(parsed, written, problems)
+
+
+def _derived_tables(derived: dict, written, problems: list) -> SourceTables:
+    uris = tuple(sorted(derived))
+    for index, uri in enumerate(written):
+        if uri not in derived:
+            problems.append(TablesProblem(
+                f"`tables` lists `{uri}`, which the query does not read (it reads "
+                f"{_list(uris) or 'no table'})", "not read by the query",
+                "remove `tables`: the tables are read from the query", index))
+    missing = [uri for uri in uris if uri not in written]
+    if written and missing:
+        problems.append(TablesProblem(
+            f"the query reads {_list(missing)}, which `tables` does not list", "incomplete",
+            "remove `tables`: the tables are read from the query"))
+    return SourceTables(uris, tuple(problems))
+
+
+def _written_tables(parsed: ParsedQuery, written, problems: list) -> SourceTables:
+    matched: set[TableRef] = set()
+    for index, uri in enumerate(written):
+        name_parts = uri.partition("://")[2].partition("/")[2].lower().split(".")
+        hits = [ref for ref in parsed.tables if _is_suffix(ref, name_parts)]
+        matched.update(hits)
+        if not hits:
+            problems.append(TablesProblem(
+                f"`tables` lists `{uri}`, which the query does not read (it reads "
+                f"{_list([ref.qualified for ref in parsed.tables]) or 'no table'})", "not read by the query",
+                "list exactly the tables the query reads, or describe the connection under `platform.connections`"
+                " and remove `tables`", index))
+    unlisted = [ref.qualified for ref in parsed.tables if ref not in matched]
+    if written and unlisted:
+        problems.append(TablesProblem(
+            f"the query reads {_list(unlisted)}, which `tables` does not list", "incomplete",
+            "list every table the query reads, or describe the connection under `platform.connections`"
+            " and remove `tables`"))
+    return SourceTables(tuple(written), tuple(problems))
+
+
+def _is_suffix(ref: TableRef, name_parts: list[str]) -> bool:
+    parts = [part.lower() for part in (ref.catalog, ref.db, ref.name) if part]
+    return len(parts) <= len(name_parts) and name_parts[len(name_parts) - len(parts):] == parts
+
+
+def _list(items) -> str:
+    items = [f"`{item}`" for item in items]
+    if len(items) > 6:
+        items = items[:6] + [f"{len(items) - 6} more"]
+    return ", ".join(items)
+
+
+# --- the columns a query reads ----------------------------------------------------------------
+
+
+def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str, int]]:
+    """(column as written, why, line of the query) for each column the query reads that no table it could come from
+    has, where every table it could come from is described: `columns_of(TableRef)` gives the
+    (lower-case) columns of a table the spec describes, else None. Each SELECT's own sources are
+    looked through sqlglot's scopes: a CTE's or subquery's columns are its select list (unknown
+    when it selects `*`), a qualified column `alias.c` is looked up in that alias only, an
+    unqualified one in every source of its SELECT and of the SELECTs around it (a correlated
+    subquery), and a name the SELECT itself defines (`AS total`, used in ORDER BY) is no table's."""
+    if not parsed.ok:
+        return []
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import SqlglotError
+    from sqlglot.optimizer.scope import traverse_scope
+
+    try:
+        with _quiet_sqlglot():
+            root = sqlglot.parse_one(parsed.rendered, read=parsed.dialect)
+            scopes = traverse_scope(root)
+    except (SqlglotError, RecursionError, ValueError):
+        return []
+
+    def outputs(source) -> set[str] | None:
+        if isinstance(source, exp.Table):
+            if source.args.get("alias") is not None and source.args["alias"].columns:
+                return None  # `t AS x(a, b)` renames the columns
+            return columns_of(TableRef(source.name, source.db, source.catalog))
+        expression = getattr(source, "expression", None)
+        if isinstance(expression, exp.SetOperation):
+            expression = expression.left
+            while isinstance(expression, exp.SetOperation):
+                expression = expression.left
+        if not isinstance(expression, exp.Select) or any(
+                isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+                for e in expression.expressions):
+            return None
+        alias = expression.parent if isinstance(expression.parent, (exp.Subquery, exp.CTE)) else None
+        if alias is not None and alias.args.get("alias") is not None and alias.args["alias"].columns:
+            return None  # WITH t(a, b) AS (...)
+        return {name.lower() for name in expression.named_selects}
+
+    found: dict[tuple[str, str], int] = {}
+    for scope in scopes:
+        select = scope.expression
+        defined = ({e.alias.lower() for e in select.expressions if isinstance(e, exp.Alias)}
+                   if isinstance(select, exp.Select) else set())
+        # A subquery in WHERE or SELECT may read the columns of the SELECTs around it (correlated);
+        # a WITH or a subquery in FROM reads only its own sources.
+        chain, parent = [scope], scope
+        while parent.is_subquery and parent.parent is not None:
+            parent = parent.parent
+            chain.append(parent)
+        for column in scope.columns:
+            if isinstance(column.this, exp.Star) or not column.name:
+                continue
+            if column.find_ancestor(exp.Select, exp.SetOperation) is not select:
+                continue  # a column of a subquery (sqlglot lists it in the enclosing scope too)
+            name = column.name.lower()
+            if column.table:
+                source = next((s.sources[column.table] for s in chain if column.table in s.sources), None)
+                if source is None:
+                    continue
+                known = outputs(source)
+                if known is not None and name not in known:
+                    found.setdefault((column.sql(dialect=parsed.dialect),
+                                      f"`{column.table}` ({_source_name(source, exp)}) has no column `{column.name}`"),
+                                     column.this.meta.get("line", 1))
+                continue
+            if name in defined and not _defines_itself(column, select, name, exp):
+                continue  # a name the SELECT defines (ORDER BY total; a lateral alias where allowed)
+            if column.find_ancestor(exp.Lambda) is not None:
+                continue
+            sources = [source for s in chain for source in s.sources.values()]
+            if not sources:
+                continue
+            known_sets = [outputs(source) for source in sources]
+            if any(known is None for known in known_sets) or any(name in known for known in known_sets):
+                continue
+            names = ", ".join(dict.fromkeys(f"`{_source_name(source, exp)}`" for source in sources))
+            found.setdefault((column.sql(dialect=parsed.dialect), f"none of the tables it reads ({names}) has it"),
+                             column.this.meta.get("line", 1))
+    return [(column, why, line) for (column, why), line in found.items()]
+
+
+def _defines_itself(column, select, name: str, exp) -> bool:
+    """Whether `column` is inside the projection that defines `name` (`SUM(units) AS units`),
+    where the name can only be the table's column."""
+    node = column
+    while node.parent is not None and node.parent is not select:
+        node = node.parent
+    return isinstance(node, exp.Alias) and node.alias.lower() == name and node.arg_key == "expressions"
+
+
+def _source_name(source, exp) -> str:
+    if isinstance(source, exp.Table):
+        return ".".join(part for part in (source.catalog, source.db, source.name) if part)
+    parent = getattr(source.expression, "parent", None)
+    if isinstance(parent, (exp.CTE, exp.Subquery)) and parent.alias:
+        return parent.alias
+    return "a subquery"

@@ -33,9 +33,9 @@ class LineageTarget(Target):
         # One line without surrounding spaces: the spec's Lineage model (E107).
         for dataset in system.datasets:
             if isinstance(dataset.source, IRSqlSource) and not dataset.source.tables:
-                self.warn(f"dataset `{dataset.name}`: its SQL source names no `tables`, so the lineage graph"
-                          " shows no source for it; list the tables the query reads as OpenLineage URIs"
-                          " (`postgres://host:port/database.schema.table`)", system.spec_path,
+                self.warn(f"dataset `{dataset.name}`: the lineage graph shows no source for it; describe its"
+                          f" connection under `platform.connections.{dataset.source.connection}` ({{type, host,"
+                          " port, database, schema}}), so every table the query reads is named", system.spec_path,
                           ("datasets", dataset.name, "source"))
         env = [
             "# Airflow settings for the OpenLineage provider (one KEY=value per line, values literal).",

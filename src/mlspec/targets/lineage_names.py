@@ -15,11 +15,13 @@ Data stores are named as OpenLineage's naming conventions say
   `wasbs://`, but abfs:// is what the spec writes and the tasks use);
 - local files: `file` + absolute path (`file://host` + path when the URI names a host), as
   Airflow's own file assets are named;
-- SQL tables: as the spec's `source.tables` write them (`postgres://host:port` +
-  `database.schema.table`). The host, port and database are the Airflow connection's, which
-  only exist at run time, so the spec states them; at run time the provider names the tables
-  the query reads from the connection itself (a separate per-query event), and the two agree
-  when the spec says what the connection reaches.
+- SQL tables: every table the query reads, named from the connection the spec describes under
+  `platform.connections` (`postgres://host:port` + `database.schema.table`, per the database's
+  type: spec/sql.py), else as the source's `tables` write them (see ir.convert.source). The host,
+  port and database are the Airflow connection's, which only exist at run time, so the spec
+  states them; at run time the provider names the tables the query reads from the connection
+  itself (a separate per-query event), and the two agree when the spec says what the
+  connection reaches.
 
 What no data store convention covers (Feast feature views, registered MLflow models, KServe
 deployments) is named in the system's lineage namespace, the namespace of its jobs.

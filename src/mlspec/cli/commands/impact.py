@@ -18,7 +18,8 @@ from mlspec.errors import ExitCode
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json also prints spec errors as JSON.")
 def command(node, paths, fmt) -> None:
-    """List everything downstream of NODE: dataset:NAME, feature:VIEW[.FEATURE], model:NAME
+    """List everything downstream of NODE: table:NAME (any table a SQL source's query reads, as
+    the query names it or its OpenLineage URI), dataset:NAME, feature:VIEW[.FEATURE], model:NAME
     (e.g. "if this table changes, which models are affected?")."""
     from mlspec.review.graph import load_graphs
     from mlspec.review.impact import impact, render_impact_text
