@@ -33,7 +33,7 @@ def _load(folders) -> dict:
 
 @pytest.fixture(scope="module")
 def demand_bag(tmp_path_factory) -> dict:
-    from mlspec.build.compile import compile_spec
+    from mlspec.compiler.compile import compile_spec
 
     out = tmp_path_factory.mktemp("generated")
     result = compile_spec(DEMAND, out, targets=["airflow", "great_expectations", "lineage"])
@@ -46,7 +46,7 @@ def demand_bag(tmp_path_factory) -> dict:
 
 
 def test_ingestion_tasks_declare_every_table_the_query_reads(demand_bag):
-    from mlspec.targets import naming
+    from mlspec.ir import layout as naming
     from mlspec.targets.lineage_names import dag_jobs
 
     assert demand_bag["import_errors"] == {}

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import REPO
-from mlspec.build.session import load_text, load_unit
+from mlspec.compiler.session import load_text, load_unit
 from mlspec.spec.sql import (
     TableRef,
     connection_namespace,
