@@ -25,7 +25,8 @@ from support.crds import schema_errors
 from support.headers import strip_hash_header
 from support.mlspec_data import project_of
 
-CORPUS = [REPO / "tests/cases/spec/recommender.yaml"]
+CORPUS = [REPO / "tests/cases/spec" / f"{name}.yaml" for name in (
+    "recommender", "weekly-demand", "card-fraud", "delivery-time", "credit-risk", "predictive-maintenance")]
 FEAST = str(Path(sys.executable).with_name("feast"))
 
 LOAD_DAGS = r"""
