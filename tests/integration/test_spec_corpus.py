@@ -18,15 +18,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO
 from mlspec.build.compile import compile_spec
 from support.churn_data import feast_repo_copy
+from support.corpus import CORPUS
 from support.crds import schema_errors
 from support.headers import strip_hash_header
 from support.mlspec_data import project_of
 
-CORPUS = [REPO / "tests/cases/spec" / f"{name}.yaml" for name in (
-    "recommender", "weekly-demand", "card-fraud", "delivery-time", "credit-risk", "predictive-maintenance")]
 FEAST = str(Path(sys.executable).with_name("feast"))
 
 LOAD_DAGS = r"""
