@@ -51,9 +51,13 @@ def check_monitoring_store(ctx: CheckContext) -> None:
     snapshot of the training data the pipeline takes when the model's features come from more
     than one dataset (ir/resolve.py). A spec whose data is on gs:// or abfs:// alone has no
     endpoint or credentials for it: the InferenceService would log nowhere and the training
-    pipeline's snapshot write would fail at run time."""
+    pipeline's snapshot write would fail at run time. A spec that names no object store at all
+    (local paths; `mlspec run --local`'s copy, whose monitoring bucket is a folder) is left alone."""
     spec = ctx.spec
-    if spec.platform.objectStore is not None or {("platform",), ("platform", "objectStore")} & ctx.dropped:
+    platform = spec.platform
+    if platform.objectStore is not None or {("platform",), ("platform", "objectStore")} & ctx.dropped:
+        return
+    if platform.gcs is None and platform.azure is None:
         return
     help_text = ("add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}` (an S3-compatible store,"
                  " e.g. MinIO in the cluster or Google Cloud Storage's S3 interoperability endpoint)")

@@ -283,10 +283,11 @@ _TABLE = (
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, a gs:// location (file\n"
          "source, storage, DVC remote, Feast registry) needs `platform.gcs` and an abfs:// one `platform.azure`\n"
          "(where their credentials are named), Argo CD needs `platform.deployments`. Drift monitoring keeps what no\n"
-         "dataset holds in the `mlspec-monitoring` bucket of the S3 store, so it needs `platform.objectStore` even\n"
-         "when the data is on gs:// or abfs://: a served model's InferenceService logs its predictions there (KServe's\n"
-         "blob-storage logger writes to S3 only; `loggerUrl` sends them to an HTTP sink instead), and a model reading\n"
-         "features from several datasets has its training data snapshotted there as the drift reference."),
+         "dataset holds in the `mlspec-monitoring` bucket of the S3 store, so a spec with `platform.gcs` or\n"
+         "`platform.azure` needs `platform.objectStore` too when a served model's InferenceService logs its\n"
+         "predictions there (KServe's blob-storage logger writes to S3 only; `loggerUrl` sends them to an HTTP\n"
+         "sink instead), or a model reading features from several datasets has its training data snapshotted\n"
+         "there as the drift reference."),
     Code("E502", _E, "check", "Argo CD without environments",
          "Argo CD Applications are generated per environment: define at least one under `environments`."),
     Code("E503", _E, "check", "Kargo promotion the spec cannot carry out",

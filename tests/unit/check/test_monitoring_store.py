@@ -80,7 +80,8 @@ def test_a_snapshot_reference_without_an_s3_store(tmp_path):
     assert "reads features from 2 datasets" in found and "snapshots the training data" in found
 
 
-@pytest.mark.parametrize("change", ["object store", "logger sink, one source", "not served, one source"])
+@pytest.mark.parametrize("change", ["object store", "logger sink, one source", "not served, one source",
+                                    "no store at all"])
 def test_nothing_to_say_when_the_monitoring_bucket_is_not_needed_or_has_a_store(tmp_path, change):
     document = copy.deepcopy(BASE)
     drift = document["models"]["forecast"]["monitoring"]["drift"]
@@ -90,6 +91,10 @@ def test_nothing_to_say_when_the_monitoring_bucket_is_not_needed_or_has_a_store(
                                                "credentialsSecret": "gcs-hmac"}
     elif change == "logger sink, one source":
         drift.update(loggerUrl="http://sink.monitoring.svc", predictions="sales")
+    elif change == "no store at all":  # local paths, as `mlspec run --local`'s copy of a spec has
+        del document["platform"]["gcs"]
+        for dataset in document["datasets"].values():
+            dataset["storage"] = dataset["storage"].replace("gs://lake/", "/data/lake/")
     else:
         del document["models"]["forecast"]["serving"]
         drift["predictions"] = "sales"
