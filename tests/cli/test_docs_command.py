@@ -50,3 +50,18 @@ def test_the_rules_a_new_user_looks_for_are_there():
     assert "online: true" in text and "E409" in text  # served models read online views only
     assert "needs both\n  `user_id` and `item_id`" in text  # how multi-entity views join to the label
     assert "default `mlflow`; one of `mlflow`, `sklearn`" in text  # type, default and allowed values
+
+
+def test_the_gate_metrics_listed_per_task_are_the_ones_validate_accepts():
+    """Each task's row names metrics `mlspec validate` accepts as its gates (a ranking model's are
+    NDCG, MAP and MRR, not the classifiers' metrics the table listed once), with `@k` as `@10`."""
+    from mlspec.spec.models import TASKS, metric_task
+
+    family = {"binary_classification": "classification", "multiclass_classification": "classification",
+              "regression": "regression", "ranking": "ranking"}
+    text = REFERENCE.read_text()
+    for task in TASKS:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{task}` |"))
+        metrics = [m.strip("` ").replace("@k", "@10") for m in row.split("|")[2].split(",")]
+        assert metrics and all(metric_task(m) == family[task] for m in metrics), (task, metrics)
+    assert "| `ranking` | `ndcg`, `ndcg@k`, `map`, `map@k`, `mrr`, `mrr@k` |" in text

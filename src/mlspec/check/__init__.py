@@ -22,6 +22,7 @@ from mlspec.check.consistency import (
 from mlspec.check.serving_data import (
     check_drift_has_predictions,
     check_feature_views_read,
+    check_monitoring_store,
     check_prediction_log_sink,
     check_served_features,
 )
@@ -47,6 +48,7 @@ PASSES = (
     check_promotion,
     check_served_features,
     check_prediction_log_sink,
+    check_monitoring_store,
     check_operator_image,
     check_label_dataset,
     check_feature_sources,

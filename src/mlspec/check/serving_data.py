@@ -3,6 +3,7 @@ prediction log its drift check reads (E410, W410); and features something reads 
 
 from __future__ import annotations
 
+from mlspec import names
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import Severity
 
@@ -41,6 +42,48 @@ def check_prediction_log_sink(ctx: CheckContext) -> None:
                   label="the drift DAG cannot read this",
                   help="name the dataset with `monitoring.drift.predictions`, or drop `loggerUrl` to log to the"
                        " object store")
+
+
+def check_monitoring_store(ctx: CheckContext) -> None:
+    """What a drift check keeps outside the spec's datasets lives in the monitoring bucket on the
+    S3 object store (names.monitoring_uri): the prediction log KServe's logger writes (its
+    blob-storage logger writes to S3 only: KServe's "Store Logs in Blob Storage"), and the
+    snapshot of the training data the pipeline takes when the model's features come from more
+    than one dataset (ir/resolve.py). A spec whose data is on gs:// or abfs:// alone has no
+    endpoint or credentials for it: the InferenceService would log nowhere and the training
+    pipeline's snapshot write would fail at run time. A spec that names no object store at all
+    (local paths; `mlspec run --local`'s copy, whose monitoring bucket is a folder) is left alone."""
+    spec = ctx.spec
+    platform = spec.platform
+    if platform.objectStore is not None or {("platform",), ("platform", "objectStore")} & ctx.dropped:
+        return
+    if platform.gcs is None and platform.azure is None:
+        return
+    help_text = ("add `platform: {objectStore: {endpoint: ..., credentialsSecret: ...}}` (an S3-compatible store,"
+                 " e.g. MinIO in the cluster or Google Cloud Storage's S3 interoperability endpoint)")
+    served = bool(spec.environments) or any(path[0] == "environments" for path in ctx.dropped)
+    for name, model in spec.models.items():
+        drift = model.monitoring.drift if model.monitoring else None
+        if drift is None:
+            continue
+        where = ("models", name, "monitoring", "drift")
+        if model.serving is not None and served and drift.loggerUrl is None:
+            ctx.error("E501", f"model `{name}`'s InferenceService logs its predictions for the drift check to"
+                              f" s3://{names.MONITORING_BUCKET}/ (KServe's blob-storage logger writes to S3 only),"
+                              " which needs `platform.objectStore`", where, on_key=True,
+                      label="no S3 store to log predictions to",
+                      help=help_text + "; or send the log to an HTTP sink with `loggerUrl` and name the dataset it"
+                                       " fills with `predictions`")
+            continue
+        views = {reference.partition(".")[0] for reference in model.features}
+        sources = {spec.featureViews[v].source for v in views if v in spec.featureViews}
+        if not sources or any(s not in spec.datasets for s in sources):
+            continue  # an unknown view or dataset has its own error
+        if len(sources) > 1 or not spec.datasets[next(iter(sources))].storage:
+            ctx.error("E501", f"model `{name}` reads features from {len(sources)} datasets, so its training"
+                              " pipeline snapshots the training data its drift check compares against to"
+                              f" s3://{names.MONITORING_BUCKET}/, which needs `platform.objectStore`",
+                      where, on_key=True, label="no S3 store for the drift reference", help=help_text)
 
 
 def check_drift_has_predictions(ctx: CheckContext) -> None:

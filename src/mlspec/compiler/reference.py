@@ -250,12 +250,22 @@ def _anchor(path: str) -> str:
 
 def _rules() -> list[str]:
     from mlspec.source.overlay import OVERRIDABLE
-    from mlspec.spec.models import CLASSIFICATION_METRICS, FAIRNESS_METRICS, REGRESSION_METRICS, TASKS
+    from mlspec.spec.models import (
+        CLASSIFICATION_METRICS,
+        FAIRNESS_METRICS,
+        MAX_RANKING_CUTOFF,
+        RANKING_METRICS,
+        REGRESSION_METRICS,
+        TASKS,
+    )
     from mlspec.spec.types import CRONJOB_PRESETS, SCHEDULE_PRESETS
     from mlspec.names import predictor_deployment
     from mlspec.targets.k8s import DEFAULT_ERROR_RATE_QUERY, DEFAULT_LATENCY_QUERY, canary_selector
 
-    gates = {task: REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS for task in TASKS}
+    # metric_task() in spec/models.py: the gate metrics check/consistency.py accepts for each task.
+    ranking = tuple(m for metric in RANKING_METRICS for m in (metric, f"{metric}@k"))
+    gates = {task: {"regression": REGRESSION_METRICS, "ranking": ranking}.get(task, CLASSIFICATION_METRICS)
+             for task in TASKS}
     selector = canary_selector(SimpleNamespace(namespace="<namespace>"),
                                SimpleNamespace(inference_service="<system>-<model>",
                                                serving=SimpleNamespace(mode="knative")))
@@ -273,6 +283,8 @@ def _rules() -> list[str]:
           f"{', '.join(f'`{m}`' for m in FAIRNESS_METRICS[task]) or 'none (no fairness gate)'} |" for task in TASKS],
         "",
         "`log_loss`, `rmse`, `mae` and `mape` are better when lower: write them with `<=` (`rmse: \"<= 0.2\"`).",
+        "A ranking metric is averaged over the held-out groups, alone (each group's whole list) or with a cutoff",
+        f"`@k` from 1 to {MAX_RANKING_CUTOFF} (`ndcg@10`: the top 10 of each group).",
         "",
         "## Features of a served model: online views only",
         "",

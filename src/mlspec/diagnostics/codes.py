@@ -302,7 +302,12 @@ _TABLE = (
          "A feature needs a platform service the spec does not configure: a rollout needs `platform.prometheus`, a\n"
          "registry needs `platform.mlflow`, s3:// storage needs `platform.objectStore`, a gs:// location (file\n"
          "source, storage, DVC remote, Feast registry) needs `platform.gcs` and an abfs:// one `platform.azure`\n"
-         "(where their credentials are named), Argo CD needs `platform.deployments`."),
+         "(where their credentials are named), Argo CD needs `platform.deployments`. Drift monitoring keeps what no\n"
+         "dataset holds in the `mlspec-monitoring` bucket of the S3 store, so a spec with `platform.gcs` or\n"
+         "`platform.azure` needs `platform.objectStore` too when a served model's InferenceService logs its\n"
+         "predictions there (KServe's blob-storage logger writes to S3 only; `loggerUrl` sends them to an HTTP\n"
+         "sink instead), or a model reading features from several datasets has its training data snapshotted\n"
+         "there as the drift reference."),
     Code("E502", _E, "check", "Argo CD without environments",
          "Argo CD Applications are generated per environment: define at least one under `environments`."),
     Code("E503", _E, "check", "Kargo promotion the spec cannot carry out",

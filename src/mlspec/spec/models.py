@@ -358,8 +358,8 @@ class FileSource(SpecModel):
     uri: SourceUri = F(
         "Files to read: an s3://, gs:// or abfs:// object or a local path (file:// or absolute). A folder (ending in `/`) reads"
         " every file of the format under it; a wildcard (`*`, `?`, `[...]`, in the key or path, not the bucket)"
-        " reads every file it matches. Other schemes (gs://, ...) are refused: the generated tasks cannot read"
-        " them.", examples=["s3://landing/activity/*.parquet"])
+        " reads every file it matches. Other schemes (http://, az://, ...) are refused: the generated tasks"
+        " cannot read them.", examples=["s3://landing/activity/*.parquet"])
     format: Literal["parquet", "csv", "json"] = F("File format.", default="parquet", examples=["parquet"])
 
 

@@ -149,6 +149,23 @@ def ir_is_current(ir_text: str, source: str) -> bool:
     return False
 
 
+# Feast 0.67 online store types whose client is an extra of the `feast` package, not one of its
+# requirements (ONLINE_STORE_CLASS_FOR_TYPE in feast/repo_config.py; the extras in its metadata):
+# type -> (extra, the distribution that provides the client).
+FEAST_ONLINE_STORE_EXTRAS = {
+    "redis": ("redis", "redis"),
+    "postgres": ("postgres", "psycopg"),
+    "mysql": ("mysql", "pymysql"),
+    "cassandra": ("cassandra", "cassandra-driver"),
+    "hbase": ("hbase", "happybase"),
+    "elasticsearch": ("elasticsearch", "elasticsearch"),
+    "mongodb": ("mongodb", "pymongo"),
+    "snowflake.online": ("snowflake", "snowflake-connector-python"),
+    "datastore": ("gcp", "google-cloud-datastore"),
+    "bigtable": ("gcp", "google-cloud-bigtable"),
+}
+
+
 class KfpTarget(Target):
     name = "kfp"
     description = "Kubeflow training pipeline per model (source and compiled IR)"
@@ -187,6 +204,25 @@ class KfpTarget(Target):
             return None
         ir = previous.split(SOURCE_HASH_PREFIX + source_sha256(source) + "\n", 1)[1]
         return ir if f"sdkVersion: kfp-{installed_kfp_version()}\n" in ir else None
+
+    def _warn_online_store_extra(self, system: IRSystem, model: IRModel) -> None:
+        """The training step builds Feast's `RepoConfig` from the spec's store, which imports the
+        online store's module: a store type whose client is a Feast extra fails there (and in the
+        Airflow workers of the Feast DAG) with `FeastModuleImportError` unless it is installed."""
+        kind = str(system.platform.feast.online_store.get("type", "sqlite"))
+        if kind not in FEAST_ONLINE_STORE_EXTRAS:
+            return
+        extra_name, client = FEAST_ONLINE_STORE_EXTRAS[kind]
+        for package in model.training.packages:
+            name, _, rest = package.partition("[")
+            name = re.split(r"[<>=!~ ;]", name, maxsplit=1)[0].strip().lower().replace("_", "-")
+            extras = {e.strip().lower() for e in rest.split("]", 1)[0].split(",")} if rest else set()
+            if name == client or (name == "feast" and extra_name in extras):
+                return
+        self.warn(f"model `{model.name}`: Feast's `{kind}` online store (`platform.feast.onlineStore`) needs"
+                  f" `feast[{extra_name}]` wherever Feast loads the store's configuration: add it to"
+                  " `training.packages` unless `training.image` has it (the Airflow workers that run the Feast"
+                  " DAG need it too)", system.spec_path, ("models", model.name, "training"))
 
     def pipeline_source(self, system: IRSystem, model: IRModel) -> str | None:
         where = ("models", model.name)
@@ -232,6 +268,7 @@ class KfpTarget(Target):
             self.warn(f"model `{model.name}`: its label data is on {label_store}://, which pandas reads through"
                       f" `{needed}`: add it to `training.packages` unless `training.image` has it",
                       system.spec_path, ("models", model.name, "training"))
+        self._warn_online_store_extra(system, model)
         arguments = training_arguments(system, model)
         if not arguments["mlflow_tracking_uri"]:
             self.warn(f"model `{model.name}`: no `platform.mlflow.trackingUri`; the pipeline logs to MLflow's"
