@@ -76,8 +76,6 @@ def test_graph_and_impact_reach_every_model_from_its_label_dataset(spec):
         assert set(found["affected"]["models"]) == {m.name for m in system.models if m.label_dataset.name == dataset}
 
 
-@pytest.mark.xfail(strict=True, reason="graph leaves out the Feast DAG: `Extra items in the right set: <system>__feast` (issue 21"
-                                       ", 'SQL is parsed': the SQL-lineage helper's part)")
 def test_graph_draws_every_generated_dag(spec, tmp_path):
     system = project_of(spec).base
     graph = invoke_mlspec("graph", str(spec), "--format", "json")
