@@ -14,13 +14,15 @@ run: $(VENV)/.runtime-installed
 run-local: $(VENV)/.local-installed
 	$(BIN)/mlspec run specs/customer-churn.yaml --local
 
-## test: install the pinned test environment and run the whole suite
+## test: install the pinned test environment and run the whole suite, on every core (pytest-xdist;
+## tests/conftest.py keeps a module on one worker and starts the slow runs first)
+PYTEST_WORKERS ?= auto
 test: $(VENV)/.test-installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=30
 
 ## test-fast: the unit and CLI layers only (tests/unit, tests/cli; not the slow ones), in under a minute
 test-fast: $(VENV)/.test-installed
-	$(BIN)/python -m pytest -q -m "not slow" tests/unit tests/cli
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup -m "not slow" tests/unit tests/cli
 
 ## update-goldens: rewrite expected test outputs after a reviewed change
 update-goldens: $(VENV)/.test-installed

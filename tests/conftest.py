@@ -137,3 +137,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(layer)
         if parts[:2] == ("cli", "smoke"):
             item.add_marker("smoke")
+    if getattr(config.option, "dist", "no") != "no":  # under pytest-xdist (`-n`)
+        _schedule_for_xdist(items)
+
+
+def _schedule_for_xdist(items: list[pytest.Item]) -> None:
+    """How `make test` shares the suite between pytest-xdist's workers (`--dist loadgroup`).
+
+    A module is one unit, run by one worker, so its module-scoped fixtures (a compiled
+    corpus, a server) are built once. A slow parametrized test (a whole local run per spec)
+    is a unit per case instead, so the long runs are shared between the workers. Units are
+    handed out in order, so the ones holding slow tests go first: the run does not end with
+    one worker on a long tail while the other idles."""
+    def group(index: int, item: pytest.Item) -> str:
+        # xdist reads the group after the last `@` of a node id that ends in no `]`: a
+        # group name holds neither (a case's id may hold both).
+        module = item.nodeid.split("::", 1)[0].replace("@", "_").replace("]", "_")
+        if item.get_closest_marker("slow") and getattr(item, "callspec", None) is not None:
+            return f"{module}#{index}"
+        return module
+
+    groups = [group(index, item) for index, item in enumerate(items)]
+    first: dict[str, int] = {}
+    slow: set[str] = set()
+    for index, (item, name) in enumerate(zip(items, groups)):
+        first.setdefault(name, index)
+        if item.get_closest_marker("slow"):
+            slow.add(name)
+        item.add_marker(pytest.mark.xdist_group(name))
+    order = sorted(range(len(items)), key=lambda i: (groups[i] not in slow, first[groups[i]], i))
+    items[:] = [items[i] for i in order]
