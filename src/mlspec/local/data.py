@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Callable
 
 from mlspec.local.database import Table, sql_tables, write_tables
-from mlspec.local.synth import synthesize
+from mlspec.errors import SpecError
+from mlspec.local.synth import UnsatisfiableRule, synthesize
 from mlspec.local.workspace import local_path
 
 ROWS = 2000
@@ -52,7 +53,10 @@ def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when
     (`where` turns an anchor key into a spec line), raised before anything is written."""
     tables = sql_tables(system, where)
     when = when or label_time()
-    sample = synthesize(system, rows=rows, seed=seed, when=when)
+    try:
+        sample = synthesize(system, rows=rows, seed=seed, when=when)
+    except UnsatisfiableRule as error:
+        raise SpecError(f"mlspec run --local cannot make sample data:\n{where(error.key)}: {error.reason}") from None
     day = first_day(sample.frames, when.date())
     files = {}
     for dataset in system.datasets:

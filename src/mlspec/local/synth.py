@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mlspec.errors import SpecError
 from mlspec.ir.model import IRColumn, IRDataset, IRModel, IRSystem
 
 INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1),
@@ -41,6 +42,15 @@ TEST_ROWS_PER_GROUP = 500  # rows of each sensitive group in a model's test spli
 # The day the first label is observed; features stand an hour before.
 LABEL_TIME = dt.datetime(2024, 1, 8, 12, 0, 0)
 FEATURE_LEAD = dt.timedelta(hours=1)
+
+
+class UnsatisfiableRule(SpecError):
+    """A column whose rules no value meets (`int8` with `min: 200`): `key` is the spec key of
+    the column, for the caller to turn into a spec line."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key, self.reason = key, message
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,7 @@ def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt
         elif rules.null:
             data[column.name] = _nulls(column, count)
         else:
+            _check_satisfiable(dataset, column, rules)
             data[column.name] = _column(column, rules, count, when, rng)
     return pd.DataFrame(data)
 
@@ -212,6 +223,17 @@ def column_rules(dataset: IRDataset, column: IRColumn, rows: int | None = None) 
         allowed = tuple(v for v in allowed if v not in forbidden)
     return Rules(float(low), float(high), allowed, tuple(forbidden), regex, tuple(not_regex), unique, null,
                  lengths, distinct, tuple(stats))
+
+
+def _check_satisfiable(dataset: IRDataset, column: IRColumn, rules: Rules) -> None:
+    key = f"datasets.{dataset.name}.columns.{column.name}"
+    what = f"dataset `{dataset.name}`: column `{column.name}` ({column.type})"
+    if rules.low > rules.high or (column.type.startswith("int") and np.ceil(rules.low) > np.floor(rules.high)):
+        raise UnsatisfiableRule(key, f"{what}: no value lies within its type's range, its `min`/`max` and its"
+                                     f" `column_values_to_be_between` expectations together")
+    if rules.allowed is not None and not rules.allowed:
+        raise UnsatisfiableRule(key, f"{what}: no value is in every value set its `in` and its expectations"
+                                     f" name and outside those `column_values_to_not_be_in_set` names")
 
 
 def _number(value, default: float) -> float:

@@ -131,3 +131,14 @@ def test_statistics_land_inside_their_bounds():
                                 {"expect": "column_stdev_to_be_between", "column": "x", "min": 2, "max": 3}])
     values = synthesize(system, rows=101, seed=0).frames["d"]["x"]
     assert 40 <= values.mean() <= 41 and 2 <= values.std() <= 3 and values.min() >= 0
+
+
+def test_rules_no_value_meets_are_an_error_naming_the_column():
+    from mlspec.local.synth import UnsatisfiableRule
+
+    system, _, _ = one_dataset({"x": {"type": "int8", "min": 0}},
+                               [{"expect": "column_values_to_be_between", "column": "x", "min": -5, "max": -1}])
+    with pytest.raises(UnsatisfiableRule) as caught:
+        synthesize(system, rows=10)
+    assert caught.value.key == "datasets.d.columns.x"
+    assert "column `x` (int8): no value lies within" in str(caught.value)
