@@ -20,7 +20,7 @@ ROWS = 2000
 
 @dataclass(frozen=True)
 class Sources:
-    files: dict[str, Path]  # dataset -> the Parquet file its file source reads
+    files: dict[str, Path]  # dataset -> the file its file source reads, in the source's format
     tables: dict[str, SqlSample]  # dataset -> the tables its SQL source's query reads, filled
     databases: dict[str, Path]  # connection -> its DuckDB file
     day: dt.date  # the UTC day the sample's first row stands on: the ingestion runs' logical date
@@ -46,6 +46,19 @@ def first_day(frames: dict, default: dt.date) -> dt.date:
     return min(earliest).date() if earliest else default
 
 
+def write_file(frame, path: Path, source) -> None:
+    """`frame` as a file of the source's format, written the way its spec says real files are
+    (a CSV file's delimiter, header and encoding; JSON Lines or one JSON document), so that the
+    generated extract task reads it as it reads production files."""
+    if source.format == "csv":
+        frame.to_csv(path, sep=source.delimiter, header=source.header, index=False, encoding=source.encoding,
+                     date_format="%Y-%m-%dT%H:%M:%S.%f")
+    elif source.format == "json":
+        frame.to_json(path, orient="records", lines=source.lines, date_format="iso", date_unit="ns")
+    else:
+        frame.to_parquet(path, index=False)
+
+
 def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when: dt.datetime | None = None,
                   where: Callable[[str], str] = lambda key: key,
                   locate: Callable[[str, int | None], str] | None = None) -> Sources:
@@ -69,7 +82,7 @@ def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when
             continue
         path = local_path(source.uri)
         path.parent.mkdir(parents=True, exist_ok=True)
-        sample.frames[dataset.name].to_parquet(path, index=False)
+        write_file(sample.frames[dataset.name], path, source)
         files[dataset.name] = path
     written = write_tables(tables, databases, lambda name: where(f"datasets.{name}.source")) if tables else {}
     return Sources(files, tables, written, day, sample.frames)

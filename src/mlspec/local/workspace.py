@@ -3,8 +3,8 @@ files it compiles to.
 
 The copy changes only where things live, never what the system does:
 
-- every file source becomes a Parquet file under `sources/`; a SQL source keeps its query and
-  connection, and that Airflow connection becomes a DuckDB file under `databases/` (the run
+- every file source becomes a file of its declared format (and options) under `sources/`; a
+  SQL source keeps its query and connection, and that Airflow connection becomes a DuckDB file under `databases/` (the run
   sets AIRFLOW_CONN_<ID>: mlspec.local.database). Sample data is written to both
   (mlspec.local.data);
 - every `s3://` location (storage, DVC remotes, the Feast registry) becomes a folder under
@@ -165,6 +165,13 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
                      tuple(notes), result.project, queries)
 
 
+def sample_suffix(source) -> str:
+    """The file suffix of a file source's sample: its format's (`jsonl` for JSON Lines)."""
+    fmt = str(source.get("format") or "parquet")
+    json = source.get("json") if isinstance(source.get("json"), dict) else {}
+    return "jsonl" if fmt == "json" and json.get("lines") else fmt
+
+
 def _query_places(document, text: str) -> dict[str, tuple[int, int, int | None]]:
     """dataset -> (line, column) of its query's value in the spec, and the indentation of its
     lines when it is a block scalar; see Workspace.sql_place."""
@@ -273,16 +280,16 @@ def _point_at(document, workdir: Path) -> list[str]:
         if isinstance(source, dict):
             if "sql" in source:  # kept: its connection is pointed at a database file instead
                 sql.setdefault(str(source.get("connection")), []).append(name)
-            else:
+            else:  # the declared format and its options kept: the sample is written as the spec says
                 files.append(name)
-                dataset["source"] = {"uri": str(workdir / SOURCES / f"{name}.parquet")}
+                source["uri"] = str(workdir / SOURCES / f"{name}.{sample_suffix(source)}")
         if isinstance(dataset.get("storage"), str):
             dataset["storage"] = store_folder(workdir, dataset["storage"])
         dvc = (dataset.get("versioning") or {}).get("dvc") if isinstance(dataset.get("versioning"), dict) else None
         if isinstance(dvc, dict) and isinstance(dvc.get("remote"), str):
             dvc["remote"] = store_folder(workdir, dvc["remote"])
     if files:
-        notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.parquet ({', '.join(files)})")
+        notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.<format> ({', '.join(files)})")
     for connection, names in sql.items():
         database = database_path(workdir / DATABASES, connection)
         notes.append(f"SQL sources: {', '.join(names)} read by their queries through the Airflow connection"
