@@ -69,7 +69,7 @@ def source(value: spec.SqlSource | spec.FileSource | None) -> IRSource | None:
         return None
     if isinstance(value, spec.SqlSource):
         return IRSqlSource(value.sql, value.connection, tuple(value.tables))
-    csv, json = value.csv or spec.CsvOptions(), value.json or spec.JsonOptions()
+    csv, json = value.csv or spec.CsvOptions(), value.json_ or spec.JsonOptions()
     return IRFileSource(value.uri, value.format, csv.delimiter, csv.header, csv.encoding, json.lines)
 
 

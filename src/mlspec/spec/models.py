@@ -333,14 +333,14 @@ class FileSource(SpecModel):
     format: Literal["parquet", "csv", "json"] = F("File format.", default="parquet", examples=["parquet"])
     csv: CsvOptions | None = F("How CSV files are written (format `csv` only); the defaults are `,`, a header line"
                                " and UTF-8.", default=None, examples=[{"delimiter": ";", "encoding": "latin-1"}])
-    json: JsonOptions | None = F("Whether JSON files are JSON Lines (format `json` only); the default is one JSON"
-                                 " document (an array of objects) per file.", default=None,
-                                 examples=[{"lines": True}])
+    json_: JsonOptions | None = F("Whether JSON files are JSON Lines (format `json` only); the default is one JSON"
+                                  " document (an array of objects) per file.", alias="json", default=None,
+                                  examples=[{"lines": True}])
 
     @model_validator(mode="after")
     def _options_of_the_format(self) -> "FileSource":
-        for name in ("csv", "json"):
-            if getattr(self, name) is not None and self.format != name:
+        for name, value in (("csv", self.csv), ("json", self.json_)):
+            if value is not None and self.format != name:
                 raise PydanticCustomError("format_options", "`{name}` describes {name} files; this source's format is"
                                           " `{format}`", {"name": name, "format": self.format})
         return self
