@@ -82,7 +82,7 @@ def fill_query(rendered: str, dialect: str | None, sample: pd.DataFrame) -> Fill
 
 
 def _branches(scope) -> list:
-    if scope.set_operation_scopes and not scope.expression.find_ancestor(object) and _is_set(scope):
+    if scope.set_operation_scopes and _is_set(scope):
         return [b for child in scope.set_operation_scopes for b in _branches(child)]
     return [scope]
 
@@ -116,7 +116,7 @@ class _Branch:
         self.conditions: dict[Base, list] = {}
         self.unread: list[tuple[str, int | None]] = []
         self.text: set[Base] = set()  # columns an unread condition compares with text
-        self.main: TableRef | None = None
+        self.main: set[TableRef] = set()
 
     # --- columns, traced down to tables ------------------------------------------------------
 
@@ -205,7 +205,7 @@ class _Branch:
     def run(self) -> None:
         from sqlglot import exp
 
-        self.main = self._first_table(self.scope)
+        self.main = self._first_tables(self.scope)
         # columns the dataset selects
         for name in self.sample.columns:
             for base in self._through(self.scope, name):
@@ -232,15 +232,17 @@ class _Branch:
             if having is not None:
                 self.unread.append((having.this.sql(), _offset(having.this)))
 
-    def _first_table(self, scope) -> TableRef | None:
+    def _first_tables(self, scope) -> set[TableRef]:
+        """The tables whose rows are the query's rows: the first source's, through CTEs,
+        subqueries and every side of a UNION (the others are joined to them)."""
         from sqlglot import exp
 
         source = self._first_source(scope)
         if isinstance(source, exp.Table):
-            return TableRef(source.name, source.db, source.catalog)
+            return {TableRef(source.name, source.db, source.catalog)}
         if source is None:
-            return None
-        return self._first_table(_branches(source)[0] if _is_set(source) else source)
+            return set()
+        return set().union(*(self._first_tables(b) for b in (_branches(source) if _is_set(source) else [source])))
 
     @staticmethod
     def _first_source(scope):
@@ -327,7 +329,7 @@ class _Branch:
         for (ref, name), array in sorted(values.items(), key=lambda item: _key(item[0])):
             tables.setdefault(ref, {})[self.spelling.get((ref, name), name)] = array
         for ref, columns in tables.items():
-            if ref == self.main:
+            if ref in self.main:
                 continue
             keys = sorted({self.spelling.get((ref, n), n) for (r, n) in self.keys if r == ref})
             if keys:  # one row per key value: a joined table does not multiply the rows of the first
