@@ -38,12 +38,15 @@ def _system(tmp_path: Path, sql: str | None = None):
         else replace(d, source=IRSqlSource(sql or d.source.sql, d.source.connection)) for d in system.datasets))
 
 
-def test_a_table_function_passes_the_local_runs_table_rule(tmp_path):
-    """Why the database must refuse: the local run takes `read_text` for the query's table,
-    writes its sample there and hands the query on."""
-    sources = write_sources(_system(tmp_path, "SELECT * FROM read_text('/etc/hostname')"), tmp_path / "databases",
-                            rows=20, when=dt.datetime(2026, 1, 2, 12, 0))
-    assert [t.name for t in sources.tables.values()] == ["read_text"]
+def test_a_table_function_is_refused_by_the_local_runs_sample_writer(tmp_path):
+    """The local run reads the query as validate does (spec.sql.parse_query): a table function
+    is no table to fill, and nothing is written; the database's refusal below is the last line."""
+    from mlspec.errors import SpecError
+
+    with pytest.raises(SpecError, match=r"reads a table function \(`READ_TEXT\('/etc/hostname'\)`\), not a table"):
+        write_sources(_system(tmp_path, "SELECT * FROM read_text('/etc/hostname')"), tmp_path / "databases",
+                      rows=20, when=dt.datetime(2026, 1, 2, 12, 0))
+    assert not (tmp_path / "databases").exists()
 
 
 def _run_sql_source(tmp_path: Path, monkeypatch, sql: str):

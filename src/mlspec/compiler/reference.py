@@ -349,8 +349,10 @@ def _rules() -> list[str]:
           f"{f'`{SQL_VARIABLE_MEANINGS[name][1]}`' if SQL_VARIABLE_MEANINGS[name][1] else ''} |"
           for name, sample in _sql_variables().items()],
         "",
-        "`mlspec run --local` runs the query in DuckDB on sample rows (Airflow renders it the same way); a column",
-        "the query compares with `'{{ ds }}'` that the dataset does not declare is added, holding the run's date.",
+        "`mlspec run --local` runs the query in DuckDB on sample rows, rendered as Airflow renders it for the",
+        "ingestion run's logical date: every table it reads (joins, CTEs, subqueries, UNION) is filled with the",
+        "columns it uses so that join keys match and its WHERE conditions hold (`=`, ranges, `BETWEEN`, `IN`,",
+        "`LIKE 'x%'`, `IS NULL`, AND, OR); a condition no row can meet is an error at its place in the spec.",
         "",
         "## Schedules",
         "",

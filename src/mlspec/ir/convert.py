@@ -77,7 +77,8 @@ def source(value: spec.SqlSource | spec.FileSource | None, connections=None) -> 
 
         parsed = parse_query(value.sql, source_dialect(value.tables, connection))
         return IRSqlSource(value.sql, value.connection, source_tables(parsed, value.tables, connection).uris)
-    return IRFileSource(value.uri, value.format)
+    csv, json = value.csv or spec.CsvOptions(), value.json_ or spec.JsonOptions()
+    return IRFileSource(value.uri, value.format, csv.delimiter, csv.header, csv.encoding, json.lines)
 
 
 def expectation(value: spec.Expectation) -> IRExpectation:

@@ -106,6 +106,19 @@ class IRFileSource:
     kind: ClassVar[str] = "file"
     uri: str
     format: str  # parquet, csv or json
+    delimiter: str = ","  # csv: the field separator
+    header: bool = True  # csv: whether the first line names the columns
+    encoding: str = "utf-8"  # csv: the files' text encoding
+    lines: bool = False  # json: JSON Lines (else one document per file)
+
+    @property
+    def options(self) -> dict | None:
+        """What a reader of the files needs beyond the format (None for Parquet)."""
+        if self.format == "csv":
+            return {"delimiter": self.delimiter, "header": self.header, "encoding": self.encoding}
+        if self.format == "json":
+            return {"lines": self.lines}
+        return None
 
 
 IRSource = Union[IRSqlSource, IRFileSource]

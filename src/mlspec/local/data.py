@@ -1,7 +1,7 @@
 """Sample data for `mlspec run --local`, written where the work folder's spec copy reads its
-sources: a Parquet file per dataset with a file source (mlspec.local.workspace points them at
-`sources/`), and a table per dataset with a SQL source, in the DuckDB file of the connection
-the source names (mlspec.local.database)."""
+sources: a file per dataset with a file source (mlspec.local.workspace points them at
+`sources/`), and the tables each SQL source's query reads, filled so that the query returns the
+dataset's sample, in the DuckDB file of the connection the source names (mlspec.local.database)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mlspec.local.database import Table, sql_tables, write_tables
-from mlspec.local.synth import synthesize
+from mlspec.local.database import SqlSample, fill_sql_sources, write_tables
+from mlspec.errors import SpecError
+from mlspec.local.synth import UnsatisfiableRule, synthesize
 from mlspec.local.workspace import local_path
 
 ROWS = 2000
@@ -19,8 +20,8 @@ ROWS = 2000
 
 @dataclass(frozen=True)
 class Sources:
-    files: dict[str, Path]  # dataset -> the Parquet file its file source reads
-    tables: dict[str, Table]  # dataset -> the table its SQL source's query reads
+    files: dict[str, Path]  # dataset -> the file its file source reads, in the source's format
+    tables: dict[str, SqlSample]  # dataset -> the tables its SQL source's query reads, filled
     databases: dict[str, Path]  # connection -> its DuckDB file
     day: dt.date  # the UTC day the sample's first row stands on: the ingestion runs' logical date
     frames: dict  # dataset -> the sample frame written (the serve stage's traffic of models without a reference)
@@ -45,15 +46,35 @@ def first_day(frames: dict, default: dt.date) -> dt.date:
     return min(earliest).date() if earliest else default
 
 
+def write_file(frame, path: Path, source) -> None:
+    """`frame` as a file of the source's format, written the way its spec says real files are
+    (a CSV file's delimiter, header and encoding; JSON Lines or one JSON document), so that the
+    generated extract task reads it as it reads production files."""
+    if source.format == "csv":
+        frame.to_csv(path, sep=source.delimiter, header=source.header, index=False, encoding=source.encoding,
+                     date_format="%Y-%m-%dT%H:%M:%S.%f")
+    elif source.format == "json":
+        frame.to_json(path, orient="records", lines=source.lines, date_format="iso", date_unit="ns")
+    else:
+        frame.to_parquet(path, index=False)
+
+
 def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when: dt.datetime | None = None,
-                  where: Callable[[str], str] = lambda key: key) -> Sources:
-    """The sample (synthesize) of every dataset with a source: files for file sources, tables
-    in `databases` for SQL sources. A SQL source whose table cannot be told is a SpecError
-    (`where` turns an anchor key into a spec line), raised before anything is written."""
-    tables = sql_tables(system, where)
+                  where: Callable[[str], str] = lambda key: key,
+                  locate: Callable[[str, int | None], str] | None = None) -> Sources:
+    """The sample (synthesize) of every dataset with a source: files for file sources, the
+    tables each query reads in `databases` for SQL sources. Rules no value meets and query
+    conditions no row passes are SpecErrors (`where` turns an anchor key into a spec line,
+    `locate` a dataset and a place in its query into `spec.yaml:LINE:COL`), raised before
+    any source is written; a query that returns no row from its filled tables, after."""
+    locate = locate or (lambda name, offset: where(f"datasets.{name}.source"))
     when = when or label_time()
-    sample = synthesize(system, rows=rows, seed=seed, when=when)
+    try:
+        sample = synthesize(system, rows=rows, seed=seed, when=when)
+    except UnsatisfiableRule as error:
+        raise SpecError(f"mlspec run --local cannot make sample data:\n{where(error.key)}: {error.reason}") from None
     day = first_day(sample.frames, when.date())
+    tables = fill_sql_sources(system, sample.frames, day, locate)
     files = {}
     for dataset in system.datasets:
         source = dataset.source
@@ -61,7 +82,7 @@ def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when
             continue
         path = local_path(source.uri)
         path.parent.mkdir(parents=True, exist_ok=True)
-        sample.frames[dataset.name].to_parquet(path, index=False)
+        write_file(sample.frames[dataset.name], path, source)
         files[dataset.name] = path
-    written = write_tables(sample.frames, tables, databases, day) if tables else {}
+    written = write_tables(tables, databases, lambda name: where(f"datasets.{name}.source")) if tables else {}
     return Sources(files, tables, written, day, sample.frames)

@@ -1,21 +1,22 @@
-"""The embedded databases of `mlspec run --local`: what a SQL source's query reads, and where.
+"""The embedded databases of `mlspec run --local`: the tables a SQL source's query reads, and where.
 
 A dataset with a SQL source keeps its query; the generated extract task runs it through the
 Airflow connection the source names (`Connection.get(id).get_hook().get_df(sql)`). Locally that
 connection is a DuckDB file, `databases/<connection>.duckdb`, given to Airflow as the
 environment variable AIRFLOW_CONN_<ID IN UPPER CASE> (the hook of airflow-provider-duckdb,
-connection type `duckdb`, opens the file its host names). Each SQL dataset's sample rows are
-the table its query reads: the one table after the query's FROM, in the schema the query
-names (`payments.transactions` is the table `transactions` of the schema `payments`).
+connection type `duckdb`, opens the file its host names).
+
+Every table the query reads (FROM, JOIN, CTE bodies, subqueries, each side of a UNION) is
+made there, with the columns the query uses, filled (mlspec.local.query_fill) so that the query,
+rendered as Airflow renders it for the ingestion run's logical date, returns the dataset's
+sample rows: join keys match, and the WHERE conditions hold. After writing, each query is run
+on its database: one that returns no row is an error naming the conditions the filler could
+not read, located in the spec, never an ingestion of 0 rows.
 
 Every DuckDB connection here and in the generated extract task (mlspec_runtime.query_frame,
 which opens the file itself: the DuckDB hook takes no settings from the connection) has
 external access off, no extension installed or loaded, and its configuration locked
 (DUCKDB_CONFIG): a query reads the tables of its database file, no other file.
-
-A column the query compares with `'{{ ds }}'` that the dataset does not declare (a partition
-column such as `day`) is added to the table, holding the run's logical date, so the query's
-WHERE keeps every row.
 """
 
 from __future__ import annotations
@@ -33,87 +34,84 @@ from mlspec.runtime.airflow_tasks import DUCKDB_CONFIG
 SUFFIX = ".duckdb"
 CONN_TYPE = "duckdb"
 
-# Words that end a FROM clause's table list.
-_CLAUSE = re.compile(r"\b(WHERE|GROUP|ORDER|LIMIT|HAVING|QUALIFY|WINDOW|UNION|EXCEPT|INTERSECT|OFFSET|FETCH)\b",
-                     re.IGNORECASE)
-_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
-_REFERENCE = re.compile(rf"{_IDENT}(?:\s*\.\s*{_IDENT})*")
-_PART = re.compile(_IDENT)
-_TABLE_WORD = re.compile(r"\b(FROM|JOIN)\b", re.IGNORECASE)
-_DS_COMPARED = re.compile(r"""(?<![\w"])("?)([A-Za-z_][A-Za-z0-9_$]*)\1\s*(=|>=|<=)\s*'\{\{\s*ds\s*\}\}'""")
-
 
 @dataclass(frozen=True)
 class Table:
-    """The table a SQL dataset's query reads, in the database of its connection."""
+    """A table of a connection's database, filled for the queries that read it."""
 
     connection: str
     schema: str | None  # None: the database's default schema
     name: str
-    date_columns: tuple[str, ...] = ()  # undeclared columns the query compares with '{{ ds }}'
 
     @property
     def qualified(self) -> str:
         return ".".join(_quoted(p) for p in (self.schema, self.name) if p)
 
 
-def table_reference(sql: str) -> tuple[str, ...] | str:
-    """The name parts of the one table `sql` reads (`("payments", "transactions")`), or why
-    there is no such table."""
-    text = _plain(sql)
-    if re.match(r"\s*WITH\b", text, re.IGNORECASE) or re.search(r"\(\s*SELECT\b", text, re.IGNORECASE):
-        return "it has a subquery or a WITH clause"
-    references = []
-    for word in _TABLE_WORD.finditer(text):
-        if _depth(text, word.start()) > 0:  # EXTRACT(day FROM ts), not a table
-            continue
-        if word.group(1).upper() == "JOIN":
-            return "it joins tables"
-        match = _REFERENCE.match(text, re.match(r"\s*", text[word.end():]).end() + word.end())
-        if match is None:
-            return "no table name follows its FROM"
-        rest = text[match.end():]
-        end = _CLAUSE.search(rest)
-        if "," in (rest[:end.start()] if end else rest).split(";")[0]:
-            return "its FROM lists several tables"
-        references.append(tuple(_unquoted(p) for p in _PART.findall(match.group(0))))
-    distinct = sorted(set(references))
-    if not distinct:
-        return "it has no FROM"
-    if len(distinct) > 1:
-        return f"it reads {len(distinct)} tables ({', '.join('.'.join(r) for r in distinct)})"
-    if len(distinct[0]) > 2:
-        return f"`{'.'.join(distinct[0])}` names a database (catalog) besides the schema"
-    return distinct[0]
+@dataclass(frozen=True)
+class SqlSample:
+    """What the local run writes for one SQL dataset: the tables its query reads, filled."""
+
+    dataset: str
+    connection: str
+    rendered: str  # the query as Airflow renders it on the run's logical date
+    frames: dict  # Table -> DataFrame
+    unread: tuple = ()  # (condition, place in the spec) the filler could not read
 
 
-def date_columns(sql: str, declared: set[str]) -> tuple[str, ...]:
-    """The columns `sql` compares with `'{{ ds }}'` (=, >=, <=) that are not in `declared`."""
-    found = [m.group(2) for m in _DS_COMPARED.finditer(_without_comments(sql))]
-    return tuple(dict.fromkeys(c for c in found if c not in declared))
+Locate = Callable[[str, "int | None"], str]  # (dataset, offset in its query, or None) -> `spec.yaml:12:9`
 
 
-def sql_tables(system, where: Callable[[str], str] = lambda key: key) -> dict[str, Table]:
-    """dataset -> the table its query reads, for every dataset with a SQL source; a SpecError
-    names each whose table cannot be told (`where` turns an anchor key into a spec line)."""
-    tables, problems = {}, []
+def fill_sql_sources(system, frames: dict, day: dt.date, locate: Locate) -> dict[str, SqlSample]:
+    """dataset -> its query's tables filled with its sample rows (`frames[dataset]`), for every
+    dataset with a SQL source, the query rendered for a run of the logical date `day`; a
+    SpecError names each condition no row meets, at its place in the spec."""
+    from mlspec.local.query_fill import Unsatisfiable, fill_query
+    from mlspec.spec.sql import airflow_date_values, dialect_for, parse_query, render_with
+
+    values = airflow_date_values(dt.datetime.combine(day, dt.time()))
+    found, problems = {}, []
     for dataset in system.datasets:
         source = dataset.source
-        if getattr(source, "kind", None) != "sql":
+        if getattr(source, "kind", None) != "sql" or dataset.name not in frames:
             continue
-        found = table_reference(source.sql)
-        if isinstance(found, str):
-            problems.append(f"{where(f'datasets.{dataset.name}.source')}: dataset `{dataset.name}`: cannot tell which"
-                            f" table its query reads ({found}): a local run loads the sample into the one table"
-                            f" after FROM (`FROM table` or `FROM schema.table`), so write the query so, or use a"
-                            f" file source")
+        rendered, shifts = render_with(source.sql, values)
+
+        def place(offset, name=dataset.name, shifts=shifts):
+            return locate(name, _template_offset(offset, shifts) if offset is not None else None)
+
+        refused = parse_query(source.sql, dialect_for(source.tables)).problems  # what validate refuses (E31x)
+        if refused:
+            problems.append(f"{place(None)}: dataset `{dataset.name}`: {refused[0].message}")
             continue
-        declared = {c.name for c in dataset.columns}
-        tables[dataset.name] = Table(source.connection, found[0] if len(found) == 2 else None, found[-1],
-                                     date_columns(source.sql, declared))
+        try:
+            filled = fill_query(rendered, dialect_for(source.tables), frames[dataset.name])
+        except Unsatisfiable as error:
+            problems.append(f"{place(error.offset)}: dataset `{dataset.name}`: {error} in a run of the logical date"
+                            f" {day.isoformat()} ({_variables(source.sql, values)}): no row of the sample can"
+                            f" pass the query's conditions")
+            continue
+        catalogs = sorted({ref.qualified for ref in filled.tables if ref.catalog})
+        if catalogs:
+            problems.append(f"{place(None)}: dataset `{dataset.name}`: `{catalogs[0]}` names a database (catalog)"
+                            f" besides the schema; a local run has one database per connection")
+            continue
+        tables = {Table(source.connection, ref.db or None, ref.name): frame for ref, frame in filled.frames().items()}
+        unread = tuple((text, place(offset)) for text, offset in filled.unread)
+        found[dataset.name] = SqlSample(dataset.name, source.connection, rendered, tables, unread)
     if problems:
         raise SpecError("mlspec run --local cannot load the sample of a SQL source:\n" + "\n".join(problems))
-    return tables
+    return found
+
+
+def _template_offset(offset: int, shifts: list[tuple[int, int, int]]) -> int:
+    """A place in the rendered query as a place in the query the spec holds."""
+    return offset + sum(change for start, _, change in shifts if start < offset)
+
+
+def _variables(sql: str, values: dict[str, str]) -> str:
+    used = [name for name in values if re.search(r"\{\{\s*" + name + r"\s*\}\}", sql)]
+    return ", ".join(f"`{{{{ {name} }}}}` = {values[name]!r}" for name in used) or "no template variable"
 
 
 def database_path(folder: Path, connection: str) -> Path:
@@ -132,49 +130,56 @@ def connection_env(system, folder: Path) -> dict[str, str]:
     return {f"AIRFLOW_CONN_{c.upper()}": connection_uri(database_path(folder, c)) for c in connections}
 
 
-def write_tables(frames: dict, tables: dict[str, Table], folder: Path, day: dt.date) -> dict[str, Path]:
-    """Each dataset's frame as its table (its date columns set to `day`), a database file per
-    connection made anew; returns connection -> file."""
+def write_tables(samples: dict[str, SqlSample], folder: Path,
+                 locate: Callable[[str], str] = lambda name: f"dataset `{name}`") -> dict[str, Path]:
+    """Each connection's database file made anew with the tables its queries read (the rows of
+    every dataset reading one table, one after another), then each query run there: one that
+    returns no row is a SpecError (`locate` names the dataset's place in the spec). Returns
+    connection -> file."""
     import duckdb
+    import pandas as pd
 
     folder.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for connection in sorted({t.connection for t in tables.values()}):
+    written, problems = {}, []
+    for connection in sorted({s.connection for s in samples.values()}):
         path = database_path(folder, connection)
         path.unlink(missing_ok=True)
         Path(f"{path}.wal").unlink(missing_ok=True)
+        tables: dict[Table, list] = {}
+        for name in sorted(samples):
+            if samples[name].connection == connection:
+                for table, frame in samples[name].frames.items():
+                    tables.setdefault(table, []).append(frame)
         with duckdb.connect(str(path), config=dict(DUCKDB_CONFIG)) as db:
-            for dataset, table in sorted(tables.items()):
-                if table.connection != connection or dataset not in frames:
-                    continue
-                frame = frames[dataset].assign(**dict.fromkeys(table.date_columns, day))
+            for table, parts in sorted(tables.items(), key=lambda item: item[0].qualified):
+                frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
                 if table.schema:
                     db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(table.schema)}")
                 db.register("sample", frame)
                 db.execute(f"CREATE TABLE {table.qualified} AS SELECT * FROM sample")
                 db.unregister("sample")
+            for name in sorted(samples):
+                sample = samples[name]
+                if sample.connection != connection:
+                    continue
+                try:
+                    rows = db.execute(f"SELECT count(*) FROM ({sample.rendered.strip().rstrip(';')}) AS q"
+                                      ).fetchone()[0]
+                except duckdb.Error as error:
+                    rows, failure = 0, str(error).splitlines()[0]
+                else:
+                    failure = None
+                if rows == 0:
+                    why = ("; the conditions it could not make hold: "
+                           + "; ".join(f"`{text}` ({where})" for text, where in sample.unread)) if sample.unread \
+                        else ""
+                    what = f"fails on the tables filled with the sample ({failure})" if failure else \
+                        "returns no row from the tables filled with the sample"
+                    problems.append(f"{locate(name)}: dataset `{name}`: its query {what}{why}")
         written[connection] = path
+    if problems:
+        raise SpecError("mlspec run --local cannot load the sample of a SQL source:\n" + "\n".join(problems))
     return written
-
-
-# --- reading SQL ------------------------------------------------------------------------------
-
-
-def _without_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*|/\*.*?\*/", " ", sql, flags=re.DOTALL)
-
-
-def _plain(sql: str) -> str:
-    """`sql` without comments and with every string literal emptied (a FROM in a string is no FROM)."""
-    return re.sub(r"'(?:[^']|'')*'", "''", _without_comments(sql))
-
-
-def _depth(text: str, index: int) -> int:
-    return text.count("(", 0, index) - text.count(")", 0, index)
-
-
-def _unquoted(part: str) -> str:
-    return part[1:-1].replace('""', '"') if part.startswith('"') else part
 
 
 def _quoted(name: str) -> str:

@@ -21,7 +21,8 @@ def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) ->
         if not models:
             known = ", ".join(m.name for m in workspace.system.models) or "none"
             raise UsageError(f"{spec_file} has no model `{model}` (its models: {known})")
-    sources = write_sources(workspace.system, workspace.databases, where=workspace.where)
+    sources = write_sources(workspace.system, workspace.databases, where=workspace.where,
+                            locate=workspace.sql_place)
     logs = workspace.root / "logs"
     logs.mkdir(exist_ok=True)
     # Airflow, and the kfp steps it runs, on the run's own Python: `training.packages` are

@@ -32,6 +32,21 @@ INGEST_WORDS = {"ingest": "extract + upload", "validate": "Great Expectations su
 REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
 
 
+def materialized_summary(dag_id: str, views) -> str:
+    """What the Feast DAG did: the online views materialized into the online store; the
+    offline-only ones (`online: false`) registered, read from the offline store by training,
+    never materialized (the DAG skips them: nothing of theirs is in the online store)."""
+    online = [v.name for v in views if v.online]
+    offline = [v.name for v in views if not v.online]
+    parts = [f"{dag_id}: feast apply (when the repository changed)"]
+    if online:
+        parts.append(f"{', '.join(online)} materialized into the online store")
+    if offline:
+        parts.append(f"{', '.join(offline)} offline only (`online: false`): registered, read from the offline store,"
+                     f" not materialized")
+    return ", then ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
+
+
 class LocalRun:
     """The generated system of one workspace, run stage by stage in its Airflow home."""
 
@@ -172,9 +187,7 @@ class LocalRun:
             return StageResult("materialize", "failed", seconds,
                                f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
-        views = ", ".join(v.name for v in self.system.feature_views)
-        return StageResult("materialize", "passed", seconds, f"{dag_id}: feast apply (when the repository changed),"
-                                                             f" then {views} materialized into the online store")
+        return StageResult("materialize", "passed", seconds, materialized_summary(dag_id, self.system.feature_views))
 
     def training(self) -> dict[str, StageResult]:
         """Run each model's training DAG; train and register results."""

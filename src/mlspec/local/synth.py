@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mlspec.errors import SpecError
 from mlspec.ir.model import IRColumn, IRDataset, IRModel, IRSystem
 
 INT_RANGES = {"int8": (-128, 127), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1),
@@ -41,6 +42,15 @@ TEST_ROWS_PER_GROUP = 500  # rows of each sensitive group in a model's test spli
 # The day the first label is observed; features stand an hour before.
 LABEL_TIME = dt.datetime(2024, 1, 8, 12, 0, 0)
 FEATURE_LEAD = dt.timedelta(hours=1)
+
+
+class UnsatisfiableRule(SpecError):
+    """A column whose rules no value meets (`int8` with `min: 200`): `key` is the spec key of
+    the column, for the caller to turn into a spec line."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key, self.reason = key, message
 
 
 @dataclass(frozen=True)
@@ -111,9 +121,11 @@ def _key_pools(system: IRSystem, datasets: list[IRDataset], rows: int) -> dict[s
 
 def _distinct_values(column: IRColumn, count: int) -> np.ndarray:
     if column.type.startswith("int") or column.type.startswith("float"):
-        low, _ = _bounds(column)
-        start = max(1, int(low) if np.isfinite(low) else 1)
+        low, high = _bounds(column)
+        start, _ = _window(column.type, max(low, 1.0) if high >= 1 + count else low, high, count)
         return _as_type(np.arange(start, start + count), column.type)
+    if column.type == "bytes":
+        return np.array([f"{column.name}-{i:06d}".encode() for i in range(count)], dtype=object)
     return np.array([f"{column.name}-{i:06d}" for i in range(count)], dtype=object)
 
 
@@ -137,51 +149,340 @@ def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt
            rng: np.random.Generator, groups: dict[tuple[str, str], tuple[str, np.ndarray]]) -> pd.DataFrame:
     data = {}
     for column in dataset.columns:
+        rules = column_rules(dataset, column)
         if column.name in keys:
             data[column.name] = keys[column.name][:count]
-            continue
-        if (dataset.name, column.name) in groups:  # each value in turn until `_balanced` spreads them
+        elif (dataset.name, column.name) in groups:  # each value in turn until `_balanced` spreads them
             values = groups[dataset.name, column.name][1]
             data[column.name] = values[np.arange(count) % len(values)]
-            continue
-        pattern = _extra_regex(dataset, column.name)
-        if pattern is not None and column.type == "string":
-            if column.unique:
-                data[column.name] = np.array([_matching_text(pattern, rng) for _ in range(count)], dtype=object)
-            else:  # a few values, each on many rows, as a category (a country code) has
-                pool = sorted({_matching_text(pattern, rng) for _ in range(REGEX_POOL)})
-                data[column.name] = np.array(pool, dtype=object)[rng.integers(0, len(pool), count)]
-            continue
-        data[column.name] = _column(column, count, when, rng, _extra_values(dataset, column.name),
-                                    _extra_bounds(dataset, column.name))
+        elif rules.null:
+            data[column.name] = _nulls(column, count)
+        else:
+            _check_satisfiable(dataset, column, rules)
+            data[column.name] = _column(column, rules, count, when, rng)
     return pd.DataFrame(data)
 
 
-def _column(column: IRColumn, count: int, when: dt.datetime, rng: np.random.Generator,
-            allowed: tuple | None, bounds: tuple[float, float] | None) -> np.ndarray:
-    allowed = column.allowed if column.allowed is not None else allowed
+@dataclass(frozen=True)
+class Rules:
+    """Everything the spec says about one column's values: the column's own keys and the
+    dataset's extra expectations on it, intersected (two `between`s keep the narrower range)."""
+
+    low: float = -np.inf  # bounds of every value (numbers; timestamps as epoch seconds)
+    high: float = np.inf
+    allowed: tuple | None = None  # `in`, `column_values_to_be_in_set`, `column_distinct_values_to_be_in_set`
+    forbidden: tuple = ()  # `column_values_to_not_be_in_set`
+    regex: str | None = None
+    not_regex: tuple = ()
+    unique: bool = False
+    null: bool = False  # `column_values_to_be_null`
+    lengths: tuple[float, float] = (0, np.inf)  # `column_value_lengths_to_be_between`
+    distinct: tuple[float, float] | None = None  # how many distinct values (count or proportion, as a count)
+    stats: tuple = ()  # (statistic, low, high) of `column_{mean,median,min,max,stdev,sum}_to_be_between`
+
+
+STATISTICS = ("mean", "median", "min", "max", "stdev", "sum")
+
+
+def column_rules(dataset: IRDataset, column: IRColumn, rows: int | None = None) -> Rules:
+    low, high = _type_range(column.type)
+    low, high = max(low, _number(column.min, -np.inf)), min(high, _number(column.max, np.inf))
+    allowed = column.allowed
+    forbidden: list = []
+    not_regex: list[str] = []
+    regex, unique, null, lengths, distinct, stats = None, column.unique, False, (0, np.inf), None, []
+    for expectation in dataset.expectations:
+        if expectation.column != column.name:
+            continue
+        kind = expectation.expect.removeprefix("expect_")
+        lo, hi = _number(expectation.min, -np.inf), _number(expectation.max, np.inf)
+        if kind == "column_values_to_be_between":
+            low, high = max(low, lo), min(high, hi)
+        elif kind in ("column_values_to_be_in_set", "column_distinct_values_to_be_in_set") and expectation.values:
+            values = tuple(expectation.values)
+            allowed = values if allowed is None else tuple(v for v in allowed if v in values)
+        elif kind == "column_values_to_not_be_in_set" and expectation.values:
+            forbidden += expectation.values
+        elif kind == "column_values_to_match_regex" and expectation.regex:
+            regex = expectation.regex
+        elif kind == "column_values_to_not_match_regex" and expectation.regex:
+            not_regex.append(expectation.regex)
+        elif kind == "column_values_to_be_unique":
+            unique = True
+        elif kind == "column_values_to_be_null":
+            null = True
+        elif kind == "column_value_lengths_to_be_between":
+            lengths = (max(lengths[0], lo), min(lengths[1], hi))
+        elif kind == "column_unique_value_count_to_be_between":
+            distinct = (lo, hi)
+        elif kind == "column_proportion_of_unique_values_to_be_between" and rows:
+            distinct = (np.ceil(lo * rows) if np.isfinite(lo) else -np.inf, np.floor(hi * rows) if np.isfinite(hi) else np.inf)
+        elif kind.removeprefix("column_").removesuffix("_to_be_between") in STATISTICS:
+            stats.append((kind.removeprefix("column_").removesuffix("_to_be_between"), lo, hi))
+    if allowed is not None and forbidden:
+        allowed = tuple(v for v in allowed if v not in forbidden)
+    return Rules(float(low), float(high), allowed, tuple(forbidden), regex, tuple(not_regex), unique, null,
+                 lengths, distinct, tuple(stats))
+
+
+def _check_satisfiable(dataset: IRDataset, column: IRColumn, rules: Rules) -> None:
+    key = f"datasets.{dataset.name}.columns.{column.name}"
+    what = f"dataset `{dataset.name}`: column `{column.name}` ({column.type})"
+    if rules.low > rules.high or (column.type.startswith("int") and np.ceil(rules.low) > np.floor(rules.high)):
+        raise UnsatisfiableRule(key, f"{what}: no value lies within its type's range, its `min`/`max` and its"
+                                     f" `column_values_to_be_between` expectations together")
+    if rules.allowed is not None and not rules.allowed:
+        raise UnsatisfiableRule(key, f"{what}: no value is in every value set its `in` and its expectations"
+                                     f" name and outside those `column_values_to_not_be_in_set` names")
+
+
+def _number(value, default: float) -> float:
+    """A bound as a number: a timestamp bound (ISO text) as epoch seconds, UTC."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        from mlspec.spec.models import timestamp_value
+
+        parsed = timestamp_value(value)
+        return parsed.timestamp() if parsed is not None else default
+    return float(value)
+
+
+def _type_range(column_type: str) -> tuple[float, float]:
+    if column_type in INT_RANGES:
+        return tuple(float(v) for v in INT_RANGES[column_type])
+    if column_type == "float32":
+        top = float(np.finfo(np.float32).max)
+        return -top, top
+    return -np.inf, np.inf
+
+
+def _nulls(column: IRColumn, count: int) -> np.ndarray:
+    if column.type.startswith("int") or column.type.startswith("float"):
+        return np.full(count, np.nan, dtype="float32" if column.type == "float32" else "float64")
     if column.type == "timestamp":
-        # Spread over the hour before `when`, each row distinct: unique timestamps are then easy.
-        offsets = np.sort(rng.choice(3_600_000, size=count, replace=count > 3_600_000))
-        return np.array([np.datetime64(when) - np.timedelta64(int(o), "ms") for o in offsets[::-1]],
-                        dtype="datetime64[ns]")
-    if allowed:
-        if column.unique:
-            return np.array(list(allowed)[:count], dtype=object)
-        return np.array([allowed[i] for i in rng.integers(0, len(allowed), size=count)], dtype=object)
+        return np.full(count, np.datetime64("NaT"), dtype="datetime64[ns]")
+    return np.array([None] * count, dtype=object)
+
+
+def _column(column: IRColumn, rules: Rules, count: int, when: dt.datetime, rng: np.random.Generator) -> np.ndarray:
+    if column.type == "timestamp":
+        return _timestamps(rules, count, when, rng)
+    if rules.allowed:
+        return _from_pool(list(rules.allowed), column, rules, count, rng)
     if column.type == "bool":
-        return rng.integers(0, 2, size=count).astype(bool)
+        return _from_pool([False, True], column, rules, count, rng)
     if column.type in ("string", "bytes"):
-        if column.unique:
-            return np.array([f"{column.name}-{i:06d}" for i in range(count)], dtype=object)
-        return np.array([f"{column.name}-{i % 7}" for i in rng.integers(0, 7, size=count)], dtype=object)
-    low, high = _span(column, bounds)
-    if column.unique:
-        return _as_type(np.linspace(low, high, num=count) if column.type.startswith("float")
-                        else low + np.arange(count), column.type)
-    if column.type.startswith("int"):
-        return _as_type(rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1, size=count), column.type)
-    return _as_type(rng.uniform(low, high, size=count), column.type)
+        return _texts(column, rules, count, rng)
+    return _numbers(column, rules, count, rng)
+
+
+def _pool_size(rules: Rules, count: int, default: int) -> int:
+    """How many distinct values a column of `count` rows takes: every row its own when unique."""
+    if rules.unique:
+        return count
+    size = default
+    if rules.distinct is not None:
+        low, high = rules.distinct
+        size = int(max(low, 1)) if np.isfinite(low) and low > 0 else min(default, int(high) if np.isfinite(high) else default)
+        size = max(1, min(size, int(high) if np.isfinite(high) else size))
+    return max(1, min(size, count))
+
+
+def _from_pool(pool: list, column: IRColumn, rules: Rules, count: int, rng: np.random.Generator) -> np.ndarray:
+    pool = pool[:_pool_size(rules, count, len(pool))]
+    if rules.unique:
+        values = pool[:count]
+    else:  # every value of the pool at least once, then at random
+        index = np.concatenate([np.arange(len(pool)), rng.integers(0, len(pool), size=max(count - len(pool), 0))])
+        values = [pool[i] for i in index[:count]]
+    if column.type in NUMPY_TYPES:
+        return np.array(values).astype(NUMPY_TYPES[column.type])
+    return np.array(values, dtype=object)
+
+
+def _texts(column: IRColumn, rules: Rules, count: int, rng: np.random.Generator) -> np.ndarray:
+    import re
+
+    size = _pool_size(rules, count, 7 if rules.regex is None else REGEX_POOL)
+    if rules.regex is not None:
+        pool: list[str] = []
+        for _ in range(50 * size):  # a narrow pattern matches few strings
+            text = _matching_text(rules.regex, rng)
+            if text not in pool and _text_fits(text, rules):
+                pool.append(text)
+            if len(pool) == size:
+                break
+        pool = sorted(pool) or [_matching_text(rules.regex, rng)]
+    else:
+        low, high = rules.lengths
+        pool = []
+        for i in range(size):
+            text = _sized(f"{column.name}-{i:06d}" if rules.unique else f"{column.name}-{i}", i, low, high)
+            for variant in (text, _sized(f"~{i}", i, low, high), _sized(f"{i}", i, low, high)):
+                if _text_fits(variant, rules):
+                    text = variant
+                    break
+            pool.append(text)
+    del re
+    values = _from_pool(pool, column, dataclass_replace(rules, distinct=None), count, rng) if not rules.unique \
+        else np.array(pool[:count], dtype=object)
+    if column.type == "bytes":
+        return np.array([v.encode() for v in values], dtype=object)
+    return values
+
+
+def dataclass_replace(rules: Rules, **changes) -> Rules:
+    import dataclasses
+
+    return dataclasses.replace(rules, **changes)
+
+
+def _sized(text: str, index: int, low: float, high: float) -> str:
+    """`text` made as long as `column_value_lengths_to_be_between` asks: cut (keeping the
+    distinct number at its end) or padded with `x`."""
+    if np.isfinite(high) and len(text) > high:
+        digits = _base36(index)
+        text = (text[: int(high) - len(digits)] + digits)[-int(high):] if high >= len(digits) else digits[-int(high):]
+    if len(text) < low:
+        text = text + "x" * int(low - len(text))
+    return text
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if number == 0:
+            return out
+
+
+def _text_fits(text: str, rules: Rules) -> bool:
+    import re
+
+    return (text not in rules.forbidden and not any(re.search(p, text) for p in rules.not_regex)
+            and rules.lengths[0] <= len(text) <= rules.lengths[1])
+
+
+def _timestamps(rules: Rules, count: int, when: dt.datetime, rng: np.random.Generator) -> np.ndarray:
+    """Spread over the hour before `when`, each row distinct (unique timestamps are then easy),
+    or over the hour at the end of the column's bounds when they leave that hour out."""
+    end = when.replace(tzinfo=dt.timezone.utc).timestamp()
+    if end > rules.high or end - 3600 < rules.low:
+        end = rules.high if np.isfinite(rules.high) else rules.low + 3600
+        end = min(end, rules.low + 3600) if np.isfinite(rules.low) else end
+    span_ms = max(1, int((end - max(rules.low, end - 3600)) * 1000)) if np.isfinite(rules.low) else 3_600_000
+    offsets = np.sort(rng.choice(span_ms, size=count, replace=count > span_ms))
+    base = np.datetime64(int(end * 1000), "ms")
+    return np.array([base - np.timedelta64(int(o), "ms") for o in offsets[::-1]], dtype="datetime64[ns]")
+
+
+def _numbers(column: IRColumn, rules: Rules, count: int, rng: np.random.Generator) -> np.ndarray:
+    low, high = _window(column.type, rules.low, rules.high, count if rules.unique else 1)
+    if rules.stats:
+        values = _with_statistics(column.type, rules, low, high, count)
+    elif rules.unique:
+        values = np.linspace(low, high, num=count) if column.type.startswith("float") else low + np.arange(count)
+    elif rules.distinct is not None or rules.forbidden:
+        size = _pool_size(rules, count, 20)
+        pool = [v for v in _as_type(np.linspace(low, high, num=size + len(rules.forbidden)), column.type).tolist()
+                if v not in rules.forbidden][:size]
+        pool = list(dict.fromkeys(pool)) or [low]
+        return _from_pool(pool, column, dataclass_replace(rules, distinct=None), count, rng)
+    elif column.type.startswith("int"):
+        values = rng.integers(int(np.ceil(low)), int(np.floor(high)) + 1, size=count)
+    else:
+        values = rng.uniform(low, high, size=count)
+    return _within(_as_type(values, column.type), column.type, rules.low, rules.high)
+
+
+WINDOW = 100.0  # the width of the values drawn for a column whose bounds leave more room
+
+
+def _window(column_type: str, low: float, high: float, distinct: int) -> tuple[float, float]:
+    """The finite range a numeric column's values are drawn from: within its bounds (the type's,
+    the spec's), WINDOW wide (at least `distinct` whole numbers for an integer column), near 0
+    when the bounds allow it, else against the bound that is set."""
+    width = max(WINDOW, float(distinct))
+    if low <= 0 <= high:
+        start = max(low, 0.0) if high - max(low, 0.0) >= width or not np.isfinite(low) else max(low, high - width)
+        start = start if np.isfinite(start) else 0.0
+    elif np.isfinite(low):
+        start = low
+    else:
+        start = high - width
+    end = min(high, start + width)
+    if column_type.startswith("int"):
+        start, end = float(np.ceil(start)), float(np.floor(end))
+    return start, end
+
+
+def _within(values: np.ndarray, column_type: str, low: float, high: float) -> np.ndarray:
+    """`values` clipped to the bounds as the column's type holds them: a float32 bound is rounded
+    inwards (0.1 as float32 is above 0.1, and would fail `max: 0.1`)."""
+    if not column_type.startswith("float"):
+        return values
+    kind = np.dtype(NUMPY_TYPES[column_type]).type
+    top = np.finfo(kind).max
+    lo, hi = kind(np.clip(low, -top, top)), kind(np.clip(high, -top, top))
+    if lo < low:
+        lo = np.nextafter(lo, kind(np.inf))
+    if hi > high:
+        hi = np.nextafter(hi, kind(-np.inf))
+    return np.clip(values, lo, hi).astype(kind)
+
+
+def _with_statistics(column_type: str, rules: Rules, low: float, high: float, count: int) -> np.ndarray:
+    """Values whose mean, median, min, max, standard deviation and sum fall where the column's
+    statistic expectations ask: half the rows at centre - s, half at centre + s (one at the
+    centre when the count is odd). The centre is picked within the mean, median and sum bounds
+    (trying the preferred point, then the ends), the spread s within what the centre leaves
+    to the min, max and standard deviation bounds."""
+    whole = column_type.startswith("int")
+    bounds = {name: (lo, hi) for name, lo, hi in rules.stats}
+    inf = (-np.inf, np.inf)
+    m_lo, m_hi = bounds.get("min", inf)
+    x_lo, x_hi = bounds.get("max", inf)
+    c_lo, c_hi = max(rules.low, m_lo), min(rules.high, x_hi)
+    for name in ("mean", "median"):
+        if name in bounds:
+            c_lo, c_hi = max(c_lo, bounds[name][0]), min(c_hi, bounds[name][1])
+    if "sum" in bounds:
+        c_lo, c_hi = max(c_lo, bounds["sum"][0] / count), min(c_hi, bounds["sum"][1] / count)
+    s_lo, s_hi = 0.0, np.inf
+    if "stdev" in bounds:  # the sample standard deviation of n values at +-s is s * sqrt(n / (n - 1))
+        factor = np.sqrt(count / max(count - 1, 1))
+        s_lo, s_hi = bounds["stdev"][0] / factor, bounds["stdev"][1] / factor
+    centre, spread = (low + high) / 2, 0.0
+    prefer = _pick(c_lo, c_hi, (low + high) / 2, whole)
+    guess = _pick(s_lo, s_hi, 1.0)  # a spread the min and max bounds suggest a centre from
+    targets = [prefer, (x_lo + x_hi) / 2 - guess, (m_lo + m_hi) / 2 + guess, x_lo - guess, m_hi + guess, c_lo, c_hi]
+    for centre in [_pick(c_lo, c_hi, t, whole) for t in targets if np.isfinite(t)]:
+        lo = max(s_lo, centre - m_hi, x_lo - centre, 0.0)
+        hi = min(s_hi, centre - m_lo, x_hi - centre, centre - rules.low, rules.high - centre)
+        if lo <= hi:
+            spread = _pick(lo, hi, WINDOW / 4, whole)
+            break
+    half = count // 2
+    return np.concatenate([np.full(half, centre - spread), np.full(count - 2 * half, centre),
+                           np.full(half, centre + spread)])
+
+
+def _pick(low: float, high: float, prefer: float, whole: bool = False) -> float:
+    """A number within [low, high]: `prefer` when it is, else the middle of a finite range, else
+    the end nearest `prefer`; a whole number for an integer column when the range holds one."""
+    if low <= prefer <= high:
+        value = prefer
+    elif np.isfinite(low) and np.isfinite(high):
+        value = (low + high) / 2
+    else:
+        value = float(np.clip(prefer, low, high))
+    if whole:
+        rounded = float(np.round(value))
+        value = rounded if low <= rounded <= high else (float(np.ceil(low)) if np.ceil(low) <= high else rounded)
+    return value
 
 
 def _span(column: IRColumn, bounds: tuple[float, float] | None) -> tuple[float, float]:
@@ -190,20 +491,12 @@ def _span(column: IRColumn, bounds: tuple[float, float] | None) -> tuple[float, 
     low, high = _bounds(column)
     if bounds is not None:
         low, high = max(low, bounds[0]), min(high, bounds[1])
-    return (low if np.isfinite(low) else 0.0), (high if np.isfinite(high) else low + 100.0)
+    return _window(column.type, low, high, 1)
 
 
 def _bounds(column: IRColumn) -> tuple[float, float]:
-    low, high = INT_RANGES.get(column.type, (-np.inf, np.inf))
-    if isinstance(column.min, (int, float)):
-        low = max(low, column.min)
-    if isinstance(column.max, (int, float)):
-        high = min(high, column.max)
-    if column.type.startswith("int") and (not np.isfinite(low) or low < -1e6):
-        low = 0
-    if column.type.startswith("int") and (not np.isfinite(high) or high > 1e6):
-        high = max(low + 100, 100)
-    return float(low), float(high)
+    low, high = _type_range(column.type)
+    return max(low, _number(column.min, -np.inf)), min(high, _number(column.max, np.inf))
 
 
 def _extra_values(dataset: IRDataset, column: str) -> tuple | None:
@@ -314,8 +607,10 @@ def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
     column = model.label_dataset.column(model.label_column)
     if model.task == "regression":
         low, high = _bounds(column)
-        centre = (low + high) / 2 if np.isfinite(low) and np.isfinite(high) else 50.0
-        scale = abs(high - low) / 8 if np.isfinite(high - low) else 10.0
+        if not high - low <= 1e6:  # unbounded, or a type's own range: a window of it
+            low, high = _window(column.type, low, high, 1)
+        centre = (low + high) / 2
+        scale = (high - low) / 8
         return _as_type(np.clip(centre + score * scale, low, high), column.type)
     classes = list(column.allowed) if column.allowed else [0, 1]
     if model.task == "ranking":  # grades in order: the top RELEVANT_SHARE of the scores above the lowest

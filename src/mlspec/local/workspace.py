@@ -3,8 +3,8 @@ files it compiles to.
 
 The copy changes only where things live, never what the system does:
 
-- every file source becomes a Parquet file under `sources/`; a SQL source keeps its query and
-  connection, and that Airflow connection becomes a DuckDB file under `databases/` (the run
+- every file source becomes a file of its declared format (and options) under `sources/`; a
+  SQL source keeps its query and connection, and that Airflow connection becomes a DuckDB file under `databases/` (the run
   sets AIRFLOW_CONN_<ID>: mlspec.local.database). Sample data is written to both
   (mlspec.local.data);
 - every `s3://` location (storage, DVC remotes, the Feast registry) becomes a folder under
@@ -47,6 +47,9 @@ class Workspace:
     anchors: dict[str, int] = field(default_factory=dict)  # "datasets.customers" -> line in `original`
     notes: tuple[str, ...] = ()
     project: object = None  # the IRProject of the copy (its environments), as compiled
+    # dataset -> where its SQL source's query stands in `original`: (0-based line and column of
+    # the value, the indentation of its lines when it is a block scalar `|` or `>`, else None)
+    queries: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
 
     @property
     def dags(self) -> Path:
@@ -77,6 +80,21 @@ class Workspace:
         """`spec.yaml:31` for an anchor key, else the spec's path."""
         line = self.anchors.get(key)
         return f"{self.original}:{line}" if line else str(self.original)
+
+    def sql_place(self, dataset: str, offset: int | None) -> str:
+        """`spec.yaml:14:23`: where the character `offset` of a dataset's query stands in the
+        spec (the query's own start when offset is None). Exact for block scalars and plain or
+        quoted one-line queries (escapes in a quoted one aside)."""
+        found = self.queries.get(dataset)
+        if found is None:
+            return self.where(f"datasets.{dataset}.source")
+        line, column, indent = found
+        source = self.system and next((d.source for d in self.system.datasets if d.name == dataset), None)
+        before = getattr(source, "sql", "")[:offset or 0]
+        rows, last = before.count("\n"), len(before) - (before.rfind("\n") + 1)
+        if indent is not None:  # the text starts on the line after `|`
+            return f"{self.original}:{line + 2 + rows}:{indent + last + 1}"
+        return f"{self.original}:{line + 1 + rows}:{(column if rows == 0 else 0) + last + 1}"
 
 
 def claim_workdir(workdir: Path, spec_file: Path) -> Path:
@@ -125,6 +143,7 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
     if not isinstance(document, dict):
         raise SpecError(f"{spec_file} is not a spec (a YAML mapping)")
     anchors = _anchors(document)
+    queries = _query_places(document, spec_file.read_text(encoding="utf-8"))
     notes = _point_at(document, workdir)
     copy = workdir / spec_file.name
     buffer = io.StringIO()
@@ -143,7 +162,34 @@ def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
     for folder in (SOURCES, DATABASES, STORE, MLFLOW):
         (workdir / folder).mkdir(exist_ok=True)
     return Workspace(workdir, spec_file, copy, system_dir, result.project.base, dict(result.files), anchors,
-                     tuple(notes), result.project)
+                     tuple(notes), result.project, queries)
+
+
+def sample_suffix(source) -> str:
+    """The file suffix of a file source's sample: its format's (`jsonl` for JSON Lines)."""
+    fmt = str(source.get("format") or "parquet")
+    json = source.get("json") if isinstance(source.get("json"), dict) else {}
+    return "jsonl" if fmt == "json" and json.get("lines") else fmt
+
+
+def _query_places(document, text: str) -> dict[str, tuple[int, int, int | None]]:
+    """dataset -> (line, column) of its query's value in the spec, and the indentation of its
+    lines when it is a block scalar; see Workspace.sql_place."""
+    lines = text.splitlines()
+    places = {}
+    for name, dataset in (document.get("datasets") or {}).items():
+        source = dataset.get("source") if isinstance(dataset, dict) else None
+        if not hasattr(source, "lc") or "sql" not in source:
+            continue
+        line, column = source.lc.value("sql")
+        indent = None
+        if line < len(lines) and lines[line][column:column + 1] in ("|", ">"):
+            body = next((t for t in lines[line + 1:] if t.strip()), "")
+            indent = len(body) - len(body.lstrip(" "))
+        elif line < len(lines) and lines[line][column:column + 1] in ("'", '"'):
+            column += 1
+        places[str(name)] = (line, column, indent)
+    return places
 
 
 def _anchors(document) -> dict[str, int]:
@@ -234,16 +280,16 @@ def _point_at(document, workdir: Path) -> list[str]:
         if isinstance(source, dict):
             if "sql" in source:  # kept: its connection is pointed at a database file instead
                 sql.setdefault(str(source.get("connection")), []).append(name)
-            else:
+            else:  # the declared format and its options kept: the sample is written as the spec says
                 files.append(name)
-                dataset["source"] = {"uri": str(workdir / SOURCES / f"{name}.parquet")}
+                source["uri"] = str(workdir / SOURCES / f"{name}.{sample_suffix(source)}")
         if isinstance(dataset.get("storage"), str):
             dataset["storage"] = store_folder(workdir, dataset["storage"])
         dvc = (dataset.get("versioning") or {}).get("dvc") if isinstance(dataset.get("versioning"), dict) else None
         if isinstance(dvc, dict) and isinstance(dvc.get("remote"), str):
             dvc["remote"] = store_folder(workdir, dvc["remote"])
     if files:
-        notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.parquet ({', '.join(files)})")
+        notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.<format> ({', '.join(files)})")
     for connection, names in sql.items():
         database = database_path(workdir / DATABASES, connection)
         notes.append(f"SQL sources: {', '.join(names)} read by their queries through the Airflow connection"

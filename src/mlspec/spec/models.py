@@ -354,6 +354,42 @@ class SqlSource(SpecModel):
         default_factory=list, examples=[["postgres://warehouse.internal:5432/analytics.public.customers"]])
 
 
+class CsvOptions(SpecModel):
+    delimiter: str = F("The character between fields (`,`, `;`, a tab).", default=",", examples=[";"])
+    header: bool = F("Whether the first line of each file names the columns. Without one, the columns are the"
+                     " dataset's `columns`, in the order written.", default=True)
+    encoding: str = F("The text encoding of the files, as Python names it (`utf-8`, `latin-1`, `cp1252`).",
+                      default="utf-8", examples=["latin-1"])
+
+    @field_validator("delimiter")
+    @classmethod
+    def _one_character(cls, value: str) -> str:
+        if len(value) != 1 or value in "\r\n\"":
+            raise PydanticCustomError("csv_delimiter", "`{value}` is not a delimiter: one character, not a line break"
+                                      " or `\"`", {"value": value})
+        return value
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            info = codecs.lookup(value)
+        except LookupError:
+            info = None
+        if info is None or not getattr(info, "_is_text_encoding", True):
+            raise PydanticCustomError("csv_encoding", "`{value}` is not a text encoding Python knows (`utf-8`,"
+                                      " `latin-1`, `cp1252`, ...)", {"value": value})
+        return value
+
+
+class JsonOptions(SpecModel):
+    lines: bool = F("`true`: JSON Lines, one object per line (`.jsonl`, `.ndjson`); `false`: one JSON document"
+                    " per file, an array of objects. Stated, never guessed from the file name.", default=False,
+                    examples=[True])
+
+
 class FileSource(SpecModel):
     uri: SourceUri = F(
         "Files to read: an s3://, gs:// or abfs:// object or a local path (file:// or absolute). A folder (ending in `/`) reads"
@@ -361,6 +397,19 @@ class FileSource(SpecModel):
         " reads every file it matches. Other schemes (http://, az://, ...) are refused: the generated tasks"
         " cannot read them.", examples=["s3://landing/activity/*.parquet"])
     format: Literal["parquet", "csv", "json"] = F("File format.", default="parquet", examples=["parquet"])
+    csv: CsvOptions | None = F("How CSV files are written (format `csv` only); the defaults are `,`, a header line"
+                               " and UTF-8.", default=None, examples=[{"delimiter": ";", "encoding": "latin-1"}])
+    json_: JsonOptions | None = F("Whether JSON files are JSON Lines (format `json` only); the default is one JSON"
+                                  " document (an array of objects) per file.", alias="json", default=None,
+                                  examples=[{"lines": True}])
+
+    @model_validator(mode="after")
+    def _options_of_the_format(self) -> "FileSource":
+        for name, value in (("csv", self.csv), ("json", self.json_)):
+            if value is not None and self.format != name:
+                raise PydanticCustomError("format_options", "`{name}` describes {name} files; this source's format is"
+                                          " `{format}`", {"name": name, "format": self.format})
+        return self
 
 
 def _source_kind(value: Any) -> str:

@@ -546,3 +546,47 @@ def _source_name(source, exp) -> str:
     if isinstance(parent, (exp.CTE, exp.Subquery)) and parent.alias:
         return parent.alias
     return "a subquery"
+
+
+def airflow_date_values(logical, interval_end=None) -> dict[str, str]:
+    """What Airflow renders for each of AIRFLOW_DATE_VARIABLES in a run of the logical date
+    `logical` (an aware or naive-UTC datetime) whose data interval ends at `interval_end`. By
+    default the interval is empty (it ends at the logical date): so Airflow 3 makes it for a run
+    triggered by hand or by `airflow dags test` of a cron or preset schedule, whose timetable
+    is CronTriggerTimetable unless `[scheduler] create_cron_data_intervals` is set
+    (airflow/sdk/definitions/dag.py, `infer_manual_data_interval` in airflow/timetables/trigger.py).
+    The formats are the Context's: `ds` and `ts` as strftime makes them, the datetimes as
+    pendulum prints them (`2024-01-01 00:00:00+00:00`)."""
+    import datetime
+
+    def aware(value):
+        return value.replace(tzinfo=datetime.timezone.utc) if value.tzinfo is None else value
+
+    start = aware(logical)
+    end = aware(interval_end) if interval_end is not None else start
+    return {
+        "ds": start.strftime("%Y-%m-%d"),
+        "ds_nodash": start.strftime("%Y%m%d"),
+        "ts": start.isoformat(),
+        "ts_nodash": start.strftime("%Y%m%dT%H%M%S"),
+        "ts_nodash_with_tz": start.strftime("%Y%m%dT%H%M%S%z"),
+        "logical_date": str(start),
+        "data_interval_start": str(start),
+        "data_interval_end": str(end),
+    }
+
+
+def render_with(sql: str, values: dict[str, str]) -> tuple[str, list[tuple[int, int, int]]]:
+    """`sql` with each `{{ name }}` of `values` in place (what Airflow renders, for a query whose
+    template_problems are none), and the offsets of each replacement: (rendered start, template
+    start, length change), to map a place in the rendered query back to the template."""
+    out, shifts, last = [], [], 0
+    for match in re.finditer(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", sql):
+        out.append(sql[last:match.start()])
+        value = values[match.group(1)]
+        rendered_start = sum(map(len, out))
+        shifts.append((rendered_start, match.start(), len(match.group(0)) - len(value)))
+        out.append(value)
+        last = match.end()
+    out.append(sql[last:])
+    return "".join(out), shifts

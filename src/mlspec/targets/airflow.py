@@ -156,7 +156,7 @@ def ingest_context(system: IRSystem, dataset: IRDataset) -> dict:
         "dataset": dataset.name,
         "dag_id": dataset.ingest_dag_id,
         "source": {"kind": "sql", "connection": source.connection} if is_sql
-        else {"kind": "file", "format": source.format},
+        else {"kind": "file", "format": source.format, **({"options": source.options} if source.options else {})},
         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in dataset.columns],
         "suite": layout.suite_path(dataset),
         "dvc": {"remote": common.dvc_remote_name(dataset.dvc_remote), "url": common.dvc_url(dataset.dvc_remote),

@@ -67,3 +67,17 @@ def test_a_failed_validation_of_the_second_dataset_skips_its_version(tmp_path):
     assert [results[s].status for s in later] == ["skipped"] * len(later)
     assert all(results[s].detail == "not run: validate failed" for s in later)
     assert home.ran == ["sys__ingest_a", "sys__ingest_b"]  # nothing after the failure
+
+
+def test_materialize_says_which_views_reached_the_online_store_and_which_are_offline_only():
+    from mlspec.local.stages import materialized_summary
+
+    views = [SimpleNamespace(name="card_activity", online=True), SimpleNamespace(name="history", online=False),
+             SimpleNamespace(name="merchant_risk", online=True)]
+    assert materialized_summary("x__feast", views) == (
+        "x__feast: feast apply (when the repository changed), then card_activity, merchant_risk materialized into"
+        " the online store; history offline only (`online: false`): registered, read from the offline store, not"
+        " materialized")
+    only_offline = materialized_summary("x__feast", [SimpleNamespace(name="history", online=False)])
+    assert "online store;" not in only_offline and "materialized into" not in only_offline
+    assert only_offline.startswith("x__feast: feast apply (when the repository changed), then history offline only")

@@ -369,25 +369,37 @@ def download(config, uri, workdir, index=0):
 def fetch(config, uri, fmt, workdir):
     """Local files holding the data at `uri`: one object, every `fmt` file under a prefix or
     folder, or every file a wildcard matches (see list_files)."""
-    listed = list_files(config, uri, ["." + fmt] + ([".jsonl"] if fmt == "json" else []))
+    listed = list_files(config, uri, ["." + fmt] + ([".jsonl", ".ndjson"] if fmt == "json" else []))
     if not listed:
         raise FileNotFoundError(f"no {fmt} files at {uri}")
     return [download(config, name, workdir, index) for index, (name, _) in enumerate(listed)]
 
 
-def _reader(fmt):
+def _reader(fmt, options=None, names=None):
+    """How to read one file of `fmt`. A spec's file source states its `options` (a CSV file's
+    delimiter, header and encoding; whether JSON is JSON Lines); without them (files mlspec
+    wrote itself) CSV is pandas' default and JSON Lines is told by the `.jsonl` suffix."""
     import pandas as pd
 
+    if fmt == "csv" and options is not None:
+        header = options.get("header", True)
+        return lambda p: pd.read_csv(p, sep=options.get("delimiter", ","), encoding=options.get("encoding", "utf-8"),
+                                     header=0 if header else None, names=None if header else (names or None))
+    if fmt == "json" and options is not None:
+        return lambda p: pd.read_json(p, lines=bool(options.get("lines", False)))
     return {"parquet": pd.read_parquet, "csv": pd.read_csv,
             "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}[fmt]
 
 
-def read_frame(config, uri, fmt=None):
+def read_frame(config, uri, fmt=None, options=None, names=None):
+    """Every file at `uri` (an object, a prefix, a wildcard) read as one frame; `names` are the
+    columns of a CSV source without a header line."""
     import pandas as pd
 
     fmt = fmt or file_format(uri.rstrip("/"))
+    reader = _reader(fmt, options, names)
     with tempfile.TemporaryDirectory() as workdir:
-        frames = [_reader(fmt)(f) for f in fetch(config, uri, fmt, workdir)]
+        frames = [reader(f) for f in fetch(config, uri, fmt, workdir)]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
@@ -575,7 +587,8 @@ def extract(config, context):
     if source["kind"] == "sql":
         frame = query_frame(source["connection"], context["templates_dict"]["sql"])
     else:
-        frame = read_frame(config, setting(config, "source_uri"), source["format"])
+        frame = read_frame(config, setting(config, "source_uri"), source["format"], source.get("options"),
+                           [c["name"] for c in config["columns"]])
     frame = cast_columns(frame, config["columns"])
     path = staging_path(config, context)
     frame.to_parquet(path, index=False)

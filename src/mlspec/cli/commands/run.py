@@ -39,8 +39,9 @@ def command(spec, local, model, workdir, report) -> None:
       retrain                    the training run the drift DAG queued; a new version registered
 
     The run works in a copy of the spec under the work folder, on sample data that passes the
-    spec's own expectations: a file source reads a Parquet file; a SQL source keeps its query,
-    run through its Airflow connection on a DuckDB file holding the table the query reads.
+    spec's own expectations: a file source reads a file of its declared format; a SQL source
+    keeps its query, run through its Airflow connection on a DuckDB file holding every table
+    the query reads, filled so that it returns the sample on the run's date.
     s3:// locations become folders, MLflow tracks into a SQLite file. A failed stage names the
     generated file and the spec line, and the command exits 4; the later stages are skipped.
     """
