@@ -6,34 +6,42 @@ from __future__ import annotations
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import did_you_mean
 
-# Great Expectations 1.x expectations mlspec can express (without the `expect_` prefix),
-# with whether each needs a column.
-KNOWN_EXPECTATIONS = {
-    "table_row_count_to_be_between": False,
-    "table_row_count_to_equal": False,
-    "table_column_count_to_equal": False,
-    "table_column_count_to_be_between": False,
-    "table_columns_to_match_set": False,
-    "column_to_exist": True,
-    "column_values_to_not_be_null": True,
-    "column_values_to_be_null": True,
-    "column_values_to_be_unique": True,
-    "column_values_to_be_between": True,
-    "column_values_to_be_in_set": True,
-    "column_values_to_not_be_in_set": True,
-    "column_values_to_match_regex": True,
-    "column_values_to_not_match_regex": True,
-    "column_value_lengths_to_be_between": True,
-    "column_mean_to_be_between": True,
-    "column_median_to_be_between": True,
-    "column_min_to_be_between": True,
-    "column_max_to_be_between": True,
-    "column_stdev_to_be_between": True,
-    "column_sum_to_be_between": True,
-    "column_unique_value_count_to_be_between": True,
-    "column_proportion_of_unique_values_to_be_between": True,
-    "column_distinct_values_to_be_in_set": True,
+# Great Expectations 1.x expectations mlspec can express (without the `expect_` prefix): whether
+# each needs a `column`, the spec fields it takes besides `column`, and those it needs. GX refuses
+# a whole suite when one expectation has a keyword its class does not declare, so a field an
+# expectation does not take is an error here, not a suite that fails to load at run time.
+# tests/integration/gx/test_expectation_arguments.py checks this table against GX's own classes.
+_BOUNDS = frozenset({"min", "max"})
+_MAP = frozenset({"mostly"})  # per-row ("map") expectations: a share of the rows may fail
+EXPECTATION_FIELDS: dict[str, tuple[bool, frozenset[str], frozenset[str]]] = {
+    "table_row_count_to_be_between": (False, _BOUNDS, frozenset()),
+    "table_row_count_to_equal": (False, frozenset({"value"}), frozenset({"value"})),
+    "table_column_count_to_equal": (False, frozenset({"value"}), frozenset({"value"})),
+    "table_column_count_to_be_between": (False, _BOUNDS, frozenset()),
+    "table_columns_to_match_set": (False, frozenset({"values"}), frozenset({"values"})),
+    "column_to_exist": (True, frozenset(), frozenset()),
+    "column_values_to_not_be_null": (True, _MAP, frozenset()),
+    "column_values_to_be_null": (True, _MAP, frozenset()),
+    "column_values_to_be_unique": (True, _MAP, frozenset()),
+    "column_values_to_be_between": (True, _BOUNDS | _MAP, frozenset()),
+    "column_values_to_be_in_set": (True, frozenset({"values"}) | _MAP, frozenset({"values"})),
+    "column_values_to_not_be_in_set": (True, frozenset({"values"}) | _MAP, frozenset({"values"})),
+    "column_values_to_match_regex": (True, frozenset({"regex"}) | _MAP, frozenset({"regex"})),
+    "column_values_to_not_match_regex": (True, frozenset({"regex"}) | _MAP, frozenset({"regex"})),
+    "column_value_lengths_to_be_between": (True, _BOUNDS | _MAP, frozenset()),
+    "column_mean_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_median_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_min_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_max_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_stdev_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_sum_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_unique_value_count_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_proportion_of_unique_values_to_be_between": (True, _BOUNDS, frozenset()),
+    "column_distinct_values_to_be_in_set": (True, frozenset({"values"}), frozenset({"values"})),
 }
+KNOWN_EXPECTATIONS = {name: column for name, (column, _, _) in EXPECTATION_FIELDS.items()}
+# The spec fields of an expectation that carry an argument (`expect` and `column` aside).
+ARGUMENT_FIELDS = ("min", "max", "value", "values", "regex", "mostly")
 
 
 def check_dataset_expectations(ctx: CheckContext) -> None:
@@ -51,11 +59,24 @@ def check_dataset_expectations(ctx: CheckContext) -> None:
                 ctx.error("E102", f"`{kind}` needs a `column`", path, on_key=True)
             elif not needs_column and expectation.column:
                 ctx.error("E110", f"`{kind}` is a table expectation and takes no `column`", path + ("column",))
+            _check_expectation_arguments(ctx, kind, expectation, path)
             if expectation.column and dataset.columns and expectation.column not in dataset.columns:
                 ctx.unknown("E204", "column", expectation.column, f"datasets.{name}.columns", dataset.columns,
                             path + ("column",))
             column = dataset.columns.get(expectation.column) if expectation.column else None
             _check_expectation_bounds(ctx, expectation, column, path)
+
+
+def _check_expectation_arguments(ctx: CheckContext, kind: str, expectation, path: tuple) -> None:
+    _, takes, needs = EXPECTATION_FIELDS[kind]
+    given = {field for field in ARGUMENT_FIELDS if getattr(expectation, field) is not None}
+    takes_shown = ", ".join(f"`{field}`" for field in sorted(takes)) or "no argument but `column`"
+    for field in sorted(given - takes):
+        ctx.error("E110", f"`{kind}` takes no `{field}`", path + (field,),
+                  label="Great Expectations refuses the whole suite with this argument",
+                  help=f"`{kind}` takes {takes_shown}")
+    for field in sorted(needs - given):
+        ctx.error("E102", f"`{kind}` needs `{field}`", path, on_key=True, help=f"`{kind}` takes {takes_shown}")
 
 
 def _check_expectation_bounds(ctx: CheckContext, expectation, column, path: tuple) -> None:

@@ -104,8 +104,10 @@ _TABLE = (
     Code("E109", _E, "validate", "too short or too long",
          "A list or mapping has too few entries (a feature view needs at least one feature), or a string is too long."),
     Code("E110", _E, "validate", "keys that exclude each other",
-         "Two keys were set where only one may be: `cluster` and `clusterName` of an environment, or a `column` on a\n"
-         "table expectation."),
+         "Two keys were set where only one may be: `cluster` and `clusterName` of an environment, a `column` on a\n"
+         "table expectation, or an argument an expectation does not take (`min` on `table_row_count_to_equal`, which\n"
+         "takes `value`): Great Expectations refuses a whole suite when one expectation has an argument its class\n"
+         "does not declare."),
     Code("E111", _E, "validate", "contradicting bounds",
          "`min` is greater than `max`, or bounds are set on a column type they cannot apply to (string, bool, bytes),\n"
          "or bounds and value sets do not have the column's type."),

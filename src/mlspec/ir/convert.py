@@ -83,7 +83,8 @@ def source(value: spec.SqlSource | spec.FileSource | None, connections=None) -> 
 
 def expectation(value: spec.Expectation) -> IRExpectation:
     return IRExpectation(value.expect, value.column, value.min, value.max,
-                         tuple(value.values) if value.values is not None else None, value.regex, value.mostly)
+                         tuple(value.values) if value.values is not None else None, value.regex, value.mostly,
+                         value.value)
 
 
 def resources(value: spec.Resources | None) -> IRResources | None:

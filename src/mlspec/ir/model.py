@@ -133,6 +133,7 @@ class IRExpectation:
     values: tuple | None
     regex: str | None
     mostly: float | None
+    value: int | None = None  # the `*_to_equal` expectations' exact value
 
 
 @record

@@ -137,7 +137,9 @@ def _row_count(dataset: IRDataset, rows: int) -> int:
     count = rows
     for expectation in dataset.expectations:
         kind = expectation.expect.removeprefix("expect_")
-        if kind in ("table_row_count_to_be_between", "table_row_count_to_equal"):
+        if kind == "table_row_count_to_equal" and expectation.value is not None:
+            count = int(expectation.value)
+        elif kind == "table_row_count_to_be_between":
             if expectation.min is not None:
                 count = max(count, int(expectation.min))
             if expectation.max is not None:

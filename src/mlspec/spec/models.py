@@ -530,7 +530,10 @@ class Expectation(SpecModel):
                                 " a timestamp.", default=None, examples=[0, "2024-01-01"])
     max: float | str | None = F("Upper bound (`max_value`): a number, or an ISO 8601 date or time when the column is"
                                 " a timestamp.", default=None, examples=[100, "2030-12-31T23:59:59Z"])
-    values: list[str | int | float | bool] | None = F("Value set (`value_set`).", default=None)
+    value: int | None = F("Exact value (`value`), for `table_row_count_to_equal` and `table_column_count_to_equal`.",
+                          default=None, ge=0, examples=[12])
+    values: list[str | int | float | bool] | None = F(
+        "Value set (`value_set`); for `table_columns_to_match_set`, the column names (`column_set`).", default=None)
     regex: str | None = F("Regular expression (`regex`), for the `*_match_regex` expectations.", default=None,
                           examples=["^[A-Z]{2}$"])
     mostly: float | None = F("Fraction of rows that must pass (0-1).", default=None, ge=0, le=1)

@@ -17,8 +17,10 @@ from mlspec.targets.emit import dump_json
 from mlspec.ir.layout import suite_path
 
 # Spec field -> GX kwarg of the extra expectations.
-KWARGS = (("column", "column"), ("min", "min_value"), ("max", "max_value"), ("values", "value_set"),
-          ("regex", "regex"), ("mostly", "mostly"))
+KWARGS = (("column", "column"), ("min", "min_value"), ("max", "max_value"), ("value", "value"),
+          ("values", "value_set"), ("regex", "regex"), ("mostly", "mostly"))
+# Where GX names an argument otherwise for one expectation.
+KWARG_OF = {("table_columns_to_match_set", "values"): "column_set"}
 
 
 class GreatExpectationsTarget(Target):
@@ -40,12 +42,13 @@ class GreatExpectationsTarget(Target):
         for column in dataset.columns:
             expectations += self.column_expectations(system, dataset, column)
         for index, extra in enumerate(dataset.expectations):
+            kind = extra.expect.removeprefix("expect_")
             kwargs = {}
             for field, kwarg in KWARGS:
                 value = getattr(extra, field)
                 if value is not None:
-                    kwargs[kwarg] = _bound(value) if field in ("min", "max") else _plain(value)
-            expectations.append(_expectation(extra.expect.removeprefix("expect_"), kwargs,
+                    kwargs[KWARG_OF.get((kind, field), kwarg)] = _bound(value) if field in ("min", "max") else _plain(value)
+            expectations.append(_expectation(kind, kwargs,
                                              f"datasets.{dataset.name}.expectations[{index}]"))
         meta = {"mlspec": {"note": header_note(system.spec_path),
                            "system": system.name, "dataset": dataset.name}}
