@@ -81,6 +81,10 @@ class _Cli(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            # The reader of stdout went away (`mlspec lineage emit --file - | head`): click's
+            # main ends the run quietly with exit 1, as it does when --help meets a closed pipe.
+            raise
         except MlspecError as exc:
             # Messages quote paths, branch names and git's output: no control character of
             # theirs reaches the terminal or the CI log (line breaks of a long message stay).

@@ -46,3 +46,24 @@ def test_colour_only_on_a_terminal_and_never_with_no_color():
     no_color = subprocess.run(["script", "-qec", command, "/dev/null"], cwd=REPO,
                               env={**env, "TERM": "xterm", "NO_COLOR": "1"}, capture_output=True, text=True, timeout=120)
     assert "error[E207]" in no_color.stdout and "\x1b[" not in no_color.stdout
+
+
+@pytest.mark.parametrize("args", [("lineage", "emit", "specs/customer-churn.yaml", "--file", "-"),
+                                  ("validate", "specs", "--format", "json"), ("--help",)],
+                         ids=["lineage-emit", "validate-json", "help"])
+def test_a_reader_that_closes_the_pipe_ends_the_run_quietly_not_as_a_bug(args):
+    """`mlspec lineage emit --file - | head`: the reader is gone before mlspec writes; mlspec
+    stops quietly with exit 1 (click's own answer, for --help too), and never calls it an
+    internal error (exit 3) with a traceback's worth of advice."""
+    import os
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE
+    try:
+        result = subprocess.run([sys.executable, "-m", "mlspec", *args], cwd=REPO, stdout=write_end,
+                                stderr=subprocess.PIPE, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"})
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (1, "")
