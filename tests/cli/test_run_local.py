@@ -45,3 +45,55 @@ def test_an_unknown_model_is_a_usage_error_before_airflow_starts(tmp_path):
     assert result.returncode == 2
     assert "has no model `nope` (its models: churn)" in result.stderr
     assert not (workdir / "airflow").exists()
+
+
+# --- the report: every way out of a run writes it, with the reason --------------------------------
+
+
+def _report(path):
+    import json
+
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_a_spec_refused_before_any_stage_still_writes_the_report_with_its_diagnostics(tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("apiVersion: mlspec/v1alpha1\nkind: MLSystem\nmetadata: {name: x}\nmodels:\n  m: {task: nope}\n",
+                    encoding="utf-8")
+    report = tmp_path / "out" / "report.json"
+    result = invoke_mlspec("run", str(spec), "--local", "--workdir", str(tmp_path / "work"), "--report", str(report))
+    assert result.returncode == 1
+    written = _report(report)
+    assert (written["status"], written["exitCode"], written["stages"]) == ("stopped", 1, [])
+    assert "nothing was run" in written["reason"]
+    assert any(d["code"] == "E104" and d["line"] == 5 for d in written["diagnostics"])
+    assert not (tmp_path / "work").exists()
+
+
+def test_a_missing_spec_file_and_a_unknown_model_are_in_the_report(tmp_path):
+    report = tmp_path / "report.json"
+    result = invoke_mlspec("run", str(tmp_path / "none.yaml"), "--local", "--report", str(report))
+    assert result.returncode == 2
+    assert _report(report)["exitCode"] == 2 and "no spec file at" in _report(report)["reason"]
+    result = invoke_mlspec("run", "specs/customer-churn.yaml", "--local", "--model", "nope",
+                           "--workdir", str(tmp_path / "work"), "--report", str(report))
+    assert result.returncode == 2
+    assert "has no model `nope`" in _report(report)["reason"]
+
+
+def test_a_bug_during_preparation_is_reported_as_one_with_exit_3(tmp_path, monkeypatch):
+    import mlspec.local.run
+
+    def broken(*args, **kwargs):
+        raise OverflowError("high - low range exceeds valid bounds")
+
+    monkeypatch.setattr(mlspec.local.run, "start_local_run", broken)
+    report = tmp_path / "report.json"
+    try:
+        invoke_mlspec("run", "specs/customer-churn.yaml", "--local", "--workdir", str(tmp_path / "work"),
+                      "--report", str(report))
+    except OverflowError:
+        pass  # CliRunner hands the escaped exception back; the real CLI prints "internal error" (exit 3)
+    written = _report(report)
+    assert (written["status"], written["exitCode"]) == ("stopped", 3)
+    assert written["reason"] == "internal error (a bug in mlspec): OverflowError: high - low range exceeds valid bounds"

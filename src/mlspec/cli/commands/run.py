@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import click
 
 from mlspec.cli.output import say
-from mlspec.errors import ExitCode
+from mlspec.errors import ExitCode, MlspecError, SpecError
 
 WIDTH = 11  # the longest stage name, and a space
 
@@ -45,13 +46,19 @@ def command(spec, local, model, workdir, report) -> None:
     s3:// locations become folders, MLflow tracks into a SQLite file. A failed stage names the
     generated file and the spec line, and the command exits 4; the later stages are skipped.
     """
+    with _report_on_exit(report) as outcome:
+        _command(spec, local, model, workdir, outcome)
+
+
+def _command(spec, local, model, workdir, outcome: "_Outcome") -> None:
     from mlspec.local.tools import missing_tools, missing_tools_message
 
     if not local:
         raise click.UsageError("only --local runs exist so far: mlspec run SPEC --local")
     missing = missing_tools()
     if missing:
-        say(f"error: {missing_tools_message(missing)}")
+        outcome.reason = missing_tools_message(missing)
+        say(f"error: {outcome.reason}")
         sys.exit(ExitCode.USAGE)
 
     from mlspec.compiler.session import load_unit
@@ -61,23 +68,75 @@ def command(spec, local, model, workdir, report) -> None:
     if not spec_file.is_file():
         raise click.BadParameter(f"no spec file at {spec}", param_hint="SPEC")
     unit = load_unit(spec_file)
+    outcome.diagnostics = unit.diagnostics
     if not unit.ok:
         print_diagnostics([unit], "human")
+        outcome.reason = "the spec has errors (see diagnostics): nothing was run"
         sys.exit(ExitCode.SPEC_ERRORS)
     folder = Path(workdir) if workdir else Path(".mlspec") / "run" / spec_file.stem
     from mlspec.local.processes import Terminated, handle_sigterm
 
-    # SIGTERM (a cancelled CI job, `timeout`) ends the run as Ctrl-C does: every `finally` runs,
-    # and every process group the run started (Airflow, its kfp steps, the scoring server) ends.
     try:
         with handle_sigterm():
-            _run(spec_file, folder, model, report)
+            _run(spec_file, folder, model, outcome)
     except Terminated:
-        say("terminated (SIGTERM): the run's processes were ended")
+        outcome.reason = "terminated (SIGTERM): the run's processes were ended"
+        say(outcome.reason)
         sys.exit(128 + 15)
 
 
-def _run(spec_file: Path, folder: Path, model, report) -> None:
+class _Outcome:
+    """What the report says besides the stages: why the run stopped where it did."""
+
+    def __init__(self) -> None:
+        self.stages: list = []
+        self.diagnostics: list = []
+        self.reason: str | None = None
+
+
+@contextlib.contextmanager
+def _report_on_exit(report: str | None):
+    """Every way out of `mlspec run` writes the --report file: a run that passed, a stage that
+    failed, a spec refused before any stage, a missing tool, SIGTERM, and a bug (exit 3, which
+    the report then calls a bug). The file is written whole (replaced, never half-written)."""
+    outcome = _Outcome()
+    code: int = ExitCode.OK
+    try:
+        yield outcome
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        raise
+    except click.ClickException as error:
+        code, outcome.reason = error.exit_code, outcome.reason or error.format_message()
+        raise
+    except MlspecError as error:
+        code, outcome.reason = error.exit_code, outcome.reason or str(error)
+        if isinstance(error, SpecError):
+            outcome.diagnostics = [d for unit in error.units for d in unit.diagnostics] or outcome.diagnostics
+        raise
+    except BaseException as error:
+        code = ExitCode.INTERNAL
+        outcome.reason = f"internal error (a bug in mlspec): {type(error).__name__}: {error}"
+        raise
+    finally:
+        if report:
+            _write_report(Path(report), code, outcome)
+
+
+def _write_report(path: Path, code: int, outcome: _Outcome) -> None:
+    from mlspec.diagnostics.render import diagnostic_to_dict
+    from mlspec.fsutil import write_text_atomic
+
+    failed = any(r.status == "failed" for r in outcome.stages)
+    status = "passed" if code == 0 else ("failed" if failed else "stopped")
+    document = {"status": status, "exitCode": int(code), "reason": outcome.reason,
+                "stages": [r.as_json() for r in outcome.stages],
+                "diagnostics": [diagnostic_to_dict(d) for d in outcome.diagnostics]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps(document, indent=2) + "\n")
+
+
+def _run(spec_file: Path, folder: Path, model, outcome: _Outcome) -> None:
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
 
@@ -95,7 +154,7 @@ def _run(spec_file: Path, folder: Path, model, report) -> None:
         bar.restart()
         say(f"running {', '.join(stages)} ...")
 
-    results = []
+    results = outcome.stages
     for result in run_stages(run, started=started):
         bar.clear()
         results.append(result)
@@ -103,9 +162,7 @@ def _run(spec_file: Path, folder: Path, model, report) -> None:
         if result.status == "failed":
             where = result.file and str(run.ws.system_dir / result.file)
             say(f"{'':<{WIDTH}} generated file: {where}" + (f"  (from {result.spec_line})" if result.spec_line else ""))
-    if report:
-        Path(report).parent.mkdir(parents=True, exist_ok=True)
-        Path(report).write_text(json.dumps({"stages": [r.as_json() for r in results]}, indent=2) + "\n",
-                                encoding="utf-8")
-    if any(r.status == "failed" for r in results):
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        outcome.reason = f"stage {failed[0].stage} failed: {failed[0].detail}"
         sys.exit(ExitCode.EXTERNAL)
