@@ -106,3 +106,16 @@ def test_a_feature_view_no_model_reads(tmp_path):
     assert (code, message) == ("W211", "feature view `spare_features` is read by no model")
     assert where == f"{CHURN}:{_line_of(text, 'spare_features:')}:3"
     assert invoke_mlspec("compile", CHURN, "--out", "out", cwd=tmp_path).returncode == 0  # still valid
+
+
+def test_a_sql_source_on_a_connection_the_spec_does_not_describe_beside_described_ones(tmp_path):
+    """customer-churn describes `warehouse`; a source naming `warehose` (a typo) would lose its
+    dialect and the table names lineage takes from its query, silently."""
+    text = _edited(tmp_path, ("connection: warehouse", "connection: warehose"))
+    result = invoke_mlspec("validate", CHURN, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = _line_of(text, "connection: warehose")
+    column = text.splitlines()[line - 1].index("warehose") + 1
+    assert ("W316", "connection `warehose` is not described under `platform.connections`",
+            f"{CHURN}:{line}:{column}") in _warnings(result.stderr)
+    assert "did you mean `warehouse`?" in result.stderr

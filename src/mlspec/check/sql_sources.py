@@ -4,6 +4,7 @@ tables it reads as `tables` lists them, and only columns its tables declare."""
 from __future__ import annotations
 
 from mlspec.check.context import CheckContext
+from mlspec.diagnostics import Severity, did_you_mean
 from mlspec.spec.models import SqlSource
 
 
@@ -28,6 +29,11 @@ def check_sql_sources(ctx: CheckContext) -> None:
     seen: set[tuple[str, str | None]] = set()  # a query shared by YAML aliases counts once
     for name, source in sources:
         connection = connections.get(source.connection)
+        if connection is None and connections:
+            ctx.error("W316", f"connection `{source.connection}` is not described under `platform.connections`",
+                      ("datasets", name, "source", "connection"), severity=Severity.WARNING,
+                      label="no database type: no dialect, no table names from the query",
+                      help=_typo_or_describe(source.connection, connections))
         key = (source.sql, source_dialect(source.tables, connection))
         if key not in seen:
             seen.add(key)
@@ -48,6 +54,14 @@ def check_sql_sources(ctx: CheckContext) -> None:
         _check_tables(ctx, at, parsed, source, connection)
         if connection is not None and connection.tables:
             _check_columns(ctx, at, parsed, source, connection)
+
+
+def _typo_or_describe(name: str, connections) -> str:
+    suggestion = did_you_mean(name, connections)
+    if suggestion.startswith("did you mean"):
+        return suggestion
+    described = ", ".join(f"`{c}`" for c in sorted(connections))
+    return f"describe `{name}` under `platform.connections` too, beside {described}"
 
 
 def _check_tables(ctx: CheckContext, at: tuple, parsed, source: SqlSource, connection) -> None:

@@ -200,6 +200,11 @@ _TABLE = (
          "column in every table of its SELECT (and of the SELECTs around a correlated subquery), and names the\n"
          "SELECT defines (`AS total`) are not columns of a table. A query that reads a table that is not declared\n"
          "(or a subquery that selects `*` from one) is not checked where that table could hold the column."),
+    Code("W316", _W, "check", "a SQL source on a connection that `platform.connections` does not describe",
+         "The spec describes some of its connections under `platform.connections` (their database type, host and\n"
+         "defaults), but a SQL source names another one: most often a typo of a described connection. The source\n"
+         "then gets no dialect and no OpenLineage names from its query (only what its `tables` lists). Name a\n"
+         "described connection, or describe this one too."),
     Code("E401", _E, "check", "unknown gate metric",
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
