@@ -159,6 +159,8 @@ def check_model_references(ctx: CheckContext) -> None:
                                 label_dataset.columns, path + ("evaluation", "fairness", "sensitive", index))
         if label_dataset is not None and label_dataset.columns:
             _check_ranking_columns(ctx, model, path, label_dataset)
+        if label_dataset is not None and label_dataset.columns:
+            _check_label_timestamp(ctx, spec, model, path, label_dataset)
         split = model.evaluation.split
         if split.column and label_dataset is not None and label_dataset.columns:
             where = path + ("evaluation", "split", "column")
@@ -175,6 +177,34 @@ def check_model_references(ctx: CheckContext) -> None:
         if drift and drift.predictions and drift.predictions not in spec.datasets:
             ctx.unknown("E201", "dataset", drift.predictions, "datasets", spec.datasets,
                         path + ("monitoring", "drift", "predictions"))
+
+
+def _check_label_timestamp(ctx: CheckContext, spec, model, path: tuple, label_dataset) -> None:
+    """The column the point-in-time join stands on is the spec's to say when it is not clear:
+    never the first of several timestamp columns, taken silently."""
+    from mlspec.spec.models import label_timestamp_choice
+
+    dataset_name = model.label.split(".", 1)[0]
+    timestamps = [name for name, column in label_dataset.columns.items() if column.type == "timestamp"]
+    written = model.labelTimestamp
+    if written is not None:
+        column = label_dataset.columns.get(written)
+        if column is None:
+            ctx.unknown("E204", "column", written, f"datasets.{dataset_name}.columns", label_dataset.columns,
+                        path + ("labelTimestamp",))
+        elif column.type != "timestamp":
+            ctx.error("E206", f"the label's timestamp must be a timestamp column; `{written}` is {column.type}",
+                      path + ("labelTimestamp",), help="name a timestamp column of the label dataset: "
+                      + (", ".join(f"`{c}`" for c in timestamps) or "it has none"))
+        return
+    views = {reference.split(".", 1)[0] for reference in model.features}
+    fields = {spec.featureViews[v].timestampField for v in views if v in spec.featureViews}
+    choice = label_timestamp_choice(timestamps, fields, None)
+    if len(choice) > 1:
+        ctx.error("E212", f"the label dataset `{dataset_name}` has several timestamp columns"
+                          f" ({', '.join(f'`{c}`' for c in choice)}): which one is each label observed at?",
+                  path + ("label",), label="the point-in-time join needs one",
+                  help=f"write `labelTimestamp: {choice[0]}` (or another of them) in the model")
 
 
 def check_left_out_model_references(ctx: CheckContext) -> None:

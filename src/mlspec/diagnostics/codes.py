@@ -154,6 +154,12 @@ _TABLE = (
          "or not. A view no model names in its `features` is work for nothing, and usually a mistake: a model reads\n"
          "another view than meant, or the view was left behind. Read it in a model (`view.*` or `view.feature`), or\n"
          "remove it. (Not reported for a spec without models: a feature store of its own.)"),
+    Code("E212", _E, "check", "a label whose timestamp column is not clear",
+         "The training step joins every feature to the label point in time: each feature as it was when the label\n"
+         "was observed. That moment is a timestamp column of the label's dataset: the one the model names with\n"
+         "`labelTimestamp`, else the one named like the timestamp field of a view the model reads, else the only\n"
+         "one. When the dataset has several and none of these rules picks one, say which: a wrong choice trains\n"
+         "on features from the future (a leak) or from too far back, and nothing else would show it."),
     Code("E301", _E, "check", "a secret written inline",
          "Specs are committed to git, so secrets are references: a Kubernetes Secret name (`credentialsSecret`), a\n"
          "`{secretKeyRef: {name, key}}`, an Airflow connection id, or a `${ENV_VAR}` placeholder. A password, token\n"

@@ -388,6 +388,8 @@ class IRModel:
     drift_reference: str | None = None
     drift_reference_is_snapshot: bool = False
     group: str | None = None  # ranking: the label dataset's column grouping the rows ranked together
+    # The label dataset's timestamp column the point-in-time join stands on (None: it has none).
+    label_timestamp: str | None = None
 
 
 @record

@@ -145,4 +145,15 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         inference_service=names.inference_service_name(system, name),
         train_dag_id=names.dag_id(system, "train", name),
         drift_dag_id=names.dag_id(system, "drift", name) if drift else None,
-        drift_reference=reference, drift_reference_is_snapshot=snapshot, group=model.group)
+        drift_reference=reference, drift_reference_is_snapshot=snapshot, group=model.group,
+        label_timestamp=_label_timestamp(model, datasets[label_dataset], views))
+
+
+def _label_timestamp(model, label_dataset, views) -> str | None:
+    """The column check/references.py made sure is clear (spec.models.label_timestamp_choice)."""
+    from mlspec.spec.models import label_timestamp_choice
+
+    timestamps = [c.name for c in label_dataset.columns if c.type == "timestamp"]
+    fields = {views[reference.split(".", 1)[0]].timestamp_field for reference in model.features
+              if reference.split(".", 1)[0] in views}
+    return (label_timestamp_choice(timestamps, fields, model.labelTimestamp) or [None])[0]

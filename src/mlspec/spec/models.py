@@ -863,6 +863,11 @@ class Model(SpecModel):
         " rows that are ranked together, a query or a session. The training step sorts the rows by it and hands"
         " the ranker each group's size, the held-out split holds out whole groups, and the ranking metrics are"
         " measured per group and averaged.", default=None, examples=["session_id"])
+    labelTimestamp: Identifier | None = F(
+        "The timestamp column of the label's dataset at which each label is observed: the point-in-time join"
+        " reads every feature as it was then. Needed only when that dataset has several timestamp columns and"
+        " none of them is named like the timestamp field of a view the model reads (otherwise that one, or the"
+        " only one, is taken).", default=None, examples=["event_timestamp"])
     training: Training = F("How the model is trained.")
     evaluation: Evaluation = F("Evaluation and gates.", default_factory=Evaluation)
     registry: Registry | None = F("Where the model is registered.", default=None)
@@ -1005,3 +1010,14 @@ class MLSystemSpec(SpecModel):
     slos: dict[DnsLabel, Slo] = F("Service level objectives by name.", default_factory=dict)
     environments: dict[DnsLabel, Environment] = F("Deployment environments by name.", default_factory=dict)
     deploy: Deploy | None = F("How deployments are synced.", default=None)
+
+
+def label_timestamp_choice(timestamp_columns: list[str], view_fields: set[str], written: str | None) -> list[str]:
+    """The label dataset's timestamp columns the point-in-time join may stand on, best first:
+    the one the model names (`labelTimestamp`), else those named like the timestamp field of a
+    view the model reads, else every timestamp column. One entry: no doubt; several: the spec
+    must say (check/references.py); none: the dataset has no timestamp column."""
+    if written is not None:
+        return [written]
+    preferred = [c for c in timestamp_columns if c in view_fields]
+    return preferred or list(timestamp_columns)

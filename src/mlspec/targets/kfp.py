@@ -228,7 +228,7 @@ class KfpTarget(Target):
         where = ("models", model.name)
         views = {v.name: v for v in system.feature_views}
         join_keys = list(dict.fromkeys(k for v in model.feature_views for e in views[v].entities for k in e.join_keys))
-        timestamp_column = self._timestamp_column(system, model)
+        timestamp_column = model.label_timestamp
         # The label dataset has the join keys, a timestamp column and storage, and the feature
         # names are distinct: check/training_data.py (E415, E208), so validate reports them too.
         feature_names = [f.name for f in model.features]
@@ -295,14 +295,6 @@ class KfpTarget(Target):
             categorical=[f.name for f in model.features if f.type in CATEGORICAL_TYPES],
             split_method=split.method, split_column=split_column, flavor=model_flavor(model))
 
-    @staticmethod
-    def _timestamp_column(system: IRSystem, model: IRModel) -> str | None:
-        """The label dataset's event-time column: one named like a feature view's timestamp
-        field if there is one, else its first timestamp column."""
-        columns = [c.name for c in model.label_dataset.columns if c.type == "timestamp"]
-        view_fields = {v.timestamp_field for v in system.feature_views if v.name in model.feature_views}
-        preferred = [c for c in columns if c in view_fields]
-        return (preferred or columns or [None])[0]
 
 
 def pipeline_components(fairness: bool) -> str:
