@@ -72,13 +72,17 @@ def warehouse(pg) -> str:
 
 
 def compile_for(root: Path, s3_endpoint: str, pg_port: int) -> Path:
-    """specs/customer-churn.yaml with its object store on moto and its warehouse tables named where
-    the connection reaches them (127.0.0.1), compiled into root/generated/customer-churn."""
+    """specs/customer-churn.yaml with its object store on moto and its warehouse connection described
+    where the tests' Postgres is (127.0.0.1), so lineage names its tables as the connection reaches
+    them, compiled into root/generated/customer-churn."""
     from mlspec.compiler.compile import compile_spec
 
     text = (SPECS / "customer-churn.yaml").read_text()
     text = text.replace("http://minio.minio.svc.cluster.local:9000", s3_endpoint)
-    text = text.replace("postgres://warehouse.internal:5432/analytics.", f"postgres://127.0.0.1:{pg_port}/warehouse.")
+    described = "warehouse: {type: postgres, host: warehouse.internal, port: 5432, database: analytics, schema: public}"
+    assert described in text
+    text = text.replace(described, "warehouse: {type: postgres, host: 127.0.0.1, port: %d, database: warehouse,"
+                                   " schema: public}" % pg_port)
     spec = root / "specs" / "customer-churn.yaml"
     spec.parent.mkdir(parents=True)
     spec.write_text(text)
@@ -227,7 +231,7 @@ def test_ingest_train_register_drift_retrain(tmp_path):
         table = (f"postgres://127.0.0.1:{pg.port}", "warehouse.public.customers")
         assert task_jobs[f"{INGEST['customers']}.extract"][0] == [table]
         # The provider names the table its query read from the connection (a per-query event):
-        # the same dataset the spec's `tables` names, so Marquez joins them.
+        # the same dataset the spec's described connection names, so Marquez joins them.
         queries = {name: io_ for name, io_ in runtime.items()
                    if name.startswith(f"{INGEST['customers']}.extract.")}
         assert queries and all(io_[0] == [table] for io_ in queries.values()), queries
