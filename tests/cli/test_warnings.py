@@ -119,3 +119,20 @@ def test_a_sql_source_on_a_connection_the_spec_does_not_describe_beside_describe
     assert ("W316", "connection `warehose` is not described under `platform.connections`",
             f"{CHURN}:{line}:{column}") in _warnings(result.stderr)
     assert "did you mean `warehouse`?" in result.stderr
+
+
+def test_a_query_filtering_on_data_interval_start_is_told_what_airflow_3_renders(tmp_path):
+    """Airflow 3.3.2's DAG (airflow/sdk/definitions/dag.py) runs a string schedule on a
+    CronTriggerTimetable unless `create_cron_data_intervals` is set (default False): the interval
+    has no length, so the Airflow 2 habit below selects only rows after the run was due."""
+    text = _edited(tmp_path, ("WHERE day = '{{ ds }}'\"",
+                              "WHERE ts >= '{{ data_interval_start }}' AND ts < '{{ data_interval_end }}'\""))
+    result = invoke_mlspec("validate", CHURN, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    line = _line_of(text, "data_interval_start")
+    [(code, message, where)] = [w for w in _warnings(result.stderr) if w[0] == "W317"]
+    assert message.startswith("`{{ data_interval_start }}` is the run's own time in Airflow 3")
+    assert where.startswith(f"{CHURN}:{line}:")
+    explained = invoke_mlspec("codes", "W317", check=True).stdout
+    assert "CronTriggerTimetable" in explained and "create_cron_data_intervals" in explained
+

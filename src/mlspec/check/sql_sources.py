@@ -3,6 +3,8 @@ tables it reads as `tables` lists them, and only columns its tables declare."""
 
 from __future__ import annotations
 
+import re
+
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import Severity, did_you_mean
 from mlspec.spec.models import SqlSource
@@ -51,6 +53,12 @@ def check_sql_sources(ctx: CheckContext) -> None:
                       label=problem.label, help=problem.help)
         if not parsed.ok:
             continue
+        if re.search(r"\{\{\s*data_interval_start\s*\}\}", source.sql):
+            ctx.error("W317", "`{{ data_interval_start }}` is the run's own time in Airflow 3, not the start of the"
+                              " period before it", (*at, "sql"), severity=Severity.WARNING,
+                      label="a cron schedule's runs have no data interval (CronTriggerTimetable)",
+                      help="filter on `{{ ds }}` (the day the run stands for), or on a window ending at"
+                           " `{{ data_interval_end }}`; `mlspec codes W317` says more")
         _check_tables(ctx, at, parsed, source, connection)
         if connection is not None and connection.tables:
             _check_columns(ctx, at, parsed, source, connection)

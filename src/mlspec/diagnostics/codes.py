@@ -211,6 +211,14 @@ _TABLE = (
          "defaults), but a SQL source names another one: most often a typo of a described connection. The source\n"
          "then gets no dialect and no OpenLineage names from its query (only what its `tables` lists). Name a\n"
          "described connection, or describe this one too."),
+    Code("W317", _W, "check", "a SQL query that filters on `data_interval_start`, which Airflow 3 sets to the run's own time",
+         "Airflow 3 runs a DAG scheduled by a cron expression or preset on a `CronTriggerTimetable` (unless the\n"
+         "deployment sets `[scheduler] create_cron_data_intervals`): a run's data interval has no length, so\n"
+         "`data_interval_start`, `data_interval_end` and `logical_date` are all the moment the run was due, not the\n"
+         "period before it as in Airflow 2. `ts >= '{{ data_interval_start }}' AND ts < '{{ data_interval_end }}'`\n"
+         "then selects no row, and `ts >= '{{ data_interval_start }}'` only rows from the future. Filter on the day\n"
+         "the run stands for instead (`{{ ds }}`, one run per day), or on a fixed window before\n"
+         "`{{ data_interval_end }}`."),
     Code("E401", _E, "check", "unknown gate metric",
          "A gate names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
