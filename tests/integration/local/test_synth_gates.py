@@ -22,7 +22,7 @@ from mlspec.compiler.session import load_unit
 from mlspec.local.data import ROWS
 from mlspec.local.synth import synthesize
 from mlspec.runtime import kfp_components as components
-from mlspec.targets.kfp import CATEGORICAL_TYPES, KfpTarget
+from mlspec.targets.kfp import CATEGORICAL_TYPES
 
 SEEDS = (0, 1, 2)  # 0 is the seed `mlspec run --local` writes its sources with
 RECOMMENDER = REPO / "tests/cases/spec/recommender.yaml"  # a ranking model (LightGBM's LGBMRanker)
@@ -40,7 +40,7 @@ def training_rows(system, model, sample) -> pd.DataFrame:
     (rows without every feature dropped), sorted as `load_training_data` sorts them."""
     views = {v.name: v for v in system.feature_views if v.name in model.feature_views}
     join_keys = list(dict.fromkeys(k for v in views.values() for e in v.entities for k in e.join_keys))
-    timestamp = KfpTarget._timestamp_column(system, model)
+    timestamp = model.label_timestamp  # the column the pipeline joins on (KfpTarget passes it)
     sensitive = list(model.fairness.sensitive) if model.fairness else []
     label_columns = list(dict.fromkeys([*join_keys, timestamp, model.label_column, *sensitive,
                                         *([model.group] if model.group else [])]))
