@@ -3,8 +3,6 @@ tables it reads as `tables` lists them, and only columns its tables declare."""
 
 from __future__ import annotations
 
-import re
-
 from mlspec.check.context import CheckContext
 from mlspec.diagnostics import Severity, did_you_mean
 from mlspec.spec.models import SqlSource
@@ -24,7 +22,7 @@ def check_sql_sources(ctx: CheckContext) -> None:
                if isinstance(dataset.source, SqlSource)]
     if not sources:
         return
-    from mlspec.spec.sql import MAX_QUERY_CHARS, parse_query, source_dialect
+    from mlspec.spec.sql import MAX_QUERY_CHARS, parse_query, source_dialect, template_variables
 
     connections = ctx.spec.platform.connections
     budget = MAX_SPEC_SQL_CHARS
@@ -53,7 +51,7 @@ def check_sql_sources(ctx: CheckContext) -> None:
                       label=problem.label, help=problem.help)
         if not parsed.ok:
             continue
-        if re.search(r"\{\{\s*data_interval_start\s*\}\}", source.sql):
+        if "data_interval_start" in template_variables(source.sql):
             ctx.error("W317", "`{{ data_interval_start }}` is the run's own time in Airflow 3, not the start of the"
                               " period before it", (*at, "sql"), severity=Severity.WARNING,
                       label="a cron schedule's runs have no data interval (CronTriggerTimetable)",
@@ -65,9 +63,10 @@ def check_sql_sources(ctx: CheckContext) -> None:
 
 
 def _typo_or_describe(name: str, connections) -> str:
-    suggestion = did_you_mean(name, connections)
-    if suggestion.startswith("did you mean"):
-        return suggestion
+    import difflib
+
+    if difflib.get_close_matches(name, list(connections), n=1, cutoff=0.6):
+        return did_you_mean(name, connections)
     described = ", ".join(f"`{c}`" for c in sorted(connections))
     return f"describe `{name}` under `platform.connections` too, beside {described}"
 

@@ -576,12 +576,21 @@ def airflow_date_values(logical, interval_end=None) -> dict[str, str]:
     }
 
 
+# A bare `{{ name }}`: the only Jinja a query may hold once template_problems finds none.
+_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def template_variables(sql: str) -> set[str]:
+    """The Airflow variables a query uses (for a query whose template_problems are none)."""
+    return {match.group(1) for match in _VARIABLE.finditer(sql)}
+
+
 def render_with(sql: str, values: dict[str, str]) -> tuple[str, list[tuple[int, int, int]]]:
     """`sql` with each `{{ name }}` of `values` in place (what Airflow renders, for a query whose
     template_problems are none), and the offsets of each replacement: (rendered start, template
     start, length change), to map a place in the rendered query back to the template."""
     out, shifts, last = [], [], 0
-    for match in re.finditer(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}", sql):
+    for match in _VARIABLE.finditer(sql):
         out.append(sql[last:match.start()])
         value = values[match.group(1)]
         rendered_start = sum(map(len, out))
