@@ -73,3 +73,23 @@ def test_the_exact_row_count_and_the_column_set_are_checked_on_data():
     assert _run(suite, extra_row) == ["expect_table_row_count_to_equal"]
     extra_column = good.assign(c=1.0)
     assert _run(suite, extra_column) == ["expect_table_column_count_to_equal", "expect_table_columns_to_match_set"]
+
+
+def test_every_suite_of_the_corpus_specs_loads_in_gx(tmp_path):
+    """Not only the examples: the suites of the specs nobody tuned the compiler to load in GX."""
+    import json
+
+    import great_expectations as gx
+
+    from mlspec.compiler.compile import compile_spec
+    from support.corpus import CORPUS
+
+    loaded = 0
+    for spec in CORPUS:
+        result = compile_spec(spec, tmp_path / spec.stem)
+        assert result.ok, spec
+        for path, text in sorted(result.files.items()):
+            if path.startswith("great_expectations/") and path.endswith(".json"):
+                gx.ExpectationSuite(**json.loads(text))
+                loaded += 1
+    assert loaded >= len(CORPUS)
