@@ -81,22 +81,10 @@ def _check_tables(ctx: CheckContext, at: tuple, parsed, source: SqlSource, conne
 
 
 def _check_columns(ctx: CheckContext, at: tuple, parsed, source: SqlSource, connection) -> None:
-    from mlspec.spec.sql import TableRef, table_name, undeclared_columns
-
-    declared: dict[str, set[str]] = {}
-    for written, columns in connection.tables.items():
-        parts = written.split(".")
-        ref = TableRef(parts[-1], parts[-2] if len(parts) > 1 else "", parts[-3] if len(parts) > 2 else "")
-        qualified, _ = table_name(connection, ref)
-        if qualified is not None:
-            declared.setdefault(qualified.lower(), set()).update(c.lower() for c in columns)
-
-    def columns_of(ref):
-        qualified, _ = table_name(connection, ref)
-        return declared.get(qualified.lower()) if qualified is not None else None
+    from mlspec.spec.sql import connection_undeclared_columns
 
     several_lines = "\n" in source.sql.strip()
-    for column, why, line in undeclared_columns(parsed, columns_of):
+    for column, why, line in connection_undeclared_columns(parsed, connection):
         where = f" (line {line} of the query)" if several_lines else ""
         ctx.error("E315", f"the query reads `{column}`{where}, a column its tables do not declare: {why}", (*at, "sql"),
                   label="undeclared column",

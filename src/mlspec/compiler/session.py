@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from mlspec.diagnostics import Diagnostic, Severity
 from mlspec.source.loader import LoadedSource, load_spec_bytes, read_spec_file, spec_path_diagnostics
+from mlspec.spec.sql import parse_beside
 
 if TYPE_CHECKING:
     from mlspec.ir.model import IRProject
@@ -90,6 +91,7 @@ def load_unit(path: Path, out_root: Path = Path("generated"), raw: bytes | None 
             unit.diagnostics += diagnostics
             return unit
     unit.raw = raw
+    parse_beside(raw)  # its SQL parsed in a child beside the rest of the front end
     source, diagnostics = load_spec_bytes(raw, unit.display)
     unit.diagnostics += diagnostics
     if source is None:

@@ -31,6 +31,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from mlspec.spec import sql_worker
+
 # Airflow 3's template variables that are dates or intervals of the run (the Context of
 # airflow.sdk, documented at https://airflow.apache.org/docs/apache-airflow/stable/templates-ref.html),
 # each with what Airflow renders for a run of the day SAMPLE_DAY (a daily schedule): the
@@ -172,7 +174,13 @@ def render_sample(sql: str) -> str:
 
 @functools.lru_cache(maxsize=256)  # the check pass and the IR of each environment read the same queries
 def parse_query(sql: str, dialect: str | None = None) -> ParsedQuery:
-    """The query of a SQL source, checked (see the module docstring), with the tables it reads."""
+    """The query of a SQL source, checked (see the module docstring), with the tables it reads;
+    from the child of spec/sql_worker when a command started one."""
+    answer = sql_worker.ask("parse_query", sql, dialect)
+    return answer if isinstance(answer, ParsedQuery) else _parse_query(sql, dialect)
+
+
+def _parse_query(sql: str, dialect: str | None) -> ParsedQuery:
     if len(sql) > MAX_QUERY_CHARS:
         return ParsedQuery(sql, dialect, (), (SqlProblem(
             f"the query is {len(sql):,} characters long; a source's query is at most {MAX_QUERY_CHARS:,}",
@@ -446,6 +454,29 @@ def _list(items) -> str:
 # --- the columns a query reads ----------------------------------------------------------------
 
 
+def connection_undeclared_columns(parsed: ParsedQuery, connection) -> list[tuple[str, str, int]]:
+    """undeclared_columns against the tables a spec Connection describes (its `tables`); from the
+    child of spec/sql_worker when a command started one."""
+    answer = sql_worker.ask("connection_undeclared_columns", parsed, connection)
+    return answer if isinstance(answer, list) else _connection_undeclared_columns(parsed, connection)
+
+
+def _connection_undeclared_columns(parsed: ParsedQuery, connection) -> list[tuple[str, str, int]]:
+    declared: dict[str, set[str]] = {}
+    for written, columns in connection.tables.items():
+        parts = written.split(".")
+        ref = TableRef(parts[-1], parts[-2] if len(parts) > 1 else "", parts[-3] if len(parts) > 2 else "")
+        qualified, _ = table_name(connection, ref)
+        if qualified is not None:
+            declared.setdefault(qualified.lower(), set()).update(c.lower() for c in columns)
+
+    def columns_of(ref):
+        qualified, _ = table_name(connection, ref)
+        return declared.get(qualified.lower()) if qualified is not None else None
+
+    return undeclared_columns(parsed, columns_of)
+
+
 def undeclared_columns(parsed: ParsedQuery, columns_of) -> list[tuple[str, str, int]]:
     """(column as written, why, line of the query) for each column the query reads that no table it could come from
     has, where every table it could come from is described: `columns_of(TableRef)` gives the
@@ -599,3 +630,22 @@ def render_with(sql: str, values: dict[str, str]) -> tuple[str, list[tuple[int, 
         last = match.end()
     out.append(sql[last:])
     return "".join(out), shifts
+
+
+# --- what spec/sql_worker's child answers -------------------------------------------------------
+
+
+def warm_up() -> None:
+    """Import the parsers and run one parse (sqlglot builds its tokenizer and parser tables on the
+    first): what a spec's first query would otherwise pay."""
+    _parse_query("SELECT a FROM t WHERE d = '{{ ds }}'", None)
+
+
+# The functions the child runs, by name: the in-process ones (never the child again).
+ANSWERS = {"parse_query": _parse_query, "connection_undeclared_columns": _connection_undeclared_columns}
+
+
+def parse_beside(raw: bytes) -> None:
+    """Start parsing a spec's SQL in a child process beside the rest of the front end, when the
+    command allows it and the spec's bytes may hold a SQL source (spec/sql_worker.py)."""
+    sql_worker.start_if_useful(raw, ANSWERS, warm_up)

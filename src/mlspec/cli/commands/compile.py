@@ -34,7 +34,10 @@ def command(paths, out, envs, targets, check, show_diff, fmt) -> None:
     paths = list(paths) or ["specs"]
     out_root = Path(out)
     mode = "check" if check else "diff" if show_diff else "write"
-    run = compile_and_apply(spec_files(paths), paths, out_root, list(targets), list(envs), mode)
+    from mlspec.spec import sql_worker
+
+    with sql_worker.allowed():  # SQL parsed in a child beside the rest (spec/sql_worker.py)
+        run = compile_and_apply(spec_files(paths), paths, out_root, list(targets), list(envs), mode)
     if print_diagnostics([*run.results, Diagnostics(run.write_errors)], fmt):
         say("nothing was written")
         errors = {d.code for r in [*run.results, Diagnostics(run.write_errors)] for d in r.diagnostics

@@ -19,8 +19,10 @@ def command(paths: tuple[str, ...], fmt: str) -> None:
     everything `compile` checks before it generates, environments included."""
     from mlspec.compiler.run import validate_files
     from mlspec.source.files import spec_files
+    from mlspec.spec import sql_worker
 
-    units = validate_files(spec_files(list(paths) or ["specs"]))
+    with sql_worker.allowed():  # SQL parsed in a child beside the rest (spec/sql_worker.py)
+        units = validate_files(spec_files(list(paths) or ["specs"]))
     failed = print_diagnostics(units, fmt)
     if fmt == "human" and not failed:
         say(f"{len(units)} spec{'s' if len(units) != 1 else ''} valid")
