@@ -328,3 +328,51 @@ def test_the_readmes_minimal_files_validate_too(tmp_path):
         result = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", schema, str(path)],
                                 capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_install_step_installs_mlspec_that_runs_the_other_steps(project, tmp_path):
+    """The action's default, `install: true`: a new virtual environment in RUNNER_TEMP, mlspec
+    installed from the action's folder with the versions of its constraints file, and the later
+    steps run that mlspec, not one on PATH (PATH's `mlspec` is made to fail here)."""
+    work, env = project["work"], dict(project["env"])
+    poisoned = tmp_path / "poisoned"
+    poisoned.mkdir()
+    (poisoned / "mlspec").write_text("#!/bin/sh\necho 'the mlspec on PATH ran' >&2\nexit 99\n")
+    (poisoned / "mlspec").chmod(0o755)
+    env["PATH"] = f"{poisoned}{os.pathsep}{os.environ['PATH']}"
+    env.pop("PYTHONPATH", None)  # the installed package, not this checkout's src/
+    # pip's cache of the machine (the test's HOME is a fresh folder), so the install reads what CI
+    # already downloaded for the test environment.
+    env["PIP_CACHE_DIR"] = os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    edit_schedule(work, "@hourly")
+    compile_and_commit(work, project["env"], "hourly")
+    runner = tmp_path / "run"
+    with ForgeServer() as forge:
+        results = run_action(work, env=env, event=pull_request(project),
+                             inputs={"install": "true", "python": sys.executable}, forge=forge, runner=runner)
+        assert_all_passed(results)
+        assert [name for name, result in results if result is not None] == [
+            "Install mlspec", "mlspec validate", "mlspec diff, posted as one pull-request comment",
+            "mlspec compile --check"]
+        installed = runner / "mlspec-venv"
+        version = subprocess.run([str(installed / "bin" / "mlspec"), "--version"], capture_output=True, text=True,
+                                 env={"PATH": os.environ["PATH"], "HOME": str(tmp_path)}, timeout=120)
+        assert version.returncode == 0 and version.stdout.strip() in results[0][1].stdout
+        # What the constraints file pins is what was installed.
+        def canonical(name: str) -> str:
+            return re.sub(r"[-_.]+", "-", name).lower()
+
+        pins = {canonical(name): version.split(";")[0].strip()
+                for name, _, version in (line.partition("==") for line in
+                                         (REPO / "constraints" / "test.txt").read_text().splitlines())
+                if version and not name.startswith("#")}
+        frozen = subprocess.run([str(installed / "bin" / "python"), "-m", "pip", "freeze"], capture_output=True,
+                                text=True, timeout=120).stdout
+        checked = 0
+        for name, _, got in (line.partition("==") for line in frozen.splitlines()):
+            if got and canonical(name) in pins:
+                assert got == pins[canonical(name)], f"{name}: {got} installed, {pins[canonical(name)]} pinned"
+                checked += 1
+        assert checked >= 10, frozen  # pydantic, jinja2, click, kfp... all came from the constraints
+        assert "@hourly" in forge.comments[0]["body"]
