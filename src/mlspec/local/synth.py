@@ -3,8 +3,8 @@
 `mlspec run --local` needs tables to ingest before any real data exists: each dataset with
 typed columns gets rows that its own Great Expectations suite accepts (types, ranges, value
 sets, nullability, uniqueness, row counts), that join (every entity's join keys come from one
-pool, and a feature row stands an hour before the label row it explains, well within the
-view's TTL), and that teach something: each model's label is a function of its features
+pool, and a feature row stands an hour before the label row it explains, or half its view's
+TTL when that is shorter), and that teach something: each model's label is a function of its features
 plus a little noise, so a reasonable estimator passes reasonable gates, while the sensitive
 columns a fairness gate compares carry no signal. A fairness gate measures a rate per group on
 the test split, and a rate measured on few rows is noisy: a sensitive column takes few values,
@@ -39,7 +39,8 @@ POSITIVE_SHARE = 0.2  # of a binary label's rows, as in most binary tasks (fraud
 SENSITIVE_GROUPS = 2  # values of a sensitive column that declares none: see `_sensitive_groups`
 MAX_SENSITIVE_GROUPS = 4  # of the values a sensitive column declares, the first so many are used
 TEST_ROWS_PER_GROUP = 500  # rows of each sensitive group in a model's test split, at least
-# The day the first label is observed; features stand an hour before.
+# The day the first label is observed; features stand an hour before (less when a view's TTL is
+# shorter: see `_lead`).
 LABEL_TIME = dt.datetime(2024, 1, 8, 12, 0, 0)
 FEATURE_LEAD = dt.timedelta(hours=1)
 
@@ -68,20 +69,36 @@ def synthesize(system: IRSystem, rows: int = 1000, seed: int = 0, when: dt.datet
     groups = _sensitive_groups(system, datasets, rng)
     rows = max(rows, _rows_for_fairness(system, groups))
     counts = {d.name: _row_count(d, rows) for d in datasets}
+    # A view's source has a row for every key its models' label rows hold: a label dataset whose
+    # row-count expectation asks for more rows than the others (`min: 5000`) has no row without
+    # its features.
+    views = {v.name: v for v in system.feature_views}
+    for model in system.models:
+        wanted = counts.get(model.label_dataset.name, 0)
+        for source in {views[name].source.name for name in model.feature_views if name in views}:
+            if source in counts and counts[source] < wanted:
+                counts[source] = _row_count(next(d for d in datasets if d.name == source), wanted)
     keys = _key_pools(system, datasets, max(counts.values(), default=rows))
     label_columns = {(m.label_dataset.name, m.label_column) for m in system.models}
     frames: dict[str, pd.DataFrame] = {}
     # Feature sources first: labels are computed from the features they explain.
     order = sorted(datasets, key=lambda d: any(d.name == ds for ds, _ in label_columns))
+    slots = max(counts.values(), default=rows)
     for dataset in order:
         count = counts[dataset.name]
-        timestamp = when - FEATURE_LEAD if not any(dataset.name == ds for ds, _ in label_columns) else when
-        frames[dataset.name] = _frame(dataset, count, keys, timestamp, _rng(rng, dataset.name), groups)
+        timestamp = when if any(dataset.name == ds for ds, _ in label_columns) else when - _lead(system, dataset)
+        frames[dataset.name] = _frame(dataset, count, keys, timestamp, _rng(rng, dataset.name), groups, slots)
     for model in system.models:
         dataset = model.label_dataset
         if dataset.name not in frames or dataset.column(model.label_column) is None:
             continue
-        score = _score(model, frames, keys, _rng(rng, model.name))
+        # Models that share a label learn it from what they all read: a label made from one
+        # model's features is, for another that lacks some of them, partly unexplained noise.
+        sharing = [m for m in system.models
+                   if m.label_dataset.name == dataset.name and m.label_column == model.label_column]
+        common = [f for f in model.features if all(any(g.name == f.name and g.view == f.view for g in m.features)
+                                                     for m in sharing)]
+        score = _score(model, frames, keys, _rng(rng, model.name), common or None)
         frames[dataset.name][model.label_column] = _labels(model, score)
         if model.group is not None and dataset.column(model.group) is not None:
             frames[dataset.name][model.group] = _groups(dataset.column(model.group), len(score))
@@ -89,6 +106,14 @@ def synthesize(system: IRSystem, rows: int = 1000, seed: int = 0, when: dt.datet
             if name == dataset.name and owner == model.name:
                 frames[dataset.name][column] = _balanced(values, score, _rng(rng, f"{model.name}.{column}"))
     return Sample(frames, keys)
+
+
+def _lead(system: IRSystem, dataset: IRDataset) -> dt.timedelta:
+    """How long before its label row a feature row stands: FEATURE_LEAD, or half the shortest TTL
+    of the views over the dataset when that is shorter (a feature older than its view's TTL is
+    no feature at all in Feast's point-in-time join)."""
+    ttls = [v.ttl_seconds for v in system.feature_views if v.source.name == dataset.name and v.ttl_seconds]
+    return min([FEATURE_LEAD, *(dt.timedelta(seconds=ttl / 2) for ttl in ttls)])
 
 
 def drifted(frame: pd.DataFrame, columns: list[IRColumn], shift: float) -> pd.DataFrame:
@@ -148,7 +173,8 @@ def _row_count(dataset: IRDataset, rows: int) -> int:
 
 
 def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt.datetime,
-           rng: np.random.Generator, groups: dict[tuple[str, str], tuple[str, np.ndarray]]) -> pd.DataFrame:
+           rng: np.random.Generator, groups: dict[tuple[str, str], tuple[str, np.ndarray]],
+           slots: int | None = None) -> pd.DataFrame:
     data = {}
     for column in dataset.columns:
         rules = column_rules(dataset, column)
@@ -161,7 +187,7 @@ def _frame(dataset: IRDataset, count: int, keys: dict[str, np.ndarray], when: dt
             data[column.name] = _nulls(column, count)
         else:
             _check_satisfiable(dataset, column, rules)
-            data[column.name] = _column(column, rules, count, when, rng)
+            data[column.name] = _column(column, rules, count, when, rng, slots)
     return pd.DataFrame(data)
 
 
@@ -267,9 +293,10 @@ def _nulls(column: IRColumn, count: int) -> np.ndarray:
     return np.array([None] * count, dtype=object)
 
 
-def _column(column: IRColumn, rules: Rules, count: int, when: dt.datetime, rng: np.random.Generator) -> np.ndarray:
+def _column(column: IRColumn, rules: Rules, count: int, when: dt.datetime, rng: np.random.Generator,
+            slots: int | None = None) -> np.ndarray:
     if column.type == "timestamp":
-        return _timestamps(rules, count, when, rng)
+        return _timestamps(rules, count, when, slots or count)
     if rules.allowed:
         return _from_pool(list(rules.allowed), column, rules, count, rng)
     if column.type == "bool":
@@ -368,17 +395,23 @@ def _text_fits(text: str, rules: Rules) -> bool:
             and rules.lengths[0] <= len(text) <= rules.lengths[1])
 
 
-def _timestamps(rules: Rules, count: int, when: dt.datetime, rng: np.random.Generator) -> np.ndarray:
-    """Spread over the hour before `when`, each row distinct (unique timestamps are then easy),
-    or over the hour at the end of the column's bounds when they leave that hour out."""
+def _timestamps(rules: Rules, count: int, when: dt.datetime, slots: int) -> np.ndarray:
+    """Over the hour before `when`, row i in the i-th of `slots` equal steps, each row distinct
+    (unique timestamps are then easy); or over the hour at the end of the column's bounds when
+    they leave that hour out. Every dataset steps alike, and row i of every dataset holds the
+    same entity keys (`_key_pools`): a feature row then stands exactly its dataset's lead
+    before the label row of its keys, whatever the row counts."""
     end = when.replace(tzinfo=dt.timezone.utc).timestamp()
     if end > rules.high or end - 3600 < rules.low:
         end = rules.high if np.isfinite(rules.high) else rules.low + 3600
         end = min(end, rules.low + 3600) if np.isfinite(rules.low) else end
     span_ms = max(1, int((end - max(rules.low, end - 3600)) * 1000)) if np.isfinite(rules.low) else 3_600_000
-    offsets = np.sort(rng.choice(span_ms, size=count, replace=count > span_ms))
+    slots = max(slots, count)
+    step = max(span_ms // slots, 1) if span_ms >= slots else 0
+    offsets = span_ms - 1 - np.arange(count, dtype="int64") * step if step else \
+        np.sort(np.arange(count, dtype="int64") % span_ms)[::-1]
     base = np.datetime64(int(end * 1000), "ms")
-    return np.array([base - np.timedelta64(int(o), "ms") for o in offsets[::-1]], dtype="datetime64[ns]")
+    return (base - offsets.astype("timedelta64[ms]")).astype("datetime64[ns]")
 
 
 def _numbers(column: IRColumn, rules: Rules, count: int, rng: np.random.Generator) -> np.ndarray:
@@ -576,13 +609,13 @@ def _as_type(values, column_type: str) -> np.ndarray:
 
 
 def _score(model: IRModel, frames: dict[str, pd.DataFrame], keys: dict[str, np.ndarray],
-           rng: np.random.Generator) -> np.ndarray:
+           rng: np.random.Generator, features: list | None = None) -> np.ndarray:
     """What the label of each row of the label dataset is made from: a sum of the model's
-    numeric features (looked up by join key, standardized, each with a sign of its own), plus
+    numeric features (or of `features`, those every model of the label reads) (looked up by join key, standardized, each with a sign of its own), plus
     a little noise."""
     label_frame = frames[model.label_dataset.name]
     score = np.zeros(len(label_frame))
-    for feature in model.features:
+    for feature in model.features if features is None else features:
         source = next((f for name, f in frames.items() if feature.name in f and name != model.label_dataset.name),
                       None)
         if source is None or feature.type in ("string", "bytes", "timestamp"):
@@ -608,12 +641,9 @@ def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
     many, and few of them lie near the class boundary, where a model errs."""
     column = model.label_dataset.column(model.label_column)
     if model.task == "regression":
-        low, high = _bounds(column)
-        if not high - low <= 1e6:  # unbounded, or a type's own range: a window of it
-            low, high = _window(column.type, low, high, 1)
-        centre = (low + high) / 2
-        scale = (high - low) / 8
-        return _as_type(np.clip(centre + score * scale, low, high), column.type)
+        low, high, centre, scale = _regression_scale(model, column)
+        standard = (score - score.mean()) / (score.std() or 1.0)  # a sum of n features spreads sqrt(n)
+        return _as_type(np.clip(centre + standard * scale, low, high), column.type)
     classes = list(column.allowed) if column.allowed else [0, 1]
     if model.task == "ranking":  # grades in order: the top RELEVANT_SHARE of the scores above the lowest
         classes = sorted(classes)
@@ -626,6 +656,41 @@ def _labels(model: IRModel, score: np.ndarray) -> np.ndarray:
     index = np.searchsorted(edges, score)
     values = np.array([classes[i] for i in index], dtype=object)
     return values.astype(NUMPY_TYPES[column.type]) if column.type in NUMPY_TYPES else values
+
+
+# A regression label's standard deviation per unit of an error gate (`mae <= 12`: labels spread
+# 18 units about their centre): what a model misses, and the noise, stay well under the gate.
+SCALE_PER_ERROR = 1.5
+
+
+def _regression_scale(model: IRModel, column: IRColumn) -> tuple[float, float, float, float]:
+    """(low, high, centre, scale) of a regression label: within the column's bounds, centred
+    where its mean or median expectation asks (`column_mean_to_be_between: 1..500`), and spread
+    so that the spec's error gates in the label's units (mae, rmse, mse, mape) are within
+    reach of a model that learns the features: a label scaled to its type's range makes `mae
+    <= 12` impossible, however good the model."""
+    rules = column_rules(model.label_dataset, column)
+    low, high = max(_bounds(column)[0], rules.low), min(_bounds(column)[1], rules.high)
+    if not high - low <= 1e6:  # unbounded, or a type's own range: a window of it
+        low, high = _window(column.type, low, high, 1)
+    centre = (low + high) / 2
+    for statistic, at_least, at_most in rules.stats:
+        if statistic in ("mean", "median"):
+            lowest = max(low, at_least if np.isfinite(at_least) else low)
+            highest = min(high, at_most if np.isfinite(at_most) else high)
+            if lowest <= highest:
+                centre = (lowest + highest) / 2
+    scale = (high - low) / 8
+    for gate in model.gates:
+        if gate.operator not in ("<=", "<") or gate.threshold <= 0:
+            continue
+        error = {"mae": gate.threshold, "rmse": gate.threshold, "mse": gate.threshold ** 0.5,
+                 "mape": gate.threshold * abs(centre)}.get(gate.metric)
+        if error:
+            scale = min(scale, SCALE_PER_ERROR * error)
+    # the bulk of the labels inside the bounds, not piled on them by the clip
+    scale = min(scale, (centre - low) / 3 if centre > low else scale, (high - centre) / 3 if high > centre else scale)
+    return low, high, centre, max(scale, 1e-9)
 
 
 def _groups(column: IRColumn, count: int) -> np.ndarray:

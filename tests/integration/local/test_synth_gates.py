@@ -25,9 +25,18 @@ from mlspec.runtime import kfp_components as components
 from mlspec.targets.kfp import CATEGORICAL_TYPES
 
 SEEDS = (0, 1, 2)  # 0 is the seed `mlspec run --local` writes its sources with
-RECOMMENDER = REPO / "tests/cases/spec/recommender.yaml"  # a ranking model (LightGBM's LGBMRanker)
+CASES = REPO / "tests/cases/spec"
+# The examples' models and the corpus's (tests/support/corpus.py: specs not tuned to the sample),
+# every task: binary, multiclass, regression and ranking.
 MODELS = [("payments-risk.yaml", "fraud-score"), ("payments-risk.yaml", "chargeback-loss"),
-          ("customer-churn.yaml", "churn"), (str(RECOMMENDER), "home-ranker")]
+          ("customer-churn.yaml", "churn"),
+          (str(CASES / "recommender.yaml"), "home-ranker"),                    # ranking, LGBMRanker
+          (str(CASES / "card-fraud.yaml"), "fraud-triage"),                    # multiclass
+          (str(CASES / "credit-risk.yaml"), "pd-12m"),                         # binary, LogisticRegression
+          (str(CASES / "delivery-time.yaml"), "eta"),                          # regression, LightGBM
+          (str(CASES / "predictive-maintenance.yaml"), "failure-7d"),          # binary, three entities
+          (str(CASES / "predictive-maintenance.yaml"), "failure-7d-fleet"),    # a multi-entity view
+          (str(CASES / "weekly-demand.yaml"), "units-forecast")]               # regression, joined SQL, XGBoost
 
 
 @pytest.fixture(scope="module")
@@ -110,15 +119,17 @@ def test_a_model_trained_on_the_sample_passes_its_gates_by_a_margin(systems, spe
             assert len(result["by_group"][column]) >= 2, "the gate compares groups"
 
 
-@pytest.mark.parametrize("spec, name", [(str(RECOMMENDER), "home-ranker")])
+@pytest.mark.parametrize("spec, name", MODELS)
 def test_with_the_label_shuffled_the_same_model_fails_its_gates(systems, spec, name, tmp_path):
-    """The negative control: the sample's relevance is learnt from the features, not from the
-    row order or a leak, so with the label shuffled across rows the spec's own gates fail."""
+    """The negative control: what the model learns is in the features, not in the row order or a
+    leak, so with the label shuffled across rows the spec's own gates fail."""
     system = systems[spec]
     model = next(m for m in system.models if m.name == name)
     rows = training_rows(system, model, synthesize(system, rows=ROWS, seed=0))
     rows[model.label_column] = rows[model.label_column].sample(frac=1.0, random_state=0).to_numpy()
     with pytest.raises(RuntimeError, match="evaluation gate failed") as failure:
         train_and_evaluate(model, rows, tmp_path, [f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates])
-    for gate in model.gates:
-        assert gate.metric in str(failure.value)
+    # A loose gate may still hold by chance (a shuffled label's base rate meets `precision >= 0.3`):
+    # the gates as a whole stop the model, naming each gate that failed.
+    failed = [g.metric for g in model.gates if f"{g.metric} = " in str(failure.value)]
+    assert failed, str(failure.value)
