@@ -376,3 +376,35 @@ def test_the_install_step_installs_mlspec_that_runs_the_other_steps(project, tmp
                 checked += 1
         assert checked >= 10, frozen  # pydantic, jinja2, click, kfp... all came from the constraints
         assert "@hourly" in forge.comments[0]["body"]
+
+
+@pytest.mark.slow
+def test_the_gitlab_templates_install_clones_the_pinned_version_and_runs_it(project, tmp_path):
+    """MLSPEC_INSTALL=true: mlspec's repository cloned at MLSPEC_VERSION (here a bare copy of this
+    repository with a tag on its HEAD), installed into a new venv with its constraints, and that
+    mlspec runs the job (PATH's `mlspec` is made to fail)."""
+    work, env = project["work"], dict(project["env"])
+    mirror = tmp_path / "mlspec.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(REPO), str(mirror), env=env)
+    git(mirror, "tag", "v9.9.9-test", "HEAD", env=env)
+    poisoned = tmp_path / "poisoned"
+    poisoned.mkdir()
+    (poisoned / "mlspec").write_text("#!/bin/sh\necho 'the mlspec on PATH ran' >&2\nexit 99\n")
+    (poisoned / "mlspec").chmod(0o755)
+    env["PATH"] = f"{poisoned}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    env.pop("PYTHONPATH", None)
+    env["PIP_CACHE_DIR"] = os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))
+    edit_schedule(work, "@hourly")
+    compile_and_commit(work, project["env"], "hourly")
+    variables = {k: str(v) for k, v in yaml.safe_load(GITLAB.read_text())["variables"].items()}
+    with ForgeServer() as forge:
+        gitlab = {**env, **variables, "MLSPEC_INSTALL": "true", "MLSPEC_REPOSITORY": f"file://{mirror}",
+                  "MLSPEC_VERSION": "v9.9.9-test", "GITLAB_CI": "true", "CI_API_V4_URL": forge.url + "/api/v4",
+                  "CI_PROJECT_ID": "17", "CI_MERGE_REQUEST_IID": "3",
+                  "CI_MERGE_REQUEST_DIFF_BASE_SHA": project["base"], "MLSPEC_GITLAB_TOKEN": forge.token,
+                  "TMPDIR": str(tmp_path)}
+        result = subprocess.run(["bash", "-c", gitlab_script()], cwd=work, env=gitlab, capture_output=True,
+                                text=True, timeout=900)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "the mlspec on PATH ran" not in result.stderr
+        assert [c.method for c in forge.writes()] == ["POST"] and "@hourly" in forge.comments[0]["body"]
