@@ -37,7 +37,7 @@ def check_run_lineage(report: Path, spec: Path, work: Path) -> None:
     assert path == work.resolve() / "lineage" / "events.jsonl" and path.is_file(), lineage
     events = read_events(path)
     assert sum(lineage["producers"].values()) == len(events)
-    assert {e["producer"].split("providers-openlineage/")[0] for e in events} >= {AIRFLOW_PROVIDER}
+    assert any(e["producer"].startswith(AIRFLOW_PROVIDER) for e in events)  # Airflow's provider wrote some
     invalid = {f"{e['job']['name']} {e['eventType']}": event_errors(e)[:3] for e in events if event_errors(e)}
     assert invalid == {}
 

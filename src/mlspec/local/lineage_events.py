@@ -125,15 +125,18 @@ def model_version_dataset(run, model, version: str):
 
 
 def _client(run):
+    import logging
+
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.file import FileConfig, FileTransport
 
+    logging.getLogger("openlineage").setLevel(logging.WARNING)  # "OpenLineageClient will use `file` transport"
     return OpenLineageClient(transport=FileTransport(FileConfig(log_file_path=str(events_file(run.ws)),
                                                                 append=True)))
 
 
 def _emit(run, job_name: str, inputs, outputs, when: dt.datetime, job_type: str, integration: str,
-          parent: dict | None = None, run_id: str | None = None) -> None:
+          parent: dict | None = None) -> None:
     from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
     from openlineage.client.facet_v2 import job_type_job, parent_run
     from openlineage.client.uuid import generate_new_uuid
@@ -152,7 +155,7 @@ def _emit(run, job_name: str, inputs, outputs, when: dt.datetime, job_type: str,
     event = RunEvent(
         eventType=RunState.COMPLETE,
         eventTime=when.astimezone(dt.timezone.utc).isoformat(),
-        run=Run(runId=run_id or str(generate_new_uuid(when)), facets=run_facets),
+        run=Run(runId=str(generate_new_uuid(when)), facets=run_facets),
         job=Job(namespace=job_namespace(run.system), name=job_name,
                 facets={"jobType": job_type_job.JobTypeJobFacet(processingType="BATCH", integration=integration,
                                                                  jobType=job_type)}),
