@@ -166,9 +166,12 @@ def _emit(run, job_name: str, inputs, outputs, when: dt.datetime, job_type: str,
     _client(run).emit(event)
 
 
-def _airflow_task_run(run, job_name: str) -> dict | None:
-    """The provider's last COMPLETE event of an Airflow task: {"runId", "namespace", "name",
-    "root"} of its run, for a child's ParentRunFacet."""
+def _airflow_task_run(run, job_name: str, folder: str | None = None) -> dict | None:
+    """The provider's last COMPLETE event of an Airflow task (of the DAG run whose run id
+    `run_pipeline_locally` named the pipeline root `folder` after, when given): {"runId",
+    "namespace", "name", "root"} of its run, for a child's ParentRunFacet, and the "inputs" it
+    declared."""
+    from mlspec.targets import lineage_names as names
     from mlspec.targets.lineage_names import job_namespace
 
     found = None
@@ -179,7 +182,9 @@ def _airflow_task_run(run, job_name: str) -> dict | None:
         job = event.get("job") or {}
         if job.get("name") == job_name and event.get("eventType") == "COMPLETE" \
                 and job.get("namespace") == job_namespace(run.system):
-            found = event
+            dag_run = ((event.get("run", {}).get("facets") or {}).get("airflow") or {}).get("dagRun") or {}
+            if folder is None or re.sub(r"[^A-Za-z0-9_.-]", "_", str(dag_run.get("run_id"))) == folder:
+                found = event
     if found is None:
         return None
     parent = (found.get("run", {}).get("facets") or {}).get("parent") or {}
@@ -187,7 +192,7 @@ def _airflow_task_run(run, job_name: str) -> dict | None:
     if parent.get("run") and parent.get("job"):  # the task's DAG run: the pipeline steps' root
         root = {"run": {"runId": parent["run"]["runId"]}, "job": parent["job"]}
     return {"runId": found["run"]["runId"], "namespace": found["job"]["namespace"], "name": job_name,
-            "root": root}
+            "root": root, "inputs": [names.OLDataset(d["namespace"], d["name"]) for d in found.get("inputs") or []]}
 
 
 def describe_pipeline_runs(run, model) -> None:
@@ -249,7 +254,8 @@ def _describe_steps(run, model, pipeline: dict, folder: Path) -> None:
 
     # the version the register step returned (registered in MLflow by that step)
     version = _step_output(ran["register-model"], "version") if "register-model" in ran else None
-    parent = _airflow_task_run(run, f"{model.train_dag_id}.submit_pipeline")
+    parent = _airflow_task_run(run, f"{model.train_dag_id}.submit_pipeline", folder.parent.name) \
+        or _airflow_task_run(run, f"{model.train_dag_id}.submit_pipeline")
     reference = run.env().get(run.variable(model.name, "reference_uri"))
     for task, spec in sorted((t for t in tasks.items() if t[0] in ran), key=lambda t: _finished(ran[t[0]])):
         inputs = [artifact(a["taskOutputArtifact"]["producerTask"], a["taskOutputArtifact"]["outputArtifactKey"])
@@ -258,12 +264,16 @@ def _describe_steps(run, model, pipeline: dict, folder: Path) -> None:
         produced = ((component.get("outputDefinitions") or {}).get("artifacts") or {})
         # the artifacts it wrote as files (a Metrics artifact is only metadata in the executor output)
         outputs = [artifact(task, key) for key in sorted(produced) if (ran[task] / key).exists()]
-        if task == "load-training-data":  # what the training DAG declares the pipeline reads
-            inputs = list(names.training_inputs(run.system, model)) + inputs
+        if task == "load-training-data":  # what the training DAG's task declared the pipeline reads
+            declared = parent["inputs"] if parent else names.training_inputs(run.system, model)
+            inputs = list(declared) + inputs
         if task == "register-model" and version:
             outputs += [model_version_dataset(run, model, version), names.model_dataset(run.system, model)]
-            if reference and Path(reference).exists():
-                outputs.append(names.of_uri(str(Path(reference).resolve())))
+            if reference and Path(reference).exists() and model.drift_reference:
+                # the training data snapshot, named as the drift DAG's inlet names it (the
+                # run writes it to a folder of its store instead: LocalRun.env)
+                account = run.system.platform.azure.account if run.system.platform.azure else None
+                outputs.append(names.of_uri(model.drift_reference, account))
         if task in ("write-model-card", "set-alias") and version:
             inputs.append(model_version_dataset(run, model, version))
         _emit(run, f"{pipeline_name}.{task}", tuple(dict.fromkeys(inputs)), tuple(dict.fromkeys(outputs)),
