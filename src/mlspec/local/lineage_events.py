@@ -58,29 +58,46 @@ def airflow_env(workspace) -> dict[str, str]:
 
 
 def start(run) -> None:
-    """A new run: an empty events file (a work folder's earlier run left its own)."""
+    """A new run: an empty events file (a work folder's earlier run left its own). When it
+    cannot be written, the first stage says so (`after`)."""
     path = events_file(run.ws)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("", encoding="utf-8")
     run.lineage_described = set()  # pipeline roots whose steps have their events
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("", encoding="utf-8")
+    except OSError:
+        pass
 
 
 def after(run, stages: tuple[str, ...], results: dict) -> None:
-    """Once a group of stages has passed: the events no tool emitted (pipeline steps after a
-    training or retraining, the deployment after the promotion)."""
-    if any(results[s].status != "passed" for s in stages):
+    """Once a group of stages has run (none failed): the events no tool emitted (pipeline steps after a
+    training or retraining, the deployment after the promotion, the served traffic). When the
+    events file cannot be written (Airflow's provider only logs that), the group's last stage
+    fails, naming the file: a run whose lineage is lost does not pass."""
+    ran = [s for s in stages if results[s].status == "passed"]
+    if not ran or any(results[s].status == "failed" for s in stages):
         return
-    if "train" in stages or "retrain" in stages:
-        for model in run.models:
-            describe_pipeline_runs(run, model)
-    if "promote" in stages:
-        for model_name, (version, found) in run.promoted.items():
-            model = next(m for m in run.models if m.name == model_name)
-            describe_deployment(run, model, version, found)
-    if "serve" in stages:
-        for model_name, (_, drift_reads) in run.services.items():
-            model = next(m for m in run.models if m.name == model_name)
-            describe_serving(run, model, drift_reads)
+    try:
+        with open(events_file(run.ws), "a", encoding="utf-8"):
+            pass
+        if "train" in stages or "retrain" in stages:
+            for model in run.models:
+                describe_pipeline_runs(run, model)
+        if "promote" in stages:
+            for model_name, (version, found) in run.promoted.items():
+                model = next(m for m in run.models if m.name == model_name)
+                describe_deployment(run, model, version, found)
+        if "serve" in stages:
+            for model_name, (_, drift_reads) in run.services.items():
+                model = next(m for m in run.models if m.name == model_name)
+                describe_serving(run, model, drift_reads)
+    except (OSError, RuntimeError) as error:  # the file transport raises RuntimeError
+        import dataclasses
+
+        last = ran[-1]
+        results[last] = dataclasses.replace(
+            results[last], status="failed", file=None, spec_line=None,
+            detail=f"the run's OpenLineage events cannot be written to {events_file(run.ws)}: {error}")
 
 
 def summary(run) -> dict | None:
