@@ -45,6 +45,10 @@ def command(spec, local, model, workdir, report) -> None:
     the query reads, filled so that it returns the sample on the run's date.
     s3:// locations become folders, MLflow tracks into a SQLite file. A failed stage names the
     generated file and the spec line, and the command exits 4; the later stages are skipped.
+
+    OpenLineage is on: the DAG runs' events (Airflow's provider), the pipeline steps', the
+    promotion's and the served traffic's go to lineage/events.jsonl of the work folder (the
+    report's `lineage`); `mlspec impact table:NAME --events FILE` reads them.
     """
     with _report_on_exit(report) as outcome:
         _command(spec, local, model, workdir, outcome)
