@@ -17,7 +17,9 @@ registered besides. An event node is named after a spec node when:
   training pipeline: that DAG, that pipeline.
 
 A run's events describe what ran: a stage that did not run (or a table no query read) is not
-in them, and the answer says only what the events show.
+in them, and the answer says only what the events show. Their lineage is task-level: the Feast
+DAG's tasks read every view's source and write every view, so each view (and what reads it) is
+downstream of every view's source here, where the spec's graph keeps a view with its source.
 """
 
 from __future__ import annotations
