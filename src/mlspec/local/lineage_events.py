@@ -101,22 +101,32 @@ def after(run, stages: tuple[str, ...], results: dict) -> None:
 
 
 def summary(run) -> dict | None:
-    """What the report says of the events: where they are and how many of each producer."""
+    """What the report says of the events: where they are, how many of each producer (and how
+    many lines are not JSON, which no producer should write)."""
     path = events_file(run.ws)
     if not path.exists():
         return None
     producers: dict[str, int] = {}
-    for event in read_events(path):
-        producers[event.get("producer", "?")] = producers.get(event.get("producer", "?"), 0) + 1
-    return {"events": str(path), "format": "OpenLineage RunEvents, one JSON object per line",
-            "producers": producers}
+    events = read_events(path)
+    for event in events:
+        producers[str(event.get("producer", "?"))] = producers.get(str(event.get("producer", "?")), 0) + 1
+    out = {"events": str(path), "format": "OpenLineage RunEvents, one JSON object per line", "producers": producers}
+    unreadable = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) - len(events)
+    if unreadable:
+        out["unreadable_lines"] = unreadable
+    return out
 
 
 def read_events(path: Path) -> list[dict]:
+    """The JSON objects of the file's lines (a line that is not one is left out)."""
     out = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            out.append(json.loads(line))
+        try:
+            event = json.loads(line) if line.strip() else None
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            out.append(event)
     return out
 
 
