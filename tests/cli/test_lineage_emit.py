@@ -2,9 +2,10 @@
 receiver on loopback (standing in for Marquez's POST /api/v1/lineage) or written to a file.
 
 openlineage-python 1.54 ships no OpenLineage JSON Schema (only the facet classes), so the
-events are checked against the RunEvent rules of the spec they name (2-0-2): required
+events are checked here against the RunEvent rules of the spec they name (2-0-2): required
 fields, UUID run id, RFC 3339 time with offset, event type enum, datasets with namespace
-and name."""
+and name; tests/cli/test_impact_events.py validates them against OpenLineage's published
+schemas, vendored (vendor/schemas/openlineage)."""
 
 from __future__ import annotations
 

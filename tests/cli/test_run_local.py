@@ -20,7 +20,8 @@ def test_missing_tools_name_the_extra(monkeypatch, tmp_path):
     workdir = tmp_path / "work"
     result = invoke_mlspec("run", "specs/customer-churn.yaml", "--local", "--workdir", str(workdir))
     assert result.returncode == 2
-    assert "missing: apache-airflow, feast." in result.stderr
+    # the OpenLineage provider is Airflow's too (a local run's lineage events)
+    assert "missing: apache-airflow, apache-airflow-providers-openlineage, feast." in result.stderr
     assert "pip install 'mlspec[local]'" in result.stderr
     assert not workdir.exists()
 

@@ -68,7 +68,8 @@ def airflow_environment(home: Path, dags: Path, extra: dict[str, str] | None = N
                         python: Path | None = None) -> dict[str, str]:
     """The environment of an Airflow command run on an own AIRFLOW_HOME: the few variables of
     this process's environment a step may see (step_environment), the home and DAG folder, no
-    example DAGs, no lineage events and no telemetry, then `extra`. PATH starts with the bin
+    example DAGs, no lineage events and no telemetry, then `extra` (a local run's switches
+    OpenLineage on into its work folder: mlspec.local.lineage_events). PATH starts with the bin
     folder of `python` (the run's environment), then this Python's."""
     env = step_environment()
     bins = [str(Path(python).parent)] if python else []

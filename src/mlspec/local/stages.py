@@ -82,6 +82,7 @@ class LocalRun:
         return "AIRFLOW_VAR_" + variable_key(self.system, *parts).upper()
 
     def env(self) -> dict[str, str]:
+        from mlspec.local import lineage_events
         from mlspec.local.database import connection_env
         from mlspec.local.workspace import store_folder
 
@@ -101,6 +102,7 @@ class LocalRun:
                 snapshot.parent.mkdir(parents=True, exist_ok=True)
                 env[self.variable(model.name, "reference_uri")] = str(snapshot)
                 env[self.variable(model.name, "reference")] = str(snapshot)
+        env.update(lineage_events.airflow_env(self.ws))  # OpenLineage on, into the work folder
         env.update(self.extra_env)
         return env
 
@@ -291,9 +293,10 @@ def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambd
     """Each stage's result in order; after a failure every later stage is skipped. `started`
     is called with the stages a step is about to run (one DAG run can make several). The
     scoring servers the serve stage starts are stopped at the end, whatever happened."""
-    from mlspec.local import loop_stages
+    from mlspec.local import lineage_events, loop_stages
 
     failed = None
+    lineage_events.start(run)
     groups = [(("ingest", "validate", "version"), run.ingestion),
               (("materialize",), lambda: {"materialize": run.materialize()}),
               (("train", "register"), run.training),
@@ -309,6 +312,7 @@ def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambd
                 continue
             started(stages)
             results = action()
+            lineage_events.after(run, stages, results)  # the events no tool emitted
             for stage in stages:
                 yield results[stage]
                 if results[stage].status == "failed" and not failed:

@@ -13,6 +13,7 @@ INSTALL = f"pip install 'mlspec[{EXTRA}]'"
 # import name -> the distribution of the `local` extra that provides it (pyproject.toml).
 MODULES = {
     "airflow": "apache-airflow",
+    "airflow.providers.openlineage": "apache-airflow-providers-openlineage",  # the run's lineage events
     "duckdb_provider": "airflow-provider-duckdb",  # the hook of the `duckdb` connections SQL sources use
     "duckdb": "duckdb",
     "feast": "feast",

@@ -166,4 +166,8 @@ def render_impact_text(results: list[dict]) -> str:
             out.append("  nothing downstream\n")
         for title, names in r["affected"].items():
             out.append(f"  {title}:\n" + "".join(f"    {name}\n" for name in names))
+        if "events" in r:  # answered from a run's events (review.run_events)
+            out.append("  model versions (in the events):\n" + "".join(f"    {v}\n" for v in r["versions"])
+                       if r["versions"] else "  no model version in the events\n")
+            out.append(f"  from the events in {r['events']}\n")
     return "".join(out)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import SPECS, invoke_mlspec
+from support.run_lineage import check_run_lineage
 
 pytestmark = pytest.mark.slow
 
@@ -94,6 +95,7 @@ def test_every_example_spec_runs_end_to_end(tmp_path, spec):
     assert [s for s in expected if by_stage[s]["status"] != "passed"] == []
     if spec == "customer-churn.yaml":
         _check_churn_loop(work, by_stage)
+    check_run_lineage(report, SPECS / spec, work)  # the run's OpenLineage events (support/run_lineage.py)
     if spec.endswith("recommender.yaml"):  # the ranker passed its ranking gates, shown as the spec names them
         assert "(ndcg@10=" in by_stage["register"]["detail"] and "mrr=" in by_stage["register"]["detail"]
 

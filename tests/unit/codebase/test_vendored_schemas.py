@@ -93,3 +93,19 @@ def test_a_file_that_is_no_crd_is_refused(tmp_path):
     result = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path / "x.yaml"), "--out", str(tmp_path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "no CustomResourceDefinition" in result.stderr
+
+
+def test_openlineages_schemas_are_vendored_whole_with_their_provenance():
+    """The run's events are validated against these (tests/support/openlineage_schema.py), each
+    facet by the `$id` its `_schemaURL` names: every file is upstream's, at the commit listed."""
+    provenance = (VENDOR / "README.md").read_text()
+    assert "OpenLineage/OpenLineage @ 8f02abfb7a252783b95df79f443edb13959bf52c" in provenance
+    folder = VENDOR / "schemas" / "openlineage"
+    core = json.loads((folder / "OpenLineage.json").read_text())
+    assert core["$id"] == "https://openlineage.io/spec/2-0-2/OpenLineage.json" and "RunEvent" in core["$defs"]
+    facets = sorted((folder / "facets").glob("*.json"))
+    assert {"ParentRunFacet.json", "JobTypeJobFacet.json", "SchemaDatasetFacet.json"} <= {p.name for p in facets}
+    for path in facets:
+        schema = json.loads(path.read_text())
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema", path.name
+        assert re.fullmatch(r"https://openlineage.io/spec/facets/\d+-\d+-\d+/" + re.escape(path.name), schema["$id"])

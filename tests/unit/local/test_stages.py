@@ -33,7 +33,8 @@ class FakeHome:
 def local_run(tmp_path, home) -> LocalRun:
     datasets = tuple(SimpleNamespace(name=n, source=object(), ingest_dag_id=f"sys__ingest_{n}")
                      for n in ("a", "b"))
-    system = SimpleNamespace(name="sys", py_name="sys", datasets=datasets, models=(), feature_views=())
+    system = SimpleNamespace(name="sys", py_name="sys", datasets=datasets, models=(), feature_views=(),
+                             platform=SimpleNamespace(lineage=None))
     ws = Workspace(tmp_path, Path("spec.yaml"), tmp_path / "spec.yaml", tmp_path / "generated" / "sys", system, {},
                    {"datasets.b.columns": 12})
     return LocalRun(ws, home, logical_date="2026-01-02")

@@ -45,6 +45,10 @@ def command(spec, local, model, workdir, report) -> None:
     the query reads, filled so that it returns the sample on the run's date.
     s3:// locations become folders, MLflow tracks into a SQLite file. A failed stage names the
     generated file and the spec line, and the command exits 4; the later stages are skipped.
+
+    OpenLineage is on: the DAG runs' events (Airflow's provider), the pipeline steps', the
+    promotion's and the served traffic's go to lineage/events.jsonl of the work folder (the
+    report's `lineage`); `mlspec impact table:NAME --events FILE` reads them.
     """
     with _report_on_exit(report) as outcome:
         _command(spec, local, model, workdir, outcome)
@@ -92,6 +96,7 @@ class _Outcome:
         self.stages: list = []
         self.diagnostics: list = []
         self.reason: str | None = None
+        self.lineage: dict | None = None  # where the run's OpenLineage events are (local.lineage_events)
 
 
 @contextlib.contextmanager
@@ -132,6 +137,8 @@ def _write_report(path: Path, code: int, outcome: _Outcome) -> None:
     document = {"status": status, "exitCode": int(code), "reason": outcome.reason,
                 "stages": [r.as_json() for r in outcome.stages],
                 "diagnostics": [diagnostic_to_dict(d) for d in outcome.diagnostics]}
+    if outcome.lineage:
+        document["lineage"] = outcome.lineage
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(path, json.dumps(document, indent=2) + "\n")
 
@@ -154,14 +161,19 @@ def _run(spec_file: Path, folder: Path, model, outcome: _Outcome) -> None:
         bar.restart()
         say(f"running {', '.join(stages)} ...")
 
+    from mlspec.local.lineage_events import summary
+
     results = outcome.stages
     for result in run_stages(run, started=started):
         bar.clear()
         results.append(result)
+        outcome.lineage = summary(run)
         say(f"{result.stage:<{WIDTH}} {result.status:<7} {result.seconds:7.1f}s  {result.detail}")
         if result.status == "failed":
             where = result.file and str(run.ws.system_dir / result.file)
             say(f"{'':<{WIDTH}} generated file: {where}" + (f"  (from {result.spec_line})" if result.spec_line else ""))
+    if outcome.lineage:
+        say(f"OpenLineage events: {outcome.lineage['events']}")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         outcome.reason = f"stage {failed[0].stage} failed: {failed[0].detail}"
