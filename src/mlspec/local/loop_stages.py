@@ -1,9 +1,10 @@
 """The second half of `mlspec run --local`: what happens to a registered model.
 
-  promote   `mlspec promote MODEL --env <production> --version V --storage-uri URI --commit
-            --repo deployments/` in a local spec repository: the spec's one-value diff is
-            committed, the recompiled manifests are published to a local deployments repository,
-            and the published InferenceService is checked to name the registered version
+  promote   what `mlspec promote MODEL --env <production> --version V --storage-uri URI
+            --commit --repo deployments/` does, called as a function (mlspec.local.repos.Deployer)
+            in a local spec repository: the spec's one-value diff is committed, the recompiled
+            manifests are published to a local deployments repository, and the published
+            InferenceService is checked to name the registered version
   serve     that InferenceService's model folder served by MLflow's scoring server (see
             mlspec.local.serving for why not MLServer); traffic drawn from the training data is
             scored through it and logged as KServe's logger would, where the drift DAG reads
@@ -25,7 +26,7 @@ import shutil
 import time
 from pathlib import Path
 
-from mlspec.local.result import StageResult, error_line, listed
+from mlspec.local.result import StageResult, StageStatus, error_line, listed
 
 
 def _served(run) -> list:
@@ -42,31 +43,43 @@ def _isvc_file(model, env) -> str:
 # --- promote -----------------------------------------------------------------------------------
 
 
+def _failure_text(error) -> str:
+    """An MlspecError in one line, with the first errors among the diagnostics a SpecError carries."""
+    from mlspec.diagnostics import Severity
+    from mlspec.errors import SpecError
+
+    found = [d for unit in (error.units if isinstance(error, SpecError) else []) for d in unit.diagnostics
+             if d.severity is Severity.ERROR]
+    return str(error) + "".join(f"; {d.code} {d.message}" for d in found[:3])
+
+
 def promote(run) -> dict[str, StageResult]:
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from mlspec.errors import UsageError
+    from mlspec.errors import MlspecError
     from mlspec.local.repos import make_repos, published_object
     from mlspec.ir.layout import deployment_path, monitored_environment
 
     started = time.monotonic()
     models = _served(run)
     if not models:
-        return {"promote": StageResult("promote", "skipped", 0.0, "no model of the run has a `serving` section")}
+        return {"promote": StageResult("promote", StageStatus.SKIPPED, 0.0,
+                                       "no model of the run has a `serving` section")}
     project = run.ws.project
     env = monitored_environment(project)
     if env is None:
-        return {"promote": StageResult("promote", "skipped", 0.0,
+        return {"promote": StageResult("promote", StageStatus.SKIPPED, 0.0,
                                        "the spec has no environments: nothing is deployed to promote into")}
+    if run.deployer is None:
+        return {"promote": StageResult("promote", StageStatus.SKIPPED, 0.0,
+                                       "no deployer was given to the run (mlspec.local.repos.Deployer)")}
+    said: list[str] = []
     try:
-        repos, published = make_repos(run.ws.root, run.ws.spec)
-    except UsageError as error:
-        return {"promote": StageResult("promote", "failed", time.monotonic() - started, str(error), None,
-                                       str(run.ws.original))}
-    if published.returncode != 0:
-        return {"promote": StageResult("promote", "failed", time.monotonic() - started,
-                                       f"`{published.shown}` exited {published.returncode}: {published.output[-800:]}",
+        repos = make_repos(run.ws.root, run.ws.spec, run.deployer, said.append)
+    except MlspecError as error:
+        return {"promote": StageResult("promote", StageStatus.FAILED, time.monotonic() - started,
+                                       f"making the spec and deployments repositories: {_failure_text(error)}",
                                        None, str(run.ws.original))}
     run.environment = env
     client = MlflowClient(tracking_uri=run.ws.tracking_uri)
@@ -77,31 +90,32 @@ def promote(run) -> dict[str, StageResult]:
             version = client.get_model_version_by_alias(model.registry_name, model.registry_alias).version
             storage = client.get_model_version_download_uri(model.registry_name, version)
         except MlflowException as error:
-            return {"promote": StageResult("promote", "failed", time.monotonic() - started,
+            return {"promote": StageResult("promote", StageStatus.FAILED, time.monotonic() - started,
                                            f"MLflow has no version of {model.registry_name} with alias"
                                            f" `{model.registry_alias}` to promote: {error}", _isvc_file(model, env),
                                            anchor)}
-        command = repos.mlspec("promote", model.name, "--env", env.name, "--version", str(version),
-                               "--storage-uri", storage, "--spec", str(repos.spec), "--commit",
-                               "--repo", str(repos.deployments))
+        shown = f"mlspec promote {model.name} --env {env.name} --version {version} --commit --repo {repos.deployments}"
+        try:
+            run.deployer.promote(repos.spec, model.name, env.name, str(version), storage, repos.generated,
+                                 str(repos.deployments), said.append)
+        except MlspecError as error:
+            return {"promote": StageResult("promote", StageStatus.FAILED, time.monotonic() - started,
+                                           f"`{shown}` failed: {_failure_text(error)}", _isvc_file(model, env),
+                                           anchor)}
         seconds = time.monotonic() - started
-        if command.returncode != 0:
-            return {"promote": StageResult("promote", "failed", seconds,
-                                           f"`{command.shown}` exited {command.returncode}: {command.output[-800:]}",
-                                           _isvc_file(model, env), anchor)}
         found = published_object(repos, deployment_path(project, env), "InferenceService", model.inference_service)
         spec = ((found or ("", {}))[1].get("spec") or {}).get("predictor", {})
         served = (spec.get("model") or {}).get("storageUri")
         if found is None or served != storage:
             return {"promote": StageResult(
-                "promote", "failed", seconds,
+                "promote", StageStatus.FAILED, seconds,
                 f"the deployments repository's InferenceService {model.inference_service} serves {served!r},"
-                f" not version {version} ({storage}) that `{command.shown}` promoted", _isvc_file(model, env), anchor)}
+                f" not version {version} ({storage}) that `{shown}` promoted", _isvc_file(model, env), anchor)}
         run.promoted[model.name] = (str(version), found)
         done.append(f"{model.name} version {version} ({repos.head(repos.spec_repo).split(' ', 1)[1]};"
                     f" deployments: {repos.head(repos.deployments).split(' ', 1)[0]} changed"
                     f" {', '.join(Path(p).name for p in repos.changed_files(repos.deployments))})")
-    return {"promote": StageResult("promote", "passed", time.monotonic() - started,
+    return {"promote": StageResult("promote", StageStatus.PASSED, time.monotonic() - started,
                                    f"in {env.name} through git ({repos.spec_repo}, {repos.deployments}): "
                                    + "; ".join(done))}
 
@@ -153,7 +167,7 @@ def serve(run) -> dict[str, StageResult]:
 
     started = time.monotonic()
     if not run.promoted:
-        return {"serve": StageResult("serve", "skipped", 0.0, "no model was promoted")}
+        return {"serve": StageResult("serve", StageStatus.SKIPPED, 0.0, "no model was promoted")}
     done = []
     _, when = traffic_time()
     for model in _served(run):
@@ -166,7 +180,7 @@ def serve(run) -> dict[str, StageResult]:
         try:  # MLflow's answer, published: served only from the work folder's MLflow artifacts
             served = inside(run.ws.mlflow_dir, local_path(storage), f"the model folder {storage}")
         except SpecError as error:
-            return {"serve": StageResult("serve", "failed", time.monotonic() - started, str(error),
+            return {"serve": StageResult("serve", StageStatus.FAILED, time.monotonic() - started, str(error),
                                          _isvc_file(model, run.environment), anchor)}
         server = ScoringServer(served, run.logs / f"serve-{model.name}.log")
         try:
@@ -178,14 +192,14 @@ def serve(run) -> dict[str, StageResult]:
             requests = score_and_log(server, service, columns, rows, when, "undrifted")
         except ServingError as error:
             server.stop()
-            return {"serve": StageResult("serve", "failed", time.monotonic() - started,
+            return {"serve": StageResult("serve", StageStatus.FAILED, time.monotonic() - started,
                                          f"{model.name} version {version} from {path}: {error}",
                                          _isvc_file(model, run.environment), anchor)}
         run.services[model.name] = (service, kserve_log)
         drawn = "the drift reference (training data)" if _reference(run, model) else "sample data"
         done.append(f"{model.name} version {version} at {server.url}: {len(rows)} rows of {drawn} in {requests}"
                     f" requests, logged ({service.protocol}) in {service.folder}")
-    return {"serve": StageResult("serve", "passed", time.monotonic() - started,
+    return {"serve": StageResult("serve", StageStatus.PASSED, time.monotonic() - started,
                                  f"by {RUNTIME}; " + "; ".join(done))}
 
 
@@ -224,7 +238,7 @@ def drift(run) -> dict[str, StageResult]:
     watched = [m for m in _served(run) if m.drift_dag_id and m.name in run.services and run.services[m.name][1]]
     if not watched:
         why = "no served model has drift monitoring on KServe's log" if run.services else "no model was served"
-        return {"drift": StageResult("drift", "skipped", 0.0, why)}
+        return {"drift": StageResult("drift", StageStatus.SKIPPED, 0.0, why)}
     logical, when = traffic_time()
     done = []
     for model in watched:
@@ -233,7 +247,7 @@ def drift(run) -> dict[str, StageResult]:
         retrain_task = "trigger_retraining" if model.drift.on_drift == "retrain" else "alert_drift"
 
         def failed(detail: str) -> dict[str, StageResult]:
-            return {"drift": StageResult("drift", "failed", time.monotonic() - started, detail, file, anchor)}
+            return {"drift": StageResult("drift", StageStatus.FAILED, time.monotonic() - started, detail, file, anchor)}
 
         result, runs, check, log = _check(run, model, "undrifted", logical)
         if result.returncode != 0 or (runs.get("no_action") and runs["no_action"].state != "success"):
@@ -267,7 +281,7 @@ def drift(run) -> dict[str, StageResult]:
             run.retrain_queued.add(model.name)
         done.append(f"{model.name}: undrifted share {calm} (no action), drifted share {check.get('drift_share')}"
                     f" > {model.drift.max_drift_share}: {retrain_task}")
-    return {"drift": StageResult("drift", "passed", time.monotonic() - started, "; ".join(done))}
+    return {"drift": StageResult("drift", StageStatus.PASSED, time.monotonic() - started, "; ".join(done))}
 
 
 def _triggered_run(run, model) -> tuple[str, dict] | None:
@@ -280,13 +294,13 @@ def retrain(run) -> dict[str, StageResult]:
     started = time.monotonic()
     models = [m for m in run.models if m.name in run.retrain_queued]
     if not models:
-        return {"retrain": StageResult("retrain", "skipped", 0.0, "no drift check triggered retraining")}
+        return {"retrain": StageResult("retrain", StageStatus.SKIPPED, 0.0, "no drift check triggered retraining")}
     done = []
     for model in models:
         anchor = run.ws.where(f"models.{model.name}.monitoring")
         triggered = _triggered_run(run, model)
         if triggered is None:
-            return {"retrain": StageResult("retrain", "failed", time.monotonic() - started,
+            return {"retrain": StageResult("retrain", StageStatus.FAILED, time.monotonic() - started,
                                            f"{model.drift_dag_id} reported `trigger_retraining` done, but Airflow has"
                                            f" no run of {model.train_dag_id} with conf reason=drift",
                                            f"airflow/dags/{model.drift_dag_id}.py", anchor)}
@@ -298,15 +312,15 @@ def retrain(run) -> dict[str, StageResult]:
                                     progress=run.progress)
         runs = run.home.task_runs(model.train_dag_id)
         if result.returncode != 0 or not runs or any(r.state != "success" for r in runs.values()):
-            return {"retrain": StageResult("retrain", "failed", time.monotonic() - started,
+            return {"retrain": StageResult("retrain", StageStatus.FAILED, time.monotonic() - started,
                                            f"{model.train_dag_id} (queued by the drift DAG as {run_id}):"
                                            f" {error_line(result, log)} (log: {log})",
                                            f"airflow/dags/{model.train_dag_id}.py",
                                            run.ws.where(f"models.{model.name}"))}
         checked = run.check_registered(model, since)
         if isinstance(checked, StageResult):
-            return {"retrain": StageResult("retrain", "failed", time.monotonic() - started, checked.detail,
+            return {"retrain": StageResult("retrain", StageStatus.FAILED, time.monotonic() - started, checked.detail,
                                            checked.file, checked.spec_line)}
         done.append(f"{model.train_dag_id}, queued by the drift DAG as {run_id} with conf"
                     f" {json.dumps(conf, sort_keys=True)}, run with that conf by `airflow dags test`: {checked}")
-    return {"retrain": StageResult("retrain", "passed", time.monotonic() - started, listed(done))}
+    return {"retrain": StageResult("retrain", StageStatus.PASSED, time.monotonic() - started, listed(done))}

@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+
+
+class StageStatus(StrEnum):
+    """How a stage ended; its value is the word the output and the --report file show."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
 class StageResult:
     stage: str
-    status: str  # passed, failed or skipped
+    status: StageStatus
     seconds: float
     detail: str
     file: str | None = None  # the generated file that failed, relative to the system folder
     spec_line: str | None = None  # `spec.yaml:41`, the spec line it came from
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, StageStatus):
+            raise TypeError(f"stage {self.stage}: status {self.status!r} is not a StageStatus")
+
+    @property
+    def failed(self) -> bool:
+        return self.status is StageStatus.FAILED
+
     def as_json(self) -> dict:
-        out = {"stage": self.stage, "status": self.status, "seconds": round(self.seconds, 2), "detail": self.detail}
+        out = {"stage": self.stage, "status": self.status.value, "seconds": round(self.seconds, 2),
+               "detail": self.detail}
         if self.file:
             out["file"] = self.file
         if self.spec_line:

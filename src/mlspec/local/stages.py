@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from mlspec.local.result import StageResult, error_line, listed
+from mlspec.local.result import StageResult, StageStatus, error_line, listed
 
 STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
           "retrain")
@@ -51,8 +51,9 @@ class LocalRun:
     """The generated system of one workspace, run stage by stage in its Airflow home."""
 
     def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None,
-                 data_date: str | None = None, sample: dict | None = None):
+                 data_date: str | None = None, sample: dict | None = None, deployer=None):
         self.ws = workspace
+        self.deployer = deployer  # mlspec.local.repos.Deployer: publish and promote, for the promote stage
         self.sample = sample or {}  # dataset -> the sample frame its source was written from
         self.home = home
         self.system = workspace.system
@@ -144,7 +145,7 @@ class LocalRun:
             what = f"task `{task}` failed" if task else f"`airflow dags test` exited {result.returncode}"
             # The suite is what failed validation; the DAG file, what failed otherwise.
             file = suite_path(dataset) if stage == "validate" else self._file(dataset.ingest_dag_id)
-            failure = StageResult(stage, "failed", seconds[stage],
+            failure = StageResult(stage, StageStatus.FAILED, seconds[stage],
                                   f"{dataset.ingest_dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                   file, self.ws.where(anchor))
             out = {}
@@ -157,16 +158,16 @@ class LocalRun:
                 names = listed(done[name] + ([dataset.name] if ran else []))
                 if not ran:
                     earlier = f" (done for {listed(done[name])} before)" if done[name] else ""
-                    out[name] = StageResult(name, "skipped", 0.0, f"not run: {stage} failed{earlier}")
+                    out[name] = StageResult(name, StageStatus.SKIPPED, 0.0, f"not run: {stage} failed{earlier}")
                 elif ran != [t for t in tasks if t in runs]:
-                    out[name] = StageResult(name, "passed", seconds[name],
+                    out[name] = StageResult(name, StageStatus.PASSED, seconds[name],
                                             f"{INGEST_WORDS[name]}: {names} ({dataset.name}: {' + '.join(ran)} only)")
                 else:
-                    out[name] = StageResult(name, "passed", seconds[name], f"{INGEST_WORDS[name]}: {names}")
+                    out[name] = StageResult(name, StageStatus.PASSED, seconds[name], f"{INGEST_WORDS[name]}: {names}")
             return out
-        return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
+        return {stage: (StageResult(stage, StageStatus.PASSED, seconds[stage], f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
                         if done[stage] else
-                        StageResult(stage, "skipped", 0.0, SKIPPED_WHY[stage]))
+                        StageResult(stage, StageStatus.SKIPPED, 0.0, SKIPPED_WHY[stage]))
                 for stage in INGEST_TASKS}
 
     def materialize(self) -> StageResult:
@@ -174,7 +175,7 @@ class LocalRun:
 
         dag_id = feast_dag_id(self.system)
         if not (self.ws.dags / f"{dag_id}.py").exists():
-            return StageResult("materialize", "skipped", 0.0, "the spec has no feature views")
+            return StageResult("materialize", StageStatus.SKIPPED, 0.0, "the spec has no feature views")
         started = time.monotonic()
         result, log = self._dags_test(dag_id)
         runs = self.home.task_runs(dag_id)
@@ -184,10 +185,10 @@ class LocalRun:
             what = f"task `{failed[0]}` failed" if failed else f"`airflow dags test` exited {result.returncode}"
             views = [f"featureViews.{v.name}" for v in self.system.feature_views]
             anchor = next((v for v in views if v in self.ws.anchors), "")
-            return StageResult("materialize", "failed", seconds,
+            return StageResult("materialize", StageStatus.FAILED, seconds,
                                f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
-        return StageResult("materialize", "passed", seconds, materialized_summary(dag_id, self.system.feature_views))
+        return StageResult("materialize", StageStatus.PASSED, seconds, materialized_summary(dag_id, self.system.feature_views))
 
     def training(self) -> dict[str, StageResult]:
         """Run each model's training DAG; train and register results."""
@@ -208,25 +209,25 @@ class LocalRun:
                           "check-fairness": f"models.{model.name}.fairness"}.get(step, f"models.{model.name}")
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
                 failure = StageResult(
-                    stage, "failed", train_seconds,
+                    stage, StageStatus.FAILED, train_seconds,
                     f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {error_line(result, log)}"
                     f" (log: {log})", source, self.ws.where(anchor))
                 if stage == "register":
-                    return {"train": StageResult("train", "passed", train_seconds, listed(trained + [model.name])),
+                    return {"train": StageResult("train", StageStatus.PASSED, train_seconds, listed(trained + [model.name])),
                             "register": failure}
-                return {"train": failure, "register": StageResult("register", "skipped", 0.0, "train failed")}
+                return {"train": failure, "register": StageResult("register", StageStatus.SKIPPED, 0.0, "train failed")}
             trained.append(model.name)
             started = time.monotonic()
             checked = self.check_registered(model, since)
             register_seconds += time.monotonic() - started
             if isinstance(checked, StageResult):
-                return {"train": StageResult("train", "passed", train_seconds, listed(trained)), "register": checked}
+                return {"train": StageResult("train", StageStatus.PASSED, train_seconds, listed(trained)), "register": checked}
             registered.append(checked)
         if not self.models:
-            return {s: StageResult(s, "skipped", 0.0, "the spec has no models") for s in ("train", "register")}
-        return {"train": StageResult("train", "passed", train_seconds,
+            return {s: StageResult(s, StageStatus.SKIPPED, 0.0, "the spec has no models") for s in ("train", "register")}
+        return {"train": StageResult("train", StageStatus.PASSED, train_seconds,
                                      "pipeline run by kfp's local runner: " + listed(trained)),
-                "register": StageResult("register", "passed", register_seconds,
+                "register": StageResult("register", StageStatus.PASSED, register_seconds,
                                         "registered by the pipeline's register step; " + "; ".join(registered))}
 
     def _prepare_experiment(self, model) -> None:
@@ -253,12 +254,12 @@ class LocalRun:
         try:
             version = client.get_model_version_by_alias(model.registry_name, model.registry_alias)
         except MlflowException as error:
-            return StageResult("register", "failed", 0.0,
+            return StageResult("register", StageStatus.FAILED, 0.0,
                                f"MLflow ({self.ws.tracking_uri}) has no version of {model.registry_name} with alias"
                                f" `{model.registry_alias}`: {error}", f"kfp/{Path(_pipeline_source(model)).name}",
                                self.ws.where(f"models.{model.name}"))
         if (version.creation_timestamp or 0) / 1000 < since - 1:
-            return StageResult("register", "failed", 0.0,
+            return StageResult("register", StageStatus.FAILED, 0.0,
                                f"the alias `{model.registry_alias}` of {model.registry_name} points at version"
                                f" {version.version}, registered before this run: this run registered no version",
                                f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
@@ -305,13 +306,13 @@ def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambd
         for stages, action in groups:
             if failed:
                 for stage in stages:
-                    yield StageResult(stage, "skipped", 0.0, f"not run: {failed} failed")
+                    yield StageResult(stage, StageStatus.SKIPPED, 0.0, f"not run: {failed} failed")
                 continue
             started(stages)
             results = action()
             for stage in stages:
                 yield results[stage]
-                if results[stage].status == "failed" and not failed:
+                if results[stage].status is StageStatus.FAILED and not failed:
                     failed = stage
     finally:
         loop_stages.stop_servers(run)

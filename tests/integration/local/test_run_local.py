@@ -143,6 +143,7 @@ def test_a_broken_model_stops_at_serve_and_names_the_inference_service(tmp_path,
     load it, so serve fails, naming the InferenceService and the spec's serving line."""
     from pathlib import Path
 
+    from mlspec.cli.commands.run import local_deployer
     from mlspec.local import loop_stages
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
@@ -158,7 +159,7 @@ def test_a_broken_model_stops_at_serve_and_names_the_inference_service(tmp_path,
         return results
 
     monkeypatch.setattr(loop_stages, "promote", promote_then_break)
-    run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work")
+    run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work", deployer=local_deployer())
     results = {r.stage: r for r in run_stages(run)}
     assert [results[n].status for n in STAGES] == ["passed"] * 7 + ["failed", "skipped", "skipped"]
     serve = results["serve"]
