@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Mapping
 
 
 class StageStatus(StrEnum):
@@ -41,6 +42,15 @@ class StageResult:
         if self.spec_line:
             out["spec_line"] = self.spec_line
         return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step of `run_stages` hands back: the result of each stage it ran, and what the
+    next step starts from (`handover`: a loop_stages.Promoted, Served or Drifted, or None)."""
+
+    results: Mapping[str, StageResult]
+    handover: object = None
 
 
 def listed(names: list[str]) -> str:

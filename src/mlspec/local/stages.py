@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from types import MappingProxyType
+from typing import Callable, Iterator, Mapping
 
-from mlspec.local.result import StageResult, StageStatus, error_line, listed
+from mlspec.local.result import StageResult, StageStatus, Step, error_line, listed
 
 STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
           "retrain")
@@ -47,32 +49,43 @@ def materialized_summary(dag_id: str, views) -> str:
     return ", then ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
 
 
+@dataclass(frozen=True)
 class LocalRun:
-    """The generated system of one workspace, run stage by stage in its Airflow home."""
+    """The generated system of one workspace, run stage by stage in its Airflow home. Nothing
+    here changes once the run is prepared: each stage returns its results and what the next
+    one needs (Step), and run_stages hands that on."""
 
-    def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None,
-                 data_date: str | None = None, sample: dict | None = None, deployer=None):
-        self.ws = workspace
-        self.deployer = deployer  # mlspec.local.repos.Deployer: publish and promote, for the promote stage
-        self.sample = sample or {}  # dataset -> the sample frame its source was written from
-        self.home = home
-        self.system = workspace.system
-        self.models = models if models is not None else list(self.system.models)
-        self.date = logical_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        # The ingestion runs' logical date (a query's `{{ ds }}`): the day the sample starts on
-        # (mlspec.local.data.Sources.day), which is yesterday just after midnight.
-        self.data_date = data_date or self.date
-        self.logs = workspace.root / "logs"
-        self._ingest: dict[str, StageResult] | None = None
-        # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
-        self.progress: Callable[[str, int, int], None] | None = None
-        # what the later stages hand on (mlspec.local.loop_stages)
-        self.extra_env: dict[str, str] = {}
-        self.environment = None  # the IREnvironment promoted into
-        self.promoted: dict[str, tuple] = {}  # model -> (version, (path, InferenceService))
-        self.servers: dict[str, object] = {}  # model -> local.serving.ScoringServer (running)
-        self.services: dict[str, tuple] = {}  # model -> (LoggedService, whether the drift DAG reads it)
-        self.retrain_queued: set[str] = set()  # models whose drifted run triggered retraining
+    ws: object  # mlspec.local.workspace.Workspace
+    home: object  # mlspec.local.airflow_home.AirflowHome
+    models: tuple = None  # the models to train (default: every model of the spec)
+    logical_date: str | None = None  # the training and feature runs' logical date (default: today, UTC)
+    # The ingestion runs' logical date (a query's `{{ ds }}`): the day the sample starts on
+    # (mlspec.local.data.Sources.day), which is yesterday just after midnight (default: logical_date).
+    data_date: str | None = None
+    sample: Mapping = field(default_factory=dict)  # dataset -> the sample frame its source was written from
+    deployer: object = None  # mlspec.local.repos.Deployer: publish and promote, for the promote stage
+    # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
+    progress: Callable[[str, int, int], None] | None = None
+
+    def __post_init__(self) -> None:
+        models = self.ws.system.models if self.models is None else self.models
+        object.__setattr__(self, "models", tuple(models))
+        if self.logical_date is None:
+            object.__setattr__(self, "logical_date", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
+        if self.data_date is None:
+            object.__setattr__(self, "data_date", self.logical_date)
+
+    @property
+    def system(self):
+        return self.ws.system
+
+    @property
+    def date(self) -> str:
+        return self.logical_date
+
+    @property
+    def logs(self) -> Path:
+        return self.ws.root / "logs"
 
     # --- settings the generated DAGs read (Airflow Variables, as environment variables) -------------
 
@@ -82,7 +95,9 @@ class LocalRun:
 
         return "AIRFLOW_VAR_" + variable_key(self.system, *parts).upper()
 
-    def env(self) -> dict[str, str]:
+    def env(self, extra: Mapping[str, str] = MappingProxyType({})) -> dict[str, str]:
+        """The environment of the generated DAGs' runs; `extra`: settings of one run (the drift
+        check's predictions folder)."""
         from mlspec.local.database import connection_env
         from mlspec.local.workspace import store_folder
 
@@ -102,7 +117,7 @@ class LocalRun:
                 snapshot.parent.mkdir(parents=True, exist_ok=True)
                 env[self.variable(model.name, "reference_uri")] = str(snapshot)
                 env[self.variable(model.name, "reference")] = str(snapshot)
-        env.update(self.extra_env)
+        env.update(extra)
         return env
 
     def _file(self, dag_id: str) -> str:
@@ -290,29 +305,36 @@ def _failed_step(output: str) -> str | None:
 def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambda stages: None
                ) -> Iterator[StageResult]:
     """Each stage's result in order; after a failure every later stage is skipped. `started`
-    is called with the stages a step is about to run (one DAG run can make several). The
-    scoring servers the serve stage starts are stopped at the end, whatever happened."""
+    is called with the stages a step is about to run (one DAG run can make several). Each
+    step starts from what the one before handed over (promote -> serve -> drift -> retrain).
+    The scoring servers the serve stage starts are stopped at the end, whatever happened."""
     from mlspec.local import loop_stages
 
     failed = None
-    groups = [(("ingest", "validate", "version"), run.ingestion),
-              (("materialize",), lambda: {"materialize": run.materialize()}),
-              (("train", "register"), run.training),
-              (("promote",), lambda: loop_stages.promote(run)),
-              (("serve",), lambda: loop_stages.serve(run)),
-              (("drift",), lambda: loop_stages.drift(run)),
-              (("retrain",), lambda: loop_stages.retrain(run))]
+    steps = [(("ingest", "validate", "version"), lambda _: Step(run.ingestion())),
+             (("materialize",), lambda _: Step({"materialize": run.materialize()})),
+             (("train", "register"), lambda _: Step(run.training())),
+             (("promote",), lambda _: loop_stages.promote(run)),
+             (("serve",), lambda promoted: loop_stages.serve(run, promoted)),
+             (("drift",), lambda served: loop_stages.drift(run, served)),
+             (("retrain",), lambda drifted: loop_stages.retrain(run, drifted))]
+    handover = None
+    serving = []  # what the serve stage started, stopped at the end
     try:
-        for stages, action in groups:
+        for stages, action in steps:
             if failed:
                 for stage in stages:
                     yield StageResult(stage, StageStatus.SKIPPED, 0.0, f"not run: {failed} failed")
                 continue
             started(stages)
-            results = action()
+            step = action(handover)
+            handover = step.handover
+            if isinstance(handover, loop_stages.Served):
+                serving.append(handover)
             for stage in stages:
-                yield results[stage]
-                if results[stage].status is StageStatus.FAILED and not failed:
+                yield step.results[stage]
+                if step.results[stage].failed and not failed:
                     failed = stage
     finally:
-        loop_stages.stop_servers(run)
+        for served in serving:
+            loop_stages.stop_servers(served)

@@ -161,10 +161,12 @@ def _run(spec_file: Path, folder: Path, model, outcome: _Outcome) -> None:
     for note in run.ws.notes:
         say(f"  {note}")
 
+    from dataclasses import replace
+
     from mlspec.cli.progress import ProgressLine
 
     bar = ProgressLine()
-    run.progress = bar.update
+    run = replace(run, progress=bar.update)
 
     def started(stages):
         bar.restart()
