@@ -134,7 +134,7 @@ def promote(run) -> Step:
     client = MlflowClient(tracking_uri=run.ws.tracking_uri)
     done, promoted = [], {}
     for model in models:
-        anchor = run.ws.where(f"models.{model.name}.serving")
+        anchor = run.ws.where(("models", model.name, "serving"))
 
         def failed(detail: str) -> Step:
             return _one("promote", StageStatus.FAILED, time.monotonic() - started, detail, _isvc_file(model, env),
@@ -224,7 +224,7 @@ def serve(run, promoted: Promoted | None) -> Step:
             continue
         promotion = promoted.models[model.name]
         manifest = promotion.manifest
-        anchor = run.ws.where(f"models.{model.name}.serving")
+        anchor = run.ws.where(("models", model.name, "serving"))
 
         def failed(detail: str) -> Step:
             return _one("serve", StageStatus.FAILED, time.monotonic() - started, detail, _isvc_file(model, env),
@@ -296,7 +296,7 @@ def drift(run, served: Served | None) -> Step:
     logical, when = traffic_time()
     done, queued = [], set()
     for model in watched:
-        anchor = run.ws.where(f"models.{model.name}.monitoring")
+        anchor = run.ws.where(("models", model.name, "monitoring"))
         file = f"airflow/dags/{model.drift_dag_id}.py"
         retrain_task = "trigger_retraining" if model.drift.on_drift == "retrain" else "alert_drift"
         service, server = serving[model.name].service, serving[model.name].server
@@ -353,7 +353,7 @@ def retrain(run, drifted: Drifted | None) -> Step:
         return _one("retrain", StageStatus.SKIPPED, 0.0, "no drift check triggered retraining")
     done = []
     for model in models:
-        anchor = run.ws.where(f"models.{model.name}.monitoring")
+        anchor = run.ws.where(("models", model.name, "monitoring"))
         triggered = _triggered_run(run, model)
         if triggered is None:
             return _one("retrain", StageStatus.FAILED, time.monotonic() - started,
@@ -371,7 +371,7 @@ def retrain(run, drifted: Drifted | None) -> Step:
             return _one("retrain", StageStatus.FAILED, time.monotonic() - started,
                         f"{model.train_dag_id} (queued by the drift DAG as {run_id}): {error_line(result, log)}"
                         f" (log: {log})", f"airflow/dags/{model.train_dag_id}.py",
-                        run.ws.where(f"models.{model.name}"))
+                        run.ws.where(("models", model.name)))
         checked = run.check_registered(model, since)
         if isinstance(checked, StageResult):
             return _one("retrain", StageStatus.FAILED, time.monotonic() - started, checked.detail, checked.file,

@@ -15,10 +15,12 @@ from mlspec.local.workspace import prepare_workspace
 
 
 def start_local_run(spec_file: Path, workdir: Path, model: str | None = None, *,
-                    deployer: Deployer | None = None) -> LocalRun:
+                    deployer: Deployer | None = None, unit=None) -> LocalRun:
     """The prepared run. `deployer`: mlspec's publish and promote, which the promote stage
-    calls (without one that stage is skipped); the CLI hands in gitops' (local_deployer)."""
-    workspace = prepare_workspace(spec_file, workdir)
+    calls (without one that stage is skipped); the CLI hands in gitops' (local_deployer).
+    `unit`: the spec as the front end read it (compiler.session.SpecUnit), when the caller
+    has, so that it is read once."""
+    workspace = prepare_workspace(spec_file, workdir, unit=unit)
     models = list(workspace.system.models)
     if model is not None:
         models = [m for m in models if m.name == model]

@@ -151,12 +151,10 @@ class LocalRun:
             task = failed[0] if failed else None
             stage = next((s for s, tasks in INGEST_TASKS.items() if task in tasks), "ingest")
             key = {"ingest": "source", "validate": "columns", "version": "storage"}[stage]
-            anchor = f"datasets.{dataset.name}.{key}"
-            if anchor not in self.ws.anchors:
-                anchor = f"datasets.{dataset.name}"
-            if stage == "validate" and f"datasets.{dataset.name}.expectations" in self.ws.anchors \
+            anchor = ("datasets", dataset.name, key)  # where() falls back to the dataset's line
+            if stage == "validate" and self.ws.has(("datasets", dataset.name, "expectations")) \
                     and "table_row_count" in error_line(result, log):
-                anchor = f"datasets.{dataset.name}.expectations"
+                anchor = ("datasets", dataset.name, "expectations")
             what = f"task `{task}` failed" if task else f"`airflow dags test` exited {result.returncode}"
             # The suite is what failed validation; the DAG file, what failed otherwise.
             file = suite_path(dataset) if stage == "validate" else self._file(dataset.ingest_dag_id)
@@ -198,8 +196,8 @@ class LocalRun:
         failed = [t for t, r in runs.items() if r.state == "failed"]
         if result.returncode != 0 or failed or not runs:
             what = f"task `{failed[0]}` failed" if failed else f"`airflow dags test` exited {result.returncode}"
-            views = [f"featureViews.{v.name}" for v in self.system.feature_views]
-            anchor = next((v for v in views if v in self.ws.anchors), "")
+            views = [("featureViews", v.name) for v in self.system.feature_views]
+            anchor = next((v for v in views if self.ws.has(v)), ())
             return StageResult("materialize", StageStatus.FAILED, seconds,
                                f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
@@ -220,8 +218,9 @@ class LocalRun:
             if result.returncode != 0 or any(r.state != "success" for r in runs.values()) or not runs:
                 step = _failed_step(output)
                 stage = "register" if step in REGISTER_STEPS else "train"
-                anchor = {"evaluate-model": f"models.{model.name}.gates",
-                          "check-fairness": f"models.{model.name}.fairness"}.get(step, f"models.{model.name}")
+                anchor = {"evaluate-model": ("models", model.name, "evaluation", "gates"),
+                          "check-fairness": ("models", model.name, "evaluation", "fairness")
+                          }.get(step, ("models", model.name))
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
                 failure = StageResult(
                     stage, StageStatus.FAILED, train_seconds,
@@ -272,12 +271,12 @@ class LocalRun:
             return StageResult("register", StageStatus.FAILED, 0.0,
                                f"MLflow ({self.ws.tracking_uri}) has no version of {model.registry_name} with alias"
                                f" `{model.registry_alias}`: {error}", f"kfp/{Path(_pipeline_source(model)).name}",
-                               self.ws.where(f"models.{model.name}"))
+                               self.ws.where(("models", model.name)))
         if (version.creation_timestamp or 0) / 1000 < since - 1:
             return StageResult("register", StageStatus.FAILED, 0.0,
                                f"the alias `{model.registry_alias}` of {model.registry_name} points at version"
                                f" {version.version}, registered before this run: this run registered no version",
-                               f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
+                               f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(("models", model.name)))
         metrics = client.get_run(version.run_id).data.metrics
         from mlspec.ir.layout import mlflow_metric_name
 

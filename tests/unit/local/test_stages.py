@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+from mlspec.diagnostics import Span
 from mlspec.local.airflow_home import TaskRun
 from mlspec.local.stages import STAGES, LocalRun, run_stages
 from mlspec.local.workspace import Workspace
+from mlspec.source.positions import PositionTree
 
 OK = {"extract": "success", "validate": "success", "version": "success", "upload": "success"}
 
@@ -34,8 +36,9 @@ def local_run(tmp_path, home) -> LocalRun:
     datasets = tuple(SimpleNamespace(name=n, source=object(), ingest_dag_id=f"sys__ingest_{n}")
                      for n in ("a", "b"))
     system = SimpleNamespace(name="sys", py_name="sys", datasets=datasets, models=(), feature_views=())
+    positions = PositionTree(keys={("datasets", "b"): Span(10, 3, 10, 4), ("datasets", "b", "columns"): Span(12, 5, 12, 12)})
     ws = Workspace(tmp_path, Path("spec.yaml"), tmp_path / "spec.yaml", tmp_path / "generated" / "sys", system, {},
-                   {"datasets.b.columns": 12})
+                   positions)
     return LocalRun(ws, home, logical_date="2026-01-02")
 
 

@@ -78,7 +78,7 @@ def _command(spec, local, model, workdir, outcome: "_Outcome") -> None:
 
     try:
         with handle_sigterm():
-            _run(spec_file, folder, model, outcome)
+            _run(spec_file, folder, model, outcome, unit)
     except Terminated:
         outcome.reason = "terminated (SIGTERM): the run's processes were ended"
         say(outcome.reason)
@@ -152,12 +152,12 @@ def local_deployer():
     return Deployer(publish=publish, promote=promote)
 
 
-def _run(spec_file: Path, folder: Path, model, outcome: _Outcome) -> None:
+def _run(spec_file: Path, folder: Path, model, outcome: _Outcome, unit=None) -> None:
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
 
     say(f"preparing {folder}: spec copy, generated files, sample data, Airflow home")
-    run = start_local_run(spec_file, folder, model, deployer=local_deployer())
+    run = start_local_run(spec_file, folder, model, deployer=local_deployer(), unit=unit)
     for note in run.ws.notes:
         say(f"  {note}")
 
