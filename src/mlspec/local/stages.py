@@ -178,7 +178,8 @@ class LocalRun:
                 else:
                     out[name] = StageResult(name, StageStatus.PASSED, seconds[name], f"{INGEST_WORDS[name]}: {names}")
             return out
-        return {stage: (StageResult(stage, StageStatus.PASSED, seconds[stage], f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
+        return {stage: (StageResult(stage, StageStatus.PASSED, seconds[stage],
+                                    f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
                         if done[stage] else
                         StageResult(stage, StageStatus.SKIPPED, 0.0, SKIPPED_WHY[stage]))
                 for stage in INGEST_TASKS}
@@ -201,7 +202,8 @@ class LocalRun:
             return StageResult("materialize", StageStatus.FAILED, seconds,
                                f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
-        return StageResult("materialize", StageStatus.PASSED, seconds, materialized_summary(dag_id, self.system.feature_views))
+        return StageResult("materialize", StageStatus.PASSED, seconds,
+                           materialized_summary(dag_id, self.system.feature_views))
 
     def training(self) -> dict[str, StageResult]:
         """Run each model's training DAG; train and register results."""
@@ -227,7 +229,8 @@ class LocalRun:
                     f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {error_line(result, log)}"
                     f" (log: {log})", source, self.ws.where(anchor))
                 if stage == "register":
-                    return {"train": StageResult("train", StageStatus.PASSED, train_seconds, listed(trained + [model.name])),
+                    return {"train": StageResult("train", StageStatus.PASSED, train_seconds,
+                                                 listed(trained + [model.name])),
                             "register": failure}
                 return {"train": failure, "register": StageResult("register", StageStatus.SKIPPED, 0.0, "train failed")}
             trained.append(model.name)
@@ -235,10 +238,12 @@ class LocalRun:
             checked = self.check_registered(model, since)
             register_seconds += time.monotonic() - started
             if isinstance(checked, StageResult):
-                return {"train": StageResult("train", StageStatus.PASSED, train_seconds, listed(trained)), "register": checked}
+                return {"train": StageResult("train", StageStatus.PASSED, train_seconds, listed(trained)),
+                        "register": checked}
             registered.append(checked)
         if not self.models:
-            return {s: StageResult(s, StageStatus.SKIPPED, 0.0, "the spec has no models") for s in ("train", "register")}
+            return {s: StageResult(s, StageStatus.SKIPPED, 0.0, "the spec has no models")
+                    for s in ("train", "register")}
         return {"train": StageResult("train", StageStatus.PASSED, train_seconds,
                                      "pipeline run by kfp's local runner: " + listed(trained)),
                 "register": StageResult("register", StageStatus.PASSED, register_seconds,

@@ -36,7 +36,8 @@ def local_run(tmp_path, home) -> LocalRun:
     datasets = tuple(SimpleNamespace(name=n, source=object(), ingest_dag_id=f"sys__ingest_{n}")
                      for n in ("a", "b"))
     system = SimpleNamespace(name="sys", py_name="sys", datasets=datasets, models=(), feature_views=())
-    positions = PositionTree(keys={("datasets", "b"): Span(10, 3, 10, 4), ("datasets", "b", "columns"): Span(12, 5, 12, 12)})
+    positions = PositionTree(keys={("datasets", "b"): Span(10, 3, 10, 4),
+                                   ("datasets", "b", "columns"): Span(12, 5, 12, 12)})
     ws = Workspace(tmp_path, Path("spec.yaml"), tmp_path / "spec.yaml", tmp_path / "generated" / "sys", system, {},
                    positions)
     return LocalRun(ws, home, logical_date="2026-01-02")
