@@ -149,7 +149,7 @@ def test_the_promote_stage_deletes_no_repository_it_did_not_make(tmp_path):
     spec.write_text(MINIMAL)
 
     with pytest.raises(UsageError, match="not made by a local run"):
-        make_repos(work, spec)
+        make_repos(work, spec, deployer=None)  # refused before anything is published
 
     assert (work / "deployments" / "prod.yaml").read_text() == "the team's manifests\n"
 

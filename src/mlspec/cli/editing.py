@@ -18,46 +18,29 @@ def run_spec_edit(kind: str, model: str, spec: str | None, out_root: Path, repo,
     said why), show its diff, then write, recompile, commit (and push the spec commit) and
     publish."""
     from mlspec.fsutil import unified_diff
-    from mlspec.gitops.promote import carry_out, find_spec_for_model, load_checked
-    from mlspec.gitops.publish import check_repo_argument
+    from mlspec.gitops.promote import find_spec_for_model
+    from mlspec.gitops.spec_edit import edit_spec
 
     spec_file = Path(spec) if spec else find_spec_for_model(model)
     if not spec_file.is_file():
         raise UsageError(f"no such file: {spec_file}")
-    if repo is not None:
-        check_repo_argument(repo)
-    try:
-        unit = load_checked(spec_file, out_root)
-        system = unit.project.base.name
-        if commit:
-            from mlspec.gitops.spec_commit import check_clean
 
-            check_clean(spec_file, out_root, system)
-            if push_spec:
-                from mlspec.gitops.spec_commit import sync_spec
-
-                sync_spec(spec_file)  # edit what the spec remote holds
-                unit = load_checked(spec_file, out_root)
-        promotion = plan(unit)
-        if promotion is None:
-            return
-        if promotion.awaiting_analysis:
-            raise UsageError(promotion.summary)
+    def show(promotion) -> None:
         if promotion.changed:
             click.echo(unified_diff(promotion.old_text, promotion.new_text, str(spec_file)), nl=False)
         say(promotion.summary + ("" if promotion.changed else " (spec unchanged)"))
         if promotion.evidence:
             say(f"decided by: {promotion.evidence}")
-        hook = None
-        if commit:
-            from mlspec.gitops.spec_commit import commit_hook
 
-            hook = commit_hook(kind, promotion, out_root, system, push_spec, say)
-        outcome = carry_out(promotion, out_root, repo, branch, push, log=say, before_publish=hook)
+    try:
+        outcome = edit_spec(kind, spec_file, out_root, plan, repo, branch, push, commit, push_spec, log=say,
+                            show=show)
     except SpecError as exc:
         print_diagnostics(exc.units, fmt)
         say(f"{kind}: {exc}")
         sys.exit(ExitCode.SPEC_ERRORS)
+    if outcome is None:
+        return
     for system_name, change in outcome.run.applied.changes:
         if change.empty:
             say(f"{system_name}: up to date")

@@ -225,6 +225,21 @@ def publish(plans: list[SystemPlan], repo: str, branch: str | None, push: bool, 
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def publish_specs(files: list[Path], out_root: Path, repo: str, branch: str | None = None, push: bool = False,
+                  log=lambda _m: None) -> PublishOutcome:
+    """`mlspec publish FILES --repo REPO` as a function (the local run calls it): each spec
+    compiled (nothing written), then its deployable files committed into `repo`. A spec with
+    errors is a SpecError carrying the compile results' diagnostics; nothing is published."""
+    from mlspec.compiler.deployments import compile_plans
+    from mlspec.errors import SpecError
+
+    check_repo_argument(repo)
+    plans, results = compile_plans(files, out_root)
+    if plans is None:
+        raise SpecError(f"{', '.join(map(str, files))} does not compile; nothing was published", results)
+    return publish(plans, repo, branch, push, log=log)
+
+
 def _start_branch(git: Git, plans: list[SystemPlan], remote: str | None) -> str:
     """In a work tree with no commits yet (`git init`, or a clone of an empty repository,
     whose unborn branch is git's `init.defaultBranch`, often `master`), put HEAD on the branch

@@ -57,46 +57,51 @@ def airflow_env(workspace) -> dict[str, str]:
     }
 
 
-def start(run) -> None:
+def start(run) -> set[str]:
     """A new run: an empty events file (a work folder's earlier run left its own). When it
-    cannot be written, the first stage says so (`after`)."""
+    cannot be written, the first stage says so (`after`). Returns the set of pipeline roots whose
+    steps have their events, for `after` to keep up to date."""
     path = events_file(run.ws)
-    run.lineage_described = set()  # pipeline roots whose steps have their events
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("", encoding="utf-8")
     except OSError:
         pass
+    return set()
 
 
-def after(run, stages: tuple[str, ...], results: dict) -> None:
+def after(run, stages: tuple[str, ...], results: dict, handover=None, described: set[str] | None = None) -> None:
     """Once a group of stages has run (none failed): the events no tool emitted (pipeline steps after a
-    training or retraining, the deployment after the promotion, the served traffic). When the
+    training or retraining, the deployment after the promotion, the served traffic: `handover`
+    is what the promote or serve stage handed over, a loop_stages.Promoted or Served). When the
     events file cannot be written (Airflow's provider only logs that), the group's last stage
-    fails, naming the file: a run whose lineage is lost does not pass."""
-    ran = [s for s in stages if results[s].status == "passed"]
-    if not ran or any(results[s].status == "failed" for s in stages):
+    fails, naming the file: a run whose lineage is lost does not pass. `described`: see `start`."""
+    from mlspec.local.result import StageStatus
+
+    ran = [s for s in stages if results[s].status == StageStatus.PASSED]
+    if not ran or any(results[s].status == StageStatus.FAILED for s in stages):
         return
     try:
         with open(events_file(run.ws), "a", encoding="utf-8"):
             pass
         if "train" in stages or "retrain" in stages:
             for model in run.models:
-                describe_pipeline_runs(run, model)
-        if "promote" in stages:
-            for model_name, (version, found) in run.promoted.items():
-                model = next(m for m in run.models if m.name == model_name)
-                describe_deployment(run, model, version, found)
-        if "serve" in stages:
-            for model_name, (_, drift_reads) in run.services.items():
-                model = next(m for m in run.models if m.name == model_name)
-                describe_serving(run, model, drift_reads)
+                describe_pipeline_runs(run, model, set() if described is None else described)
+        models = {m.name: m for m in run.models}
+        if "promote" in stages and handover is not None:
+            for name, promoted in handover.models.items():
+                if name in models:
+                    describe_deployment(run, models[name], promoted.version, handover.environment)
+        if "serve" in stages and handover is not None:
+            for name, served in handover.models.items():
+                if name in models:
+                    describe_serving(run, models[name], served.kserve_log, handover.environment)
     except (OSError, RuntimeError) as error:  # the file transport raises RuntimeError
         import dataclasses
 
         last = ran[-1]
         results[last] = dataclasses.replace(
-            results[last], status="failed", file=None, spec_line=None,
+            results[last], status=StageStatus.FAILED, file=None, spec_line=None,
             detail=f"the run's OpenLineage events cannot be written to {events_file(run.ws)}: {error}")
 
 
@@ -222,12 +227,12 @@ def _airflow_task_run(run, job_name: str, folder: str | None = None) -> dict | N
             "root": root, "inputs": [names.OLDataset(d["namespace"], d["name"]) for d in found.get("inputs") or []]}
 
 
-def describe_pipeline_runs(run, model) -> None:
+def describe_pipeline_runs(run, model, described: set[str]) -> None:
     """An event per step of each pipeline run of `model` not described yet (a retraining makes
-    a second run), read from the compiled pipeline, the local runner's pipeline root and MLflow."""
+    a second run; `described` holds the pipeline roots done, and gets this one), read from the
+    compiled pipeline, the local runner's pipeline root and MLflow."""
     from mlspec.ir.layout import pipeline_source_path
 
-    described = getattr(run, "lineage_described", set())
     base = run.ws.root / "kfp" / run.system.name / model.name
     if not base.is_dir():
         return
@@ -246,7 +251,6 @@ def describe_pipeline_runs(run, model) -> None:
             continue
         _describe_steps(run, model, pipeline, max(runs, key=lambda p: p.stat().st_mtime))
         described.add(str(root))
-    run.lineage_described = described
 
 
 def _step_output(folder: Path, name: str) -> str | None:
@@ -308,23 +312,22 @@ def _describe_steps(run, model, pipeline: dict, folder: Path) -> None:
               "TASK", KFP_INTEGRATION, parent)
 
 
-def describe_deployment(run, model, version: str, found) -> None:
-    """The promotion: the model version -> the InferenceService the deployments repository holds."""
+def describe_deployment(run, model, version: str, env) -> None:
+    """The promotion into `env` (the IREnvironment): the model version -> the InferenceService the
+    deployments repository holds."""
     from mlspec.targets import lineage_names as names
 
-    env = run.environment
     _emit(run, f"deployment.{env.name}.{model.name}", (model_version_dataset(run, model, version),),
           (names.deployment_dataset(run.system, env.name, model),), dt.datetime.now(dt.timezone.utc),
           "DEPLOYMENT", "KSERVE")
 
 
-def describe_serving(run, model, drift_reads: bool) -> None:
-    """The served InferenceService: its logger writes the prediction log the drift DAG reads
-    (named as that DAG's inlet is), when it logs there."""
+def describe_serving(run, model, drift_reads: bool, env) -> None:
+    """The InferenceService served in `env`: its logger writes the prediction log the drift DAG
+    reads (named as that DAG's inlet is), when it logs there."""
     from mlspec.ir.layout import drift_predictions
     from mlspec.targets import lineage_names as names
 
-    env = run.environment
     logged = ()
     if drift_reads and model.drift is not None:
         location, _ = drift_predictions(run.system, model, env)

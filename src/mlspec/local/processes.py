@@ -2,7 +2,7 @@
 when the run ends, however it ends.
 
 A local run starts Airflow (`airflow db migrate`, `airflow dags test`, whose tasks start kfp
-steps), git, `mlspec promote`/`publish` and MLflow's scoring server (with its uvicorn worker).
+steps), git and MLflow's scoring server (with its uvicorn worker).
 Ctrl-C reaches the whole foreground process group, but SIGTERM (a cancelled CI job,
 `timeout`) reaches mlspec alone: a child in mlspec's group would outlive it and keep serving.
 So every child gets its own session (`start_new_session`), the groups are recorded here, and

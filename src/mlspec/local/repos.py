@@ -6,38 +6,48 @@
                  published once when the repositories are made, so a promotion's publish is
                  the small diff a reviewer would read
 
-Promotions and publishes run the real commands (`mlspec promote ... --commit --repo`,
-`mlspec publish`) in a subprocess, as a user or the webhook would."""
+Promotions and publishes are mlspec's own: the functions `mlspec promote ... --commit --repo`
+and `mlspec publish` call (gitops/), handed in as a `Deployer` by the caller, since local/ and
+gitops/ are siblings that do not import each other (the CLI wires them: cli/commands/run.py).
+git goes through `mlspec.git.Git`, the one hardened wrapper (no prompts, literal pathspecs, C
+locale); each repository made here has its own identity in its config, so its commits say
+they come from the local run whatever the machine's git identity."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
-from mlspec.errors import UsageError
-from mlspec.local import processes
+from mlspec.compiler.run import compile_and_apply
+from mlspec.errors import ExternalError, SpecError, UsageError
+from mlspec.git import Git
 
 SPEC_REPO = "spec-repo"
 DEPLOYMENTS = "deployments"
+GENERATED = "generated"
 # Commits made by the local run say so, whatever the machine's git identity.
-IDENTITY = {"GIT_AUTHOR_NAME": "mlspec run --local", "GIT_AUTHOR_EMAIL": "mlspec-run-local@localhost",
-            "GIT_COMMITTER_NAME": "mlspec run --local", "GIT_COMMITTER_EMAIL": "mlspec-run-local@localhost"}
+IDENTITY = {"user.name": "mlspec run --local", "user.email": "mlspec-run-local@localhost"}
+
+Log = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class CommandResult:
-    command: list[str]
-    returncode: int
-    output: str
+class Deployer:
+    """mlspec's publish and promote, as the promote stage calls them. Each raises an
+    MlspecError (SpecError with the diagnostics, UsageError, ExternalError) when it fails.
 
-    @property
-    def shown(self) -> str:
-        return " ".join(self.command)
+    publish(spec files, output folder, deployments repository, log): what `mlspec publish
+    SPEC --repo REPO` does (gitops.publish.publish_specs).
+    promote(spec file, model, environment, version, storage URI, output folder, deployments
+    repository, log): what `mlspec promote MODEL --env ENV --version V --storage-uri URI --spec
+    SPEC --commit --repo REPO` does (gitops.promote.promote_version)."""
+
+    publish: Callable[[list[Path], Path, str, Log], object]
+    promote: Callable[[Path, str, str, str, str, Path, str, Log], object]
 
 
 @dataclass(frozen=True)
@@ -55,20 +65,16 @@ class LocalRepos:
 
     @property
     def spec(self) -> Path:
-        """The spec in the spec repository, relative to it (promote and publish run there)."""
-        return Path("specs") / self.spec_name
+        """The spec in the spec repository."""
+        return self.spec_repo / "specs" / self.spec_name
 
-    def mlspec(self, *args: str) -> CommandResult:
-        """An mlspec command in the spec repository."""
-        command = [sys.executable, "-m", "mlspec", *args]
-        done = processes.run(command, cwd=self.spec_repo, env={**os.environ, **IDENTITY}, timeout=600)
-        return CommandResult(["mlspec", *args], done.returncode, done.stdout + done.stderr)
+    @property
+    def generated(self) -> Path:
+        """The spec repository's output folder (compiled and committed beside the spec)."""
+        return self.spec_repo / GENERATED
 
     def git(self, repo: Path, *args: str) -> str:
-        done = processes.run(["git", *args], cwd=repo, env={**os.environ, **IDENTITY}, timeout=120)
-        if done.returncode != 0:
-            raise RuntimeError(f"git {' '.join(args)} in {repo}: {done.stderr.strip()}")
-        return done.stdout
+        return Git(repo).run(*args).stdout
 
     def head(self, repo: Path) -> str:
         return self.git(repo, "log", "-1", "--format=%h %s").strip()
@@ -88,9 +94,10 @@ def made_here(folder: Path) -> bool:
         and marker.is_file() and not marker.is_symlink()
 
 
-def make_repos(root: Path, spec_copy: Path) -> tuple[LocalRepos, CommandResult]:
+def make_repos(root: Path, spec_copy: Path, deployer: Deployer, log: Log = lambda _m: None) -> LocalRepos:
     """Both repositories, made anew: the spec copy committed with its compiled output, and the
-    deployments repository holding what that spec deploys (`mlspec publish`)."""
+    deployments repository holding what that spec deploys (`mlspec publish`). Raises the
+    MlspecError of a compile or publish that failed."""
     repos = LocalRepos(root, spec_copy.name)
     for folder in (repos.spec_repo, repos.deployments):
         if folder.exists() or folder.is_symlink():
@@ -100,16 +107,21 @@ def make_repos(root: Path, spec_copy: Path) -> tuple[LocalRepos, CommandResult]:
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         repos.git(folder, "init", "-q", "-b", "main")
+        for key, value in IDENTITY.items():
+            repos.git(folder, "config", key, value)
         (folder / ".git" / MARKER).write_text("made by mlspec run --local\n", encoding="utf-8")
-    (repos.spec_repo / "specs").mkdir()
-    shutil.copyfile(spec_copy, repos.spec_repo / repos.spec)
-    compiled = repos.mlspec("compile", str(repos.spec))
-    if compiled.returncode != 0:
-        return repos, compiled
+    repos.spec.parent.mkdir()
+    shutil.copyfile(spec_copy, repos.spec)
+    compiled = compile_and_apply([repos.spec], [str(repos.spec)], repos.generated)
+    if compiled.write_errors:
+        raise ExternalError("; ".join(d.message for d in compiled.write_errors))
+    if not compiled.ok:
+        raise SpecError(f"the spec repository's copy {repos.spec} does not compile", compiled.results)
     repos.git(repos.spec_repo, "add", "-A")
     repos.git(repos.spec_repo, "commit", "-q", "-m", f"{spec_copy.name}: the spec as the local run found it")
     repos.git(repos.deployments, "commit", "-q", "--allow-empty", "-m", "deployments repository")
-    return repos, repos.mlspec("publish", str(repos.spec), "--repo", str(repos.deployments))
+    deployer.publish([repos.spec], repos.generated, str(repos.deployments), log)
+    return repos
 
 
 def published_object(repos: LocalRepos, folder: str, kind: str, name: str) -> tuple[str, dict] | None:

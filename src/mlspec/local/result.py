@@ -4,25 +4,53 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Mapping
+
+
+class StageStatus(StrEnum):
+    """How a stage ended; its value is the word the output and the --report file show."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
 class StageResult:
     stage: str
-    status: str  # passed, failed or skipped
+    status: StageStatus
     seconds: float
     detail: str
     file: str | None = None  # the generated file that failed, relative to the system folder
     spec_line: str | None = None  # `spec.yaml:41`, the spec line it came from
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.status, StageStatus):
+            raise TypeError(f"stage {self.stage}: status {self.status!r} is not a StageStatus")
+
+    @property
+    def failed(self) -> bool:
+        return self.status is StageStatus.FAILED
+
     def as_json(self) -> dict:
-        out = {"stage": self.stage, "status": self.status, "seconds": round(self.seconds, 2), "detail": self.detail}
+        out = {"stage": self.stage, "status": self.status.value, "seconds": round(self.seconds, 2),
+               "detail": self.detail}
         if self.file:
             out["file"] = self.file
         if self.spec_line:
             out["spec_line"] = self.spec_line
         return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one step of `run_stages` hands back: the result of each stage it ran, and what the
+    next step starts from (`handover`: a loop_stages.Promoted, Served or Drifted, or None)."""
+
+    results: Mapping[str, StageResult]
+    handover: object = None
 
 
 def listed(names: list[str]) -> str:

@@ -9,12 +9,18 @@ from pathlib import Path
 from mlspec.errors import UsageError
 from mlspec.local.airflow_home import AirflowHome, run_python
 from mlspec.local.data import write_sources
+from mlspec.local.repos import Deployer
 from mlspec.local.stages import LocalRun
 from mlspec.local.workspace import prepare_workspace
 
 
-def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) -> LocalRun:
-    workspace = prepare_workspace(spec_file, workdir)
+def start_local_run(spec_file: Path, workdir: Path, model: str | None = None, *,
+                    deployer: Deployer | None = None, unit=None) -> LocalRun:
+    """The prepared run. `deployer`: mlspec's publish and promote, which the promote stage
+    calls (without one that stage is skipped); the CLI hands in gitops' (local_deployer).
+    `unit`: the spec as the front end read it (compiler.session.SpecUnit), when the caller
+    has, so that it is read once."""
+    workspace = prepare_workspace(spec_file, workdir, unit=unit)
     models = list(workspace.system.models)
     if model is not None:
         models = [m for m in models if m.name == model]
@@ -29,4 +35,5 @@ def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) ->
     # installed there, not into the environment mlspec runs from.
     home = AirflowHome(workspace.root / "airflow", workspace.dags, run_python(workspace.root / "python"))
     home.migrate(logs / "airflow-db-migrate.log")
-    return LocalRun(workspace, home, models, data_date=sources.day.isoformat(), sample=sources.frames)
+    return LocalRun(workspace, home, models, data_date=sources.day.isoformat(), sample=sources.frames,
+                    deployer=deployer)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from types import MappingProxyType
+from typing import Callable, Iterator, Mapping
 
-from mlspec.local.result import StageResult, error_line, listed
+from mlspec.local.result import StageResult, StageStatus, Step, error_line, listed
 
 STAGES = ("ingest", "validate", "version", "materialize", "train", "register", "promote", "serve", "drift",
           "retrain")
@@ -47,31 +49,43 @@ def materialized_summary(dag_id: str, views) -> str:
     return ", then ".join(parts[:2]) + ("; " + parts[2] if len(parts) > 2 else "")
 
 
+@dataclass(frozen=True)
 class LocalRun:
-    """The generated system of one workspace, run stage by stage in its Airflow home."""
+    """The generated system of one workspace, run stage by stage in its Airflow home. Nothing
+    here changes once the run is prepared: each stage returns its results and what the next
+    one needs (Step), and run_stages hands that on."""
 
-    def __init__(self, workspace, home, models: list | None = None, logical_date: str | None = None,
-                 data_date: str | None = None, sample: dict | None = None):
-        self.ws = workspace
-        self.sample = sample or {}  # dataset -> the sample frame its source was written from
-        self.home = home
-        self.system = workspace.system
-        self.models = models if models is not None else list(self.system.models)
-        self.date = logical_date or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        # The ingestion runs' logical date (a query's `{{ ds }}`): the day the sample starts on
-        # (mlspec.local.data.Sources.day), which is yesterday just after midnight.
-        self.data_date = data_date or self.date
-        self.logs = workspace.root / "logs"
-        self._ingest: dict[str, StageResult] | None = None
-        # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
-        self.progress: Callable[[str, int, int], None] | None = None
-        # what the later stages hand on (mlspec.local.loop_stages)
-        self.extra_env: dict[str, str] = {}
-        self.environment = None  # the IREnvironment promoted into
-        self.promoted: dict[str, tuple] = {}  # model -> (version, (path, InferenceService))
-        self.servers: dict[str, object] = {}  # model -> local.serving.ScoringServer (running)
-        self.services: dict[str, tuple] = {}  # model -> (LoggedService, whether the drift DAG reads it)
-        self.retrain_queued: set[str] = set()  # models whose drifted run triggered retraining
+    ws: object  # mlspec.local.workspace.Workspace
+    home: object  # mlspec.local.airflow_home.AirflowHome
+    models: tuple = None  # the models to train (default: every model of the spec)
+    logical_date: str | None = None  # the training and feature runs' logical date (default: today, UTC)
+    # The ingestion runs' logical date (a query's `{{ ds }}`): the day the sample starts on
+    # (mlspec.local.data.Sources.day), which is yesterday just after midnight (default: logical_date).
+    data_date: str | None = None
+    sample: Mapping = field(default_factory=dict)  # dataset -> the sample frame its source was written from
+    deployer: object = None  # mlspec.local.repos.Deployer: publish and promote, for the promote stage
+    # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
+    progress: Callable[[str, int, int], None] | None = None
+
+    def __post_init__(self) -> None:
+        models = self.ws.system.models if self.models is None else self.models
+        object.__setattr__(self, "models", tuple(models))
+        if self.logical_date is None:
+            object.__setattr__(self, "logical_date", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"))
+        if self.data_date is None:
+            object.__setattr__(self, "data_date", self.logical_date)
+
+    @property
+    def system(self):
+        return self.ws.system
+
+    @property
+    def date(self) -> str:
+        return self.logical_date
+
+    @property
+    def logs(self) -> Path:
+        return self.ws.root / "logs"
 
     # --- settings the generated DAGs read (Airflow Variables, as environment variables) -------------
 
@@ -81,7 +95,9 @@ class LocalRun:
 
         return "AIRFLOW_VAR_" + variable_key(self.system, *parts).upper()
 
-    def env(self) -> dict[str, str]:
+    def env(self, extra: Mapping[str, str] = MappingProxyType({})) -> dict[str, str]:
+        """The environment of the generated DAGs' runs; `extra`: settings of one run (the drift
+        check's predictions folder)."""
         from mlspec.local import lineage_events
         from mlspec.local.database import connection_env
         from mlspec.local.workspace import store_folder
@@ -103,7 +119,7 @@ class LocalRun:
                 env[self.variable(model.name, "reference_uri")] = str(snapshot)
                 env[self.variable(model.name, "reference")] = str(snapshot)
         env.update(lineage_events.airflow_env(self.ws))  # OpenLineage on, into the work folder
-        env.update(self.extra_env)
+        env.update(extra)
         return env
 
     def _file(self, dag_id: str) -> str:
@@ -137,16 +153,14 @@ class LocalRun:
             task = failed[0] if failed else None
             stage = next((s for s, tasks in INGEST_TASKS.items() if task in tasks), "ingest")
             key = {"ingest": "source", "validate": "columns", "version": "storage"}[stage]
-            anchor = f"datasets.{dataset.name}.{key}"
-            if anchor not in self.ws.anchors:
-                anchor = f"datasets.{dataset.name}"
-            if stage == "validate" and f"datasets.{dataset.name}.expectations" in self.ws.anchors \
+            anchor = ("datasets", dataset.name, key)  # where() falls back to the dataset's line
+            if stage == "validate" and self.ws.has(("datasets", dataset.name, "expectations")) \
                     and "table_row_count" in error_line(result, log):
-                anchor = f"datasets.{dataset.name}.expectations"
+                anchor = ("datasets", dataset.name, "expectations")
             what = f"task `{task}` failed" if task else f"`airflow dags test` exited {result.returncode}"
             # The suite is what failed validation; the DAG file, what failed otherwise.
             file = suite_path(dataset) if stage == "validate" else self._file(dataset.ingest_dag_id)
-            failure = StageResult(stage, "failed", seconds[stage],
+            failure = StageResult(stage, StageStatus.FAILED, seconds[stage],
                                   f"{dataset.ingest_dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                   file, self.ws.where(anchor))
             out = {}
@@ -159,16 +173,17 @@ class LocalRun:
                 names = listed(done[name] + ([dataset.name] if ran else []))
                 if not ran:
                     earlier = f" (done for {listed(done[name])} before)" if done[name] else ""
-                    out[name] = StageResult(name, "skipped", 0.0, f"not run: {stage} failed{earlier}")
+                    out[name] = StageResult(name, StageStatus.SKIPPED, 0.0, f"not run: {stage} failed{earlier}")
                 elif ran != [t for t in tasks if t in runs]:
-                    out[name] = StageResult(name, "passed", seconds[name],
+                    out[name] = StageResult(name, StageStatus.PASSED, seconds[name],
                                             f"{INGEST_WORDS[name]}: {names} ({dataset.name}: {' + '.join(ran)} only)")
                 else:
-                    out[name] = StageResult(name, "passed", seconds[name], f"{INGEST_WORDS[name]}: {names}")
+                    out[name] = StageResult(name, StageStatus.PASSED, seconds[name], f"{INGEST_WORDS[name]}: {names}")
             return out
-        return {stage: (StageResult(stage, "passed", seconds[stage], f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
+        return {stage: (StageResult(stage, StageStatus.PASSED, seconds[stage],
+                                    f"{INGEST_WORDS[stage]}: {listed(done[stage])}")
                         if done[stage] else
-                        StageResult(stage, "skipped", 0.0, SKIPPED_WHY[stage]))
+                        StageResult(stage, StageStatus.SKIPPED, 0.0, SKIPPED_WHY[stage]))
                 for stage in INGEST_TASKS}
 
     def materialize(self) -> StageResult:
@@ -176,7 +191,7 @@ class LocalRun:
 
         dag_id = feast_dag_id(self.system)
         if not (self.ws.dags / f"{dag_id}.py").exists():
-            return StageResult("materialize", "skipped", 0.0, "the spec has no feature views")
+            return StageResult("materialize", StageStatus.SKIPPED, 0.0, "the spec has no feature views")
         started = time.monotonic()
         result, log = self._dags_test(dag_id)
         runs = self.home.task_runs(dag_id)
@@ -184,12 +199,13 @@ class LocalRun:
         failed = [t for t, r in runs.items() if r.state == "failed"]
         if result.returncode != 0 or failed or not runs:
             what = f"task `{failed[0]}` failed" if failed else f"`airflow dags test` exited {result.returncode}"
-            views = [f"featureViews.{v.name}" for v in self.system.feature_views]
-            anchor = next((v for v in views if v in self.ws.anchors), "")
-            return StageResult("materialize", "failed", seconds,
+            views = [("featureViews", v.name) for v in self.system.feature_views]
+            anchor = next((v for v in views if self.ws.has(v)), ())
+            return StageResult("materialize", StageStatus.FAILED, seconds,
                                f"{dag_id}: {what}: {error_line(result, log)} (log: {log})",
                                self._file(dag_id), self.ws.where(anchor))
-        return StageResult("materialize", "passed", seconds, materialized_summary(dag_id, self.system.feature_views))
+        return StageResult("materialize", StageStatus.PASSED, seconds,
+                           materialized_summary(dag_id, self.system.feature_views))
 
     def training(self) -> dict[str, StageResult]:
         """Run each model's training DAG; train and register results."""
@@ -206,29 +222,33 @@ class LocalRun:
             if result.returncode != 0 or any(r.state != "success" for r in runs.values()) or not runs:
                 step = _failed_step(output)
                 stage = "register" if step in REGISTER_STEPS else "train"
-                anchor = {"evaluate-model": f"models.{model.name}.gates",
-                          "check-fairness": f"models.{model.name}.fairness"}.get(step, f"models.{model.name}")
+                anchor = {"evaluate-model": ("models", model.name, "evaluation", "gates"),
+                          "check-fairness": ("models", model.name, "evaluation", "fairness")
+                          }.get(step, ("models", model.name))
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
                 failure = StageResult(
-                    stage, "failed", train_seconds,
+                    stage, StageStatus.FAILED, train_seconds,
                     f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {error_line(result, log)}"
                     f" (log: {log})", source, self.ws.where(anchor))
                 if stage == "register":
-                    return {"train": StageResult("train", "passed", train_seconds, listed(trained + [model.name])),
+                    return {"train": StageResult("train", StageStatus.PASSED, train_seconds,
+                                                 listed(trained + [model.name])),
                             "register": failure}
-                return {"train": failure, "register": StageResult("register", "skipped", 0.0, "train failed")}
+                return {"train": failure, "register": StageResult("register", StageStatus.SKIPPED, 0.0, "train failed")}
             trained.append(model.name)
             started = time.monotonic()
             checked = self.check_registered(model, since)
             register_seconds += time.monotonic() - started
             if isinstance(checked, StageResult):
-                return {"train": StageResult("train", "passed", train_seconds, listed(trained)), "register": checked}
+                return {"train": StageResult("train", StageStatus.PASSED, train_seconds, listed(trained)),
+                        "register": checked}
             registered.append(checked)
         if not self.models:
-            return {s: StageResult(s, "skipped", 0.0, "the spec has no models") for s in ("train", "register")}
-        return {"train": StageResult("train", "passed", train_seconds,
+            return {s: StageResult(s, StageStatus.SKIPPED, 0.0, "the spec has no models")
+                    for s in ("train", "register")}
+        return {"train": StageResult("train", StageStatus.PASSED, train_seconds,
                                      "pipeline run by kfp's local runner: " + listed(trained)),
-                "register": StageResult("register", "passed", register_seconds,
+                "register": StageResult("register", StageStatus.PASSED, register_seconds,
                                         "registered by the pipeline's register step; " + "; ".join(registered))}
 
     def _prepare_experiment(self, model) -> None:
@@ -255,15 +275,15 @@ class LocalRun:
         try:
             version = client.get_model_version_by_alias(model.registry_name, model.registry_alias)
         except MlflowException as error:
-            return StageResult("register", "failed", 0.0,
+            return StageResult("register", StageStatus.FAILED, 0.0,
                                f"MLflow ({self.ws.tracking_uri}) has no version of {model.registry_name} with alias"
                                f" `{model.registry_alias}`: {error}", f"kfp/{Path(_pipeline_source(model)).name}",
-                               self.ws.where(f"models.{model.name}"))
+                               self.ws.where(("models", model.name)))
         if (version.creation_timestamp or 0) / 1000 < since - 1:
-            return StageResult("register", "failed", 0.0,
+            return StageResult("register", StageStatus.FAILED, 0.0,
                                f"the alias `{model.registry_alias}` of {model.registry_name} points at version"
                                f" {version.version}, registered before this run: this run registered no version",
-                               f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(f"models.{model.name}"))
+                               f"kfp/{Path(_pipeline_source(model)).name}", self.ws.where(("models", model.name)))
         metrics = client.get_run(version.run_id).data.metrics
         from mlspec.ir.layout import mlflow_metric_name
 
@@ -291,31 +311,39 @@ def _failed_step(output: str) -> str | None:
 def run_stages(run: LocalRun, started: Callable[[tuple[str, ...]], None] = lambda stages: None
                ) -> Iterator[StageResult]:
     """Each stage's result in order; after a failure every later stage is skipped. `started`
-    is called with the stages a step is about to run (one DAG run can make several). The
-    scoring servers the serve stage starts are stopped at the end, whatever happened."""
+    is called with the stages a step is about to run (one DAG run can make several). Each
+    step starts from what the one before handed over (promote -> serve -> drift -> retrain).
+    The scoring servers the serve stage starts are stopped at the end, whatever happened."""
     from mlspec.local import lineage_events, loop_stages
 
     failed = None
-    lineage_events.start(run)
-    groups = [(("ingest", "validate", "version"), run.ingestion),
-              (("materialize",), lambda: {"materialize": run.materialize()}),
-              (("train", "register"), run.training),
-              (("promote",), lambda: loop_stages.promote(run)),
-              (("serve",), lambda: loop_stages.serve(run)),
-              (("drift",), lambda: loop_stages.drift(run)),
-              (("retrain",), lambda: loop_stages.retrain(run))]
+    described = lineage_events.start(run)
+    steps = [(("ingest", "validate", "version"), lambda _: Step(run.ingestion())),
+             (("materialize",), lambda _: Step({"materialize": run.materialize()})),
+             (("train", "register"), lambda _: Step(run.training())),
+             (("promote",), lambda _: loop_stages.promote(run)),
+             (("serve",), lambda promoted: loop_stages.serve(run, promoted)),
+             (("drift",), lambda served: loop_stages.drift(run, served)),
+             (("retrain",), lambda drifted: loop_stages.retrain(run, drifted))]
+    handover = None
+    serving = []  # what the serve stage started, stopped at the end
     try:
-        for stages, action in groups:
+        for stages, action in steps:
             if failed:
                 for stage in stages:
-                    yield StageResult(stage, "skipped", 0.0, f"not run: {failed} failed")
+                    yield StageResult(stage, StageStatus.SKIPPED, 0.0, f"not run: {failed} failed")
                 continue
             started(stages)
-            results = action()
-            lineage_events.after(run, stages, results)  # the events no tool emitted
+            step = action(handover)
+            handover = step.handover
+            if isinstance(handover, loop_stages.Served):
+                serving.append(handover)
+            # the events no tool emitted (may fail the step's last stage: its results are its own dict)
+            lineage_events.after(run, stages, step.results, handover, described)
             for stage in stages:
-                yield results[stage]
-                if results[stage].status == "failed" and not failed:
+                yield step.results[stage]
+                if step.results[stage].failed and not failed:
                     failed = stage
     finally:
-        loop_stages.stop_servers(run)
+        for served in serving:
+            loop_stages.stop_servers(served)

@@ -15,17 +15,27 @@ The copy changes only where things live, never what the system does:
   (SQLite: no server), its artifacts under `mlflow/artifacts/`.
 
 Everything else (schemas, expectations, feature views, gates) is the spec's own, so a failure
-here is the spec's: `anchors` maps each dataset and model to its line in the original spec.
+here is the spec's, located in the original spec by its position tree (Workspace.where).
+
+The spec is read once, by the front end every command uses (compiler.session.load_unit: the
+loader's size and link guards, validation, checks, the IR). What the copy changes is read from
+the IR and written as a local overlay: dotted spec keys and their values (`LocalOverlay`, the
+shape environment `overrides` have), spliced into the spec's text by the round-trip editor
+(source.yaml_edit), so the copy keeps the spec's comments and layout and differs from it by
+exactly those values. The copy is compiled and written like any spec (compile_unit,
+apply_results).
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from mlspec.errors import SpecError, UsageError
 from mlspec.local.database import database_path
+from mlspec.source.positions import PositionTree
+from mlspec.source.yaml_edit import EditError
 
 MARKER = ".mlspec-run-local"  # written in each work folder a run creates; a folder without it is not claimed
 MARKER_TEXT = "This folder is a work folder of `mlspec run --local`: the run may replace everything in it.\n"
@@ -37,6 +47,25 @@ MLFLOW = "mlflow"
 
 
 @dataclass(frozen=True)
+class LocalOverlay:
+    """What the run's copy changes in the spec, as environment overrides say it: dotted key
+    paths and their new values (`datasets.customers.storage`), and the keys it removes."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    removed: tuple[str, ...] = ()
+
+    def apply(self, text: str) -> str:
+        """`text` with the overlay spliced in; every other byte as it was."""
+        from mlspec.source.yaml_edit import remove_key, set_value
+
+        for key, value in self.values.items():
+            text = set_value(text, tuple(key.split(".")), value)
+        for key in self.removed:
+            text = remove_key(text, tuple(key.split(".")))
+        return text
+
+
+@dataclass(frozen=True)
 class Workspace:
     root: Path
     original: Path  # the spec the user named
@@ -44,12 +73,13 @@ class Workspace:
     system_dir: Path  # the compiled system: <root>/generated/<system>
     system: object  # the IRSystem of the copy (mlspec.ir.model)
     files: dict[str, str]  # generated path (relative to system_dir) -> text
-    anchors: dict[str, int] = field(default_factory=dict)  # "datasets.customers" -> line in `original`
+    positions: PositionTree = field(default_factory=PositionTree)  # of the original spec
     notes: tuple[str, ...] = ()
     project: object = None  # the IRProject of the copy (its environments), as compiled
     # dataset -> where its SQL source's query stands in `original`: (0-based line and column of
     # the value, the indentation of its lines when it is a block scalar `|` or `>`, else None)
     queries: dict[str, tuple[int, int, int | None]] = field(default_factory=dict)
+    overlay: LocalOverlay = field(default_factory=LocalOverlay)  # what the copy changes
 
     @property
     def dags(self) -> Path:
@@ -76,10 +106,20 @@ class Workspace:
     def tracking_uri(self) -> str:
         return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
-    def where(self, key: str) -> str:
-        """`spec.yaml:31` for an anchor key, else the spec's path."""
-        line = self.anchors.get(key)
-        return f"{self.original}:{line}" if line else str(self.original)
+    def has(self, key: str | tuple) -> bool:
+        """Whether the original spec writes the key `key` (dotted, or a key path)."""
+        return self.positions.key_span(_path(key)) is not None
+
+    def where(self, key: str | tuple) -> str:
+        """`spec.yaml:31`: the line of the key `key` (dotted, `datasets.customers.columns`, or a
+        key path) in the original spec, or of the nearest key above it that the spec writes;
+        the spec's path alone when it writes none of them."""
+        path = _path(key)
+        for cut in range(len(path), 0, -1):
+            span = self.positions.key_span(path[:cut])
+            if span is not None:
+                return f"{self.original}:{span.line}"
+        return str(self.original)
 
     def sql_place(self, dataset: str, offset: int | None) -> str:
         """`spec.yaml:14:23`: where the character `offset` of a dataset's query stands in the
@@ -87,7 +127,7 @@ class Workspace:
         quoted one-line queries (escapes in a quoted one aside)."""
         found = self.queries.get(dataset)
         if found is None:
-            return self.where(f"datasets.{dataset}.source")
+            return self.where(("datasets", dataset, "source"))
         line, column, indent = found
         source = self.system and next((d.source for d in self.system.datasets if d.name == dataset), None)
         before = getattr(source, "sql", "")[:offset or 0]
@@ -95,6 +135,10 @@ class Workspace:
         if indent is not None:  # the text starts on the line after `|`
             return f"{self.original}:{line + 2 + rows}:{indent + last + 1}"
         return f"{self.original}:{line + 1 + rows}:{(column if rows == 0 else 0) + last + 1}"
+
+
+def _path(key: str | tuple) -> tuple:
+    return tuple(key.split(".")) if isinstance(key, str) else tuple(key)
 
 
 def claim_workdir(workdir: Path, spec_file: Path) -> Path:
@@ -129,92 +173,65 @@ def _marked(folder: Path) -> bool:
     return marker.is_file() and not marker.is_symlink()
 
 
-def prepare_workspace(spec_file: Path, workdir: Path) -> Workspace:
-    """Write the local copy of `spec_file` under `workdir` and compile it there."""
-    from ruamel.yaml import YAML
+def prepare_workspace(spec_file: Path, workdir: Path, unit=None) -> Workspace:
+    """Write the local copy of `spec_file` under `workdir` and compile it there. `unit`: the
+    spec as the front end already read it (compiler.session.SpecUnit), so it is read once."""
+    from mlspec.compiler.apply import apply_results
+    from mlspec.compiler.compile import compile_unit
+    from mlspec.compiler.session import load_text, load_unit
 
-    from mlspec.compiler.compile import compile_spec
-
-    if not spec_file.is_file():
-        raise UsageError(f"no spec file at {spec_file}")
+    if unit is None:
+        if not Path(spec_file).is_file():
+            raise UsageError(f"no spec file at {spec_file}")
+        unit = load_unit(Path(spec_file))
+    if not unit.ok:
+        raise SpecError(f"{spec_file} has errors: nothing was run", [unit])
     workdir = claim_workdir(workdir, spec_file)
-    yaml = YAML()
-    document = yaml.load(spec_file.read_text(encoding="utf-8"))
-    if not isinstance(document, dict):
-        raise SpecError(f"{spec_file} is not a spec (a YAML mapping)")
-    anchors = _anchors(document)
-    queries = _query_places(document, spec_file.read_text(encoding="utf-8"))
-    notes = _point_at(document, workdir)
-    copy = workdir / spec_file.name
-    buffer = io.StringIO()
-    yaml.dump(document, buffer)
-    copy.write_text(buffer.getvalue(), encoding="utf-8")
+    source = unit.source
+    overlay, notes = local_overlay(unit.project.base, workdir,
+                                   lambda key: source.positions.has(tuple(key.split("."))))
+    copy = workdir / Path(spec_file).name
+    try:
+        text = overlay.apply(source.text)
+    except EditError as error:
+        raise SpecError(f"{spec_file}: the local run cannot point its copy at this machine: {error}") from None
+    copy.write_text(text, encoding="utf-8")
 
-    result = compile_spec(copy, workdir / GENERATED)
+    out_root = workdir / GENERATED
+    result = compile_unit(load_text(copy, text, out_root), out_root)
     if not result.ok:
         messages = "\n".join(f"  {d.message}" for d in result.diagnostics if d.severity.name == "ERROR")
         raise SpecError(f"the local copy of {spec_file} ({copy}) does not compile:\n{messages}")
-    system_dir = workdir / GENERATED / result.system
-    for path, text in result.files.items():
-        target = system_dir / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+    apply_results([result], out_root, [str(copy)], partial=False)
     for folder in (SOURCES, DATABASES, STORE, MLFLOW):
         (workdir / folder).mkdir(exist_ok=True)
-    return Workspace(workdir, spec_file, copy, system_dir, result.project.base, dict(result.files), anchors,
-                     tuple(notes), result.project, queries)
+    return Workspace(workdir, Path(spec_file), copy, out_root / result.system, result.project.base,
+                     dict(result.files), source.positions, tuple(notes), result.project,
+                     query_places(source.positions, source.text), overlay)
 
 
 def sample_suffix(source) -> str:
     """The file suffix of a file source's sample: its format's (`jsonl` for JSON Lines)."""
-    fmt = str(source.get("format") or "parquet")
-    json = source.get("json") if isinstance(source.get("json"), dict) else {}
-    return "jsonl" if fmt == "json" and json.get("lines") else fmt
+    return "jsonl" if source.format == "json" and source.lines else source.format
 
 
-def _query_places(document, text: str) -> dict[str, tuple[int, int, int | None]]:
-    """dataset -> (line, column) of its query's value in the spec, and the indentation of its
-    lines when it is a block scalar; see Workspace.sql_place."""
+def query_places(positions: PositionTree, text: str) -> dict[str, tuple[int, int, int | None]]:
+    """dataset -> (line, column) of its query's value in the spec (0-based), and the
+    indentation of its lines when it is a block scalar; see Workspace.sql_place."""
     lines = text.splitlines()
     places = {}
-    for name, dataset in (document.get("datasets") or {}).items():
-        source = dataset.get("source") if isinstance(dataset, dict) else None
-        if not hasattr(source, "lc") or "sql" not in source:
+    for path, span in positions.values.items():
+        if len(path) != 4 or path[0] != "datasets" or path[2:] != ("source", "sql"):
             continue
-        line, column = source.lc.value("sql")
+        line, column = span.line - 1, span.col - 1
         indent = None
         if line < len(lines) and lines[line][column:column + 1] in ("|", ">"):
             body = next((t for t in lines[line + 1:] if t.strip()), "")
             indent = len(body) - len(body.lstrip(" "))
         elif line < len(lines) and lines[line][column:column + 1] in ("'", '"'):
             column += 1
-        places[str(name)] = (line, column, indent)
+        places[str(path[1])] = (line, column, indent)
     return places
-
-
-def _anchors(document) -> dict[str, int]:
-    """1-based lines of each dataset, model and model gate block in the original spec."""
-    found = {}
-    for section in ("datasets", "models", "featureViews"):
-        block = document.get(section)
-        if not hasattr(block, "lc"):
-            continue
-        for name in block:
-            found[f"{section}.{name}"] = block.lc.key(name)[0] + 1
-            entry = block[name]
-            evaluation = entry.get("evaluation") if isinstance(entry, dict) else None
-            for key in ("gates", "fairness"):
-                if hasattr(evaluation, "lc") and key in evaluation:
-                    found[f"{section}.{name}.{key}"] = evaluation.lc.key(key)[0] + 1
-            if section == "models" and hasattr(entry, "lc"):
-                for key in ("serving", "monitoring"):
-                    if key in entry:
-                        found[f"{section}.{name}.{key}"] = entry.lc.key(key)[0] + 1
-            if section == "datasets" and hasattr(entry, "lc"):
-                for key in ("source", "columns", "expectations", "storage"):
-                    if key in entry:
-                        found[f"{section}.{name}.{key}"] = entry.lc.key(key)[0] + 1
-    return found
 
 
 def local_path(uri: str) -> Path:
@@ -250,48 +267,52 @@ def store_folder(workdir: Path, uri: str) -> str:
     return str(mapped)
 
 
-def _point_at(document, workdir: Path) -> list[str]:
+def local_overlay(system, workdir: Path, written: Callable[[str], bool] = lambda key: True
+                  ) -> tuple[LocalOverlay, list[str]]:
+    """What the run's copy changes, read from the spec's IR (`system`, an IRSystem), and the
+    notes that say so. `written(key)`: whether the spec writes the dotted key (a value the spec
+    leaves to its default, such as Feast's registry in the feature repository, stays so)."""
+    values: dict[str, str] = {}
     notes = []
-    platform = document.get("platform") or {}
-    if platform.pop("objectStore", None) is not None:
+    platform = system.platform
+    removed = tuple(f"platform.{key}" for key, block in (("objectStore", platform.object_store),
+                                                          ("gcs", platform.gcs), ("azure", platform.azure))
+                    if block is not None)
+    if platform.object_store is not None:
         notes.append(f"object store: the spec's s3:// locations are folders under {workdir / STORE}")
-    for key, scheme in (("gcs", "gs"), ("azure", "abfs")):
-        if platform.pop(key, None) is not None:
+    for block, scheme in ((platform.gcs, "gs"), (platform.azure, "abfs")):
+        if block is not None:
             notes.append(f"object store: the spec's {scheme}:// locations are folders under {workdir / STORE}")
     mlflow_dir = workdir / MLFLOW
-    platform.setdefault("mlflow", {})["trackingUri"] = f"sqlite:///{mlflow_dir / 'mlflow.db'}"
+    values["platform.mlflow.trackingUri"] = f"sqlite:///{mlflow_dir / 'mlflow.db'}"
     notes.append(f"MLflow: tracking in {mlflow_dir / 'mlflow.db'} (SQLite, no server)")
-    feast = platform.get("feast")
-    if isinstance(feast, dict) and isinstance(feast.get("registry"), str):
-        feast["registry"] = store_folder(workdir, feast["registry"])
-        Path(feast["registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
-    online = feast.get("onlineStore") if isinstance(feast, dict) else None
-    if isinstance(online, dict) and isinstance(online.get("path"), str):
+    feast = platform.feast
+    if feast is not None and feast.registry and written("platform.feast.registry"):
+        values["platform.feast.registry"] = store_folder(workdir, feast.registry)
+        Path(values["platform.feast.registry"]).parent.mkdir(parents=True, exist_ok=True)  # Feast makes only the file
+    online = feast.online_store if feast is not None else None
+    if isinstance(online, dict) and isinstance(online.get("path"), str) \
+            and written("platform.feast.onlineStore.path"):
         # A SQLite online store is a file Feast writes: in the store too, never where the spec points.
-        online["path"] = store_folder(workdir, online["path"])
-        Path(online["path"]).parent.mkdir(parents=True, exist_ok=True)
-    if platform:
-        document["platform"] = platform
+        values["platform.feast.onlineStore.path"] = store_folder(workdir, online["path"])
+        Path(values["platform.feast.onlineStore.path"]).parent.mkdir(parents=True, exist_ok=True)
     sql, files = {}, []
-    for name, dataset in (document.get("datasets") or {}).items():
-        if not isinstance(dataset, dict):
-            continue
-        source = dataset.get("source")
-        if isinstance(source, dict):
-            if "sql" in source:  # kept: its connection is pointed at a database file instead
-                sql.setdefault(str(source.get("connection")), []).append(name)
-            else:  # the declared format and its options kept: the sample is written as the spec says
-                files.append(name)
-                source["uri"] = str(workdir / SOURCES / f"{name}.{sample_suffix(source)}")
-        if isinstance(dataset.get("storage"), str):
-            dataset["storage"] = store_folder(workdir, dataset["storage"])
-        dvc = (dataset.get("versioning") or {}).get("dvc") if isinstance(dataset.get("versioning"), dict) else None
-        if isinstance(dvc, dict) and isinstance(dvc.get("remote"), str):
-            dvc["remote"] = store_folder(workdir, dvc["remote"])
+    for dataset in system.datasets:
+        key = f"datasets.{dataset.name}"
+        source = dataset.source
+        if source is not None and source.kind == "sql":  # kept: its connection is pointed at a database file
+            sql.setdefault(source.connection, []).append(dataset.name)
+        elif source is not None:  # the declared format and its options kept: the sample is written as the spec says
+            files.append(dataset.name)
+            values[f"{key}.source.uri"] = str(workdir / SOURCES / f"{dataset.name}.{sample_suffix(source)}")
+        if dataset.storage:
+            values[f"{key}.storage"] = store_folder(workdir, dataset.storage)
+        if dataset.dvc_remote:
+            values[f"{key}.versioning.dvc.remote"] = store_folder(workdir, dataset.dvc_remote)
     if files:
         notes.append(f"file sources: sample data in {workdir / SOURCES}/<dataset>.<format> ({', '.join(files)})")
     for connection, names in sql.items():
         database = database_path(workdir / DATABASES, connection)
         notes.append(f"SQL sources: {', '.join(names)} read by their queries through the Airflow connection"
                      f" `{connection}`: sample data in the DuckDB file {database}")
-    return notes
+    return LocalOverlay(values, removed), notes

@@ -138,3 +138,37 @@ def _insert(text: str, mapping, key: str, value: Any) -> str:
         lines[last_line] += "\n"
     new = "".join(line + "\n" for line in _block_lines(key, value, indent))
     return "".join(lines[:last_line + 1]) + new + "".join(lines[last_line + 1:])
+
+
+def remove_key(text: str, path: tuple[str, ...]) -> str:
+    """Return `text` without the key at `path` and its value (unchanged when it is not there).
+    In a block mapping the lines the entry spans go; in a flow mapping the entry and one comma.
+    A block mapping is never emptied (its parent would become null): EditError."""
+    node = _compose(text)
+    if node is None or not _is_mapping(node) or not path:
+        raise EditError("the document is not a mapping")
+    for key in path[:-1]:
+        child = _get(node, key)
+        if child is None:
+            return text
+        if not _is_mapping(child):
+            raise EditError(f"`{'.'.join(path[:path.index(key) + 1])}` is not a mapping")
+        node = child
+    index = next((i for i, (k, _) in enumerate(node.value) if _is_scalar(k) and k.value == path[-1]), None)
+    if index is None:
+        return text
+    key_node, value = node.value[index]
+    if node.flow_style:
+        start, end = key_node.start_mark.index, value.end_mark.index
+        if index + 1 < len(node.value):
+            end = node.value[index + 1][0].start_mark.index  # `key: value, ` up to the next key
+        elif index > 0:
+            start = node.value[index - 1][1].end_mark.index  # `, key: value` after the previous value
+        return text[:start] + text[end:]
+    if len(node.value) == 1:
+        raise EditError(f"removing `{'.'.join(path)}` would leave its mapping empty")
+    lines = text.splitlines(keepends=True)
+    first, last = key_node.start_mark.line, _end_line(value)
+    if lines[first][:key_node.start_mark.column].strip():
+        raise EditError(f"`{'.'.join(path)}` does not start its line")  # e.g. `- key:` of a list item
+    return "".join(lines[:first] + lines[last + 1:])

@@ -145,22 +145,31 @@ def test_a_broken_model_stops_at_serve_and_names_the_inference_service(tmp_path,
     load it, so serve fails, naming the InferenceService and the spec's serving line."""
     from pathlib import Path
 
+    from mlspec.cli.commands.run import local_deployer
     from mlspec.local import loop_stages
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
 
-    promote = loop_stages.promote
+    from mlspec.local.serving import ScoringServer
+
+    promote, start = loop_stages.promote, ScoringServer.start
+    started = []
 
     def promote_then_break(run):
-        results = promote(run)
-        _, (_, isvc) = run.promoted["churn"]
+        step = promote(run)
+        isvc = step.handover.models["churn"].manifest
         folder = Path(isvc["spec"]["predictor"]["model"]["storageUri"].removeprefix("file://"))
         for model_file in folder.glob("model.*"):
             model_file.write_bytes(b"not a model")
-        return results
+        return step
+
+    def recorded_start(server):
+        started.append(server)
+        return start(server)
 
     monkeypatch.setattr(loop_stages, "promote", promote_then_break)
-    run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work")
+    monkeypatch.setattr(ScoringServer, "start", recorded_start)
+    run = start_local_run(SPECS / "customer-churn.yaml", tmp_path / "work", deployer=local_deployer())
     results = {r.stage: r for r in run_stages(run)}
     assert [results[n].status for n in STAGES] == ["passed"] * 7 + ["failed", "skipped", "skipped"]
     serve = results["serve"]
@@ -169,4 +178,4 @@ def test_a_broken_model_stops_at_serve_and_names_the_inference_service(tmp_path,
                             if line.strip() == "serving:")
     assert serve.spec_line == f"{SPECS / 'customer-churn.yaml'}:{serving_line}"
     assert "churn version 1" in serve.detail and "mlflow models serve" in serve.detail
-    assert not run.servers  # stopped
+    assert started and all(server.process is None for server in started)  # stopped

@@ -11,7 +11,7 @@ from conftest import SPECS
 from support.openlineage_schema import event_errors
 
 from mlspec.local import lineage_events
-from mlspec.local.result import StageResult
+from mlspec.local.result import StageResult, StageStatus
 
 
 def _run(tmp_path):
@@ -21,8 +21,17 @@ def _run(tmp_path):
     system = project.base
     [model] = system.models
     ws = SimpleNamespace(root=tmp_path, system=system, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return SimpleNamespace(ws=ws, system=system, models=[model], environment=project.environments[-1],
-                           promoted={model.name: ("3", None)}, services={model.name: (None, True)})
+    return SimpleNamespace(ws=ws, system=system, models=[model], environment=project.environments[-1])
+
+
+def _handovers(run):
+    """What the promote and serve stages hand over (mlspec.local.loop_stages)."""
+    from mlspec.local.loop_stages import Promoted, PromotedModel, Served, ServedModel
+
+    [model] = run.models
+    promoted = PromotedModel("3", "prod/churn.yaml", {})
+    return (Promoted(run.environment, {model.name: promoted}),
+            Served(run.environment, {model.name: ServedModel(promoted, None, None, True)}))
 
 
 def test_the_provider_writes_into_the_work_folder_in_the_systems_namespace(tmp_path):
@@ -40,11 +49,13 @@ def test_the_registry_is_named_by_its_tracking_server():
 
 def test_the_promotion_and_the_served_traffic_continue_the_graph_from_the_version(tmp_path):
     run = _run(tmp_path)
-    lineage_events.start(run)
-    results = {"promote": StageResult("promote", "passed", 1.0, "ok")}
-    lineage_events.after(run, ("promote",), results)
-    lineage_events.after(run, ("serve",), {"serve": StageResult("serve", "passed", 1.0, "ok")})
-    assert results["promote"].status == "passed"
+    described = lineage_events.start(run)
+    promoted, served = _handovers(run)
+    results = {"promote": StageResult("promote", StageStatus.PASSED, 1.0, "ok")}
+    lineage_events.after(run, ("promote",), results, promoted, described)
+    lineage_events.after(run, ("serve",), {"serve": StageResult("serve", StageStatus.PASSED, 1.0, "ok")}, served,
+                         described)
+    assert results["promote"].status == StageStatus.PASSED
     deployed, served = lineage_events.read_events(tmp_path / "lineage" / "events.jsonl")
     assert event_errors(deployed) == [] and event_errors(served) == []
     assert deployed["job"] == {"namespace": "customer-churn", "name": "deployment.prod.churn",
@@ -60,9 +71,9 @@ def test_the_promotion_and_the_served_traffic_continue_the_graph_from_the_versio
 def test_events_that_cannot_be_written_fail_the_stage_naming_the_file(tmp_path):
     run = _run(tmp_path)
     (tmp_path / "lineage").write_text("a file where the events' folder should be")
-    lineage_events.start(run)
-    results = {"ingest": StageResult("ingest", "passed", 1.0, "ok"),
-               "version": StageResult("version", "skipped", 0.0, "not versioned")}
-    lineage_events.after(run, ("ingest", "version"), results)
-    assert results["ingest"].status == "failed" and results["version"].status == "skipped"
+    described = lineage_events.start(run)
+    results = {"ingest": StageResult("ingest", StageStatus.PASSED, 1.0, "ok"),
+               "version": StageResult("version", StageStatus.SKIPPED, 0.0, "not versioned")}
+    lineage_events.after(run, ("ingest", "version"), results, None, described)
+    assert results["ingest"].status == StageStatus.FAILED and results["version"].status == StageStatus.SKIPPED
     assert f"cannot be written to {tmp_path / 'lineage' / 'events.jsonl'}" in results["ingest"].detail

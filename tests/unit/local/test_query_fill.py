@@ -179,12 +179,10 @@ def test_an_impossible_week_is_an_error_at_the_querys_place_in_the_spec(tmp_path
 
 def test_a_place_in_a_query_is_a_line_and_column_of_the_spec(tmp_path):
     """Workspace.sql_place: block scalars (`|`), quoted and plain one-line queries."""
-    from io import StringIO
     from types import SimpleNamespace
 
-    from ruamel.yaml import YAML
-
-    from mlspec.local.workspace import Workspace, _query_places
+    from mlspec.local.workspace import Workspace, query_places
+    from mlspec.source.loader import load_spec_text
 
     text = ("datasets:\n"
             "  block:\n"
@@ -197,11 +195,11 @@ def test_a_place_in_a_query_is_a_line_and_column_of_the_spec(tmp_path):
             "    source: {sql: \"SELECT * FROM t WHERE x > 1\", connection: db}\n"
             "  plain:\n"
             "    source: {sql: SELECT a FROM t WHERE y = 2, connection: db}\n")
-    document = YAML().load(StringIO(text))
+    source, _ = load_spec_text(text, "spec.yaml")  # the loader every command reads a spec with
     queries = {name: SimpleNamespace(name=name, source=SimpleNamespace(sql=d["source"]["sql"]))
-               for name, d in document["datasets"].items()}
+               for name, d in source.data["datasets"].items()}
     workspace = Workspace(tmp_path, Path("spec.yaml"), tmp_path / "copy.yaml", tmp_path, SimpleNamespace(
-        datasets=tuple(queries.values())), {}, queries=_query_places(document, text))
+        datasets=tuple(queries.values())), {}, source.positions, queries=query_places(source.positions, text))
     lines = text.splitlines()
 
     def at(line: int, snippet: str) -> str:  # 1-based line, and the column the snippet starts at

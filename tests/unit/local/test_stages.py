@@ -8,9 +8,11 @@ import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
+from mlspec.diagnostics import Span
 from mlspec.local.airflow_home import TaskRun
 from mlspec.local.stages import STAGES, LocalRun, run_stages
 from mlspec.local.workspace import Workspace
+from mlspec.source.positions import PositionTree
 
 OK = {"extract": "success", "validate": "success", "version": "success", "upload": "success"}
 
@@ -35,8 +37,10 @@ def local_run(tmp_path, home) -> LocalRun:
                      for n in ("a", "b"))
     system = SimpleNamespace(name="sys", py_name="sys", datasets=datasets, models=(), feature_views=(),
                              platform=SimpleNamespace(lineage=None))
+    positions = PositionTree(keys={("datasets", "b"): Span(10, 3, 10, 4),
+                                   ("datasets", "b", "columns"): Span(12, 5, 12, 12)})
     ws = Workspace(tmp_path, Path("spec.yaml"), tmp_path / "spec.yaml", tmp_path / "generated" / "sys", system, {},
-                   {"datasets.b.columns": 12})
+                   positions)
     return LocalRun(ws, home, logical_date="2026-01-02")
 
 
@@ -82,3 +86,44 @@ def test_materialize_says_which_views_reached_the_online_store_and_which_are_off
     only_offline = materialized_summary("x__feast", [SimpleNamespace(name="history", online=False)])
     assert "online store;" not in only_offline and "materialized into" not in only_offline
     assert only_offline.startswith("x__feast: feast apply (when the repository changed), then history offline only")
+
+
+def test_each_step_starts_from_what_the_one_before_handed_over_and_servers_stop_after_a_failure(
+        tmp_path, monkeypatch):
+    """promote -> serve -> drift -> retrain hand over frozen results (nothing is left on the run);
+    a drift failure skips retrain, and the servers serve started are stopped all the same."""
+    import dataclasses
+
+    import pytest
+
+    from mlspec.local import loop_stages
+    from mlspec.local.result import StageResult, StageStatus, Step
+
+    class Server:
+        stopped = False
+
+        def stop(self):
+            self.stopped = True
+
+    server = Server()
+    promoted = loop_stages.Promoted("prod", {"m": loop_stages.PromotedModel("3", "d/isvc.yaml", {})})
+    served = loop_stages.Served("prod", {"m": loop_stages.ServedModel(promoted.models["m"], server, None, True)})
+    received = {}
+
+    def step(stage, handover=None, status=StageStatus.PASSED):
+        return Step({stage: StageResult(stage, status, 0.0, stage)}, handover)
+
+    monkeypatch.setattr(loop_stages, "promote", lambda run: step("promote", promoted))
+    monkeypatch.setattr(loop_stages, "serve", lambda run, got: received.setdefault("serve", got) and
+                        step("serve", served))
+    monkeypatch.setattr(loop_stages, "drift", lambda run, got: received.setdefault("drift", got) and
+                        step("drift", None, StageStatus.FAILED))
+    run = local_run(tmp_path, FakeHome({"sys__ingest_a": OK, "sys__ingest_b": OK}))
+    results = {r.stage: r for r in run_stages(run)}
+    assert received == {"serve": promoted, "drift": served}
+    assert results["retrain"].status is StageStatus.SKIPPED and results["retrain"].detail == "not run: drift failed"
+    assert server.stopped
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        promoted.models = {}  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        StageResult("x", "passed", 0.0, "a bare word is not a status")

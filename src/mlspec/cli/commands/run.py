@@ -82,7 +82,7 @@ def _command(spec, local, model, workdir, outcome: "_Outcome") -> None:
 
     try:
         with handle_sigterm():
-            _run(spec_file, folder, model, outcome)
+            _run(spec_file, folder, model, outcome, unit)
     except Terminated:
         outcome.reason = "terminated (SIGTERM): the run's processes were ended"
         say(outcome.reason)
@@ -132,7 +132,7 @@ def _write_report(path: Path, code: int, outcome: _Outcome) -> None:
     from mlspec.diagnostics.render import diagnostic_to_dict
     from mlspec.fsutil import write_text_atomic
 
-    failed = any(r.status == "failed" for r in outcome.stages)
+    failed = any(r.failed for r in outcome.stages)
     status = "passed" if code == 0 else ("failed" if failed else "stopped")
     document = {"status": status, "exitCode": int(code), "reason": outcome.reason,
                 "stages": [r.as_json() for r in outcome.stages],
@@ -143,19 +143,37 @@ def _write_report(path: Path, code: int, outcome: _Outcome) -> None:
     write_text_atomic(path, json.dumps(document, indent=2) + "\n")
 
 
-def _run(spec_file: Path, folder: Path, model, outcome: _Outcome) -> None:
+def local_deployer():
+    """mlspec's own publish and promote (gitops/), for the local run's promote stage: local/
+    may not import gitops/, its sibling, so the command wires them."""
+    from mlspec.gitops.spec_edit import promote_version
+    from mlspec.gitops.publish import publish_specs
+    from mlspec.local.repos import Deployer
+
+    def publish(files, out_root, repo, log):
+        return publish_specs(files, out_root, repo, log=log)
+
+    def promote(spec_file, model, env, version, storage_uri, out_root, repo, log):
+        return promote_version(spec_file, model, env, version, storage_uri, out_root, repo, commit=True, log=log)
+
+    return Deployer(publish=publish, promote=promote)
+
+
+def _run(spec_file: Path, folder: Path, model, outcome: _Outcome, unit=None) -> None:
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
 
     say(f"preparing {folder}: spec copy, generated files, sample data, Airflow home")
-    run = start_local_run(spec_file, folder, model)
+    run = start_local_run(spec_file, folder, model, deployer=local_deployer(), unit=unit)
     for note in run.ws.notes:
         say(f"  {note}")
+
+    from dataclasses import replace
 
     from mlspec.cli.progress import ProgressLine
 
     bar = ProgressLine()
-    run.progress = bar.update
+    run = replace(run, progress=bar.update)
 
     def started(stages):
         bar.restart()
@@ -168,13 +186,13 @@ def _run(spec_file: Path, folder: Path, model, outcome: _Outcome) -> None:
         bar.clear()
         results.append(result)
         outcome.lineage = summary(run)
-        say(f"{result.stage:<{WIDTH}} {result.status:<7} {result.seconds:7.1f}s  {result.detail}")
-        if result.status == "failed":
+        say(f"{result.stage:<{WIDTH}} {result.status.value:<7} {result.seconds:7.1f}s  {result.detail}")
+        if result.failed:
             where = result.file and str(run.ws.system_dir / result.file)
             say(f"{'':<{WIDTH}} generated file: {where}" + (f"  (from {result.spec_line})" if result.spec_line else ""))
     if outcome.lineage:
         say(f"OpenLineage events: {outcome.lineage['events']}")
-    failed = [r for r in results if r.status == "failed"]
+    failed = [r for r in results if r.failed]
     if failed:
         outcome.reason = f"stage {failed[0].stage} failed: {failed[0].detail}"
         sys.exit(ExitCode.EXTERNAL)
