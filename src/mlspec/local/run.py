@@ -13,7 +13,9 @@ from mlspec.local.stages import LocalRun
 from mlspec.local.workspace import prepare_workspace
 
 
-def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) -> LocalRun:
+def start_local_run(spec_file: Path, workdir: Path, model: str | None = None, data=None) -> LocalRun:
+    """`data`: the checked rows of `--data DIR` (mlspec.local.user_data.UserData), used in place
+    of the sample of their datasets."""
     workspace = prepare_workspace(spec_file, workdir)
     models = list(workspace.system.models)
     if model is not None:
@@ -22,11 +24,13 @@ def start_local_run(spec_file: Path, workdir: Path, model: str | None = None) ->
             known = ", ".join(m.name for m in workspace.system.models) or "none"
             raise UsageError(f"{spec_file} has no model `{model}` (its models: {known})")
     sources = write_sources(workspace.system, workspace.databases, where=workspace.where,
-                            locate=workspace.sql_place)
+                            locate=workspace.sql_place, own=data)
     logs = workspace.root / "logs"
     logs.mkdir(exist_ok=True)
     # Airflow, and the kfp steps it runs, on the run's own Python: `training.packages` are
     # installed there, not into the environment mlspec runs from.
     home = AirflowHome(workspace.root / "airflow", workspace.dags, run_python(workspace.root / "python"))
     home.migrate(logs / "airflow-db-migrate.log")
-    return LocalRun(workspace, home, models, data_date=sources.day.isoformat(), sample=sources.frames)
+    run = LocalRun(workspace, home, models, data_date=sources.day.isoformat(), sample=sources.frames)
+    run.own_data = tuple(data.datasets) if data is not None else ()  # the datasets --data gave
+    return run

@@ -209,10 +209,15 @@ class LocalRun:
                 anchor = {"evaluate-model": f"models.{model.name}.gates",
                           "check-fairness": f"models.{model.name}.fairness"}.get(step, f"models.{model.name}")
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
+                # A gate failed on data mlspec made up: say so, and how to bring real data (--data).
+                from mlspec.local.user_data import synthetic_note
+
+                note = synthetic_note(self.system, model, getattr(self, "own_data", ())) \
+                    if step in ("evaluate-model", "check-fairness") else ""
                 failure = StageResult(
                     stage, "failed", train_seconds,
                     f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {error_line(result, log)}"
-                    f" (log: {log})", source, self.ws.where(anchor))
+                    f" (log: {log}){note}", source, self.ws.where(anchor))
                 if stage == "register":
                     return {"train": StageResult("train", "passed", train_seconds, listed(trained + [model.name])),
                             "register": failure}
