@@ -294,6 +294,8 @@ def check_frame(frame, dataset, whole: str, row_place: Callable[[int], str], spe
     """`frame` with each declared column cast to its type, and a problem (appended) for each rule
     of `dataset` it breaks, at the rows that break it (`whole` names the rows' file, `row_place`
     one row of it); None when any rule is broken (every rule is checked all the same)."""
+    import pandas as pd
+
     base = ("datasets", dataset.name)
     found = len(problems)
     cast = frame.copy()
@@ -307,8 +309,12 @@ def check_frame(frame, dataset, whole: str, row_place: Callable[[int], str], spe
             continue
         values, bad = _cast(frame[column.name], column.type)
         if bad is not None and bad.any():
+            words = _type_words(column.type)
+            if column.type == "timestamp" and any(_one_time(v) is not pd.NaT for v in frame[column.name][bad][:10]):
+                words = ("a date or time in the format of the column's first value (the extract task reads a column"
+                         " with pandas.to_datetime, which takes one format for all its values)")
             _report_rows(problems, bad.to_numpy(), whole, row_place, frame[column.name],
-                         f"dataset `{dataset.name}`, column `{column.name}`: not {_type_words(column.type)}",
+                         f"dataset `{dataset.name}`, column `{column.name}`: not {words}",
                          spec_place(where + ("type",)))
             broken.add(column.name)
             continue
@@ -456,7 +462,10 @@ def _report_rows(problems: list[str], bad, whole: str, row_place, shown_values, 
 
 
 def _value_words(value) -> str:
-    text = repr(value.item() if hasattr(value, "item") else value)
+    value = value.item() if hasattr(value, "item") and not hasattr(value, "isoformat") else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an integer column holding nulls is float64 once cast
+    text = repr(value)
     if isinstance(value, str) or hasattr(value, "isoformat"):
         text = repr(str(value))
     if value is None or (isinstance(value, float) and value != value):
@@ -554,8 +563,9 @@ def _apply(rule: Rule, frame, dataset, row_place, whole: str, spec_place, proble
             return
         if rule.mostly is not None and base and 1 - count / base >= rule.mostly:
             return
-        extra = f" ({count:,} of {base:,} rows break it; `mostly: {rule.mostly}` allows" \
-                f" {int((1 - rule.mostly) * base):,})" if rule.mostly is not None else ""
+        allowed = int(base - np.ceil(rule.mostly * base - 1e-9)) if rule.mostly is not None else 0
+        extra = f" ({count:,} of {base:,} rows break it; `mostly: {rule.mostly}` allows {allowed:,})" \
+            if rule.mostly is not None else ""
         _report_rows(problems, bad, whole, row_place, series, f"{what} breaks {_rule_words(rule)}", place, extra)
         return
     values = series[present]

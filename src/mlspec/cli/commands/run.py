@@ -104,7 +104,7 @@ def _user_data(folder: Path, unit):
     positions = unit.source.positions
 
     def spec_place(path: tuple) -> str:
-        _, span = positions.nearest(path)
+        _, span = positions.nearest(path, prefer_key=True)  # the key stating the rule
         return f"{unit.display}:{span.line}:{span.col}" if span is not None else unit.display
 
     say(f"checking the data in {folder} against the spec")
