@@ -88,11 +88,10 @@ def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when
             continue
         path = local_path(source.uri)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if own is not None and dataset.name in own.datasets:
-            from mlspec.local.user_data import place_file
+        from mlspec.local.user_data import copy_as_is
 
-            place_file(own.datasets[dataset.name], path, source)
-        else:
+        given = own.datasets.get(dataset.name) if own is not None else None
+        if given is None or not copy_as_is(given, path, source):
             write_file(frames[dataset.name], path, source)
         files[dataset.name] = path
     written = write_tables(tables, databases, lambda name: where(f"datasets.{name}.source")) if tables else {}

@@ -214,7 +214,8 @@ def _open(path: Path, limit: int, problems: list[str]):
     """`path` opened for reading without following a link, if it is a regular file of at most
     `limit` bytes (else None, and a problem)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # never through a link, and never waiting on a FIFO put there after the listing
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         problems.append(f"{path}: cannot be opened: {error.strerror or error}")
         return None
@@ -830,7 +831,8 @@ def _query_rows(database, dataset, day: dt.date | None):
     except duckdb.Error as error:
         return None, f"fails on the dump's tables: {str(error).splitlines()[0]}"
     if frame.empty:
-        return None, f"returns no row from the dump's tables on the logical date {(day or dt.date.today()).isoformat()}"
+        when = f" on the logical date {day.isoformat()}" if day is not None and rendered != dataset.source.sql else ""
+        return None, f"returns no row from the dump's tables{when}"
     return frame, None
 
 
@@ -879,23 +881,21 @@ def _days(database) -> set[dt.date]:
     return found
 
 
-def place_file(data: DatasetData, path: Path, source) -> None:
-    """A file source's data where the run reads it, in the source's declared format: the user's
-    file byte for byte when it is of that format already (a CSV file was checked as read with the
-    source's own options), else the checked rows written in that format (mlspec.local.data.write_file)."""
+def copy_as_is(data: DatasetData, path: Path, source) -> bool:
+    """The user's file copied byte for byte to `path` when it has the format the file source
+    declares (a CSV file was checked as read with the source's own options); False when it has
+    not, and the caller writes the checked rows in that format (mlspec.local.data.write_file)."""
     import shutil
 
-    from mlspec.local.data import write_file
-
-    if data.file is not None and data.file.suffix == f".{source.format}":
-        problems: list[str] = []
-        handle = _open(data.file, MAX_FILE_BYTES, problems)
-        if handle is None:
-            raise DataError(data.file.parent, problems)
-        with handle, open(path, "wb") as out:
-            shutil.copyfileobj(handle, out)
-        return
-    write_file(data.frame, path, source)
+    if data.file is None or data.file.suffix != f".{source.format}":
+        return False
+    problems: list[str] = []
+    handle = _open(data.file, MAX_FILE_BYTES, problems)
+    if handle is None:
+        raise DataError(data.file.parent, problems)
+    with handle, open(path, "wb") as out:
+        shutil.copyfileobj(handle, out)
+    return True
 
 
 def write_dumps(user: UserData, folder: Path) -> dict[str, Path]:
