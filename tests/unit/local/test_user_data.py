@@ -353,3 +353,35 @@ def test_a_failed_gate_on_synthetic_data_says_so_and_names_the_files_to_bring(tm
     assert "customer_activity.parquet or customer_activity.csv" in note
     assert synthetic_note(system, model, ("customers", "customer_activity")) == ""
     assert "customers" not in synthetic_note(system, model, ("customers",)).split("for ")[1].split(")")[0]
+
+
+def test_the_train_stage_says_when_a_gate_failed_on_synthetic_data(tmp_path, monkeypatch):
+    import subprocess
+
+    from mlspec.local.airflow_home import TaskRun
+    from mlspec.local.stages import LocalRun
+    from mlspec.local.workspace import Workspace
+
+    spec = Path(__file__).resolve().parents[3] / "specs" / "customer-churn.yaml"
+    system = load_unit(spec).project.base
+    model = system.models[0]
+
+    class GateFails:  # the training DAG's pipeline failing at its gate step, as kfp's local runner logs it
+        def dags_test(self, dag_id, date, env, log, timeout=0, progress=None):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text("ValueError: gate roc_auc >= 0.8 failed: 0.49\n"
+                           "Task 'churn-pipeline' finished with status FAILURE. Inner task failed: 'evaluate-model'.\n")
+            return subprocess.CompletedProcess([], 1, "", "")
+
+        def task_runs(self, dag_id):
+            return {"run_pipeline": TaskRun("run_pipeline", "failed", 1.0)}
+
+    monkeypatch.setattr(LocalRun, "_prepare_experiment", lambda self, model: None)
+    workspace = Workspace(tmp_path, spec, tmp_path / "spec.yaml", tmp_path / "generated" / system.name, system, {})
+    run = LocalRun(workspace, GateFails())
+    detail = run.training()["train"].detail
+    assert "pipeline step `evaluate-model`" in detail
+    assert "synthetic data (mlspec's sample for customers, customer_activity)" in detail
+    assert "run again with `--data DIR`, DIR holding customers.parquet or customers.csv" in detail
+    run.own_data = ("customers", "customer_activity")  # both from --data: the gate measured real data
+    assert "synthetic" not in run.training()["train"].detail
