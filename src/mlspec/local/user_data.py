@@ -143,6 +143,11 @@ def read_user_data(folder: Path, system, spec_place: Callable[[tuple], str]) -> 
     if dump_files:
         dumps, day, from_dumps = _read_dumps(dump_files, connections, spec_place, problems)
         datasets.update(from_dumps)
+    if day is None and datasets:
+        day = _first_day([data.frame for data in datasets.values()])
+    if not problems:
+        _check_sql_files(system, {n: d for n, d in datasets.items() if d.file is not None
+                                  and sourced[n].source.kind == "sql"}, day, spec_place, problems)
     if problems:
         raise DataError(folder, problems)
     synthetic = tuple(sorted(n for n in sourced if n not in datasets))
@@ -150,9 +155,11 @@ def read_user_data(folder: Path, system, spec_place: Callable[[tuple], str]) -> 
         notes.append(f"data: {name} from {data.origin} ({len(data.frame):,} rows, checked against the spec)")
     if synthetic:
         notes.append(f"data: synthetic sample for {', '.join(synthetic)} (no file for them in {folder})")
-    if day is not None:
+    if day is not None and dumps:
         notes.append(f"data: logical date {day.isoformat()}, the earliest day of the dumps' data on which every"
                      f" query of theirs returns rows")
+    elif day is not None:
+        notes.append(f"data: logical date {day.isoformat()}, the day of the data's earliest timestamp")
     return UserData(folder, datasets, dumps, dump_files, synthetic, day, tuple(notes))
 
 
@@ -632,6 +639,78 @@ def _rule_words(rule: Rule) -> str:
     if rule.kind == "column_value_lengths_to_be_between":
         return f"{rule.name} ({_range_words(rule.low, rule.high)} characters)"
     return rule.name
+
+
+def _first_day(frames: list) -> dt.date | None:
+    """The day of the earliest timestamp of `frames` (as mlspec.local.data.first_day reads the sample)."""
+    import pandas as pd
+
+    earliest = [frame[c].min() for frame in frames for c in frame.columns
+                if pd.api.types.is_datetime64_any_dtype(frame[c]) and frame[c].notna().any()]
+    return min(earliest).date() if earliest else None
+
+
+def _check_sql_files(system, given: dict[str, DatasetData], day: dt.date | None, spec_place,
+                     problems: list[str]) -> None:
+    """A file given for a SQL source's dataset fills the tables its query reads, as the sample
+    does (mlspec.local.database.fill_sql_sources), and the query must return the file's rows as
+    they are on the run's logical date: the filler replaces a value that breaks one of the
+    query's conditions, which would ingest other rows than the user's. Checked on an in-memory
+    database, before anything is written."""
+    import duckdb
+
+    from mlspec.errors import SpecError
+    from mlspec.local.database import fill_sql_sources
+    from mlspec.runtime.airflow_tasks import DUCKDB_CONFIG
+
+    if not given:
+        return
+    frames = {name: data.frame for name, data in given.items()}
+    when = day or dt.date.today()
+    try:
+        samples = fill_sql_sources(system, frames, when, lambda name, offset: spec_place(
+            ("datasets", name, "source", "sql")))
+    except SpecError as error:
+        problems += [f"{given[line.split('dataset `')[1].split('`')[0]].file}: {line}" if "dataset `" in line else line
+                     for line in str(error).splitlines()[1:]]
+        return
+    for name, sample in sorted(samples.items()):
+        data, dataset = given[name], system.dataset(name)
+        with duckdb.connect(":memory:", config=dict(DUCKDB_CONFIG)) as db:
+            for table, frame in sample.frames.items():
+                if table.schema:
+                    db.execute(f"CREATE SCHEMA IF NOT EXISTS {_quoted(table.schema)}")
+                db.register("given", frame)
+                db.execute(f"CREATE TABLE {table.qualified} AS SELECT * FROM given")
+                db.unregister("given")
+            try:
+                result = db.execute(sample.rendered.strip().rstrip(";")).df()
+            except duckdb.Error as error:
+                result, failure = None, str(error).splitlines()[0]
+        differs = _differing_column(result, data.frame, dataset) if result is not None else failure
+        if differs:
+            problems.append(f"{data.file}: dataset `{name}`: its query (at {spec_place(('datasets', name, 'source', 'sql'))})"
+                            f" cannot return the file's rows as they are on the logical date {when.isoformat()}"
+                            f" ({differs}): some rows break its conditions. Give the rows the query returns on that"
+                            f" date, or a dump of the tables it reads ({dataset.source.connection}.sql)")
+
+
+def _differing_column(result, frame, dataset) -> str | None:
+    """Why the rows a query returned are not `frame`'s (None: the same rows, in any order)."""
+    if len(result) != len(frame):
+        return f"it returns {len(result):,} rows of {len(frame):,}"
+    for column in dataset.columns:
+        if column.name not in result.columns or column.name not in frame.columns:
+            continue
+        returned, _ = _cast(result[column.name], column.type)
+        returned, given = (sorted(map(str, values)) for values in (returned, frame[column.name]))
+        if returned != given:
+            return f"column `{column.name}` holds other values"
+    return None
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 # --- SQL dumps -----------------------------------------------------------------------------------

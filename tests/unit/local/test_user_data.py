@@ -364,7 +364,6 @@ def test_the_train_stage_says_when_a_gate_failed_on_synthetic_data(tmp_path, mon
 
     spec = Path(__file__).resolve().parents[3] / "specs" / "customer-churn.yaml"
     system = load_unit(spec).project.base
-    model = system.models[0]
 
     class GateFails:  # the training DAG's pipeline failing at its gate step, as kfp's local runner logs it
         def dags_test(self, dag_id, date, env, log, timeout=0, progress=None):
@@ -385,3 +384,18 @@ def test_the_train_stage_says_when_a_gate_failed_on_synthetic_data(tmp_path, mon
     assert "run again with `--data DIR`, DIR holding customers.parquet or customers.csv" in detail
     run.own_data = ("customers", "customer_activity")  # both from --data: the gate measured real data
     assert "synthetic" not in run.training()["train"].detail
+
+
+def test_a_file_for_a_sql_source_must_hold_rows_its_query_returns_on_the_run_date(tmp_path):
+    rows = "id,amount,ordered_at\n1,2.5,2024-01-05 10:00:00\n2,1.0,2024-01-06 10:00:00\n"
+    assert check(tmp_path, SQL_DATASETS, {"orders.csv": rows}) == []  # the run's date is the first row's day
+    weekly = {"orders": dict(SQL_DATASETS["orders"], source={
+        "sql": "SELECT id, amount, ordered_at FROM shop.orders WHERE ordered_at = '{{ ds }}'",
+        "connection": "warehouse"})}
+    (tmp_path / "weekly").mkdir()
+    problems = check(tmp_path / "weekly", weekly, {"orders.csv": rows})
+    line = line_of(tmp_path / "weekly" / "spec.yaml", "sql:")
+    assert len(problems) == 1 and problems[0].startswith(f"{tmp_path}/weekly/data/orders.csv: dataset `orders`: its"
+                                                         f" query (at spec.yaml:{line}:"), problems
+    assert "cannot return the file's rows as they are on the logical date 2024-01-05" in problems[0]
+    assert "or a dump of the tables it reads (warehouse.sql)" in problems[0]
