@@ -143,6 +143,7 @@ def read_user_data(folder: Path, system, spec_place: Callable[[tuple], str]) -> 
     if dump_files:
         dumps, day, from_dumps = _read_dumps(dump_files, connections, spec_place, problems)
         datasets.update(from_dumps)
+    dump_day = day is not None
     if day is None and datasets:
         day = _first_day([data.frame for data in datasets.values()])
     if not problems:
@@ -155,7 +156,7 @@ def read_user_data(folder: Path, system, spec_place: Callable[[tuple], str]) -> 
         notes.append(f"data: {name} from {data.origin} ({len(data.frame):,} rows, checked against the spec)")
     if synthetic:
         notes.append(f"data: synthetic sample for {', '.join(synthetic)} (no file for them in {folder})")
-    if day is not None and dumps:
+    if day is not None and dump_day:
         notes.append(f"data: logical date {day.isoformat()}, the earliest day of the dumps' data on which every"
                      f" query of theirs returns rows")
     elif day is not None:
@@ -344,7 +345,7 @@ def check_frame(frame, dataset, whole: str, row_place: Callable[[int], str], spe
 
 @dataclass(frozen=True)
 class Rule:
-    kind: str  # an expectation (without `expect_`), or `type` etc. for a column's own keys
+    kind: str  # an expectation (without `expect_`): a column's own keys are read as the suite reads them
     column: str | None
     path: tuple  # where the spec states it
     name: str  # how a message names it
