@@ -269,7 +269,7 @@ def _read_file(path: Path, dataset, problems: list[str]):
                 # an index pandas wrote into the file is a column of the data again; a plain one goes
                 frame = frame.reset_index(drop=isinstance(frame.index, pd.RangeIndex))
             else:
-                texts = {c.name: str for c in dataset.columns if c.type in ("string", "bytes")}
+                texts = {c.name: str for c in dataset.columns if c.type == "string"}  # as the extract task reads them
                 frame = pd.read_csv(handle, dtype=texts or None, nrows=MAX_ROWS + 1, **_csv_options(dataset))
         except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
