@@ -389,7 +389,9 @@ def _reader(fmt, options=None, names=None, texts=None):
                                      header=0 if header else None, names=None if header else (names or None),
                                      dtype=dtype)
     if fmt == "json" and options is not None:
-        return lambda p: pd.read_json(p, lines=bool(options.get("lines", False)), dtype=dtype or True)
+        # JSON has its own types: a string stays the string it is, a null stays null (`str` would make it "None")
+        kept = {name: object for name in texts} if texts else True
+        return lambda p: pd.read_json(p, lines=bool(options.get("lines", False)), dtype=kept)
     return {"parquet": pd.read_parquet, "csv": pd.read_csv,
             "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}[fmt]
 
