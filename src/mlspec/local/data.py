@@ -61,28 +61,42 @@ def write_file(frame, path: Path, source) -> None:
 
 def write_sources(system, databases: Path, rows: int = ROWS, seed: int = 0, when: dt.datetime | None = None,
                   where: Callable[[str], str] = lambda key: key,
-                  locate: Callable[[str, int | None], str] | None = None) -> Sources:
+                  locate: Callable[[str, int | None], str] | None = None, own=None) -> Sources:
     """The sample (synthesize) of every dataset with a source: files for file sources, the
     tables each query reads in `databases` for SQL sources. Rules no value meets and query
     conditions no row passes are SpecErrors (`where` turns an anchor key into a spec line,
     `locate` a dataset and a place in its query into `spec.yaml:LINE:COL`), raised before
-    any source is written; a query that returns no row from its filled tables, after."""
+    any source is written; a query that returns no row from its filled tables, after.
+    `own` (mlspec.local.user_data.UserData, checked): the rows of `--data DIR` in place of the
+    sample of their datasets, and its SQL dumps as their connections' databases."""
     locate = locate or (lambda name, offset: where(f"datasets.{name}.source"))
     when = when or label_time()
     try:
         sample = synthesize(system, rows=rows, seed=seed, when=when)
     except UnsatisfiableRule as error:
         raise SpecError(f"mlspec run --local cannot make sample data:\n{where(error.key)}: {error.reason}") from None
-    day = first_day(sample.frames, when.date())
-    tables = fill_sql_sources(system, sample.frames, day, locate)
+    frames = {**sample.frames, **(own.frames() if own is not None else {})}
+    day = (own.day if own is not None else None) or first_day(frames, when.date())
+    dumped = set(own.dumps) if own is not None else set()  # connections whose databases are the user's dumps
+    tables = fill_sql_sources(system, {name: frame for name, frame in frames.items()
+                                       if getattr(system.dataset(name).source, "connection", None) not in dumped},
+                              day, locate)
     files = {}
     for dataset in system.datasets:
         source = dataset.source
-        if source is None or source.kind != "file" or dataset.name not in sample.frames:
+        if source is None or source.kind != "file" or dataset.name not in frames:
             continue
         path = local_path(source.uri)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_file(sample.frames[dataset.name], path, source)
+        from mlspec.local.user_data import copy_as_is
+
+        given = own.datasets.get(dataset.name) if own is not None else None
+        if given is None or not copy_as_is(given, path, source):
+            write_file(frames[dataset.name], path, source)
         files[dataset.name] = path
     written = write_tables(tables, databases, lambda name: where(f"datasets.{name}.source")) if tables else {}
-    return Sources(files, tables, written, day, sample.frames)
+    if dumped:
+        from mlspec.local.user_data import write_dumps
+
+        written.update(write_dumps(own, databases))
+    return Sources(files, tables, written, day, frames)

@@ -64,6 +64,7 @@ class LocalRun:
     data_date: str | None = None
     sample: Mapping = field(default_factory=dict)  # dataset -> the sample frame its source was written from
     deployer: object = None  # mlspec.local.repos.Deployer: publish and promote, for the promote stage
+    own_data: tuple[str, ...] = ()  # the datasets whose rows `--data DIR` gave (the others are synthetic)
     # called while a DAG runs: (dag id, tasks finished, tasks); the CLI draws a bar with it
     progress: Callable[[str, int, int], None] | None = None
 
@@ -226,10 +227,15 @@ class LocalRun:
                           "check-fairness": ("models", model.name, "evaluation", "fairness")
                           }.get(step, ("models", model.name))
                 source = f"kfp/{Path(_pipeline_source(model)).name}"
+                # A gate failed on data mlspec made up: say so, and how to bring real data (--data).
+                from mlspec.local.user_data import synthetic_note
+
+                note = synthetic_note(self.system, model, self.own_data) \
+                    if step in ("evaluate-model", "check-fairness") else ""
                 failure = StageResult(
                     stage, StageStatus.FAILED, train_seconds,
                     f"{model.train_dag_id}: pipeline step `{step or '?'}` of {source} failed: {error_line(result, log)}"
-                    f" (log: {log})", source, self.ws.where(anchor))
+                    f" (log: {log}){note}", source, self.ws.where(anchor))
                 if stage == "register":
                     return {"train": StageResult("train", StageStatus.PASSED, train_seconds,
                                                  listed(trained + [model.name])),

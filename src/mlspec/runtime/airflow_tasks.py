@@ -377,29 +377,34 @@ def fetch(config, uri, fmt, workdir):
     return [download(config, name, workdir, index) for index, (name, _) in enumerate(listed)]
 
 
-def _reader(fmt, options=None, names=None):
+def _reader(fmt, options=None, names=None, texts=None):
     """How to read one file of `fmt`. A spec's file source states its `options` (a CSV file's
     delimiter, header and encoding; whether JSON is JSON Lines); without them (files mlspec
-    wrote itself) CSV is pandas' default and JSON Lines is told by the `.jsonl` suffix."""
+    wrote itself) CSV is pandas' default and JSON Lines is told by the `.jsonl` suffix. `texts`:
+    the columns read as text as written (a code `007` stays `007`, not the number 7)."""
     import pandas as pd
 
+    dtype = {name: str for name in texts} if texts else None
     if fmt == "csv" and options is not None:
         header = options.get("header", True)
         return lambda p: pd.read_csv(p, sep=options.get("delimiter", ","), encoding=options.get("encoding", "utf-8"),
-                                     header=0 if header else None, names=None if header else (names or None))
+                                     header=0 if header else None, names=None if header else (names or None),
+                                     dtype=dtype)
     if fmt == "json" and options is not None:
-        return lambda p: pd.read_json(p, lines=bool(options.get("lines", False)))
+        # JSON has its own types: a string stays the string it is, a null stays null (`str` would make it "None")
+        kept = {name: object for name in texts} if texts else True
+        return lambda p: pd.read_json(p, lines=bool(options.get("lines", False)), dtype=kept)
     return {"parquet": pd.read_parquet, "csv": pd.read_csv,
             "json": lambda p: pd.read_json(p, lines=p.endswith(".jsonl"))}[fmt]
 
 
-def read_frame(config, uri, fmt=None, options=None, names=None):
+def read_frame(config, uri, fmt=None, options=None, names=None, texts=None):
     """Every file at `uri` (an object, a prefix, a wildcard) read as one frame; `names` are the
-    columns of a CSV source without a header line."""
+    columns of a CSV source without a header line, `texts` those read as text."""
     import pandas as pd
 
     fmt = fmt or file_format(uri.rstrip("/"))
-    reader = _reader(fmt, options, names)
+    reader = _reader(fmt, options, names, texts)
     with tempfile.TemporaryDirectory() as workdir:
         frames = [reader(f) for f in fetch(config, uri, fmt, workdir)]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -590,7 +595,8 @@ def extract(config, context):
         frame = query_frame(source["connection"], context["templates_dict"]["sql"])
     else:
         frame = read_frame(config, setting(config, "source_uri"), source["format"], source.get("options"),
-                           [c["name"] for c in config["columns"]])
+                           [c["name"] for c in config["columns"]],
+                           [c["name"] for c in config["columns"] if c["type"] == "string"])
     frame = cast_columns(frame, config["columns"])
     path = staging_path(config, context)
     frame.to_parquet(path, index=False)

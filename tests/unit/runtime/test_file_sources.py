@@ -85,3 +85,15 @@ def test_a_wildcard_source_reads_every_file_it_matches(local, s3):
     assert sorted(tasks.read_frame(s3, "s3://landing/activity/*/*.parquet", "parquet")["x"]) == [2, 3]
     with pytest.raises(FileNotFoundError, match="no parquet files at s3://landing/activity/z\\*"):
         tasks.read_frame(s3, "s3://landing/activity/z*", "parquet")
+
+
+def test_a_string_column_of_a_csv_or_json_source_is_read_as_written(tmp_path):
+    """A code `007` of a string column stays `007` (pandas alone reads it as the number 7, which
+    the cast then writes as `7`); the other columns keep pandas' inference."""
+    (tmp_path / "codes.csv").write_text("code;n\n007;1\n042;2\n;3\n")
+    (tmp_path / "codes.jsonl").write_text('{"code": "007", "n": 1}\n{"code": "042", "n": 2}\n{"code": null, "n": 3}\n')
+    csv = tasks.read_frame({}, str(tmp_path / "codes.csv"), "csv", {"delimiter": ";", "header": True}, None, ["code"])
+    json = tasks.read_frame({}, str(tmp_path / "codes.jsonl"), "json", {"lines": True}, None, ["code"])
+    for frame in (csv, json):
+        assert frame["code"][:2].tolist() == ["007", "042"] and frame["n"].tolist() == [1, 2, 3]
+        assert frame["code"].isna().tolist() == [False, False, True]  # a null stays null, not the text "None"

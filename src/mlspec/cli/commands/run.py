@@ -24,7 +24,11 @@ WIDTH = 11  # the longest stage name, and a space
               " sample data (files, DuckDB databases), the object store as folders, Airflow, MLflow; used only"
               " when new, empty or made by an earlier run [default: .mlspec/run/<spec name>].")
 @click.option("--report", default=None, type=click.Path(), help="Write the stages' results as JSON to this file.")
-def command(spec, local, model, workdir, report) -> None:
+@click.option("--data", "data", default=None, type=click.Path(), help="Your own data instead of the sample: a"
+              " folder holding <dataset>.parquet or <dataset>.csv per dataset, or <connection>.sql (CREATE TABLE and"
+              " INSERT statements) per connection of the SQL sources; checked against the spec's columns and"
+              " expectations before anything runs. Datasets without a file keep the sample.")
+def command(spec, local, model, workdir, report, data) -> None:
     """Compile SPEC and run the generated system, stage by stage, with the real tools:
 
     \b
@@ -43,6 +47,8 @@ def command(spec, local, model, workdir, report) -> None:
     spec's own expectations: a file source reads a file of its declared format; a SQL source
     keeps its query, run through its Airflow connection on a DuckDB file holding every table
     the query reads, filled so that it returns the sample on the run's date.
+    With --data DIR, the datasets DIR holds a file for (or a dump of their connection) are
+    ingested from it instead, once it passes the spec's columns and expectations.
     s3:// locations become folders, MLflow tracks into a SQLite file. A failed stage names the
     generated file and the spec line, and the command exits 4; the later stages are skipped.
 
@@ -51,10 +57,10 @@ def command(spec, local, model, workdir, report) -> None:
     report's `lineage`); `mlspec impact table:NAME --events FILE` reads them.
     """
     with _report_on_exit(report) as outcome:
-        _command(spec, local, model, workdir, outcome)
+        _command(spec, local, model, workdir, outcome, data)
 
 
-def _command(spec, local, model, workdir, outcome: "_Outcome") -> None:
+def _command(spec, local, model, workdir, outcome: "_Outcome", data=None) -> None:
     from mlspec.local.tools import missing_tools, missing_tools_message
 
     if not local:
@@ -77,16 +83,35 @@ def _command(spec, local, model, workdir, outcome: "_Outcome") -> None:
         print_diagnostics([unit], "human")
         outcome.reason = "the spec has errors (see diagnostics): nothing was run"
         sys.exit(ExitCode.SPEC_ERRORS)
+    own = _user_data(Path(data), unit) if data is not None else None
     folder = Path(workdir) if workdir else Path(".mlspec") / "run" / spec_file.stem
     from mlspec.local.processes import Terminated, handle_sigterm
 
     try:
         with handle_sigterm():
-            _run(spec_file, folder, model, outcome, unit)
+            _run(spec_file, folder, model, outcome, unit, own)
     except Terminated:
         outcome.reason = "terminated (SIGTERM): the run's processes were ended"
         say(outcome.reason)
         sys.exit(128 + 15)
+
+
+def _user_data(folder: Path, unit):
+    """The data of --data, checked against the spec before anything is written or run (a
+    DataError, exit 1, lists what does not fit, at its rows and the spec's rules)."""
+    from mlspec.local.user_data import read_user_data
+
+    positions = unit.source.positions
+
+    def spec_place(path: tuple) -> str:
+        _, span = positions.nearest(path, prefer_key=True)  # the key stating the rule
+        return f"{unit.display}:{span.line}:{span.col}" if span is not None else unit.display
+
+    say(f"checking the data in {folder} against the spec")
+    own = read_user_data(folder, unit.project.base, spec_place)
+    for note in own.notes:
+        say(f"  {note}")
+    return own
 
 
 class _Outcome:
@@ -159,12 +184,12 @@ def local_deployer():
     return Deployer(publish=publish, promote=promote)
 
 
-def _run(spec_file: Path, folder: Path, model, outcome: _Outcome, unit=None) -> None:
+def _run(spec_file: Path, folder: Path, model, outcome: _Outcome, unit=None, own=None) -> None:
     from mlspec.local.run import start_local_run
     from mlspec.local.stages import run_stages
 
     say(f"preparing {folder}: spec copy, generated files, sample data, Airflow home")
-    run = start_local_run(spec_file, folder, model, deployer=local_deployer(), unit=unit)
+    run = start_local_run(spec_file, folder, model, deployer=local_deployer(), unit=unit, data=own)
     for note in run.ws.notes:
         say(f"  {note}")
 
