@@ -161,6 +161,8 @@ class IRTraining:
     env: dict[str, str]  # plain values
     secret_env: dict[str, IRSecretRef]  # values taken from Kubernetes Secrets
     submit_retries: int = 0  # of the Airflow task that submits the pipeline
+    # What starts the training DAG (spec.models.training_triggers): schedule, data, drift.
+    triggers: tuple[str, ...] = ("data",)
 
 
 @record

@@ -651,9 +651,15 @@ class Training(SpecModel):
         " without a retry: its steps were already retried `retries` times inside the run.",
         default=0, ge=0, le=10)
     schedule: Schedule | None = F(
-        "Retrain on this schedule as well: the training DAG also runs when every ingested dataset it reads"
-        " (the label dataset and the features' sources) has landed again (Airflow assets), and when the drift"
-        " DAG triggers it.", default=None)
+        "The cron expression or preset the training DAG runs on, when `triggers` holds `schedule` (it does by"
+        " default once a schedule is set).", default=None)
+    triggers: list[Literal["schedule", "data", "drift"]] | None = F(
+        "What starts the training DAG, any combination: `schedule` (on `schedule`), `data` (when every"
+        " ingested dataset it reads, the label dataset and the features' sources, has landed again: Airflow"
+        " assets) and `drift` (the drift DAG, `monitoring.drift.onDrift: retrain`). By default: `schedule` when"
+        " a schedule is set, else `data`, and `drift` when drift retrains; a model with a schedule is then not"
+        " retrained on every landing of its data as well (list both to have that). It can always be started"
+        " by hand.", default=None, examples=[["schedule", "drift"]])
     env: dict[Identifier, EnvValue] = F(
         "Environment variables of the training steps; secrets by `secretKeyRef` only.",
         default_factory=dict, examples=[{"LOG_LEVEL": "info"}])
@@ -1021,3 +1027,13 @@ def label_timestamp_choice(timestamp_columns: list[str], view_fields: set[str], 
         return [written]
     preferred = [c for c in timestamp_columns if c in view_fields]
     return preferred or list(timestamp_columns)
+
+
+def training_triggers(model: Model) -> list[str]:
+    """What starts a model's training DAG: `training.triggers` as written, or the default
+    (`schedule` when a schedule is set, else `data`; `drift` when drift monitoring retrains)."""
+    if model.training.triggers is not None:
+        return list(dict.fromkeys(model.training.triggers))
+    drift = model.monitoring.drift if model.monitoring else None
+    return (["schedule"] if model.training.schedule else ["data"]) + (
+        ["drift"] if drift is not None and drift.onDrift == "retrain" else [])
