@@ -220,7 +220,7 @@ _TABLE = (
          "the run stands for instead (`{{ ds }}`, one run per day), or on a fixed window before\n"
          "`{{ data_interval_end }}`."),
     Code("E401", _E, "check", "unknown gate metric",
-         "A gate names a metric the pipeline does not compute for this model's task."),
+         "A gate (or `evaluation.primaryMetric`) names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
          "A gate is a comparison such as `\">= 0.85\"` or `\"<= 0.2\"`."),
     Code("E403", _E, "check", "a fairness gate the model's task cannot have",

@@ -392,6 +392,8 @@ class IRModel:
     group: str | None = None  # ranking: the label dataset's column grouping the rows ranked together
     # The label dataset's timestamp column the point-in-time join stands on (None: it has none).
     label_timestamp: str | None = None
+    # What a new version must beat the alias holder on (spec.models.primary_metric); lower is better for some.
+    primary_metric: str = ""
 
 
 @record

@@ -23,7 +23,7 @@ from mlspec.ir.model import (
     IRSlo,
     IRSystem,
 )
-from mlspec.spec.models import GATE_RE, MLSystemSpec, training_triggers
+from mlspec.spec.models import GATE_RE, MLSystemSpec, primary_metric, training_triggers
 from mlspec.spec.types import duration_seconds
 
 def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpec], spec_path: str) -> IRProject:
@@ -147,7 +147,7 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         train_dag_id=names.dag_id(system, "train", name),
         drift_dag_id=names.dag_id(system, "drift", name) if drift else None,
         drift_reference=reference, drift_reference_is_snapshot=snapshot, group=model.group,
-        label_timestamp=_label_timestamp(model, datasets[label_dataset], views))
+        label_timestamp=_label_timestamp(model, datasets[label_dataset], views), primary_metric=primary_metric(model))
 
 
 def _label_timestamp(model, label_dataset, views) -> str | None:

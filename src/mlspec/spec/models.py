@@ -52,6 +52,11 @@ ColumnType = Literal["int8", "int16", "int32", "int64", "float32", "float64", "b
 # pipeline knows which way a gate points.
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "balanced_accuracy")
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+LOWER_IS_BETTER = ("log_loss", "rmse", "mae", "mape")
+# What a new version must beat the current alias holder on when the spec names no gate and no
+# `primaryMetric`: the metric each task is most often judged by.
+DEFAULT_PRIMARY_METRIC = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy",
+                          "regression": "rmse", "ranking": "ndcg"}
 TASKS = ("binary_classification", "multiclass_classification", "regression", "ranking")
 # The fairness metrics each task can compare across groups: per-group rates of the positive
 # class need a positive class (a binary model); accuracy is defined for any classifier.
@@ -716,6 +721,13 @@ class Evaluation(SpecModel):
         "Metric thresholds the model must pass to be registered, e.g. `accuracy: \">= 0.85\"`.",
         default_factory=dict, examples=[{"accuracy": ">= 0.85", "roc_auc": ">= 0.80"}])
     fairness: Fairness | None = F("Fairness gate.", default=None)
+    primaryMetric: str | None = F(
+        "The metric a new version must beat the current alias holder (`registry.alias`, the champion) on, both"
+        " measured on this run's held-out rows, to take the alias; otherwise it is registered without the alias"
+        " and the run says why (lower is better for `log_loss`, `rmse`, `mae` and `mape`; a tie keeps the"
+        " champion). Defaults to the first gate's metric, else `roc_auc` (binary), `accuracy` (multiclass), `rmse`"
+        " (regression) or `ndcg` (ranking). The first version, with no champion, takes the alias.",
+        default=None, examples=["roc_auc"])
 
 
 class Registry(SpecModel):
@@ -1037,3 +1049,9 @@ def training_triggers(model: Model) -> list[str]:
     drift = model.monitoring.drift if model.monitoring else None
     return (["schedule"] if model.training.schedule else ["data"]) + (
         ["drift"] if drift is not None and drift.onDrift == "retrain" else [])
+
+
+def primary_metric(model: Model) -> str:
+    """What a new version is compared with the champion on (`evaluation.primaryMetric`, or its default)."""
+    evaluation = model.evaluation
+    return evaluation.primaryMetric or next(iter(evaluation.gates), None) or DEFAULT_PRIMARY_METRIC[model.task]
