@@ -135,7 +135,8 @@ def drift(value: spec.Drift | None) -> IRDrift | None:
     return IRDrift(
         schedule=value.schedule, window=value.window, window_seconds=int(duration_seconds(value.window)),
         max_drift_share=value.maxDriftShare, on_drift=value.onDrift, predictions=value.predictions,
-        logger_url=value.loggerUrl)
+        logger_url=value.loggerUrl, alert_email=tuple(value.alert.email.to) if value.alert else (),
+        alert_smtp_connection=value.alert.email.connection if value.alert else None)
 
 
 def card(value: spec.Card | None) -> IRCard | None:

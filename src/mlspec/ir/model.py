@@ -219,6 +219,8 @@ class IRDrift:
     on_drift: str  # retrain or alert
     predictions: str | None  # dataset holding the prediction log, when not the default
     logger_url: str | None = None  # HTTP sink of the InferenceService's logger, instead of the object store
+    alert_email: tuple[str, ...] = ()  # onDrift: alert, sent by Airflow's SmtpNotifier
+    alert_smtp_connection: str | None = None
 
 
 @record

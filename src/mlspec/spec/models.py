@@ -826,13 +826,31 @@ class Rollout(SpecModel):
         default=None)
 
 
+class DriftEmail(SpecModel):
+    to: list[Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")]] = F(
+        "Addresses the alert is sent to.", min_length=1, examples=[["ml-oncall@example.com"]])
+    connection: str | None = F(
+        "Airflow connection of the SMTP server; defaults to Airflow's `[email] email_conn_id` (`smtp_default`).",
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,250}$", examples=["smtp_default"])
+
+
+class DriftAlert(SpecModel):
+    email: DriftEmail = F("Send the alert by e-mail (Airflow's SMTP provider, `SmtpNotifier`).")
+
+
 class Drift(SpecModel):
     schedule: Schedule = F("How often drift is checked.", default="@hourly")
     window: Duration = F("How much recent prediction log is compared with the training data.",
                          default="24h")
     maxDriftShare: float = F("Share of drifted columns above which the model is retrained.", gt=0, le=1,
                              examples=[0.3])
-    onDrift: Literal["retrain", "alert"] = F("What happens on drift.", default="retrain")
+    onDrift: Literal["retrain", "alert"] = F(
+        "What happens on drift: `retrain` triggers the training DAG (see `training.triggers`); `alert` fails the"
+        " drift DAG's `alert_drift` task, so Airflow's failure alerts fire, and notifies `alert` if set.",
+        default="retrain")
+    alert: DriftAlert | None = F(
+        "For `onDrift: alert`: where the alert goes, an Airflow notifier called when the `alert_drift` task fails"
+        " on drift. Without it only the task fails.", default=None)
     predictions: str | None = F(
         "Dataset (by name) holding the prediction log; defaults to the requests and responses the"
         " InferenceService's logger writes to the object store (KServe's JSON objects), which the drift DAG"
@@ -841,6 +859,13 @@ class Drift(SpecModel):
         "HTTP(S) endpoint that receives the InferenceService's logged requests and responses as CloudEvents"
         " instead of the object store; the drift DAG then reads the dataset that endpoint fills (`predictions`).",
         default=None, examples=["http://prediction-sink.monitoring.svc.cluster.local"])
+
+    @model_validator(mode="after")
+    def _alert(self) -> "Drift":
+        if self.alert is not None and self.onDrift != "alert":
+            raise PydanticCustomError("exclusive", "`alert` says where a drift alert goes: set `onDrift: alert`, or"
+                                      " remove `alert`", {})
+        return self
 
 
 class Monitoring(SpecModel):

@@ -326,4 +326,11 @@ def drift_context(system: IRSystem, model: IRModel, env: IREnvironment | None) -
         "train_dag_id": model.train_dag_id,
         "on_drift": drift.on_drift,
         "lineage": task_lineage(lineage.drift_tasks(system, model, env)),
+        # Where the alert goes: Airflow's SmtpNotifier, called when alert_drift fails on drift.
+        "email": {"to": list(drift.alert_email), "smtp_conn_id": drift.alert_smtp_connection,
+                  "subject": f"mlspec: drift in the inputs of model {model.name} of {system.name}",
+                  "html_content": (f"The drift DAG {model.drift_dag_id} found drift in the prediction log of model"
+                                   f" {model.name} above its threshold ({drift.max_drift_share:g} of the columns)."
+                                   " See the alert_drift task's log for the drifted columns.")}
+        if drift.alert_email else None,
     }
