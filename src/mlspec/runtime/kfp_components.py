@@ -509,12 +509,15 @@ def challenge_champion(
     else:
         import mlflow
 
+        if tracking_uri:  # `models:/` URIs are resolved against the process's registry
+            mlflow.set_tracking_uri(tracking_uri)
         result["champion_version"] = str(holder.version)
         uri = f"models:/{registered_model_name}/{holder.version}"
         loader = {"xgboost": mlflow.xgboost, "lightgbm": mlflow.lightgbm}.get(flavor, mlflow.sklearn)
+        fitted = loader.load_model(uri)  # an unreachable registry fails the step (it is retried)
         try:
-            champion = measure(loader.load_model(uri))
-        except Exception as error:  # another flavor, other features: it cannot be judged on these rows
+            champion = measure(fitted)
+        except Exception as error:  # other features, other classes: it cannot be judged on these rows
             champion = None
             result.update(takes_alias=True, reason=f"the champion, version {holder.version}, cannot be measured on"
                                                    f" this run's held-out rows ({type(error).__name__}: {error})")

@@ -32,6 +32,9 @@ def register_and_challenge(folder, uri, estimator, params, metric="roc_auc"):
         model=model, test_data=test_data, training_data=training_data, reference_uri="", features=FEATURES,
         estimator=estimator, params_json=json.dumps(params), metrics_json="{}", fairness_json="", tracking_uri=uri,
         experiment="shop/churn", registered_model_name=NAME, flavor="sklearn")
+    import mlflow
+
+    mlflow.set_tracking_uri(None)  # each pipeline step is a process of its own: nothing set by register_model
     comparison = components.challenge_champion.python_func(
         model=model, test_data=test_data, features=FEATURES, label="churn", task="binary_classification",
         metric=metric, tracking_uri=uri, registered_model_name=NAME, alias=ALIAS, version=registered.version,
@@ -67,6 +70,7 @@ def test_only_a_better_challenger_takes_the_alias(tmp_path, monkeypatch, mlflow_
     second, comparison, card = register_and_challenge(tmp_path / "v2", uri, LOGISTIC, {"C": 0.5, "max_iter": 500})
     assert comparison["champion"] == pytest.approx(0.5) and comparison["challenger"] > 0.8
     assert comparison["takes_alias"] and comparison["champion_version"] == "1"
+    assert comparison["reason"].startswith("roc_auc ") and "better (higher is better)" in comparison["reason"]
     assert holder() == second.version == "2"
     run = client.get_run(second.run_id)
     assert run.data.metrics["champion_roc_auc"] == pytest.approx(0.5)
