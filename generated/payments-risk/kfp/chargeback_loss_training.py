@@ -369,6 +369,133 @@ def register_model(
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
+def challenge_champion(
+    model: Input[Model],
+    test_data: Input[Dataset],
+    features: list,
+    label: str,
+    task: str,
+    metric: str,
+    tracking_uri: str,
+    registered_model_name: str,
+    alias: str,
+    version: str,
+    run_id: str,
+    flavor: str,
+    group: str = "",
+) -> str:
+    """Champion/challenger: measure the new version (the challenger) and the version the alias
+    points at (the champion) on the same held-out rows (this run's test split) by the spec's
+    primary metric, with the same code for both; the challenger takes the alias only if it is
+    strictly better (lower for log_loss, rmse, mae and mape), and the first version, with no
+    champion, takes it. A champion that cannot be measured on these rows (it reads other features)
+    cannot defend the alias. The comparison is logged on the challenger's MLflow run (metrics
+    `challenger_<metric>` and `champion_<metric>`, tags `mlspec.challenge.*`) and as tags of its
+    model version, and returned as JSON for the model card and the alias step."""
+    import json
+
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+    from sklearn import metrics as skm
+
+    test = pd.read_parquet(test_data.path)
+    x, y = test[features], test[label]
+
+    def measure(fitted) -> float:
+        if task == "ranking":  # as evaluate_model: per group with a relevant row, averaged
+            name, _, cutoff = metric.partition("@")
+            cutoff = int(cutoff) if cutoff else None
+            score = np.asarray(fitted.predict(x), dtype="float64")
+            values = []
+            for rows in test.groupby(group, sort=True).indices.values():
+                relevance = y.to_numpy()[rows].astype("float64")
+                if not (relevance > 0).any():
+                    continue
+                if name == "ndcg":
+                    values.append(1.0 if len(relevance) == 1 else float(skm.ndcg_score([relevance], [score[rows]],
+                                                                                        k=cutoff)))
+                    continue
+                hits = relevance[np.lexsort((relevance, -score[rows]))][:cutoff] > 0
+                if name == "mrr":
+                    values.append(float(1.0 / (np.argmax(hits) + 1)) if hits.any() else 0.0)
+                else:
+                    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+                    values.append(float((precision * hits).sum() / min(len(hits) if cutoff is None else cutoff,
+                                                                       int((relevance > 0).sum()))))
+            return float(np.mean(values))
+        predicted = fitted.predict(x)
+        if task == "regression":
+            return float({"rmse": lambda: np.sqrt(skm.mean_squared_error(y, predicted)),
+                          "mae": lambda: skm.mean_absolute_error(y, predicted),
+                          "r2": lambda: skm.r2_score(y, predicted),
+                          "mape": lambda: skm.mean_absolute_percentage_error(y, predicted)}[metric]())
+        binary = len(fitted.classes_) == 2
+        average = {"pos_label": fitted.classes_[-1]} if binary else {"average": "macro"}
+        if metric in ("roc_auc", "log_loss"):
+            proba = fitted.predict_proba(x)
+            if metric == "log_loss":
+                return float(skm.log_loss(y, proba, labels=fitted.classes_))
+            if binary:
+                return float(skm.roc_auc_score(y, proba[:, 1]))
+            return float(skm.roc_auc_score(y, proba, multi_class="ovr", labels=fitted.classes_))
+        return float({"accuracy": lambda: skm.accuracy_score(y, predicted),
+                      "balanced_accuracy": lambda: skm.balanced_accuracy_score(y, predicted),
+                      "precision": lambda: skm.precision_score(y, predicted, zero_division=0, **average),
+                      "recall": lambda: skm.recall_score(y, predicted, zero_division=0, **average),
+                      "f1": lambda: skm.f1_score(y, predicted, zero_division=0, **average)}[metric]())
+
+    lower_is_better = metric in ("log_loss", "rmse", "mae", "mape")
+    client = MlflowClient(tracking_uri=tracking_uri or None)
+    challenger = measure(joblib.load(model.path))
+    result = {"metric": metric, "lower_is_better": lower_is_better, "alias": alias, "version": version,
+              "challenger": challenger, "champion": None, "champion_version": None}
+    try:
+        holder = client.get_model_version_by_alias(registered_model_name, alias)
+    except MlflowException:  # RESOURCE_DOES_NOT_EXIST: no version has the alias yet
+        holder = None
+    if holder is None or str(holder.version) == str(version):
+        result.update(takes_alias=True, reason=f"no version of {registered_model_name} has the alias `{alias}` yet")
+    else:
+        import mlflow
+
+        if tracking_uri:  # `models:/` URIs are resolved against the process's registry
+            mlflow.set_tracking_uri(tracking_uri)
+        result["champion_version"] = str(holder.version)
+        uri = f"models:/{registered_model_name}/{holder.version}"
+        loader = {"xgboost": mlflow.xgboost, "lightgbm": mlflow.lightgbm}.get(flavor, mlflow.sklearn)
+        fitted = loader.load_model(uri)  # an unreachable registry fails the step (it is retried)
+        try:
+            champion = measure(fitted)
+        except Exception as error:  # other features, other classes: it cannot be judged on these rows
+            champion = None
+            result.update(takes_alias=True, reason=f"the champion, version {holder.version}, cannot be measured on"
+                                                   f" this run's held-out rows ({type(error).__name__}: {error})")
+        if champion is not None:
+            result["champion"] = champion
+            better = challenger < champion if lower_is_better else challenger > champion
+            word = "lower" if lower_is_better else "higher"
+            result.update(takes_alias=better, reason=(
+                f"{metric} {challenger:.4f} vs {champion:.4f} of the champion, version {holder.version}, on the same"
+                f" held-out rows: {'better' if better else 'not better'} ({word} is better)"))
+    name = metric.replace("@", "_at_")
+    client.log_metric(run_id, f"challenger_{name}", challenger)
+    if result["champion"] is not None:
+        client.log_metric(run_id, f"champion_{name}", result["champion"])
+    tags = {"mlspec.challenge.metric": metric, "mlspec.challenge.takes_alias": str(result["takes_alias"]).lower(),
+            "mlspec.challenge.reason": result["reason"],
+            "mlspec.challenge.champion_version": result["champion_version"] or ""}
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+        client.set_model_version_tag(registered_model_name, version, key, value)
+    verdict = "takes" if result["takes_alias"] else "does not take"
+    print(f"{registered_model_name} version {version} {verdict} the alias `{alias}`: {result['reason']}")
+    return json.dumps(result, sort_keys=True)
+
+
+@dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
 def write_model_card(
     card: dict,
     hf_card: dict,
@@ -378,11 +505,13 @@ def write_model_card(
     run_id: str,
     tracking_uri: str,
     model_card: Output[Artifact],
+    comparison_json: str = "",
 ):
     """Fill the model card with the measured metrics (overall and per sensitive slice) and
     the registered version, and log it as artifacts of the run: Model Card Toolkit JSON and
     Markdown, and the Hugging Face model card (`model_card/README.md`: YAML metadata whose
-    `model-index` holds the results, huggingface.co/docs/hub/model-cards#evaluation-results)."""
+    `model-index` holds the results, huggingface.co/docs/hub/model-cards#evaluation-results), each
+    with the champion/challenger comparison (`comparison_json`, from challenge_champion)."""
     import datetime
     import json
 
@@ -398,14 +527,24 @@ def write_model_card(
     card = dict(card)
     card["model_details"] = dict(card["model_details"], version={
         "name": version, "date": datetime.date.today().isoformat(), "diff": f"MLflow run {run_id}"})
+    comparison = json.loads(comparison_json) if comparison_json else {}
+    if comparison.get("champion") is not None:
+        performance.append({"type": comparison["metric"], "value": comparison["champion"],
+                            "slice": f"champion (version {comparison['champion_version']})"})
     card["quantitative_analysis"] = {"performance_metrics": performance}
+    verdict = ""
+    if comparison:
+        verdict = (f"Champion/challenger: this version {'takes' if comparison['takes_alias'] else 'does not take'}"
+                   f" the alias `{comparison['alias']}`: {comparison['reason']}.")
+        card["considerations"] = dict(card.get("considerations") or {})
+        card["considerations"]["tradeoffs"] = [*card["considerations"].get("tradeoffs", []), {"description": verdict}]
     text = json.dumps(card, indent=2, sort_keys=True) + "\n"
     with open(model_card.path, "w", encoding="utf-8") as handle:
         handle.write(text)
     rows = "\n".join(f"| {m['type']} | {m.get('slice', 'overall')} | {m['value']:.4f} |" for m in performance)
     markdown = (f"# Model card: {card['model_details']['name']} version {version}\n\n"
                 f"{card['model_details'].get('overview', '')}\n\n"
-                f"| metric | slice | value |\n|---|---|---|\n{rows}\n")
+                f"| metric | slice | value |\n|---|---|---|\n{rows}\n" + (f"\n{verdict}\n" if verdict else ""))
     client = MlflowClient(tracking_uri=tracking_uri or None)
     client.log_text(run_id, text, "model_card/model-card.json")
     client.log_text(run_id, markdown, "model_card/model-card.md")
@@ -435,17 +574,26 @@ def write_model_card(
 
     rows = "\n".join(f"| {cell(where)} | {cell(name)} | {value:.4f} |" for where, name, value in table)
     measured_text = (f"Version {cell(version)} (MLflow run `{run_id}`), on the held-out split:\n\n"
-                     f"| Slice | Metric | Value |\n|---|---|---|\n{rows}")
+                     f"| Slice | Metric | Value |\n|---|---|---|\n{rows}" + (f"\n\n{verdict}" if verdict else ""))
     body = hf_card["body"].replace(evaluation["placeholder"], measured_text)
     front = yaml.safe_dump(metadata, sort_keys=False, allow_unicode=True, default_flow_style=False)
     client.log_text(run_id, f"---\n{front}---\n\n{body}", "model_card/README.md")
 
 
 @dsl.component(base_image=BASE_IMAGE, packages_to_install=PACKAGES)
-def set_alias(tracking_uri: str, registered_model_name: str, alias: str, version: str):
-    """Point the alias (MLflow aliases, not stages) at the version that passed every gate."""
+def set_alias(tracking_uri: str, registered_model_name: str, alias: str, version: str, comparison_json: str = ""):
+    """Point the alias (MLflow aliases, not stages) at the version that passed every gate and
+    beat the champion (`comparison_json`, from challenge_champion); a version that did not is left
+    registered without it, and the step says why."""
+    import json
+
     from mlflow.tracking import MlflowClient
 
+    comparison = json.loads(comparison_json) if comparison_json else {"takes_alias": True}
+    if not comparison["takes_alias"]:
+        print(f"{registered_model_name} version {version} is registered without the alias `{alias}`:"
+              f" {comparison['reason']}")
+        return
     MlflowClient(tracking_uri=tracking_uri or None).set_registered_model_alias(registered_model_name, alias, version)
     print(f"{registered_model_name}@{alias} -> version {version}")
 
@@ -621,6 +769,21 @@ def chargeback_loss_training_pipeline(
         registered_model_name=registered_model_name,
         flavor='sklearn-pickle',
     ))
+    # Champion/challenger: the alias holder and this version on the same held-out rows.
+    challenged = _configure(challenge_champion(
+        model=trained.outputs["model"],
+        test_data=trained.outputs["test_data"],
+        features=['fraud_rate_30d', 'chargeback_rate_30d', 'txn_amount_24h'],
+        label='chargeback_amount',
+        task='regression',
+        metric='r2',
+        tracking_uri=mlflow_tracking_uri,
+        registered_model_name=registered_model_name,
+        alias=model_alias,
+        version=registered.outputs["version"],
+        run_id=registered.outputs["run_id"],
+        flavor='sklearn-pickle',
+    ))
     card = _configure(write_model_card(
         card=MODEL_CARD,
         hf_card=HF_MODEL_CARD,
@@ -629,10 +792,12 @@ def chargeback_loss_training_pipeline(
         version=registered.outputs["version"],
         run_id=registered.outputs["run_id"],
         tracking_uri=mlflow_tracking_uri,
+        comparison_json=challenged.output,
     ))
     _configure(set_alias(
         tracking_uri=mlflow_tracking_uri,
         registered_model_name=registered_model_name,
         alias=model_alias,
         version=registered.outputs["version"],
+        comparison_json=challenged.output,
     )).after(card)

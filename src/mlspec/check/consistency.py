@@ -62,6 +62,18 @@ def check_task_metrics(ctx: CheckContext) -> None:
                 ctx.error("E412", ranking_cutoff_error(metric), where, on_key=True,
                           help=f"write `{metric.partition('@')[0]}@10` for the top 10 of each group, or"
                                f" `{metric.partition('@')[0]}` for each group's whole list")
+        declared = ctx.spec.models.get(name)
+        primary = declared.evaluation.primaryMetric if declared is not None else None
+        if primary is not None:
+            other = metric_task(primary)
+            if other != family:
+                hint = (f"`{primary}` is a metric for {other} models; this model's task is {task}"
+                        if other else did_you_mean(primary, METRICS_OF[family]))
+            else:
+                hint = ranking_cutoff_error(primary) if family == "ranking" else None
+            if hint is not None:
+                ctx.error("E401", f"unknown primary metric `{primary}`", path + ("evaluation", "primaryMetric"),
+                          help=hint)
         if fairness_metric is None:
             continue
         if family != "classification":

@@ -1,7 +1,7 @@
 """What a model's training and its features need from the data side: a label dataset the
 features can be joined to (E415), feature names that stay apart (E208), feature sources Feast
 can read (E416), and a training schedule the training DAG can combine with the ingestion
-assets it waits for (E417).
+assets it waits for (E417), and training triggers that can fire (E419).
 
 These were found only by the kfp, Feast and Airflow targets, so `mlspec compile` refused specs
 `mlspec validate` passed; they are checked here, once, for both."""
@@ -100,20 +100,63 @@ def check_feature_sources(ctx: CheckContext) -> None:
 
 
 def check_training_schedules(ctx: CheckContext) -> None:
-    """A training DAG runs when the ingested datasets it reads land (Airflow assets), and on its
-    own schedule too: that schedule must be a timetable Airflow can combine with assets."""
+    """What starts a training DAG (`training.triggers`, or its default) must be there: a schedule
+    for `schedule`, ingested data for `data`, drift monitoring that retrains for `drift` (E419);
+    and a schedule combined with the ingestion assets must be a timetable Airflow can combine
+    with them (E417)."""
+    from mlspec.spec.models import training_triggers
+
     spec = ctx.spec
     for name, model in spec.models.items():
+        where = ("models", name, "training")
+        written = model.training.triggers
+        if written is not None:
+            if not written:
+                ctx.error("E419", f"model `{name}` lists no training trigger: nothing would start its training DAG",
+                          (*where, "triggers"), help="list `schedule`, `data`, `drift` or a combination, or remove"
+                                                     " `triggers` for the default")
+                continue
+            for index, trigger in enumerate(written):
+                if trigger in written[:index]:
+                    ctx.error("E419", f"training trigger `{trigger}` of model `{name}` is listed twice",
+                              (*where, "triggers", index), help="list it once")
+        triggers = training_triggers(model)
         schedule = model.training.schedule
-        if schedule not in NOT_COMBINABLE_WITH_ASSETS:
-            continue
+        drift = model.monitoring.drift if model.monitoring else None
         read = [model.label.partition(".")[0]]
         read += [spec.featureViews[v].source for v in _model_views(spec, model)]
         landed = [d for d in dict.fromkeys(read)
                   if d in spec.datasets and spec.datasets[d].source is not None and spec.datasets[d].storage]
-        if landed:
+        if written is not None:
+            def at(trigger: str) -> tuple:
+                return (*where, "triggers", written.index(trigger))
+
+            if "schedule" in triggers and schedule is None:
+                ctx.error("E419", f"model `{name}` retrains on a `schedule` but has no `training.schedule`",
+                          at("schedule"), help="set `training.schedule` (a cron expression or a preset such as"
+                                               " `@weekly`), or drop `schedule` from the triggers")
+            elif schedule is not None and "schedule" not in triggers:
+                ctx.error("E419", f"model `{name}` has a `training.schedule` its triggers leave out, so it would"
+                                  " never be used", (*where, "schedule"),
+                          help="add `schedule` to `training.triggers`, or remove the schedule")
+            if "data" in triggers and not landed:
+                ctx.error("E419", f"model `{name}` retrains when its `data` lands, but no dataset it reads is"
+                                  " ingested into `storage` by this spec, so nothing would land",
+                          at("data"), help="give the label dataset a `source` and `storage`, or drop `data`")
+            if "drift" in triggers and drift is None:
+                ctx.error("E419", f"model `{name}` retrains on `drift` but has no drift monitoring",
+                          at("drift"), help="add `monitoring.drift` (with `onDrift: retrain`), or drop `drift`")
+            elif "drift" in triggers and drift.onDrift != "retrain":
+                ctx.error("E419", f"model `{name}` retrains on `drift`, but its drift monitoring only alerts"
+                                  " (`onDrift: alert`)", at("drift"),
+                          help="set `monitoring.drift.onDrift: retrain`, or drop `drift` from the triggers")
+            elif drift is not None and drift.onDrift == "retrain" and "drift" not in triggers:
+                ctx.error("E419", f"model `{name}`'s drift monitoring retrains it (`onDrift: retrain`), but its"
+                                  " training triggers leave out `drift`", (*where, "triggers"),
+                          help="add `drift` to `training.triggers`, or set `monitoring.drift.onDrift: alert`")
+        if schedule in NOT_COMBINABLE_WITH_ASSETS and "schedule" in triggers and "data" in triggers and landed:
             ctx.error("E417", f"training schedule `{schedule}` cannot be combined with the ingestion assets the"
                               f" training DAG of model `{name}` waits for ({', '.join(f'`{d}`' for d in landed)})",
-                      ("models", name, "training", "schedule"),
-                      help="use a cron schedule or a preset such as `@weekly`, or none (it then runs when the data"
-                           " lands)")
+                      (*where, "schedule"),
+                      help="use a cron schedule or a preset such as `@weekly`, or drop `data` from"
+                           " `training.triggers`")

@@ -359,8 +359,8 @@ def _rules() -> list[str]:
         "`datasets.<name>.schedule`, `models.<name>.training.schedule` and `monitoring.drift.schedule` are Airflow",
         "schedules: a preset (" + ", ".join(f"`{p}`" for p in SCHEDULE_PRESETS) + ") or a five-field cron",
         "expression Airflow accepts, checked with croniter as Airflow checks it (so `0 6 L * *`, 06:00 on the last",
-        "day of each month, and `0 6 * * 1#2`, the second Monday, are valid). A training schedule is combined with",
-        "the ingestion assets the training DAG waits for, so it cannot be `@once` or `@continuous` (E417).",
+        "day of each month, and `0 6 * * 1#2`, the second Monday, are valid). A training schedule combined with",
+        "the ingestion assets (`training.triggers: [schedule, data]`) cannot be `@once` or `@continuous` (E417).",
         "`deploy.operator.decide.schedule` is a Kubernetes CronJob's: five fields or one of "
         + ", ".join(f"`{p}`" for p in CRONJOB_PRESETS) + ".",
         "",

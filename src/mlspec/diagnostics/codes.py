@@ -220,7 +220,7 @@ _TABLE = (
          "the run stands for instead (`{{ ds }}`, one run per day), or on a fixed window before\n"
          "`{{ data_interval_end }}`."),
     Code("E401", _E, "check", "unknown gate metric",
-         "A gate names a metric the pipeline does not compute for this model's task."),
+         "A gate (or `evaluation.primaryMetric`) names a metric the pipeline does not compute for this model's task."),
     Code("E402", _E, "validate", "malformed gate condition",
          "A gate is a comparison such as `\">= 0.85\"` or `\"<= 0.2\"`."),
     Code("E403", _E, "check", "a fairness gate the model's task cannot have",
@@ -295,15 +295,22 @@ _TABLE = (
          "copy its ingestion writes) or, without storage, a `source: {uri: ....parquet, format: parquet}`. Set the\n"
          "dataset's `storage`."),
     Code("E417", _E, "check", "a training schedule that cannot be combined with assets",
-         "A training DAG runs when every ingested dataset it reads has landed again (Airflow assets) and, with\n"
-         "`training.schedule`, on that schedule too (Airflow 3's AssetOrTimeSchedule). `@once` and `@continuous`\n"
-         "are not timetables and cannot be combined with assets: use a cron expression or a preset such as\n"
-         "`@weekly`, or no schedule."),
+         "A training DAG whose `training.triggers` hold both `schedule` and `data` runs on that schedule and when\n"
+         "every ingested dataset it reads has landed again (Airflow 3's AssetOrTimeSchedule). `@once` and\n"
+         "`@continuous` are not timetables and cannot be combined with assets: use a cron expression or a preset\n"
+         "such as `@weekly`, or drop `data` from the triggers."),
     Code("E418", _E, "overlay", "an environment serves a model in a format of another flavor",
          "One training pipeline serves every environment, and it logs the model in the MLflow flavor the base\n"
          "spec's `serving.format` needs (`mlflow` and `custom`: scikit-learn; `sklearn`: a pickle; `xgboost`,\n"
          "`lightgbm`: a booster file). An environment that overrides the format to one needing another flavor would\n"
          "serve a model the pipeline never wrote. Serve the model in one format everywhere."),
+    Code("E419", _E, "check", "a training trigger that cannot fire",
+         "`training.triggers` says what starts a model's training DAG: `schedule` (needs `training.schedule`),\n"
+         "`data` (needs a dataset the model reads that this spec ingests into `storage`, whose landing is an\n"
+         "Airflow asset) and `drift` (needs `monitoring.drift` with `onDrift: retrain`; drift that retrains needs\n"
+         "`drift` listed). The list is not empty and names each trigger once, and a `training.schedule` the\n"
+         "triggers leave out is refused rather than ignored. Without `triggers`: `schedule` when a schedule is\n"
+         "set, else `data`, plus `drift` when drift retrains."),
     Code("W410", _W, "check", "drift monitoring that reads a prediction log nothing writes",
          "Without `monitoring.drift.predictions`, the drift DAG reads the requests and responses the model's\n"
          "InferenceService logs to the object store in the last environment. A model without `serving`, or a spec\n"

@@ -91,14 +91,14 @@ def resources(value: spec.Resources | None) -> IRResources | None:
     return IRResources(value.cpu, value.memory, value.gpu) if value is not None else None
 
 
-def training(value: spec.Training) -> IRTraining:
+def training(value: spec.Training, triggers: list[str] | tuple[str, ...] = ("data",)) -> IRTraining:
     plain = {name: v for name, v in value.env.items() if isinstance(v, str)}
     secrets = {name: IRSecretRef(v.secretKeyRef.name, v.secretKeyRef.key)
                for name, v in value.env.items() if not isinstance(v, str)}
     return IRTraining(
         estimator=value.estimator, params=dict(value.params), image=value.image, packages=tuple(value.packages),
         resources=resources(value.resources), retries=value.retries, schedule=value.schedule,
-        env=plain, secret_env=secrets, submit_retries=value.submitRetries)
+        env=plain, secret_env=secrets, submit_retries=value.submitRetries, triggers=tuple(triggers))
 
 
 def split(value: spec.Split) -> IRSplit:
@@ -135,7 +135,8 @@ def drift(value: spec.Drift | None) -> IRDrift | None:
     return IRDrift(
         schedule=value.schedule, window=value.window, window_seconds=int(duration_seconds(value.window)),
         max_drift_share=value.maxDriftShare, on_drift=value.onDrift, predictions=value.predictions,
-        logger_url=value.loggerUrl)
+        logger_url=value.loggerUrl, alert_email=tuple(value.alert.email.to) if value.alert else (),
+        alert_smtp_connection=value.alert.email.connection if value.alert else None)
 
 
 def card(value: spec.Card | None) -> IRCard | None:

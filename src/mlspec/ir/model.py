@@ -161,6 +161,8 @@ class IRTraining:
     env: dict[str, str]  # plain values
     secret_env: dict[str, IRSecretRef]  # values taken from Kubernetes Secrets
     submit_retries: int = 0  # of the Airflow task that submits the pipeline
+    # What starts the training DAG (spec.models.training_triggers): schedule, data, drift.
+    triggers: tuple[str, ...] = ("data",)
 
 
 @record
@@ -217,6 +219,8 @@ class IRDrift:
     on_drift: str  # retrain or alert
     predictions: str | None  # dataset holding the prediction log, when not the default
     logger_url: str | None = None  # HTTP sink of the InferenceService's logger, instead of the object store
+    alert_email: tuple[str, ...] = ()  # onDrift: alert, sent by Airflow's SmtpNotifier
+    alert_smtp_connection: str | None = None
 
 
 @record
@@ -390,6 +394,8 @@ class IRModel:
     group: str | None = None  # ranking: the label dataset's column grouping the rows ranked together
     # The label dataset's timestamp column the point-in-time join stands on (None: it has none).
     label_timestamp: str | None = None
+    # What a new version must beat the alias holder on (spec.models.primary_metric); lower is better for some.
+    primary_metric: str = ""
 
 
 @record

@@ -23,7 +23,7 @@ from mlspec.ir.model import (
     IRSlo,
     IRSystem,
 )
-from mlspec.spec.models import GATE_RE, MLSystemSpec
+from mlspec.spec.models import GATE_RE, MLSystemSpec, primary_metric, training_triggers
 from mlspec.spec.types import duration_seconds
 
 def resolve_project(spec: MLSystemSpec, environment_specs: dict[str, MLSystemSpec], spec_path: str) -> IRProject:
@@ -135,7 +135,8 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         description=model.description, features=tuple(features),
         feature_views=tuple(dict.fromkeys(f.view for f in features)), feature_sources=sources,
         label_dataset=datasets[label_dataset], label_column=label_column,
-        training=convert.training(model.training), split=convert.split(model.evaluation.split), gates=tuple(gates),
+        training=convert.training(model.training, training_triggers(model)), split=convert.split(model.evaluation.split),
+        gates=tuple(gates),
         fairness=convert.fairness(model.evaluation.fairness),
         registry_name=model.registry.name if model.registry else names.py_name(system, name),
         registry_alias=model.registry.alias if model.registry else "champion",
@@ -146,7 +147,7 @@ def _model(system: str, name: str, model, datasets, views, slos) -> IRModel:
         train_dag_id=names.dag_id(system, "train", name),
         drift_dag_id=names.dag_id(system, "drift", name) if drift else None,
         drift_reference=reference, drift_reference_is_snapshot=snapshot, group=model.group,
-        label_timestamp=_label_timestamp(model, datasets[label_dataset], views))
+        label_timestamp=_label_timestamp(model, datasets[label_dataset], views), primary_metric=primary_metric(model))
 
 
 def _label_timestamp(model, label_dataset, views) -> str | None:

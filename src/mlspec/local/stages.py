@@ -31,7 +31,7 @@ SKIPPED_WHY = {"ingest": "the spec has no dataset with a source", "validate": "n
                "version": "no dataset is versioned (versioning.dvc)"}
 INGEST_WORDS = {"ingest": "extract + upload", "validate": "Great Expectations suite", "version": "dvc add + push"}
 # kfp local runner's task names (the component functions, dashed) that register the model.
-REGISTER_STEPS = ("register-model", "write-model-card", "set-alias")
+REGISTER_STEPS = ("register-model", "challenge-champion", "write-model-card", "set-alias")
 
 
 def materialized_summary(dag_id: str, views) -> str:
@@ -286,6 +286,14 @@ class LocalRun:
                                f" `{model.registry_alias}`: {error}", f"kfp/{Path(_pipeline_source(model)).name}",
                                self.ws.where(("models", model.name)))
         if (version.creation_timestamp or 0) / 1000 < since - 1:
+            # Champion/challenger: a version this run registered that did not beat the champion.
+            kept = [v for v in client.search_model_versions(f"name = '{model.registry_name}'")
+                    if (v.creation_timestamp or 0) / 1000 >= since - 1 and "mlspec.challenge.reason" in (v.tags or {})]
+            if kept:
+                newest = max(kept, key=lambda v: int(v.version))
+                return (f"{model.registry_name} version {newest.version} is registered without the alias"
+                        f" `{model.registry_alias}`, which stays on version {version.version}:"
+                        f" {newest.tags['mlspec.challenge.reason']}")
             return StageResult("register", StageStatus.FAILED, 0.0,
                                f"the alias `{model.registry_alias}` of {model.registry_name} points at version"
                                f" {version.version}, registered before this run: this run registered no version",

@@ -52,6 +52,11 @@ ColumnType = Literal["int8", "int16", "int32", "int64", "float32", "float64", "b
 # pipeline knows which way a gate points.
 CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss", "balanced_accuracy")
 REGRESSION_METRICS = ("rmse", "mae", "r2", "mape")
+LOWER_IS_BETTER = ("log_loss", "rmse", "mae", "mape")
+# What a new version must beat the current alias holder on when the spec names no gate and no
+# `primaryMetric`: the metric each task is most often judged by.
+DEFAULT_PRIMARY_METRIC = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy",
+                          "regression": "rmse", "ranking": "ndcg"}
 TASKS = ("binary_classification", "multiclass_classification", "regression", "ranking")
 # The fairness metrics each task can compare across groups: per-group rates of the positive
 # class need a positive class (a binary model); accuracy is defined for any classifier.
@@ -651,9 +656,15 @@ class Training(SpecModel):
         " without a retry: its steps were already retried `retries` times inside the run.",
         default=0, ge=0, le=10)
     schedule: Schedule | None = F(
-        "Retrain on this schedule as well: the training DAG also runs when every ingested dataset it reads"
-        " (the label dataset and the features' sources) has landed again (Airflow assets), and when the drift"
-        " DAG triggers it.", default=None)
+        "The cron expression or preset the training DAG runs on, when `triggers` holds `schedule` (it does by"
+        " default once a schedule is set).", default=None)
+    triggers: list[Literal["schedule", "data", "drift"]] | None = F(
+        "What starts the training DAG, any combination: `schedule` (on `schedule`), `data` (when every"
+        " ingested dataset it reads, the label dataset and the features' sources, has landed again: Airflow"
+        " assets) and `drift` (the drift DAG, `monitoring.drift.onDrift: retrain`). By default: `schedule` when"
+        " a schedule is set, else `data`, and `drift` when drift retrains; a model with a schedule is then not"
+        " retrained on every landing of its data as well (list both to have that). It can always be started"
+        " by hand.", default=None, examples=[["schedule", "drift"]])
     env: dict[Identifier, EnvValue] = F(
         "Environment variables of the training steps; secrets by `secretKeyRef` only.",
         default_factory=dict, examples=[{"LOG_LEVEL": "info"}])
@@ -710,6 +721,13 @@ class Evaluation(SpecModel):
         "Metric thresholds the model must pass to be registered, e.g. `accuracy: \">= 0.85\"`.",
         default_factory=dict, examples=[{"accuracy": ">= 0.85", "roc_auc": ">= 0.80"}])
     fairness: Fairness | None = F("Fairness gate.", default=None)
+    primaryMetric: str | None = F(
+        "The metric a new version must beat the current alias holder (`registry.alias`, the champion) on, both"
+        " measured on this run's held-out rows, to take the alias; otherwise it is registered without the alias"
+        " and the run says why (lower is better for `log_loss`, `rmse`, `mae` and `mape`; a tie keeps the"
+        " champion). Defaults to the first gate's metric, else `roc_auc` (binary), `accuracy` (multiclass), `rmse`"
+        " (regression) or `ndcg` (ranking). The first version, with no champion, takes the alias.",
+        default=None, examples=["roc_auc"])
 
 
 class Registry(SpecModel):
@@ -808,13 +826,31 @@ class Rollout(SpecModel):
         default=None)
 
 
+class DriftEmail(SpecModel):
+    to: list[Annotated[str, Field(pattern=r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")]] = F(
+        "Addresses the alert is sent to.", min_length=1, examples=[["ml-oncall@example.com"]])
+    connection: str | None = F(
+        "Airflow connection of the SMTP server; defaults to Airflow's `[email] email_conn_id` (`smtp_default`).",
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,250}$", examples=["smtp_default"])
+
+
+class DriftAlert(SpecModel):
+    email: DriftEmail = F("Send the alert by e-mail (Airflow's SMTP provider, `SmtpNotifier`).")
+
+
 class Drift(SpecModel):
     schedule: Schedule = F("How often drift is checked.", default="@hourly")
     window: Duration = F("How much recent prediction log is compared with the training data.",
                          default="24h")
     maxDriftShare: float = F("Share of drifted columns above which the model is retrained.", gt=0, le=1,
                              examples=[0.3])
-    onDrift: Literal["retrain", "alert"] = F("What happens on drift.", default="retrain")
+    onDrift: Literal["retrain", "alert"] = F(
+        "What happens on drift: `retrain` triggers the training DAG (see `training.triggers`); `alert` fails the"
+        " drift DAG's `alert_drift` task, so Airflow's failure alerts fire, and notifies `alert` if set.",
+        default="retrain")
+    alert: DriftAlert | None = F(
+        "For `onDrift: alert`: where the alert goes, an Airflow notifier called when the `alert_drift` task fails"
+        " on drift. Without it only the task fails.", default=None)
     predictions: str | None = F(
         "Dataset (by name) holding the prediction log; defaults to the requests and responses the"
         " InferenceService's logger writes to the object store (KServe's JSON objects), which the drift DAG"
@@ -823,6 +859,13 @@ class Drift(SpecModel):
         "HTTP(S) endpoint that receives the InferenceService's logged requests and responses as CloudEvents"
         " instead of the object store; the drift DAG then reads the dataset that endpoint fills (`predictions`).",
         default=None, examples=["http://prediction-sink.monitoring.svc.cluster.local"])
+
+    @model_validator(mode="after")
+    def _alert(self) -> "Drift":
+        if self.alert is not None and self.onDrift != "alert":
+            raise PydanticCustomError("exclusive", "`alert` says where a drift alert goes: set `onDrift: alert`, or"
+                                      " remove `alert`", {})
+        return self
 
 
 class Monitoring(SpecModel):
@@ -1021,3 +1064,19 @@ def label_timestamp_choice(timestamp_columns: list[str], view_fields: set[str], 
         return [written]
     preferred = [c for c in timestamp_columns if c in view_fields]
     return preferred or list(timestamp_columns)
+
+
+def training_triggers(model: Model) -> list[str]:
+    """What starts a model's training DAG: `training.triggers` as written, or the default
+    (`schedule` when a schedule is set, else `data`; `drift` when drift monitoring retrains)."""
+    if model.training.triggers is not None:
+        return list(dict.fromkeys(model.training.triggers))
+    drift = model.monitoring.drift if model.monitoring else None
+    return (["schedule"] if model.training.schedule else ["data"]) + (
+        ["drift"] if drift is not None and drift.onDrift == "retrain" else [])
+
+
+def primary_metric(model: Model) -> str:
+    """What a new version is compared with the champion on (`evaluation.primaryMetric`, or its default)."""
+    evaluation = model.evaluation
+    return evaluation.primaryMetric or next(iter(evaluation.gates), None) or DEFAULT_PRIMARY_METRIC[model.task]

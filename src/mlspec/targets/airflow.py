@@ -254,19 +254,35 @@ def train_context(system: IRSystem, model: IRModel) -> dict:
     }
     tasks = lineage.train_tasks(system, model)
     declared = task_lineage(tasks)["submit_pipeline"]
-    assets = training_assets(system, model)
+    # What starts it is the spec's (`training.triggers`): the cron, the landing of its data, the
+    # drift DAG (which triggers it by id, whatever its schedule), or by hand.
+    triggers = model.training.triggers
+    assets = training_assets(system, model) if "data" in triggers else []
+    schedule = model.training.schedule if "schedule" in triggers else None
     # Airflow retries only a submission that failed; the steps of a run retry inside it.
-    dag = _dag_args(system, model.train_dag_id, model.training.schedule, model.description, "train",
+    dag = _dag_args(system, model.train_dag_id, schedule, model.description, "train",
                     retries=model.training.submit_retries, tasks=tasks,
                     sdk_names=(("Asset",) if assets else ())
-                    + (("AssetOrTimeSchedule", "CronTriggerTimetable") if assets and model.training.schedule else ()))
-    dag["schedule_source"] = schedule_source(system, model.training.schedule, assets)
+                    + (("AssetOrTimeSchedule", "CronTriggerTimetable") if assets and schedule else ()))
+    dag["schedule_source"] = schedule_source(system, schedule, assets)
     return {
         "dag": dag,
         "config": pyliteral(config),
         "inlets": declared["inlets"],
         "outlets": declared["outlets"],
+        "starts": _starts(bool(assets), schedule is not None, "drift" in triggers),
     }
+
+
+def _starts(on_data: bool, on_schedule: bool, on_drift: bool) -> str:
+    """The training DAG's docstring sentence on what starts it (`training.triggers`)."""
+    reasons = ((["when every dataset it reads has been landed again by its ingestion DAG (Airflow assets)"]
+                if on_data else [])
+               + (["on the model's training schedule"] if on_schedule else [])
+               + (["when the drift DAG finds drift and triggers it"] if on_drift else []))
+    if not reasons:
+        return "Runs only when triggered by hand (`training.triggers`)."
+    return "Runs (`training.triggers`), besides by hand:\n" + "\n".join(f"- {reason}" for reason in reasons)
 
 
 def training_assets(system: IRSystem, model: IRModel) -> list[str]:
@@ -310,4 +326,11 @@ def drift_context(system: IRSystem, model: IRModel, env: IREnvironment | None) -
         "train_dag_id": model.train_dag_id,
         "on_drift": drift.on_drift,
         "lineage": task_lineage(lineage.drift_tasks(system, model, env)),
+        # Where the alert goes: Airflow's SmtpNotifier, called when alert_drift fails on drift.
+        "email": {"to": list(drift.alert_email), "smtp_conn_id": drift.alert_smtp_connection,
+                  "subject": f"mlspec: drift in the inputs of model {model.name} of {system.name}",
+                  "html_content": (f"The drift DAG {model.drift_dag_id} found drift in the prediction log of model"
+                                   f" {model.name} above its threshold ({drift.max_drift_share:g} of the columns)."
+                                   " See the alert_drift task's log for the drifted columns.")}
+        if drift.alert_email else None,
     }

@@ -1,6 +1,6 @@
 """Data-aware scheduling with the real Airflow: each ingestion DAG's landing task updates its
 dataset's Asset, and the training DAG is scheduled on the assets of every dataset it reads
-(with the spec's cron as well when it has one). Two `airflow dags test` ingestion runs land a
+(with the spec's cron as well: `training.triggers: [schedule, data]`). Two `airflow dags test` ingestion runs land a
 label dataset and a feature source; after the first, Airflow's scheduler does not yet consider
 the training DAG due; after both, it does (the query the scheduler itself runs to create
 asset-triggered runs)."""
@@ -48,7 +48,7 @@ models:
     task: binary_classification
     features: [act.visits]
     label: orders.churn
-    training: {estimator: sklearn.linear_model.LogisticRegression, schedule: "@weekly"}
+    training: {estimator: sklearn.linear_model.LogisticRegression, schedule: "@weekly", triggers: [schedule, data]}
 """
 TRAIN = "asset_shop__train_churn"
 

@@ -96,6 +96,10 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
     assert run.data.params["estimator"] == "sklearn.ensemble.RandomForestClassifier"
     assert run.data.params["n_estimators"] == "100"
     assert run.data.params["max_depth"] == "8"
+    # Champion/challenger: the first version has no champion to beat, and takes the alias.
+    assert run.data.tags["mlspec.challenge.takes_alias"] == "true"
+    assert run.data.tags["mlspec.challenge.metric"] == "accuracy"  # the first gate's
+    assert run.data.metrics["challenger_accuracy"] == pytest.approx(metrics["accuracy"])
 
     # The model card logged with the run is valid and carries the measured metrics per slice.
     card_path = client.download_artifacts(version.run_id, "model_card/model-card.json", str(tmp_path))
@@ -108,6 +112,8 @@ def test_pipeline_registers_a_gated_model_with_alias_and_card(churn_setup, tmp_p
     slices = sorted(m["slice"] for m in performance if "slice" in m)
     assert slices == ["age_group=18-29", "age_group=30-44", "age_group=45-64", "age_group=65+"]
     assert card["model_details"]["version"]["name"] == "1"
+    assert card["considerations"]["tradeoffs"][-1]["description"].startswith(
+        "Champion/challenger: this version takes the alias `champion`: no version of ChurnModel has the alias")
 
     # The Hugging Face card logged with the run: huggingface_hub reads the run's real metrics back.
     from huggingface_hub import ModelCard

@@ -58,8 +58,13 @@ def _check_churn_loop(work, by_stage):
     assert "by MLflow's scoring server" in by_stage["serve"]["detail"]
     assert "rows of the drift reference (training data)" in by_stage["serve"]["detail"]
     assert "undrifted share" in by_stage["drift"]["detail"] and "trigger_retraining" in by_stage["drift"]["detail"]
-    # retrain: the drift DAG's queued run, run: version 2 has the alias now
-    assert str(client.get_model_version_by_alias("ChurnModel", "champion").version) == "2"
+    # retrain: the drift DAG's queued run, run: version 2 is registered; retrained on the same
+    # labelled rows with the same seed it is no better than version 1 on the held-out rows, so
+    # champion/challenger keeps the alias on version 1 and the stage says why
+    assert client.get_model_version("ChurnModel", "2").tags["mlspec.challenge.takes_alias"] == "false"
+    assert str(client.get_model_version_by_alias("ChurnModel", "champion").version) == "1"
+    assert ("ChurnModel version 2 is registered without the alias `champion`, which stays on version 1: accuracy"
+            in by_stage["retrain"]["detail"])
     assert '"reason": "drift"' in by_stage["retrain"]["detail"]
     # the SQL sources' rows came from the DuckDB file, read by the extract through the Airflow
     # connection, the database opened contained (mlspec_runtime.query_frame) ...

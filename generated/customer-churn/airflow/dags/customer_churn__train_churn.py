@@ -3,8 +3,9 @@
 # Spec: specs/customer-churn.yaml
 """Training: submit the model's Kubeflow pipeline (compiled under kfp/) with the KFP client,
 with the run's arguments from Airflow Variables (the spec's values by default), and wait for it.
-Runs when every dataset it reads has been landed again by its ingestion DAG (Airflow assets),
-on the model's schedule if it has one, and when triggered (for example by the drift DAG).
+Runs (`training.triggers`), besides by hand:
+- on the model's training schedule
+- when the drift DAG finds drift and triggers it
 
 The task imports kfp only when it runs.
 """
@@ -16,7 +17,7 @@ import os
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.providers.common.compat.lineage.entities import File, Table
-from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronTriggerTimetable
+from airflow.sdk import DAG
 
 # Settings: each [Airflow Variable, default]; set a Variable (or the environment variable
 # AIRFLOW_VAR_<VARIABLE NAME IN UPPER CASE>) to point a deployment or a test elsewhere.
@@ -74,13 +75,7 @@ def submit_pipeline(**context):
 with DAG(
     dag_id='customer_churn__train_churn',
     description='Probability that a customer churns in the next 30 days.',
-    schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable('@weekly', timezone="UTC"),
-        assets=[
-        Asset(name='customer-churn.customers'),
-        Asset(name='customer-churn.customer_activity'),
-    ],
-    ),
+    schedule='@weekly',
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

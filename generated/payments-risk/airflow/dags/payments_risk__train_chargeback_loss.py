@@ -3,8 +3,8 @@
 # Spec: specs/payments-risk.yaml
 """Training: submit the model's Kubeflow pipeline (compiled under kfp/) with the KFP client,
 with the run's arguments from Airflow Variables (the spec's values by default), and wait for it.
-Runs when every dataset it reads has been landed again by its ingestion DAG (Airflow assets),
-on the model's schedule if it has one, and when triggered (for example by the drift DAG).
+Runs (`training.triggers`), besides by hand:
+- when every dataset it reads has been landed again by its ingestion DAG (Airflow assets)
 
 The task imports kfp only when it runs.
 """

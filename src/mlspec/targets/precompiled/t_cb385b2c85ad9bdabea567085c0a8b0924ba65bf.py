@@ -10,6 +10,7 @@ def root(context, missing=missing):
     cond_expr_undefined = Undefined
     if 0: yield None
     l_0_on_drift = resolve('on_drift')
+    l_0_email = resolve('email')
     l_0_lineage = resolve('lineage')
     l_0_train_dag_id = resolve('train_dag_id')
     l_0_dag = resolve('dag')
@@ -26,9 +27,13 @@ def root(context, missing=missing):
         yield "trigger the model's training DAG, otherwise take the no-action task.\n"
     else:
         pass
-        yield "fail the `alert_drift` task (so Airflow's failure alerts fire), otherwise take the no-action task.\n"
+        yield "fail the `alert_drift` task (so Airflow's failure alerts fire"
+        if (undefined(name='email') if l_0_email is missing else l_0_email):
+            pass
+            yield ", and its SmtpNotifier e-mails the spec's\naddresses"
+        yield '), otherwise take the no-action task.\n'
     yield '\nTask callables import pandas, Evidently and boto3 only when they run.\n"""\n\n'
-    l_1_imports = (['from airflow.providers.standard.operators.empty import EmptyOperator', 'from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator'] + (['from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator'] if ((undefined(name='on_drift') if l_0_on_drift is missing else l_0_on_drift) == 'retrain') else []))
+    l_1_imports = ((['from airflow.providers.standard.operators.empty import EmptyOperator', 'from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator'] + (['from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator'] if ((undefined(name='on_drift') if l_0_on_drift is missing else l_0_on_drift) == 'retrain') else [])) + (['from airflow.providers.smtp.notifications.smtp import SmtpNotifier'] if (undefined(name='email') if l_0_email is missing else l_0_email) else []))
     pass
     template = environment.get_template('airflow/_common.py.j2', 'airflow/drift_dag.py.j2')
     gen = template.root_render_func(template.new_context(context.get_all(), True, {'imports': l_1_imports}))
@@ -70,7 +75,19 @@ def root(context, missing=missing):
         yield ',\n    )\n'
     else:
         pass
-        yield '    on_drift_task = PythonOperator(\n        task_id="alert_drift",\n        python_callable=alert_drift,\n        inlets='
+        yield '    on_drift_task = PythonOperator(\n        task_id="alert_drift",\n        python_callable=alert_drift,\n'
+        if (undefined(name='email') if l_0_email is missing else l_0_email):
+            pass
+            yield '        on_failure_callback=[SmtpNotifier(\n            to='
+            yield str(t_1(environment.getattr((undefined(name='email') if l_0_email is missing else l_0_email), 'to')))
+            yield ',\n            subject='
+            yield str(t_1(environment.getattr((undefined(name='email') if l_0_email is missing else l_0_email), 'subject')))
+            yield ',\n            html_content='
+            yield str(t_1(environment.getattr((undefined(name='email') if l_0_email is missing else l_0_email), 'html_content')))
+            yield ',\n            smtp_conn_id='
+            yield str(t_1(environment.getattr((undefined(name='email') if l_0_email is missing else l_0_email), 'smtp_conn_id')))
+            yield ',\n        )],\n'
+        yield '        inlets='
         yield str(environment.getattr(environment.getattr((undefined(name='lineage') if l_0_lineage is missing else l_0_lineage), 'alert_drift'), 'inlets'))
         yield ',\n        outlets='
         yield str(environment.getattr(environment.getattr((undefined(name='lineage') if l_0_lineage is missing else l_0_lineage), 'alert_drift'), 'outlets'))
@@ -82,4 +99,4 @@ def root(context, missing=missing):
     yield ',\n    )\n\n    check_drift_task >> decide_task >> [on_drift_task, no_action_task]\n'
 
 blocks = {}
-debug_info = '3=22&16=31&26=39&34=43&38=50&39=52&44=54&45=56&47=58&50=61&51=63&52=65&53=67&59=72&60=74&65=77&66=79'
+debug_info = '3=23&6=29&18=36&28=44&36=48&40=55&41=57&46=59&47=61&49=63&52=66&53=68&54=70&55=72&61=77&63=80&64=82&65=84&66=86&69=89&70=91&75=94&76=96'

@@ -9,10 +9,13 @@ def root(context, missing=missing):
     concat = environment.concat
     cond_expr_undefined = Undefined
     if 0: yield None
+    l_0_starts = resolve('starts')
     l_0_inlets = resolve('inlets')
     l_0_outlets = resolve('outlets')
     pass
-    yield '"""Training: submit the model\'s Kubeflow pipeline (compiled under kfp/) with the KFP client,\nwith the run\'s arguments from Airflow Variables (the spec\'s values by default), and wait for it.\nRuns when every dataset it reads has been landed again by its ingestion DAG (Airflow assets),\non the model\'s schedule if it has one, and when triggered (for example by the drift DAG).\n\nThe task imports kfp only when it runs.\n"""\n\n'
+    yield '"""Training: submit the model\'s Kubeflow pipeline (compiled under kfp/) with the KFP client,\nwith the run\'s arguments from Airflow Variables (the spec\'s values by default), and wait for it.\n'
+    yield str((undefined(name='starts') if l_0_starts is missing else l_0_starts))
+    yield '\n\nThe task imports kfp only when it runs.\n"""\n\n'
     l_1_imports = ['from airflow.providers.standard.operators.python import PythonOperator']
     pass
     template = environment.get_template('airflow/_common.py.j2', 'airflow/train_dag.py.j2')
@@ -36,4 +39,4 @@ def root(context, missing=missing):
     yield ',\n    )\n'
 
 blocks = {}
-debug_info = '10=16&18=24&22=31&23=33'
+debug_info = '3=15&9=19&17=27&21=34&22=36'

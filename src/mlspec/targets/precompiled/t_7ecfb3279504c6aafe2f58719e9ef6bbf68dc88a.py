@@ -212,7 +212,23 @@ def root(context, missing=missing):
     yield str(t_1((undefined(name='params_json') if l_0_params_json is missing else l_0_params_json)))
     yield ',\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        tracking_uri=mlflow_tracking_uri,\n        experiment=mlflow_experiment,\n        registered_model_name=registered_model_name,\n        flavor='
     yield str(t_1((undefined(name='flavor') if l_0_flavor is missing else l_0_flavor)))
-    yield ',\n    ))\n    card = _configure(write_model_card(\n        card=MODEL_CARD,\n        hf_card=HF_MODEL_CARD,\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        tracking_uri=mlflow_tracking_uri,\n    ))\n    _configure(set_alias(\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n    )).after(card)\n'
+    yield ',\n    ))\n    # Champion/challenger: the alias holder and this version on the same held-out rows.\n    challenged = _configure(challenge_champion(\n        model=trained.outputs["model"],\n        test_data=trained.outputs["test_data"],\n        features='
+    yield str(t_1((undefined(name='features') if l_0_features is missing else l_0_features)))
+    yield ',\n        label='
+    yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'label_column')))
+    yield ',\n        task='
+    yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'task')))
+    yield ',\n        metric='
+    yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'primary_metric')))
+    yield ',\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        flavor='
+    yield str(t_1((undefined(name='flavor') if l_0_flavor is missing else l_0_flavor)))
+    yield ',\n'
+    if environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group'):
+        pass
+        yield '        group='
+        yield str(t_1(environment.getattr((undefined(name='model') if l_0_model is missing else l_0_model), 'group')))
+        yield ',\n'
+    yield '    ))\n    card = _configure(write_model_card(\n        card=MODEL_CARD,\n        hf_card=HF_MODEL_CARD,\n        metrics_json=evaluated.outputs["Output"],\n        fairness_json=fairness_json,\n        version=registered.outputs["version"],\n        run_id=registered.outputs["run_id"],\n        tracking_uri=mlflow_tracking_uri,\n        comparison_json=challenged.output,\n    ))\n    _configure(set_alias(\n        tracking_uri=mlflow_tracking_uri,\n        registered_model_name=registered_model_name,\n        alias=model_alias,\n        version=registered.outputs["version"],\n        comparison_json=challenged.output,\n    )).after(card)\n'
 
 blocks = {}
-debug_info = '1=47&3=51&4=55&5=58&6=62&16=64&24=66&25=68&28=70&32=72&34=74&43=76&44=80&46=85&47=89&48=91&50=94&51=98&53=103&55=106&57=108&59=111&60=115&66=119&67=123&68=125&69=127&70=129&71=131&72=133&73=135&74=137&75=139&76=141&77=144&83=147&84=149&85=151&89=153&90=155&91=157&92=159&93=161&94=163&95=165&96=167&97=169&98=171&99=173&100=176&106=179&107=181&108=183&110=185&111=188&114=191&118=194&119=196&120=198&121=200&133=206&134=208&135=210&141=212'
+debug_info = '1=47&3=51&4=55&5=58&6=62&16=64&24=66&25=68&28=70&32=72&34=74&43=76&44=80&46=85&47=89&48=91&50=94&51=98&53=103&55=106&57=108&59=111&60=115&66=119&67=123&68=125&69=127&70=129&71=131&72=133&73=135&74=137&75=139&76=141&77=144&83=147&84=149&85=151&89=153&90=155&91=157&92=159&93=161&94=163&95=165&96=167&97=169&98=171&99=173&100=176&106=179&107=181&108=183&110=185&111=188&114=191&118=194&119=196&120=198&121=200&133=206&134=208&135=210&141=212&147=214&148=216&149=218&150=220&156=222&157=224&158=227'
