@@ -9,7 +9,9 @@ figures are too noisy to.
 
 Run: .venv/bin/python bench/cold_path.py [--rounds 15] [--tree before=../old-checkout/src ...]
 (`--tree NAME=SRC` adds mlspec's code from another source folder to the same rounds, e.g. the
-main branch's, for before/after figures measured in one go.)
+main branch's, for before/after figures measured in one go. Only for trees that generate the same
+pipelines: every tree compiles into the same folder, so pipelines that differ are compiled again, with
+kfp, in every round. Otherwise run the bench once per tree, with PYTHONPATH set to its src/.)
 """
 
 from __future__ import annotations
