@@ -72,9 +72,9 @@ def warehouse(pg) -> str:
 
 
 def compile_for(root: Path, s3_endpoint: str, pg_port: int) -> Path:
-    """specs/customer-churn.yaml with its object store on moto and its warehouse connection described
+    """specs/customer-churn.yaml with its object store on moto, its warehouse connection described
     where the tests' Postgres is (127.0.0.1), so lineage names its tables as the connection reaches
-    them, compiled into root/generated/customer-churn."""
+    them, and training started by its data landing too, compiled into root/generated/customer-churn."""
     from mlspec.compiler.compile import compile_spec
 
     text = (SPECS / "customer-churn.yaml").read_text()
@@ -83,6 +83,11 @@ def compile_for(root: Path, s3_endpoint: str, pg_port: int) -> Path:
     assert described in text
     text = text.replace(described, "warehouse: {type: postgres, host: 127.0.0.1, port: %d, database: warehouse,"
                                    " schema: public}" % pg_port)
+    # The loop this test runs starts training when its data lands (Airflow's assets), besides the
+    # example's weekly schedule and drift: training.triggers says so.
+    weekly = '      schedule: "@weekly"\n'
+    assert text.count(weekly) == 1
+    text = text.replace(weekly, weekly + "      triggers: [schedule, data, drift]\n")
     spec = root / "specs" / "customer-churn.yaml"
     spec.parent.mkdir(parents=True)
     spec.write_text(text)
