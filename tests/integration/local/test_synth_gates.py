@@ -119,6 +119,11 @@ def test_a_model_trained_on_the_sample_passes_its_gates_by_a_margin(systems, spe
             assert len(result["by_group"][column]) >= 2, "the gate compares groups"
 
 
+# Models whose every gate, not only some, fails on a shuffled label (each gate measures ranking
+# quality, which chance does not reach): held as strictly as when this control was written for them.
+EVERY_GATE_FAILS = {"home-ranker"}
+
+
 @pytest.mark.parametrize("spec, name", MODELS)
 def test_with_the_label_shuffled_the_same_model_fails_its_gates(systems, spec, name, tmp_path):
     """The negative control: what the model learns is in the features, not in the row order or a
@@ -129,7 +134,10 @@ def test_with_the_label_shuffled_the_same_model_fails_its_gates(systems, spec, n
     rows[model.label_column] = rows[model.label_column].sample(frac=1.0, random_state=0).to_numpy()
     with pytest.raises(RuntimeError, match="evaluation gate failed") as failure:
         train_and_evaluate(model, rows, tmp_path, [f"{g.metric} {g.operator} {g.threshold:g}" for g in model.gates])
-    # A loose gate may still hold by chance (a shuffled label's base rate meets `precision >= 0.3`):
-    # the gates as a whole stop the model, naming each gate that failed.
     failed = [g.metric for g in model.gates if f"{g.metric} = " in str(failure.value)]
-    assert failed, str(failure.value)
+    if name in EVERY_GATE_FAILS:
+        assert failed == [g.metric for g in model.gates], str(failure.value)
+    else:
+        # A loose gate may still hold by chance (a shuffled label's base rate meets `precision >= 0.3`):
+        # the gates as a whole stop the model, naming each gate that failed.
+        assert failed, str(failure.value)
