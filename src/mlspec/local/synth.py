@@ -666,7 +666,7 @@ SCALE_PER_ERROR = 1.5
 def _regression_scale(model: IRModel, column: IRColumn) -> tuple[float, float, float, float]:
     """(low, high, centre, scale) of a regression label: within the column's bounds, centred
     where its mean or median expectation asks (`column_mean_to_be_between: 1..500`), and spread
-    so that the spec's error gates in the label's units (mae, rmse, mse, mape) are within
+    so that the spec's error gates in the label's units (mae, rmse, mape) are within
     reach of a model that learns the features: a label scaled to its type's range makes `mae
     <= 12` impossible, however good the model."""
     rules = column_rules(model.label_dataset, column)
@@ -684,8 +684,8 @@ def _regression_scale(model: IRModel, column: IRColumn) -> tuple[float, float, f
     for gate in model.gates:
         if gate.operator not in ("<=", "<") or gate.threshold <= 0:
             continue
-        error = {"mae": gate.threshold, "rmse": gate.threshold, "mse": gate.threshold ** 0.5,
-                 "mape": gate.threshold * abs(centre)}.get(gate.metric)
+        # the regression metrics that are errors (spec.models.REGRESSION_METRICS), in the label's units
+        error = {"mae": gate.threshold, "rmse": gate.threshold, "mape": gate.threshold * abs(centre)}.get(gate.metric)
         if error:
             scale = min(scale, SCALE_PER_ERROR * error)
     # the bulk of the labels inside the bounds, not piled on them by the clip
